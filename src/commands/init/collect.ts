@@ -1,0 +1,220 @@
+/**
+ * Resolving init's answers: a flag (or its CLAWDFLY_* variable) wins, then the wizard (on a
+ * terminal, without --yes), then the previous run's answer, then the default.
+ */
+import { UsageError } from '../../errors.js';
+import {
+  type Answers, DEFAULTS, checkAppName, checkMaxConcurrent, checkMemory, checkModel, checkPort, checkRegion, checkRuntime,
+  checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, parseGuild, providersOf,
+} from '../../project/answers.js';
+import { FEATURED_REGIONS, REGIONS, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
+import { CHANNEL_TOKENS, PROVIDER_KEYS } from '../../gateway/runtime.js';
+import type { Secrets } from '../../project/secrets.js';
+import { prompts } from '../../ui/prompt.js';
+
+type Opts = Record<string, unknown>;
+
+/** Runs a check inside an inquirer prompt: returns true or the check's message. */
+function validator<T>(check: (value: T) => unknown) {
+  return (value: T) => {
+    try {
+      check(value);
+      return true;
+    } catch (error) {
+      return error instanceof UsageError ? error.message : String(error);
+    }
+  };
+}
+
+function intFlag(opts: Opts, key: string, flag: string): number | undefined {
+  const value = opts[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new UsageError(`${flag} takes a whole number`, `${flag} <number>`, 'bad-number');
+  return value;
+}
+
+function splitList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export async function collectAnswers(opts: Opts, previous: Answers | undefined, ask: boolean): Promise<{ answers: Answers; warnings: string[] }> {
+  const p = ask ? await prompts() : undefined;
+  const warnings: string[] = [];
+  const force = opts['force'] === true;
+
+  const app = opts['app'] !== undefined
+    ? checkAppName(String(opts['app']))
+    : p
+      ? await p.input({ message: 'Fly app name (globally unique, becomes <name>.fly.dev)', default: previous?.app ?? defaultAppName(), validate: validator(checkAppName) })
+      : (previous?.app ?? defaultAppName());
+
+  let region: string;
+  if (opts['region'] !== undefined) region = checkRegion(String(opts['region']));
+  else if (p) {
+    const featured = FEATURED_REGIONS.map((code) => ({ name: `${code}  ${REGIONS[code]}`, value: code }));
+    const rest = Object.keys(REGIONS).filter((c) => !FEATURED_REGIONS.includes(c)).map((code) => ({ name: `${code}  ${REGIONS[code]}`, value: code }));
+    region = await p.select({ message: 'Region (pick one near you; the volume lives there)', choices: [...featured, ...rest], default: previous?.region ?? DEFAULTS.region, pageSize: 10 });
+  } else region = previous?.region ?? DEFAULTS.region;
+
+  let vmSize: string;
+  if (opts['vmSize'] !== undefined) vmSize = checkVmSize(String(opts['vmSize']));
+  else if (p) {
+    vmSize = await p.select({
+      message: 'VM size',
+      choices: Object.keys(VM_PRESETS).map((size) => ({ name: size, value: size })),
+      default: previous?.vmSize ?? DEFAULTS.vmSize,
+    });
+  } else vmSize = previous?.vmSize ?? DEFAULTS.vmSize;
+
+  let memoryMb = intFlag(opts, 'memory', '--memory');
+  if (memoryMb === undefined && p) {
+    memoryMb = await p.number({
+      message: 'Memory in MB (2048 recommended; the gateway peaks at ~1 GB on a cold boot)',
+      default: previous?.memoryMb ?? DEFAULTS.memoryMb,
+      required: true,
+      validate: validator((v: number | undefined) => checkMemory(vmSize, v ?? Number.NaN, force)),
+    }) ?? DEFAULTS.memoryMb;
+  }
+  memoryMb ??= previous?.memoryMb ?? DEFAULTS.memoryMb;
+  const memory = checkMemory(vmSize, memoryMb, force);
+  if (memory.warning) warnings.push(memory.warning);
+
+  const volume = opts['volume'] !== undefined
+    ? checkVolumeName(String(opts['volume']))
+    : p ? await p.input({ message: 'Volume name', default: previous?.volume ?? DEFAULTS.volume, validate: validator(checkVolumeName) })
+    : (previous?.volume ?? DEFAULTS.volume);
+
+  let volumeSizeGb = intFlag(opts, 'volumeSize', '--volume-size');
+  if (volumeSizeGb === undefined && p) {
+    volumeSizeGb = await p.number({ message: 'Volume size in GB', default: previous?.volumeSizeGb ?? DEFAULTS.volumeSizeGb, required: true, validate: validator((v: number | undefined) => checkVolumeSize(v ?? Number.NaN)) });
+  }
+  volumeSizeGb = checkVolumeSize(volumeSizeGb ?? previous?.volumeSizeGb ?? DEFAULTS.volumeSizeGb);
+
+  let port = intFlag(opts, 'port', '--port');
+  if (port === undefined && p) {
+    port = await p.number({ message: 'Gateway port inside the machine', default: previous?.port ?? DEFAULTS.port, required: true, validate: validator((v: number | undefined) => checkPort(v ?? Number.NaN)) });
+  }
+  port = checkPort(port ?? previous?.port ?? DEFAULTS.port);
+
+  const primary = opts['model'] !== undefined
+    ? checkModel(String(opts['model']), '--model')
+    : p ? await p.input({ message: 'Primary model', default: previous?.model.primary ?? DEFAULTS.model.primary, validate: validator((v: string) => checkModel(v, '--model')) })
+    : (previous?.model.primary ?? DEFAULTS.model.primary);
+
+  let fallbacks: string[];
+  if (opts['fallbacks'] !== undefined) fallbacks = splitList(String(opts['fallbacks']));
+  else if (p) {
+    const text = await p.input({
+      message: 'Fallback models (comma-separated, empty for none)',
+      default: (previous?.model.fallbacks ?? DEFAULTS.model.fallbacks).join(', '),
+      validate: validator((v: string) => splitList(v).forEach((m) => checkModel(m, '--fallbacks'))),
+    });
+    fallbacks = splitList(text);
+  } else fallbacks = [...(previous?.model.fallbacks ?? DEFAULTS.model.fallbacks)];
+  fallbacks.forEach((m) => checkModel(m, '--fallbacks'));
+
+  const maxConcurrent = checkMaxConcurrent(intFlag(opts, 'maxConcurrent', '--max-concurrent') ?? previous?.maxConcurrent ?? DEFAULTS.maxConcurrent);
+
+  // Channels
+  const guildFlags = (opts['discordGuild'] as string[] | undefined) ?? [];
+  const guildsFromFlags = guildFlags.map(parseGuild);
+  let discordOn = opts['discord'] === false ? false : opts['discord'] === true || guildsFromFlags.length > 0 ? true : undefined;
+  let telegramOn = opts['telegram'] === false ? false : opts['telegram'] === true ? true : undefined;
+  if (p && discordOn === undefined && telegramOn === undefined) {
+    const picked = await p.checkbox({
+      message: 'Chat channels (space to toggle; WhatsApp and Signal log in later with `clawdfly channels login`)',
+      choices: [
+        { name: 'Discord', value: 'discord', checked: previous ? Boolean(previous.discord) : false },
+        { name: 'Telegram', value: 'telegram', checked: Boolean(previous?.telegram) },
+      ],
+    });
+    discordOn = picked.includes('discord');
+    telegramOn = picked.includes('telegram');
+  }
+  discordOn ??= Boolean(previous?.discord);
+  telegramOn ??= Boolean(previous?.telegram);
+
+  let discord: Answers['discord'];
+  if (discordOn) {
+    let guilds = guildsFromFlags.length > 0 ? guildsFromFlags : (previous?.discord?.guilds ?? []);
+    if (p && guildsFromFlags.length === 0) {
+      const text = await p.input({
+        message: 'Discord guilds to allow, as id:channel,channel (space-separated; empty = none yet)',
+        default: guilds.map((g) => `${g.id}:${g.channels.join(',')}`).join(' '),
+        validate: validator((v: string) => v.split(/\s+/).filter(Boolean).forEach(parseGuild)),
+      });
+      guilds = text.split(/\s+/).filter(Boolean).map(parseGuild);
+    }
+    let requireMention = typeof opts['requireMention'] === 'boolean' ? (opts['requireMention'] as boolean) : undefined;
+    if (requireMention === undefined && p) {
+      requireMention = await p.confirm({ message: 'Reply in guild channels only when mentioned?', default: previous?.discord?.requireMention ?? DEFAULTS.requireMention });
+    }
+    discord = { guilds, requireMention: requireMention ?? previous?.discord?.requireMention ?? DEFAULTS.requireMention };
+  }
+
+  const signal = opts['signal'] === true || (opts['signal'] === undefined && previous?.signal === true) ? true : undefined;
+  const runtime = checkRuntime(String(opts['runtime'] ?? previous?.runtime ?? DEFAULTS.runtime));
+
+  const answers: Answers = {
+    app, region, vmSize, memoryMb, volume, volumeSizeGb, port,
+    model: { primary, fallbacks }, maxConcurrent,
+    ...(discord ? { discord } : {}),
+    ...(telegramOn ? { telegram: {} } : {}),
+    ...(signal ? { signal } : {}),
+    runtime,
+  };
+  return { answers, warnings };
+}
+
+const PROVIDER_LABELS: Record<string, string> = { anthropic: 'Anthropic', openai: 'OpenAI', google: 'Google Gemini' };
+const ENV_NAME_RE = /^[A-Z][A-Z0-9_]*$/;
+
+/**
+ * Secrets come from the environment, from --secrets-stdin, from the previous secrets.env, or a
+ * masked prompt. Never from a flag value (it would land in shell history).
+ */
+export async function collectSecrets(answers: Answers, base: Secrets, fromStdin: Secrets, ask: boolean): Promise<{ secrets: Secrets; warnings: string[] }> {
+  const warnings: string[] = [];
+  const secrets: Secrets = { ...base };
+  const known = [...Object.values(PROVIDER_KEYS), ...Object.values(CHANNEL_TOKENS)];
+  for (const name of known) {
+    const value = process.env[name];
+    if (value) secrets[name] = value;
+  }
+  for (const [name, value] of Object.entries(fromStdin)) {
+    if (!ENV_NAME_RE.test(name)) throw new UsageError(`--secrets-stdin: "${name}" is not a valid variable name`, 'lines like ANTHROPIC_API_KEY=sk-…', 'bad-secret');
+    secrets[name] = value;
+  }
+  const p = ask ? await prompts() : undefined;
+
+  const needed: { name: string; label: string; flag: string }[] = [];
+  if (answers.discord) needed.push({ name: CHANNEL_TOKENS.discord, label: 'Discord bot token', flag: '--no-discord' });
+  if (answers.telegram) needed.push({ name: CHANNEL_TOKENS.telegram, label: 'Telegram bot token', flag: '--no-telegram' });
+  for (const item of needed) {
+    if (secrets[item.name]) continue;
+    if (p) secrets[item.name] = await p.password({ message: `${item.label} (${item.name})`, mask: '•', validate: (v) => (v.trim() ? true : 'required while the channel is enabled') });
+    else {
+      throw new UsageError(
+        `${item.label.split(' ')[0]} is enabled but ${item.name} is not set`,
+        `${item.name}=… in the environment, or a ${item.name}=… line on stdin with --secrets-stdin (or ${item.flag})`,
+        'missing-secret',
+      );
+    }
+  }
+
+  for (const provider of providersOf(answers)) {
+    const name = PROVIDER_KEYS[provider as keyof typeof PROVIDER_KEYS];
+    if (!name || secrets[name]) continue;
+    if (p) {
+      const value = await p.password({ message: `${PROVIDER_LABELS[provider] ?? provider} API key (${name}; empty to add later)`, mask: '•' });
+      if (value.trim()) secrets[name] = value.trim();
+    }
+    if (!secrets[name]) warnings.push(`no ${name}: models from ${provider} will fail until you set it (re-run init with ${name} in the environment, then deploy)`);
+  }
+  return { secrets, warnings };
+}
+
+export function costLine(answers: Answers): string {
+  const cost = estimateMonthlyCost(VM_PRESETS[answers.vmSize]!, answers.memoryMb, answers.volumeSizeGb);
+  return `≈ $${cost.toFixed(2)}/month at Fly's list prices (${answers.vmSize}, ${answers.memoryMb} MB, ${answers.volumeSizeGb} GB volume; bandwidth extra, free allowance not deducted)`;
+}

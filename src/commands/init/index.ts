@@ -1,0 +1,126 @@
+/**
+ * `clawdfly init`: answers → fly.toml, Dockerfile + runtime bundle, clawdbot.json, .clawdfly/.
+ * Everything is validated and rendered before the first byte is written; conflicts with files
+ * the user edited are decided (or refused) before anything is written.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import type { CommandContext } from '../types.js';
+import { UsageError } from '../../errors.js';
+import { collectAnswers, collectSecrets, costLine } from './collect.js';
+import { readAnswers } from '../../project/project.js';
+import { generateGatewayToken, parseSecretsEnv, readSecrets, writeSecrets } from '../../project/secrets.js';
+import { renderProject } from '../../project/render.js';
+import { applyFiles, planFiles, type PlannedFile } from '../../project/file-plan.js';
+import { PROJECT_FILES } from '../../project/paths.js';
+import { writeFileAtomic } from '../../util/fs.js';
+import { readStdinText } from '../../util/stdin.js';
+import { canPrompt, prompts } from '../../ui/prompt.js';
+import { isJsonMode, out } from '../../ui/output.js';
+import { registerSecrets } from '../../ui/redact.js';
+import { style } from '../../ui/style.js';
+import { findRuntime } from '../../gateway/runtime.js';
+
+const STATUS_LABEL: Record<PlannedFile['status'], string> = {
+  create: style.ok('create   '),
+  identical: style.dim('identical'),
+  update: style.ok('update   '),
+  conflict: style.warn('conflict '),
+};
+
+export async function run({ opts }: CommandContext): Promise<number> {
+  const dir = resolve(String(opts['dir'] ?? '.'));
+  const yes = opts['yes'] === true;
+  const ask = !yes && canPrompt();
+  if (!yes && !ask) {
+    throw new UsageError('init asks questions, but there is no terminal to ask them on', 'add --yes to use flags, environment variables and defaults (see clawdfly init --help)', 'not-interactive');
+  }
+  if (opts['force'] === true && opts['keep'] === true) throw new UsageError('--force and --keep contradict each other', 'pass one of them', 'bad-flags');
+
+  const previous = await readAnswers(dir);
+  const previousSecrets = await readSecrets(dir);
+  const fromStdin = opts['secretsStdin'] === true ? parseSecretsEnv(await readStdinText('--secrets-stdin')) : {};
+  registerSecrets(Object.values(fromStdin));
+
+  if (ask) out.info(style.bold(previous ? `Updating the clawdfly project in ${dir}` : `New Clawdbot gateway on Fly.io → ${dir}`));
+  const { answers, warnings } = await collectAnswers(opts, previous, ask);
+  const secretResult = await collectSecrets(answers, previousSecrets, fromStdin, ask);
+  const runtime = findRuntime(answers.runtime)!;
+  // Re-runs keep the token: the deployed gateway and the user's browser already use it.
+  const secrets = { [runtime.env.gatewayToken]: previousSecrets[runtime.env.gatewayToken] ?? generateGatewayToken(), ...secretResult.secrets };
+  registerSecrets(Object.values(secrets));
+  warnings.push(...secretResult.warnings);
+
+  const planned = await planFiles(dir, renderProject(answers));
+  const keep = await decideConflicts(planned, opts, ask);
+
+  if (!isJsonMode()) {
+    for (const warning of warnings) out.warn(warning);
+    out.info(`Cost: ${costLine(answers)}`);
+  }
+  if (ask) {
+    const { confirm } = await prompts();
+    const writes = planned.filter((f) => f.status !== 'identical' && !keep.has(f.path)).length;
+    if (!(await confirm({ message: `Write ${writes} file(s) to ${dir}?`, default: true }))) {
+      out.warn('nothing written');
+      return 1;
+    }
+  }
+
+  await mkdir(dir, { recursive: true });
+  await applyFiles(dir, planned, keep);
+  await writeFileAtomic(join(dir, PROJECT_FILES.answers), JSON.stringify(answers, null, 2) + '\n');
+  await writeSecrets(dir, secrets);
+
+  if (isJsonMode()) {
+    out.json({
+      ok: true,
+      dir,
+      app: answers.app,
+      url: `https://${answers.app}.fly.dev/`,
+      files: planned.map((f) => ({ path: f.path, status: keep.has(f.path) ? 'kept' : f.status })),
+      secrets: Object.keys(secrets),
+      warnings,
+    });
+    return 0;
+  }
+  for (const file of planned) out.info(`  ${keep.has(file.path) ? style.warn('kept     ') : STATUS_LABEL[file.status]} ${file.path}`);
+  out.info(`  ${style.ok('write    ')} ${PROJECT_FILES.secrets} ${style.dim(`(0600, git-ignored: ${Object.keys(secrets).join(', ')})`)}`);
+  const rel = relative(process.cwd(), dir) || '.';
+  out.line();
+  out.success(`Project ready for ${style.bold(answers.app)} in ${answers.region}.`);
+  out.info(`Next: ${style.cmd(rel === '.' ? 'npx clawdfly deploy' : `cd ${rel} && npx clawdfly deploy`)}`);
+  return 0;
+}
+
+async function decideConflicts(planned: PlannedFile[], opts: Record<string, unknown>, ask: boolean): Promise<Set<string>> {
+  const conflicts = planned.filter((f) => f.status === 'conflict');
+  const keep = new Set<string>();
+  if (conflicts.length === 0 || opts['force'] === true) return keep;
+  if (opts['keep'] === true) {
+    conflicts.forEach((f) => keep.add(f.path));
+    return keep;
+  }
+  if (!ask) {
+    for (const file of conflicts) process.stderr.write(file.diff ?? '');
+    throw new UsageError(
+      `${conflicts.length} file(s) differ from what init would write: ${conflicts.map((f) => f.path).join(', ')}`,
+      '--force to overwrite them, or --keep to keep yours (diff above)',
+      'conflict',
+    );
+  }
+  const { select } = await prompts();
+  for (const file of conflicts) {
+    out.info(file.diff ?? '');
+    const choice = await select({
+      message: `${file.path} was changed since init wrote it`,
+      choices: [
+        { name: 'keep mine', value: 'keep' },
+        { name: 'overwrite with the generated file', value: 'overwrite' },
+      ],
+      default: 'keep',
+    });
+    if (choice === 'keep') keep.add(file.path);
+  }
+  return keep;
+}

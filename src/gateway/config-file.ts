@@ -1,0 +1,71 @@
+/**
+ * Reading clawdbot.json text: JSON (what clawdfly writes) or JSON5 (what the gateway also accepts),
+ * with problems located by line so `config validate` can point at them.
+ */
+import JSON5 from 'json5';
+import { type ConfigProblem, validateConfigObject } from './schema.js';
+import { locateKeyLines } from '../util/json-locate.js';
+
+export interface ParsedConfig {
+  value: unknown;
+  /** true when the text needed JSON5 (comments, trailing commas, unquoted keys). */
+  json5: boolean;
+}
+
+export function parseConfigText(text: string): ParsedConfig {
+  try {
+    return { value: JSON.parse(text), json5: false };
+  } catch {
+    // fall through to JSON5, which the gateway accepts too
+  }
+  return { value: JSON5.parse(text), json5: true };
+}
+
+export interface ConfigCheck {
+  ok: boolean;
+  json5: boolean;
+  value?: unknown;
+  problems: ConfigProblem[];
+}
+
+export function checkConfigText(text: string): ConfigCheck {
+  let parsed: ParsedConfig;
+  try {
+    parsed = parseConfigText(text);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const lineMatch = message.match(/at (\d+):(\d+)/);
+    return {
+      ok: false,
+      json5: true,
+      problems: [{ path: '<root>', message: `JSON5 parse failed: ${message}`, line: lineMatch ? Number(lineMatch[1]) : undefined }],
+    };
+  }
+  const problems = validateConfigObject(parsed.value);
+  if (problems.length > 0) {
+    const lines = locateKeyLines(text);
+    for (const problem of problems) problem.line = lineForProblem(lines, problem);
+  }
+  return { ok: problems.length === 0, json5: parsed.json5, value: parsed.value, problems };
+}
+
+function lineForProblem(lines: Map<string, number>, problem: ConfigProblem): number | undefined {
+  const unknownKey = problem.message.match(/^Unrecognized keys?: "([^"]+)"/);
+  const base = problem.path === '<root>' ? '' : problem.path;
+  if (unknownKey) {
+    const full = base ? `${base}.${unknownKey[1]}` : unknownKey[1]!;
+    if (lines.has(full)) return lines.get(full);
+  }
+  // The deepest part of the path that exists in the text.
+  const parts = base ? base.split('.') : [];
+  for (let n = parts.length; n > 0; n--) {
+    const key = parts.slice(0, n).join('.');
+    if (lines.has(key)) return lines.get(key);
+  }
+  return parts.length === 0 ? 1 : undefined;
+}
+
+export function formatProblem(problem: ConfigProblem, file?: string): string {
+  const where = problem.line ? `${file ? `${file}:` : 'line '}${problem.line}: ` : file ? `${file}: ` : '';
+  return `${where}${problem.path}: ${problem.message}`;
+}

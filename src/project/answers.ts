@@ -1,0 +1,186 @@
+/**
+ * The answers `init` collects (everything but secrets), their defaults, and the rules each must
+ * pass. Stored in .clawdfly/answers.json so a re-run reproduces the same files and later commands
+ * know what was chosen. Every refusal is a UsageError naming the flag that fixes it.
+ */
+import { randomBytes } from 'node:crypto';
+import { UsageError } from '../errors.js';
+import { APP_NAME_RE, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
+import { BROKEN_RUNTIMES, DEFAULT_RUNTIME_ID, findRuntime, runtimeIds } from '../gateway/runtime.js';
+
+export interface DiscordAnswers {
+  guilds: { id: string; channels: string[] }[];
+  requireMention: boolean;
+}
+
+export interface Answers {
+  app: string;
+  region: string;
+  vmSize: string;
+  memoryMb: number;
+  volume: string;
+  volumeSizeGb: number;
+  port: number;
+  model: { primary: string; fallbacks: string[] };
+  maxConcurrent: number;
+  discord?: DiscordAnswers;
+  telegram?: Record<string, never>;
+  /** Signal needs Java + signal-cli in the image and ≥ 2 GB. */
+  signal?: boolean;
+  runtime: string;
+}
+
+export const DEFAULTS = {
+  region: 'iad',
+  vmSize: 'shared-cpu-2x',
+  memoryMb: 2048,
+  volume: 'clawdbot_data',
+  volumeSizeGb: 1,
+  port: 3000,
+  model: { primary: 'anthropic/claude-opus-4-5', fallbacks: ['anthropic/claude-sonnet-4-5', 'openai/gpt-4o'] },
+  maxConcurrent: 4,
+  requireMention: true,
+  runtime: DEFAULT_RUNTIME_ID,
+} as const;
+
+/** Below this the gateway's cold boot (~1 GB peak) is killed; the seed says 512 MB is too small. */
+export const MIN_MEMORY_MB = 1024;
+/** The seed's recommendation: 1 GB may OOM under load or with verbose logging. */
+export const RECOMMENDED_MEMORY_MB = 2048;
+
+export function defaultAppName(): string {
+  return `clawdbot-${randomBytes(3).toString('hex')}`;
+}
+
+export function checkAppName(name: string): string {
+  if (!APP_NAME_RE.test(name)) {
+    throw new UsageError(
+      `invalid app name "${name}": Fly app names use lowercase letters, digits and dashes, start with a letter and are under 63 characters`,
+      '--app my-gateway',
+      'bad-app-name',
+    );
+  }
+  return name;
+}
+
+export function checkRegion(code: string): string {
+  const normalized = code.trim().toLowerCase();
+  if (!REGIONS[normalized]) {
+    throw new UsageError(`unknown region "${code}"`, `--region <code>, one of: ${FEATURED_REGIONS.join(', ')} (all: ${Object.keys(REGIONS).join(' ')})`, 'bad-region');
+  }
+  return normalized;
+}
+
+export function checkVmSize(size: string): string {
+  if (!VM_PRESETS[size]) throw new UsageError(`unknown VM size "${size}"`, `--vm-size <size>, one of: ${Object.keys(VM_PRESETS).join(', ')}`, 'bad-vm-size');
+  return size;
+}
+
+export interface MemoryVerdict {
+  memoryMb: number;
+  warning?: string;
+}
+
+/** Fly's guest rules first (flyctl would refuse them anyway), then the gateway's needs. */
+export function checkMemory(vmSize: string, memoryMb: number, force: boolean): MemoryVerdict {
+  if (!Number.isInteger(memoryMb) || memoryMb <= 0) throw new UsageError(`--memory must be a whole number of MB, got "${memoryMb}"`, '--memory 2048', 'bad-memory');
+  const preset = VM_PRESETS[checkVmSize(vmSize)]!;
+  const flyError = guestMemoryError(preset, memoryMb);
+  if (flyError) {
+    const max = (preset.cpuKind === 'shared' ? 2048 : 8192) * preset.cpus;
+    throw new UsageError(`${flyError} (${vmSize})`, memoryMb > max ? `--vm-size with more CPUs, or --memory ${max}` : '--memory 2048', 'bad-memory');
+  }
+  if (memoryMb < MIN_MEMORY_MB && !force) {
+    throw new UsageError(
+      `--memory ${memoryMb} is too small: the gateway's cold boot peaks at ~1 GB and is killed below ${MIN_MEMORY_MB} MB`,
+      `--memory ${RECOMMENDED_MEMORY_MB} (or add --force to keep ${memoryMb})`,
+      'memory-too-small',
+    );
+  }
+  if (memoryMb < RECOMMENDED_MEMORY_MB) {
+    return { memoryMb, warning: `${memoryMb} MB may run out of memory under load or with verbose logging; ${RECOMMENDED_MEMORY_MB} MB is recommended` };
+  }
+  return { memoryMb };
+}
+
+/** Ports below 1024 need root, and the gateway runs as `node`; it also listens on port+2 and port+3 on loopback. */
+export function checkPort(port: number): number {
+  if (!Number.isInteger(port) || port < 1024 || port > 65532) {
+    throw new UsageError(`--port ${port} is out of range: use 1024–65532 (the gateway runs as a non-root user and also uses port+2 and port+3)`, '--port 3000', 'bad-port');
+  }
+  return port;
+}
+
+export function checkVolumeName(name: string): string {
+  if (!VOLUME_NAME_RE.test(name)) {
+    throw new UsageError(`invalid volume name "${name}": use lowercase letters, digits and underscores, at most 30 characters`, `--volume ${name.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30) || 'clawdbot_data'}`, 'bad-volume-name');
+  }
+  return name;
+}
+
+export function checkVolumeSize(sizeGb: number): number {
+  if (!Number.isInteger(sizeGb) || sizeGb < 1 || sizeGb > 500) throw new UsageError(`--volume-size ${sizeGb} is out of range: 1–500 GB`, '--volume-size 1', 'bad-volume-size');
+  return sizeGb;
+}
+
+const MODEL_RE = /^[a-z0-9][a-z0-9-]*\/[A-Za-z0-9][\w.:-]*$/;
+
+export function checkModel(model: string, flag: string): string {
+  if (!MODEL_RE.test(model)) throw new UsageError(`invalid model "${model}": use provider/model, e.g. anthropic/claude-opus-4-5`, `${flag} anthropic/claude-opus-4-5`, 'bad-model');
+  return model;
+}
+
+export function checkMaxConcurrent(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 64) throw new UsageError(`--max-concurrent ${value} is out of range: 1–64`, '--max-concurrent 4', 'bad-max-concurrent');
+  return value;
+}
+
+/** Discord ids are snowflakes: 17–20 digits. */
+const SNOWFLAKE_RE = /^\d{17,20}$/;
+const CHANNEL_NAME_RE = /^[\p{L}\p{N}_-]{1,100}$/u;
+
+/** `--discord-guild 123456789012345678:general,random` */
+export function parseGuild(spec: string): { id: string; channels: string[] } {
+  const [id = '', channelList = ''] = spec.split(':', 2);
+  if (!SNOWFLAKE_RE.test(id.trim())) {
+    throw new UsageError(`malformed Discord guild id "${id}": a guild id is 17–20 digits (Discord → Server Settings → Widget, or right-click the server → Copy Server ID)`, '--discord-guild 123456789012345678:general', 'bad-guild');
+  }
+  const channels = channelList.split(',').map((c) => c.trim().replace(/^#/, '')).filter(Boolean);
+  for (const channel of channels) {
+    if (!CHANNEL_NAME_RE.test(channel)) throw new UsageError(`malformed Discord channel name "${channel}" in --discord-guild`, '--discord-guild 123456789012345678:general,random', 'bad-guild');
+  }
+  return { id: id.trim(), channels };
+}
+
+export function checkRuntime(id: string): string {
+  if (BROKEN_RUNTIMES[id]) throw new UsageError(`${id} cannot be used: ${BROKEN_RUNTIMES[id]}`, `--runtime ${DEFAULT_RUNTIME_ID}`, 'broken-runtime');
+  if (!findRuntime(id)) throw new UsageError(`unsupported gateway runtime "${id}"`, `--runtime <one of: ${runtimeIds().join(', ')}>`, 'bad-runtime');
+  return id;
+}
+
+/** Re-checks a whole answer set (e.g. one read back from .clawdfly/answers.json). */
+export function checkAnswers(answers: Answers, force = false): { answers: Answers; warnings: string[] } {
+  const warnings: string[] = [];
+  checkAppName(answers.app);
+  checkRegion(answers.region);
+  const memory = checkMemory(answers.vmSize, answers.memoryMb, force);
+  if (memory.warning) warnings.push(memory.warning);
+  if (answers.signal && answers.memoryMb < RECOMMENDED_MEMORY_MB) {
+    throw new UsageError(`Signal needs Java and signal-cli: at least ${RECOMMENDED_MEMORY_MB} MB, got ${answers.memoryMb}`, `--memory ${RECOMMENDED_MEMORY_MB}`, 'memory-too-small');
+  }
+  checkVolumeName(answers.volume);
+  checkVolumeSize(answers.volumeSizeGb);
+  checkPort(answers.port);
+  checkModel(answers.model.primary, '--model');
+  answers.model.fallbacks.forEach((m) => checkModel(m, '--fallbacks'));
+  checkMaxConcurrent(answers.maxConcurrent);
+  answers.discord?.guilds.forEach((g) => parseGuild(`${g.id}:${g.channels.join(',')}`));
+  checkRuntime(answers.runtime);
+  return { answers, warnings };
+}
+
+/** The model providers the chosen models need keys for, in order. */
+export function providersOf(answers: Pick<Answers, 'model'>): string[] {
+  const providers = [answers.model.primary, ...answers.model.fallbacks].map((m) => m.split('/')[0]!);
+  return [...new Set(providers)];
+}

@@ -1,0 +1,77 @@
+/**
+ * Fly.io platform facts clawdfly checks locally, before any remote call: regions, VM presets,
+ * the guest rules flyctl itself applies (flyctl.md §2.10), name rules, and list prices for the
+ * cost estimate. Embedded so `init` works offline.
+ */
+
+export const REGIONS: Record<string, string> = {
+  ams: 'Amsterdam, Netherlands',
+  arn: 'Stockholm, Sweden',
+  bom: 'Mumbai, India',
+  cdg: 'Paris, France',
+  dfw: 'Dallas, Texas (US)',
+  ewr: 'Secaucus, NJ (US)',
+  fra: 'Frankfurt, Germany',
+  gru: 'São Paulo, Brazil',
+  iad: 'Ashburn, Virginia (US)',
+  jnb: 'Johannesburg, South Africa',
+  lax: 'Los Angeles, California (US)',
+  lhr: 'London, United Kingdom',
+  nrt: 'Tokyo, Japan',
+  ord: 'Chicago, Illinois (US)',
+  sin: 'Singapore',
+  sjc: 'San Jose, California (US)',
+  syd: 'Sydney, Australia',
+  yyz: 'Toronto, Canada',
+};
+
+/** Shown first in the wizard (the seed's suggestions and the common picks). */
+export const FEATURED_REGIONS = ['iad', 'lhr', 'sjc', 'fra', 'ams', 'nrt', 'sin', 'syd'];
+
+export type CpuKind = 'shared' | 'performance';
+
+export interface VmPreset {
+  cpuKind: CpuKind;
+  cpus: number;
+  /** What Fly gives the preset when no memory is set. */
+  defaultMemoryMb: number;
+}
+
+export const VM_PRESETS: Record<string, VmPreset> = {
+  'shared-cpu-1x': { cpuKind: 'shared', cpus: 1, defaultMemoryMb: 256 },
+  'shared-cpu-2x': { cpuKind: 'shared', cpus: 2, defaultMemoryMb: 512 },
+  'shared-cpu-4x': { cpuKind: 'shared', cpus: 4, defaultMemoryMb: 1024 },
+  'shared-cpu-8x': { cpuKind: 'shared', cpus: 8, defaultMemoryMb: 2048 },
+  'performance-1x': { cpuKind: 'performance', cpus: 1, defaultMemoryMb: 2048 },
+  'performance-2x': { cpuKind: 'performance', cpus: 2, defaultMemoryMb: 4096 },
+  'performance-4x': { cpuKind: 'performance', cpus: 4, defaultMemoryMb: 8192 },
+  'performance-8x': { cpuKind: 'performance', cpus: 8, defaultMemoryMb: 16384 },
+  'performance-16x': { cpuKind: 'performance', cpus: 16, defaultMemoryMb: 32768 },
+};
+
+/** flyctl's own guest validation; returns flyctl's error text, or undefined when the size is valid. */
+export function guestMemoryError(preset: VmPreset, memoryMb: number): string | undefined {
+  const [step, min, max] =
+    preset.cpuKind === 'shared' ? [256, 256 * preset.cpus, 2048 * preset.cpus] : [1024, 2048 * preset.cpus, 8192 * preset.cpus];
+  if (memoryMb % step !== 0) return `invalid memory size: ${memoryMb} MB is not a multiple of ${step} MB for ${preset.cpuKind} CPUs`;
+  if (memoryMb < min) return `memory size for config is too low: ${memoryMb} MB is below ${min} MB for ${preset.cpus} ${preset.cpuKind} CPU(s)`;
+  if (memoryMb > max) return `memory size for config is too high: ${memoryMb} MB is above ${max} MB for ${preset.cpus} ${preset.cpuKind} CPU(s)`;
+  return undefined;
+}
+
+/** Fly app names: lowercase letters, digits and dashes, under 63 characters, starting with a letter. */
+export const APP_NAME_RE = /^[a-z][a-z0-9-]{0,61}$/;
+/** Volume names: lowercase letters, digits and underscores, at most 30 characters. */
+export const VOLUME_NAME_RE = /^[a-z0-9_]{1,30}$/;
+
+/**
+ * Monthly list price in USD (Fly's published per-second prices × 30 days, iad): shared CPUs
+ * ≈ $1.94 each with 256 MB included, performance CPUs ≈ $31 each with 2 GB included,
+ * extra RAM ≈ $5/GB, volumes $0.15/GB. Bandwidth and the free allowance are left out.
+ */
+export function estimateMonthlyCost(preset: VmPreset, memoryMb: number, volumeGb: number): number {
+  const perCpu = preset.cpuKind === 'shared' ? 1.94 : 31.0;
+  const includedMb = preset.cpuKind === 'shared' ? 256 * preset.cpus : 2048 * preset.cpus;
+  const extraGb = Math.max(0, memoryMb - includedMb) / 1024;
+  return Math.round((perCpu * preset.cpus + extraGb * 5 + volumeGb * 0.15) * 100) / 100;
+}

@@ -1,0 +1,60 @@
+/**
+ * Builds clawdbot.json from the answers. No token or key is ever written into it: the gateway
+ * reads DISCORD_BOT_TOKEN etc. from the environment, and a gateway.auth.token in the file would
+ * silently beat the CLAWDBOT_GATEWAY_TOKEN secret (gateway.md §3.2).
+ */
+import type { Answers } from './answers.js';
+import { providersOf } from './answers.js';
+import { findRuntime, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
+import type { ClawdbotConfig } from '../gateway/schema.js';
+
+export function buildGatewayConfig(answers: Answers): ClawdbotConfig {
+  const runtime = findRuntime(answers.runtime)!;
+  const channels: NonNullable<ClawdbotConfig['channels']> = {};
+  const bindings: NonNullable<ClawdbotConfig['bindings']> = [];
+
+  if (answers.discord) {
+    const guilds: Record<string, { requireMention: boolean; channels?: Record<string, { allow: boolean }> }> = {};
+    for (const guild of answers.discord.guilds) {
+      guilds[guild.id] = {
+        requireMention: answers.discord.requireMention,
+        ...(guild.channels.length > 0 ? { channels: Object.fromEntries(guild.channels.map((c) => [c, { allow: true }])) } : {}),
+      };
+    }
+    channels.discord = { enabled: true, groupPolicy: 'allowlist', ...(answers.discord.guilds.length > 0 ? { guilds } : {}) };
+    bindings.push({ agentId: 'main', match: { channel: 'discord' } });
+  }
+  if (answers.telegram) {
+    // DMs need pairing approval; groups stay closed until allow-listed.
+    channels.telegram = { enabled: true, dmPolicy: 'pairing', groupPolicy: 'allowlist' };
+    bindings.push({ agentId: 'main', match: { channel: 'telegram' } });
+  }
+  if (answers.signal) {
+    channels.signal = { dmPolicy: 'pairing', groupPolicy: 'allowlist', cliPath: '/usr/local/bin/signal-cli' };
+    bindings.push({ agentId: 'main', match: { channel: 'signal' } });
+  }
+
+  const profiles = Object.fromEntries(providersOf(answers).map((p) => [`${p}:default`, { provider: p, mode: 'api_key' as const }]));
+
+  const config: ClawdbotConfig = {
+    meta: { lastTouchedVersion: runtime.displayVersion },
+    agents: {
+      defaults: {
+        model: { primary: answers.model.primary, fallbacks: [...answers.model.fallbacks] },
+        maxConcurrent: answers.maxConcurrent,
+        // Otherwise the workspace is $HOME/clawd: outside the volume, lost on every restart.
+        workspace: `${STATE_DIR}/${WORKSPACE_SUBDIR}`,
+      },
+      list: [{ id: 'main', default: true }],
+    },
+    auth: { profiles },
+    ...(bindings.length > 0 ? { bindings } : {}),
+    ...(Object.keys(channels).length > 0 ? { channels } : {}),
+    gateway: { mode: 'local', bind: 'lan' },
+  };
+  return config;
+}
+
+export function formatConfig(config: unknown): string {
+  return JSON.stringify(config, null, 2) + '\n';
+}

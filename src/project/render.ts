@@ -1,0 +1,188 @@
+/**
+ * Turns answers into the project's files. File text comes from templates/; values come from one
+ * place each (port, state dir, memory), so fly.toml, the Dockerfile and the config cannot disagree.
+ * After rendering, fly.toml is parsed back and its invariants checked: a template bug fails the
+ * test suite, never a deploy.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+import type { Answers } from './answers.js';
+import { buildGatewayConfig, formatConfig } from './gateway-config.js';
+import { PROJECT_FILES } from './paths.js';
+import { renderTemplate, type TemplateValues } from '../util/template.js';
+import { clawdflyVersion } from '../util/version.js';
+import { findRuntime, gatewayCommand, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
+
+export const TEMPLATES_DIR = new URL('../../templates/', import.meta.url);
+
+export function readTemplate(name: string): string {
+  return readFileSync(new URL(name, TEMPLATES_DIR), 'utf8');
+}
+
+export interface ProjectFile {
+  path: string;
+  content: string;
+  mode?: number;
+  /** Line-set files (.gitignore): existing content is kept and missing lines appended. */
+  merge?: 'lines';
+}
+
+/** 75 % of the VM's memory for the V8 heap (1536 for 2048). */
+export function heapSizeMb(memoryMb: number): number {
+  return Math.floor((memoryMb * 0.75) / 64) * 64;
+}
+
+/** Grace period for the HTTP check: a cold boot takes ~45 s, more on a shared CPU under load. */
+export const CHECK_GRACE_SECONDS = 120;
+
+/** Quote a command for fly.toml's [processes], which flyctl splits shell-style. */
+function shellJoin(argv: string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export function runtimePackageJson(runtime: GatewayRuntime): string {
+  // Must stay byte-compatible with the committed lockfile's root entry.
+  const pkg = {
+    name: 'clawdbot-runtime',
+    version: '1.0.0',
+    private: true,
+    description: 'The Clawdbot gateway runtime bundled into the image by clawdfly',
+    dependencies: { [runtime.packageName]: runtime.packageVersion, ...runtime.extraDependencies },
+    overrides: runtime.overrides,
+  };
+  return JSON.stringify(pkg, null, 2) + '\n';
+}
+
+export function templateValues(answers: Answers): TemplateValues {
+  const runtime = findRuntime(answers.runtime)!;
+  const command = gatewayCommand(runtime, answers.port);
+  return {
+    clawdflyVersion: clawdflyVersion(),
+    app: answers.app,
+    region: answers.region,
+    port: answers.port,
+    vmSize: answers.vmSize,
+    memoryMb: answers.memoryMb,
+    heapMb: heapSizeMb(answers.memoryMb),
+    volume: answers.volume,
+    volumeSizeGb: answers.volumeSizeGb,
+    stateDir: STATE_DIR,
+    tmpDir: `${STATE_DIR}/${TMP_SUBDIR}`,
+    graceSeconds: CHECK_GRACE_SECONDS,
+    processCommand: shellJoin(command),
+    processCommandJson: JSON.stringify(command),
+    stateDirEnv: runtime.env.stateDir,
+    disableBonjourEnv: runtime.env.disableBonjour,
+    configFileName: runtime.configFileName,
+    lockTmpDirPrefix: runtime.lockTmpDirPrefix,
+    runtimeId: runtime.id,
+    runtimePackage: runtime.packageName,
+    runtimeVersion: runtime.packageVersion,
+    signal: answers.signal === true,
+  };
+}
+
+export function renderProject(answers: Answers): ProjectFile[] {
+  const runtime = findRuntime(answers.runtime)!;
+  const values = templateValues(answers);
+  const flyToml = renderTemplate(readTemplate('fly.toml.tmpl'), values, 'fly.toml.tmpl');
+  checkFlyTomlInvariants(flyToml, answers);
+  return [
+    { path: PROJECT_FILES.flyToml, content: flyToml },
+    { path: PROJECT_FILES.dockerfile, content: renderTemplate(readTemplate('Dockerfile.tmpl'), values, 'Dockerfile.tmpl') },
+    { path: PROJECT_FILES.dockerignore, content: readTemplate('dockerignore.tmpl'), merge: 'lines' },
+    { path: PROJECT_FILES.gitignore, content: readTemplate('gitignore.tmpl'), merge: 'lines' },
+    { path: PROJECT_FILES.config, content: formatConfig(buildGatewayConfig(answers)) },
+    { path: `${PROJECT_FILES.runtimeDir}/package.json`, content: runtimePackageJson(runtime) },
+    { path: `${PROJECT_FILES.runtimeDir}/package-lock.json`, content: readTemplate(`runtime/${runtime.id}.package-lock.json`) },
+    { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: readTemplate('runtime/entrypoint.sh'), mode: 0o755 },
+    { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
+  ];
+}
+
+/** The facts every later command reads out of fly.toml. */
+export interface FlyTomlFacts {
+  app?: string;
+  primaryRegion?: string;
+  internalPort?: number;
+  processCommand?: string;
+  env: Record<string, string>;
+  vmSize?: string;
+  memoryMb?: number;
+  mountSource?: string;
+  mountDestination?: string;
+  initialSizeGb?: number;
+  restartPolicy?: string;
+}
+
+function parseSize(value: unknown, unit: 'mb' | 'gb'): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string') return undefined;
+  const m = value.trim().toLowerCase().match(/^(\d+)\s*(mb|gb)?$/);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const given = (m[2] ?? unit) as 'mb' | 'gb';
+  if (given === unit) return n;
+  return unit === 'mb' ? n * 1024 : n / 1024;
+}
+
+function firstOf(value: unknown): Record<string, unknown> | undefined {
+  if (Array.isArray(value)) return value[0] as Record<string, unknown> | undefined;
+  return value as Record<string, unknown> | undefined;
+}
+
+export function flyTomlFacts(text: string): FlyTomlFacts {
+  const doc = parseToml(text) as Record<string, unknown>;
+  const http = doc['http_service'] as Record<string, unknown> | undefined;
+  const processes = doc['processes'] as Record<string, string> | undefined;
+  const vm = firstOf(doc['vm']);
+  const mounts = firstOf(doc['mounts']);
+  const restart = firstOf(doc['restart']);
+  const env = Object.fromEntries(Object.entries((doc['env'] as Record<string, unknown>) ?? {}).map(([k, v]) => [k, String(v)]));
+  return {
+    app: doc['app'] as string | undefined,
+    primaryRegion: doc['primary_region'] as string | undefined,
+    internalPort: http?.['internal_port'] as number | undefined,
+    processCommand: processes?.['app'],
+    env,
+    vmSize: vm?.['size'] as string | undefined,
+    memoryMb: parseSize(vm?.['memory'] ?? vm?.['memory_mb'], 'mb'),
+    mountSource: mounts?.['source'] as string | undefined,
+    mountDestination: mounts?.['destination'] as string | undefined,
+    initialSizeGb: parseSize(mounts?.['initial_size'], 'gb'),
+    restartPolicy: restart?.['policy'] as string | undefined,
+  };
+}
+
+/** `--port N` from a gateway command line. */
+export function commandPort(command: string | undefined): number | undefined {
+  const m = command?.match(/--port[= ](\d+)/);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function commandBind(command: string | undefined): string | undefined {
+  return command?.match(/--bind[= ](\S+)/)?.[1];
+}
+
+export function heapFromNodeOptions(nodeOptions: string | undefined): number | undefined {
+  const m = nodeOptions?.match(/--max-old-space-size=(\d+)/);
+  return m ? Number(m[1]) : undefined;
+}
+
+function checkFlyTomlInvariants(text: string, answers: Answers): void {
+  const facts = flyTomlFacts(text);
+  const runtime = findRuntime(answers.runtime)!;
+  const problems: string[] = [];
+  if (facts.app !== answers.app) problems.push(`app ${facts.app} ≠ ${answers.app}`);
+  if (facts.internalPort !== answers.port || commandPort(facts.processCommand) !== answers.port) {
+    problems.push(`internal_port ${facts.internalPort} and --port ${commandPort(facts.processCommand)} must both be ${answers.port}`);
+  }
+  if (commandBind(facts.processCommand) !== 'lan') problems.push('process must bind lan');
+  const heap = heapFromNodeOptions(facts.env['NODE_OPTIONS']);
+  if (!heap || facts.memoryMb === undefined || heap >= facts.memoryMb) problems.push(`heap ${heap} must be below memory ${facts.memoryMb}`);
+  if (facts.mountDestination !== facts.env[runtime.env.stateDir]) problems.push(`mount ${facts.mountDestination} ≠ state dir ${facts.env[runtime.env.stateDir]}`);
+  if (!facts.env['TMPDIR']?.startsWith(`${facts.mountDestination}/`)) problems.push('TMPDIR must be on the volume');
+  if (facts.mountSource !== answers.volume) problems.push(`mount source ${facts.mountSource} ≠ ${answers.volume}`);
+  if (facts.restartPolicy !== 'always') problems.push('restart policy must be always');
+  if (problems.length > 0) throw new Error(`fly.toml template produced an inconsistent file: ${problems.join('; ')}`);
+}

@@ -1,0 +1,67 @@
+/**
+ * .clawdfly/secrets.env: the only file that holds secret values (mode 0600, git-ignored,
+ * docker-ignored). `NAME=VALUE` lines, values double-quoted so `secrets import` reads them
+ * back exactly (flyctl strips an unquoted `#…` as a comment).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { PROJECT_FILES } from './paths.js';
+import { registerSecrets } from '../ui/redact.js';
+
+export type Secrets = Record<string, string>;
+
+/** 32 bytes from the CSPRNG as 64 hex characters, like `openssl rand -hex 32`. */
+export function generateGatewayToken(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export function parseSecretsEnv(text: string): Secrets {
+  const secrets: Secrets = {};
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const name = line.slice(0, eq).trim();
+    let value = line.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = JSON.parse(value) as string;
+    else if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) value = value.slice(1, -1);
+    secrets[name] = value;
+  }
+  return secrets;
+}
+
+export function formatSecretsEnv(secrets: Secrets): string {
+  const header = '# Written by clawdfly. Secret values: never commit this file (it is git-ignored and docker-ignored).\n';
+  const lines = Object.entries(secrets)
+    .filter(([, value]) => value !== '')
+    .map(([name, value]) => `${name}=${JSON.stringify(value)}`);
+  return header + lines.join('\n') + '\n';
+}
+
+/** The stdin text for `flyctl secrets import`: one NAME="VALUE" per line (quoted: `#` would start a comment). */
+export function formatSecretsImport(secrets: Secrets): string {
+  return Object.entries(secrets).map(([name, value]) => `${name}=${JSON.stringify(value)}`).join('\n') + '\n';
+}
+
+export async function readSecrets(dir: string): Promise<Secrets> {
+  try {
+    const secrets = parseSecretsEnv(await readFile(join(dir, PROJECT_FILES.secrets), 'utf8'));
+    registerSecrets(Object.values(secrets));
+    return secrets;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+}
+
+/** Written atomically with mode 0600 from the first byte. */
+export async function writeSecrets(dir: string, secrets: Secrets): Promise<void> {
+  const path = join(dir, PROJECT_FILES.secrets);
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, formatSecretsEnv(secrets), { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+}

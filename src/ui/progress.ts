@@ -1,0 +1,56 @@
+/**
+ * Progress for multi-step commands: an ora spinner per step with elapsed time on a terminal,
+ * plain lines otherwise (CI, pipes), nothing on stdout in --json mode.
+ */
+import { isJsonMode, out } from './output.js';
+import { redact } from './redact.js';
+
+export interface StepRecord {
+  id: string;
+  status: 'done' | 'skipped' | 'failed';
+  ms: number;
+  detail?: string;
+}
+
+function fancy(): boolean {
+  return process.stderr.isTTY === true && !isJsonMode() && process.env['CI'] !== 'true';
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+export class Progress {
+  readonly steps: StepRecord[] = [];
+
+  async run<T>(id: string, label: string, fn: (update: (text: string) => void) => Promise<T>): Promise<T> {
+    const started = Date.now();
+    let spinner: import('ora').Ora | undefined;
+    if (fancy()) {
+      const { default: ora } = await import('ora');
+      spinner = ora({ text: redact(label), stream: process.stderr }).start();
+    } else if (!isJsonMode()) {
+      out.step(label);
+    }
+    const update = (text: string) => {
+      if (spinner) spinner.text = redact(`${label} — ${text}`);
+      else out.verbose(`  ${text}`);
+    };
+    try {
+      const result = await fn(update);
+      const ms = Date.now() - started;
+      this.steps.push({ id, status: 'done', ms });
+      if (spinner) spinner.succeed(redact(`${label} ${seconds(ms)}`));
+      else if (!isJsonMode()) out.success(`${label} (${seconds(ms)})`);
+      return result;
+    } catch (error) {
+      const ms = Date.now() - started;
+      this.steps.push({ id, status: 'failed', ms });
+      if (spinner) spinner.fail(redact(`${label} ${seconds(ms)}`));
+      throw error;
+    }
+  }
+
+  skip(id: string, label: string, reason: string): void {
+    this.steps.push({ id, status: 'skipped', ms: 0, detail: reason });
+    if (!isJsonMode()) out.info(`  ${label}: ${reason}`);
+  }
+}

