@@ -1,0 +1,174 @@
+/**
+ * Typed flyctl operations for one app. Every call goes through FlyctlRunner (argv arrays,
+ * timeouts, redaction); secrets travel on stdin only.
+ */
+import { locateFlyctl } from './locate.js';
+import { failureOf, FlyctlRunner, type RunResult } from './run.js';
+import { FlyAppNotFoundError, FlyctlTooOldError, FlyRemoteExitError } from './errors.js';
+import {
+  AppStatusSchema, LogEntrySchema, MachineSchema, SecretSchema, VersionSchema, VolumeSchema, WhoamiSchema,
+  parseConcatenatedJson, parseJson, type LogEntry, type Machine, type SecretInfo, type Volume,
+} from './json.js';
+import { remoteCommand } from './quote.js';
+import { compareVersions } from '../util/version.js';
+import { z } from 'zod';
+
+/** Older flyctl loses the tail of `ssh console` output (PR #5045). */
+export const MIN_FLYCTL_VERSION = '0.4.80';
+
+export const TIMEOUTS = {
+  quick: 30_000,
+  default: 120_000,
+  /** `logs --no-tail` hangs forever on an empty log buffer (flyctl.md §2.8): an empty answer, not an error. */
+  logs: 15_000,
+  ssh: 90_000,
+  deploy: 20 * 60_000,
+  machineWait: 6 * 60_000,
+} as const;
+
+export interface FlyClientOptions {
+  flyctl?: string;
+  app: string;
+}
+
+export class FlyClient {
+  readonly runner: FlyctlRunner;
+  readonly app: string;
+  private versionChecked?: Promise<string>;
+
+  constructor(options: FlyClientOptions) {
+    this.runner = new FlyctlRunner(locateFlyctl(options.flyctl));
+    this.app = options.app;
+  }
+
+  private a(): string[] {
+    return ['-a', this.app];
+  }
+
+  /** `flyctl version --json`, checked once per process. */
+  ensureVersion(): Promise<string> {
+    this.versionChecked ??= (async () => {
+      const result = await this.runner.run(['version', '--json'], { timeoutMs: TIMEOUTS.quick });
+      const { version } = parseJson(VersionSchema, result.stdout, 'version', { caseInsensitive: true });
+      if (compareVersions(version, MIN_FLYCTL_VERSION) < 0) {
+        throw new FlyctlTooOldError(`flyctl ${version} is too old: clawdfly needs ${MIN_FLYCTL_VERSION} or newer (older versions lose the end of ssh output)`, 'fly version upgrade', 'flyctl-too-old');
+      }
+      return version;
+    })();
+    return this.versionChecked;
+  }
+
+  async whoami(): Promise<string> {
+    const result = await this.runner.run(['auth', 'whoami', '--json'], { timeoutMs: TIMEOUTS.quick });
+    return parseJson(WhoamiSchema, result.stdout, 'auth whoami', { caseInsensitive: true }).email;
+  }
+
+  /** The app, or undefined when it does not exist. */
+  async status(): Promise<z.infer<typeof AppStatusSchema> | undefined> {
+    try {
+      const result = await this.runner.run(['status', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
+      return parseJson(AppStatusSchema, result.stdout, 'status', { caseInsensitive: true });
+    } catch (error) {
+      if (error instanceof FlyAppNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  async createApp(org?: string): Promise<void> {
+    await this.runner.run(['apps', 'create', this.app, ...(org ? ['-o', org] : [])], { timeoutMs: TIMEOUTS.default });
+  }
+
+  async listVolumes(): Promise<Volume[]> {
+    const result = await this.runner.run(['volumes', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
+    return parseJson(z.array(VolumeSchema), result.stdout || '[]', 'volumes list');
+  }
+
+  /** `-y` always (no TTY); `--vm-size/--vm-memory` are placement hints so the machine fits on the volume's host. */
+  createVolumeArgv(name: string, region: string, sizeGb: number, vm: { size: string; memoryMb: number }): string[] {
+    return ['volumes', 'create', name, '-r', region, '-s', String(sizeGb), '--vm-size', vm.size, '--vm-memory', String(vm.memoryMb), '-y', '--json', ...this.a()];
+  }
+
+  async createVolume(name: string, region: string, sizeGb: number, vm: { size: string; memoryMb: number }): Promise<Volume> {
+    const result = await this.runner.run(this.createVolumeArgv(name, region, sizeGb, vm), { timeoutMs: TIMEOUTS.default });
+    const [first] = parseConcatenatedJson(result.stdout);
+    return VolumeSchema.parse(first);
+  }
+
+  async listSecrets(): Promise<SecretInfo[]> {
+    const result = await this.runner.run(['secrets', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
+    return parseJson(z.array(SecretSchema), result.stdout || '[]', 'secrets list', { caseInsensitive: true });
+  }
+
+  secretsImportArgv(stage: boolean): string[] {
+    return ['secrets', 'import', ...(stage ? ['--stage'] : []), ...this.a()];
+  }
+
+  /** Values go over stdin (never argv); `--stage` applies them with the next deploy instead of restarting now. */
+  async importSecrets(stdinText: string, stage: boolean): Promise<void> {
+    await this.runner.run(this.secretsImportArgv(stage), { input: stdinText, timeoutMs: TIMEOUTS.default });
+  }
+
+  deployArgv(opts: { config: string; localOnly?: boolean; extra?: string[] }): string[] {
+    return ['deploy', ...this.a(), '-c', opts.config, '--ha=false', ...(opts.localOnly ? ['--local-only'] : ['--remote-only']), '--wait-timeout', '10m', '-y', ...(opts.extra ?? [])];
+  }
+
+  async deploy(opts: { cwd: string; config: string; localOnly?: boolean; onLine?: (line: string) => void }): Promise<RunResult> {
+    return this.runner.run(this.deployArgv(opts), { cwd: opts.cwd, timeoutMs: TIMEOUTS.deploy, onLine: opts.onLine });
+  }
+
+  async machines(): Promise<Machine[]> {
+    const result = await this.runner.run(['machines', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
+    return parseJson(z.array(MachineSchema), result.stdout || '[]', 'machines list');
+  }
+
+  async restartMachine(id: string): Promise<void> {
+    await this.runner.run(['machine', 'restart', id, ...this.a()], { timeoutMs: TIMEOUTS.machineWait });
+  }
+
+  async startMachine(id: string): Promise<void> {
+    await this.runner.run(['machine', 'start', id, ...this.a()], { timeoutMs: TIMEOUTS.machineWait });
+  }
+
+  updateMachineArgv(id: string, change: { memoryMb?: number; command?: string; env?: Record<string, string> }): string[] {
+    return [
+      'machine', 'update', id,
+      ...(change.memoryMb !== undefined ? ['--vm-memory', String(change.memoryMb)] : []),
+      ...(change.command !== undefined ? ['--command', change.command] : []),
+      ...Object.entries(change.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      '-y', ...this.a(),
+    ];
+  }
+
+  async updateMachine(id: string, change: { memoryMb?: number; command?: string; env?: Record<string, string> }): Promise<void> {
+    await this.runner.run(this.updateMachineArgv(id, change), { timeoutMs: TIMEOUTS.machineWait });
+  }
+
+  /** Recent log lines. An empty buffer makes flyctl hang; after the timeout that reads as "no lines". */
+  async recentLogs(opts: { machineId?: string; timeoutMs?: number } = {}): Promise<{ entries: LogEntry[]; timedOut: boolean }> {
+    const argv = ['logs', '--no-tail', '--json', ...this.a(), ...(opts.machineId ? ['-m', opts.machineId] : [])];
+    const result = await this.runner.run(argv, { timeoutMs: opts.timeoutMs ?? TIMEOUTS.logs, allowFailure: true });
+    if (!result.timedOut && result.exitCode !== 0) throw failureOf(result);
+    const entries = parseConcatenatedJson(result.stdout).flatMap((value) => {
+      const parsed = LogEntrySchema.safeParse(value);
+      return parsed.success ? [parsed.data] : [];
+    });
+    return { entries, timedOut: result.timedOut };
+  }
+
+  sshArgv(command: string[], machineId?: string, pty = false): string[] {
+    return ['ssh', 'console', ...this.a(), ...(machineId ? ['--machine', machineId] : []), '-q', ...(pty ? ['--pty'] : []), '-C', remoteCommand(command)];
+  }
+
+  /**
+   * Runs one command on the machine. stdin (if any) is piped to it and closed; a remote non-zero
+   * exit becomes FlyRemoteExitError with the remote status.
+   */
+  async ssh(command: string[], opts: { machineId?: string; input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+    const argv = this.sshArgv(command, opts.machineId);
+    const result = await this.runner.run(argv, { input: opts.input, timeoutMs: opts.timeoutMs ?? TIMEOUTS.ssh, allowFailure: true });
+    if (result.exitCode === 0) return result.stdout;
+    const remote = result.stderr.match(/Process exited with status (\d+)/);
+    if (remote) throw new FlyRemoteExitError(Number(remote[1]), remoteCommand(command), result.stderr);
+    throw failureOf(result, opts.timeoutMs ?? TIMEOUTS.ssh);
+  }
+}

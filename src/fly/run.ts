@@ -1,0 +1,126 @@
+/**
+ * The only code that spawns flyctl. argv arrays (never a shell string), a scrubbed environment,
+ * stdin always piped and closed, ANSI stripped, a hard timeout on every call, and every line it
+ * logs passed through the redaction filter.
+ */
+import { execa } from 'execa';
+import { classifyFlyError, FlyTimeoutError } from './errors.js';
+import { out } from '../ui/output.js';
+
+/** Variables that silently change flyctl's target (flyctl.md §1.4, §5.1). */
+const SCRUBBED_ENV = ['FLY_APP', 'FLY_REGION', 'FLY_JSON', 'FLY_ORG', 'FLY_ORGANIZATION'];
+
+export interface RunOptions {
+  /** Bytes for the child's stdin; stdin is closed either way (ssh waits for EOF). */
+  input?: string | Buffer;
+  timeoutMs?: number;
+  /** Return the failure instead of throwing. */
+  allowFailure?: boolean;
+  cwd?: string;
+  /** Called with each line of stdout+stderr while the command runs (deploy progress). */
+  onLine?: (line: string) => void;
+}
+
+export interface RunResult {
+  argv: string[];
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  timedOut: boolean;
+  ms: number;
+}
+
+export interface CallRecord {
+  argv: string[];
+  ms: number;
+  exitCode: number;
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI_RE = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI_RE, '');
+}
+
+export function flyctlEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  // CLAWDFLY_PASS_FLY_ENV=1 keeps them for people who set them on purpose.
+  if (base['CLAWDFLY_PASS_FLY_ENV'] !== '1') for (const name of SCRUBBED_ENV) delete env[name];
+  env['NO_COLOR'] = '1';
+  env['FLY_NO_UPDATE_CHECK'] = '1';
+  return env;
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+export class FlyctlRunner {
+  readonly calls: CallRecord[] = [];
+
+  constructor(readonly path: string) {}
+
+  async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    const started = Date.now();
+    out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}${options.input !== undefined ? '  (stdin piped)' : ''}`);
+    const child = execa(this.path, argv, {
+      input: options.input ?? '',
+      cwd: options.cwd,
+      env: flyctlEnv(),
+      extendEnv: false,
+      reject: false,
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      forceKillAfterDelay: 2_000,
+      stripFinalNewline: false,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (options.onLine) {
+      const forward = (chunk: Buffer | string) => {
+        for (const line of stripAnsi(chunk.toString()).split(/\r?\n/)) if (line.trim()) options.onLine!(line);
+      };
+      child.stdout?.on('data', forward);
+      child.stderr?.on('data', forward);
+    }
+    const result = await child;
+    const ms = Date.now() - started;
+    const exitCode = typeof result.exitCode === 'number' ? result.exitCode : 1;
+    const run: RunResult = {
+      argv,
+      stdout: stripAnsi(String(result.stdout ?? '')),
+      stderr: stripAnsi(String(result.stderr ?? '')),
+      exitCode: result.timedOut ? 126 : exitCode,
+      timedOut: result.timedOut === true,
+      ms,
+    };
+    this.calls.push({ argv, ms, exitCode: run.exitCode });
+    out.verbose(`  → exit ${run.exitCode} in ${ms} ms${run.stderr.trim() ? `\n${indent(run.stderr)}` : ''}`);
+    if (run.exitCode !== 0 && !options.allowFailure) throw failureOf(run, options.timeoutMs);
+    return run;
+  }
+}
+
+/** The typed error for a failed run (for callers that used allowFailure and decided it is fatal). */
+export function failureOf(run: RunResult, timeoutMs = DEFAULT_TIMEOUT_MS): Error {
+  if (run.timedOut) {
+    return new FlyTimeoutError(`flyctl ${commandName(run.argv)} did not finish within ${Math.round(timeoutMs / 1000)} s`, 'check your network and run the command again (it is safe to repeat)', 'flyctl-timeout');
+  }
+  return classifyFlyError(run.stderr, run.exitCode, { app: appOf(run.argv), command: commandName(run.argv) });
+}
+
+function indent(text: string): string {
+  return text.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+}
+
+/** "volumes create" from ["volumes","create","x","-a","y"]. */
+export function commandName(argv: string[]): string {
+  const words: string[] = [];
+  for (const arg of argv) {
+    if (arg.startsWith('-') || words.length === 2) break;
+    words.push(arg);
+  }
+  return words.join(' ');
+}
+
+function appOf(argv: string[]): string | undefined {
+  const i = argv.indexOf('-a');
+  return i >= 0 ? argv[i + 1] : undefined;
+}
