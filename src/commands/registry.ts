@@ -4,5 +4,15 @@
  */
 import type { CommandSpec } from './types.js';
 import { initSpec } from './init/spec.js';
+import { deploySpec } from './deploy/spec.js';
+import { configSpec } from './config/spec.js';
+import { doctorSpec } from './doctor/spec.js';
+import { openSpec } from './open/spec.js';
+import { tokenSpec } from './token/spec.js';
+import { devicesSpec } from './devices/spec.js';
+import { channelsSpec } from './channels/spec.js';
+import { logsSpec } from './logs/spec.js';
+import { statusSpec } from './status/spec.js';
+import { sshSpec } from './ssh/spec.js';
 
-export const COMMANDS: CommandSpec[] = [initSpec];
+export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec];

@@ -58,6 +58,12 @@ export class FlyClient {
     return this.versionChecked;
   }
 
+  /** `flyctl version --json` as reported, without the minimum-version check (doctor judges it). */
+  async flyctlVersion(): Promise<string> {
+    const result = await this.runner.run(['version', '--json'], { timeoutMs: TIMEOUTS.quick });
+    return parseJson(VersionSchema, result.stdout, 'version', { caseInsensitive: true }).version;
+  }
+
   async whoami(): Promise<string> {
     const result = await this.runner.run(['auth', 'whoami', '--json'], { timeoutMs: TIMEOUTS.quick });
     return parseJson(WhoamiSchema, result.stdout, 'auth whoami', { caseInsensitive: true }).email;
@@ -74,8 +80,12 @@ export class FlyClient {
     }
   }
 
+  createAppArgv(org?: string): string[] {
+    return ['apps', 'create', this.app, ...(org ? ['-o', org] : [])];
+  }
+
   async createApp(org?: string): Promise<void> {
-    await this.runner.run(['apps', 'create', this.app, ...(org ? ['-o', org] : [])], { timeoutMs: TIMEOUTS.default });
+    await this.runner.run(this.createAppArgv(org), { timeoutMs: TIMEOUTS.default });
   }
 
   async listVolumes(): Promise<Volume[]> {
@@ -170,5 +180,30 @@ export class FlyClient {
     const remote = result.stderr.match(/Process exited with status (\d+)/);
     if (remote) throw new FlyRemoteExitError(Number(remote[1]), remoteCommand(command), result.stderr);
     throw failureOf(result, opts.timeoutMs ?? TIMEOUTS.ssh);
+  }
+
+  /** `ssh console` for a person at the terminal: a shell (no command), or an interactive program (`--pty` forces a terminal for -C). */
+  sshConsoleArgv(opts: { machineId?: string; command?: string[]; pty?: boolean; user?: string } = {}): string[] {
+    return [
+      'ssh', 'console', ...this.a(),
+      ...(opts.machineId ? ['--machine', opts.machineId] : []),
+      ...(opts.user ? ['--user', opts.user] : []),
+      ...(opts.pty ? ['--pty'] : []),
+      ...(opts.command ? ['-C', remoteCommand(opts.command)] : []),
+    ];
+  }
+
+  /** Runs `ssh console` with stdin/stdout/stderr inherited; returns flyctl's exit code. */
+  sshInteractive(opts: { machineId?: string; command?: string[]; pty?: boolean; user?: string } = {}): Promise<number> {
+    return this.runner.interactive(this.sshConsoleArgv(opts));
+  }
+
+  followLogsArgv(machineId?: string): string[] {
+    return ['logs', ...this.a(), ...(machineId ? ['-m', machineId] : [])];
+  }
+
+  /** `fly logs` (tailing, text lines) until flyctl ends or Ctrl-C; each line as it arrives. Returns flyctl's exit code. */
+  followLogs(onLine: (line: string, stream: 'stdout' | 'stderr') => void, opts: { machineId?: string } = {}): Promise<number> {
+    return this.runner.stream(this.followLogsArgv(opts.machineId), { onLine });
   }
 }

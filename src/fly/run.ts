@@ -3,6 +3,8 @@
  * stdin always piped and closed, ANSI stripped, a hard timeout on every call, and every line it
  * logs passed through the redaction filter.
  */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { classifyFlyError, FlyTimeoutError } from './errors.js';
 import { out } from '../ui/output.js';
@@ -96,6 +98,96 @@ export class FlyctlRunner {
     if (run.exitCode !== 0 && !options.allowFailure) throw failureOf(run, options.timeoutMs);
     return run;
   }
+
+  /** flyctl with the terminal attached (stdin/stdout/stderr inherited): ssh shells and interactive logins. Returns flyctl's exit code. */
+  interactive(argv: string[]): Promise<number> {
+    out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}  (interactive)`);
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.path, argv, { env: flyctlEnv(), stdio: 'inherit' });
+      // The terminal delivers Ctrl-C to flyctl itself (same foreground group; in raw mode it is a key for the remote side).
+      const release = whileChildRuns(child, false);
+      child.on('error', (error) => {
+        release();
+        reject(error);
+      });
+      child.on('close', (code, signal) => {
+        release();
+        const exitCode = exitCodeOf(code, signal);
+        this.calls.push({ argv, ms: Date.now() - started, exitCode });
+        resolve(exitCode);
+      });
+    });
+  }
+
+  /** flyctl with its output delivered line by line as it arrives (`logs` following). Returns flyctl's exit code. */
+  stream(argv: string[], options: StreamOptions): Promise<number> {
+    out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}  (streaming)`);
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      // stdin is a pipe that we close at once (flyctl.md §8.1), never /dev/null.
+      const child = spawn(this.path, argv, { env: flyctlEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      child.stdin.end();
+      const release = whileChildRuns(child);
+      let open = 2;
+      let exit: number | undefined;
+      const done = () => {
+        if (open === 0 && exit !== undefined) {
+          release();
+          this.calls.push({ argv, ms: Date.now() - started, exitCode: exit });
+          resolve(exit);
+        }
+      };
+      for (const name of ['stdout', 'stderr'] as const) {
+        const lines = createInterface({ input: child[name], crlfDelay: Infinity });
+        lines.on('line', (line) => {
+          const clean = stripAnsi(line);
+          if (clean.trim()) options.onLine(clean, name);
+        });
+        lines.on('close', () => {
+          open--;
+          done();
+        });
+      }
+      child.on('error', (error) => {
+        release();
+        reject(error);
+      });
+      child.on('close', (code, signal) => {
+        exit = exitCodeOf(code, signal);
+        done();
+      });
+    });
+  }
+}
+
+/**
+ * Long-running and interactive flyctl calls (`ssh console`, `logs` without --no-tail). No timeout:
+ * they end when flyctl ends or the user presses Ctrl-C. Same argv rules and scrubbed environment.
+ */
+export interface StreamOptions {
+  /** Each complete line of stdout+stderr, ANSI stripped (a line split across chunks is joined first). */
+  onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** Ctrl-C reaches flyctl (it shares our process group on a terminal, and is forwarded otherwise); we wait for it to end. */
+function whileChildRuns(child: import('node:child_process').ChildProcess, forwardSignals = true): () => void {
+  const forward = (signal: NodeJS.Signals) => () => {
+    if (forwardSignals && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
+}
+
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (typeof code === 'number') return code;
+  return signal === 'SIGINT' ? 130 : signal ? 128 + 15 : 1;
 }
 
 /** The typed error for a failed run (for callers that used allowFailure and decided it is fatal). */

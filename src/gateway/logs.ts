@@ -40,8 +40,12 @@ export function stripTimestamp(line: string): string {
   return line.replace(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z\s+/, '');
 }
 
+// eslint-disable-next-line no-control-regex
+const ANSI_RE = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
+
 export function classifyLines(text: string | string[]): LogFinding[] {
-  const lines = Array.isArray(text) ? text : text.split(/\r?\n/);
+  // Without NO_COLOR the gateway colours its lines; read them the same either way.
+  const lines = (Array.isArray(text) ? text : text.split(/\r?\n/)).map((line) => line.replace(ANSI_RE, ''));
   const findings: LogFinding[] = [];
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i] ?? '';

@@ -121,3 +121,61 @@ export function secretNames(runtime: GatewayRuntime): string[] {
 export function gatewayCommand(runtime: GatewayRuntime, port: number): string[] {
   return ['node', runtime.entry, 'gateway', '--allow-unconfigured', '--port', String(port), '--bind', 'lan'];
 }
+
+/**
+ * What the gateway writes into clawdbot.json by itself at start (gateway.md §5.1, verified diff of
+ * shared/fixtures/gateway-logs/seed-example-config*.json): a remote file that differs from the local
+ * one only by these (with these values) is the same config. `meta` is stamped on every write.
+ * `<channel>` stands for every key of the config's `channels`.
+ */
+export const GATEWAY_STAMPED_KEYS = ['meta'] as const;
+export const GATEWAY_MATERIALIZED_DEFAULTS: { path: string; value: unknown }[] = [
+  { path: 'agents.defaults.subagents.maxConcurrent', value: 8 },
+  { path: 'commands.native', value: 'auto' },
+  { path: 'commands.nativeSkills', value: 'auto' },
+  { path: 'messages.ackReactionScope', value: 'group-mentions' },
+  { path: 'plugins.entries.<channel>.enabled', value: true },
+];
+
+/** The user the image runs the gateway as (Dockerfile `USER node`): files a login writes must belong to it. */
+export const GATEWAY_USER = 'node';
+
+/** Where the image installs the gateway package (the Dockerfile's final WORKDIR). */
+export function packageDir(runtime: GatewayRuntime): string {
+  return `${APP_DIR}/node_modules/${runtime.packageName}`;
+}
+
+/**
+ * The gateway's own CLI on the machine, e.g. `node /app/node_modules/clawdbot/dist/index.js devices list`.
+ * The entry is absolute because `ssh console -C` does not run a shell (no `cd`).
+ */
+export function gatewayCli(runtime: GatewayRuntime, args: string[]): string[] {
+  return ['node', `${packageDir(runtime)}/${runtime.entry}`, ...args];
+}
+
+/**
+ * `--url` for the gateway CLI's RPC commands (`devices …`): the CLI otherwise dials the default
+ * port 18789, not the `--port` the gateway was started with. One `--url=…` word.
+ */
+export function gatewayCliUrlFlag(port: number): string {
+  return `--url=ws://127.0.0.1:${port}`;
+}
+
+/** Pending device-pairing requests expire after 5 minutes (PENDING_TTL_MS in infra/device-pairing). */
+export const PAIRING_REQUEST_TTL_MS = 5 * 60_000;
+
+/** signal-cli keeps its account data here (on the volume) when linked with `clawdfly channels login signal`. */
+export const SIGNAL_DATA_SUBDIR = 'signal-cli';
+/** The signal-cli binary the Signal image variant installs. */
+export const SIGNAL_CLI_PATH = '/usr/local/bin/signal-cli';
+
+/** The gateway's port when neither --port, the port env var nor gateway.port says otherwise (gateway.md §3.2). */
+export const DEFAULT_GATEWAY_PORT = 18789;
+/** Binds that listen beyond loopback (`custom` ends up on 0.0.0.0 in 2026.1.24-3; `auto` prefers 127.0.0.1). */
+export const NON_LOOPBACK_BINDS = ['lan', 'custom'] as const;
+/** The workspace when agents.defaults.workspace is unset: $HOME/clawd, outside the volume (gateway.md §3.3). */
+export const DEFAULT_WORKSPACE = '$HOME/clawd';
+/** Where the image keeps the gateway's entry (Dockerfile.tmpl: WORKDIR /app/node_modules/<package>). */
+export function remoteEntryPath(runtime: GatewayRuntime): string {
+  return `${APP_DIR}/node_modules/${runtime.packageName}/${runtime.entry}`;
+}

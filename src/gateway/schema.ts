@@ -16,9 +16,17 @@ function section<T extends z.ZodRawShape>(modelled: T, otherKeys: readonly strin
   return z.object({ ...others, ...modelled } as T).strict();
 }
 
+/**
+ * An enum the way the gateway declares it: a union of literals, so a bad value reads
+ * `Invalid input` exactly like the gateway's message (z.enum would say `Invalid option: …`).
+ */
+function oneOf<const T extends readonly [string, string, ...string[]]>(...values: T) {
+  return z.union(values.map((v) => z.literal(v)) as unknown as [z.ZodLiteral<T[number]>, z.ZodLiteral<T[number]>, ...z.ZodLiteral<T[number]>[]]);
+}
+
 const modelRef = z.object({ primary: z.string().optional(), fallbacks: z.array(z.string()).optional() }).strict();
-const dmPolicy = z.enum(['pairing', 'allowlist', 'open', 'disabled']);
-const groupPolicy = z.enum(['open', 'disabled', 'allowlist']);
+const dmPolicy = oneOf('pairing', 'allowlist', 'open', 'disabled');
+const groupPolicy = oneOf('open', 'disabled', 'allowlist');
 
 /** `dmPolicy: "open"` needs `"*"` in allowFrom (gateway rule, same message). */
 function requireOpenAllowFrom(prefix: string) {
@@ -89,7 +97,7 @@ const telegram = section(
     allowFrom: z.array(z.union([z.string(), z.number()])).optional(),
     groupAllowFrom: z.array(z.union([z.string(), z.number()])).optional(),
     groupPolicy: groupPolicy.optional(),
-    streamMode: z.enum(['off', 'partial', 'block']).optional(),
+    streamMode: oneOf('off', 'partial', 'block').optional(),
   },
   ['name', 'capabilities', 'markdown', 'commands', 'customCommands', 'configWrites', 'replyToMode', 'groups', 'historyLimit',
     'dmHistoryLimit', 'dms', 'textChunkLimit', 'chunkMode', 'blockStreaming', 'draftChunk', 'blockStreamingCoalesce',
@@ -147,7 +155,7 @@ const binding = section({
   match: section({
     channel: z.string(),
     accountId: z.string().optional(),
-    peer: section({ kind: z.enum(['dm', 'group', 'channel']), id: z.string() }).optional(),
+    peer: section({ kind: oneOf('dm', 'group', 'channel'), id: z.string() }).optional(),
     guildId: z.string().optional(),
     teamId: z.string().optional(),
   }),
@@ -156,17 +164,17 @@ const binding = section({
 const gateway = section(
   {
     port: z.number().int().positive().optional(),
-    mode: z.enum(['local', 'remote']).optional(),
-    bind: z.enum(['auto', 'lan', 'loopback', 'custom', 'tailnet']).optional(),
+    mode: oneOf('local', 'remote').optional(),
+    bind: oneOf('auto', 'lan', 'loopback', 'custom', 'tailnet').optional(),
     controlUi: section({ enabled: z.boolean().optional(), basePath: z.string().optional(), allowInsecureAuth: z.boolean().optional() }).optional(),
     auth: section({
-      mode: z.enum(['token', 'password']).optional(),
+      mode: oneOf('token', 'password').optional(),
       token: z.string().optional(),
       password: z.string().optional(),
       allowTailscale: z.boolean().optional(),
     }).optional(),
     trustedProxies: z.array(z.string()).optional(),
-    reload: section({ mode: z.enum(['off', 'restart', 'hot', 'hybrid']).optional(), debounceMs: z.number().int().min(0).optional() }).optional(),
+    reload: section({ mode: oneOf('off', 'restart', 'hot', 'hybrid').optional(), debounceMs: z.number().int().min(0).optional() }).optional(),
   },
   ['tailscale', 'remote', 'tls', 'http', 'nodes'],
 );
@@ -178,7 +186,7 @@ export const ClawdbotConfigSchema = section(
     auth: section(
       {
         profiles: z
-          .record(z.string(), section({ provider: z.string(), mode: z.enum(['api_key', 'oauth', 'token']), email: z.string().optional() }))
+          .record(z.string(), section({ provider: z.string(), mode: oneOf('api_key', 'oauth', 'token'), email: z.string().optional() }))
           .optional(),
         order: z.record(z.string(), z.array(z.string())).optional(),
       },

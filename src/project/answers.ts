@@ -97,6 +97,9 @@ export function checkMemory(vmSize: string, memoryMb: number, force: boolean): M
       'memory-too-small',
     );
   }
+  if (memoryMb < MIN_MEMORY_MB) {
+    return { memoryMb, warning: `${memoryMb} MB is below ${MIN_MEMORY_MB} MB: the gateway's cold boot peaks at ~1 GB and will likely be killed (kept because of --force; ${RECOMMENDED_MEMORY_MB} MB is recommended)` };
+  }
   if (memoryMb < RECOMMENDED_MEMORY_MB) {
     return { memoryMb, warning: `${memoryMb} MB may run out of memory under load or with verbose logging; ${RECOMMENDED_MEMORY_MB} MB is recommended` };
   }

@@ -8,6 +8,8 @@ export const PROJECT_FILES = {
   runtimeDir: 'runtime',
   stateDir: '.clawdfly',
   answers: '.clawdfly/answers.json',
+  /** sha256 of each file as init last wrote it: tells "the user edited it" from "the answers changed". */
+  written: '.clawdfly/written.json',
   secrets: '.clawdfly/secrets.env',
   localData: '.clawdfly/local-data',
 } as const;

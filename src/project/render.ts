@@ -76,6 +76,7 @@ export function templateValues(answers: Answers): TemplateValues {
     configFileName: runtime.configFileName,
     lockTmpDirPrefix: runtime.lockTmpDirPrefix,
     runtimeId: runtime.id,
+    entry: runtime.entry,
     runtimePackage: runtime.packageName,
     runtimeVersion: runtime.packageVersion,
     signal: answers.signal === true,
@@ -97,6 +98,7 @@ export function renderProject(answers: Answers): ProjectFile[] {
     { path: `${PROJECT_FILES.runtimeDir}/package-lock.json`, content: readTemplate(`runtime/${runtime.id}.package-lock.json`) },
     { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: readTemplate('runtime/entrypoint.sh'), mode: 0o755 },
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
+    { path: `${PROJECT_FILES.runtimeDir}/prewarm.mjs`, content: renderTemplate(readTemplate('runtime/prewarm.mjs'), values, 'prewarm.mjs') },
   ];
 }
 

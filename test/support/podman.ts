@@ -107,6 +107,9 @@ export const ensurePodman: () => Promise<Engine> = once(async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: conf };
   const podman = which('podman')!;
   const baseArgs = ['--storage-driver', 'vfs', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  // Optional private storage (e.g. to rehearse a clean machine without touching shared images).
+  const root = process.env.CLAWDFLY_TEST_PODMAN_ROOT;
+  if (root) baseArgs.push('--root', join(root, 'storage'), '--runroot', join(root, 'run'));
   const v = await run(podman, [...baseArgs, 'version', '--format', '{{.Client.Version}}'], { env, check: false, timeoutMs: 60_000 });
   if (v.code !== 0) throw new Error(`podman does not work here:\n${tail(v.stdout + v.stderr)}`);
   return { podman, env, baseArgs, kind: 'podman' };
@@ -241,6 +244,9 @@ export const ensureBaseImage: () => Promise<BaseImageResult> = once(async () => 
     try {
       await step('assemble', async () => {
         await run('tar', ['-C', work, '--numeric-owner', '-xpf', rootfsTar], { logFile, timeoutMs: 10 * 60_000 });
+        // mkdtemp made the folder 0700 and it becomes the image's `/`: non-root users could not
+        // traverse it (`stat /usr/local/bin/node: permission denied` as user node).
+        await chmod(work, 0o755);
         // 2. node
         await mkdir(join(work, 'usr/local/bin'), { recursive: true });
         await run('tar', ['-xzf', nodeTgz, '-C', join(work, 'usr/local/bin'), '--strip-components=2', 'package/bin/node'], { logFile });
@@ -287,7 +293,7 @@ async function tarInto(dir: string, args: string[], logFile: string): Promise<vo
     await new Promise<void>((resolvePromise, reject) => {
       const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', log.fd] });
       const pod = spawn(e.podman, [...e.baseArgs, ...args], { env: e.env, stdio: ['pipe', log.fd, log.fd] });
-      tar.stdout.pipe(pod.stdin);
+      tar.stdout!.pipe(pod.stdin!);
       let tarCode: number | null = null;
       tar.on('close', (c) => (tarCode = c));
       tar.on('error', reject);
@@ -322,7 +328,18 @@ export interface BuildResult {
 export async function buildImage(
   contextDir: string,
   tag: string,
-  opts: { dockerfile?: string; buildArgs?: Record<string, string>; logFile?: string; noCache?: boolean } = {},
+  opts: {
+    dockerfile?: string;
+    buildArgs?: Record<string, string>;
+    logFile?: string;
+    /** Rebuild even when an image of this context hash exists (and pass --no-cache). */
+    noCache?: boolean;
+    /**
+     * Keep intermediate layers (podman's default, true). With vfs every layer is a full copy of
+     * the rootfs: `false` saves disk and commit time, but later builds cannot reuse steps.
+     */
+    layers?: boolean;
+  } = {},
 ): Promise<BuildResult> {
   const t0 = Date.now();
   const engine = await ensurePodman();
@@ -351,6 +368,7 @@ export async function buildImage(
       `${HASH_LABEL}=${hash}`,
       ...buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       ...(opts.noCache ? ['--no-cache'] : []),
+      ...(opts.layers === false ? ['--layers=false'] : []),
       '-t',
       tag,
       '-t',
@@ -388,6 +406,8 @@ export interface MachineOptions {
 }
 
 export interface MachineState {
+  /** Full container id (changes on a fresh-rootfs restart). */
+  id: string;
   status: string;
   running: boolean;
   exitCode: number;
@@ -518,6 +538,14 @@ function memoryCgroupFile(pid: number, kind: 'peak' | 'current'): string | undef
   return undefined;
 }
 
+/** True when the kernel log has a memcg oom-kill in the cgroup of container `id`. */
+async function kernelSawOomKill(id: string): Promise<boolean> {
+  if (!id || !which('dmesg')) return false;
+  const r = await run('dmesg', [], { check: false, timeoutMs: 30_000 }).catch(() => undefined);
+  if (!r || r.code !== 0) return false;
+  return r.stdout.split('\n').some((l) => l.includes('oom-kill:') && l.includes(id));
+}
+
 /**
  * Starts a container the way Fly starts a machine: `[env]`/secrets via a 0600 env-file, the
  * process command, `-v volumeDir:/data`, `--memory`, `-p 127.0.0.1:<free>:<internalPort>`.
@@ -587,14 +615,20 @@ export async function runMachine(opts: MachineOptions): Promise<Machine> {
     const r = await podman(['inspect', '--type', 'container', '--format', 'json', name], { timeoutMs: 60_000 }).catch(async () =>
       podman(['inspect', '--type', 'container', name], { timeoutMs: 60_000 }),
     );
-    const j = (JSON.parse(r.stdout) as Array<{ State: Record<string, unknown> }>)[0];
+    const j = (JSON.parse(r.stdout) as Array<{ Id: string; State: Record<string, unknown> }>)[0];
     if (!j) throw new Error(`no container ${name}`);
     const s = j.State;
+    const exitCode = Number(s.ExitCode ?? 0);
+    let oomKilled = Boolean(s.OOMKilled);
+    // podman 4.3 + runc on cgroup v1 does not notice memcg OOM kills (OOMKilled stays false,
+    // exit 137): look for the kernel's oom-kill record naming this container's cgroup.
+    if (!oomKilled && !s.Running && exitCode === 137) oomKilled = await kernelSawOomKill(j.Id);
     return {
+      id: j.Id,
       status: String(s.Status ?? ''),
       running: Boolean(s.Running),
-      exitCode: Number(s.ExitCode ?? 0),
-      oomKilled: Boolean(s.OOMKilled),
+      exitCode,
+      oomKilled,
       pid: Number(s.Pid ?? 0),
       startedAt: String(s.StartedAt ?? ''),
       finishedAt: String(s.FinishedAt ?? ''),

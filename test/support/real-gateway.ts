@@ -76,7 +76,7 @@ async function installRuntime(runtimeDir: string): Promise<string> {
   const lock = await readFile(join(runtimeDir, 'package-lock.json')).catch(() => {
     throw new Error(`${runtimeDir} has no package-lock.json (needed for npm ci)`);
   });
-  const hash = sha256(Buffer.concat([sha256(pkg), Buffer.from('\n'), sha256(lock)].map((b) => (typeof b === 'string' ? Buffer.from(b) : b)))).slice(0, 16);
+  const hash = sha256(`${sha256(pkg)}\n${sha256(lock)}`).slice(0, 16);
   const dir = cachePath('runtime', hash);
   const entry = join(dir, 'node_modules', 'clawdbot', 'dist', 'index.js');
   const marker = join(dir, '.clawdfly-test-complete');

@@ -37,6 +37,14 @@ function splitList(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/**
+ * A wizard answer that may be "nothing": an inquirer input falls back to its default when left
+ * empty, so clearing a pre-filled list needs a word. `none` (or `-`) means the empty list.
+ */
+function orNone(text: string): string {
+  return /^\s*(none|-)\s*$/i.test(text) ? '' : text;
+}
+
 export async function collectAnswers(opts: Opts, previous: Answers | undefined, ask: boolean): Promise<{ answers: Answers; warnings: string[] }> {
   const p = ask ? await prompts() : undefined;
   const warnings: string[] = [];
@@ -105,15 +113,24 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   if (opts['fallbacks'] !== undefined) fallbacks = splitList(String(opts['fallbacks']));
   else if (p) {
     const text = await p.input({
-      message: 'Fallback models (comma-separated, empty for none)',
-      default: (previous?.model.fallbacks ?? DEFAULTS.model.fallbacks).join(', '),
-      validate: validator((v: string) => splitList(v).forEach((m) => checkModel(m, '--fallbacks'))),
+      message: 'Fallback models (comma-separated; "none" for none)',
+      default: (previous?.model.fallbacks ?? DEFAULTS.model.fallbacks).join(', ') || 'none',
+      validate: validator((v: string) => splitList(orNone(v)).forEach((m) => checkModel(m, '--fallbacks'))),
     });
-    fallbacks = splitList(text);
+    fallbacks = splitList(orNone(text));
   } else fallbacks = [...(previous?.model.fallbacks ?? DEFAULTS.model.fallbacks)];
   fallbacks.forEach((m) => checkModel(m, '--fallbacks'));
 
-  const maxConcurrent = checkMaxConcurrent(intFlag(opts, 'maxConcurrent', '--max-concurrent') ?? previous?.maxConcurrent ?? DEFAULTS.maxConcurrent);
+  let maxConcurrentAnswer = intFlag(opts, 'maxConcurrent', '--max-concurrent');
+  if (maxConcurrentAnswer === undefined && p) {
+    maxConcurrentAnswer = await p.number({
+      message: 'Agent runs at once (maxConcurrent)',
+      default: previous?.maxConcurrent ?? DEFAULTS.maxConcurrent,
+      required: true,
+      validate: validator((v: number | undefined) => checkMaxConcurrent(v ?? Number.NaN)),
+    });
+  }
+  const maxConcurrent = checkMaxConcurrent(maxConcurrentAnswer ?? previous?.maxConcurrent ?? DEFAULTS.maxConcurrent);
 
   // Channels
   const guildFlags = (opts['discordGuild'] as string[] | undefined) ?? [];
@@ -139,11 +156,11 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     let guilds = guildsFromFlags.length > 0 ? guildsFromFlags : (previous?.discord?.guilds ?? []);
     if (p && guildsFromFlags.length === 0) {
       const text = await p.input({
-        message: 'Discord guilds to allow, as id:channel,channel (space-separated; empty = none yet)',
+        message: 'Discord guilds to allow, as id:channel,channel (space-separated; empty or "none" = none yet)',
         default: guilds.map((g) => `${g.id}:${g.channels.join(',')}`).join(' '),
-        validate: validator((v: string) => v.split(/\s+/).filter(Boolean).forEach(parseGuild)),
+        validate: validator((v: string) => orNone(v).split(/\s+/).filter(Boolean).forEach(parseGuild)),
       });
-      guilds = text.split(/\s+/).filter(Boolean).map(parseGuild);
+      guilds = orNone(text).split(/\s+/).filter(Boolean).map(parseGuild);
     }
     let requireMention = typeof opts['requireMention'] === 'boolean' ? (opts['requireMention'] as boolean) : undefined;
     if (requireMention === undefined && p) {

@@ -11,7 +11,7 @@ import { collectAnswers, collectSecrets, costLine } from './collect.js';
 import { readAnswers } from '../../project/project.js';
 import { generateGatewayToken, parseSecretsEnv, readSecrets, writeSecrets } from '../../project/secrets.js';
 import { renderProject } from '../../project/render.js';
-import { applyFiles, planFiles, type PlannedFile } from '../../project/file-plan.js';
+import { applyFiles, planFiles, readWrittenHashes, writtenHashesAfter, type PlannedFile } from '../../project/file-plan.js';
 import { PROJECT_FILES } from '../../project/paths.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { readStdinText } from '../../util/stdin.js';
@@ -51,7 +51,8 @@ export async function run({ opts }: CommandContext): Promise<number> {
   registerSecrets(Object.values(secrets));
   warnings.push(...secretResult.warnings);
 
-  const planned = await planFiles(dir, renderProject(answers));
+  const written = await readWrittenHashes(dir, PROJECT_FILES.written);
+  const planned = await planFiles(dir, renderProject(answers), written);
   const keep = await decideConflicts(planned, opts, ask);
 
   if (!isJsonMode()) {
@@ -70,6 +71,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   await mkdir(dir, { recursive: true });
   await applyFiles(dir, planned, keep);
   await writeFileAtomic(join(dir, PROJECT_FILES.answers), JSON.stringify(answers, null, 2) + '\n');
+  await writeFileAtomic(join(dir, PROJECT_FILES.written), JSON.stringify(writtenHashesAfter(planned, keep, written), null, 2) + '\n');
   await writeSecrets(dir, secrets);
 
   if (isJsonMode()) {

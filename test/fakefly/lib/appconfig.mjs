@@ -368,7 +368,16 @@ export function toMachineConfig(cfg, group, src, meta) {
   }
 
   if (meta.image) mc.image = meta.image;
-  return mc;
+  return orderConfig(mc);
+}
+
+// fly-go MachineConfig field order, so JSON looks like flyctl's
+const CONFIG_ORDER = ['env', 'init', 'guest', 'metadata', 'mounts', 'services', 'metrics', 'checks', 'restart', 'auto_destroy', 'dns', 'processes', 'image', 'files', 'schedule', 'standbys', 'stop_config', 'containers'];
+export function orderConfig(mc) {
+  const out = {};
+  for (const k of CONFIG_ORDER) if (mc[k] !== undefined) out[k] = mc[k];
+  for (const k of Object.keys(mc)) if (!(k in out) && mc[k] !== undefined) out[k] = mc[k];
+  return out;
 }
 
 export { ShlexError };

@@ -38,6 +38,15 @@ export function defaultState() {
 
 const LOCK_STALE_MS = 15000;
 
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
 export function withLock(dir, fn) {
   fs.mkdirSync(dir, { recursive: true });
   const lock = path.join(dir, '.lock');
@@ -45,12 +54,17 @@ export function withLock(dir, fn) {
   for (;;) {
     try {
       fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
       break;
     } catch (e) {
       if (e.code !== 'EEXIST') throw e;
       try {
+        // Break the lock only when its holder is gone (a busy machine can hold it for seconds).
         const st = fs.statSync(lock);
-        if (Date.now() - st.mtimeMs > LOCK_STALE_MS) { fs.rmSync(lock, { recursive: true, force: true }); continue; }
+        let holder = 0;
+        try { holder = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8')); } catch { /* being created */ }
+        const holderDead = holder > 0 && !isAlive(holder);
+        if (holderDead || (holder === 0 && Date.now() - st.mtimeMs > LOCK_STALE_MS)) { fs.rmSync(lock, { recursive: true, force: true }); continue; }
       } catch { continue; }
       if (Date.now() - start > 60000) throw new Error(`fakefly: timed out waiting for state lock ${lock}`);
       sleepSync(5 + Math.floor(Math.random() * 10));

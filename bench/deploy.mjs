@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+/**
+ * A first `clawdfly deploy` against the flyctl double with FAKEFLY_LATENCY_MS=L on every flyctl
+ * call. Figure: deploy wall time / (L × the number of flyctl calls on the dependent chain), where
+ * the chain is measured, not assumed: the longest sequence of recorded calls each of which started
+ * after the previous one ended (calls that ran side by side count once). 1.00 would mean clawdfly
+ * adds nothing but flyctl's own latency. Target ≤ 1.15. Also printed: the number of flyctl calls and
+ * machine restarts of a first deploy, and the calls and remote mutations of an unchanged re-run.
+ *
+ *   node bench/deploy.mjs [--latency 1000] [--runs 3] [--strict] [--json]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createFakeFly } from '../test/fakefly/control.mjs';
+
+const BIN = fileURLToPath(new URL('../bin/clawdfly.js', import.meta.url));
+const TARGET = 1.15;
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(name);
+  return Number(i >= 0 ? argv[i + 1] : fallback);
+};
+const L = opt('--latency', process.env.BENCH_LATENCY_MS ?? 1000);
+const RUNS = Math.max(1, opt('--runs', process.env.BENCH_DEPLOY_RUNS ?? 3));
+
+if (!existsSync(new URL('../dist/cli.js', import.meta.url))) {
+  console.error('dist/ is missing: run `npm run build` first (or `npm run bench`, which builds)');
+  process.exit(2);
+}
+
+const MUTATING = [/^apps create/, /^volumes? create/, /^secrets (import|set|unset)/, /^deploy/, /^machines? (restart|update|start|stop)/];
+const isMutation = (inv) => {
+  const line = inv.argv.join(' ');
+  return MUTATING.some((re) => re.test(line)) || (inv.argv[0] === 'ssh' && /\b(tee|mv|rm|chmod)\b/.test(line));
+};
+
+/** Longest run of calls where each starts after the previous ended (ms timestamps; 2 ms slack). */
+function dependentChain(invocations) {
+  const calls = invocations
+    .map((inv) => ({ name: inv.argv.slice(0, 2).join(' '), start: Date.parse(inv.ts), end: Date.parse(inv.ts) + inv.elapsedMs }))
+    .sort((a, b) => a.end - b.end);
+  const best = calls.map(() => ({ n: 1, prev: -1 }));
+  for (let j = 0; j < calls.length; j++) {
+    for (let i = 0; i < j; i++) {
+      if (calls[i].end <= calls[j].start + 2 && best[i].n + 1 > best[j].n) best[j] = { n: best[i].n + 1, prev: i };
+    }
+  }
+  let at = best.reduce((m, b, i) => (b.n > best[m].n ? i : m), 0);
+  const chain = [];
+  while (at >= 0 && calls.length) {
+    chain.unshift(calls[at].name);
+    at = best[at].prev;
+  }
+  return chain;
+}
+
+function runCli(args, env) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+    child.stdin.end();
+  });
+}
+
+const server = createServer((_req, res) => {
+  res.writeHead(200, { 'content-type': 'text/html' });
+  res.end('<!doctype html><title>Clawdbot Control</title>');
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+const samples = [];
+for (let run = 0; run < RUNS; run++) {
+  const root = mkdtempSync(join(tmpdir(), 'clawdfly-bench-deploy-'));
+  const dir = join(root, 'gateway');
+  const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--dir', dir, '--app', 'bench-claw', '--region', 'iad'], {
+    env: { ...process.env, CI: 'true', NO_COLOR: '1', ANTHROPIC_API_KEY: 'bench-anthropic-5c1d7e9a3b', OPENAI_API_KEY: 'bench-openai-8e2f4a6c0d' },
+    encoding: 'utf8',
+  });
+  if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
+  const fake = createFakeFly({
+    dir: join(root, 'fly'),
+    env: { FAKEFLY_LATENCY_MS: String(L), FAKEFLY_BOOT_LOGS: '1', FAKEFLY_LOGS_EMPTY_EXIT: '1', CLAWDFLY_APP_URL: url, CI: 'true' },
+  });
+  try {
+    const first = await runCli(['deploy', '--dir', dir, '--yes', '--json'], fake.env);
+    if (first.code !== 0) throw new Error(`deploy failed (${first.code}): ${first.stderr}`);
+    const invocations = fake.invocations();
+    const chain = dependentChain(invocations);
+    const restarts = fake.restarts();
+    const again = await runCli(['deploy', '--dir', dir, '--yes', '--json'], fake.env);
+    if (again.code !== 0) throw new Error(`re-run failed (${again.code}): ${again.stderr}`);
+    const rerun = fake.invocations().slice(invocations.length);
+    samples.push({
+      wallMs: first.ms,
+      calls: invocations.length,
+      chain,
+      ratio: first.ms / (L * chain.length),
+      restarts,
+      rerun: { wallMs: again.ms, calls: rerun.length, chain: dependentChain(rerun).length, mutations: rerun.filter(isMutation).map((i) => i.argv.slice(0, 2).join(' ')) },
+    });
+  } finally {
+    fake.cleanup();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+server.close();
+
+const sorted = [...samples].sort((a, b) => a.ratio - b.ratio);
+const median = sorted[Math.floor((sorted.length - 1) / 2)];
+const result = {
+  bench: 'deploy',
+  latencyMs: L,
+  runs: RUNS,
+  ratio: median.ratio,
+  ratios: samples.map((s) => Number(s.ratio.toFixed(3))),
+  wallMs: Math.round(median.wallMs),
+  chainCalls: median.chain.length,
+  chain: median.chain,
+  flyctlCalls: median.calls,
+  machineRestarts: median.restarts,
+  rerun: median.rerun,
+  target: TARGET,
+  ok: median.ratio <= TARGET,
+};
+
+if (flag('--json')) {
+  console.log(JSON.stringify(result, null, 2));
+} else {
+  console.log(`\nfirst deploy against the flyctl double, FAKEFLY_LATENCY_MS=${L} (median of ${RUNS}; node ${process.version})\n`);
+  console.log(`  wall time            ${(result.wallMs / 1000).toFixed(2)} s`);
+  console.log(`  dependent chain      ${result.chainCalls} flyctl calls: ${result.chain.join(' → ')}`);
+  console.log(`  figure               ${result.ratio.toFixed(3)} = wall / (L × chain)   [runs: ${result.ratios.join(', ')}]   target ≤ ${TARGET}`);
+  console.log(`  flyctl calls         ${result.flyctlCalls}`);
+  console.log(`  machine restarts     ${result.machineRestarts}`);
+  console.log(`  unchanged re-run     ${(result.rerun.wallMs / 1000).toFixed(2)} s, ${result.rerun.calls} flyctl calls (chain ${result.rerun.chain}), remote mutations: ${result.rerun.mutations.length ? result.rerun.mutations.join(', ') : 'none'}`);
+  const load = loadavg()[0];
+  if (load > 2) console.log(`  (load average ${load.toFixed(1)}: process start-up is slow, which inflates the figure)`);
+  console.log(result.ok ? `✔ within the ${TARGET} target` : `! over the ${TARGET} target`);
+}
+if (!result.ok && flag('--strict')) process.exit(1);

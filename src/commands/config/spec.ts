@@ -1,0 +1,47 @@
+import { common, type CommandSpec, type OptionSpec } from '../types.js';
+
+const machine: OptionSpec = { flags: '--machine <id>', description: 'machine to use (default: the app\'s started machine)' };
+const remoteOptions: OptionSpec[] = [common.dir, common.app, machine, common.flyctl, common.json];
+
+export const configSpec: CommandSpec = {
+  name: 'config',
+  summary: 'check clawdbot.json and move it safely between this folder and the running gateway',
+  subcommands: [
+    {
+      name: 'validate',
+      summary: 'check clawdbot.json against the gateway\'s schema (JSON or JSON5); exit 1 when invalid',
+      args: '[file]',
+      options: [common.dir, common.json],
+      examples: ['clawdfly config validate', 'clawdfly config validate ./clawdbot.json --json'],
+      load: () => import('./validate.js'),
+    },
+    {
+      name: 'push',
+      summary: 'validate, diff, upload atomically (with a backup), and apply to the running gateway',
+      options: [
+        ...remoteOptions,
+        common.yes,
+        { flags: '--restart', description: 'restart the machine after the upload even if the gateway reloaded it' },
+        { flags: '--no-restart', description: 'never restart the machine (the change waits for the next boot if not hot-reloaded)' },
+        { flags: '--wait <seconds>', description: 'how long to wait for the gateway to log its reload (default: 30)', env: 'CLAWDFLY_RELOAD_WAIT', parse: 'int' },
+        { flags: '--keep-backups <n>', description: 'timestamped backups to keep on the machine (default: 5)', parse: 'int' },
+      ],
+      examples: ['clawdfly config push', 'clawdfly config push --yes --no-restart'],
+      load: () => import('./push.js'),
+    },
+    {
+      name: 'pull',
+      summary: 'copy the gateway\'s clawdbot.json (with its own additions) into this folder',
+      options: [...remoteOptions, common.yes],
+      examples: ['clawdfly config pull --yes'],
+      load: () => import('./pull.js'),
+    },
+    {
+      name: 'diff',
+      summary: 'compare local and remote clawdbot.json semantically; exit 0 when equal, 1 when different',
+      options: remoteOptions,
+      examples: ['clawdfly config diff'],
+      load: () => import('./diff.js'),
+    },
+  ],
+};

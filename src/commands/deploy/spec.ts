@@ -1,0 +1,17 @@
+import { common, type CommandSpec } from '../types.js';
+
+export const deploySpec: CommandSpec = {
+  name: 'deploy',
+  summary: 'create the app, volume and secrets on Fly.io, deploy the gateway, and verify it runs',
+  options: [
+    common.dir,
+    common.yes,
+    { flags: '--dry-run', description: 'print the plan (every flyctl call, secrets as ***) and change nothing' },
+    common.json,
+    common.flyctl,
+    { flags: '--local-only', description: 'build the image with your local Docker instead of Fly’s remote builder' },
+    { flags: '--org <slug>', description: 'Fly organization for a new app (default: your personal one)', env: 'CLAWDFLY_ORG' },
+  ],
+  examples: ['npx clawdfly deploy', 'npx clawdfly deploy --dry-run', 'npx clawdfly deploy --yes --json --dir my-gateway'],
+  load: () => import('./index.js'),
+};

@@ -1,0 +1,80 @@
+/**
+ * `clawdfly status`: one screen from three flyctl reads (status, machines list, volumes list).
+ * The runtime version is the project's (the image is built from it); the restart cause is the
+ * newest exit event of the gateway machine (exitOf: MonitorEvent first, like flyctl).
+ */
+import type { CommandContext } from '../types.js';
+import { ClawdflyError } from '../../errors.js';
+import type { Machine, Volume } from '../../fly/json.js';
+import { appUrl, flyFor, openProject } from '../../operate/context.js';
+import { chooseMachine, describeExit, lastExit } from '../../operate/machine.js';
+import { isJsonMode, out } from '../../ui/output.js';
+import { style } from '../../ui/style.js';
+
+export async function run({ opts }: CommandContext): Promise<number> {
+  const project = await openProject(opts);
+  const fly = flyFor(project, opts);
+  const app = await fly.status();
+  if (!app) {
+    throw new ClawdflyError(`app ${project.app} does not exist on Fly.io yet (or this account cannot see it)`, { hint: 'clawdfly deploy', code: 'app-not-found' });
+  }
+  const [machines, volumes] = await Promise.all([fly.machines(), fly.listVolumes()]);
+  const active = machines.filter((m) => !['destroyed', 'destroying'].includes(m.state));
+  const machine = active.length > 0 ? chooseMachine(active, project.app, { started: false }).machine : undefined;
+  const mount = machine?.config?.mounts?.[0];
+  const volume: Volume | undefined = mount?.volume ? volumes.find((v) => v.id === mount.volume) : undefined;
+  const exit = machine ? lastExit(machine) : undefined;
+  const report = {
+    ok: machine?.state === 'started',
+    app: project.app,
+    appStatus: app.status ?? null,
+    url: appUrl(project.app),
+    machine: machine ? machineFacts(machine) : null,
+    otherMachines: active.filter((m) => m !== machine).map((m) => ({ id: m.id, state: m.state, region: m.region ?? null })),
+    runtime: { id: project.runtime.id, version: project.runtime.displayVersion, source: 'project' },
+    volume: mount
+      ? { id: mount.volume ?? null, name: volume?.name ?? mount.name ?? null, sizeGb: volume?.size_gb ?? mount.size_gb ?? null, region: volume?.region ?? null, path: mount.path }
+      : null,
+    unattachedVolumes: volumes.filter((v) => !v.attached_machine_id).map((v) => ({ id: v.id, name: v.name, region: v.region })),
+    lastExit: exit ? { ...exit, cause: describeExit(exit) } : null,
+  };
+
+  if (isJsonMode()) {
+    out.json(report);
+    return 0;
+  }
+  const row = (label: string, value: string) => out.info(`  ${label.padEnd(12)} ${value}`);
+  out.info(style.bold(`${project.app}`) + style.dim(`  (Fly app status: ${report.appStatus ?? 'unknown'})`));
+  row('URL', report.url);
+  if (!machine) {
+    row('Machine', style.warn('none — not deployed yet (clawdfly deploy)'));
+  } else {
+    const m = report.machine!;
+    const state = m.state === 'started' ? style.ok(m.state) : style.bad(m.state);
+    row('Machine', `${m.id}  ${state}${m.checks ? `  checks: ${m.checks}` : ''}`);
+    row('Region', m.region ?? '?');
+    row('Memory', m.memoryMb ? `${m.memoryMb} MB (${m.cpus ?? '?'} ${m.cpuKind ?? ''} CPU)` : '?');
+    row('Image', m.image ?? '?');
+  }
+  row('Runtime', `${report.runtime.id} ${style.dim('(from the project)')}`);
+  row('Volume', report.volume ? `${report.volume.name ?? '?'} ${report.volume.id ?? ''} ${report.volume.sizeGb ?? '?'} GB at ${report.volume.path}` : style.warn('none attached: state is lost on restart'));
+  row('Last exit', report.lastExit ? report.lastExit.cause : style.dim('none recorded'));
+  for (const other of report.otherMachines) row('Also', `${other.id} ${other.state} ${other.region ?? ''}`);
+  if (report.unattachedVolumes.length > 0) row('Unattached', report.unattachedVolumes.map((v) => `${v.name} ${v.id} (${v.region})`).join(', '));
+  return 0;
+}
+
+function machineFacts(m: Machine) {
+  const checks = m.checks ?? [];
+  const passing = checks.filter((c) => c.status === 'passing').length;
+  return {
+    id: m.id,
+    state: m.state,
+    region: m.region ?? null,
+    memoryMb: m.config?.guest?.memory_mb ?? null,
+    cpus: m.config?.guest?.cpus ?? null,
+    cpuKind: m.config?.guest?.cpu_kind ?? null,
+    image: m.config?.image ?? (m.image_ref ? `${m.image_ref.repository ?? ''}:${m.image_ref.tag ?? ''}` : null),
+    checks: checks.length ? `${passing}/${checks.length} passing` : null,
+  };
+}

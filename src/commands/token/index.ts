@@ -1,0 +1,62 @@
+/**
+ * `clawdfly token`: the one command that prints a secret (stdout, nothing else on it, a warning on
+ * stderr). `--rotate` makes a new one: saved to .clawdfly/secrets.env first (the source of truth),
+ * staged with `secrets import --stage` on stdin, applied with ONE `machine update` (a plain restart
+ * would not pick up staged secrets, flyctl.md §7).
+ */
+import type { CommandContext } from '../types.js';
+import { ClawdflyError, UsageError } from '../../errors.js';
+import { flyFor, openProject } from '../../operate/context.js';
+import { copyToClipboard } from '../../operate/desktop.js';
+import { pickMachine } from '../../operate/machine.js';
+import { formatSecretsImport, generateGatewayToken, writeSecrets } from '../../project/secrets.js';
+import type { Project } from '../../project/project.js';
+import { PROJECT_FILES } from '../../project/paths.js';
+import { out } from '../../ui/output.js';
+import { registerSecret } from '../../ui/redact.js';
+
+export async function run({ opts }: CommandContext): Promise<number> {
+  const project = await openProject(opts);
+  const name = project.runtime.env.gatewayToken;
+  let token = project.secrets[name];
+
+  if (opts['rotate'] === true) {
+    token = await rotate(project, opts);
+  } else if (!token) {
+    throw new UsageError(`no gateway token (${name}) in ${PROJECT_FILES.secrets}`, 'clawdfly init  (writes one), or clawdfly token --rotate', 'no-token');
+  }
+
+  if (opts['copy'] === true) {
+    const tool = await copyToClipboard(token);
+    out.success(`Gateway token for ${project.app} copied to the clipboard (${tool}). Paste it in the Control UI settings; then: clawdfly devices approve --latest`);
+    return 0;
+  }
+  out.warn(`the gateway token for ${project.app} follows on stdout. Treat it like a password: keep it out of chats, screenshots and shell history (clawdfly token --copy avoids the screen).`);
+  out.raw(`${token}\n`, { unredacted: true });
+  return 0;
+}
+
+async function rotate(project: Project, opts: Record<string, unknown>): Promise<string> {
+  const name = project.runtime.env.gatewayToken;
+  const fly = flyFor(project, opts);
+  // Before anything changes: the app must have a machine to apply the new token to.
+  const { machine } = await pickMachine(fly, { machineId: typeof opts['machine'] === 'string' ? opts['machine'] : undefined, started: false });
+  // stdout carries only the token, so every other line of this command goes to stderr (out.warn).
+  out.warn(`rotating the gateway token of ${project.app}: saving it, staging it on Fly, then one update of machine ${machine.id} (the gateway restarts)`);
+  const fresh = generateGatewayToken();
+  registerSecret(fresh);
+  await writeSecrets(project.dir, { ...project.secrets, [name]: fresh });
+  try {
+    await fly.importSecrets(formatSecretsImport({ [name]: fresh }), true);
+    await fly.updateMachine(machine.id, {});
+  } catch (error) {
+    const cause = error instanceof Error ? error.message : String(error);
+    throw new ClawdflyError(`the new token is saved in ${PROJECT_FILES.secrets} but was not applied on Fly: ${cause}`, {
+      hint: 'clawdfly token --rotate  (again), or clawdfly deploy  (applies the saved token)',
+      code: 'rotate-incomplete',
+      evidence: error instanceof ClawdflyError ? error.evidence : [],
+    });
+  }
+  out.warn(`rotated: the old token no longer works. Put the new one in the Control UI settings of every browser you use.`);
+  return fresh;
+}

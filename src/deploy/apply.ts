@@ -1,0 +1,167 @@
+/**
+ * Carries out a plan, step by step, recording in .clawdfly/state.json what each successful
+ * mutation did so a re-run recomputes a smaller plan. Independent steps run concurrently (volume
+ * and secrets); secrets travel on stdin only; the config reaches the machine without a restart.
+ */
+import type { FlyClient } from '../fly/client.js';
+import type { Machine } from '../fly/json.js';
+import type { Project } from '../project/project.js';
+import { formatSecretsImport } from '../project/secrets.js';
+import { configsEquivalent, pushConfigFile, readRemoteConfig } from '../remote/config-transfer.js';
+import { isJsonMode, out } from '../ui/output.js';
+import type { Progress } from '../ui/progress.js';
+import type { LocalFacts } from './preflight.js';
+import type { Plan, PlanStep, StepId } from './plan.js';
+import { imageRefOf, valueHash, writeDeployState, type DeployState } from './state.js';
+import { Verifier, type VerifyResult } from './verify.js';
+
+export interface ApplyInput {
+  fly: FlyClient;
+  project: Project;
+  facts: LocalFacts;
+  plan: Plan;
+  state: DeployState;
+  progress: Progress;
+  org?: string;
+  localOnly?: boolean;
+}
+
+export interface ApplyResult {
+  machine: Machine;
+  verify: VerifyResult;
+  /** Remote changes made: app, volume, secrets, deploy, config. */
+  mutations: StepId[];
+  config: 'unchanged' | 'written';
+  backupPath?: string;
+}
+
+/** Two ora spinners on one terminal garble each other; concurrent steps run one by one there. */
+function spinnerTerminal(): boolean {
+  return process.stderr.isTTY === true && !isJsonMode() && process.env['CI'] !== 'true';
+}
+
+async function together(tasks: (() => Promise<void>)[]): Promise<void> {
+  if (spinnerTerminal()) {
+    for (const task of tasks) await task();
+    return;
+  }
+  const results = await Promise.allSettled(tasks.map((task) => task()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+function step(plan: Plan, id: StepId): PlanStep {
+  return plan.steps.find((s) => s.id === id)!;
+}
+
+export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
+  const { fly, project, facts, plan, state, progress } = input;
+  const mutations: StepId[] = [];
+
+  // 1. the app — only now: every local check has passed, so a refused deploy leaves no orphan app.
+  if (step(plan, 'app').action === 'create') {
+    await progress.run('app', `create app ${plan.app}`, () => fly.createApp(input.org));
+    mutations.push('app');
+  } else {
+    progress.skip('app', 'app', `${plan.app} exists`);
+  }
+
+  // 2. volume and secrets do not depend on each other.
+  const volume = step(plan, 'volume');
+  const secrets = step(plan, 'secrets');
+  await together([
+    async () => {
+      if (volume.action !== 'create') return progress.skip('volume', 'volume', volume.reason);
+      await progress.run('volume', `create volume ${facts.volume} (${facts.volumeSizeGb} GB, ${facts.region})`, () =>
+        fly.createVolume(facts.volume, facts.region, facts.volumeSizeGb, { size: facts.vmSize, memoryMb: facts.memoryMb }),
+      );
+      mutations.push('volume');
+    },
+    async () => {
+      if (secrets.action !== 'set') return progress.skip('secrets', 'secrets', secrets.reason);
+      const values = Object.fromEntries(plan.secretsToSet.map((name) => [name, facts.secrets[name]!]));
+      await progress.run('secrets', `stage ${plan.secretsToSet.length} secret(s) over stdin: ${plan.secretsToSet.join(', ')}`, () =>
+        fly.importSecrets(formatSecretsImport(values), true),
+      );
+      const now = new Date().toISOString();
+      for (const name of plan.secretsToSet) state.secrets[name] = { valueHash: valueHash(state.salt, values[name]!), setAt: now };
+      await writeDeployState(project.dir, state);
+      mutations.push('secrets');
+    },
+  ]);
+
+  // 3. the image and the machine.
+  const deploy = step(plan, 'deploy');
+  const deployStarted = Date.now();
+  if (deploy.action === 'deploy') {
+    await progress.run('deploy', `fly deploy (${input.localOnly ? 'local' : 'remote'} build; ${deploy.reason})`, (update) =>
+      fly.deploy({ cwd: project.dir, config: 'fly.toml', localOnly: input.localOnly, onLine: (line) => update(line.slice(0, 120)) }),
+    );
+    mutations.push('deploy');
+  } else {
+    progress.skip('deploy', 'deploy', deploy.reason);
+  }
+
+  const deployed = deploy.action === 'deploy';
+  const verifier = new Verifier(fly, {
+    port: facts.port,
+    url: plan.url,
+    // Without a deploy: anything since this command started (a crash loop shows up right away).
+    since: deployed ? deployStarted : Math.floor(performance.timeOrigin),
+    requireListening: deployed,
+    newApp: plan.appCreated,
+  });
+
+  // 4. the config: the image seeds it on first boot; write it only when missing or different.
+  let config = 'unchanged' as ApplyResult['config'];
+  let backupPath: string | undefined;
+  const machine = await progress.run('config', `make ${project.remoteConfigPath} equal ${project.runtime.configFileName}`, async (update) => {
+    let m: Machine;
+    // Unchanged machine that was started when we looked: read its config while the verifier looks again.
+    const known = !deployed && plan.machine?.state === 'started' ? plan.machine : undefined;
+    const early = known ? readRemoteConfig(fly, project, known.id).then((text) => ({ ok: true as const, text }), (error: unknown) => ({ ok: false as const, error })) : undefined;
+    try {
+      m = await verifier.machineStarted();
+    } finally {
+      // The image is deployed whatever happens next: a re-run must not deploy it again.
+      const seen = verifier.machine;
+      if (deployed && seen) {
+        state.deploy = {
+          inputsHash: plan.inputsHash,
+          secretsHash: plan.secretsHash,
+          machineId: seen.id,
+          imageRef: imageRefOf(seen),
+          releaseVersion: seen.config?.metadata?.['fly_release_version'],
+          at: new Date().toISOString(),
+        };
+        await writeDeployState(project.dir, state);
+      }
+    }
+    update(`reading it on ${m.id}`);
+    let remote: string | undefined;
+    const read = early && known!.id === m.id ? await early : undefined;
+    if (read?.ok) remote = read.text;
+    else remote = await readRemoteConfig(fly, project, m.id);
+    if (remote !== undefined && configsEquivalent(facts.configText, remote)) return m;
+    update(remote === undefined ? 'missing: writing it' : 'different: writing it');
+    const pushed = await pushConfigFile(fly, project, m.id, facts.configText);
+    backupPath = pushed.backupPath;
+    config = 'written';
+    mutations.push('config');
+    return m;
+  });
+  if (!isJsonMode()) {
+    out.info(
+      config === 'written'
+        ? `  config: written to ${project.remoteConfigPath} (0600${backupPath ? `, previous kept as ${backupPath}` : ''}); the gateway hot-reloads it, no restart`
+        : `  config: ${project.remoteConfigPath} already matches`,
+    );
+  }
+
+  // 5. is it really up?
+  const verify = await progress.run('verify', `verify the gateway (listening on 0.0.0.0:${facts.port}, ${plan.url})`, (update) => {
+    verifier.opts.onUpdate = update;
+    return verifier.finish();
+  });
+  return { machine: verify.machine ?? machine, verify, mutations, config, backupPath };
+}

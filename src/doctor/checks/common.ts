@@ -1,0 +1,50 @@
+/** Small helpers shared by the checks: skip reasons, quoting, fly.toml facts. */
+import type { Machine } from '../../fly/json.js';
+import { splitCommand } from '../flytoml-edit.js';
+import type { CheckResult, Evidence, Probe } from '../types.js';
+
+export const OFFLINE: CheckResult = { status: 'skip', summary: 'skipped with --offline (needs flyctl)' };
+
+/** Why a probe's evidence is missing, as a skip result; undefined when the probe has a value. */
+export function missing(ev: Evidence, probe: Probe<unknown> | undefined, what: string): CheckResult | undefined {
+  if (ev.offline) return OFFLINE;
+  if (!ev.flyctl?.ok && ev.flyctl?.code === 'flyctl-missing') return { status: 'skip', summary: 'flyctl is not installed (see flyctl)' };
+  if (!probe) return { status: 'skip', summary: `no ${what} evidence` };
+  if (!probe.ok) {
+    if (probe.code === 'not-logged-in') return { status: 'skip', summary: 'not logged in to Fly.io (see auth)' };
+    if (probe.code === 'app-not-found') return { status: 'skip', summary: 'the app does not exist (see app)' };
+    if (probe.code === 'no-started-machine') return { status: 'skip', summary: `no started machine to read ${what} from (see app / crash-loop)` };
+    return { status: 'skip', summary: `could not read ${what}: ${probe.error}` };
+  }
+  return undefined;
+}
+
+/** Skip unless there is a machine to judge. */
+export function needMachine(ev: Evidence): CheckResult | Machine {
+  const skip = missing(ev, ev.machines, 'the machine list');
+  if (skip) return skip;
+  if (!ev.machine) return { status: 'skip', summary: 'the app has no machine (see app)' };
+  return ev.machine;
+}
+
+export function isResult(x: unknown): x is CheckResult {
+  return typeof x === 'object' && x !== null && 'status' in x && 'summary' in x;
+}
+
+export const q = (text: string): string => `"${text}"`;
+
+/** A log line as evidence. */
+export const logEvidence = (line: string): string => `log: ${line}`;
+
+export function tomlCmd(ev: Evidence): string[] | undefined {
+  const text = ev.project.fly.processCommand;
+  return text === undefined ? undefined : splitCommand(text);
+}
+
+export function cmdText(cmd: string[] | undefined): string {
+  return cmd?.length ? cmd.join(' ') : '(the image CMD)';
+}
+
+export function app(ev: Evidence): string {
+  return ev.project.app;
+}

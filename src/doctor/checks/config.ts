@@ -1,0 +1,100 @@
+/** config (missing, unreadable or rejected) and workspace (agent memory on the volume). */
+import { checkConfigText, formatProblem } from '../../gateway/config-file.js';
+import { DEFAULT_WORKSPACE } from '../../gateway/runtime.js';
+import { bootLines, effectiveConfig, findings, isInside, machineConfigPath, machineEnv, remoteConfigFile } from '../evidence.js';
+import type { Check, CheckResult } from '../types.js';
+import { app, isResult, logEvidence, missing, needMachine } from './common.js';
+
+function localProblems(ev: Parameters<Check['run']>[0]): CheckResult | undefined {
+  const file = ev.project.runtime.configFileName;
+  if (!ev.localConfig) return undefined;
+  if (!ev.localConfig.ok) {
+    return {
+      status: 'fail',
+      summary: `the local ${file} would be rejected by the gateway`,
+      evidence: ev.localConfig.problems.slice(0, 5).map((p) => formatProblem(p, file)),
+      fix: `fix ${file} (clawdfly config validate shows where), then: clawdfly config push`,
+    };
+  }
+  return undefined;
+}
+
+export const configCheck: Check = {
+  id: 'config',
+  title: 'config present and accepted',
+  run(ev) {
+    const file = ev.project.runtime.configFileName;
+    const local = localProblems(ev);
+    if (ev.offline) return local ?? (ev.localConfig ? { status: 'ok', summary: `local ${file} is valid` } : { status: 'warn', summary: `no local ${file}`, fix: 'clawdfly init' });
+    const rejected = findings(bootLines(ev)).filter((f) => f.kind === 'config-invalid' || f.kind === 'config-missing');
+    const m = needMachine(ev);
+    const path = machineConfigPath(ev);
+    const pushFix = `clawdfly config push${isResult(m) ? '' : `   (then: fly machine restart ${m.id} -a ${app(ev)})`}`;
+    if (rejected.length) {
+      const problems = rejected.flatMap((f) => (f.kind === 'config-invalid' ? f.problems : []));
+      return {
+        status: 'fail',
+        summary: rejected.some((f) => f.kind === 'config-invalid') ? `the gateway rejected ${path ?? file}` : 'the gateway found no config and refused to start',
+        evidence: [...rejected.slice(0, 2).map((f) => logEvidence(f.line)), ...problems.slice(0, 5).map((p) => `problem: ${p}`)],
+        fix: local ? local.fix : pushFix,
+      };
+    }
+    if (isResult(m)) return local ?? m;
+    const skip = missing(ev, ev.remote, 'the remote config');
+    if (skip) return local ?? skip;
+    if (!machineEnv(m)[ev.project.runtime.env.stateDir] && !machineEnv(m)[ev.project.runtime.env.configPath]) {
+      return { status: 'warn', summary: `${ev.project.runtime.env.stateDir} is unset on the machine: the gateway reads ~/.clawdbot/${file}, not the volume (see state-dir)` };
+    }
+    const remote = remoteConfigFile(ev);
+    if (!remote) return local ?? { status: 'skip', summary: `${path} was not probed (the machine's state dir differs from fly.toml: see state-dir)` };
+    if (!remote.exists) {
+      return { status: 'fail', summary: `no config at ${remote.path}: the gateway runs unconfigured (no channels, no agents)`, evidence: [`${remote.path}: absent`], fix: local?.fix ?? pushFix };
+    }
+    if (!remote.regular || !remote.readable || remote.text === undefined) {
+      return { status: 'fail', summary: `${remote.path} is not a readable file`, evidence: [`${remote.path}: ${remote.regular ? `mode ${remote.mode ?? '?'}, unreadable` : 'not a regular file'}`], fix: local?.fix ?? pushFix };
+    }
+    if (local) return local;
+    const check = checkConfigText(remote.text);
+    if (!check.ok) {
+      return {
+        status: 'warn',
+        summary: `${remote.path} has problems clawdfly's schema sees (the gateway has not complained in this boot's logs)`,
+        evidence: check.problems.slice(0, 5).map((p) => formatProblem(p, remote.path)),
+        fix: pushFix,
+      };
+    }
+    return { status: 'ok', summary: `${remote.path} (${remote.bytes ?? '?'} bytes, mode ${remote.mode ?? '?'}) is valid` };
+  },
+  fixKind: (ev) => (ev.localConfig?.ok ? 'config-push' : undefined),
+};
+
+export const workspaceCheck: Check = {
+  id: 'workspace',
+  title: 'agent workspace on the volume',
+  run(ev) {
+    const { value, source } = effectiveConfig(ev);
+    if (!value) return { status: 'skip', summary: ev.offline ? `no local ${ev.project.runtime.configFileName}` : 'no config to read agents.defaults.workspace from (see config)' };
+    const ws = (value['agents'] as { defaults?: { workspace?: unknown } } | undefined)?.defaults?.workspace;
+    let mount = ev.project.fly.mountDestination;
+    if (!ev.offline && ev.machine) mount = ev.machine.config?.mounts?.[0]?.path ?? undefined;
+    if (typeof ws !== 'string' || !ws) {
+      return {
+        status: 'fail',
+        summary: `agents.defaults.workspace is unset: the agent workspace is ${DEFAULT_WORKSPACE}, lost on every restart`,
+        evidence: [`${source}: agents.defaults.workspace is not set`],
+        fix: `set agents.defaults.workspace = "${mount ?? '/data'}/workspace" in ${ev.project.runtime.configFileName}, then: clawdfly config push   (clawdfly doctor --fix does both)`,
+      };
+    }
+    if (!mount) return { status: 'skip', summary: `workspace ${ws}, but no volume is mounted (see state-dir)` };
+    if (!isInside(ws, mount)) {
+      return {
+        status: 'fail',
+        summary: `the agent workspace ${ws} is outside the volume (${mount}): lost on every restart`,
+        evidence: [`${source}: agents.defaults.workspace = "${ws}"`, `volume mounted at ${mount}`],
+        fix: `set agents.defaults.workspace = "${mount}/workspace" in ${ev.project.runtime.configFileName}, then: clawdfly config push   (clawdfly doctor --fix does both)`,
+      };
+    }
+    return { status: 'ok', summary: `workspace ${ws} is on the volume` };
+  },
+  fixKind: (ev) => (ev.localConfig?.ok ? 'config-push' : undefined),
+};

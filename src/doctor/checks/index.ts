@@ -1,0 +1,16 @@
+/** Every doctor check, in the order (the ids are stable: scripts match on them). */
+import type { Check } from '../types.js';
+import { appCheck, authCheck, flyctlCheck } from './platform.js';
+import { authTokenBindCheck, bindCheck, portCheck } from './network.js';
+import { memoryCheck } from './memory.js';
+import { lockCheck } from './lock.js';
+import { configCheck, workspaceCheck } from './config.js';
+import { commandDriftCheck, stateDirCheck } from './state.js';
+import { secretsCheck } from './secrets.js';
+import { crashLoopCheck } from './crash.js';
+import { pairingCheck } from './pairing.js';
+
+export const CHECKS: Check[] = [
+  flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
+  commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck,
+];

@@ -1,0 +1,36 @@
+/** lock: "gateway already running" at start because a lock file outlived its owner. */
+import { bootLines, findings } from '../evidence.js';
+import { staleReason } from '../remote.js';
+import type { Check } from '../types.js';
+import { app, logEvidence, missing } from './common.js';
+
+export const lockCheck: Check = {
+  id: 'lock',
+  title: 'no stale gateway lock',
+  run(ev) {
+    const lockLines = findings(bootLines(ev)).filter((f) => f.kind === 'lock');
+    const skip = missing(ev, ev.remote, 'the lock files');
+    const locks = ev.remote?.value?.locks ?? [];
+    const stale = locks.map((l) => ({ l, reason: staleReason(l) })).filter((x) => x.reason);
+    const evidence = [
+      ...lockLines.slice(0, 2).map((f) => logEvidence(f.line)),
+      ...stale.map(({ l, reason }) => `${l.path}: ${l.raw} — ${reason}`),
+    ];
+    const id = ev.machine?.id ?? '<machine-id>';
+    if (stale.length || lockLines.length) {
+      return {
+        status: 'fail',
+        summary: stale.length
+          ? `${stale.length} gateway lock file(s) whose owner is gone: the gateway refuses to start ("already running")`
+          : 'the gateway refused to start: "gateway already running" (lock timeout)',
+        evidence,
+        fix: stale.length
+          ? `fly ssh console -a ${app(ev)} -C "rm -f ${stale.map((s) => s.l.path).join(' ')}" && fly machine restart ${id} -a ${app(ev)}`
+          : `fly machine restart ${id} -a ${app(ev)}`,
+      };
+    }
+    if (skip) return skip;
+    return { status: 'ok', summary: locks.length ? `${locks.length} lock file(s), owner alive` : 'no lock files' };
+  },
+  fixKind: () => 'lock',
+};

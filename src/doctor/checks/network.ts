@@ -1,0 +1,150 @@
+/** bind, port, auth-token-bind: can Fly's proxy reach the gateway, and will it agree to listen? */
+import { commandBind } from '../../project/render.js';
+import { DEFAULT_GATEWAY_PORT, NON_LOOPBACK_BINDS } from '../../gateway/runtime.js';
+import { bootLines, cmdBind, cmdPort, effectiveConfig, findings, machineCmd, machineEnv, machineGatewayPort } from '../evidence.js';
+import type { Check, CheckResult, Evidence } from '../types.js';
+import { app, cmdText, isResult, logEvidence, missing, needMachine, tomlCmd } from './common.js';
+
+function configGateway(ev: Evidence, value?: Record<string, unknown>): { bind?: string; port?: number; token?: string; password?: string } {
+  const gw = (value ?? effectiveConfig(ev).value)?.['gateway'] as { bind?: unknown; port?: unknown; auth?: { token?: unknown; password?: unknown } } | undefined;
+  return {
+    bind: typeof gw?.bind === 'string' ? gw.bind : undefined,
+    port: typeof gw?.port === 'number' ? gw.port : undefined,
+    token: typeof gw?.auth?.token === 'string' ? gw.auth.token : undefined,
+    password: typeof gw?.auth?.password === 'string' ? gw.auth.password : undefined,
+  };
+}
+
+const isOpen = (bind: string | undefined) => (NON_LOOPBACK_BINDS as readonly string[]).includes(bind ?? '');
+const LOOPBACK_HOSTS = ['127.0.0.1', '[::1]', 'localhost'];
+
+/** The bind the gateway resolves: --bind, else config gateway.bind, else loopback. */
+function effectiveBind(cmd: string[] | undefined, ev: Evidence, configValue?: Record<string, unknown>): string {
+  return cmdBind(cmd) ?? configGateway(ev, configValue).bind ?? 'loopback';
+}
+
+export const bindCheck: Check = {
+  id: 'bind',
+  title: 'gateway listens beyond loopback (--bind lan)',
+  run(ev) {
+    const evidence: string[] = [];
+    const problems: string[] = [];
+    const toml = tomlCmd(ev);
+    const localBind = cmdBind(toml) ?? configGateway(ev, ev.localConfig?.value as Record<string, unknown> | undefined).bind ?? 'loopback';
+    if (!isOpen(localBind)) {
+      problems.push(`fly.toml's process binds ${localBind}`);
+      evidence.push(`fly.toml [processes] app = "${ev.project.fly.processCommand ?? ''}"`);
+    }
+    if (!ev.offline) {
+      const m = needMachine(ev);
+      if (isResult(m)) return problems.length ? fail(problems, evidence, ev) : m;
+      const cmd = machineCmd(m);
+      const bind = effectiveBind(cmd, ev);
+      if (!isOpen(bind)) {
+        problems.push(`machine ${m.id} runs with bind ${bind}`);
+        evidence.push(`machine ${m.id} init.cmd: ${cmdText(cmd)}`);
+      }
+      const listening = findings(bootLines(ev)).filter((f) => f.kind === 'listening');
+      if (listening.length && listening.every((f) => f.kind === 'listening' && LOOPBACK_HOSTS.includes(f.host))) {
+        problems.push('the gateway said it listens on loopback only');
+        evidence.push(...listening.map((f) => logEvidence(f.line)));
+      }
+      if (!problems.length) {
+        const open = listening.find((f) => f.kind === 'listening' && !LOOPBACK_HOSTS.includes(f.host));
+        return { status: 'ok', summary: `bind ${bind}${open ? ` (${open.line.replace(/^.*listening on /, 'listening on ')})` : ''}` };
+      }
+    }
+    if (!problems.length) return { status: 'ok', summary: `fly.toml binds ${localBind}` };
+    return fail(problems, evidence, ev);
+  },
+  fixKind: () => 'redeploy',
+};
+
+function fail(problems: string[], evidence: string[], ev: Evidence): CheckResult {
+  return {
+    status: 'fail',
+    summary: `gateway bound to loopback: Fly's proxy cannot reach it ("app is not listening on the expected address"): ${problems.join('; ')}`,
+    evidence,
+    fix: `add --bind lan to fly.toml [processes] app, then: clawdfly deploy   (clawdfly doctor --fix does both)`,
+  };
+}
+
+export const portCheck: Check = {
+  id: 'port',
+  title: 'internal_port equals the gateway port',
+  run(ev) {
+    const evidence: string[] = [];
+    const problems: string[] = [];
+    const fly = ev.project.fly;
+    const envPort = Object.entries(fly.env).find(([k]) => k === ev.project.runtime.env.gatewayPort)?.[1];
+    const tomlPort = cmdPort(tomlCmd(ev)) ?? (envPort ? Number(envPort) : undefined) ?? configGateway(ev, ev.localConfig?.value as Record<string, unknown> | undefined).port ?? DEFAULT_GATEWAY_PORT;
+    if (fly.internalPort !== undefined && fly.internalPort !== tomlPort) {
+      problems.push(`fly.toml internal_port ${fly.internalPort} ≠ gateway port ${tomlPort}`);
+      evidence.push(`fly.toml [http_service] internal_port = ${fly.internalPort}`, `fly.toml [processes] app = "${fly.processCommand ?? ''}"`);
+    }
+    if (!ev.offline) {
+      const m = needMachine(ev);
+      if (isResult(m)) return problems.length ? portFail(problems, evidence, ev) : m;
+      const gwPort = machineGatewayPort(m) ?? configGateway(ev).port ?? DEFAULT_GATEWAY_PORT;
+      const ports = (m.config?.services ?? []).map((s) => s.internal_port).filter((p): p is number => typeof p === 'number');
+      if (ports.length && !ports.includes(gwPort)) {
+        problems.push(`machine ${m.id} services internal_port ${ports.join(', ')} ≠ gateway port ${gwPort}`);
+        evidence.push(`machine ${m.id} services[].internal_port: ${ports.join(', ')}`, `machine ${m.id} init.cmd: ${cmdText(machineCmd(m))}`);
+        const envValue = machineEnv(m)[ev.project.runtime.env.gatewayPort];
+        if (envValue) evidence.push(`machine env ${ev.project.runtime.env.gatewayPort}=${envValue}`);
+        for (const c of m.checks ?? []) if (c.status === 'critical') evidence.push(`health check ${c.name ?? ''}: critical ${c.output ?? ''}`.trim());
+      }
+      if (!problems.length) return { status: 'ok', summary: ports.length ? `internal_port ${ports.join(', ')} = gateway port ${gwPort}` : `no [http_service] (private gateway on port ${gwPort})` };
+    }
+    if (!problems.length) return { status: 'ok', summary: `internal_port ${fly.internalPort ?? '(none)'} = gateway port ${tomlPort}` };
+    return portFail(problems, evidence, ev);
+  },
+  fixKind: () => 'redeploy',
+};
+
+function portFail(problems: string[], evidence: string[], ev: Evidence): CheckResult {
+  const p = ev.project.fly.internalPort;
+  return {
+    status: 'fail',
+    summary: `health checks fail / connection refused: ${problems.join('; ')}`,
+    evidence,
+    fix: `set --port ${p ?? '<internal_port>'} in fly.toml [processes] app (it must equal [http_service] internal_port), then: clawdfly deploy   (clawdfly doctor --fix does both)`,
+  };
+}
+
+export const authTokenBindCheck: Check = {
+  id: 'auth-token-bind',
+  title: 'a non-loopback bind has a gateway token',
+  run(ev) {
+    const tokenName = ev.project.runtime.env.gatewayToken;
+    const refused = findings(bootLines(ev)).filter((f) => f.kind === 'refuse-bind');
+    if (ev.offline) {
+      const bind = cmdBind(tomlCmd(ev)) ?? commandBind(ev.project.fly.processCommand);
+      if (isOpen(bind) && !ev.project.secrets[tokenName]) {
+        return { status: 'warn', summary: `${tokenName} is not in .clawdfly/secrets.env (checked on Fly without --offline)`, fix: 'clawdfly init  (generates it)' };
+      }
+      return { status: 'ok', summary: isOpen(bind) ? `${tokenName} is in .clawdfly/secrets.env` : 'loopback bind: no token needed' };
+    }
+    const m = needMachine(ev);
+    if (isResult(m)) return m;
+    const skip = missing(ev, ev.secrets, 'the secret names');
+    const names = new Set((ev.secrets?.value ?? []).map((s) => s.name));
+    const cfg = configGateway(ev);
+    const hasAuth = names.has(tokenName) || !!cfg.token || !!cfg.password;
+    const bind = effectiveBind(machineCmd(m), ev);
+    const evidence = refused.map((f) => logEvidence(f.line));
+    if (refused.length || (!skip && isOpen(bind) && !hasAuth)) {
+      if (!skip) evidence.push(`flyctl secrets list: ${names.has(tokenName) ? `${tokenName} set` : `no ${tokenName}`}`);
+      evidence.push(`machine ${m.id} bind: ${bind}`);
+      return {
+        status: 'fail',
+        summary: `the gateway refuses to bind ${bind} without auth ("Refusing to bind gateway to lan without auth.")`,
+        evidence,
+        fix: `printf '${tokenName}=%s\\n' "$(openssl rand -hex 32)" | fly secrets import -a ${app(ev)}   (clawdfly doctor --fix sets the token from .clawdfly/secrets.env)`,
+      };
+    }
+    if (skip) return skip;
+    return { status: 'ok', summary: isOpen(bind) ? `bind ${bind} with ${names.has(tokenName) ? tokenName : 'auth from the config'}` : `bind ${bind}: no token needed` };
+  },
+  fixKind: () => 'secrets',
+};

@@ -1,0 +1,35 @@
+/** pairing: the Control UI closes with `1008 pairing required` until the device is approved. */
+import { bootLines, devicesArgv, findings } from '../evidence.js';
+import { remoteCommand } from '../../fly/quote.js';
+import type { Check } from '../types.js';
+import { app, logEvidence, missing } from './common.js';
+
+export const pairingCheck: Check = {
+  id: 'pairing',
+  title: 'no browser waiting for device pairing',
+  run(ev) {
+    const skip = missing(ev, ev.logs, 'the logs');
+    if (skip) return skip;
+    const lines = findings(bootLines(ev)).filter((f) => f.kind === 'pairing');
+    if (!lines.length) return { status: 'ok', summary: 'no "pairing required" in this boot\'s logs' };
+    const evidence = lines.slice(-2).map((f) => logEvidence(f.line));
+    const approve = (id: string) => `fly ssh console -a ${app(ev)} -C "${remoteCommand(devicesArgv(ev.project, ev.machine, ['approve', id]))}"`;
+    if (ev.devices?.ok) {
+      const pending = ev.devices.value!.pending;
+      if (!pending.length) return { status: 'ok', summary: 'pairing requests in the logs were all approved (none pending)' };
+      return {
+        status: 'fail',
+        summary: `${pending.length} device(s) wait for pairing approval: the Control UI closes with 1008 pairing required`,
+        evidence: [...evidence, ...pending.map((p) => `pending request ${p.requestId}${p.client ? ` from ${p.client}` : ''}${p.requestedAt ? ` at ${p.requestedAt}` : ''}`)],
+        fix: `clawdfly devices approve --latest   (or: ${approve(pending[pending.length - 1]!.requestId)})`,
+      };
+    }
+    return {
+      status: 'fail',
+      summary: 'the Control UI was refused with 1008 pairing required',
+      evidence: [...evidence, ...(ev.devices?.error ? [`devices list: ${ev.devices.error}`] : [])],
+      fix: `clawdfly devices approve --latest   (or: ${approve('<requestId>')})`,
+    };
+  },
+  fixKind: (ev) => (ev.devices?.ok && ev.devices.value!.pending.length ? 'pairing' : undefined),
+};

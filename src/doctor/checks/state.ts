@@ -1,0 +1,90 @@
+/** state-dir (state on the volume) and command-drift (a manual `machine update --command` the next deploy undoes). */
+import { bootLines, findings, isInside, machineCmd, machineEnv } from '../evidence.js';
+import type { Check, CheckResult } from '../types.js';
+import { app, cmdText, isResult, logEvidence, missing, needMachine, tomlCmd } from './common.js';
+
+export const stateDirCheck: Check = {
+  id: 'state-dir',
+  title: 'state dir on the mounted volume',
+  run(ev) {
+    const name = ev.project.runtime.env.stateDir;
+    const fly = ev.project.fly;
+    const problems: string[] = [];
+    const evidence: string[] = [];
+    if (!fly.mountDestination) {
+      problems.push('fly.toml has no [mounts]');
+      evidence.push('fly.toml: no [mounts] section');
+    } else if (!isInside(fly.env[name], fly.mountDestination)) {
+      problems.push(fly.env[name] ? `fly.toml ${name} = ${fly.env[name]} is outside the volume (${fly.mountDestination})` : `fly.toml [env] has no ${name}`);
+      evidence.push(`fly.toml [env] ${name} = ${fly.env[name] ? `"${fly.env[name]}"` : '(unset)'}; [mounts] destination = "${fly.mountDestination}"`);
+    }
+    if (!ev.offline) {
+      const m = needMachine(ev);
+      if (isResult(m)) return problems.length ? fail(problems, evidence, ev) : m;
+      const mount = m.config?.mounts?.[0]?.path;
+      const value = machineEnv(m)[name];
+      if (!mount) {
+        problems.push(`no volume is attached to machine ${m.id}`);
+        evidence.push(`machine ${m.id} config.mounts: []`);
+      } else if (!isInside(value, mount)) {
+        problems.push(value ? `${name}=${value} on machine ${m.id} is outside the volume (${mount})` : `${name} is unset on machine ${m.id}: state goes to ~/.clawdbot on the container's disk`);
+        evidence.push(`machine ${m.id} env ${name} = ${value ? `"${value}"` : '(unset)'}; mounts[0].path = "${mount}"`);
+      } else {
+        const dir = ev.remote?.value?.stateDirs.find((d) => d.path === value);
+        if (dir && !dir.exists) {
+          problems.push(`${value} does not exist on the machine`);
+          evidence.push(`${value}: absent`);
+        }
+        const eacces = findings(bootLines(ev)).filter((f) => f.kind === 'eacces' && f.line.includes(value ?? mount));
+        if (eacces.length) {
+          return {
+            status: 'fail',
+            summary: `${value} is not writable by the gateway: state is not saved`,
+            evidence: eacces.slice(0, 2).map((f) => logEvidence(f.line)),
+            fix: `fly ssh console -a ${app(ev)} -C "chown -R 1000:1000 ${value}"   (the image runs the gateway as user node, uid 1000)`,
+          };
+        }
+      }
+      if (!problems.length) {
+        const unprobed = missing(ev, ev.remote, 'the state dir') ? ' (dir not probed over ssh)' : '';
+        return { status: 'ok', summary: `${name}=${value} on volume ${m.config?.mounts?.[0]?.name ?? m.config?.mounts?.[0]?.volume ?? ''} at ${mount}${unprobed}` };
+      }
+    }
+    if (!problems.length) return { status: 'ok', summary: `fly.toml ${name}=${fly.env[name]} on the volume at ${fly.mountDestination}` };
+    return fail(problems, evidence, ev);
+  },
+  fixKind: (ev) => (ev.project.fly.mountDestination ? 'redeploy' : undefined),
+};
+
+function fail(problems: string[], evidence: string[], ev: Parameters<Check['run']>[0]): CheckResult {
+  const name = ev.project.runtime.env.stateDir;
+  const dest = ev.project.fly.mountDestination;
+  return {
+    status: 'fail',
+    summary: `state is lost on restart: ${problems.join('; ')}`,
+    evidence,
+    fix: dest
+      ? `fly.toml [env] ${name} = "${dest}", then: clawdfly deploy   (clawdfly doctor --fix does both)`
+      : `add [mounts] source = "clawdbot_data", destination = "/data" and [env] ${name} = "/data" to fly.toml, then: clawdfly deploy`,
+  };
+}
+
+export const commandDriftCheck: Check = {
+  id: 'command-drift',
+  title: "machine command matches fly.toml",
+  run(ev) {
+    if (ev.offline) return { status: 'skip', summary: 'skipped with --offline (compares the machine with fly.toml)' };
+    const m = needMachine(ev);
+    if (isResult(m)) return m;
+    const machine = machineCmd(m) ?? [];
+    const toml = tomlCmd(ev) ?? [];
+    if (machine.join('\u0000') === toml.join('\u0000')) return { status: 'ok', summary: `machine runs fly.toml's command` };
+    return {
+      status: 'fail',
+      summary: `machine ${m.id} runs a command that is not fly.toml's: the next deploy will silently replace it`,
+      evidence: [`machine ${m.id} init.cmd: ${cmdText(machine)}`, `fly.toml [processes] app = "${ev.project.fly.processCommand ?? ''}"`],
+      fix: `put the command you want into fly.toml [processes] app, then: clawdfly deploy   (clawdfly doctor --fix keeps the machine's command when it is a healthy one)`,
+    };
+  },
+  fixKind: () => 'redeploy',
+};

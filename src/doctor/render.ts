@@ -1,0 +1,47 @@
+/** The checklist: ✔ / ! / ✖ / - per check, evidence quoted under it, the fix copy-pasteable. */
+import { out } from '../ui/output.js';
+import { style } from '../ui/style.js';
+import type { FixPlan } from './fixes.js';
+import type { CheckId, CheckResult, FixKind } from './types.js';
+
+export interface FixReport {
+  checks: CheckId[];
+  kind: FixKind | 'manual';
+  steps: string[];
+  outcome: 'fixed' | 'still-failing' | 'declined' | 'error' | 'manual';
+  note?: string;
+}
+
+const MARKS: Record<CheckResult['status'], string> = { ok: '✔', warn: '!', fail: '✖', skip: '-' };
+const COLOURS: Record<CheckResult['status'], (t: string) => string> = { ok: style.ok, warn: style.warn, fail: style.bad, skip: style.dim };
+
+export function printChecklist(
+  results: (CheckResult & { id: CheckId })[],
+  opts: { probeMs: number; offline: boolean; heading?: string; fixes?: FixReport[] },
+): void {
+  if (opts.heading) out.line(style.bold(opts.heading));
+  const width = Math.max(...results.map((r) => r.id.length));
+  for (const r of results) {
+    out.line(`${COLOURS[r.status](MARKS[r.status])} ${r.id.padEnd(width)}  ${r.status === 'skip' ? style.dim(r.summary) : r.summary}`);
+    if (r.status === 'fail' || r.status === 'warn') {
+      for (const e of r.evidence ?? []) out.line(`    ${style.dim('│')} ${e}`);
+      if (r.fix) out.line(`    ${style.dim('→')} ${style.cmd(r.fix)}`);
+    }
+  }
+  if (opts.fixes?.length) {
+    out.line();
+    out.line(style.bold('Fixes'));
+    for (const f of opts.fixes) {
+      const mark = f.outcome === 'fixed' ? style.ok('✔') : f.outcome === 'manual' || f.outcome === 'declined' ? style.warn('!') : style.bad('✖');
+      out.line(`${mark} ${f.checks.join(', ')}: ${f.outcome}${f.note ? ` — ${f.note}` : ''}`);
+    }
+  }
+  const count = (s: CheckResult['status']) => results.filter((r) => r.status === s).length;
+  out.line();
+  out.line(`${count('ok')} ok, ${count('warn')} warning(s), ${count('fail')} failing, ${count('skip')} skipped${opts.offline ? ' (offline)' : ''} — evidence in ${(opts.probeMs / 1000).toFixed(1)} s`);
+}
+
+export function printFixPlan(plan: FixPlan): void {
+  out.step(`Fix for ${plan.checks.join(', ')}:`);
+  for (const step of plan.steps) out.line(`    ${step}`);
+}

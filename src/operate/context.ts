@@ -1,0 +1,31 @@
+/**
+ * What every operate command starts from: the project (fly.toml, secrets registered for redaction)
+ * and a FlyClient for its app. `--dir`, `--app`, `--flyctl` are the shared flags.
+ */
+import { FlyClient } from '../fly/client.js';
+import { loadProject, type Project } from '../project/project.js';
+
+export interface OperateOptions {
+  dir?: string;
+  app?: string;
+  flyctl?: string;
+}
+
+export function operateOptions(opts: Record<string, unknown>): OperateOptions {
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  return { dir: str(opts['dir']), app: str(opts['app']), flyctl: str(opts['flyctl']) };
+}
+
+export async function openProject(opts: Record<string, unknown>): Promise<Project> {
+  const o = operateOptions(opts);
+  // loadProject reads .clawdfly/secrets.env, which registers every value with the redaction filter.
+  return loadProject(o.dir, { app: o.app });
+}
+
+export function flyFor(project: Project, opts: Record<string, unknown>): FlyClient {
+  return new FlyClient({ app: project.app, flyctl: operateOptions(opts).flyctl });
+}
+
+export function appUrl(app: string): string {
+  return `https://${app}.fly.dev/`;
+}

@@ -1,0 +1,92 @@
+/** `clawdfly config pull` and `config diff` through the real binary against the flyctl double. */
+import { readFileSync, rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TEST_SECRETS } from '../helpers/cli.js';
+import { deployedProject, editLocal, gatewayRewrite, putRemote, type Deployed } from './setup.js';
+
+const live: Deployed[] = [];
+
+async function project(): Promise<Deployed> {
+  const d = await deployedProject(['--discord', '--discord-guild', '123456789012345678:general'], { DISCORD_BOT_TOKEN: TEST_SECRETS.DISCORD_BOT_TOKEN });
+  live.push(d);
+  return d;
+}
+
+afterEach((ctx) => {
+  for (const d of live.splice(0)) {
+    if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
+    else d.fake.cleanup();
+  }
+});
+
+describe('config diff', () => {
+  it('exit 0 when the remote is the gateway\'s rewrite of the local file (key order, whitespace, meta, defaults)', async () => {
+    const d = await project();
+    putRemote(d, gatewayRewrite(readFileSync(d.localPath, 'utf8')));
+    expect(d.remoteText()).not.toBe(readFileSync(d.localPath, 'utf8'));
+    const result = await d.cli(['config', 'diff']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('in sync');
+  }, 60_000);
+
+  it('exit 1 with a readable diff when a setting differs, also when the gateway-added value was changed on the machine', async () => {
+    const d = await project();
+    const remote = JSON.parse(gatewayRewrite(readFileSync(d.localPath, 'utf8')));
+    remote.commands.native = 'off'; // someone chose this on the machine: not a default any more
+    putRemote(d, JSON.stringify(remote, null, 2));
+    editLocal(d, (c) => (c.agents.defaults.maxConcurrent = 9));
+    const result = await d.cli(['config', 'diff', '--json']);
+    expect(result.code).toBe(1);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.equal).toBe(false);
+    expect(doc.diff).toContain('+      "maxConcurrent": 9');
+    expect(doc.diff).toContain('-    "native": "off"');
+    expect(doc.diff).not.toContain('lastTouchedAt');
+  }, 60_000);
+
+  it('exit 1 when there is no config on the machine', async () => {
+    const d = await project();
+    rmSync(d.remotePath(), { force: true });
+    const result = await d.cli(['config', 'diff']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('there is no /data/clawdbot.json');
+  }, 60_000);
+});
+
+describe('config pull', () => {
+  it('writes the machine\'s bytes (with the gateway\'s additions) to the local file after showing the diff', async () => {
+    const d = await project();
+    const remote = gatewayRewrite(readFileSync(d.localPath, 'utf8')).replace('"maxConcurrent": 4', '"maxConcurrent": 6');
+    putRemote(d, remote);
+    const result = await d.cli(['config', 'pull', '--yes']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('+    "lastTouchedAt"');
+    expect(readFileSync(d.localPath, 'utf8')).toBe(remote);
+    // and now they agree
+    const diff = await d.cli(['config', 'diff']);
+    expect(diff.code).toBe(0);
+  }, 60_000);
+
+  it('without --yes and without a terminal: refuses (exit 2) and leaves the local file alone', async () => {
+    const d = await project();
+    const before = readFileSync(d.localPath, 'utf8');
+    putRemote(d, gatewayRewrite(before));
+    const result = await d.cli(['config', 'pull']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--yes');
+    expect(readFileSync(d.localPath, 'utf8')).toBe(before);
+  }, 60_000);
+
+  it('tells a missing remote file apart from a broken connection', async () => {
+    const d = await project();
+    const missing = await d.cli(['config', 'pull', '--yes']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('there is no /data/clawdbot.json');
+
+    putRemote(d, '{}');
+    const broken = await d.cli(['config', 'pull', '--yes'], { FAKEFLY_FAIL: 'ssh console' });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('operation timed out');
+    expect(broken.stderr).not.toContain('there is no');
+  }, 60_000);
+});

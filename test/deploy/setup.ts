@@ -1,0 +1,152 @@
+/**
+ * A fresh `init --yes` project + a fresh flyctl double + a local HTTP server standing in for
+ * https://<app>.fly.dev/ (CLAWDFLY_APP_URL), and the bookkeeping the deploy tests assert on.
+ * Every double created here is remembered so the suite-wide secret scan can read all of them.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+// @ts-expect-error plain ESM without types
+import { createFakeFly } from '../fakefly/control.mjs';
+import { initProject, projectSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
+
+export const APP = 'test-claw';
+export const REMOTE_CONFIG = '/data/clawdbot.json';
+
+export interface Invocation {
+  argv: string[];
+  exitCode: number;
+  stdin: { read: boolean; hadData: boolean; bytes: number };
+}
+
+export interface Fake {
+  dir: string;
+  env: Record<string, string>;
+  state(): {
+    apps: Record<string, { secrets: Record<string, unknown> }>;
+    volumes: Record<string, { app: string; name: string; region: string; attached_machine_id: string | null }>;
+  };
+  invocations(): Invocation[];
+  restarts(machineId?: string): number;
+  restartLog(): { reason: string }[];
+  machines(app: string): { id: string; state: string; region: string; image_ref?: { tag?: string } }[];
+  secrets(app: string): Record<string, string>;
+  seedLogs(app: string, lines: (string | { message: string; timestamp?: string })[], opts?: { machineId?: string }): void;
+  addExitEvent(app: string, machineId: string, ev: Record<string, unknown>): void;
+  setMachine(app: string, machineId: string, patch: Record<string, unknown>): void;
+  machineFsPath(app: string, machineId: string, path: string): string;
+  addApp(name: string): void;
+  cleanup(): void;
+}
+
+/** Every double and project of the run, for the suite-wide secret scan. */
+export const ALL_FAKES: Fake[] = [];
+export const ALL_PROJECTS: string[] = [];
+/** Every byte clawdfly printed in these tests. */
+export const ALL_OUTPUT: string[] = [];
+
+let server: Server | undefined;
+let serverUrl = '';
+export let urlHits = 0;
+
+/** The stand-in for https://<app>.fly.dev/: answers like the Control UI's SPA (200 text/html). */
+export async function startAppServer(): Promise<string> {
+  if (server) return serverUrl;
+  server = createServer((_req, res) => {
+    urlHits++;
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><title>Clawdbot Control</title>');
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return serverUrl;
+}
+
+export async function stopAppServer(): Promise<void> {
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = undefined;
+}
+
+export interface Project {
+  dir: string;
+  fake: Fake;
+  env: Record<string, string>;
+  deploy(args?: string[], extraEnv?: Record<string, string | undefined>): Promise<CliResult>;
+  /** Invocations made since the last call of mark(). */
+  since(mark: number): Invocation[];
+  machineId(): string;
+  remoteConfig(): string | undefined;
+  localConfigPath: string;
+}
+
+export async function newProject(opts: { initFlags?: string[]; initEnv?: Record<string, string>; fakeEnv?: Record<string, string> } = {}): Promise<Project> {
+  const url = await startAppServer();
+  const fake = createFakeFly({
+    env: {
+      // the double writes the gateway's boot lines ("[gateway] listening on ws://0.0.0.0:3000 (PID n)") on deploy/restart
+      FAKEFLY_BOOT_LOGS: '1',
+      // logs --no-tail on an empty buffer answers "nothing" at once instead of hanging until our timeout
+      FAKEFLY_LOGS_EMPTY_EXIT: '1',
+      CLAWDFLY_APP_URL: url,
+      CLAWDFLY_VERIFY_INTERVAL_MS: '300',
+      CLAWDFLY_VERIFY_TIMEOUT_MS: '45000',
+      ...opts.fakeEnv,
+    },
+  }) as Fake;
+  ALL_FAKES.push(fake);
+  const dir = await initProject(opts.initFlags ?? [], opts.initEnv ?? {});
+  ALL_PROJECTS.push(dir);
+  const project: Project = {
+    dir,
+    fake,
+    env: fake.env,
+    localConfigPath: join(dir, 'clawdbot.json'),
+    async deploy(args = ['--yes'], extraEnv = {}) {
+      const result = await runCli(['deploy', '--dir', dir, ...args], { env: { ...fake.env, ...extraEnv }, timeoutMs: 120_000 });
+      ALL_OUTPUT.push(result.stdout, result.stderr);
+      return result;
+    },
+    since(mark) {
+      return fake.invocations().slice(mark);
+    },
+    machineId() {
+      const [machine] = fake.machines(APP);
+      if (!machine) throw new Error('no machine');
+      return machine.id;
+    },
+    remoteConfig() {
+      const path = fake.machineFsPath(APP, project.machineId(), REMOTE_CONFIG);
+      return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+    },
+  };
+  return project;
+}
+
+/** "volumes create", "secrets import", … of an invocation. */
+export function verb(inv: Invocation): string {
+  const words: string[] = [];
+  for (const a of inv.argv) {
+    if (a.startsWith('-') || words.length === 2) break;
+    words.push(a);
+  }
+  return words.join(' ');
+}
+
+const MUTATING = [/^apps create$/, /^volumes? create$/, /^secrets (import|set|unset)$/, /^deploy/, /^machines? (restart|update|start|stop)$/];
+
+/** Remote mutations among invocations: everything but reads, plus ssh commands that write. */
+export function mutations(invs: Invocation[]): string[] {
+  return invs
+    .filter((i) => MUTATING.some((re) => re.test(verb(i))) || (verb(i) === 'ssh console' && /\b(tee|mv|rm|chmod)\b/.test(i.argv.join(' '))))
+    .map((i) => i.argv.join(' '));
+}
+
+export function modeOf(path: string): number {
+  return statSync(path).mode & 0o777;
+}
+
+/** Every secret value the suite knows: the fixed test values plus each project's gateway token. */
+export function allSecretValues(): string[] {
+  return [...new Set([...Object.values(TEST_SECRETS), ...ALL_PROJECTS.flatMap((dir) => projectSecrets(dir))])];
+}

@@ -1,0 +1,34 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { APP, check, cleanupAll, deployed, notOk } from './setup.js';
+
+afterAll(cleanupAll);
+
+const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing'];
+
+describe('doctor on a healthy deployment', () => {
+  it('reports every check ok, keeps a lock whose owner is alive, exits 0, and makes one ssh round trip', async () => {
+    const d = await deployed();
+    // The running gateway's own lock: owner alive (kill -0 on the machine), so not stale.
+    const pid = d.fake.gatewayPid(APP, d.machineId);
+    d.writeRemote('/data/tmp/clawdbot-1000/gateway.9f80b0d2.lock', JSON.stringify({ pid, createdAt: new Date().toISOString(), configPath: '/data/clawdbot.json' }));
+    const before = d.fake.invocations().length;
+    const r = await d.doctor();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json!.checks.map((c) => c.id)).toEqual(IDS);
+    expect(notOk(r.json)).toEqual([]);
+    expect(r.json!.checks.every((c) => c.status === 'ok'), JSON.stringify(r.json!.checks.filter((c) => c.status !== 'ok'))).toBe(true);
+    expect(check(r.json, 'lock').summary).toMatch(/1 lock file\(s\), owner alive/);
+    expect(check(r.json, 'bind').summary).toContain('listening on ws://0.0.0.0:3000');
+    const calls = d.fake.invocations().slice(before).map((i) => i.argv.slice(0, 2).join(' '));
+    expect(calls.filter((c) => c === 'ssh console')).toHaveLength(1);
+    expect(calls.sort()).toEqual(['auth whoami', 'logs --no-tail', 'machines list', 'secrets list', 'ssh console', 'status --json', 'version --json'].sort());
+  }, 240_000);
+
+  it('prints a checklist with ✔ marks and a summary line', async () => {
+    const d = await deployed();
+    const r = await d.doctor([]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const id of IDS) expect(r.stdout).toMatch(new RegExp(`✔ ${id.replace('-', '\\-')}\\s`));
+    expect(r.stdout).toMatch(/15 ok, 0 warning\(s\), 0 failing, 0 skipped — evidence in \d+\.\d s/);
+  }, 240_000);
+});

@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// fakefly: a flyctl test double for clawdfly's tests. See README.md in this folder.
+import fs from 'node:fs';
+import path from 'node:path';
+import { FlyError, ExitSignal, printError, out } from './lib/output.mjs';
+import { compileFlags, parseArgs } from './lib/args.mjs';
+import { stateDir, withState, appendJsonl, invocationsPath, sleepSync } from './lib/state.mjs';
+import { getBackend } from './lib/backend-local.mjs';
+import { runShim } from './lib/machine-shims.mjs';
+import * as C from './lib/commands.mjs';
+
+const G = ['access-token|t:s', 'verbose:b', 'debug:b', 'help|h:b'];
+const APP = ['app|a:s', 'config|c:s'];
+const VM = ['vm-size:s', 'vm-cpus,cpus:i', 'vm-cpu-kind,vm-cpukind:s', 'vm-memory,memory:s', 'vm-gpus:i', 'vm-gpu-kind,vm-gpukind:s', 'host-dedication-id:s'];
+
+// command tree: leaf = { run, flags, canon }
+const TREE = {
+  version: { run: C.cmdVersion, flags: ['json|j:b', 'saveinstall|s:b'] },
+  auth: { aliases: [], children: { whoami: { run: C.cmdWhoami, flags: ['json|j:b'] } } },
+  apps: {
+    aliases: ['app'],
+    children: {
+      create: { run: C.cmdAppsCreate, flags: ['org|o:s', 'json|j:b', 'name:s', 'generate-name:b', 'network:s', 'save:b', 'yes|y:b'] },
+      list: { aliases: ['ls'], run: C.cmdAppsList, flags: ['org|o:s', 'json|j:b', 'quiet|q:b'] },
+      destroy: { aliases: ['delete', 'remove', 'rm'], run: C.cmdAppsDestroy, flags: ['yes|y:b', 'app|a:s'] },
+    },
+  },
+  status: { run: C.cmdStatus, flags: [...APP, 'json|j:b', 'all:b', 'watch:b', 'rate:i'] },
+  volumes: {
+    aliases: ['volume', 'vol', 'v'],
+    children: {
+      create: {
+        run: C.cmdVolumesCreate,
+        flags: [...APP, 'region|r:s', 'size|s:i', 'yes|y:b', 'json|j:b', 'count|n:i', ...VM, 'snapshot-retention:i', 'scheduled-snapshots:b', 'no-encryption:b', 'require-unique-zone:b', 'snapshot-id:s', 'image:s', 'fs-type:s', 'unique-zone-app-wide:b'],
+      },
+      list: { aliases: ['ls'], run: C.cmdVolumesList, flags: [...APP, 'json|j:b', 'all:b'] },
+    },
+  },
+  secrets: {
+    aliases: ['secret'],
+    children: {
+      set: { run: C.cmdSecretsSet, flags: [...APP, 'stage:b', 'detach:b', 'dns-checks:b'] },
+      import: { run: C.cmdSecretsImport, flags: [...APP, 'stage:b', 'detach:b', 'dns-checks:b'] },
+      unset: { run: C.cmdSecretsUnset, flags: [...APP, 'stage:b', 'detach:b', 'dns-checks:b'] },
+      list: { aliases: ['ls'], run: C.cmdSecretsList, flags: [...APP, 'json|j:b'] },
+    },
+  },
+  deploy: {
+    run: C.cmdDeploy,
+    flags: [...APP, ...VM, 'ha:b', 'remote-only:b', 'local-only:b', 'detach:b', 'wait-timeout:s', 'yes|y:b', 'build-only:b', 'image|i:s', 'strategy:s',
+      'dockerfile:s', 'build-arg:a', 'build-secret:a', 'build-target:s', 'primary-region:s', 'regions:s', 'env|e:a', 'volume-initial-size:i', 'no-cache:b',
+      'smoke-checks:b', 'dns-checks:b', 'max-unavailable:s', 'deploy-retries:s', 'update-only:b', 'now:b', 'no-public-ips:b', 'flycast:b',
+      'image-label:s', 'only-machines:s', 'exclude-machines:s', 'process-groups:s', 'label:a', 'depot:b', 'nixpacks:b', 'buildkit:b',
+      'recreate-builder:b', 'push:b', 'release-command-timeout:s', 'lease-timeout:s', 'skip-release-command:b', 'file-local:a', 'file-literal:a', 'file-secret:a',
+      'signal|s:s', 'no-extensions:b', 'attach:b', 'buildpacks-docker-host:s', 'buildpacks-volume:a', 'traces:b', 'local-only-arch:s'],
+  },
+  machine: {
+    aliases: ['machines', 'm'],
+    children: {
+      list: { aliases: ['ls'], run: C.cmdMachineList, flags: [...APP, 'json|j:b', 'quiet|q:b'] },
+      restart: { run: C.cmdMachineRestart, flags: [...APP, 'signal|s:s', 'time:i', 'force:b', 'skip-health-checks:b', 'select:b'] },
+      start: { run: C.cmdMachineStart, flags: [...APP, 'select:b'] },
+      stop: { run: C.cmdMachineStop, flags: [...APP, 'select:b', 'signal|s:s', 'timeout:s', 'wait-timeout|w:s'] },
+      status: { run: C.cmdMachineStatus, flags: [...APP, 'display-config|d:b', 'select:b'] },
+      update: {
+        run: C.cmdMachineUpdate,
+        flags: [...APP, ...VM, 'yes|y:b', 'command|C:s', 'env|e:a', 'metadata|m:a', 'image:s', 'dockerfile:s', 'skip-health-checks:b', 'skip-start:b',
+          'wait-timeout:i', 'restart:s', 'mount-point:s', 'entrypoint:s', 'port|p:a', 'autostart:b', 'autostop:s', 'schedule:s', 'standby-for:a',
+          'select:b', 'detach:b', 'file-local:a', 'file-literal:a', 'file-secret:a', 'kernel-arg:a', 'swap-size:s', 'rootfs-persist:s', 'rootfs-size:s', 'container:s'],
+      },
+    },
+  },
+  logs: { run: C.cmdLogs, flags: [...APP, 'region|r:s', 'json|j:b', 'machine|m,instance:s', 'select|s:b', 'no-tail|n:b'] },
+  ssh: {
+    children: {
+      console: {
+        run: C.cmdSshConsole,
+        flags: [...APP, 'command|C:s', 'machine:s', 'quiet|q:b', 'pty:b', 'select|s:b', 'region|r:s', 'user|u:s', 'address|A:s', 'container:s', 'no-container:b', 'process-group|g:s'],
+      },
+    },
+  },
+  config: { children: { validate: { run: C.cmdConfigValidate, flags: [...APP, 'strict|s:b'] } } },
+  platform: { children: { regions: { run: C.cmdPlatformRegions, flags: ['json|j:b'] }, 'vm-sizes': { run: C.cmdPlatformVmSizes, flags: ['json|j:b'] } } },
+  orgs: { aliases: ['org'], children: { list: { aliases: ['ls'], run: C.cmdOrgsList, flags: ['json|j:b'] } } },
+};
+
+function findChild(children, tok) {
+  for (const [name, node] of Object.entries(children)) if (name === tok || (node.aliases || []).includes(tok)) return [name, node];
+  return null;
+}
+
+function resolve(argv) {
+  let node = { children: TREE };
+  const canon = [];
+  let i = 0;
+  while (node.children && i < argv.length && !argv[i].startsWith('-')) {
+    const hit = findChild(node.children, argv[i]);
+    if (!hit) {
+      const parent = canon.length ? `flyctl ${canon.join(' ')}` : 'flyctl';
+      throw Object.assign(new FlyError(`unknown command "${argv[i]}" for "${parent}"`), { usage: `Run '${parent} --help' for usage.` });
+    }
+    canon.push(hit[0]);
+    node = hit[1];
+    i++;
+  }
+  if (!node.run) {
+    const parent = canon.length ? `flyctl ${canon.join(' ')}` : 'flyctl';
+    throw Object.assign(new FlyError(`${parent} requires a subcommand`), { usage: `Run '${parent} --help' for usage.` });
+  }
+  return { node, canon: canon.join(' '), rest: argv.slice(i) };
+}
+
+// FAKEFLY_FAIL canonicalisation: accept any alias in the spec
+function canonSpec(cmd) {
+  const words = cmd.trim().split(/\s+/);
+  let children = TREE;
+  const out = [];
+  for (const w of words) {
+    const hit = children && findChild(children, w);
+    if (!hit) { out.push(w); children = null; continue; }
+    out.push(hit[0]);
+    children = hit[1].children;
+  }
+  return out.join(' ');
+}
+
+const NETWORK_ERRORS = {
+  'ssh console': 'error connecting to SSH server: connect tcp [fdaa:0:1:a7b::2]:22: operation timed out',
+  logs: 'Get "https://api.fly.io/api/v1/apps/APP/logs?instance=&next_token=&region=": dial tcp: lookup api.fly.io: i/o timeout',
+  deploy: 'failed to fetch an image or build from source: error connecting to Depot: Post "https://api.depot.dev/depot.build.v1.BuildService/CreateBuild": dial tcp: lookup api.depot.dev: i/o timeout',
+};
+
+function checkFailure(dir, canon, argv, env) {
+  const n = withState(dir, (s) => { s.calls[canon] = (s.calls[canon] || 0) + 1; return s.calls[canon]; });
+  const spec = env.FAKEFLY_FAIL;
+  if (!spec) return null;
+  for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [cmd, ...mods] = item.split(':');
+    if (canonSpec(cmd) !== canon) continue;
+    const mod = mods.join(':');
+    if (mod === '') return true;
+    if (/^\d+$/.test(mod)) { if (Number(mod) === n) return true; continue; }
+    if (mod.startsWith('match=')) { if (argv.join(' ').includes(mod.slice(6))) return true; continue; }
+  }
+  return null;
+}
+
+function networkError(canon, flags, env) {
+  if (env.FAKEFLY_FAIL_MESSAGE) return env.FAKEFLY_FAIL_MESSAGE;
+  const app = flags.app || env.FLY_APP || 'APP';
+  if (NETWORK_ERRORS[canon]) return NETWORK_ERRORS[canon].replace('APP', app);
+  if (canon.startsWith('machine') || canon === 'volumes create') return `Post "https://api.machines.dev/v1/apps/${app}/machines": dial tcp: lookup api.machines.dev: i/o timeout`;
+  return 'Post "https://api.fly.io/graphql": dial tcp: lookup api.fly.io: i/o timeout';
+}
+
+// stdin bookkeeping: we never store the bytes, only whether any came and how many
+function makeStdin() {
+  const info = { read: false, bytes: 0 };
+  return {
+    info,
+    count(n) { info.read = true; info.bytes += n; },
+    async readAll() {
+      info.read = true;
+      const chunks = [];
+      for await (const c of process.stdin) { chunks.push(c); info.bytes += c.length; }
+      return Buffer.concat(chunks);
+    },
+    stream() { info.read = true; return process.stdin; },
+  };
+}
+
+async function machineShim(argv) {
+  const dir = stateDir();
+  const r = runShim(dir, process.env.FAKEFLY_SHIM_APP, process.env.FAKEFLY_SHIM_MACHINE, argv);
+  if (r.code === 127 && argv[0] === 'node') {
+    // not the clawdbot entrypoint: run the real node
+    const { spawnSync } = await import('node:child_process');
+    const res = spawnSync(process.execPath, argv.slice(1), { stdio: 'inherit' });
+    process.exit(res.status ?? 1);
+  }
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  process.exit(r.code);
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '__machine-shim') return machineShim(argv.slice(1));
+  const started = Date.now();
+  const env = process.env;
+  let dir;
+  try {
+    dir = stateDir(env);
+  } catch (e) {
+    process.stderr.write(`Error: ${e.message}\n`);
+    process.exit(1);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const stdin = makeStdin();
+  let recorded = false;
+  let canon = '';
+  const record = (exitCode) => {
+    if (recorded) return;
+    recorded = true;
+    const flyEnv = Object.keys(env).filter((k) => /^FLY_/.test(k)).sort();
+    appendJsonl(invocationsPath(dir), {
+      argv, command: canon, cwd: process.cwd(), stdin: { read: stdin.info.read, hadData: stdin.info.bytes > 0, bytes: stdin.info.bytes },
+      elapsedMs: Date.now() - started, exitCode, flyEnv, pid: process.pid, ts: new Date(started).toISOString(),
+    });
+  };
+  const finish = (code) => { record(code); process.exit(code); };
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => finish(127));
+
+  const latency = Number(env.FAKEFLY_LATENCY_MS || 0);
+  if (latency > 0) sleepSync(latency);
+
+  try {
+    const r = resolve(argv);
+    canon = r.canon;
+    const compiled = compileFlags([...G, ...(r.node.flags || [])]);
+    const parsed = parseArgs(r.rest, compiled);
+    if (checkFailure(dir, canon, argv, env)) throw new FlyError(networkError(canon, parsed.flags, env));
+    const ctx = { dir, env, cwd: process.cwd(), flags: parsed.flags, args: parsed.args, specified: parsed.specified, stdin, backend: getBackend(env) };
+    await r.node.run(ctx);
+    finish(0);
+  } catch (e) {
+    if (e instanceof ExitSignal) finish(e.exitCode);
+    if (e instanceof FlyError) {
+      printError(e);
+      if (e.usage) out(`${e.usage}\n`);
+      finish(e.exitCode ?? 1);
+    }
+    process.stderr.write(`Error: ${e && e.stack ? e.stack : e}\n`);
+    finish(3);
+  }
+}
+
+main();

@@ -1,0 +1,160 @@
+// The "local" machine runtime for fakefly: a machine is a directory tree
+// ($FAKEFLY_STATE/machines/<id>/fs) plus a fake process table kept in state.json.
+// Commands run over `ssh console -C` are executed on the host with absolute paths
+// rewritten into the machine root (see README.md "ssh approach").
+//
+// Backend interface (what a podman backend must provide; selected by FAKEFLY_BACKEND):
+//   name
+//   createMachine(ctx, m)            prepare the machine runtime (m is the state record)
+//   bootMachine(ctx, m, s)           machine (re)started: set m.fake.processes / listen (state mutation only)
+//   stopMachine(ctx, m, s)           machine stopped
+//   exec(ctx, m, argv, io) -> Promise<{ code, stdout: Buffer, stderr: Buffer }>
+//   fsPath(ctx, machineId, absPath)  host path of a file inside the machine
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { machineRoot } from './state.mjs';
+
+const FAKEFLY_MJS = fileURLToPath(new URL('../fakefly.mjs', import.meta.url));
+
+// top-level directories that stay host paths (tools live there); everything else maps into the machine
+const HOST_DIRS = new Set(['bin', 'sbin', 'usr', 'lib', 'lib32', 'lib64', 'libx32', 'dev', 'proc', 'sys', 'run', 'nix']);
+const PATH_RE = /(^|[\s'"=<>|;&(){}`,:])(\/(?!\/)[^\s'"<>|;&(){}`,:]*)/g;
+
+export function rewritePaths(text, root) {
+  return text.replace(PATH_RE, (m, pre, p) => {
+    const first = p.split('/')[1] ?? '';
+    if (HOST_DIRS.has(first)) return m;
+    return pre + root + p;
+  });
+}
+
+export function unrewrite(buf, root) {
+  let s = buf.toString('latin1');
+  s = s.split(root + '/').join('/').split(root).join('/');
+  return Buffer.from(s, 'latin1');
+}
+
+function realRoot(dir, id) {
+  const r = machineRoot(dir, id);
+  fs.mkdirSync(r, { recursive: true });
+  const real = fs.realpathSync(r);
+  if (!/^[A-Za-z0-9_./+-]+$/.test(real)) throw new Error(`fakefly: machine root path has unsafe characters for path rewriting: ${real}`);
+  return real;
+}
+
+function shimDir(dir) {
+  const d = path.join(dir, 'shim');
+  const mk = (name) => {
+    const f = path.join(d, name);
+    if (!fs.existsSync(f)) {
+      fs.writeFileSync(f, `#!/bin/sh\nexec "$FAKEFLY_NODE" "$FAKEFLY_MJS" __machine-shim ${name} "$@"\n`, { mode: 0o755 });
+    }
+  };
+  fs.mkdirSync(d, { recursive: true });
+  mk('clawdbot');
+  mk('node');
+  return d;
+}
+
+const SHELL_PRELUDE = 'kill() { "$FAKEFLY_NODE" "$FAKEFLY_MJS" __machine-shim kill "$@"; }\n';
+
+function gatewayListen(m) {
+  const cmd = m.api.config?.init?.cmd || [];
+  if (!cmd.some((a) => a === 'gateway')) return [];
+  let port = Number(m.api.config?.env?.CLAWDBOT_GATEWAY_PORT) || 18789;
+  let bind = 'loopback';
+  for (let i = 0; i < cmd.length; i++) {
+    if (cmd[i] === '--port') port = Number(cmd[i + 1]);
+    else if (cmd[i].startsWith('--port=')) port = Number(cmd[i].slice(7));
+    else if (cmd[i] === '--bind') bind = cmd[i + 1];
+    else if (cmd[i].startsWith('--bind=')) bind = cmd[i].slice(7);
+  }
+  const addrs = bind === 'lan' || bind === 'auto' ? [`0.0.0.0:${port}`] : [`127.0.0.1:${port}`, `[::1]:${port}`];
+  return [{ command: cmd.join(' '), addresses: addrs }];
+}
+
+export const localBackend = {
+  name: 'local',
+
+  createMachine(ctx, m) {
+    const root = realRoot(ctx.dir, m.api.id);
+    for (const d of ['tmp', 'app', 'root', 'etc', 'home/node', 'var/log']) fs.mkdirSync(path.join(root, d), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/hostname'), m.api.id + '\n');
+    for (const mt of m.api.config?.mounts || []) if (mt.path) fs.mkdirSync(path.join(root, mt.path), { recursive: true });
+  },
+
+  bootMachine(ctx, m, s) {
+    const root = realRoot(ctx.dir, m.api.id);
+    for (const mt of m.api.config?.mounts || []) if (mt.path) fs.mkdirSync(path.join(root, mt.path), { recursive: true });
+    s.pidCounter = (s.pidCounter || 600) + 17;
+    const cmd = m.api.config?.init?.cmd || [];
+    m.fake.processes = [{ pid: s.pidCounter, command: cmd.join(' ') || '(image CMD)' }];
+    m.fake.listen = m.fake.listenOverride ?? gatewayListen(m);
+  },
+
+  stopMachine(ctx, m) {
+    m.fake.processes = [];
+    m.fake.listen = [];
+  },
+
+  fsPath(ctx, machineId, absPath) {
+    return path.join(machineRoot(ctx.dir, machineId), absPath);
+  },
+
+  /** argv: already split (hallpass-style). io: { stdin: Readable|null, env: {}, onStdinBytes(n) } */
+  exec(ctx, m, argv, io) {
+    const root = realRoot(ctx.dir, m.api.id);
+    const shims = shimDir(ctx.dir);
+    const env = {
+      ...io.env,
+      PATH: `${shims}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      HOME: `${root}/root`,
+      TMPDIR: `${root}/tmp`,
+      FAKEFLY_NODE: process.execPath,
+      FAKEFLY_MJS,
+      FAKEFLY_STATE: ctx.dir,
+      FAKEFLY_SHIM_APP: m.app,
+      FAKEFLY_SHIM_MACHINE: m.api.id,
+      FAKEFLY_SHIM_ROOT: root,
+    };
+    let file;
+    let args;
+    const base = path.basename(argv[0] || '');
+    if (['sh', 'bash', 'ash', 'dash'].includes(base)) {
+      const ci = argv.indexOf('-c');
+      if (ci < 0) return Promise.resolve({ code: 1, stdout: Buffer.alloc(0), stderr: Buffer.from('fakefly: interactive shells are not supported over ssh console; use sh -c \'...\'\n') });
+      file = '/bin/sh';
+      args = [...argv.slice(1, ci).filter((a) => a !== '-l'), '-c', SHELL_PRELUDE + rewritePaths(argv[ci + 1] ?? '', root), ...argv.slice(ci + 2).map((a) => rewritePaths(a, root))];
+    } else {
+      file = argv[0].startsWith('/') ? rewritePaths(argv[0], root) : argv[0];
+      args = argv.slice(1).map((a) => rewritePaths(a, root));
+    }
+    return new Promise((resolve) => {
+      const child = spawn(file, args, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const so = [];
+      const se = [];
+      child.stdout.on('data', (c) => so.push(c));
+      child.stderr.on('data', (c) => se.push(c));
+      child.stdin.on('error', () => {});
+      if (io.stdin) {
+        io.stdin.on('data', (c) => { io.onStdinBytes?.(c.length); child.stdin.write(c); });
+        io.stdin.on('end', () => child.stdin.end());
+        io.stdin.on('error', () => child.stdin.end());
+      } else child.stdin.end();
+      child.on('error', (e) => {
+        resolve({ code: 127, stdout: Buffer.alloc(0), stderr: Buffer.from(`exec: "${argv[0]}": ${e.code === 'ENOENT' ? 'executable file not found in $PATH' : e.message}\n`) });
+      });
+      child.on('close', (code, signal) => {
+        resolve({ code: code ?? (signal ? 128 + 15 : 1), stdout: unrewrite(Buffer.concat(so), root), stderr: unrewrite(Buffer.concat(se), root) });
+      });
+    });
+  },
+};
+
+export function getBackend(env = process.env) {
+  const name = env.FAKEFLY_BACKEND || 'local';
+  if (name === 'local') return localBackend;
+  throw new Error(`fakefly: backend '${name}' is not implemented (only 'local' is available)`);
+}

@@ -1,0 +1,105 @@
+// Stand-ins for programs "inside" a fake machine that must not touch the host:
+//   kill      (checks/removes pids in the machine's fake process table)
+//   clawdbot  (and `node dist/index.js …`): records argv, serves `devices list|approve|reject`, `--version`
+// Used directly by `ssh console -C "<cmd>"` and, inside `sh -c`, through shim executables / a shell function.
+import { withState } from './state.mjs';
+
+export const CLAWDBOT_VERSION = '2026.1.24-3';
+
+export function isClawdbotArgv(argv) {
+  const b = (argv[0] || '').split('/').pop();
+  if (b === 'clawdbot') return true;
+  if (b === 'node' && argv[1] && /(^|\/)dist\/(index|entry)\.(m?js)$/.test(argv[1])) return true;
+  return false;
+}
+
+/** Returns { code, stdout, stderr } (strings). */
+export function runShim(dir, appName, machineId, argv) {
+  const name = (argv[0] || '').split('/').pop();
+  if (name === 'kill') return shimKill(dir, machineId, argv.slice(1));
+  if (isClawdbotArgv(argv)) return shimClawdbot(dir, appName, machineId, argv);
+  return { code: 127, stdout: '', stderr: `${name}: not found\n` };
+}
+
+function shimKill(dir, machineId, args) {
+  let signal = 'TERM';
+  const pids = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '-s' || a === '-n') { signal = args[++i]; continue; }
+    if (/^-\w+$/.test(a)) { signal = a.slice(1); continue; }
+    pids.push(a);
+  }
+  if (!pids.length) return { code: 2, stdout: '', stderr: 'kill: usage: kill [-s sigspec | -n signum | -sigspec] pid\n' };
+  return withState(dir, (s) => {
+    const m = s.machines[machineId];
+    let code = 0;
+    let stderr = '';
+    for (const p of pids) {
+      const pid = Number(p);
+      const alive = m && m.api.state === 'started' && (m.fake.processes || []).some((x) => x.pid === pid);
+      if (!alive) { code = 1; stderr += `kill: (${p}) - No such process\n`; continue; }
+      if (signal !== '0') {
+        m.fake.processes = m.fake.processes.filter((x) => x.pid !== pid);
+        (m.fake.signals ||= []).push({ pid, signal, ts: Date.now() });
+      }
+    }
+    return { code, stdout: '', stderr };
+  });
+}
+
+function shimClawdbot(dir, appName, machineId, argv) {
+  const args = isNode(argv) ? argv.slice(2) : argv.slice(1);
+  return withState(dir, (s) => {
+    const m = s.machines[machineId];
+    const rec = { app: appName, machine: machineId, argv: [...argv], ts: new Date().toISOString() };
+    (s.clawdbotCalls ||= []).push(rec);
+    const devices = (m.fake.devices ||= { pending: [], paired: [] });
+    const json = args.includes('--json');
+    const pos = args.filter((a) => !a.startsWith('--'));
+    if (args[0] === '--version' || args[0] === '-V') return ok(`${CLAWDBOT_VERSION}\n`);
+    if (pos[0] === 'devices') {
+      const sub = pos[1] || 'list';
+      if (sub === 'list') {
+        if (json) return ok(JSON.stringify({ pending: devices.pending, paired: devices.paired }, null, 2) + '\n');
+        return ok(renderDevices(devices));
+      }
+      if (sub === 'approve' || sub === 'reject') {
+        const id = pos[2];
+        if (!id) return fail(`error: missing required argument 'requestId'\n`);
+        const idx = devices.pending.findIndex((d) => d.requestId === id);
+        if (idx < 0) return fail(`Unknown request id: ${id}\n`);
+        const [d] = devices.pending.splice(idx, 1);
+        if (sub === 'approve') {
+          devices.paired.push({ ...d, approvedAt: new Date().toISOString() });
+          return ok(json ? JSON.stringify({ ok: true, deviceId: d.deviceId, requestId: id }, null, 2) + '\n' : `Approved device ${d.deviceId} (request ${id})\n`);
+        }
+        return ok(json ? JSON.stringify({ ok: true, requestId: id }, null, 2) + '\n' : `Rejected request ${id}\n`);
+      }
+    }
+    return fail(`fakefly clawdbot stand-in: unsupported command: ${args.join(' ')}\n`);
+  });
+}
+
+function isNode(argv) { return (argv[0] || '').split('/').pop() === 'node'; }
+const ok = (stdout) => ({ code: 0, stdout, stderr: '' });
+const fail = (stderr) => ({ code: 1, stdout: '', stderr });
+
+function renderDevices(d) {
+  let s = `Pending (${d.pending.length})\n`;
+  if (d.pending.length) {
+    const rows = [['Request', 'Device', 'Role', 'Client', 'Requested'], ...d.pending.map((p) => [p.requestId, p.deviceId, p.role || 'operator', p.client || '', p.requestedAt || ''])];
+    s += table(rows);
+  }
+  s += `\nPaired (${d.paired.length})\n`;
+  if (d.paired.length) {
+    const rows = [['Device', 'Role', 'Client', 'Approved'], ...d.paired.map((p) => [p.deviceId, p.role || 'operator', p.client || '', p.approvedAt || ''])];
+    s += table(rows);
+  }
+  return s;
+}
+
+function table(rows) {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r) => r.map((c, i) => String(c).padEnd(w[i])).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,107 @@
+/**
+ * Runs the real CLI binary (bin/clawdfly.js → dist/) as a user would, and checks every byte it
+ * printed for every secret value the test knows about: a leak fails the test that caused it.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const BIN = join(ROOT, 'bin', 'clawdfly.js');
+
+/**
+ * Fake secret values used across the suite. Shaped like real ones but not matching any real
+ * key format, so no scanner mistakes them for leaked credentials.
+ */
+export const TEST_SECRETS = {
+  ANTHROPIC_API_KEY: 'test-anthropic-7f3a9c1e5b2d4f60a8e1',
+  OPENAI_API_KEY: 'test-openai-2b8d6e4f1a3c5e7092bd',
+  GEMINI_API_KEY: 'test-gemini-9e1c3a5b7d2f4a6c8e0b',
+  DISCORD_BOT_TOKEN: 'test-discord.5d7f9b1c3e.2a4c6e8f0b1d3f5a7c9e',
+  TELEGRAM_BOT_TOKEN: '123456789:test-telegram-AAHf8d6c4b2a0e9f7d5c',
+} as const;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  input?: string;
+  /** Extra secret values that must not appear in the output. */
+  secrets?: string[];
+  timeoutMs?: number;
+}
+
+/** Secret values of a project dir (its .clawdfly/secrets.env), if any. */
+export function projectSecrets(dir: string): string[] {
+  const file = join(dir, '.clawdfly', 'secrets.env');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
+    .map((l) => l.slice(l.indexOf('=') + 1).replace(/^"|"$/g, ''))
+    .filter((v) => v.length >= 6);
+}
+
+function dirArg(args: string[], cwd: string): string {
+  const i = args.indexOf('--dir');
+  return i >= 0 && args[i + 1] ? resolve(cwd, args[i + 1]!) : cwd;
+}
+
+export function assertNoSecrets(text: string, secrets: Iterable<string>, where: string): void {
+  for (const secret of secrets) {
+    if (secret && text.includes(secret)) {
+      throw new Error(`secret leaked in ${where}: a value starting ${secret.slice(0, 4)}… appeared in the output`);
+    }
+  }
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const started = Date.now();
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const known = new Set([...Object.values(TEST_SECRETS), ...(opts.secrets ?? []), ...projectSecrets(dirArg(args, cwd))]);
+      try {
+        assertNoSecrets(stdout, known, `stdout of clawdfly ${args.join(' ')}`);
+        assertNoSecrets(stderr, known, `stderr of clawdfly ${args.join(' ')}`);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      resolvePromise({ code: code ?? 1, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export function tempDir(prefix = 'clawdfly-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A project written by the real `init --yes`, with test secrets in the environment. */
+export async function initProject(flags: string[] = [], env: Record<string, string | undefined> = {}): Promise<string> {
+  const dir = join(tempDir(), 'gateway');
+  const result = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--region', 'iad', ...flags], {
+    env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY, ...env },
+  });
+  if (result.code !== 0) throw new Error(`init failed (${result.code}): ${result.stderr}`);
+  return dir;
+}

@@ -1,0 +1,152 @@
+/**
+ * The interactive wizard on a real terminal: `script` (util-linux) gives the CLI a pseudo-terminal,
+ * and the test answers each question when it appears, like a person would (expect-style), with
+ * keys: text + Enter, arrows, space. Proves the prompts, their validation and the files written.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, TEST_SECRETS } from '../helpers/cli.js';
+import { CLEAN_ENV, freshDir, readSecretsFile } from './util.js';
+
+const ENTER = '\r';
+const DOWN = '\x1b[B';
+const SPACE = ' ';
+const CTRL_U = '\x15';
+
+/* eslint-disable no-control-regex */
+const plain = (text: string) => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+
+class Terminal {
+  private output = '';
+  private seen = 0;
+  readonly exited: Promise<number>;
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
+    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  }
+  get text(): string {
+    return plain(this.output);
+  }
+  /** Waits until `pattern` appears in output not yet consumed, then consumes it. */
+  async expect(pattern: RegExp | string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const rest = this.text.slice(this.seen);
+      const m = typeof pattern === 'string' ? (rest.includes(pattern) ? { index: rest.indexOf(pattern), len: pattern.length } : undefined) : (() => {
+        const r = rest.match(pattern);
+        return r ? { index: r.index!, len: r[0].length } : undefined;
+      })();
+      if (m) {
+        this.seen += m.index + m.len;
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; terminal shows:\n${rest.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  /** Sends keys, with a short pause so the prompt has re-rendered. */
+  async send(...keys: string[]): Promise<void> {
+    for (const key of keys) {
+      this.child.stdin!.write(key);
+      await new Promise((r) => setTimeout(r, 120));
+    }
+  }
+}
+
+const running: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+function wizard(dir: string, env: Record<string, string | undefined> = {}): Terminal {
+  const command = `stty cols 200 rows 50; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --dir ${JSON.stringify(dir)}`;
+  const fullEnv: Record<string, string | undefined> = { ...process.env, ...CLEAN_ENV, NO_COLOR: '1', CI: undefined, TERM: 'xterm-256color', ...env };
+  for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: fullEnv as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  running.push(child);
+  return new Terminal(child);
+}
+
+describe('init wizard on a terminal', () => {
+  it('asks every question, validates answers in place, and writes the project', async () => {
+    const dir = freshDir();
+    const t = wizard(dir, { OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY });
+
+    await t.expect('New Clawdbot gateway on Fly.io');
+    await t.expect(/Fly app name .*\(clawdbot-[0-9a-f]{6}\)/);
+    await t.send('Bad_Name', ENTER);
+    await t.expect('invalid app name "Bad_Name"');
+    await t.send(CTRL_U, 'wiz-claw', ENTER);
+    await t.expect('Region');
+    await t.send(DOWN, ENTER); // iad is first and the default; one down is lhr
+    await t.expect(/VM size/);
+    await t.send(ENTER); // shared-cpu-2x (default)
+    await t.expect(/Memory in MB.*\(2048\)/);
+    await t.send('512', ENTER);
+    await t.expect('--memory 512 is too small');
+    await t.send(CTRL_U, '4096', ENTER);
+    await t.expect(/Volume name.*\(clawdbot_data\)/);
+    await t.send('wiz-vol', ENTER);
+    await t.expect('invalid volume name "wiz-vol"');
+    await t.send(CTRL_U, 'wiz_vol', ENTER);
+    await t.expect(/Volume size in GB.*\(1\)/);
+    await t.send(ENTER);
+    await t.expect(/Gateway port.*\(3000\)/);
+    await t.send(ENTER);
+    await t.expect(/Primary model.*\(anthropic\/claude-opus-4-5\)/);
+    await t.send(ENTER);
+    await t.expect(/Fallback models.*\(anthropic\/claude-sonnet-4-5, openai\/gpt-4o\)/);
+    await t.send('none', ENTER);
+    await t.expect(/Agent runs at once.*\(4\)/);
+    await t.send('2', ENTER);
+    await t.expect('Chat channels');
+    await t.send(SPACE, ENTER); // Discord
+    await t.expect('Discord guilds to allow');
+    await t.send('42:general', ENTER);
+    await t.expect('malformed Discord guild id "42"');
+    await t.send(CTRL_U, '123456789012345678:general,random', ENTER);
+    await t.expect('Reply in guild channels only when mentioned?');
+    await t.send('n', ENTER);
+    await t.expect('Discord bot token');
+    await t.send(TEST_SECRETS.DISCORD_BOT_TOKEN, ENTER);
+    await t.expect('Anthropic API key');
+    await t.send(TEST_SECRETS.ANTHROPIC_API_KEY, ENTER);
+    await t.expect(/Cost: ≈ \$\d+\.\d\d\/month/);
+    await t.expect(/Write \d+ file\(s\)/);
+    await t.send(ENTER);
+    await t.expect('Project ready for wiz-claw in lhr.');
+    expect(await t.exited).toBe(0);
+
+    // Masked: the typed secrets never reached the terminal.
+    for (const secret of [TEST_SECRETS.DISCORD_BOT_TOKEN, TEST_SECRETS.ANTHROPIC_API_KEY, TEST_SECRETS.OPENAI_API_KEY]) {
+      expect(t.text.includes(secret)).toBe(false);
+    }
+    const answers = JSON.parse(readFileSync(join(dir, '.clawdfly', 'answers.json'), 'utf8'));
+    expect(answers).toMatchObject({
+      app: 'wiz-claw', region: 'lhr', vmSize: 'shared-cpu-2x', memoryMb: 4096, volume: 'wiz_vol', volumeSizeGb: 1, port: 3000,
+      model: { primary: 'anthropic/claude-opus-4-5', fallbacks: [] }, maxConcurrent: 2,
+      discord: { guilds: [{ id: '123456789012345678', channels: ['general', 'random'] }], requireMention: false },
+    });
+    expect(answers.telegram).toBeUndefined();
+    const secrets = readSecretsFile(dir);
+    expect(secrets['DISCORD_BOT_TOKEN']).toBe(TEST_SECRETS.DISCORD_BOT_TOKEN);
+    expect(secrets['ANTHROPIC_API_KEY']).toBe(TEST_SECRETS.ANTHROPIC_API_KEY);
+    expect(secrets['CLAWDBOT_GATEWAY_TOKEN']).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(join(dir, '.clawdfly', 'secrets.env')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'fly.toml'), 'utf8')).toContain('source = "wiz_vol"');
+  }, 90_000);
+
+  it('Ctrl-C in the middle exits 130 and writes nothing', async () => {
+    const dir = freshDir();
+    const t = wizard(dir);
+    await t.expect('Fly app name');
+    await t.send(ENTER);
+    await t.expect('Region');
+    await t.send('\x03');
+    await t.expect('cancelled');
+    expect(await t.exited).toBe(130);
+    expect(() => statSync(dir)).toThrow();
+  }, 60_000);
+});
