@@ -16,7 +16,10 @@ export function lowerKeys(value: unknown): unknown {
   return value;
 }
 
-/** `logs --json` and `volumes create --json` print concatenated pretty-printed documents, not NDJSON. */
+/**
+ * `logs --json` and `volumes create --json` print concatenated pretty-printed documents, not NDJSON.
+ * Text around them (a `[gateway] …` line) is skipped: a span that does not parse is not a document.
+ */
 export function parseConcatenatedJson(text: string): unknown[] {
   const values: unknown[] = [];
   let depth = 0;
@@ -33,10 +36,15 @@ export function parseConcatenatedJson(text: string): unknown[] {
     else if (ch === '{' || ch === '[') {
       if (depth === 0) start = i;
       depth++;
-    } else if (ch === '}' || ch === ']') {
+    } else if ((ch === '}' || ch === ']') && depth > 0) {
       depth--;
       if (depth === 0 && start >= 0) {
-        values.push(JSON.parse(text.slice(start, i + 1)));
+        try {
+          values.push(JSON.parse(text.slice(start, i + 1)));
+        } catch {
+          // not JSON (e.g. "[gateway] …"): resume right after where this span began
+          i = start;
+        }
         start = -1;
       }
     }

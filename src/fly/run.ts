@@ -76,11 +76,17 @@ export class FlyctlRunner {
       maxBuffer: 64 * 1024 * 1024,
     });
     if (options.onLine) {
-      const forward = (chunk: Buffer | string) => {
-        for (const line of stripAnsi(chunk.toString()).split(/\r?\n/)) if (line.trim()) options.onLine!(line);
+      // Whole lines only: a line split across chunks would also split a secret past the redaction filter.
+      const forwarder = () => {
+        let pending = '';
+        return (chunk: Buffer | string) => {
+          const lines = (pending + chunk.toString()).split(/\r?\n/);
+          pending = lines.pop() ?? '';
+          for (const line of lines) if (line.trim()) options.onLine!(stripAnsi(line));
+        };
       };
-      child.stdout?.on('data', forward);
-      child.stderr?.on('data', forward);
+      child.stdout?.on('data', forwarder());
+      child.stderr?.on('data', forwarder());
     }
     const result = await child;
     const ms = Date.now() - started;
@@ -214,5 +220,7 @@ export function commandName(argv: string[]): string {
 
 function appOf(argv: string[]): string | undefined {
   const i = argv.indexOf('-a');
-  return i >= 0 ? argv[i + 1] : undefined;
+  if (i >= 0) return argv[i + 1];
+  // `apps create NAME` names the app positionally (no -a).
+  return argv[0] === 'apps' && argv[1] === 'create' && argv[2] && !argv[2].startsWith('-') ? argv[2] : undefined;
 }

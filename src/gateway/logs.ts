@@ -25,7 +25,8 @@ const PORT_IN_USE = /another gateway instance is already listening on|Port \d+ i
 const CONFIG_INVALID = /^(?:.*?)(Invalid config at |Config invalid$)/;
 const PROBLEM_LINE = /^\s*- (\S.*?: .+)$/;
 const CONFIG_MISSING = /Missing config\. Run|Gateway start blocked:/;
-const REFUSE_BIND = /Refusing to bind gateway to \S+ without auth\./;
+// Both auth guards of the gateway's start (gateway.md §3.2): no token for a non-loopback bind, or token mode without one.
+const REFUSE_BIND = /Refusing to bind gateway to \S+ without auth\.|Gateway auth is set to token, but no token is configured\./;
 const OOM = /Reached heap limit|JavaScript heap out of memory|Runtime_AllocateInYoungGeneration|FatalProcessOutOfMemory|\bSIGABRT\b|Out of memory: Killed process|oom-kill/i;
 const CRASH = /Unhandled promise rejection: /;
 const PAIRING = /pairing required/;

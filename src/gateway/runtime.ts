@@ -93,6 +93,11 @@ export const WORKSPACE_SUBDIR = 'workspace';
 /** Where the image keeps the runtime bundle. */
 export const APP_DIR = '/app';
 
+/** The gateway package inside the image; fly.toml's command runs from here. */
+export function runtimePackageDir(runtime: GatewayRuntime): string {
+  return `${APP_DIR}/node_modules/${runtime.packageName}`;
+}
+
 export function remoteConfigPath(runtime: GatewayRuntime, stateDir = STATE_DIR): string {
   return `${stateDir}/${runtime.configFileName}`;
 }
@@ -140,17 +145,12 @@ export const GATEWAY_MATERIALIZED_DEFAULTS: { path: string; value: unknown }[] =
 /** The user the image runs the gateway as (Dockerfile `USER node`): files a login writes must belong to it. */
 export const GATEWAY_USER = 'node';
 
-/** Where the image installs the gateway package (the Dockerfile's final WORKDIR). */
-export function packageDir(runtime: GatewayRuntime): string {
-  return `${APP_DIR}/node_modules/${runtime.packageName}`;
-}
-
 /**
  * The gateway's own CLI on the machine, e.g. `node /app/node_modules/clawdbot/dist/index.js devices list`.
  * The entry is absolute because `ssh console -C` does not run a shell (no `cd`).
  */
 export function gatewayCli(runtime: GatewayRuntime, args: string[]): string[] {
-  return ['node', `${packageDir(runtime)}/${runtime.entry}`, ...args];
+  return ['node', `${runtimePackageDir(runtime)}/${runtime.entry}`, ...args];
 }
 
 /**

@@ -54,7 +54,7 @@ function clientOf(d: Raw): string {
 
 /** The devices document from the CLI's stdout (anything else it printed around it is ignored). */
 export function parseDeviceList(stdout: string): DeviceList {
-  const doc = parseConcatenatedJson(stdout).find((v): v is Raw => !!v && typeof v === 'object' && !Array.isArray(v) && ('pending' in v || 'paired' in v));
+  const doc = findDocument(stdout);
   if (!doc) throw new ClawdflyError(`the gateway's "devices list --json" printed no device list: ${stdout.trim().slice(0, 200) || '(nothing)'}`, { code: 'devices-unreadable', hint: 'clawdfly logs  (is the gateway running?)' });
   const list = (v: unknown): Raw[] => (Array.isArray(v) ? v.filter((x): x is Raw => !!x && typeof x === 'object') : []);
   const pending = list(doc['pending'])
@@ -77,6 +77,29 @@ export function parseDeviceList(stdout: string): DeviceList {
     approvedAt: timeOf(d['approvedAtMs'], d['approvedAt']),
   }));
   return { pending, paired };
+}
+
+const isDeviceDoc = (v: unknown): v is Raw => !!v && typeof v === 'object' && !Array.isArray(v) && ('pending' in v || 'paired' in v);
+
+/**
+ * The CLI prints the document with JSON.stringify(…, null, 2), possibly after other lines (warnings,
+ * `[plugins] …`), which a bracket scanner would take for JSON: try each line that opens an object.
+ */
+function findDocument(stdout: string): Raw | undefined {
+  const end = stdout.lastIndexOf('}');
+  for (const m of stdout.matchAll(/^\s*\{/gm)) {
+    try {
+      const value: unknown = JSON.parse(stdout.slice(m.index, end + 1));
+      if (isDeviceDoc(value)) return value;
+    } catch {
+      // not the document; try the next one
+    }
+  }
+  try {
+    return parseConcatenatedJson(stdout).find(isDeviceDoc);
+  } catch {
+    return undefined;
+  }
 }
 
 /** "42s", "3m", "2h", "5d" — the gateway CLI's own age format. */

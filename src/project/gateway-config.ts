@@ -5,7 +5,7 @@
  */
 import type { Answers } from './answers.js';
 import { providersOf } from './answers.js';
-import { findRuntime, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
+import { findRuntime, SIGNAL_CLI_PATH, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
 import type { ClawdbotConfig } from '../gateway/schema.js';
 
 export function buildGatewayConfig(answers: Answers): ClawdbotConfig {
@@ -30,7 +30,7 @@ export function buildGatewayConfig(answers: Answers): ClawdbotConfig {
     bindings.push({ agentId: 'main', match: { channel: 'telegram' } });
   }
   if (answers.signal) {
-    channels.signal = { dmPolicy: 'pairing', groupPolicy: 'allowlist', cliPath: '/usr/local/bin/signal-cli' };
+    channels.signal = { dmPolicy: 'pairing', groupPolicy: 'allowlist', cliPath: SIGNAL_CLI_PATH };
     bindings.push({ agentId: 'main', match: { channel: 'signal' } });
   }
 

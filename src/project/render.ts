@@ -11,7 +11,7 @@ import { buildGatewayConfig, formatConfig } from './gateway-config.js';
 import { PROJECT_FILES } from './paths.js';
 import { renderTemplate, type TemplateValues } from '../util/template.js';
 import { clawdflyVersion } from '../util/version.js';
-import { findRuntime, gatewayCommand, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
+import { findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
 export const TEMPLATES_DIR = new URL('../../templates/', import.meta.url);
 
@@ -77,9 +77,12 @@ export function templateValues(answers: Answers): TemplateValues {
     lockTmpDirPrefix: runtime.lockTmpDirPrefix,
     runtimeId: runtime.id,
     entry: runtime.entry,
+    packageDir: runtimePackageDir(runtime),
     runtimePackage: runtime.packageName,
     runtimeVersion: runtime.packageVersion,
     signal: answers.signal === true,
+    signalConfigDir: `${STATE_DIR}/${SIGNAL_DATA_SUBDIR}`,
+    signalCliPath: SIGNAL_CLI_PATH,
   };
 }
 
@@ -96,7 +99,7 @@ export function renderProject(answers: Answers): ProjectFile[] {
     { path: PROJECT_FILES.config, content: formatConfig(buildGatewayConfig(answers)) },
     { path: `${PROJECT_FILES.runtimeDir}/package.json`, content: runtimePackageJson(runtime) },
     { path: `${PROJECT_FILES.runtimeDir}/package-lock.json`, content: readTemplate(`runtime/${runtime.id}.package-lock.json`) },
-    { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: readTemplate('runtime/entrypoint.sh'), mode: 0o755 },
+    { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: renderTemplate(readTemplate('runtime/entrypoint.sh'), values, 'entrypoint.sh'), mode: 0o755 },
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/prewarm.mjs`, content: renderTemplate(readTemplate('runtime/prewarm.mjs'), values, 'prewarm.mjs') },
   ];

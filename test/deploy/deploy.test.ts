@@ -95,16 +95,6 @@ describe('clawdfly deploy: fresh', () => {
     const state = readFileSync(join(p.dir, '.clawdfly', 'state.json'), 'utf8');
     for (const value of Object.values(local)) expect(state).not.toContain(value);
   }, 2 * MIN);
-
-  it('prints the URL and how to get the token (never the token) for people', async () => {
-    const p = await newProject();
-    const result = await p.deploy(['--yes']);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`${APP} is running: ${p.env['CLAWDFLY_APP_URL']}`);
-    expect(result.stdout).toContain('clawdfly token');
-    expect(result.stdout).toMatch(/✔ fly deploy .*\(\d+\.\ds\)/);
-    expect(result.stdout).toContain('config: written to /data/clawdbot.json');
-  }, 2 * MIN);
 });
 
 describe('clawdfly deploy: re-run', () => {
@@ -284,16 +274,17 @@ describe('clawdfly deploy: refusals before any change', () => {
 });
 
 describe('clawdfly deploy: failure at each step, then a successful re-run', () => {
-  const cases: [string, string, RegExp][] = [
-    ['apps create', 'apps create', /apps create failed/],
-    ['volumes create', 'volumes create', /volumes create failed/],
-    ['secrets import', 'secrets import', /secrets import failed/],
-    ['deploy', 'deploy', /deploy failed/],
-    ['ssh: reading the config', 'ssh console:1', /ssh console failed/],
-    ['ssh: committing the config', 'ssh console:match=mv -f', /ssh console failed/],
-    ['logs while verifying', 'logs', /logs failed/],
+  // [name, FAKEFLY_FAIL, message, check that a third run has nothing left to do]
+  const cases: [string, string, RegExp, boolean][] = [
+    ['apps create', 'apps create', /apps create failed/, false],
+    ['volumes create', 'volumes create', /volumes create failed/, false],
+    ['secrets import', 'secrets import', /secrets import failed/, true],
+    ['deploy', 'deploy', /deploy failed/, false],
+    ['ssh: reading the config', 'ssh console:1', /ssh console failed/, false],
+    ['ssh: committing the config', 'ssh console:match=mv -f', /ssh console failed/, true],
+    ['logs while verifying', 'logs', /logs failed/, true],
   ];
-  it.each(cases)('%s', async (_name, fail, message) => {
+  it.each(cases)('%s', async (_name, fail, message, third) => {
     const p = await newProject();
     const failed = await p.deploy(['--yes'], { FAKEFLY_FAIL: fail });
     expect(failed.code).toBe(1);
@@ -309,6 +300,7 @@ describe('clawdfly deploy: failure at each step, then a successful re-run', () =
     expect(p.fake.secrets(APP)['CLAWDBOT_GATEWAY_TOKEN']).toBe(localSecret(p, 'CLAWDBOT_GATEWAY_TOKEN'));
     expect(p.fake.invocations().filter((i) => verb(i) === 'apps create' && i.exitCode === 0)).toHaveLength(1);
     expect(p.fake.restarts()).toBe(0);
+    if (!third) return;
     // and a third run has nothing left to do
     const mark = p.fake.invocations().length;
     expect((await p.deploy(['--yes'])).code).toBe(0);
@@ -357,12 +349,16 @@ describe('clawdfly deploy: verification reads the evidence and fails fast', () =
 });
 
 describe('secrets never leak', () => {
-  it('with --verbose, nothing printed holds a secret value', async () => {
+  it('with --verbose (every flyctl call shown), nothing printed holds a secret value; people get the URL and how to get the token', async () => {
     const p = await newProject();
     const result = await p.deploy(['--yes', '--verbose']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('$ flyctl secrets import --stage');
     expect(result.stderr).toContain('(stdin piped)');
+    expect(result.stdout).toContain(`${APP} is running: ${p.env['CLAWDFLY_APP_URL']}`);
+    expect(result.stdout).toContain('clawdfly token');
+    expect(result.stdout).toMatch(/✔ fly deploy .*\(\d+\.\ds\)/);
+    expect(result.stdout).toContain('config: written to /data/clawdbot.json');
   }, 2 * MIN);
 
   // Runs last: every flyctl argv the double recorded in this file and every byte clawdfly printed.

@@ -221,6 +221,8 @@ async function main() {
     const parsed = parseArgs(r.rest, compiled);
     if (checkFailure(dir, canon, argv, env)) throw new FlyError(networkError(canon, parsed.flags, env));
     const ctx = { dir, env, cwd: process.cwd(), flags: parsed.flags, args: parsed.args, specified: parsed.specified, stdin, backend: getBackend(env) };
+    // A backend with real processes (podman) learns here what happened since the last call (exits, logs).
+    if (ctx.backend.sync && canon !== 'version') await ctx.backend.sync(ctx, canon);
     await r.node.run(ctx);
     finish(0);
   } catch (e) {

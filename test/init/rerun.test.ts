@@ -23,7 +23,7 @@ function statusOf(files: FileStatus[] | undefined, path: string): string | undef
   return files?.find((f) => f.path === path)?.status;
 }
 
-describe('init re-run', () => {
+describe('init re-run', { timeout: 60_000 }, () => {
   let dir: string;
   let original: string;
   beforeEach(async () => {
@@ -102,7 +102,7 @@ describe('init re-run', () => {
   });
 });
 
-describe('init over a folder that already has a .gitignore', () => {
+describe('init over a folder that already has a .gitignore', { timeout: 60_000 }, () => {
   it.each([
     ['ending with a newline', 'node_modules/\n*.log\n'],
     ['without a final newline', 'node_modules/\n*.log'],

@@ -25,7 +25,7 @@ function git(cwd: string, ...args: string[]): { code: number; stdout: string } {
   return { code: r.status ?? 1, stdout: r.stdout };
 }
 
-describe('init secrets', () => {
+describe('init secrets', { timeout: 60_000 }, () => {
   it('writes every secret to .clawdfly/secrets.env (0600) and nowhere else, and prints none', async () => {
     const dir = freshDir();
     const human = await init(['--yes', '--dir', dir, '--app', 'secret-claw', '--model', 'google/gemini-2.5-pro', ...CHANNELS], { env: ALL_SECRETS });

@@ -74,7 +74,7 @@ export function sha256(bytes: string | Buffer): string {
 }
 
 /** Non-empty stderr lines. */
-export function stderrLines(result: CliResult): string[] {
+export function stderrLines(result: Pick<CliResult, 'stderr'>): string[] {
   return result.stderr.split('\n').filter((l) => l.trim() !== '');
 }
 

@@ -74,7 +74,12 @@ export async function deployed(opts: { init?: string[]; initEnv?: Record<string,
     fake,
     machineId,
     fly,
-    cli: (args, o = {}) => runCli([...args, '--dir', dir], { cwd: dir, env: { ...fake.env, ...(o.env ?? {}) }, input: o.input }),
+    cli: (args, o = {}) => {
+      // --dir goes before a `--` (after it, words belong to the remote command).
+      const dash = args.indexOf('--');
+      const argv = dash >= 0 ? [...args.slice(0, dash), '--dir', dir, ...args.slice(dash)] : [...args, '--dir', dir];
+      return runCli(argv, { cwd: dir, env: { ...fake.env, ...(o.env ?? {}) }, input: o.input });
+    },
     mark: () => fake.invocations().length,
     since: (mark) => fake.invocations().slice(mark).map((i) => i.argv),
   };

@@ -320,6 +320,70 @@ export interface BuildResult {
   logFile: string;
 }
 
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+function globToRegExp(glob: string): string {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*' && glob[i + 1] === '*') {
+      // `**` matches any number of path segments (also none, when followed by a slash)
+      if (glob[i + 2] === '/') {
+        re += '(?:.*/)?';
+        i += 2;
+      } else {
+        re += '.*';
+        i += 1;
+      }
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        re += `[${glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else if (c === '\\' && i + 1 < glob.length) re += escapeRegExp(glob[++i]!);
+    else re += escapeRegExp(c);
+  }
+  return re;
+}
+
+/**
+ * The context's `.dockerignore` (or `.containerignore`) as a predicate on context-relative paths,
+ * with Docker's rules: patterns are anchored at the context root (a leading `/` is dropped), `*`
+ * and `?` stay inside one segment, `**` spans segments, `!` re-includes, the last match wins, and
+ * a pattern that matches a directory excludes everything under it.
+ */
+export function dockerignoreMatcher(contextDir: string): (rel: string, isDir: boolean) => boolean {
+  let text = '';
+  for (const name of ['.containerignore', '.dockerignore']) {
+    const p = join(contextDir, name);
+    if (existsSync(p)) {
+      text = readFileSync(p, 'utf8');
+      break;
+    }
+  }
+  const rules: { negate: boolean; re: RegExp }[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    let line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const negate = line.startsWith('!');
+    if (negate) line = line.slice(1).trim();
+    line = line.replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\.\/(?=.)/, '');
+    if (!line) continue;
+    // a match on a path also covers everything below it
+    rules.push({ negate, re: new RegExp(`^${globToRegExp(line)}(?:/.*)?$`) });
+  }
+  if (rules.length === 0) return () => false;
+  return (rel) => {
+    let excluded = false;
+    for (const r of rules) if (r.re.test(rel)) excluded = !r.negate;
+    return excluded;
+  };
+}
+
 /**
  * `podman build --pull=never --network host -t <tag> -f <contextDir>/Dockerfile <contextDir>`.
  * Cached by the context's content hash: an image tagged `localhost/clawdfly-test-cache:<hash>`
@@ -347,7 +411,10 @@ export async function buildImage(
   const ctx = resolve(contextDir);
   const dockerfile = opts.dockerfile ? (isAbsolute(opts.dockerfile) ? opts.dockerfile : join(ctx, opts.dockerfile)) : join(ctx, 'Dockerfile');
   const buildArgs = Object.entries(opts.buildArgs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  const hash = sha256([await hashDir(ctx), sha256(await readFile(dockerfile)), JSON.stringify(buildArgs)].join('\n'));
+  // What .dockerignore keeps out of the build context is kept out of the hash too (the project's
+  // random gateway token lives in the docker-ignored .clawdfly/secrets.env).
+  const ignored = dockerignoreMatcher(ctx);
+  const hash = sha256([await hashDir(ctx, ignored), sha256(await readFile(dockerfile)), JSON.stringify(buildArgs)].join('\n'));
   const cacheTag = `${CACHE_REPO}:${hash.slice(0, 32)}`;
   const logDir = cachePath('logs');
   await mkdir(logDir, { recursive: true });

@@ -236,14 +236,18 @@ export function versionFromTarball(path: string): string {
   return m[1]!;
 }
 
-/** Recursively hash a directory: relative paths, modes (exec bit) and contents, sorted. */
-export async function hashDir(dir: string): Promise<string> {
+/**
+ * Recursively hash a directory: relative paths, modes (exec bit) and contents, sorted.
+ * `skip(rel, isDir)` leaves a path (and, for a directory, everything under it) out of the hash.
+ */
+export async function hashDir(dir: string, skip?: (rel: string, isDir: boolean) => boolean): Promise<string> {
   const h = createHash('sha256');
   const walk = async (rel: string): Promise<void> => {
     const entries = (await readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       const full = join(dir, r);
+      if (skip?.(r, e.isDirectory())) continue;
       if (e.isDirectory()) {
         h.update(`D ${r}\0`);
         await walk(r);

@@ -19,6 +19,7 @@ import { confirmOrYes } from '../../ui/prompt.js';
 import { style } from '../../ui/style.js';
 
 const MUTATING = new Set(['create', 'set', 'deploy']);
+const STEP_ORDER = ['preflight', 'app', 'volume', 'secrets', 'deploy', 'config', 'verify'];
 
 export async function run({ opts }: CommandContext): Promise<number> {
   const dryRun = opts['dryRun'] === true;
@@ -77,7 +78,8 @@ export async function run({ opts }: CommandContext): Promise<number> {
         app: plan.app,
         url: plan.url,
         machineId: result.machine.id,
-        steps: progress.steps.map(({ id, status, ms }) => ({ id, status, ms })),
+        // In plan order (volume and secrets run side by side and may finish in either order).
+        steps: [...progress.steps].sort((a, b) => STEP_ORDER.indexOf(a.id) - STEP_ORDER.indexOf(b.id)).map(({ id, status, ms }) => ({ id, status, ms })),
         changes: result.mutations,
         config: result.config,
         warnings,

@@ -6,9 +6,8 @@
 import type { CommandContext } from '../types.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import type { FlyClient } from '../../fly/client.js';
-import { FlyRemoteExitError } from '../../fly/errors.js';
 import type { Machine } from '../../fly/json.js';
-import { errorText } from '../../fly/errors.js';
+import { errorText, FlyRemoteExitError } from '../../fly/errors.js';
 import { gatewayCli, gatewayCliUrlFlag, PAIRING_REQUEST_TTL_MS } from '../../gateway/runtime.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { formatAge, parseDeviceList, table, type DeviceList, type PendingDevice } from '../../operate/devices.js';

@@ -5,7 +5,7 @@
 import { UsageError } from '../../errors.js';
 import {
   type Answers, DEFAULTS, checkAppName, checkMaxConcurrent, checkMemory, checkModel, checkPort, checkRegion, checkRuntime,
-  checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, parseGuild, providersOf,
+  checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, parseGuild, providersOf, RECOMMENDED_MEMORY_MB,
 } from '../../project/answers.js';
 import { FEATURED_REGIONS, REGIONS, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
 import { CHANNEL_TOKENS, PROVIDER_KEYS } from '../../gateway/runtime.js';
@@ -170,6 +170,10 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   }
 
   const signal = opts['signal'] === true || (opts['signal'] === undefined && previous?.signal === true) ? true : undefined;
+  // Java + signal-cli run next to the gateway: the rule checkAnswers states, enforced here too (--force does not lift it).
+  if (signal && memoryMb < RECOMMENDED_MEMORY_MB) {
+    throw new UsageError(`Signal needs Java and signal-cli: at least ${RECOMMENDED_MEMORY_MB} MB, got ${memoryMb}`, `--memory ${RECOMMENDED_MEMORY_MB}`, 'memory-too-small');
+  }
   const runtime = checkRuntime(String(opts['runtime'] ?? previous?.runtime ?? DEFAULTS.runtime));
 
   const answers: Answers = {

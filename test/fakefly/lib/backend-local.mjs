@@ -15,6 +15,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { machineRoot } from './state.mjs';
+import { podmanBackend } from './backend-podman.mjs';
 
 const FAKEFLY_MJS = fileURLToPath(new URL('../fakefly.mjs', import.meta.url));
 
@@ -60,7 +61,7 @@ function shimDir(dir) {
 
 const SHELL_PRELUDE = 'kill() { "$FAKEFLY_NODE" "$FAKEFLY_MJS" __machine-shim kill "$@"; }\n';
 
-function gatewayListen(m) {
+export function gatewayListen(m) {
   const cmd = m.api.config?.init?.cmd || [];
   if (!cmd.some((a) => a === 'gateway')) return [];
   let port = Number(m.api.config?.env?.CLAWDBOT_GATEWAY_PORT) || 18789;
@@ -156,5 +157,6 @@ export const localBackend = {
 export function getBackend(env = process.env) {
   const name = env.FAKEFLY_BACKEND || 'local';
   if (name === 'local') return localBackend;
-  throw new Error(`fakefly: backend '${name}' is not implemented (only 'local' is available)`);
+  if (name === 'podman') return podmanBackend; // real containers: lib/backend-podman.mjs
+  throw new Error(`fakefly: backend '${name}' is not implemented (available: local, podman)`);
 }

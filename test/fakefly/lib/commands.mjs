@@ -457,6 +457,7 @@ export function cmdDeploy(ctx) {
 
   // ---- build
   const image = buildImage(ctx, cfg, cfgPath, workdir, appName);
+  if (ctx.backend.buildImage) ctx.backend.buildImage(ctx, image, out); // a real image (podman backend)
   if (ctx.flags['build-only']) return;
   out(`\nWatch your deployment at https://fly.io/apps/${appName}/monitoring\n\n`);
 
@@ -963,7 +964,7 @@ export async function cmdSshConsole(ctx) {
   try { argv = shlexSplit(command); } catch (e) { argv = null; err(`${e.message}\n`); }
   let res;
   if (!argv || !argv.length) res = { code: 1, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
-  else if (['kill'].includes(argv[0].split('/').pop()) || isClawdbotArgv(argv)) {
+  else if (!ctx.backend.realProcesses && (['kill'].includes(argv[0].split('/').pop()) || isClawdbotArgv(argv))) {
     const r = runShim(ctx.dir, appName, m.api.id, argv);
     res = { code: r.code, stdout: Buffer.from(r.stdout), stderr: Buffer.from(r.stderr) };
   } else {

@@ -8,7 +8,7 @@ const STATE_DIR = process.env['CLAWDBOT_STATE_DIR'] || '/data';
 const CONFIG_FILE = 'clawdbot.json';
 const LOCK_DIR_PREFIX = 'clawdbot-';
 const RUNTIME_ID = 'clawdbot@2026.1.24-3';
-const SEED_CONFIG = '/app/seed/' + CONFIG_FILE;
+const SEED_CONFIG = '/app/' + CONFIG_FILE;
 const PREWARMED_JITI = '/app/.jiti-cache';
 const LOCK_RE = /^gateway\.[0-9a-f]{8}\.lock$/;
 /** The PID the gateway will have: this script's parent shell execs into it. */

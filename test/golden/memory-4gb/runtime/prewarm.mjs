@@ -22,6 +22,7 @@ for (const dir of [env.TMPDIR, env.HOME]) mkdirSync(dir, { recursive: true });
 const started = Date.now();
 const child = spawn(process.execPath, ['dist/index.js', 'gateway', '--allow-unconfigured', '--port', '18789', '--bind', 'loopback'], {
   env,
+  cwd: '/app/node_modules/clawdbot',
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let output = '';

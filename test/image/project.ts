@@ -1,0 +1,146 @@
+/**
+ * The canonical project (the real `clawdfly init --yes` with fixed answers) and its real image,
+ * plus `flyMachineOptions()`: fly.toml read the way Fly reads it, as runMachine options.
+ * Shared by the image tests, the end-to-end journey and bench/boot.mjs.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, runCli, TEST_SECRETS } from '../helpers/cli.js';
+import { buildImage, type BuildResult, type MachineOptions } from '../support/podman.js';
+import { flyTomlFacts } from '../../src/project/render.js';
+import { parseSecretsEnv } from '../../src/project/secrets.js';
+
+/** The fixed answers of the canonical project. The same answers always give the same image hash. */
+export const CANONICAL_FLAGS = ['--app', 'clawdfly-canonical', '--region', 'iad'] as const;
+
+/** Every variable init reads: none of the developer's own may leak into the canonical answers. */
+const INIT_ENV: Record<string, string | undefined> = {
+  ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY,
+  OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY,
+  GEMINI_API_KEY: undefined,
+  DISCORD_BOT_TOKEN: undefined,
+  TELEGRAM_BOT_TOKEN: undefined,
+  CLAWDBOT_GATEWAY_TOKEN: undefined,
+  CLAWDFLY_DIR: undefined,
+  CLAWDFLY_APP: undefined,
+  CLAWDFLY_REGION: undefined,
+  CLAWDFLY_VM_SIZE: undefined,
+  CLAWDFLY_MEMORY: undefined,
+  CLAWDFLY_VOLUME: undefined,
+  CLAWDFLY_VOLUME_SIZE: undefined,
+  CLAWDFLY_PORT: undefined,
+  CLAWDFLY_MODEL: undefined,
+  CLAWDFLY_FALLBACKS: undefined,
+  CLAWDFLY_RUNTIME: undefined,
+};
+
+/** A fresh project dir written by the real `clawdfly init --yes` (needs `npm run build`). */
+export async function initCanonical(extraFlags: string[] = []): Promise<string> {
+  if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const dir = join(await mkdtemp(join(tmpdir(), 'clawdfly-canonical-')), 'gateway');
+  const r = await runCli(['init', '--yes', '--dir', dir, ...CANONICAL_FLAGS, ...extraFlags], { env: INIT_ENV, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`clawdfly init failed (exit ${r.code}):\n${r.stderr}`);
+  return dir;
+}
+
+export interface CanonicalProject {
+  /** A project dir of its own (callers may change it; the image was built before). */
+  dir: string;
+  /** Content-addressed image ref (`localhost/clawdfly-test-cache:<hash>`): stable while the templates are. */
+  image: string;
+  build: BuildResult;
+}
+
+/** Friendly tag that always points at the last canonical image built by this checkout. */
+export const CANONICAL_TAG = 'localhost/clawdfly-test-canonical:latest';
+
+/**
+ * `clawdfly init --yes` with the canonical answers into a new temp dir, and its image built from
+ * the unchanged generated Dockerfile (cached by content hash: a second call, or a second run with
+ * the same templates, builds nothing).
+ */
+export async function canonicalProject(): Promise<CanonicalProject> {
+  const dir = await initCanonical();
+  const build = await buildImage(dir, CANONICAL_TAG);
+  return { dir, image: `localhost/clawdfly-test-cache:${build.hash.slice(0, 32)}`, build };
+}
+
+/**
+ * Splits a command line the way flyctl splits `[processes]` (shell words: whitespace, '…', "…",
+ * backslash escapes; no expansion).
+ */
+export function shellSplit(command: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated ' in ${command}`);
+      cur += command.slice(i + 1, end);
+      i = end;
+      inWord = true;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < command.length && command[j] !== '"'; j++) {
+        if (command[j] === '\\' && /["\\$`]/.test(command[j + 1] ?? '')) j++;
+        cur += command[j];
+      }
+      if (j >= command.length) throw new Error(`unterminated " in ${command}`);
+      i = j;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < command.length) {
+      cur += command[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(cur);
+  return words;
+}
+
+export interface FlyMachineOverrides extends Partial<Omit<MachineOptions, 'env'>> {
+  image: string;
+  volumeDir: string;
+  /** Merged over `[env]` + secrets; `undefined` removes a variable. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * fly.toml → runMachine options, exactly as Fly would start the machine: `[env]` plus the secrets
+ * (`.clawdfly/secrets.env`, what `fly secrets import` set) as the environment, `[processes].app`
+ * shell-split as the command (the image's ENTRYPOINT stays), `[[vm]] memory`, `internal_port`.
+ */
+export function flyMachineOptions(projectDir: string, overrides: FlyMachineOverrides): MachineOptions {
+  const facts = flyTomlFacts(readFileSync(join(projectDir, 'fly.toml'), 'utf8'));
+  if (!facts.processCommand) throw new Error(`${projectDir}/fly.toml has no [processes].app`);
+  if (facts.internalPort === undefined) throw new Error(`${projectDir}/fly.toml has no [http_service].internal_port`);
+  if (facts.memoryMb === undefined) throw new Error(`${projectDir}/fly.toml has no [[vm]] memory`);
+  const secretsFile = join(projectDir, '.clawdfly', 'secrets.env');
+  const secrets = existsSync(secretsFile) ? parseSecretsEnv(readFileSync(secretsFile, 'utf8')) : {};
+  const merged: Record<string, string | undefined> = { ...facts.env, ...secrets, ...(overrides.env ?? {}) };
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v;
+  const { env: _ignored, ...rest } = overrides;
+  return {
+    command: shellSplit(facts.processCommand),
+    memoryMb: facts.memoryMb,
+    internalPort: facts.internalPort,
+    ...rest,
+    env,
+  };
+}
+
+/** The project's secrets (gateway token, keys), e.g. to assert they never reach a log. */
+export function projectSecretValues(projectDir: string): Record<string, string> {
+  return parseSecretsEnv(readFileSync(join(projectDir, '.clawdfly', 'secrets.env'), 'utf8'));
+}
