@@ -14,5 +14,6 @@ import { channelsSpec } from './channels/spec.js';
 import { logsSpec } from './logs/spec.js';
 import { statusSpec } from './status/spec.js';
 import { sshSpec } from './ssh/spec.js';
+import { upSpec } from './up/spec.js';
 
-export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec];
+export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec, upSpec];

@@ -123,8 +123,8 @@ export function secretNames(runtime: GatewayRuntime): string[] {
 }
 
 /** The process command fly.toml runs (the same words the seed uses, from WORKDIR = the package dir). */
-export function gatewayCommand(runtime: GatewayRuntime, port: number): string[] {
-  return ['node', runtime.entry, 'gateway', '--allow-unconfigured', '--port', String(port), '--bind', 'lan'];
+export function gatewayCommand(runtime: GatewayRuntime, port: number, bind: 'lan' | 'loopback' = 'lan'): string[] {
+  return ['node', runtime.entry, 'gateway', '--allow-unconfigured', '--port', String(port), '--bind', bind];
 }
 
 /**
@@ -144,6 +144,8 @@ export const GATEWAY_MATERIALIZED_DEFAULTS: { path: string; value: unknown }[] =
 
 /** The user the image runs the gateway as (Dockerfile `USER node`): files a login writes must belong to it. */
 export const GATEWAY_USER = 'node';
+/** Its uid/gid in the image (the base image's `node` user): a host folder used as /data must belong to it. */
+export const GATEWAY_UID = 1000;
 
 /**
  * The gateway's own CLI on the machine, e.g. `node /app/node_modules/clawdbot/dist/index.js devices list`.
@@ -175,7 +177,3 @@ export const DEFAULT_GATEWAY_PORT = 18789;
 export const NON_LOOPBACK_BINDS = ['lan', 'custom'] as const;
 /** The workspace when agents.defaults.workspace is unset: $HOME/clawd, outside the volume (gateway.md §3.3). */
 export const DEFAULT_WORKSPACE = '$HOME/clawd';
-/** Where the image keeps the gateway's entry (Dockerfile.tmpl: WORKDIR /app/node_modules/<package>). */
-export function remoteEntryPath(runtime: GatewayRuntime): string {
-  return `${APP_DIR}/node_modules/${runtime.packageName}/${runtime.entry}`;
-}

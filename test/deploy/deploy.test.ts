@@ -46,7 +46,7 @@ function localSecret(p: Project, name: string): string {
 async function deployed(): Promise<Project> {
   const p = await newProject();
   const first = await p.deploy(['--yes', '--json']);
-  expect(first.code, first.stderr).toBe(0);
+  expect(first.code, first.stderr + first.stdout).toBe(0);
   return p;
 }
 
@@ -54,7 +54,7 @@ describe('clawdfly deploy: fresh', () => {
   it('creates the app, one volume, the secrets over stdin, one machine; writes the config without a restart; verifies', async () => {
     const p = await newProject();
     const result = await p.deploy(['--yes', '--json']);
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
 
     const out = json(result.stdout);
     expect(out.app).toBe(APP);
@@ -102,7 +102,7 @@ describe('clawdfly deploy: re-run', () => {
     const p = await deployed();
     const mark = p.fake.invocations().length;
     const again = await p.deploy(['--yes', '--json']);
-    expect(again.code, again.stderr).toBe(0);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
     expect(mutations(p.since(mark))).toEqual([]);
     const steps = Object.fromEntries(json(again.stdout).steps.map((s: any) => [s.id, s.status]));
     expect(steps).toMatchObject({ app: 'skipped', volume: 'skipped', secrets: 'skipped', deploy: 'skipped', config: 'done', verify: 'done' });
@@ -118,7 +118,7 @@ describe('clawdfly deploy: re-run', () => {
     setLocalSecret(p, 'ANTHROPIC_API_KEY', 'test-anthropic-rotated-0b9e7c5a3f1d');
     const mark = p.fake.invocations().length;
     const again = await p.deploy(['--yes', '--json'], {});
-    expect(again.code, again.stderr).toBe(0);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
     const made = p.since(mark);
     expect(made.filter((i) => verb(i) === 'secrets import')).toHaveLength(1);
     expect(made.filter((i) => verb(i) === 'deploy')).toHaveLength(1);
@@ -148,7 +148,7 @@ describe('clawdfly deploy: re-run', () => {
     writeFileSync(p.fake.machineFsPath(APP, p.machineId(), REMOTE_CONFIG), JSON.stringify({ meta: { lastTouchedVersion: '2026.1.24-3', lastTouchedAt: '2026-11-24T05:57:30.588Z' }, ...remote }, null, 2));
     const mark = p.fake.invocations().length;
     const again = await p.deploy(['--yes']);
-    expect(again.code, again.stderr).toBe(0);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
     const made = p.since(mark);
     expect(made.filter((i) => verb(i) === 'secrets import')).toHaveLength(1);
     expect(p.fake.secrets(APP)['ANTHROPIC_API_KEY']).toBe(TEST_SECRETS.ANTHROPIC_API_KEY);
@@ -162,7 +162,7 @@ describe('clawdfly deploy: re-run', () => {
     const mark = p.fake.invocations().length;
     const restarts = p.fake.restarts();
     const again = await p.deploy(['--yes', '--json']);
-    expect(again.code, again.stderr).toBe(0);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
     const made = p.since(mark);
     expect(made.filter((i) => verb(i) === 'deploy')).toHaveLength(1);
     expect(made.filter((i) => verb(i) === 'secrets import')).toEqual([]);
@@ -181,14 +181,14 @@ describe('clawdfly deploy: refusals before any change', () => {
     const p = await newProject();
     const stateFile = join(p.dir, '.clawdfly', 'state.json');
     const human = await p.deploy(['--dry-run']);
-    expect(human.code, human.stderr).toBe(0);
+    expect(human.code, human.stderr + human.stdout).toBe(0);
     expect(human.stdout).toContain('flyctl apps create test-claw');
     expect(human.stdout).toContain('flyctl volumes create clawdbot_data -r iad -s 1 --vm-size shared-cpu-2x --vm-memory 2048 -y');
     expect(human.stdout).toContain('flyctl secrets import --stage -a test-claw');
     expect(human.stdout).toContain('stdin: CLAWDBOT_GATEWAY_TOKEN=***');
     expect(human.stdout).toMatch(/\(cd \S+ && flyctl deploy -a test-claw -c fly\.toml --ha=false --remote-only/);
     const machine = await p.deploy(['--dry-run', '--json']);
-    expect(machine.code, machine.stderr).toBe(0);
+    expect(machine.code, machine.stderr + machine.stdout).toBe(0);
     const plan = json(machine.stdout);
     expect(plan.dryRun).toBe(true);
     expect(plan.steps.map((s: any) => [s.id, s.action])).toEqual([['app', 'create'], ['volume', 'create'], ['secrets', 'set'], ['deploy', 'deploy'], ['config', 'ensure'], ['verify', 'check']]);
@@ -290,7 +290,7 @@ describe('clawdfly deploy: failure at each step, then a successful re-run', () =
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(message);
     const resumed = await p.deploy(['--yes', '--json']);
-    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
     // the end state is the same as an uninterrupted deploy's
     expect(Object.keys(p.fake.state().apps)).toEqual([APP]);
     expect(volumesOf(p)).toHaveLength(1);
@@ -343,7 +343,7 @@ describe('clawdfly deploy: verification reads the evidence and fails fast', () =
   it('a brand-new app whose URL does not answer yet is a warning, not a failure', async () => {
     const p = await newProject({ fakeEnv: { CLAWDFLY_APP_URL: 'http://127.0.0.1:9/' } });
     const result = await p.deploy(['--yes', '--json']);
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
     expect(json(result.stdout).warnings.join('\n')).toContain('does not answer yet');
   }, 2 * MIN);
 });
@@ -352,7 +352,7 @@ describe('secrets never leak', () => {
   it('with --verbose (every flyctl call shown), nothing printed holds a secret value; people get the URL and how to get the token', async () => {
     const p = await newProject();
     const result = await p.deploy(['--yes', '--verbose']);
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
     expect(result.stderr).toContain('$ flyctl secrets import --stage');
     expect(result.stderr).toContain('(stdin piped)');
     expect(result.stdout).toContain(`${APP} is running: ${p.env['CLAWDFLY_APP_URL']}`);

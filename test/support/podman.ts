@@ -32,6 +32,11 @@ export const CONTAINER_PREFIX = 'clawdfly-test-';
 const OWNER_LABEL = 'clawdfly-test.owner-pid';
 const HASH_LABEL = 'clawdfly-test.context-hash';
 const CACHE_REPO = 'localhost/clawdfly-test-cache';
+/**
+ * Read-only podman calls wait on the storage lock, which a build holds for minutes with vfs while
+ * it commits layers and deletes its intermediate containers (measured: > 3 min under load).
+ */
+const STORE_LOCK_WAIT_MS = 10 * 60_000;
 
 export interface Engine {
   /** Path of the podman (or docker) binary. */
@@ -128,7 +133,7 @@ export async function podman(args: string[], opts: { check?: boolean; input?: Bu
 }
 
 export async function imageExists(ref: string): Promise<boolean> {
-  const r = await podman(['image', 'inspect', '--format', '{{.Id}}', ref], { check: false, timeoutMs: 60_000 });
+  const r = await podman(['image', 'inspect', '--format', '{{.Id}}', ref], { check: false, timeoutMs: STORE_LOCK_WAIT_MS });
   return r.code === 0;
 }
 
@@ -538,7 +543,7 @@ function installExitHook(engine: Engine): void {
 
 /** Removes `clawdfly-test-*` containers left by harness processes that are gone. */
 export const cleanupStaleContainers: () => Promise<string[]> = once(async () => {
-  const r = await podman(['ps', '-a', '--filter', `label=${OWNER_LABEL}`, '--format', `{{.Names}}\t{{index .Labels "${OWNER_LABEL}"}}`], { check: false, timeoutMs: 60_000 });
+  const r = await podman(['ps', '-a', '--filter', `label=${OWNER_LABEL}`, '--format', `{{.Names}}\t{{index .Labels "${OWNER_LABEL}"}}`], { check: false, timeoutMs: STORE_LOCK_WAIT_MS });
   const stale: string[] = [];
   for (const line of r.stdout.split('\n')) {
     const [name, pidText] = line.trim().split('\t');
@@ -679,8 +684,8 @@ export async function runMachine(opts: MachineOptions): Promise<Machine> {
   };
 
   const inspect = async (): Promise<MachineState> => {
-    const r = await podman(['inspect', '--type', 'container', '--format', 'json', name], { timeoutMs: 60_000 }).catch(async () =>
-      podman(['inspect', '--type', 'container', name], { timeoutMs: 60_000 }),
+    const r = await podman(['inspect', '--type', 'container', '--format', 'json', name], { timeoutMs: STORE_LOCK_WAIT_MS }).catch(async () =>
+      podman(['inspect', '--type', 'container', name], { timeoutMs: STORE_LOCK_WAIT_MS }),
     );
     const j = (JSON.parse(r.stdout) as Array<{ Id: string; State: Record<string, unknown> }>)[0];
     if (!j) throw new Error(`no container ${name}`);

@@ -1,4 +1,5 @@
 /** state-dir (state on the volume) and command-drift (a manual `machine update --command` the next deploy undoes). */
+import { GATEWAY_UID } from '../../gateway/runtime.js';
 import { bootLines, findings, isInside, machineCmd, machineEnv } from '../evidence.js';
 import type { Check, CheckResult } from '../types.js';
 import { app, cmdText, isResult, logEvidence, missing, needMachine, tomlCmd } from './common.js';
@@ -41,7 +42,7 @@ export const stateDirCheck: Check = {
             status: 'fail',
             summary: `${value} is not writable by the gateway: state is not saved`,
             evidence: eacces.slice(0, 2).map((f) => logEvidence(f.line)),
-            fix: `fly ssh console -a ${app(ev)} -C "chown -R 1000:1000 ${value}"   (the image runs the gateway as user node, uid 1000)`,
+            fix: `fly ssh console -a ${app(ev)} -C "chown -R ${GATEWAY_UID}:${GATEWAY_UID} ${value}"   (the image runs the gateway as uid ${GATEWAY_UID})`,
           };
         }
       }

@@ -1,0 +1,356 @@
+/**
+ * The container engines: the project's own Dockerfile built into an image and run the way a Fly
+ * machine runs it (shared/reference/local-image.md): fly.toml's [env] and the secrets as the
+ * environment (through a 0600 env-file, never argv), the [processes] command as the container
+ * command, .clawdfly/local-data as /data, [[vm]] memory as --memory, internal_port published on
+ * 127.0.0.1 only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstat, readdir, readFile, chown, mkdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { ClawdflyError, UsageError } from '../errors.js';
+import { GATEWAY_UID } from '../gateway/runtime.js';
+import { PROJECT_FILES } from '../project/paths.js';
+import type { Project } from '../project/project.js';
+import { out } from '../ui/output.js';
+import {
+  applyPodmanFixes,
+  capture,
+  loadPodmanSettings,
+  podmanEnv,
+  podmanFixesFor,
+  savePodmanSettings,
+  which,
+  type Captured,
+  type PodmanSettings,
+} from './engine.js';
+import { withEnvFile } from './prepare.js';
+
+export const LOCAL_LABEL = 'clawdfly.local';
+export const CONTEXT_LABEL = 'clawdfly.context';
+
+/** A container engine with the settings that work on this host. */
+export class ContainerEngine {
+  private settings: PodmanSettings;
+  private constructor(
+    readonly kind: 'podman' | 'docker',
+    readonly path: string,
+    private readonly settingsKey: string,
+  ) {
+    this.settings = kind === 'podman' ? loadPodmanSettings(settingsKey) : { flags: [], noDefaultUlimits: false, why: [] };
+  }
+
+  static async open(kind: 'podman' | 'docker', path: string): Promise<ContainerEngine> {
+    let key = path;
+    if (kind === 'podman') {
+      const v = await capture(path, ['--version'], { timeoutMs: 20_000 });
+      key = `${path}@${v.stdout.trim()}#uid${process.getuid?.() ?? '?'}`;
+    }
+    const engine = new ContainerEngine(kind, path, key);
+    if (engine.settings.why.length) for (const why of engine.settings.why) out.verbose(`podman (remembered for this host): ${why}`);
+    return engine;
+  }
+
+  get name(): string {
+    return this.kind;
+  }
+
+  async env(extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
+    return { ...(await podmanEnv(this.settings)), ...extra };
+  }
+
+  argv(args: string[]): string[] {
+    return [...this.settings.flags, ...args];
+  }
+
+  async run(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Captured> {
+    const argv = this.argv(args);
+    out.verbose(`$ ${this.kind} ${argv.join(' ')}`);
+    return capture(this.path, argv, { env: await this.env(opts.env), timeoutMs: opts.timeoutMs ?? 120_000 });
+  }
+
+  /**
+   * Runs `op`; when podman fails with an error this host is known for (hybrid cgroups, ulimits),
+   * applies the fix, remembers it, explains it in --verbose, and runs `op` again.
+   */
+  async withFallback<T extends Captured>(what: string, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await op();
+      if (r.code === 0 || this.kind !== 'podman' || attempt >= 3) return r;
+      const fixes = podmanFixesFor(`${r.stderr}\n${r.stdout}`, this.settings, { runcAvailable: which('runc') !== undefined });
+      if (fixes.length === 0) return r;
+      out.verbose(`${what} failed with podman's default settings on this host:`);
+      for (const fix of fixes) out.verbose(`  ${fix.why}`);
+      this.settings = applyPodmanFixes(this.settings, fixes);
+      await savePodmanSettings(this.settingsKey, this.settings);
+      out.verbose(`  remembered in ~/.cache/clawdfly/podman-settings.json; retrying`);
+    }
+  }
+}
+
+/** The project's image: one tag per app, replaced when the build context changes. */
+export function imageTag(project: Project): string {
+  return `localhost/clawdfly-local/${project.app}:latest`;
+}
+
+export function containerName(project: Project): string {
+  return `clawdfly-local-${project.app}`.replace(/[^A-Za-z0-9_.-]/g, '-');
+}
+
+const SKIP_IN_CONTEXT = new Set(['.clawdfly', '.git', 'node_modules']);
+
+/** sha256 over the build context (paths, exec bits, contents), minus local state and secrets. */
+export async function contextHash(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  const walk = async (d: string): Promise<void> => {
+    const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      const p = join(d, e.name);
+      const rel = relative(dir, p);
+      if (SKIP_IN_CONTEXT.has(rel.split('/')[0]!)) continue;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const st = await lstat(p);
+        hash.update(`${rel}\0${st.mode & 0o111 ? 'x' : '-'}\0`);
+        hash.update(await readFile(p));
+        hash.update('\0');
+      }
+    }
+  };
+  await walk(dir);
+  return hash.digest('hex').slice(0, 24);
+}
+
+export interface ImageResult {
+  tag: string;
+  built: boolean;
+  seconds: number;
+}
+
+/** Builds the project's Dockerfile, unless an image of the same context already exists. */
+export async function ensureImage(engine: ContainerEngine, project: Project, opts: { rebuild?: boolean; onProgress: (text: string) => void }): Promise<ImageResult> {
+  const started = Date.now();
+  const tag = imageTag(project);
+  const hash = await contextHash(project.dir);
+  const existing = await engine.run(['image', 'inspect', '--format', `{{.Id}} {{index .Config.Labels "${CONTEXT_LABEL}"}}`, tag], { timeoutMs: 60_000 });
+  const [oldId, oldHash] = existing.code === 0 ? existing.stdout.trim().split(/\s+/) : [];
+  if (!opts.rebuild && oldHash === hash) {
+    out.verbose(`image ${tag} is up to date (build context ${hash})`);
+    return { tag, built: false, seconds: (Date.now() - started) / 1000 };
+  }
+  const args = ['build', '--network', 'host', '--label', `${CONTEXT_LABEL}=${hash}`, '--label', `${LOCAL_LABEL}=${project.dir}`, '-t', tag, '-f', join(project.dir, PROJECT_FILES.dockerfile), project.dir];
+  const r = await engine.withFallback('the image build', () => streamed(engine, args, opts.onProgress, 60 * 60_000));
+  if (r.code !== 0) {
+    throw new ClawdflyError(`${engine.name} build of ${PROJECT_FILES.dockerfile} failed (exit ${r.code})`, {
+      code: 'local-build',
+      hint: 'fix the Dockerfile (the same one `clawdfly deploy` sends to Fly), or run on the host: --engine node',
+      evidence: (r.stdout + r.stderr).split('\n').filter((l) => l.trim()).slice(-12),
+    });
+  }
+  // The previous image of this project is now untagged: remove it (only ours, never shared ones).
+  if (oldId) await engine.run(['rmi', oldId], { timeoutMs: 120_000 });
+  return { tag, built: true, seconds: (Date.now() - started) / 1000 };
+}
+
+/** `--image REF`: an image built elsewhere (CI, another tag), used as it is. */
+export async function useImage(engine: ContainerEngine, ref: string): Promise<ImageResult> {
+  const r = await engine.run(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new UsageError(`${engine.kind} has no image ${ref}`, `build it, or drop --image to build ${PROJECT_FILES.dockerfile}`, 'no-image');
+  return { tag: ref, built: false, seconds: 0 };
+}
+
+/** Runs an engine command, showing its last line as progress (and every line with --verbose). */
+async function streamed(engine: ContainerEngine, args: string[], onProgress: (text: string) => void, timeoutMs: number): Promise<Captured> {
+  const argv = engine.argv(args);
+  out.verbose(`$ ${engine.kind} ${argv.join(' ')}`);
+  const env = await engine.env();
+  return new Promise((resolve) => {
+    const child = spawn(engine.path, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const onData = (which: 'out' | 'err') => (d: Buffer) => {
+      const text = d.toString('utf8');
+      if (which === 'out') stdout += text;
+      else stderr += text;
+      for (const line of text.split('\n').map((l) => l.trimEnd()).filter(Boolean)) {
+        out.verbose(`  ${line}`);
+        if (/^(STEP \d+\/\d+|#\d+ \[|Step \d+\/\d+)/.test(line)) onProgress(line.slice(0, 100));
+      }
+    };
+    child.stdout.on('data', onData('out'));
+    child.stderr.on('data', onData('err'));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      resolve({ code: 127, stdout, stderr: stderr + error.message });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
+/** Split fly.toml's [processes] command the way flyctl does (shell words, no expansion). */
+export function splitCommand(command: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      if (end < 0) throw new UsageError(`unterminated quote in the [processes] command: ${command}`, 'fix [processes] in fly.toml');
+      word += command.slice(i + 1, end);
+      i = end;
+      inWord = true;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < command.length && command[j] !== '"'; j++) {
+        if (command[j] === '\\' && j + 1 < command.length) j++;
+        word += command[j];
+      }
+      if (j >= command.length) throw new UsageError(`unterminated quote in the [processes] command: ${command}`, 'fix [processes] in fly.toml');
+      i = j;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < command.length) {
+      word += command[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/** Makes the state folder writable by the image's user (uid 1000), as Fly's volume is. */
+export async function prepareVolume(engine: ContainerEngine, dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  const uid = process.getuid?.();
+  if (uid === 0) {
+    await chownTree(dataDir, GATEWAY_UID);
+  } else if (engine.kind === 'podman') {
+    // Rootless podman: uid 1000 inside is a sub-uid outside; only podman's user namespace can chown to it.
+    const r = await engine.run(['unshare', 'chown', '-R', `${GATEWAY_UID}:${GATEWAY_UID}`, dataDir]);
+    if (r.code !== 0) out.warn(`could not hand ${dataDir} to the container's user (${r.stderr.trim().split('\n')[0]}); the gateway may not be able to save state`);
+  } else if (uid !== GATEWAY_UID) {
+    out.warn(`the container runs as uid ${GATEWAY_UID}; ${dataDir} belongs to uid ${uid}: if the gateway logs EACCES, run: sudo chown -R ${GATEWAY_UID}:${GATEWAY_UID} ${dataDir}`);
+  }
+}
+
+async function chownTree(path: string, id: number): Promise<void> {
+  const st = await lstat(path);
+  if (st.uid !== id || st.gid !== id) await chown(path, id, id).catch(() => undefined);
+  if (!st.isDirectory()) return;
+  for (const e of await readdir(path)) await chownTree(join(path, e), id);
+}
+
+export interface ContainerRunOptions {
+  image: string;
+  name: string;
+  projectDir: string;
+  env: Record<string, string>;
+  command: string[];
+  dataDir: string;
+  stateDir: string;
+  memoryMb?: number;
+  hostPort: number;
+  internalPort: number;
+}
+
+export interface StartedContainer {
+  name: string;
+  /** `<engine> logs -f <name>`: the gateway's log, ends when the container stops. */
+  logs: ChildProcess;
+  stop(force: boolean): Promise<void>;
+  /** Exit code (and OOM flag) of the stopped container. */
+  exitStatus(): Promise<{ code: number | null; oomKilled: boolean }>;
+  remove(): Promise<void>;
+}
+
+/** Refuses to touch a container of that name that clawdfly did not create for this project. */
+async function clearOldContainer(engine: ContainerEngine, name: string, projectDir: string): Promise<void> {
+  const r = await engine.run(['container', 'inspect', '--format', `{{.State.Running}} {{index .Config.Labels "${LOCAL_LABEL}"}}`, name], { timeoutMs: 60_000 });
+  if (r.code !== 0) return; // none
+  const [running, ...labelParts] = r.stdout.trim().split(' ');
+  const label = labelParts.join(' ');
+  if (label !== projectDir) {
+    throw new UsageError(`a container named ${name} exists and was not started by clawdfly for ${projectDir}`, `${engine.kind} rm -f ${name}  (if you no longer need it)`, 'container-conflict');
+  }
+  if (running === 'true') {
+    throw new UsageError(`this project already runs locally (container ${name})`, `stop it with Ctrl-C in its terminal, or: ${engine.kind} stop ${name}`, 'already-running');
+  }
+  await engine.run(['rm', '-f', name], { timeoutMs: 120_000 });
+}
+
+export async function startContainer(engine: ContainerEngine, o: ContainerRunOptions): Promise<StartedContainer> {
+  await clearOldContainer(engine, o.name, o.projectDir);
+  const createAndStart = async (): Promise<Captured> => {
+    const created = await withEnvFile(o.env, async (envFile, byName) => {
+      const args = [
+        'create',
+        '--name',
+        o.name,
+        '--label',
+        `${LOCAL_LABEL}=${o.projectDir}`,
+        '--env-file',
+        envFile,
+        ...Object.keys(byName).flatMap((k) => ['-e', k]),
+        '-v',
+        `${o.dataDir}:${o.stateDir}`,
+        ...(o.memoryMb ? ['--memory', `${o.memoryMb}m`, '--memory-swap', `${o.memoryMb}m`] : []),
+        // Loopback only: nothing on the network can reach the local machine.
+        '-p',
+        `127.0.0.1:${o.hostPort}:${o.internalPort}`,
+        o.image,
+        ...o.command,
+      ];
+      // The env-file exists only while the engine reads it at create time.
+      return engine.run(args, { timeoutMs: 15 * 60_000, env: byName });
+    });
+    if (created.code !== 0) return created;
+    const started = await engine.run(['start', o.name], { timeoutMs: 10 * 60_000 });
+    if (started.code !== 0) await engine.run(['rm', '-f', o.name], { timeoutMs: 120_000 });
+    return started;
+  };
+  const r = await engine.withFallback('starting the container', createAndStart);
+  if (r.code !== 0) {
+    throw new ClawdflyError(`${engine.kind} could not start the container`, {
+      code: 'local-container',
+      hint: 'run with --verbose to see the engine calls, or run on the host: --engine node',
+      evidence: (r.stderr || r.stdout).split('\n').filter((l) => l.trim()).slice(-6),
+    });
+  }
+  const env = await engine.env();
+  const logs = spawn(engine.path, engine.argv(['logs', '-f', o.name]), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const exitStatus = async (): Promise<{ code: number | null; oomKilled: boolean }> => {
+    const w = await engine.run(['container', 'inspect', '--format', '{{.State.Running}} {{.State.ExitCode}} {{.State.OOMKilled}}', o.name], { timeoutMs: 60_000 });
+    const [running, code, oom] = w.stdout.trim().split(' ');
+    if (running === 'true') {
+      // `logs -f` ended but the container still runs (engine hiccup): stop it before reporting.
+      await engine.run(['stop', '-t', '10', o.name], { timeoutMs: 120_000 });
+      return exitStatus();
+    }
+    return { code: code === undefined || code === '' ? null : Number(code), oomKilled: oom === 'true' };
+  };
+  return {
+    name: o.name,
+    logs,
+    exitStatus,
+    async stop(force) {
+      // SIGTERM (Fly's kill_signal), SIGKILL after 10 s; force = SIGKILL now.
+      if (force) await engine.run(['kill', o.name], { timeoutMs: 60_000 });
+      else await engine.run(['stop', '-t', '10', o.name], { timeoutMs: 120_000 });
+    },
+    async remove() {
+      await engine.run(['rm', '-f', o.name], { timeoutMs: 120_000 });
+    },
+  };
+}

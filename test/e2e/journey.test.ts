@@ -1,0 +1,233 @@
+/**
+ * The end-to-end journey, for real: `clawdfly init` → `deploy` against the flyctl double whose
+ * machines are real containers of the generated image (FAKEFLY_BACKEND=podman: `fly deploy`
+ * builds the Dockerfile, `ssh console -C` is `podman exec -i`, `logs` is the container's output,
+ * `machine restart` recreates the container) → `config push` hot-reloaded by the real gateway →
+ * `doctor` → SIGKILL → the stale lock on the volume → `doctor --fix` → listening again.
+ *
+ * One test, one real gateway (clawdbot 2026.1.24-3), one real image, loopback only.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain ESM without types
+import { createFakeFly } from '../fakefly/control.mjs';
+// @ts-expect-error plain ESM without types
+import { podmanContainer, removePodmanContainers } from '../fakefly/lib/backend-podman.mjs';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
+import { ensureBaseImage, ensurePodman, freePort, podman } from '../support/podman.js';
+import { sleep, tail } from '../support/util.js';
+
+const MIN = 60_000;
+const APP = CANONICAL_FLAGS[CANONICAL_FLAGS.indexOf('--app') + 1]!;
+const LISTENING = /\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000 \(PID \d+\)/;
+
+interface Fake {
+  dir: string;
+  env: Record<string, string>;
+  restarts(machineId?: string): number;
+  restartLog(): { reason: string; machine: string }[];
+  machines(app: string): MachineApi[];
+  machineFsPath(app: string, machineId: string, path: string): string;
+  state(): { apps: Record<string, { logs: { message: string; instance: string }[] }> };
+  cleanup(): void;
+}
+
+interface MachineApi {
+  id: string;
+  state: string;
+  events: { type: string; status: string; timestamp: number; request?: { exit_event?: { exit_code: number; oom_killed: boolean; requested_stop: boolean } } }[];
+}
+
+interface DoctorJson {
+  ok: boolean;
+  machine?: string;
+  checks: { id: string; status: 'ok' | 'warn' | 'fail' | 'skip'; summary: string; evidence: string[] }[];
+  fixes?: { checks: string[]; kind: string; outcome: string; note?: string }[];
+}
+
+let fake: Fake | undefined;
+let projectDir = '';
+let hostPort = 0;
+const timings: Record<string, number> = {};
+
+function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const t = Date.now();
+  return fn().finally(() => {
+    timings[name] = Math.round((Date.now() - t) / 100) / 10;
+  });
+}
+
+async function cli(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 5 * MIN): Promise<CliResult> {
+  return runCli([...args, '--dir', projectDir], { env: { ...fake!.env, ...extraEnv }, timeoutMs, secrets: Object.values(projectSecretValues(projectDir)) });
+}
+
+function json<T>(r: CliResult): T {
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`not one JSON document (exit ${r.code}):\n${r.stdout}\n--- stderr ---\n${tail(r.stderr, 30)}`);
+  }
+}
+
+function machine(): MachineApi {
+  const [m] = fake!.machines(APP);
+  if (!m) throw new Error('the double has no machine');
+  return m;
+}
+
+async function containerLogs(): Promise<string> {
+  const name = podmanContainer(fake!.dir, machine().id) as string;
+  const r = await podman(['logs', name], { check: false, timeoutMs: 2 * MIN });
+  return r.stdout + r.stderr;
+}
+
+/** Polls the live container's output for a line; fails fast with the log tail when it exits. */
+async function waitForContainerLog(re: RegExp, timeoutMs: number, fromOffset = 0): Promise<string> {
+  const name = podmanContainer(fake!.dir, machine().id) as string;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await containerLogs();
+    const hit = text.slice(fromOffset).split('\n').find((l) => re.test(l));
+    if (hit) return hit;
+    const st = await podman(['inspect', '--type', 'container', '--format', '{{.State.Running}} {{.State.ExitCode}}', name], { check: false });
+    if (!st.stdout.startsWith('true') || Date.now() > deadline) {
+      throw new Error(`${st.stdout.startsWith('true') ? `timed out after ${timeoutMs} ms` : `container ${name} stopped (${st.stdout.trim()})`} waiting for ${re}\n--- log tail ---\n${tail(text, 40)}`);
+    }
+    await sleep(1_000);
+  }
+}
+
+async function getRoot(): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${hostPort}/`, { signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, body: await res.text() };
+}
+
+/** The gateway's lock files on the volume (host side of /data/tmp/clawdbot-1000/). */
+function volumeLocks(): { path: string; pid: number; startTime?: number; createdAt?: string }[] {
+  const dir = fake!.machineFsPath(APP, machine().id, '/data/tmp/clawdbot-1000');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^gateway\.[0-9a-f]{8}\.lock$/.test(f))
+    .map((f) => ({ path: `/data/tmp/clawdbot-1000/${f}`, ...(JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pid: number; startTime?: number; createdAt?: string }) }));
+}
+
+function summary(d: DoctorJson): string {
+  return d.checks.map((c) => `${c.status.padEnd(4)} ${c.id}: ${c.summary}`).join('\n');
+}
+
+describe('end-to-end journey against the real image (podman)', () => {
+  beforeAll(async () => {
+    await ensurePodman();
+    await ensureBaseImage();
+    // `init --yes` with the canonical answers, and its image built (shared with the image tests:
+    // cached by content hash; the deploy below then only re-uses podman's layers).
+    const canonical = await step('init+image', () => canonicalProject());
+    projectDir = canonical.dir;
+    hostPort = await freePort();
+    fake = createFakeFly({
+      dir: join(dirname(projectDir), 'fakefly'),
+      env: {
+        FAKEFLY_BACKEND: 'podman',
+        FAKEFLY_PODMAN_OWNER_PID: String(process.pid),
+        FAKEFLY_PODMAN_HOST_PORT: String(hostPort),
+        FAKEFLY_LOGS_EMPTY_EXIT: '1',
+        CLAWDFLY_APP_URL: `http://127.0.0.1:${hostPort}/`,
+        CLAWDFLY_VERIFY_INTERVAL_MS: '1000',
+        CLAWDFLY_VERIFY_TIMEOUT_MS: String(3 * MIN),
+      },
+    }) as Fake;
+  }, 25 * MIN);
+
+  afterAll(async () => {
+    if (fake) {
+      removePodmanContainers(fake.dir);
+      fake.cleanup();
+    }
+    if (projectDir) await rm(dirname(projectDir), { recursive: true, force: true });
+    console.log(`journey timings (s): ${JSON.stringify(timings)}`);
+  }, 5 * MIN);
+
+  it('init → deploy → config push (hot reload) → doctor → SIGKILL → stale lock → doctor --fix → listening again', async () => {
+    // 1. deploy: app, volume, secrets, the real image built and run as the machine, verified
+    const deploy = await step('deploy', () => cli(['deploy', '--yes', '--json'], {}, 25 * MIN));
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const deployed = json<{ ok: boolean; machineId: string; url: string; config: string; changes: string[] }>(deploy);
+    expect(deployed.ok).toBe(true);
+    expect(deployed.url).toBe(`http://127.0.0.1:${hostPort}/`);
+    expect(deployed.changes).toEqual(expect.arrayContaining(['app', 'volume', 'secrets', 'deploy']));
+    // the entrypoint seeded /data/clawdbot.json from the image: deploy found it equal, wrote nothing
+    expect(deployed.config).toBe('unchanged');
+    expect(deployed.machineId).toBe(machine().id);
+    // first deploy: the machine was launched once; no extra restart for the config
+    expect(fake!.restarts()).toBe(0);
+    const bootLog = await containerLogs();
+    expect(bootLog).toMatch(LISTENING);
+    // what `fly logs` serves is the container's own output
+    const flyLogs = fake!.state().apps[APP]!.logs.map((l) => l.message);
+    expect(flyLogs.some((l) => LISTENING.test(l))).toBe(true);
+    const root = await getRoot();
+    expect(root.status).toBe(200);
+    expect(root.body).toContain('Clawdbot Control');
+    const locksUp = volumeLocks();
+    expect(locksUp).toHaveLength(1);
+
+    // 2. config push of a hot-safe change: one fallback model less
+    const configPath = join(projectDir, 'clawdbot.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { agents: { defaults: { model: { fallbacks: string[] } } } };
+    const fallbacks = config.agents.defaults.model.fallbacks;
+    expect(fallbacks.length).toBeGreaterThan(1);
+    config.agents.defaults.model.fallbacks = fallbacks.slice(0, 1);
+    writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+    const offset = (await containerLogs()).length;
+    const push = await step('config push', () => cli(['config', 'push', '--yes', '--json'], {}, 5 * MIN));
+    expect(push.code, `${push.stdout}\n${push.stderr}`).toBe(0);
+    const reload = await waitForContainerLog(/config hot reload applied/, 60_000, offset);
+    expect(reload).toMatch(/config hot reload applied/);
+    expect(fake!.restarts()).toBe(0);
+    const remote = JSON.parse(readFileSync(fake!.machineFsPath(APP, machine().id, '/data/clawdbot.json'), 'utf8')) as typeof config;
+    expect(remote.agents.defaults.model.fallbacks).toEqual(fallbacks.slice(0, 1));
+
+    // 3. doctor: nothing fails on a healthy deployment
+    const healthy = await step('doctor', () => cli(['doctor', '--json']));
+    const healthyReport = json<DoctorJson>(healthy);
+    expect(healthyReport.checks.filter((c) => c.status === 'fail'), summary(healthyReport)).toEqual([]);
+    expect(healthy.code).toBe(0);
+    expect(healthyReport.checks.find((c) => c.id === 'lock')?.status).toBe('ok');
+
+    // 4. SIGKILL: the gateway dies without a word; its lock stays on the volume
+    const [lock] = volumeLocks();
+    await podman(['kill', '-s', 'KILL', podmanContainer(fake!.dir, machine().id) as string]);
+    // the double learns of the exit on its next call; Fly's restart is held back for this step
+    const noRestart = { FAKEFLY_PODMAN_AUTORESTART: '0' };
+    const down = await step('doctor (down)', () => cli(['doctor', '--json'], noRestart));
+    const downReport = json<DoctorJson>(down);
+    const stopped = machine();
+    expect(stopped.state).toBe('stopped');
+    const exit = stopped.events.find((e) => e.type === 'exit')?.request?.exit_event;
+    expect(exit).toMatchObject({ exit_code: 137, oom_killed: false, requested_stop: false });
+    expect(volumeLocks()).toEqual([lock]); // a real stale lock: its owner is gone with the container
+    expect(down.code).toBe(1);
+    expect(downReport.checks.find((c) => c.id === 'crash-loop')?.status, summary(downReport)).toBe('fail');
+
+    // 5. doctor --fix brings it back; the entrypoint removes the stale lock before the gateway starts
+    const offset2 = 0; // a new container: its log starts empty
+    const fix = await step('doctor --fix', () => cli(['doctor', '--fix', '--yes', '--json'], noRestart, 10 * MIN));
+    const fixReport = json<DoctorJson>(fix);
+    expect(machine().state, summary(fixReport)).toBe('started');
+    const removed = await waitForContainerLog(/\[clawdfly\] removed stale gateway lock/, 60_000, offset2);
+    expect(removed).toContain(lock!.path);
+    await waitForContainerLog(LISTENING, 3 * MIN);
+    expect((await getRoot()).status).toBe(200);
+    const [relock] = volumeLocks();
+    expect(relock?.createdAt).not.toBe(lock!.createdAt);
+
+    // 6. and doctor agrees
+    const after = await step('doctor (after)', () => cli(['doctor', '--json']));
+    const afterReport = json<DoctorJson>(after);
+    console.log(`doctor before the kill:\n${summary(healthyReport)}\n\ndoctor after SIGKILL:\n${summary(downReport)}\n\ndoctor --fix:\n${JSON.stringify(fixReport.fixes)}\n${summary(fixReport)}\n\ndoctor after the fix:\n${summary(afterReport)}\n\nrestarts: ${JSON.stringify(fake!.restartLog())}`);
+    expect(afterReport.checks.find((c) => c.id === 'lock')?.status).toBe('ok');
+  }, 40 * MIN);
+});
