@@ -56,22 +56,31 @@ function dependentChain(invocations) {
   let at = best.reduce((m, b, i) => (b.n > best[m].n ? i : m), 0);
   const chain = [];
   while (at >= 0 && calls.length) {
-    chain.unshift(calls[at].name);
+    chain.unshift(calls[at]);
     at = best[at].prev;
   }
   return chain;
 }
 
+/** Where the wall time outside the chain's flyctl calls went (from the double's own clock). */
+function outside(chain, startedAt, endedAt) {
+  if (!chain.length) return { before: 0, between: 0, after: 0 };
+  let between = 0;
+  for (let i = 1; i < chain.length; i++) between += chain[i].start - chain[i - 1].end;
+  return { before: chain[0].start - startedAt, between, after: endedAt - chain[chain.length - 1].end };
+}
+
 function runCli(args, env) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
+    const startedAt = Date.now();
     const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6, startedAt, endedAt: Date.now() }));
     child.stdin.end();
   });
 }
@@ -123,7 +132,8 @@ for (let run = 0; run < RUNS; run++) {
     samples.push({
       wallMs: first.ms,
       calls: invocations.length,
-      chain,
+      chain: chain.map((c) => c.name),
+      outside: outside(chain, first.startedAt, first.endedAt),
       ratio: first.ms / (L * chain.length),
       doubleStartMs: startMs,
       corrected: first.ms / ((L + startMs) * chain.length),
@@ -151,6 +161,8 @@ const result = {
   wallMs: Math.round(median.wallMs),
   chainCalls: median.chain.length,
   chain: median.chain,
+  /** ms: clawdfly start-up + the burst of parallel start-ups of the double, then the gaps, then the end. */
+  outsideCallsMs: median.outside,
   flyctlCalls: median.calls,
   machineRestarts: median.restarts,
   rerun: median.rerun,
@@ -166,6 +178,8 @@ if (flag('--json')) {
   console.log(`  dependent chain      ${result.chainCalls} flyctl calls: ${result.chain.join(' → ')}`);
   console.log(`  figure               ${result.ratio.toFixed(3)} = wall / (L × chain)   [runs: ${result.ratios.join(', ')}]   target ≤ ${TARGET}`);
   console.log(`  without the double's start-up   ${result.ratioWithoutDoubleStart.toFixed(3)} = wall / ((L + ${result.doubleStartMs} ms) × chain)   (each call of the double first starts Node; a Go flyctl does not)`);
+  const o = result.outsideCallsMs;
+  console.log(`  outside the chain's calls      ${((o.before + o.between + o.after) / 1000).toFixed(2)} s: ${(o.before / 1000).toFixed(2)} s before the first (clawdfly's start-up and local checks, then parallel start-ups of the double), ${(o.between / 1000).toFixed(2)} s between calls (each: the double's exit + clawdfly's work + the next start-up), ${(o.after / 1000).toFixed(2)} s after the last`);
   console.log(`  flyctl calls         ${result.flyctlCalls}`);
   console.log(`  machine restarts     ${result.machineRestarts}`);
   console.log(`  unchanged re-run     ${(result.rerun.wallMs / 1000).toFixed(2)} s, ${result.rerun.calls} flyctl calls (chain ${result.rerun.chain}), remote mutations: ${result.rerun.mutations.length ? result.rerun.mutations.join(', ') : 'none'}`);

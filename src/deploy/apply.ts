@@ -116,6 +116,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   let config = 'unchanged' as ApplyResult['config'];
   let backupPath: string | undefined;
   const machine = await progress.run('config', `make ${project.remoteConfigPath} equal ${project.runtime.configFileName}`, async (update) => {
+    verifier.opts.onUpdate = update;
     let m: Machine;
     // Unchanged machine that was started when we looked: read its config while the verifier looks again.
     const known = !deployed && plan.machine?.state === 'started' ? plan.machine : undefined;

@@ -133,7 +133,7 @@ export async function ensureImage(engine: ContainerEngine, project: Project, opt
   const started = Date.now();
   const tag = imageTag(project);
   const hash = await contextHash(project.dir);
-  const existing = await engine.run(['image', 'inspect', '--format', `{{.Id}} {{index .Config.Labels "${CONTEXT_LABEL}"}}`, tag], { timeoutMs: 60_000 });
+  const existing = await engine.run(['image', 'inspect', '--format', `{{.Id}} {{index .Config.Labels "${CONTEXT_LABEL}"}}`, tag], { timeoutMs: 300_000 });
   const [oldId, oldHash] = existing.code === 0 ? existing.stdout.trim().split(/\s+/) : [];
   if (!opts.rebuild && oldHash === hash) {
     out.verbose(`image ${tag} is up to date (build context ${hash})`);
@@ -149,13 +149,13 @@ export async function ensureImage(engine: ContainerEngine, project: Project, opt
     });
   }
   // The previous image of this project is now untagged: remove it (only ours, never shared ones).
-  if (oldId) await engine.run(['rmi', oldId], { timeoutMs: 120_000 });
+  if (oldId) await engine.run(['rmi', oldId], { timeoutMs: 300_000 });
   return { tag, built: true, seconds: (Date.now() - started) / 1000 };
 }
 
 /** `--image REF`: an image built elsewhere (CI, another tag), used as it is. */
 export async function useImage(engine: ContainerEngine, ref: string): Promise<ImageResult> {
-  const r = await engine.run(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 60_000 });
+  const r = await engine.run(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 300_000 });
   if (r.code !== 0) throw new UsageError(`${engine.kind} has no image ${ref}`, `build it, or drop --image to build ${PROJECT_FILES.dockerfile}`, 'no-image');
   return { tag: ref, built: false, seconds: 0 };
 }
@@ -277,7 +277,7 @@ export interface StartedContainer {
 
 /** Refuses to touch a container of that name that clawdfly did not create for this project. */
 async function clearOldContainer(engine: ContainerEngine, name: string, projectDir: string): Promise<void> {
-  const r = await engine.run(['container', 'inspect', '--format', `{{.State.Running}} {{index .Config.Labels "${LOCAL_LABEL}"}}`, name], { timeoutMs: 60_000 });
+  const r = await engine.run(['container', 'inspect', '--format', `{{.State.Running}} {{index .Config.Labels "${LOCAL_LABEL}"}}`, name], { timeoutMs: 300_000 });
   if (r.code !== 0) return; // none
   const [running, ...labelParts] = r.stdout.trim().split(' ');
   const label = labelParts.join(' ');
@@ -287,7 +287,7 @@ async function clearOldContainer(engine: ContainerEngine, name: string, projectD
   if (running === 'true') {
     throw new UsageError(`this project already runs locally (container ${name})`, `stop it with Ctrl-C in its terminal, or: ${engine.kind} stop ${name}`, 'already-running');
   }
-  await engine.run(['rm', '-f', name], { timeoutMs: 120_000 });
+  await engine.run(['rm', '-f', name], { timeoutMs: 300_000 });
 }
 
 export async function startContainer(engine: ContainerEngine, o: ContainerRunOptions): Promise<StartedContainer> {
@@ -317,7 +317,7 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
     });
     if (created.code !== 0) return created;
     const started = await engine.run(['start', o.name], { timeoutMs: 10 * 60_000 });
-    if (started.code !== 0) await engine.run(['rm', '-f', o.name], { timeoutMs: 120_000 });
+    if (started.code !== 0) await engine.run(['rm', '-f', o.name], { timeoutMs: 300_000 });
     return started;
   };
   const r = await engine.withFallback('starting the container', createAndStart);
@@ -331,11 +331,11 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
   const env = await engine.env();
   const logs = spawn(engine.path, engine.argv(['logs', '-f', o.name]), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exitStatus = async (): Promise<{ code: number | null; oomKilled: boolean }> => {
-    const w = await engine.run(['container', 'inspect', '--format', '{{.State.Running}} {{.State.ExitCode}} {{.State.OOMKilled}}', o.name], { timeoutMs: 60_000 });
+    const w = await engine.run(['container', 'inspect', '--format', '{{.State.Running}} {{.State.ExitCode}} {{.State.OOMKilled}}', o.name], { timeoutMs: 300_000 });
     const [running, code, oom] = w.stdout.trim().split(' ');
     if (running === 'true') {
       // `logs -f` ended but the container still runs (engine hiccup): stop it before reporting.
-      await engine.run(['stop', '-t', '10', o.name], { timeoutMs: 120_000 });
+      await engine.run(['stop', '-t', '10', o.name], { timeoutMs: 300_000 });
       return exitStatus();
     }
     return { code: code === undefined || code === '' ? null : Number(code), oomKilled: oom === 'true' };
@@ -346,11 +346,11 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
     exitStatus,
     async stop(force) {
       // SIGTERM (Fly's kill_signal), SIGKILL after 10 s; force = SIGKILL now.
-      if (force) await engine.run(['kill', o.name], { timeoutMs: 60_000 });
-      else await engine.run(['stop', '-t', '10', o.name], { timeoutMs: 120_000 });
+      if (force) await engine.run(['kill', o.name], { timeoutMs: 300_000 });
+      else await engine.run(['stop', '-t', '10', o.name], { timeoutMs: 300_000 });
     },
     async remove() {
-      await engine.run(['rm', '-f', o.name], { timeoutMs: 120_000 });
+      await engine.run(['rm', '-f', o.name], { timeoutMs: 300_000 });
     },
   };
 }

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, platform } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -132,8 +132,14 @@ function firstLine(text: string): string | undefined {
 async function probeContainer(name: 'podman' | 'docker', env: NodeJS.ProcessEnv): Promise<ContainerProbe> {
   const path = which(name, env['PATH']);
   if (!path) return { works: false };
-  // Both print the server's version only when the daemon / service answers.
-  const r = await capture(path, ['version', '--format', '{{.Server.Version}}'], { env, timeoutMs: 20_000 });
+  if (name === 'podman' && platform() === 'linux') {
+    // podman on Linux has no daemon to ask; `podman version` would wait for the storage lock,
+    // which a running build holds for minutes. Runs at all = usable; run errors are handled later.
+    const v = await capture(path, ['--version'], { env, timeoutMs: 20_000 });
+    return v.code === 0 ? { path, works: true } : { path, works: false, detail: firstLine(v.stderr) ?? `exit ${v.code}` };
+  }
+  // Both print the server's version only when the daemon / service (podman machine) answers.
+  const r = await capture(path, ['version', '--format', '{{.Server.Version}}'], { env, timeoutMs: 60_000 });
   if (r.code === 0 && r.stdout.trim() && !/<no value>/.test(r.stdout)) return { path, works: true };
   // podman without a remote service prints no server section but still runs containers locally.
   if (name === 'podman' && r.code === 0) return { path, works: true };

@@ -4,8 +4,8 @@
  * Write protocol (a broken connection at any step leaves the live file untouched):
  *   1. stream the bytes over stdin into `<stateDir>/.<file>.new` (`tee`, created 0600 by umask 077,
  *      its stdout discarded on the machine);
- *   2. `sha256sum` the temp file and compare with the local bytes;
- *   3. ONE `sh -c` that re-checks the hash, copies the current file to `<file>.<stamp>.bak`
+ *   2. ONE `sh -c` that checks the temp file's sha256 against the local bytes, copies the current
+ *      file to `<file>.<stamp>.bak`
  *      (via a temp name, so no partial backup either), `chmod 600`s the temp file and renames
  *      it over the live file (rename(2) in one directory: atomic), then prunes old backups.
  * `ssh console -C` is not a shell (flyctl.md §2.11): every remote command is an argv array, and the
@@ -97,31 +97,32 @@ export async function pushConfigFile(
   // 1. upload into the temp file (umask 077: never readable by others, not even for a moment)
   await fly.ssh([...shScript('umask 077 && exec tee -- "$1" >/dev/null'), 'sh', paths.temp], { machineId, input: bytes });
 
-  // 2. verify what arrived
-  const sumOut = await fly.ssh(['sha256sum', paths.temp], { machineId });
-  const remoteSum = sumOut.trim().split(/\s+/)[0]?.toLowerCase();
-  if (remoteSum !== sha256) {
-    await removeQuietly(fly, machineId, paths.temp);
-    throw new ConfigTransferError(`the upload to ${paths.temp} arrived damaged (sha256 ${remoteSum ?? '?'} ≠ ${sha256}); ${paths.file} was not changed`, {
-      hint: 'run the command again (it is safe to repeat)',
-      code: 'upload-corrupted',
-    });
-  }
-
-  // 3. commit in one step
+  // 2. verify what arrived and commit, in one round trip (each ssh call costs seconds on Fly)
   const backupPath = `${paths.file}.${backupStamp(opts.now)}.bak`;
   const commit = [
     'set -e',
     'f="$1"; t="$2"; b="$3"; sum="$4"; keep="$5"',
     '[ -f "$t" ] || { echo "upload $t is gone" >&2; exit 3; }',
-    '[ "$(sha256sum "$t" | cut -d" " -f1)" = "$sum" ] || { echo "upload $t changed since it was checked" >&2; exit 4; }',
+    '[ "$(sha256sum "$t" | cut -d" " -f1)" = "$sum" ] || { echo "upload $t does not match what was sent" >&2; exit 4; }',
     'if [ -f "$f" ]; then cp -p "$f" "$b.tmp"; mv -f "$b.tmp" "$b"; echo "__BACKUP=$b"; fi',
     'chmod 600 "$t"',
     'mv -f "$t" "$f"',
     'echo __COMMITTED',
     'ls -1r $6 2>/dev/null | tail -n +$((keep + 1)) | while IFS= read -r old; do rm -f -- "$old"; done',
   ].join('; ');
-  const committed = await fly.ssh([...shScript(commit), 'sh', paths.file, paths.temp, backupPath, sha256, String(keep), paths.backupGlob], { machineId });
+  let committed: string;
+  try {
+    committed = await fly.ssh([...shScript(commit), 'sh', paths.file, paths.temp, backupPath, sha256, String(keep), paths.backupGlob], { machineId });
+  } catch (error) {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === 4) {
+      await removeQuietly(fly, machineId, paths.temp);
+      throw new ConfigTransferError(`the upload to ${paths.temp} arrived damaged (its sha256 is not ${sha256}); ${paths.file} was not changed`, {
+        hint: 'run the command again (it is safe to repeat)',
+        code: 'upload-corrupted',
+      });
+    }
+    throw error;
+  }
   if (!committed.includes('__COMMITTED')) {
     throw new ConfigTransferError(`the remote commit of ${paths.file} did not confirm`, { hint: 'clawdfly config diff  (shows what is on the machine now)', code: 'commit-unconfirmed' });
   }

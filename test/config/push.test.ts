@@ -83,8 +83,7 @@ describe('config push', () => {
 
   it.each([
     ['during the upload (tee)', 'ssh console:match=tee'],
-    ['after tee, before the check (sha256sum)', 'ssh console:match=sha256sum /data'],
-    ['after the check, at the commit (mv)', 'ssh console:match=mv -f'],
+    ['after tee, at the checked commit (sha256sum + mv in one script)', 'ssh console:match=mv -f'],
   ])('a connection that breaks %s leaves the live file untouched; a plain retry then works', async (_when, fail) => {
     const d = await project();
     const before = d.remoteText()!;

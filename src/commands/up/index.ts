@@ -99,7 +99,7 @@ function announce(ctx: Ctx, bootMs: number, approveHint?: string): void {
   out.success(`Gateway listening after ${(bootMs / 1000).toFixed(1)} s`);
   out.info(`  Control UI: ${style.bold(url)}`);
   out.info(`  Log in: paste the gateway token into the Control UI settings: ${style.cmd(tokenCmd)}`);
-  if (approveHint) out.info(`  A new browser must be approved once: ${style.cmd(approveHint)}`);
+  if (approveHint) out.info(`  If the Control UI says "pairing required" (the port mapping can make a browser look remote), approve it once: ${style.cmd(approveHint)}`);
   out.info(`  Stop: Ctrl-C (state stays in ${join(ctx.dirFlag, PROJECT_FILES.localData)})`);
 }
 

@@ -34,7 +34,6 @@ import { gatewayListen } from './backend-local.mjs';
 
 const CONTAINER_PREFIX = 'clawdfly-test-';
 const OWNER_LABEL = 'clawdfly-test.owner-pid';
-const HASH_LABEL = 'clawdfly-test.context-hash';
 const STATE_LABEL = 'fakefly.state';
 const CACHE_REPO = 'localhost/clawdfly-test-cache';
 const BASE_IMAGE = 'docker.io/library/node:22-bookworm-slim';
@@ -102,13 +101,32 @@ const tail = (text, n = 40) => text.trimEnd().split('\n').slice(-n).join('\n');
 
 // ------------------------------------------------------------------ build (the harness's cache)
 
-/** test/support/util.ts hashDir: relative paths, exec bits and contents, sorted. */
+/** .dockerignore as the builder reads it: patterns anchored at the context root, `!` re-includes, last match wins. */
+function dockerignore(dir) {
+  let text = '';
+  try { text = fs.readFileSync(path.join(dir, '.dockerignore'), 'utf8'); } catch { return () => false; }
+  const rules = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
+    const negate = l.startsWith('!');
+    const pat = path.posix.normalize((negate ? l.slice(1) : l).replace(/^\/+/, ''));
+    const re = new RegExp(`^${pat.split('**').map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')).join('.*')}(/.*)?$`);
+    return { negate, re };
+  });
+  return (rel) => rules.reduce((ignored, r) => (r.re.test(rel) ? !r.negate : ignored), false);
+}
+
+/**
+ * test/support/util.ts hashDir (relative paths, exec bits and contents, sorted), leaving out what
+ * .dockerignore keeps from the builder: a project's .clawdfly/ (secrets, deploy state) changes on
+ * every init and deploy without changing the image.
+ */
 function hashDir(dir) {
   const h = crypto.createHash('sha256');
+  const ignored = dockerignore(dir);
   const walk = (rel) => {
     const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
+      if (ignored(r)) continue;
       const full = path.join(dir, r);
       if (e.isDirectory()) { h.update(`D ${r}\0`); walk(r); }
       else if (e.isSymbolicLink()) h.update(`L ${r}\0${fs.readlinkSync(full)}\0`);
@@ -181,8 +199,10 @@ function buildImage(ctx, image, out) {
     const fd = fs.openSync(logFile, 'a');
     let r;
     try {
+      // No --label (unlike the harness): a label is one more layer, and with vfs committing it copies
+      // the whole rootfs (minutes). Without it an unchanged Dockerfile is all podman layer-cache hits.
       r = pod([
-        'build', '--pull=never', '--network', 'host', '--label', `${HASH_LABEL}=${hash}`,
+        'build', '--pull=never', '--network', 'host',
         ...buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
         '-t', cacheTag, '-f', dockerfile, context,
       ], { timeoutMs: 30 * 60_000, stdio: ['ignore', fd, fd] });
@@ -343,6 +363,10 @@ function stopContainer(ctx, m, s) {
   p.exitSeen = true;
 }
 
+/** Commands that read or change machines (the others never wait for podman). */
+const SYNCED = new Set(['status', 'deploy', 'logs', 'ssh console', 'secrets set', 'secrets import', 'secrets unset',
+  'machine list', 'machine restart', 'machine start', 'machine stop', 'machine status', 'machine update']);
+
 export const podmanBackend = {
   name: 'podman',
   /** ssh console runs every command in the container (no clawdbot / kill stand-ins). */
@@ -404,6 +428,7 @@ export const podmanBackend = {
    * (exit event from podman inspect); policy "always" restarts it; `logs` also pulls new log lines.
    */
   sync(ctx, canon) {
+    if (!SYNCED.has(canon)) return;
     const s0 = readState(ctx.dir);
     const live = Object.values(s0.machines).filter((m) => m.fake?.podman?.container && m.api.state === 'started' && !m.fake.podman.exitSeen);
     const wantLogs = canon === 'logs';
