@@ -19,6 +19,8 @@ export const FAKEFLY_MJS = path.join(HERE, 'fakefly.mjs');
 export function createFakeFly(opts = {}) {
   const dir = path.resolve(opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fakefly-')));
   fs.mkdirSync(dir, { recursive: true });
+  // The suite's global teardown scans every double's recorded argv for secret values.
+  if (process.env.CLAWDFLY_TEST_RUN_DIR) fs.appendFileSync(path.join(process.env.CLAWDFLY_TEST_RUN_DIR, 'fakefly-states.txt'), dir + '\n');
   const env = {
     ...stripFlyEnv(process.env),
     PATH: `${FAKEFLY_BIN_DIR}${path.delimiter}${process.env.PATH ?? ''}`,

@@ -3,7 +3,7 @@
  * printed for every secret value the test knows about: a leak fails the test that caused it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +79,9 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     child.on('close', (code) => {
       clearTimeout(timer);
       const known = new Set([...Object.values(TEST_SECRETS), ...(opts.secrets ?? []), ...projectSecrets(dirArg(args, cwd))]);
+      // Registered for the suite-wide scan of every flyctl argv (test/global-setup.ts).
+      const runDir = process.env['CLAWDFLY_TEST_RUN_DIR'];
+      if (runDir) appendFileSync(join(runDir, 'secrets.txt'), [...known].join('\n') + '\n');
       try {
         assertNoSecrets(stdout, known, `stdout of clawdfly ${args.join(' ')}`);
         assertNoSecrets(stderr, known, `stderr of clawdfly ${args.join(' ')}`);

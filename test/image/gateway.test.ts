@@ -98,7 +98,7 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
   }, BOOT_TIMEOUT + 2 * MIN);
 
   it('hits the prewarmed transpile cache: the first boot transpiles nothing', async () => {
-    const shipped = await prewarmedFiles(project.image);
+    const shipped = await prewarmedFiles(m);
     expect(shipped).toBeGreaterThan(100); // the build really prewarmed (1,310 files measured)
     expect(countHostFiles(join(volume, 'tmp', 'jiti'))).toBe(shipped);
   }, 5 * MIN);

@@ -193,6 +193,7 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
     });
   } finally {
     if (oomKilled) out.verbose('the engine reports the container was OOM-killed');
+    out.info(`  removing container ${name} (the state stays in ${join(ctx.dirFlag, PROJECT_FILES.localData)})`);
     await container.remove();
   }
 }

@@ -103,11 +103,16 @@ const tail = (text, n = 40) => text.trimEnd().split('\n').slice(-n).join('\n');
 
 /** .dockerignore as the builder reads it: patterns anchored at the context root, `!` re-includes, last match wins. */
 function dockerignore(dir) {
+  // the same reading as test/support/podman.ts dockerignoreMatcher (so both compute the same hash)
   let text = '';
-  try { text = fs.readFileSync(path.join(dir, '.dockerignore'), 'utf8'); } catch { return () => false; }
-  const rules = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
+  for (const name of ['.containerignore', '.dockerignore']) {
+    const p = path.join(dir, name);
+    if (fs.existsSync(p)) { text = fs.readFileSync(p, 'utf8'); break; }
+  }
+  const rules = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
     const negate = l.startsWith('!');
-    const pat = path.posix.normalize((negate ? l.slice(1) : l).replace(/^\/+/, ''));
+    return { negate, pat: (negate ? l.slice(1).trim() : l).replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\.\/(?=.)/, '') };
+  }).filter((r) => r.pat).map(({ negate, pat }) => {
     const re = new RegExp(`^${pat.split('**').map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')).join('.*')}(/.*)?$`);
     return { negate, re };
   });

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Boot time and peak memory of the real generated image (podman), ours vs the seed's setup:
+// first boot and restart, seconds to `[gateway] listening` and the container cgroup's peak MB.
+// Builds the image first when the cache has none (minutes). The measuring code is TypeScript
+// shared with the image tests (test/image/boot.ts); vite-node runs it.
+//   node bench/boot.mjs                    (or: npm run bench boot)
+//   BOOT_BENCH_SETUPS=ours node bench/boot.mjs
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite-node', 'vite-node.mjs'), join(ROOT, 'test', 'image', 'boot-bench.ts')], {
+  cwd: ROOT,
+  stdio: 'inherit',
+});
+process.exit(r.status ?? 1);

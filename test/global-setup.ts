@@ -1,0 +1,38 @@
+/**
+ * Suite-wide secret scan. Every flyctl double created in any test file registers its state dir,
+ * and every CLI run registers the secret values it knew about; when the whole suite is done,
+ * every recorded flyctl argv (and cwd) is scanned for every one of those values. A hit fails the run.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_SECRETS } from './helpers/cli.js';
+
+let runDir = '';
+
+export function setup(): void {
+  runDir = mkdtempSync(join(tmpdir(), 'clawdfly-suite-'));
+  process.env['CLAWDFLY_TEST_RUN_DIR'] = runDir;
+}
+
+function lines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+export function teardown(): void {
+  const secrets = new Set([...Object.values(TEST_SECRETS), ...lines(join(runDir, 'secrets.txt'))]);
+  const states = new Set(lines(join(runDir, 'fakefly-states.txt')));
+  let invocations = 0;
+  const hits: string[] = [];
+  for (const state of states) {
+    for (const line of lines(join(state, 'invocations.jsonl'))) {
+      invocations++;
+      const { argv = [], cwd = '' } = JSON.parse(line) as { argv?: string[]; cwd?: string };
+      const text = [...argv, cwd].join('\u0000');
+      for (const secret of secrets) if (text.includes(secret)) hits.push(`${argv.slice(0, 3).join(' ').split(secret).join('***')} … (value starting ${secret.slice(0, 4)}…)`);
+    }
+  }
+  rmSync(runDir, { recursive: true, force: true });
+  console.log(`secret scan: ${invocations} recorded flyctl invocations from ${states.size} doubles, ${secrets.size} secret values, ${hits.length} hits`);
+  if (hits.length > 0) throw new Error(`secret values found on flyctl argv:\n${hits.join('\n')}`);
+}
