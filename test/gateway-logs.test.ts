@@ -84,7 +84,8 @@ describe('gateway log parser on the real fixtures', () => {
 
   it('strips the NO_COLOR timestamp prefix, knows memory exits and lock names, parses lock JSON', () => {
     expect(stripTimestamp('2026-11-24T05:56:30.438Z Missing config. Run')).toBe('Missing config. Run');
-    expect([isMemoryExit(137), isMemoryExit(134), isMemoryExit(1), isMemoryExit(0, true)]).toEqual([true, true, false, true]);
+    // a bare 137 is any SIGKILL (a forced stop); only the OOM flag or V8's SIGABRT (134) mean memory
+    expect([isMemoryExit(137), isMemoryExit(137, true), isMemoryExit(134), isMemoryExit(1), isMemoryExit(0, true)]).toEqual([false, true, true, false, true]);
     expect(LOCK_FILE_RE.test('gateway.9f80b0d2.lock')).toBe(true);
     expect(parseLock('{"pid":10578,"createdAt":"2026-11-24T05:52:43.800Z","configPath":"/data/clawdbot.json","startTime":949036}')).toEqual({
       pid: 10578, createdAt: '2026-11-24T05:52:43.800Z', configPath: '/data/clawdbot.json', startTime: 949036,

@@ -108,9 +108,12 @@ export function findLast<K extends LogFinding['kind']>(findings: LogFinding[], k
   return undefined;
 }
 
-/** Exit codes of a killed Node process: 134 = SIGABRT (V8 heap OOM), 137 = SIGKILL (kernel OOM killer). */
+/**
+ * A memory exit: Fly's own oom_killed flag (the kernel OOM killer; exit 137), or 134 = SIGABRT, which is
+ * how V8 ends on `Reached heap limit`. A bare 137 is any SIGKILL (e.g. a forced stop), not evidence of memory.
+ */
 export function isMemoryExit(exitCode: number | undefined, oomKilled?: boolean): boolean {
-  return oomKilled === true || exitCode === 134 || exitCode === 137;
+  return oomKilled === true || exitCode === 134;
 }
 
 /** The lock file name pattern in any version: gateway.<8 hex>.lock */

@@ -43,6 +43,8 @@ export function reactionIn(entries: LogEntry[]): ReloadReaction | undefined {
       const invalid = findings.filter((f) => f.kind === 'config-invalid').flatMap((f) => (f.kind === 'config-invalid' ? f.problems : []));
       return { kind: 'rejected', lines: [...detail, ...invalid.filter((p) => !detail.some((d) => d.includes(p)))] };
     }
+    // The gateway could not read (or watch) the file: as fatal as an invalid one on the next boot.
+    if (finding.kind === 'eacces' && /config|\.json\b/.test(finding.line)) return { kind: 'rejected', lines: [finding.line] };
     if (finding.kind === 'reload-applied') return { kind: 'applied', lines: [finding.line] };
     if (finding.kind === 'reload-restart') return { kind: 'restart', lines: [finding.line] };
   }

@@ -106,6 +106,8 @@ export async function pushConfigFile(
     '[ "$(sha256sum "$t" | cut -d" " -f1)" = "$sum" ] || { echo "upload $t does not match what was sent" >&2; exit 4; }',
     'if [ -f "$f" ]; then cp -p "$f" "$b.tmp"; mv -f "$b.tmp" "$b"; echo "__BACKUP=$b"; fi',
     'chmod 600 "$t"',
+    // ssh runs as root; the gateway runs as the state dir's owner and must still read (and watch) the file.
+    'chown "$(stat -c %u:%g "$(dirname -- "$f")")" "$t"',
     'mv -f "$t" "$f"',
     'echo __COMMITTED',
     'ls -1r $6 2>/dev/null | tail -n +$((keep + 1)) | while IFS= read -r old; do rm -f -- "$old"; done',
@@ -147,6 +149,7 @@ export async function restoreBackup(fly: FlyClient, project: Project, machineId:
     '[ -f "$b" ] || { echo "backup $b is missing" >&2; exit 3; }',
     'cp -p "$b" "$t"',
     'chmod 600 "$t"',
+    'chown "$(stat -c %u:%g "$(dirname -- "$f")")" "$t"',
     'mv -f "$t" "$f"',
     'echo __RESTORED',
   ].join('; ');

@@ -81,7 +81,8 @@ describe('Signal variant', () => {
     const s = await deployed({ init: ['--signal'] });
     const dockerfile = readFileSync(join(s.dir, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/openjdk-\d+-jre-headless/);
-    expect(dockerfile).toMatch(/ln -s .*signal-cli.* \/usr\/local\/bin\/signal-cli/);
+    // a wrapper at /usr/local/bin/signal-cli that keeps the account on the volume, where the login links it
+    expect(dockerfile).toMatch(/signal-cli --config \/data\/signal-cli "\$@".* > \/usr\/local\/bin\/signal-cli/);
     const configText = readFileSync(join(s.dir, 'clawdbot.json'), 'utf8');
     const { checkConfigText } = (await import('../../dist/gateway/config-file.js')) as typeof import('../../src/gateway/config-file.js');
     const check = checkConfigText(configText);

@@ -390,6 +390,18 @@ export function dockerignoreMatcher(contextDir: string): (rel: string, isDir: bo
 }
 
 /**
+ * The build cache key: the context's files (paths, exec bits, contents) minus what .dockerignore
+ * keeps out of the build (the project's random gateway token lives in the docker-ignored
+ * .clawdfly/secrets.env), the Dockerfile and the build args.
+ */
+export async function contextHash(contextDir: string, opts: { dockerfile?: string; buildArgs?: Record<string, string> } = {}): Promise<string> {
+  const ctx = resolve(contextDir);
+  const dockerfile = opts.dockerfile ? (isAbsolute(opts.dockerfile) ? opts.dockerfile : join(ctx, opts.dockerfile)) : join(ctx, 'Dockerfile');
+  const buildArgs = Object.entries(opts.buildArgs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  return sha256([await hashDir(ctx, dockerignoreMatcher(ctx)), sha256(await readFile(dockerfile)), JSON.stringify(buildArgs)].join('\n'));
+}
+
+/**
  * `podman build --pull=never --network host -t <tag> -f <contextDir>/Dockerfile <contextDir>`.
  * Cached by the context's content hash: an image tagged `localhost/clawdfly-test-cache:<hash>`
  * is re-tagged instead of rebuilt.
@@ -416,10 +428,7 @@ export async function buildImage(
   const ctx = resolve(contextDir);
   const dockerfile = opts.dockerfile ? (isAbsolute(opts.dockerfile) ? opts.dockerfile : join(ctx, opts.dockerfile)) : join(ctx, 'Dockerfile');
   const buildArgs = Object.entries(opts.buildArgs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  // What .dockerignore keeps out of the build context is kept out of the hash too (the project's
-  // random gateway token lives in the docker-ignored .clawdfly/secrets.env).
-  const ignored = dockerignoreMatcher(ctx);
-  const hash = sha256([await hashDir(ctx, ignored), sha256(await readFile(dockerfile)), JSON.stringify(buildArgs)].join('\n'));
+  const hash = await contextHash(ctx, opts);
   const cacheTag = `${CACHE_REPO}:${hash.slice(0, 32)}`;
   const logDir = cachePath('logs');
   await mkdir(logDir, { recursive: true });
