@@ -3,41 +3,18 @@
  * byte (the user's comments, order, spacing). Each edit is checked by parsing the result back.
  */
 import { flyTomlFacts, type FlyTomlFacts } from '../project/render.js';
+import { joinShellWords, splitShellWords } from '../util/shell-words.js';
 
-/** flyctl splits [processes] commands shell-style; this is the same split for the simple cases. */
+/** flyctl splits [processes] commands shell-style (src/util/shell-words.ts); an unterminated quote reads as-is. */
 export function splitCommand(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let has = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else if (ch === '\\' && quote === '"' && i + 1 < text.length) cur += text[++i];
-      else cur += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      has = true;
-    } else if (ch === '\\' && i + 1 < text.length) {
-      cur += text[++i];
-      has = true;
-    } else if (/\s/.test(ch)) {
-      if (has) out.push(cur);
-      cur = '';
-      has = false;
-    } else {
-      cur += ch;
-      has = true;
-    }
+  try {
+    return splitShellWords(text);
+  } catch {
+    return text.split(/\s+/).filter(Boolean);
   }
-  if (has) out.push(cur);
-  return out;
 }
 
-export function joinCommand(argv: string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
+export const joinCommand = joinShellWords;
 
 /** Sets `--flag value` in a command (replacing `--flag v` or `--flag=v`, else appending). */
 export function setCommandFlag(argv: string[], flag: string, value: string): string[] {

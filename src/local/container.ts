@@ -26,6 +26,7 @@ import {
   type PodmanSettings,
 } from './engine.js';
 import { withEnvFile } from './prepare.js';
+import { splitShellWords } from '../util/shell-words.js';
 
 export const LOCAL_LABEL = 'clawdfly.local';
 export const CONTEXT_LABEL = 'clawdfly.context';
@@ -194,40 +195,11 @@ async function streamed(engine: ContainerEngine, args: string[], onProgress: (te
 
 /** Split fly.toml's [processes] command the way flyctl does (shell words, no expansion). */
 export function splitCommand(command: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  for (let i = 0; i < command.length; i++) {
-    const c = command[i]!;
-    if (c === "'") {
-      const end = command.indexOf("'", i + 1);
-      if (end < 0) throw new UsageError(`unterminated quote in the [processes] command: ${command}`, 'fix [processes] in fly.toml');
-      word += command.slice(i + 1, end);
-      i = end;
-      inWord = true;
-    } else if (c === '"') {
-      let j = i + 1;
-      for (; j < command.length && command[j] !== '"'; j++) {
-        if (command[j] === '\\' && j + 1 < command.length) j++;
-        word += command[j];
-      }
-      if (j >= command.length) throw new UsageError(`unterminated quote in the [processes] command: ${command}`, 'fix [processes] in fly.toml');
-      i = j;
-      inWord = true;
-    } else if (c === '\\' && i + 1 < command.length) {
-      word += command[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else {
-      word += c;
-      inWord = true;
-    }
+  try {
+    return splitShellWords(command);
+  } catch {
+    throw new UsageError(`unterminated quote in the [processes] command: ${command}`, 'fix [processes] in fly.toml');
   }
-  if (inWord) words.push(word);
-  return words;
 }
 
 /** Makes the state folder writable by the image's user (uid 1000), as Fly's volume is. */

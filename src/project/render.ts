@@ -10,6 +10,7 @@ import type { Answers } from './answers.js';
 import { buildGatewayConfig, formatConfig } from './gateway-config.js';
 import { PROJECT_FILES } from './paths.js';
 import { renderTemplate, type TemplateValues } from '../util/template.js';
+import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
 import { findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
@@ -35,10 +36,6 @@ export function heapSizeMb(memoryMb: number): number {
 /** Grace period for the HTTP check: a cold boot takes ~45 s, more on a shared CPU under load. */
 export const CHECK_GRACE_SECONDS = 120;
 
-/** Quote a command for fly.toml's [processes], which flyctl splits shell-style. */
-function shellJoin(argv: string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
 
 export function runtimePackageJson(runtime: GatewayRuntime): string {
   // Must stay byte-compatible with the committed lockfile's root entry.
@@ -69,7 +66,7 @@ export function templateValues(answers: Answers): TemplateValues {
     stateDir: STATE_DIR,
     tmpDir: `${STATE_DIR}/${TMP_SUBDIR}`,
     graceSeconds: CHECK_GRACE_SECONDS,
-    processCommand: shellJoin(command),
+    processCommand: joinShellWords(command),
     processCommandJson: JSON.stringify(command),
     stateDirEnv: runtime.env.stateDir,
     disableBonjourEnv: runtime.env.disableBonjour,
