@@ -5,10 +5,12 @@
  */
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { flyMachineOptions, initCanonical, shellSplit } from './project.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { flyMachineOptions, initCanonical, removeCanonicalDirs, shellSplit } from './project.js';
 import { contextHash, dockerignoreMatcher } from '../support/podman.js';
 import { parseSecretsEnv } from '../../src/project/secrets.js';
+
+afterAll(removeCanonicalDirs);
 
 describe('canonical project', () => {
   it('gives the same build cache key every run although each run draws a new gateway token', async () => {

@@ -3,7 +3,7 @@
  * plus `flyMachineOptions()`: fly.toml read the way Fly reads it, as runMachine options.
  * Shared by the image tests, the end-to-end journey and bench/boot.mjs.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,10 +36,19 @@ const INIT_ENV: Record<string, string | undefined> = {
   CLAWDFLY_RUNTIME: undefined,
 };
 
-/** A fresh project dir written by the real `clawdfly init --yes` (needs `npm run build`). */
+const made: string[] = [];
+/** Removes the project dirs this process made (call it from afterAll; also runs at process exit). */
+export function removeCanonicalDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+process.once('exit', removeCanonicalDirs);
+
+/** A fresh project dir written by the real `clawdfly init --yes` (needs `npm run build`); removed at process exit. */
 export async function initCanonical(extraFlags: string[] = []): Promise<string> {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  const dir = join(await mkdtemp(join(tmpdir(), 'clawdfly-canonical-')), 'gateway');
+  const parent = await mkdtemp(join(tmpdir(), 'clawdfly-canonical-'));
+  made.push(parent);
+  const dir = join(parent, 'gateway');
   const r = await runCli(['init', '--yes', '--dir', dir, ...CANONICAL_FLAGS, ...extraFlags], { env: INIT_ENV, timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`clawdfly init failed (exit ${r.code}):\n${r.stderr}`);
   return dir;
