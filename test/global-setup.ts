@@ -24,8 +24,10 @@ export function teardown(): void {
   const states = new Set(lines(join(runDir, 'fakefly-states.txt')));
   let invocations = 0;
   const hits: string[] = [];
-  for (const state of states) {
-    for (const line of lines(join(state, 'invocations.jsonl'))) {
+  // Doubles still on disk, plus the argv of those a test cleaned up (archived by their cleanup()).
+  const files = [...[...states].map((state) => join(state, 'invocations.jsonl')), join(runDir, 'invocations-archive.jsonl')];
+  for (const file of files) {
+    for (const line of lines(file)) {
       invocations++;
       const { argv = [], cwd = '' } = JSON.parse(line) as { argv?: string[]; cwd?: string };
       const text = [...argv, cwd].join('\u0000');
@@ -35,4 +37,6 @@ export function teardown(): void {
   rmSync(runDir, { recursive: true, force: true });
   console.log(`secret scan: ${invocations} recorded flyctl invocations from ${states.size} doubles, ${secrets.size} secret values, ${hits.length} hits`);
   if (hits.length > 0) throw new Error(`secret values found on flyctl argv:\n${hits.join('\n')}`);
+  // A scan that read nothing proves nothing: doubles ran but none of their argv reached it.
+  if (states.size > 0 && invocations === 0) throw new Error(`secret scan read no flyctl invocations from ${states.size} doubles`);
 }

@@ -174,7 +174,13 @@ export function createFakeFly(opts = {}) {
     },
 
     /** Remove the state dir. */
-    cleanup() { fs.rmSync(dir, { recursive: true, force: true }); },
+    cleanup() {
+      // Keep the recorded argv for the suite's secret scan (test/global-setup.ts) before removing the state.
+      const runDir = process.env.CLAWDFLY_TEST_RUN_DIR;
+      const recorded = invocationsPath(dir);
+      if (runDir && fs.existsSync(recorded)) fs.appendFileSync(path.join(runDir, 'invocations-archive.jsonl'), fs.readFileSync(recorded));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
   return api;
 }
