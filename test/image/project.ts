@@ -11,6 +11,7 @@ import { ROOT, runCli, TEST_SECRETS } from '../helpers/cli.js';
 import { buildImage, type BuildResult, type MachineOptions } from '../support/podman.js';
 import { flyTomlFacts } from '../../src/project/render.js';
 import { parseSecretsEnv } from '../../src/project/secrets.js';
+import { splitShellWords } from '../../src/util/shell-words.js';
 
 /** The fixed answers of the canonical project. The same answers always give the same image hash. */
 export const CANONICAL_FLAGS = ['--app', 'clawdfly-canonical', '--region', 'iad'] as const;
@@ -80,42 +81,7 @@ export async function canonicalProject(): Promise<CanonicalProject> {
  * Splits a command line the way flyctl splits `[processes]` (shell words: whitespace, '…', "…",
  * backslash escapes; no expansion).
  */
-export function shellSplit(command: string): string[] {
-  const words: string[] = [];
-  let cur = '';
-  let inWord = false;
-  for (let i = 0; i < command.length; i++) {
-    const c = command[i]!;
-    if (c === "'") {
-      const end = command.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated ' in ${command}`);
-      cur += command.slice(i + 1, end);
-      i = end;
-      inWord = true;
-    } else if (c === '"') {
-      let j = i + 1;
-      for (; j < command.length && command[j] !== '"'; j++) {
-        if (command[j] === '\\' && /["\\$`]/.test(command[j + 1] ?? '')) j++;
-        cur += command[j];
-      }
-      if (j >= command.length) throw new Error(`unterminated " in ${command}`);
-      i = j;
-      inWord = true;
-    } else if (c === '\\' && i + 1 < command.length) {
-      cur += command[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(cur);
-  return words;
-}
+export const shellSplit = splitShellWords;
 
 export interface FlyMachineOverrides extends Partial<Omit<MachineOptions, 'env'>> {
   image: string;
