@@ -50,6 +50,16 @@ export function runtimePackageJson(runtime: GatewayRuntime): string {
   return JSON.stringify(pkg, null, 2) + '\n';
 }
 
+/** The files `npm ci` needs to install a runtime row: what init writes into runtime/ and the tests install. */
+export function runtimeBundleFiles(runtimeId: string): { name: 'package.json' | 'package-lock.json'; content: string }[] {
+  const runtime = findRuntime(runtimeId);
+  if (!runtime) throw new Error(`unknown runtime ${runtimeId}`);
+  return [
+    { name: 'package.json', content: runtimePackageJson(runtime) },
+    { name: 'package-lock.json', content: readTemplate(`runtime/${runtime.id}.package-lock.json`) },
+  ];
+}
+
 export function templateValues(answers: Answers): TemplateValues {
   const runtime = findRuntime(answers.runtime)!;
   const command = gatewayCommand(runtime, answers.port);
@@ -94,8 +104,7 @@ export function renderProject(answers: Answers): ProjectFile[] {
     { path: PROJECT_FILES.dockerignore, content: readTemplate('dockerignore.tmpl'), merge: 'lines' },
     { path: PROJECT_FILES.gitignore, content: readTemplate('gitignore.tmpl'), merge: 'lines' },
     { path: PROJECT_FILES.config, content: formatConfig(buildGatewayConfig(answers)) },
-    { path: `${PROJECT_FILES.runtimeDir}/package.json`, content: runtimePackageJson(runtime) },
-    { path: `${PROJECT_FILES.runtimeDir}/package-lock.json`, content: readTemplate(`runtime/${runtime.id}.package-lock.json`) },
+    ...runtimeBundleFiles(runtime.id).map((f) => ({ path: `${PROJECT_FILES.runtimeDir}/${f.name}`, content: f.content })),
     { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: renderTemplate(readTemplate('runtime/entrypoint.sh'), values, 'entrypoint.sh'), mode: 0o755 },
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/prewarm.mjs`, content: renderTemplate(readTemplate('runtime/prewarm.mjs'), values, 'prewarm.mjs') },

@@ -1,24 +1,27 @@
 // The real Clawdbot gateway on the HOST (no container): Node 22 from npm, the runtime bundle
 // installed with `npm ci`, and a config validator built on `config get gateway.mode`
-// (see /work/shared/reference/gateway.md §5.4 and §8 "Config handling").
+// (see shared/reference/gateway.md §5.4 and §8 "Config handling").
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DEFAULT_RUNTIME_ID } from '../../src/gateway/runtime.js';
+import { runtimeBundleFiles } from '../../src/project/render.js';
 import { cachePath, npmPackCached, run, sha256, sleep, tail, versionFromTarball, withLock } from './util.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** Where the lead keeps the runtime bundle (package.json + package-lock.json). */
-export const TEMPLATE_RUNTIME_DIR = resolve(here, '../../templates/runtime');
-const FALLBACK_RUNTIME_DIR = '/tmp/rt';
 
-/** The runtime bundle dir to use by default: templates/runtime if it has a lockfile, else /tmp/rt. */
-export function defaultRuntimeDir(): string {
+/**
+ * The runtime bundle (package.json + package-lock.json) exactly as `clawdfly init` renders it from
+ * the runtime table row, written into the suite's cache: tests and init share one source.
+ */
+export async function defaultRuntimeDir(runtimeId: string = DEFAULT_RUNTIME_ID): Promise<string> {
   if (process.env.CLAWDFLY_RUNTIME_DIR) return process.env.CLAWDFLY_RUNTIME_DIR;
-  if (existsSync(join(TEMPLATE_RUNTIME_DIR, 'package-lock.json'))) return TEMPLATE_RUNTIME_DIR;
-  return FALLBACK_RUNTIME_DIR;
+  const files = runtimeBundleFiles(runtimeId);
+  const dir = cachePath('runtime-src', sha256(JSON.stringify(files)).slice(0, 16));
+  await mkdir(dir, { recursive: true });
+  for (const f of files) await writeFile(join(dir, f.name), f.content);
+  return dir;
 }
 
 const node22Memo = new Map<string, Promise<string>>();
@@ -60,8 +63,8 @@ const runtimeMemo = new Map<string, Promise<string>>();
  * `npm ci --omit=dev --ignore-scripts --no-audit --no-fund` into cache/runtime/<hash of both>,
  * and returns the path of `node_modules/clawdbot/dist/index.js`.
  */
-export function ensureRuntime(runtimeDir: string = defaultRuntimeDir()): Promise<string> {
-  const dirAbs = resolve(runtimeDir);
+export async function ensureRuntime(runtimeDir?: string): Promise<string> {
+  const dirAbs = resolve(runtimeDir ?? (await defaultRuntimeDir()));
   let p = runtimeMemo.get(dirAbs);
   if (!p) {
     p = installRuntime(dirAbs);
