@@ -82,7 +82,24 @@ function reportError(error: unknown): number {
   return 1;
 }
 
+/** 128 + SIGPIPE: what a shell reports for git or flyctl when their reader went away. */
+const CLOSED_PIPE_EXIT_CODE = 141;
+
+/**
+ * A reader that went away (`clawdfly logs | head`) ends the run quietly, as git and flyctl do.
+ * Node ignores SIGPIPE, so without this every later write throws `write EPIPE` with a stack trace.
+ */
+function endQuietlyWhenOutputCloses(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(CLOSED_PIPE_EXIT_CODE);
+    });
+  }
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
+  endQuietlyWhenOutputCloses();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

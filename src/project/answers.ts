@@ -30,6 +30,27 @@ export interface Answers {
   runtime: string;
 }
 
+/**
+ * The default models, best first. Defaults only ever pick models whose provider has a key
+ * (a fallback without its key fails over to an error, and doctor would flag it on a fresh deploy).
+ */
+export const DEFAULT_MODEL_CHAIN = ['anthropic/claude-opus-4-5', 'anthropic/claude-sonnet-4-5', 'openai/gpt-4o', 'google/gemini-2.5-pro'] as const;
+
+export const providerOf = (model: string): string => model.split('/')[0]!;
+
+/** The default primary: the best model whose provider has a key; with no key at all, the best model. */
+export function defaultPrimaryModel(keyedProviders: ReadonlySet<string>): string {
+  return DEFAULT_MODEL_CHAIN.find((m) => keyedProviders.has(providerOf(m))) ?? DEFAULT_MODEL_CHAIN[0];
+}
+
+/**
+ * Default fallbacks for `primary`: the other default models whose provider has a key, plus those of
+ * the primary's own provider (its key is needed anyway: the wizard asks for it, `--yes` names it).
+ */
+export function defaultFallbackModels(primary: string, keyedProviders: ReadonlySet<string>): string[] {
+  return DEFAULT_MODEL_CHAIN.filter((m) => m !== primary && (keyedProviders.has(providerOf(m)) || providerOf(m) === providerOf(primary)));
+}
+
 export const DEFAULTS = {
   region: 'iad',
   vmSize: 'shared-cpu-2x',
@@ -37,7 +58,8 @@ export const DEFAULTS = {
   volume: 'clawdbot_data',
   volumeSizeGb: 1,
   port: 3000,
-  model: { primary: 'anthropic/claude-opus-4-5', fallbacks: ['anthropic/claude-sonnet-4-5', 'openai/gpt-4o'] },
+  /** With no provider key given (the defaults of `init --yes`). */
+  model: { primary: DEFAULT_MODEL_CHAIN[0], fallbacks: [DEFAULT_MODEL_CHAIN[1]] },
   maxConcurrent: 4,
   requireMention: true,
   runtime: DEFAULT_RUNTIME_ID,
@@ -184,6 +206,6 @@ export function checkAnswers(answers: Answers, force = false): { answers: Answer
 
 /** The model providers the chosen models need keys for, in order. */
 export function providersOf(answers: Pick<Answers, 'model'>): string[] {
-  const providers = [answers.model.primary, ...answers.model.fallbacks].map((m) => m.split('/')[0]!);
+  const providers = [answers.model.primary, ...answers.model.fallbacks].map(providerOf);
   return [...new Set(providers)];
 }

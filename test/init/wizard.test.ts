@@ -95,8 +95,9 @@ describe('init wizard on a terminal', () => {
     await t.send(ENTER);
     await t.expect(/Gateway port.*\(3000\)/);
     await t.send(ENTER);
-    await t.expect(/Primary model.*\(anthropic\/claude-opus-4-5\)/);
-    await t.send(ENTER);
+    // Only OPENAI_API_KEY is set: the default is a model that key can run; the user picks Anthropic.
+    await t.expect(/Primary model.*\(openai\/gpt-4o\)/);
+    await t.send(CTRL_U, 'anthropic/claude-opus-4-5', ENTER);
     await t.expect(/Fallback models.*\(anthropic\/claude-sonnet-4-5, openai\/gpt-4o\)/);
     await t.send('none', ENTER);
     await t.expect(/Agent runs at once.*\(4\)/);

@@ -5,7 +5,7 @@
 import { UsageError } from '../../errors.js';
 import {
   type Answers, DEFAULTS, checkAppName, checkMaxConcurrent, checkMemory, checkModel, checkPort, checkRegion, checkRuntime,
-  checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, parseGuild, providersOf, RECOMMENDED_MEMORY_MB,
+  checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, defaultFallbackModels, defaultPrimaryModel, parseGuild, providersOf, RECOMMENDED_MEMORY_MB,
 } from '../../project/answers.js';
 import { FEATURED_REGIONS, REGIONS, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
 import { CHANNEL_TOKENS, PROVIDER_KEYS } from '../../gateway/runtime.js';
@@ -45,7 +45,13 @@ function orNone(text: string): string {
   return /^\s*(none|-)\s*$/i.test(text) ? '' : text;
 }
 
-export async function collectAnswers(opts: Opts, previous: Answers | undefined, ask: boolean): Promise<{ answers: Answers; warnings: string[] }> {
+/** Providers whose API key is already at hand (environment, --secrets-stdin or the previous secrets.env). */
+export function providersWithKeys(...sources: Record<string, string | undefined>[]): Set<string> {
+  const keyed = Object.entries(PROVIDER_KEYS).filter(([, name]) => sources.some((source) => Boolean(source[name]?.trim())));
+  return new Set(keyed.map(([provider]) => provider));
+}
+
+export async function collectAnswers(opts: Opts, previous: Answers | undefined, ask: boolean, keyedProviders: ReadonlySet<string> = new Set()): Promise<{ answers: Answers; warnings: string[] }> {
   const p = ask ? await prompts() : undefined;
   const warnings: string[] = [];
   const force = opts['force'] === true;
@@ -104,21 +110,24 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   }
   port = checkPort(port ?? previous?.port ?? DEFAULTS.port);
 
+  const primaryDefault = previous?.model.primary ?? defaultPrimaryModel(keyedProviders);
   const primary = opts['model'] !== undefined
     ? checkModel(String(opts['model']), '--model')
-    : p ? await p.input({ message: 'Primary model', default: previous?.model.primary ?? DEFAULTS.model.primary, validate: validator((v: string) => checkModel(v, '--model')) })
-    : (previous?.model.primary ?? DEFAULTS.model.primary);
+    : p ? await p.input({ message: 'Primary model', default: primaryDefault, validate: validator((v: string) => checkModel(v, '--model')) })
+    : primaryDefault;
 
+  // A previous answer is the user's choice; a fresh default only names providers that have a key.
+  const fallbacksDefault = previous && previous.model.primary === primary ? previous.model.fallbacks : defaultFallbackModels(primary, keyedProviders);
   let fallbacks: string[];
   if (opts['fallbacks'] !== undefined) fallbacks = splitList(String(opts['fallbacks']));
   else if (p) {
     const text = await p.input({
       message: 'Fallback models (comma-separated; "none" for none)',
-      default: (previous?.model.fallbacks ?? DEFAULTS.model.fallbacks).join(', ') || 'none',
+      default: fallbacksDefault.join(', ') || 'none',
       validate: validator((v: string) => splitList(orNone(v)).forEach((m) => checkModel(m, '--fallbacks'))),
     });
     fallbacks = splitList(orNone(text));
-  } else fallbacks = [...(previous?.model.fallbacks ?? DEFAULTS.model.fallbacks)];
+  } else fallbacks = [...fallbacksDefault];
   fallbacks.forEach((m) => checkModel(m, '--fallbacks'));
 
   let maxConcurrentAnswer = intFlag(opts, 'maxConcurrent', '--max-concurrent');

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { CommandContext } from '../types.js';
 import { UsageError } from '../../errors.js';
-import { collectAnswers, collectSecrets, costLine } from './collect.js';
+import { collectAnswers, collectSecrets, costLine, providersWithKeys } from './collect.js';
 import { readAnswers } from '../../project/project.js';
 import { generateGatewayToken, parseSecretsEnv, readSecrets, writeSecrets } from '../../project/secrets.js';
 import { renderProject } from '../../project/render.js';
@@ -43,7 +43,8 @@ export async function run({ opts }: CommandContext): Promise<number> {
   registerSecrets(Object.values(fromStdin));
 
   if (ask) out.info(style.bold(previous ? `Updating the clawdfly project in ${dir}` : `New Clawdbot gateway on Fly.io → ${dir}`));
-  const { answers, warnings } = await collectAnswers(opts, previous, ask);
+  const keyed = providersWithKeys(process.env, fromStdin, previousSecrets);
+  const { answers, warnings } = await collectAnswers(opts, previous, ask, keyed);
   const secretResult = await collectSecrets(answers, previousSecrets, fromStdin, ask);
   const runtime = findRuntime(answers.runtime)!;
   // Re-runs keep the token: the deployed gateway and the user's browser already use it.
