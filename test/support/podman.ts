@@ -1,5 +1,5 @@
 // Local twin of Fly's builder + machines: podman (or a working docker engine) on this host.
-// See /work/shared/reference/local-image.md for why every flag here is needed.
+// See shared/reference/local-image.md (beside the checkout) for why every flag here is needed.
 import { spawn } from 'node:child_process';
 import { chmod, copyFile, lchown, mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
