@@ -150,7 +150,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   if (!machine) deployReason = 'no machine yet';
   else if (!record) deployReason = 'no record of a deploy by clawdfly';
   else if (machine.state !== 'started') deployReason = `machine ${machine.id} is ${machine.state}`;
-  else if (record.inputsHash !== inputsHash) deployReason = `build inputs changed (Dockerfile, ${PROJECT_FILES.runtimeDir}/, ${PROJECT_FILES.config}, fly.toml)`;
+  else if (record.inputsHash !== inputsHash) deployReason = `build inputs changed (Dockerfile, ${PROJECT_FILES.runtimeDir}/, fly.toml)`;
   else if (toSet.length > 0 || record.secretsHash !== secretsHash) deployReason = 'secrets changed';
   else if (staged.length > 0) deployReason = `staged secrets not applied yet (${staged.join(', ')})`;
   else if (record.machineId !== machine.id || record.imageRef !== imageRefOf(machine)) deployReason = 'the machine runs another image than clawdfly deployed';

@@ -46,6 +46,11 @@ function onPath(name: string): boolean {
 
 const SECRET_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
 
+/** The secrets deploy stages on Fly: every well-named, non-empty line of secrets.env. */
+export function stagedSecrets(all: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(all).filter(([name, value]) => value !== '' && SECRET_NAME_RE.test(name)));
+}
+
 export function localPreflight(project: Project, opts: { localOnly?: boolean } = {}): LocalFacts {
   const { fly, dir } = project;
   const tomlPath = join(dir, PROJECT_FILES.flyToml);
@@ -112,8 +117,7 @@ export function localPreflight(project: Project, opts: { localOnly?: boolean } =
     if (!existsSync(join(dir, file))) refuse(`${file} is missing in ${dir}: the image cannot be built`, 'clawdfly init  (writes it again; your edits to other files are kept)', 'no-build-input');
   }
 
-  const secrets: Record<string, string> = {};
-  for (const [name, value] of Object.entries(project.secrets)) if (value !== '' && SECRET_NAME_RE.test(name)) secrets[name] = value;
+  const secrets = stagedSecrets(project.secrets);
   const tokenName = project.runtime.env.gatewayToken;
   if (!secrets[tokenName]) {
     refuse(

@@ -20,7 +20,7 @@ export interface SecretRecord {
 }
 
 export interface DeployRecord {
-  /** Hash of the image's inputs: Dockerfile, runtime/, clawdbot.json, fly.toml (+ .dockerignore). */
+  /** Hash of the image's inputs: Dockerfile, runtime/, fly.toml (+ .dockerignore); not the config (see INPUT_FILES). */
   inputsHash: string;
   /** Hash of the secret value hashes the deploy applied. */
   secretsHash: string;
@@ -68,8 +68,12 @@ export function secretsSetHash(salt: string, secrets: Record<string, string>): s
   return h.digest('hex').slice(0, 16);
 }
 
-/** Files that go into the image (the build context minus what .dockerignore leaves out for us). */
-const INPUT_FILES = [PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, PROJECT_FILES.flyToml, PROJECT_FILES.config];
+/**
+ * Files whose change needs a new image. The gateway config is copied into the image too, but only
+ * to seed an empty volume on first boot: once live it is the volume's business (`config push` and
+ * deploy's config step write it over ssh, hot-reloaded), so a config edit alone never rebuilds.
+ */
+const INPUT_FILES = [PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, PROJECT_FILES.flyToml];
 const SKIP_DIRS = new Set(['node_modules', '.git']);
 
 async function listFiles(root: string, sub: string): Promise<string[]> {
@@ -92,6 +96,19 @@ async function listFiles(root: string, sub: string): Promise<string[]> {
   };
   await walk(join(root, sub));
   return files;
+}
+
+/**
+ * Records secrets that were set on Fly and applied to the machine outside deploy (`token --rotate`),
+ * so the next deploy sees them as its own: no re-staging, no redeploy. Fly's digest of the new value
+ * is learned again by the next deploy.
+ */
+export async function recordAppliedSecrets(dir: string, app: string, applied: Record<string, string>, allStaged: Record<string, string>): Promise<void> {
+  const state = await readDeployState(dir, app);
+  const now = new Date().toISOString();
+  for (const [name, value] of Object.entries(applied)) state.secrets[name] = { valueHash: valueHash(state.salt, value), setAt: now };
+  if (state.deploy) state.deploy.secretsHash = secretsSetHash(state.salt, allStaged);
+  await writeDeployState(dir, state);
 }
 
 /** sha256 over path, mode and bytes of every build input, in a fixed order. */

@@ -3,10 +3,11 @@
  * afterwards (apps, volumes, secrets, machines, the machine's /data/clawdbot.json bytes), which
  * flyctl calls were made (the double's invocation log) and how many machine restarts happened.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TEST_SECRETS } from '../helpers/cli.js';
+import { runCli, TEST_SECRETS } from '../helpers/cli.js';
+import { runAllowing } from '../operate/setup.js';
 import { ALL_FAKES, ALL_OUTPUT, ALL_PROJECTS, APP, REMOTE_CONFIG, allSecretValues, modeOf, mutations, newProject, stopAppServer, verb, type Project } from './setup.js';
 
 const MIN = 60_000;
@@ -155,7 +156,7 @@ describe('clawdfly deploy: re-run', () => {
     expect(made.some((i) => i.argv.join(' ').includes('tee'))).toBe(false);
   }, 3 * MIN);
 
-  it('a changed clawdbot.json: new image (it seeds first boots), then the live file is replaced with a backup — no extra restart', async () => {
+  it('a changed clawdbot.json is the volume\'s business: no new image, the live file is replaced with a backup, no restart', async () => {
     const p = await deployed();
     const before = p.remoteConfig();
     const text = editConfig(p, (c) => (c.agents.defaults.maxConcurrent = 2));
@@ -164,15 +165,42 @@ describe('clawdfly deploy: re-run', () => {
     const again = await p.deploy(['--yes', '--json']);
     expect(again.code, again.stderr + again.stdout).toBe(0);
     const made = p.since(mark);
-    expect(made.filter((i) => verb(i) === 'deploy')).toHaveLength(1);
+    expect(made.filter((i) => verb(i) === 'deploy')).toEqual([]);
     expect(made.filter((i) => verb(i) === 'secrets import')).toEqual([]);
     expect(p.remoteConfig()).toBe(text);
     const backups = readdirSync(p.fake.machineFsPath(APP, p.machineId(), '/data')).filter((f) => /^clawdbot\.json\.\d{8}T\d+Z\.bak$/.test(f));
     expect(backups).toHaveLength(1);
     expect(readFileSync(p.fake.machineFsPath(APP, p.machineId(), `/data/${backups[0]}`), 'utf8')).toBe(before);
-    // the image deploy replaces the machine once; the config itself costs no restart
-    expect(p.fake.restarts() - restarts).toBe(1);
-    expect(p.fake.restartLog().slice(restarts).map((r) => r.reason)).toEqual(['deploy']);
+    expect(p.fake.restarts() - restarts).toBe(0);
+  }, 3 * MIN);
+});
+
+describe('clawdfly deploy after day-2 commands: nothing needless', () => {
+  function plannedSteps(stdout: string): Record<string, string> {
+    return Object.fromEntries(json(stdout).steps.map((s: { id: string; action: string }) => [s.id, s.action]));
+  }
+
+  it('config push (hot-reloaded) then deploy --dry-run plans no image deploy', async () => {
+    const p = await deployed();
+    editConfig(p, (c) => (c.agents.defaults.maxConcurrent = 3));
+    const push = await runCli(['config', 'push', '--yes', '--no-restart', '--wait', '1', '--dir', p.dir], { env: p.env, timeoutMs: MIN });
+    expect(push.code, push.stderr + push.stdout).toBe(0);
+    const plan = await p.deploy(['--dry-run', '--json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plannedSteps(plan.stdout)).toMatchObject({ app: 'skip', volume: 'skip', secrets: 'skip', deploy: 'skip' });
+  }, 3 * MIN);
+
+  it('token --rotate then deploy --dry-run plans neither a secret nor a deploy', async () => {
+    const p = await deployed();
+    const rotate = await runAllowing(['token', '--rotate', '--yes', '--dir', p.dir], { cwd: p.dir, env: p.env, allow: () => [localSecret(p, 'CLAWDBOT_GATEWAY_TOKEN')] });
+    expect(rotate.code, rotate.stderr).toBe(0);
+    const plan = await p.deploy(['--dry-run', '--json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plannedSteps(plan.stdout), plan.stdout).toMatchObject({ secrets: 'skip', deploy: 'skip' });
+    const mark = p.fake.invocations().length;
+    const again = await p.deploy(['--yes', '--json']);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(mutations(p.since(mark))).toEqual([]);
   }, 3 * MIN);
 });
 
@@ -312,7 +340,7 @@ describe('clawdfly deploy: verification reads the evidence and fails fast', () =
   it('a gateway bound to 127.0.0.1 fails at once with its own log line', async () => {
     const p = await deployed();
     p.fake.setMachine(APP, p.machineId(), { fake: { listenOverride: [{ command: 'node dist/index.js gateway --port 3000', addresses: ['127.0.0.1:3000', '[::1]:3000'] }] } });
-    editConfig(p, (c) => (c.agents.defaults.maxConcurrent = 3)); // a change, so deploy replaces the machine
+    appendFileSync(join(p.dir, 'Dockerfile'), '\n# an image change, so deploy replaces the machine\n');
     const result = await p.deploy(['--yes'], { CLAWDFLY_VERIFY_TIMEOUT_MS: '60000' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('listens on 127.0.0.1:3000');

@@ -56,7 +56,7 @@ describe('clawdfly token', () => {
     const mark = d.mark();
     const restartsBefore = d.fake.restartLog().length;
     // The new token is only known after the run; every other secret (and the old token) must stay out.
-    const result = await runAllowing(['token', '--rotate', '--dir', d.dir], { cwd: d.dir, env: d.fake.env, allow: () => [gatewayToken(d.dir)] });
+    const result = await runAllowing(['token', '--rotate', '--yes', '--dir', d.dir], { cwd: d.dir, env: d.fake.env, allow: () => [gatewayToken(d.dir)] });
     const fresh = gatewayToken(d.dir);
     expect(result.code, result.stderr).toBe(0);
     expect(fresh).not.toBe(old);
@@ -77,9 +77,20 @@ describe('clawdfly token', () => {
     expect(d.fake.restartLog().slice(restartsBefore).map((x) => x.reason)).toEqual(['update']);
   });
 
+  it('--rotate with no terminal and no --yes is refused (exit 2) before any flyctl call or local change', async () => {
+    const old = gatewayToken(d.dir);
+    const mark = d.mark();
+    const r = await runAllowing(['token', '--rotate', '--dir', d.dir], { cwd: d.dir, env: d.fake.env, allow: [] });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/--rotate --yes/);
+    expect(gatewayToken(d.dir)).toBe(old);
+    expect(d.fake.invocations().slice(mark)).toEqual([]);
+  });
+
   it('--rotate that cannot stage keeps the new token locally and says how to finish', async () => {
     const old = gatewayToken(d.dir);
-    const r = await runAllowing(['token', '--rotate', '--dir', d.dir], { cwd: d.dir, env: { ...d.fake.env, FAKEFLY_FAIL: 'secrets import' }, allow: [] });
+    const r = await runAllowing(['token', '--rotate', '--yes', '--dir', d.dir], { cwd: d.dir, env: { ...d.fake.env, FAKEFLY_FAIL: 'secrets import' }, allow: [] });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/saved in \.clawdfly\/secrets\.env but was not applied/);

@@ -14,6 +14,9 @@ import type { Project } from '../../project/project.js';
 import { PROJECT_FILES } from '../../project/paths.js';
 import { out } from '../../ui/output.js';
 import { registerSecret } from '../../ui/redact.js';
+import { confirmOrYes } from '../../ui/prompt.js';
+import { recordAppliedSecrets } from '../../deploy/state.js';
+import { stagedSecrets } from '../../deploy/preflight.js';
 
 export async function run({ opts }: CommandContext): Promise<number> {
   const project = await openProject(opts);
@@ -38,6 +41,13 @@ export async function run({ opts }: CommandContext): Promise<number> {
 
 async function rotate(project: Project, opts: Record<string, unknown>): Promise<string> {
   const name = project.runtime.env.gatewayToken;
+  // Asked before any flyctl call: without a terminal, --yes is the only way to say yes.
+  const confirmed = await confirmOrYes(`Rotate the gateway token of ${project.app}? The old token stops working and the gateway restarts`, {
+    yes: opts['yes'] === true,
+    defaultValue: false,
+    flagHint: 'add --yes: clawdfly token --rotate --yes',
+  });
+  if (!confirmed) throw new UsageError('token not rotated', 'clawdfly token --rotate --yes', 'not-confirmed');
   const fly = flyFor(project, opts);
   // Before anything changes: the app must have a machine to apply the new token to.
   const { machine } = await pickMachine(fly, { machineId: typeof opts['machine'] === 'string' ? opts['machine'] : undefined, started: false });
@@ -45,10 +55,13 @@ async function rotate(project: Project, opts: Record<string, unknown>): Promise<
   out.warn(`rotating the gateway token of ${project.app}: saving it, staging it on Fly, then one update of machine ${machine.id} (the gateway restarts)`);
   const fresh = generateGatewayToken();
   registerSecret(fresh);
-  await writeSecrets(project.dir, { ...project.secrets, [name]: fresh });
+  const secrets = { ...project.secrets, [name]: fresh };
+  await writeSecrets(project.dir, secrets);
   try {
     await fly.importSecrets(formatSecretsImport({ [name]: fresh }), true);
     await fly.updateMachine(machine.id, {});
+    // Applied: the next deploy must not stage it again or redeploy for it.
+    await recordAppliedSecrets(project.dir, project.app, { [name]: fresh }, stagedSecrets(secrets));
   } catch (error) {
     const cause = error instanceof Error ? error.message : String(error);
     throw new ClawdflyError(`the new token is saved in ${PROJECT_FILES.secrets} but was not applied on Fly: ${cause}`, {

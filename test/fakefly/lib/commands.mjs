@@ -312,6 +312,7 @@ function setSecretsAndDeploy(ctx, appName, values, unset = []) {
     out(`Updating existing machines in '${appName}' with rolling strategy\n`);
     launch.forEach((m, i) => {
       m.fake.appliedSecrets = currentSecretValues(app);
+      m.fake.secretsSeq = s.seq; // min_secrets_version: this machine has every secret set so far
       m.api.config.metadata.fly_release_version = String(rel.version);
       m.api.config.metadata.fly_release_id = rel.id;
       m.api.updated_at = nowIso();
@@ -371,7 +372,9 @@ export function cmdSecretsList(ctx) {
   requireAuth(ctx, s);
   const app = gqlApp(s, appName);
   const machines = appMachines(s, appName);
-  const relSeq = (m) => app.releases?.find((r) => String(r.version) === m.api.config?.metadata?.fly_release_version)?.seq;
+  // A machine has a secret once it was created or updated with a secrets version that includes it
+  // (flyctl sends min_secrets_version on deploys and `machine update`, flyctl.md §2.6).
+  const relSeq = (m) => m.fake.secretsSeq ?? app.releases?.find((r) => String(r.version) === m.api.config?.metadata?.fly_release_version)?.seq;
   const list = Object.entries(app.secrets).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, v]) => {
     let status;
     if (machines.length === 0) status = 'Staged';
@@ -617,6 +620,7 @@ function deployToMachines(ctx, s, cfg, appName, image) {
       attachVolume(s, m, vol, 0);
     }
     m.fake.appliedSecrets = currentSecretValues(app);
+    m.fake.secretsSeq = s.seq; // min_secrets_version: this machine has every secret set so far
     s.machines[m.api.id] = m;
     ctx.backend.createMachine(ctx, m);
     pushEvent(m, { type: 'launch', status: 'created', source: 'user' });
@@ -662,6 +666,7 @@ function deployToMachines(ctx, s, cfg, appName, image) {
       m.api.config = next;
       m.api.image_ref = image.image_ref;
       m.fake.appliedSecrets = currentSecretValues(app);
+      m.fake.secretsSeq = s.seq; // min_secrets_version: this machine has every secret set so far
       m.fake.updates = (m.fake.updates || 0) + 1;
       pushEvent(m, { type: 'update', status: 'replacing', source: 'user' });
       if (m.api.state === 'started' || m.api.state === 'stopped' && !(m.api.config.standbys || []).length) restartMachine(ctx, s, m, 'deploy');
@@ -848,6 +853,7 @@ export function cmdMachineUpdate(ctx) {
     m.api.config = conf;
     m.api.updated_at = nowIso();
     m.fake.appliedSecrets = currentSecretValues(s.apps[appName]);
+    m.fake.secretsSeq = s.seq; // min_secrets_version: this machine has every secret set so far
     m.fake.updates = (m.fake.updates || 0) + 1;
     pushEvent(m, { type: 'update', status: 'replacing', source: 'user' });
     if (wasStarted) restartMachine(ctx, s, m, 'update');
