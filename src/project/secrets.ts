@@ -8,6 +8,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PROJECT_FILES } from './paths.js';
 import { registerSecrets } from '../ui/redact.js';
+import { UsageError } from '../errors.js';
 
 export type Secrets = Record<string, string>;
 
@@ -29,6 +30,43 @@ export function parseSecretsEnv(text: string): Secrets {
     else if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) value = value.slice(1, -1);
     secrets[name] = value;
   }
+  return secrets;
+}
+
+const SECRET_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
+const INPUT_HINT = 'one NAME=VALUE per line, e.g. ANTHROPIC_API_KEY=sk-…; quote a value with "…" or \'…\' (taken literally)';
+
+/**
+ * `NAME=VALUE` lines a person typed or piped in (`--secrets-stdin`). Strict, because a key that is
+ * silently cut or changed fails much later, on Fly, with a confusing provider error: every line
+ * is a comment, blank, or one complete assignment, else the whole input is refused with its line
+ * number. Quotes are stripped and nothing inside them is unescaped (`"a\nb"` stays four characters).
+ */
+export function parseSecretsInput(text: string, source: string): Secrets {
+  const secrets: Secrets = {};
+  const seenAt = new Map<string, number>();
+  const refuse = (n: number, why: string): never => {
+    throw new UsageError(`${source}: line ${n} ${why}`, INPUT_HINT, 'bad-secret');
+  };
+  text.split(/\r?\n/).forEach((rawLine, index) => {
+    const n = index + 1;
+    const line = rawLine.trim();
+    if (!line || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    if (eq < 0) refuse(n, 'is not NAME=VALUE (a value must stay on one line)');
+    const name = line.slice(0, eq).trim();
+    if (!SECRET_NAME_RE.test(name)) refuse(n, `"${name}" is not a valid variable name`);
+    let value = line.slice(eq + 1).trim();
+    const quote = value[0];
+    if (quote === '"' || quote === "'") {
+      if (value.length < 2 || !value.endsWith(quote)) refuse(n, `${name}: the ${quote} quote is not closed on this line`);
+      value = value.slice(1, -1);
+    }
+    if (value === '') refuse(n, `${name} has no value (leave the line out to keep the current one)`);
+    if (seenAt.has(name)) refuse(n, `${name} is given twice (also on line ${seenAt.get(name)})`);
+    seenAt.set(name, n);
+    secrets[name] = value;
+  });
   return secrets;
 }
 

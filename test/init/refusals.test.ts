@@ -52,8 +52,36 @@ const REFUSALS: Refusal[] = [
     name: 'bad variable name on --secrets-stdin',
     args: ['--yes', '--app', 'my-claw', '--secrets-stdin'],
     input: 'anthropic key=abc123456\n',
-    cause: /--secrets-stdin: "anthropic key" is not a valid variable name/,
+    cause: /--secrets-stdin: line 1 "anthropic key" is not a valid variable name/,
     flag: 'ANTHROPIC_API_KEY=',
+  },
+  {
+    name: 'a key broken over two lines on --secrets-stdin',
+    args: ['--yes', '--app', 'my-claw', '--secrets-stdin'],
+    input: '# keys\nANTHROPIC_API_KEY=test-anthropic-line1\nline2\n',
+    cause: /--secrets-stdin: line 3 is not NAME=VALUE/,
+    flag: 'NAME=VALUE',
+  },
+  {
+    name: 'an empty value on --secrets-stdin',
+    args: ['--yes', '--app', 'my-claw', '--secrets-stdin'],
+    input: 'OPENAI_API_KEY=\n',
+    cause: /--secrets-stdin: line 1 OPENAI_API_KEY has no value/,
+    flag: 'NAME=VALUE',
+  },
+  {
+    name: 'an unclosed quote on --secrets-stdin',
+    args: ['--yes', '--app', 'my-claw', '--secrets-stdin'],
+    input: 'OPENAI_API_KEY="test-openai-unclosed\n',
+    cause: /--secrets-stdin: line 1 OPENAI_API_KEY: the " quote is not closed/,
+    flag: 'NAME=VALUE',
+  },
+  {
+    name: 'the same key twice on --secrets-stdin',
+    args: ['--yes', '--app', 'my-claw', '--secrets-stdin'],
+    input: 'OPENAI_API_KEY=test-openai-one-000000\n\nOPENAI_API_KEY=test-openai-two-000000\n',
+    cause: /--secrets-stdin: line 3 OPENAI_API_KEY is given twice \(also on line 1\)/,
+    flag: 'NAME=VALUE',
   },
 ];
 

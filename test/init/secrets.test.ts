@@ -107,6 +107,14 @@ describe('init secrets', { timeout: 60_000 }, () => {
     expect(result.stderr).not.toContain('no ANTHROPIC_API_KEY');
   });
 
+  it('--secrets-stdin takes a quoted value literally: no escape is turned into a newline', async () => {
+    const dir = freshDir();
+    const literal = 'test-openai-back\\nslash';
+    const result = await init(['--yes', '--dir', dir, '--app', 'stdin-literal', '--secrets-stdin'], { input: `OPENAI_API_KEY="${literal}"\n`, secrets: [literal] });
+    expect(result.code, result.stderr).toBe(0);
+    expect(readSecretsFile(dir)['OPENAI_API_KEY']).toBe(literal);
+  });
+
   it('reuses the gateway token on re-run, and takes updated keys from the environment', async () => {
     const dir = freshDir();
     const first = await init(['--yes', '--dir', dir, '--app', 'rerun-claw'], { env: { ANTHROPIC_API_KEY: 'test-anthropic-first-0001' } });

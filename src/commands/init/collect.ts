@@ -197,7 +197,6 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
 }
 
 const PROVIDER_LABELS: Record<string, string> = { anthropic: 'Anthropic', openai: 'OpenAI', google: 'Google Gemini' };
-const ENV_NAME_RE = /^[A-Z][A-Z0-9_]*$/;
 
 /**
  * Secrets come from the environment, from --secrets-stdin, from the previous secrets.env, or a
@@ -211,10 +210,7 @@ export async function collectSecrets(answers: Answers, base: Secrets, fromStdin:
     const value = process.env[name];
     if (value) secrets[name] = value;
   }
-  for (const [name, value] of Object.entries(fromStdin)) {
-    if (!ENV_NAME_RE.test(name)) throw new UsageError(`--secrets-stdin: "${name}" is not a valid variable name`, 'lines like ANTHROPIC_API_KEY=sk-…', 'bad-secret');
-    secrets[name] = value;
-  }
+  Object.assign(secrets, fromStdin);
   const p = ask ? await prompts() : undefined;
 
   const needed: { name: string; label: string; flag: string }[] = [];

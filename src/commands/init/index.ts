@@ -9,7 +9,7 @@ import type { CommandContext } from '../types.js';
 import { UsageError } from '../../errors.js';
 import { collectAnswers, collectSecrets, costLine, providersWithKeys } from './collect.js';
 import { readAnswers } from '../../project/project.js';
-import { generateGatewayToken, parseSecretsEnv, readSecrets, writeSecrets } from '../../project/secrets.js';
+import { generateGatewayToken, parseSecretsInput, readSecrets, writeSecrets } from '../../project/secrets.js';
 import { renderProject } from '../../project/render.js';
 import { applyFiles, planFiles, readWrittenHashes, writtenHashesAfter, type PlannedFile } from '../../project/file-plan.js';
 import { PROJECT_FILES } from '../../project/paths.js';
@@ -39,7 +39,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
 
   const previous = await readAnswers(dir);
   const previousSecrets = await readSecrets(dir);
-  const fromStdin = opts['secretsStdin'] === true ? parseSecretsEnv(await readStdinText('--secrets-stdin')) : {};
+  const fromStdin = opts['secretsStdin'] === true ? parseSecretsInput(await readStdinText('--secrets-stdin'), '--secrets-stdin') : {};
   registerSecrets(Object.values(fromStdin));
 
   if (ask) out.info(style.bold(previous ? `Updating the clawdfly project in ${dir}` : `New Clawdbot gateway on Fly.io → ${dir}`));
