@@ -2,6 +2,7 @@
  * The one boundary: builds commander from the command specs, runs the chosen command, and turns
  * every error into a one-line cause + the fix + an exit code (2 = refused input, 1 = failure).
  */
+import chalk from 'chalk';
 import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS } from './commands/registry.js';
 import type { CommandSpec, OptionSpec } from './commands/types.js';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
     .description('From nothing to a running, private Clawdbot gateway on Fly.io — and keep it healthy.')
     .version(clawdflyVersion(), '-V, --version')
     .option('--verbose', 'show every flyctl call (secrets are redacted)')
+    .option('--no-color', 'plain output without colours (as NO_COLOR=1 does)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(redact(text)) });
@@ -98,8 +100,20 @@ function endQuietlyWhenOutputCloses(): void {
   }
 }
 
+/**
+ * NO_COLOR (no-color.org: set and not empty) or `--no-color` turns colour off everywhere. chalk does
+ * not read NO_COLOR itself, so its level is set here; libraries loaded later (prompts) and child
+ * processes read the variable.
+ */
+function applyColorChoice(argv: string[]): void {
+  const ownArgs = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (ownArgs.includes('--no-color')) process.env['NO_COLOR'] = '1';
+  if (process.env['NO_COLOR']) chalk.level = 0;
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
   endQuietlyWhenOutputCloses();
+  applyColorChoice(argv);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

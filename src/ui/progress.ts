@@ -12,8 +12,14 @@ export interface StepRecord {
   detail?: string;
 }
 
+/**
+ * A spinner needs a terminal with a width: on a zero-column pseudo-terminal (`script` run without
+ * one, some CI runners) ora's line clearing never ends and floods the output. With NO_COLOR (or
+ * --no-color) the output is plain lines: no colour and no cursor movement.
+ */
 function fancy(): boolean {
-  return process.stderr.isTTY === true && !isJsonMode() && process.env['CI'] !== 'true';
+  if (process.env['NO_COLOR'] || process.env['CI'] === 'true' || isJsonMode()) return false; // NO_COLOR: plain text, no escapes
+  return process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
