@@ -6,7 +6,9 @@ import chalk from 'chalk';
 import { Command, CommanderError, Option } from 'commander';
 import { COMMANDS } from './commands/registry.js';
 import type { CommandSpec, OptionSpec } from './commands/types.js';
-import { isClawdflyError } from './errors.js';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isClawdflyError, UsageError } from './errors.js';
 import { configureOutput, isJsonMode, out } from './ui/output.js';
 import { redact } from './ui/redact.js';
 import { clawdflyVersion } from './util/version.js';
@@ -24,6 +26,21 @@ function toOption(spec: OptionSpec): Option {
   return option;
 }
 
+/**
+ * `--dir` naming a file (or a path through one) is refused here, once for every command, instead of
+ * surfacing later as ENOTDIR from whichever read or write hits it first.
+ */
+function refuseDirThatIsAFile(dir: unknown): void {
+  if (typeof dir !== 'string') return;
+  for (let path = resolve(dir); ; path = dirname(path)) {
+    if (existsSync(path)) {
+      if (statSync(path).isDirectory()) return;
+      throw new UsageError(`--dir ${dir}: ${path} is a file, not a folder`, '--dir <the project folder> (or leave it out to use this folder)', 'dir-is-a-file');
+    }
+    if (dirname(path) === path) return;
+  }
+}
+
 function addCommand(parent: Command, spec: CommandSpec): void {
   const command = parent.command(spec.name).description(spec.summary);
   if (spec.args) command.arguments(spec.args);
@@ -37,6 +54,7 @@ function addCommand(parent: Command, spec: CommandSpec): void {
       const opts = self.optsWithGlobals();
       configureOutput({ json: opts['json'] === true, verbose: opts['verbose'] === true });
       const args = received.slice(0, -2).flat().filter((a): a is string => typeof a === 'string');
+      refuseDirThatIsAFile(opts['dir']);
       const module = await load();
       const code = await module.run({ args, opts });
       process.exitCode = typeof code === 'number' ? code : 0;
