@@ -11,7 +11,8 @@ import { MIN_MEMORY_MB, RECOMMENDED_MEMORY_MB } from '../project/answers.js';
 import { guestMemoryError, VM_PRESETS } from '../project/fly-platform.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import type { Project } from '../project/project.js';
-import { commandBind, commandPort } from '../project/render.js';
+import { commandPort } from '../project/render.js';
+import { bindsBeyondLoopback, projectBind, stateDirFix } from '../project/checks.js';
 
 export interface LocalFacts {
   region: string;
@@ -26,8 +27,18 @@ export interface LocalFacts {
   warnings: string[];
 }
 
-function refuse(message: string, hint: string, code: string, evidence: string[] = []): never {
-  throw new ClawdflyError(message, { hint, code, exitCode: 2, evidence });
+/** One problem: its cause and fix, as every refusal reads. More: all of them, each with its fix. */
+function refuseProblems(problems: Problem[]): void {
+  const [first] = problems;
+  if (!first) return;
+  if (problems.length === 1) throw new ClawdflyError(first.message, { hint: first.fix, code: first.code, exitCode: 2, evidence: first.evidence ?? [] });
+  const evidence = problems.flatMap((p, i) => [`${i + 1}. ${p.message}`, `   → ${p.fix}`, ...(p.evidence ?? []).map((e) => `   ${e}`)]);
+  throw new ClawdflyError(`the project has ${problems.length} problems; nothing was changed on Fly`, {
+    hint: 'fix each as shown above, then run deploy again (clawdfly doctor --offline shows the same)',
+    code: 'project-problems',
+    exitCode: 2,
+    evidence,
+  });
 }
 
 function onPath(name: string): boolean {
@@ -51,93 +62,92 @@ export function stagedSecrets(all: Record<string, string>): Record<string, strin
   return Object.fromEntries(Object.entries(all).filter(([name, value]) => value !== '' && SECRET_NAME_RE.test(name)));
 }
 
+/** One thing wrong with the project, with the one change that fixes it. */
+interface Problem {
+  message: string;
+  fix: string;
+  code: string;
+  evidence?: string[];
+}
+
+/**
+ * Every local check, all of them every time: a project with four problems is refused once, with
+ * four fixes, not in four runs. Nothing is refused half-way, so a refused deploy changes nothing.
+ */
 export function localPreflight(project: Project, opts: { localOnly?: boolean } = {}): LocalFacts {
   const { fly, dir } = project;
   const tomlPath = join(dir, PROJECT_FILES.flyToml);
   const warnings: string[] = [];
+  const problems: Problem[] = [];
+  const problem = (message: string, fix: string, code: string, evidence?: string[]) => problems.push({ message, fix, code, evidence });
 
-  if (!fly.primaryRegion) {
-    // Without it flyctl creates the volume in region "" and the deploy hangs (flyctl #2730).
-    refuse('fly.toml has no primary_region', `add primary_region = "iad" (or your region) to ${tomlPath}`, 'no-region');
-  }
-  if (!fly.mountSource) refuse('fly.toml has no [mounts] source: the gateway would lose its state on every restart', `add [mounts] source = "clawdbot_data", destination = "${project.stateDir}" to ${tomlPath}`, 'no-mount');
-  if (fly.mountDestination !== project.stateDir) {
-    refuse(
-      `[mounts] destination "${fly.mountDestination ?? ''}" is not the gateway's state dir ${project.stateDir}: state would not be saved`,
-      `set destination = "${project.stateDir}" under [mounts] in ${tomlPath}`,
-      'mount-mismatch',
-    );
+  // Without it flyctl creates the volume in region "" and the deploy hangs (flyctl #2730).
+  if (!fly.primaryRegion) problem('fly.toml has no primary_region', `add primary_region = "iad" (or your region) to ${tomlPath}`, 'no-region');
+  if (!fly.mountSource || fly.mountDestination !== project.stateDir) {
+    const what = !fly.mountSource ? 'fly.toml has no [mounts] source' : `[mounts] destination "${fly.mountDestination ?? ''}" is not the gateway's state dir ${project.stateDir}`;
+    problem(`${what}: the gateway would lose its state on every restart`, stateDirFix(project), fly.mountSource ? 'mount-mismatch' : 'no-mount');
   }
 
   const vmSize = fly.vmSize ?? 'shared-cpu-1x';
   const preset = VM_PRESETS[vmSize];
-  if (!preset) refuse(`unknown [[vm]] size "${vmSize}" in fly.toml`, `size = one of ${Object.keys(VM_PRESETS).join(', ')}`, 'bad-vm-size');
-  const memoryMb = fly.memoryMb ?? preset.defaultMemoryMb;
-  const flyError = guestMemoryError(preset, memoryMb);
-  if (flyError) refuse(`${flyError} (${vmSize})`, `fix memory under [[vm]] in ${tomlPath}`, 'bad-memory');
-  if (memoryMb < MIN_MEMORY_MB) {
-    refuse(
-      `[[vm]] memory is ${memoryMb} MB: the gateway's cold boot peaks at ~1 GB and is killed below ${MIN_MEMORY_MB} MB`,
-      `set memory = "${RECOMMENDED_MEMORY_MB}mb" under [[vm]] in ${tomlPath}`,
-      'memory-too-small',
-    );
-  }
-  if (memoryMb < RECOMMENDED_MEMORY_MB) warnings.push(`${memoryMb} MB may run out of memory under load; ${RECOMMENDED_MEMORY_MB} MB is recommended`);
+  const memoryMb = fly.memoryMb ?? preset?.defaultMemoryMb ?? RECOMMENDED_MEMORY_MB;
+  if (!preset) problem(`unknown [[vm]] size "${vmSize}" in fly.toml`, `size = one of ${Object.keys(VM_PRESETS).join(', ')}`, 'bad-vm-size');
+  const flyError = preset && guestMemoryError(preset, memoryMb);
+  if (flyError) problem(`${flyError} (${vmSize})`, `fix memory under [[vm]] in ${tomlPath}`, 'bad-memory');
+  else if (memoryMb < MIN_MEMORY_MB) {
+    problem(`[[vm]] memory is ${memoryMb} MB: the gateway's cold boot peaks at ~1 GB and is killed below ${MIN_MEMORY_MB} MB`, `set memory = "${RECOMMENDED_MEMORY_MB}mb" under [[vm]] in ${tomlPath}`, 'memory-too-small');
+  } else if (memoryMb < RECOMMENDED_MEMORY_MB) warnings.push(`${memoryMb} MB may run out of memory under load; ${RECOMMENDED_MEMORY_MB} MB is recommended`);
 
   const port = commandPort(fly.processCommand);
   if (port === undefined || fly.internalPort !== port) {
-    refuse(
+    problem(
       `[http_service] internal_port (${fly.internalPort ?? 'unset'}) must equal the gateway's --port (${port ?? 'unset'}), or Fly's proxy cannot reach it`,
       `make internal_port and --port in [processes] app the same number in ${tomlPath}`,
       'port-mismatch',
     );
   }
-  const bind = commandBind(fly.processCommand);
-  if (bind !== 'lan') {
-    refuse(
-      `the gateway command binds "${bind ?? 'loopback'}": it must be --bind lan (0.0.0.0) for Fly's proxy to reach it`,
-      `add --bind lan to [processes] app in ${tomlPath}`,
-      'bind-not-lan',
-    );
+  const bind = projectBind(project);
+  if (!bindsBeyondLoopback(bind)) {
+    problem(`the gateway binds "${bind}": it must be --bind lan (0.0.0.0) for Fly's proxy to reach it`, `add --bind lan to [processes] app in ${tomlPath}`, 'bind-not-lan');
   }
 
-  if (project.configText === undefined) refuse(`no ${project.runtime.configFileName} in ${dir}`, 'clawdfly init  (writes it)', 'no-config');
-  const check = checkConfigText(project.configText);
-  if (!check.ok) {
-    refuse(
-      `${project.runtime.configFileName} would be refused by the gateway (it refuses to start with an invalid config)`,
-      'fix the lines below, then run deploy again (clawdfly config validate shows the same)',
-      'config-invalid',
-      check.problems.map((p) => formatProblem(p, project.runtime.configFileName)),
-    );
+  if (project.configText === undefined) problem(`no ${project.runtime.configFileName} in ${dir}`, 'clawdfly init  (writes it)', 'no-config');
+  else {
+    const check = checkConfigText(project.configText);
+    if (!check.ok) {
+      problem(
+        `${project.runtime.configFileName} would be refused by the gateway (it refuses to start with an invalid config)`,
+        'fix the lines below, then run deploy again (clawdfly config validate shows the same)',
+        'config-invalid',
+        check.problems.map((p) => formatProblem(p, project.runtime.configFileName)),
+      );
+    }
+    if (check.json5) warnings.push(`${project.runtime.configFileName} uses JSON5 syntax; the gateway accepts it but rewrites it as plain JSON`);
   }
-  if (check.json5) warnings.push(`${project.runtime.configFileName} uses JSON5 syntax; the gateway accepts it but rewrites it as plain JSON`);
 
   for (const file of [PROJECT_FILES.dockerfile, `${PROJECT_FILES.runtimeDir}/package.json`]) {
-    if (!existsSync(join(dir, file))) refuse(`${file} is missing in ${dir}: the image cannot be built`, 'clawdfly init  (writes it again; your edits to other files are kept)', 'no-build-input');
+    if (!existsSync(join(dir, file))) problem(`${file} is missing in ${dir}: the image cannot be built`, 'clawdfly init  (writes it again; your edits to other files are kept)', 'no-build-input');
   }
 
   const secrets = stagedSecrets(project.secrets);
   const tokenName = project.runtime.env.gatewayToken;
   if (!secrets[tokenName]) {
-    refuse(
-      `${tokenName} is missing from ${PROJECT_FILES.secrets}: the gateway refuses to bind beyond loopback without it`,
-      'clawdfly init  (generates one and keeps your other answers)',
-      'no-gateway-token',
-    );
+    problem(`${tokenName} is missing from ${PROJECT_FILES.secrets}: the gateway refuses to bind beyond loopback without it`, 'clawdfly init  (generates one and keeps your other answers)', 'no-gateway-token');
   }
 
-  if (opts.localOnly && !onPath('docker')) refuse('--local-only builds with your local Docker, and docker is not on PATH', 'drop --local-only (Fly builds remotely), or install Docker', 'no-docker');
+  if (opts.localOnly && !onPath('docker')) problem('--local-only builds with your local Docker, and docker is not on PATH', 'drop --local-only (Fly builds remotely), or install Docker', 'no-docker');
 
+  refuseProblems(problems);
   return {
-    region: fly.primaryRegion,
-    volume: fly.mountSource,
+    // Set: refuseProblems() returned, so every check above passed.
+    region: fly.primaryRegion!,
+    volume: fly.mountSource!,
     volumeSizeGb: fly.initialSizeGb ?? 1,
     vmSize,
     memoryMb,
     port: port!,
     secrets,
-    configText: project.configText,
+    configText: project.configText!,
     warnings,
   };
 }

@@ -14,9 +14,9 @@ import { registerSecret } from '../ui/redact.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { devicesArgv, machineCmd, machineEnv, cmdBind, cmdPort } from './evidence.js';
 import { removeStaleLocksArgv, staleReason } from './remote.js';
-import { memoryTarget } from './checks/memory.js';
+import { memoryStep } from './checks/memory.js';
 import { neededSecrets } from './checks/secrets.js';
-import { setCommandFlag, setEnv, setProcessCommand, setRestartAlways, setVmMemory, splitCommand, withHeap } from './flytoml-edit.js';
+import { setCommandFlag, setEnv, setProcessCommand, setRestartAlways, setVmMemory, setVmSize, splitCommand, withHeap } from './flytoml-edit.js';
 import type { CheckId, Evidence, FixKind } from './types.js';
 
 export interface FixPlan {
@@ -61,24 +61,26 @@ export function planFix(kind: FixKind, checks: CheckId[], ev: Evidence): FixPlan
     }
     case 'memory': {
       if (!m) return { kind, checks, steps: [], blocked: 'no machine', apply: noop };
-      const current = m.config?.guest?.memory_mb;
-      const target = memoryTarget(Math.max(current ?? 0, project.fly.memoryMb ?? 0));
+      const step = memoryStep(ev);
+      const target = step.memoryMb;
+      const newSize = step.vmSize !== (project.fly.vmSize ?? 'shared-cpu-1x') ? step.vmSize : undefined;
       const heap = heapSizeMb(target);
       const nodeOptions = withHeap(machineEnv(m)['NODE_OPTIONS'], heap);
       let text = project.flyTomlText;
+      if (newSize) text = setVmSize(text, newSize);
       if (project.fly.memoryMb !== target) text = setVmMemory(text, target);
       if (heapFromNodeOptions(project.fly.env['NODE_OPTIONS']) !== heap) text = setEnv(text, 'NODE_OPTIONS', withHeap(project.fly.env['NODE_OPTIONS'], heap));
       return {
         kind,
         checks,
         steps: [
-          `fly machine update ${m.id} --vm-memory ${target} -e NODE_OPTIONS=${nodeOptions} -y -a ${app}`,
-          ...(text !== project.flyTomlText ? [`fly.toml: [[vm]] memory = "${target}mb", [env] NODE_OPTIONS heap ${heap} MB (so the next deploy keeps it)`] : []),
+          `fly machine update ${m.id}${newSize ? ` --vm-size ${newSize}` : ''} --vm-memory ${target} -e NODE_OPTIONS=${nodeOptions} -y -a ${app}   (≈ $${step.costPerMonth.toFixed(2)}/month)`,
+          ...(text !== project.flyTomlText ? [`fly.toml: [[vm]]${newSize ? ` size = "${newSize}",` : ''} memory = "${target}mb", [env] NODE_OPTIONS heap ${heap} MB (so the next deploy keeps it)`] : []),
         ],
         async apply(client, progress) {
           if (text !== project.flyTomlText) await writeFileAtomic(join(project.dir, PROJECT_FILES.flyToml), text);
           progress(`updating ${m.id} to ${target} MB`);
-          await client.updateMachine(m.id, { memoryMb: target, env: { NODE_OPTIONS: nodeOptions } });
+          await client.updateMachine(m.id, { vmSize: newSize, memoryMb: target, env: { NODE_OPTIONS: nodeOptions } });
         },
       };
     }

@@ -112,6 +112,10 @@ export function setVmMemory(text: string, memoryMb: number): string {
   return verified(next, (f) => f.memoryMb === memoryMb, `[[vm]] memory = ${memoryMb}mb`);
 }
 
+export function setVmSize(text: string, vmSize: string): string {
+  return verified(setKey(text, 'vm', 'size', tomlString(vmSize), { header: '[[vm]]' }), (f) => f.vmSize === vmSize, `[[vm]] size = ${vmSize}`);
+}
+
 export function setRestartAlways(text: string): string {
   const next = setKey(text, 'restart', 'policy', tomlString('always'), { header: '[[restart]]' });
   return verified(next, (f) => f.restartPolicy === 'always', '[[restart]] policy = "always"');

@@ -26,6 +26,13 @@ export const TIMEOUTS = {
   machineWait: 6 * 60_000,
 } as const;
 
+export interface MachineChange {
+  vmSize?: string;
+  memoryMb?: number;
+  command?: string;
+  env?: Record<string, string>;
+}
+
 export interface FlyClientOptions {
   flyctl?: string;
   app: string;
@@ -139,9 +146,10 @@ export class FlyClient {
     await this.runner.run(['machine', 'start', id, ...this.a()], { timeoutMs: TIMEOUTS.machineWait });
   }
 
-  updateMachineArgv(id: string, change: { memoryMb?: number; command?: string; env?: Record<string, string> }): string[] {
+  updateMachineArgv(id: string, change: MachineChange): string[] {
     return [
       'machine', 'update', id,
+      ...(change.vmSize !== undefined ? ['--vm-size', change.vmSize] : []),
       ...(change.memoryMb !== undefined ? ['--vm-memory', String(change.memoryMb)] : []),
       ...(change.command !== undefined ? ['--command', change.command] : []),
       ...Object.entries(change.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
@@ -149,7 +157,7 @@ export class FlyClient {
     ];
   }
 
-  async updateMachine(id: string, change: { memoryMb?: number; command?: string; env?: Record<string, string> }): Promise<void> {
+  async updateMachine(id: string, change: MachineChange): Promise<void> {
     await this.runner.run(this.updateMachineArgv(id, change), { timeoutMs: TIMEOUTS.machineWait });
   }
 

@@ -75,3 +75,28 @@ export function estimateMonthlyCost(preset: VmPreset, memoryMb: number, volumeGb
   const extraGb = Math.max(0, memoryMb - includedMb) / 1024;
   return Math.round((perCpu * preset.cpus + extraGb * 5 + volumeGb * 0.15) * 100) / 100;
 }
+
+/** The most memory a preset accepts (the upper bound guestMemoryError enforces). */
+export function maxMemoryMb(preset: VmPreset): number {
+  return preset.cpuKind === 'shared' ? 2048 * preset.cpus : 8192 * preset.cpus;
+}
+
+export interface MemoryStep {
+  memoryMb: number;
+  vmSize: string;
+  /** ≈ $/month at list prices for that size and memory (volume left out). */
+  costPerMonth: number;
+}
+
+/**
+ * Where memory should go next. Below `recommendedMb`: to it. After an out-of-memory crash at or
+ * above it: double, since the same amount would crash again; when the VM size cannot hold that,
+ * the smallest bigger size of the same CPU kind that can.
+ */
+export function nextMemoryStep(vmSize: string, currentMb: number, outOfMemorySeen: boolean, recommendedMb: number): MemoryStep {
+  const wanted = currentMb < recommendedMb ? recommendedMb : outOfMemorySeen ? currentMb * 2 : currentMb;
+  const preset = VM_PRESETS[vmSize];
+  const sizes = Object.entries(VM_PRESETS).filter(([, p]) => !preset || (p.cpuKind === preset.cpuKind && p.cpus >= preset.cpus)).sort(([, a], [, b]) => a.cpus - b.cpus);
+  const [size, fits] = sizes.find(([, p]) => !guestMemoryError(p, wanted)) ?? sizes.find(([, p]) => maxMemoryMb(p) >= wanted) ?? [vmSize, preset];
+  return { memoryMb: wanted, vmSize: size, costPerMonth: fits ? estimateMonthlyCost(fits, wanted, 0) : Number.NaN };
+}

@@ -2,15 +2,30 @@
 import { findings, configLines, crashExits, machineEnv } from '../evidence.js';
 import { heapFromNodeOptions, heapSizeMb } from '../../project/render.js';
 import { isMemoryExit } from '../../gateway/logs.js';
-import type { Check } from '../types.js';
+import type { Check, Evidence } from '../types.js';
+import { nextMemoryStep, type MemoryStep } from '../../project/fly-platform.js';
 import { app, isResult, logEvidence, needMachine } from './common.js';
 
 /** The seed: 512 MB is too small, 1 GB may OOM under load, 2 GB recommended. */
 export const RECOMMENDED_MEMORY_MB = 2048;
 const MIN_MEMORY_MB = 1024;
 
-export function memoryTarget(current: number | undefined): number {
-  return Math.max(RECOMMENDED_MEMORY_MB, current ?? 0);
+/** The step the fix takes: up to 2048 MB, or double (a bigger size if needed) after an OOM there. */
+export function memoryStep(ev: Evidence): MemoryStep {
+  const machineMb = ev.machine?.config?.guest?.memory_mb ?? 0;
+  const current = Math.max(ev.project.fly.memoryMb ?? 0, machineMb);
+  const vmSize = ev.project.fly.vmSize ?? 'shared-cpu-1x';
+  return nextMemoryStep(vmSize, current, outOfMemorySeen(ev), RECOMMENDED_MEMORY_MB);
+}
+
+function outOfMemorySeen(ev: Evidence): boolean {
+  if (ev.offline || !ev.machine) return false;
+  return crashExits(ev.machine).some((e) => isMemoryExit(e.code, e.oom)) || findings(configLines(ev)).some((f) => f.kind === 'oom');
+}
+
+function describeStep(step: MemoryStep, ev: Evidence): string {
+  const size = step.vmSize !== (ev.project.fly.vmSize ?? 'shared-cpu-1x') ? ` on ${step.vmSize}` : '';
+  return `${step.memoryMb} MB${size} (≈ $${step.costPerMonth.toFixed(2)}/month)`;
 }
 
 export const memoryCheck: Check = {
@@ -47,17 +62,21 @@ export const memoryCheck: Check = {
         for (const f of oomLines.slice(0, 3)) evidence.push(logEvidence(f.line));
       }
     }
-    const target = memoryTarget(Math.max(fly.memoryMb ?? 0, ev.machine?.config?.guest?.memory_mb ?? 0));
+    const step = memoryStep(ev);
+    const sizeFlag = step.vmSize !== (fly.vmSize ?? 'shared-cpu-1x') ? ` --vm-size ${step.vmSize}` : '';
+    const sizeToml = sizeFlag ? `, size = "${step.vmSize}"` : '';
     if (problems.length) {
       return {
         status: 'fail',
-        summary: `out of memory: ${problems.join('; ')}`,
+        summary: `out of memory: ${problems.join('; ')} → ${describeStep(step, ev)}`,
         evidence,
-        fix: `${machineId ? `fly machine update ${machineId} --vm-memory ${target} -e NODE_OPTIONS=--max-old-space-size=${heapSizeMb(target)} -y -a ${app(ev)}, and ` : ''}fly.toml [[vm]] memory = "${target}mb", NODE_OPTIONS = "--max-old-space-size=${heapSizeMb(target)}"   (clawdfly doctor --fix does both)`,
+        fix: `${machineId ? `fly machine update ${machineId}${sizeFlag} --vm-memory ${step.memoryMb} -e NODE_OPTIONS=--max-old-space-size=${heapSizeMb(step.memoryMb)} -y -a ${app(ev)}, and ` : ''}fly.toml [[vm]] memory = "${step.memoryMb}mb"${sizeToml}, NODE_OPTIONS = "--max-old-space-size=${heapSizeMb(step.memoryMb)}"   (clawdfly doctor --fix does both)`,
       };
     }
     if (warnings.length) return { status: 'warn', summary: warnings.join('; '), evidence, fix: `fly.toml [[vm]] memory = "${RECOMMENDED_MEMORY_MB}mb"` };
-    return { status: 'ok', summary: `${ev.machine?.config?.guest?.memory_mb ?? fly.memoryMb ?? '?'} MB, heap ${heapFromNodeOptions(machineEnv(ev.machine)['NODE_OPTIONS']) ?? tomlHeap ?? 'default'} MB, no OOM since the last config change` };
+    const heap = heapFromNodeOptions(machineEnv(ev.machine)['NODE_OPTIONS']) ?? tomlHeap ?? 'default';
+    const since = ev.offline ? 'out-of-memory crashes not checked offline' : 'no OOM since the last config change';
+    return { status: 'ok', summary: `${ev.machine?.config?.guest?.memory_mb ?? fly.memoryMb ?? '?'} MB, heap ${heap} MB, ${since}` };
   },
   fixKind: () => 'memory',
 };

@@ -1,5 +1,5 @@
 /** bind, port, auth-token-bind: can Fly's proxy reach the gateway, and will it agree to listen? */
-import { commandBind } from '../../project/render.js';
+import { projectBind } from '../../project/checks.js';
 import { DEFAULT_GATEWAY_PORT, NON_LOOPBACK_BINDS } from '../../gateway/runtime.js';
 import { bootLines, cmdBind, cmdPort, effectiveConfig, findings, machineCmd, machineEnv, machineGatewayPort } from '../evidence.js';
 import type { Check, CheckResult, Evidence } from '../types.js';
@@ -29,8 +29,7 @@ export const bindCheck: Check = {
   run(ev) {
     const evidence: string[] = [];
     const problems: string[] = [];
-    const toml = tomlCmd(ev);
-    const localBind = cmdBind(toml) ?? configGateway(ev, ev.localConfig?.value as Record<string, unknown> | undefined).bind ?? 'loopback';
+    const localBind = projectBind(ev.project);
     if (!isOpen(localBind)) {
       problems.push(`fly.toml's process binds ${localBind}`);
       evidence.push(`fly.toml [processes] app = "${ev.project.fly.processCommand ?? ''}"`);
@@ -119,7 +118,7 @@ export const authTokenBindCheck: Check = {
     const tokenName = ev.project.runtime.env.gatewayToken;
     const refused = findings(bootLines(ev)).filter((f) => f.kind === 'refuse-bind');
     if (ev.offline) {
-      const bind = cmdBind(tomlCmd(ev)) ?? commandBind(ev.project.fly.processCommand);
+      const bind = projectBind(ev.project);
       if (isOpen(bind) && !ev.project.secrets[tokenName]) {
         return { status: 'warn', summary: `${tokenName} is not in .clawdfly/secrets.env (checked on Fly without --offline)`, fix: 'clawdfly init  (generates it)' };
       }

@@ -1,4 +1,5 @@
 /** state-dir (state on the volume) and command-drift (a manual `machine update --command` the next deploy undoes). */
+import { stateDirFix } from '../../project/checks.js';
 import { GATEWAY_UID } from '../../gateway/runtime.js';
 import { bootLines, findings, isInside, machineCmd, machineEnv } from '../evidence.js';
 import type { Check, CheckResult } from '../types.js';
@@ -58,15 +59,11 @@ export const stateDirCheck: Check = {
 };
 
 function fail(problems: string[], evidence: string[], ev: Parameters<Check['run']>[0]): CheckResult {
-  const name = ev.project.runtime.env.stateDir;
-  const dest = ev.project.fly.mountDestination;
   return {
     status: 'fail',
     summary: `state is lost on restart: ${problems.join('; ')}`,
     evidence,
-    fix: dest
-      ? `fly.toml [env] ${name} = "${dest}", then: clawdfly deploy   (clawdfly doctor --fix does both)`
-      : `add [mounts] source = "clawdbot_data", destination = "/data" and [env] ${name} = "/data" to fly.toml, then: clawdfly deploy`,
+    fix: stateDirFix(ev.project),
   };
 }
 
