@@ -19,6 +19,9 @@ describe('doctor --offline', () => {
       const json = JSON.parse(r.stdout) as DoctorJson;
       for (const id of ['flyctl', 'auth', 'lock']) expect(check(json, id).summary).toBe('skipped with --offline (needs flyctl)');
       for (const id of ['bind', 'port', 'memory', 'config', 'state-dir', 'workspace', 'crash-loop']) expect(check(json, id).status).toBe('ok');
+      // Crashes live on Fly: offline, doctor must not claim there were none.
+      expect(check(json, 'memory').summary).toContain('out-of-memory crashes not checked offline');
+      expect(check(json, 'memory').summary).not.toContain('no OOM');
     } finally {
       fake.cleanup();
     }

@@ -81,6 +81,33 @@ describe('doctor scenarios (flyctl double)', () => {
     expect(d.machine().config.guest!.memory_mb).toBe(2048);
   }, T);
 
+  it('memory: an OOM at the recommended 2048 MB steps up to 4096 MB (not "fixed" to 2048 again), with the cost', async () => {
+    const d = await deployed();
+    d.fake.seedLogs(APP, fixtureLines('oom-heap-384mb.log'), { machineId: d.machineId });
+    d.fake.addExitEvent(APP, d.machineId, { exit_code: 137, oom_killed: true });
+    const r = await d.doctor();
+    expect(failing(r.json)).toEqual(['memory']);
+    const memory = check(r.json, 'memory');
+    expect(memory.summary).toMatch(/→ 4096 MB \(≈ \$\d+\.\d\d\/month\)/);
+    expect(memory.fix).toContain(`fly machine update ${d.machineId} --vm-memory 4096`);
+    await fixAndRecheck(d, 'memory');
+    expect(d.machine().config.guest!.memory_mb).toBe(4096);
+    expect(d.flyToml()).toContain('memory = "4096mb"');
+    expect(d.flyToml()).toContain('NODE_OPTIONS = "--max-old-space-size=3072"');
+  }, T);
+
+  it('memory: an OOM at the most a VM size holds moves to the next size', async () => {
+    const d = await deployed({ flyToml: (t) => t.replace('memory = "2048mb"', 'memory = "4096mb"').replace('--max-old-space-size=1536', '--max-old-space-size=3072') });
+    d.fake.addExitEvent(APP, d.machineId, { exit_code: 137, oom_killed: true });
+    d.fly(['machine', 'update', d.machineId, '--vm-memory', '4096', '-y', '-a', APP]);
+    d.fake.addExitEvent(APP, d.machineId, { exit_code: 137, oom_killed: true });
+    const r = await d.doctor();
+    const memory = check(r.json, 'memory');
+    expect(memory.summary).toContain('8192 MB on shared-cpu-4x');
+    expect(memory.fix).toContain('--vm-size shared-cpu-4x --vm-memory 8192');
+    expect(memory.fix).toContain('size = "shared-cpu-4x"');
+  }, T);
+
   it('lock: a lock whose owner is dead plus "already running" fails; --fix removes only that file and restarts', async () => {
     const d = await deployed();
     const lockPath = '/data/tmp/clawdbot-1000/gateway.9f80b0d2.lock';
