@@ -177,15 +177,31 @@ export interface StreamOptions {
 }
 
 /** Ctrl-C reaches flyctl (it shares our process group on a terminal, and is forwarded otherwise); we wait for it to end. */
+/** How long a child may take to exit after a forwarded signal before the next, harder one. */
+const SIGNAL_ESCALATION_MS = 2_000;
+
+/**
+ * Ctrl-C / SIGTERM reach the child too. A child that ignores them must not keep the user's Ctrl-C
+ * from working: SIGTERM follows, then SIGKILL, each after SIGNAL_ESCALATION_MS.
+ */
 function whileChildRuns(child: import('node:child_process').ChildProcess, forwardSignals = true): () => void {
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const timers: NodeJS.Timeout[] = [];
+  const escalate = (signals: NodeJS.Signals[]) => {
+    const [next, ...rest] = signals;
+    if (!next || !running()) return;
+    child.kill(next);
+    timers.push(setTimeout(() => escalate(rest), SIGNAL_ESCALATION_MS));
+  };
   const forward = (signal: NodeJS.Signals) => () => {
-    if (forwardSignals && child.exitCode === null && child.signalCode === null) child.kill(signal);
+    if (forwardSignals && running()) escalate(signal === 'SIGINT' ? ['SIGINT', 'SIGTERM', 'SIGKILL'] : ['SIGTERM', 'SIGKILL']);
   };
   const onInt = forward('SIGINT');
   const onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   return () => {
+    timers.forEach(clearTimeout);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   };

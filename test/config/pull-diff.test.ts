@@ -38,6 +38,7 @@ describe('config diff', () => {
     const result = await d.cli(['config', 'diff', '--json']);
     expect(result.code).toBe(1);
     const doc = JSON.parse(result.stdout);
+    expect(doc.ok).toBe(true);
     expect(doc.equal).toBe(false);
     expect(doc.diff).toContain('+      "maxConcurrent": 9');
     expect(doc.diff).toContain('-    "native": "off"');

@@ -1,6 +1,7 @@
 // `clawdfly logs`: `fly logs --no-tail --json` (recent) or `fly logs` streamed (--follow), the
 // gateway's own lines (shared/fixtures/gateway-logs) marked, secrets redacted.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, TEST_SECRETS } from '../helpers/cli.js';
@@ -83,4 +84,19 @@ describe('clawdfly logs', () => {
       expect(d.since(mark)).toEqual([]);
     }
   });
+
+  it('--follow ends its flyctl child on Ctrl-C even when the child ignores SIGINT', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clawdfly-stubborn-'));
+    const pidFile = join(dir, 'pid');
+    const stub = join(dir, 'flyctl');
+    // A flyctl that ignores Ctrl-C while it streams (as a hung network read can).
+    writeFileSync(stub, `#!/bin/sh\ncase "$1" in\n  version) echo '{"Version":"0.4.90"}' ;;\n  logs) trap '' INT; echo $$ > '${pidFile}'; echo '2026-11-28T00:00:00Z app[x] iad [info] hello'; while :; do sleep 0.1; done ;;\nesac\n`, { mode: 0o755 });
+    const r = await runUntil(['logs', '--follow', '--flyctl', stub, '--dir', d.dir], { cwd: d.dir, env: d.fake.env, until: /hello/, timeoutMs: 20_000 });
+    expect(r.matched).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.ms).toBeLessThan(15_000);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow();
+  }, 30_000);
 });
+

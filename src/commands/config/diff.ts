@@ -14,7 +14,8 @@ export async function run({ opts }: CommandContext): Promise<number> {
   const equal = remoteText !== undefined && configsEquivalent(localText, remoteText);
   const diff = equal ? '' : semanticDiff(remoteText, localText, { from: `${machine.id}:${project.remoteConfigPath}`, to: label });
   if (isJsonMode()) {
-    out.json({ equal, machine: machine.id, path: project.remoteConfigPath, remoteExists: remoteText !== undefined, diff });
+    // `ok`: the command ran (exit 1 only says "different"), like every other --json document.
+    out.json({ ok: true, equal, machine: machine.id, path: project.remoteConfigPath, remoteExists: remoteText !== undefined, diff });
   } else if (equal) {
     out.success(`in sync: ${label} = ${target} (key order, whitespace and the gateway's own additions ignored)`);
   } else {
