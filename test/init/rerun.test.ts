@@ -72,6 +72,15 @@ describe('init re-run', { timeout: 60_000 }, () => {
     expect((await init(['--yes', '--dir', dir], { env: KEYS })).code).toBe(2);
   });
 
+  it('--keep with a new --memory warns that the kept fly.toml does not apply it, and prices what it keeps', async () => {
+    writeFileSync(join(dir, 'fly.toml'), original + EDIT);
+    const result = await init(['--yes', '--dir', dir, '--keep', '--memory', '4096'], { env: KEYS });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/fly\.toml was kept, so these answers are not applied: memoryMb 4096 \(fly\.toml keeps 2048\).*--force/);
+    expect(result.stdout).toMatch(/Cost: .*2048 MB/);
+    expect(readFileSync(join(dir, 'fly.toml'), 'utf8')).toBe(original + EDIT);
+  });
+
   it('--force overwrites the edited file with the generated one', async () => {
     writeFileSync(join(dir, 'fly.toml'), original + EDIT);
     const result = await initJson(['--yes', '--dir', dir, '--force']);

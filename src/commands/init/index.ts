@@ -10,7 +10,8 @@ import { UsageError } from '../../errors.js';
 import { collectAnswers, collectSecrets, costLine, providersWithKeys } from './collect.js';
 import { readAnswers } from '../../project/project.js';
 import { generateGatewayToken, parseSecretsInput, readSecrets, writeSecrets } from '../../project/secrets.js';
-import { renderProject } from '../../project/render.js';
+import { flyTomlFacts, renderProject } from '../../project/render.js';
+import type { Answers } from '../../project/answers.js';
 import { applyFiles, planFiles, readWrittenHashes, writtenHashesAfter, type PlannedFile } from '../../project/file-plan.js';
 import { PROJECT_FILES } from '../../project/paths.js';
 import { writeFileAtomic } from '../../util/fs.js';
@@ -56,9 +57,10 @@ export async function run({ opts }: CommandContext): Promise<number> {
   const planned = await planFiles(dir, renderProject(answers), written);
   const keep = await decideConflicts(planned, opts, ask);
 
+  const effective = answersInKeptFlyToml(planned, keep, answers, warnings);
   if (!isJsonMode()) {
     for (const warning of warnings) out.warn(warning);
-    out.info(`Cost: ${costLine(answers)}`);
+    out.info(`Cost: ${costLine(effective)}`);
   }
   if (ask) {
     const { confirm } = await prompts();
@@ -94,6 +96,28 @@ export async function run({ opts }: CommandContext): Promise<number> {
   out.success(`Project ready for ${style.bold(answers.app)} in ${answers.region}.`);
   out.info(`Next: ${style.cmd(rel === '.' ? 'npx clawdfly deploy' : `cd ${rel} && npx clawdfly deploy`)}`);
   return 0;
+}
+
+/**
+ * A kept fly.toml wins over this run's answers: say which answers it does not apply (the user may
+ * think `--keep --memory 4096` gave them 4 GB), and return what the app will really get.
+ */
+function answersInKeptFlyToml(planned: PlannedFile[], keep: Set<string>, answers: Answers, warnings: string[]): Answers {
+  const kept = planned.find((f) => f.path === PROJECT_FILES.flyToml && keep.has(f.path));
+  if (!kept?.existing) return answers;
+  let facts;
+  try {
+    facts = flyTomlFacts(kept.existing);
+  } catch {
+    return answers;
+  }
+  const effective = { ...answers, region: facts.primaryRegion ?? answers.region, vmSize: facts.vmSize ?? answers.vmSize, memoryMb: facts.memoryMb ?? answers.memoryMb, port: facts.internalPort ?? answers.port, volumeSizeGb: facts.initialSizeGb ?? answers.volumeSizeGb };
+  const differs = (['region', 'vmSize', 'memoryMb', 'port', 'volumeSizeGb'] as const).filter((k) => effective[k] !== answers[k]);
+  if (differs.length > 0) {
+    const list = differs.map((k) => `${k} ${answers[k]} (fly.toml keeps ${effective[k]})`).join(', ');
+    warnings.push(`fly.toml was kept, so these answers are not applied: ${list}. Edit fly.toml, or re-run with --force to rewrite it`);
+  }
+  return effective;
 }
 
 async function decideConflicts(planned: PlannedFile[], opts: Record<string, unknown>, ask: boolean): Promise<Set<string>> {
