@@ -123,7 +123,7 @@ describe('clawdfly deploy: re-run', () => {
     expect(made.filter((i) => verb(i) === 'secrets import')).toHaveLength(1);
     expect(made.filter((i) => verb(i) === 'deploy')).toHaveLength(1);
     expect(made.filter((i) => /^(apps|volumes?) create$/.test(verb(i)))).toEqual([]);
-    expect(made.some((i) => i.argv.join(' ').includes('tee'))).toBe(false);
+    expect(made.some((i) => i.argv.join(' ').includes('mktemp'))).toBe(false);
     // exactly the changed one: the stdin was one NAME="value" line
     const imported = made.find((i) => verb(i) === 'secrets import')!;
     expect(imported.stdin.bytes).toBe(Buffer.byteLength(`ANTHROPIC_API_KEY="test-anthropic-rotated-0b9e7c5a3f1d"\n`));
@@ -152,7 +152,7 @@ describe('clawdfly deploy: re-run', () => {
     const made = p.since(mark);
     expect(made.filter((i) => verb(i) === 'secrets import')).toHaveLength(1);
     expect(p.fake.secrets(APP)['ANTHROPIC_API_KEY']).toBe(TEST_SECRETS.ANTHROPIC_API_KEY);
-    expect(made.some((i) => i.argv.join(' ').includes('tee'))).toBe(false);
+    expect(made.some((i) => i.argv.join(' ').includes('mktemp'))).toBe(false);
   }, 3 * MIN);
 
   it('a changed clawdbot.json: new image (it seeds first boots), then the live file is replaced with a backup — no extra restart', async () => {
