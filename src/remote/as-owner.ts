@@ -26,7 +26,9 @@ const WRAPPER = [
   '    exec setpriv --reuid="$o" --regid="$g" --clear-groups -- sh -c "$s" "$@"',
   '  fi',
   'fi',
-  'exec sh -c "$s" "$@"',
+  // already the owner: run it in this shell ($1… = the script's args)
+  'shift',
+  'eval "$s"',
 ].join('\n');
 
 /**
