@@ -3,7 +3,7 @@
  * afterwards (apps, volumes, secrets, machines, the machine's /data/clawdbot.json bytes), which
  * flyctl calls were made (the double's invocation log) and how many machine restarts happened.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_SECRETS } from '../helpers/cli.js';
@@ -94,6 +94,9 @@ describe('clawdfly deploy: fresh', () => {
     // the local record holds no secret value
     const state = readFileSync(join(p.dir, '.clawdfly', 'state.json'), 'utf8');
     for (const value of Object.values(local)) expect(state).not.toContain(value);
+    // it holds the salt beside the salted hashes: owner-only, and git-ignored
+    expect(statSync(join(p.dir, '.clawdfly', 'state.json')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(p.dir, '.gitignore'), 'utf8').split('\n')).toContain('.clawdfly/state.json');
   }, 2 * MIN);
 });
 
