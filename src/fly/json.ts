@@ -2,6 +2,7 @@
  * flyctl JSON, parsed with zod. Keys are compared case-insensitively: flyctl's casing drifted
  * between versions (secrets list `Name` → `name`; GraphQL types use Go field names).
  */
+import { redact } from '../ui/redact.js';
 import { z } from 'zod';
 
 /**
@@ -58,7 +59,7 @@ export function parseJson<T>(schema: z.ZodType<T>, text: string, what: string, o
     raw = JSON.parse(text);
   } catch {
     const first = parseConcatenatedJson(text)[0];
-    if (first === undefined) throw new Error(`flyctl ${what}: expected JSON, got: ${text.slice(0, 200)}`);
+    if (first === undefined) throw new Error(`flyctl ${what}: expected JSON, got: ${redact(text).slice(0, 200)}`);
     raw = first;
   }
   const result = schema.safeParse(opts.caseInsensitive ? lowerKeys(raw) : raw);

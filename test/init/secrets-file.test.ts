@@ -1,5 +1,5 @@
 /** A hand-edited `.clawdfly/secrets.env` that cannot be read: one clear line, never a stack, never the value. */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initProject, runCli } from '../helpers/cli.js';
@@ -15,5 +15,17 @@ describe('secrets.env with a malformed line', () => {
     expect(r.stderr).toContain('clawdfly init --secrets-stdin');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr).not.toMatch(/unexpected error|bug/i);
+  }, 60_000);
+});
+
+describe('init --yes conflict diff', () => {
+  it('hides the gateway token when an edited file holds it (the diff goes to stderr)', async () => {
+    const dir = await initProject();
+    const token = /CLAWDBOT_GATEWAY_TOKEN="([^"]+)"/.exec(readFileSync(join(dir, '.clawdfly', 'secrets.env'), 'utf8'))![1]!;
+    appendFileSync(join(dir, 'fly.toml'), `# pasted by hand: ${token}\n`);
+    // runCli fails the test if the token (a project secret) shows in any output
+    const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--region', 'iad']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('# pasted by hand: ***');
   }, 60_000);
 });
