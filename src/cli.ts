@@ -97,6 +97,8 @@ function reportError(error: unknown): number {
     return error.exitCode;
   }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  // --json promises one JSON document on stdout, failures included
+  if (isJsonMode()) out.json({ ok: false, error: { code: 'unexpected', message: redact(error instanceof Error ? error.message : String(error)) } });
   out.error(`unexpected error: ${message}`);
   out.warn('this is a bug in clawdfly; please report it with the output above (secrets are redacted)');
   return 1;

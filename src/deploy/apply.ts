@@ -3,6 +3,7 @@
  * mutation did so a re-run recomputes a smaller plan. Independent steps run concurrently (volume
  * and secrets); secrets travel on stdin only; the config reaches the machine without a restart.
  */
+import { redact } from '../ui/redact.js';
 import type { FlyClient } from '../fly/client.js';
 import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
@@ -95,7 +96,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const deployStarted = Date.now();
   if (deploy.action === 'deploy') {
     await progress.run('deploy', `fly deploy (${input.localOnly ? 'local' : 'remote'} build; ${deploy.reason})`, (update) =>
-      fly.deploy({ cwd: project.dir, config: 'fly.toml', localOnly: input.localOnly, onLine: (line) => update(line.slice(0, 120)) }),
+      fly.deploy({ cwd: project.dir, config: 'fly.toml', localOnly: input.localOnly, onLine: (line) => update(redact(line).slice(0, 120)) }),
     );
     mutations.push('deploy');
   } else {

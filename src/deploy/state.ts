@@ -54,7 +54,8 @@ export async function readDeployState(dir: string, app: string): Promise<DeployS
 }
 
 export async function writeDeployState(dir: string, state: DeployState): Promise<void> {
-  await writeFileAtomic(join(dir, DEPLOY_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  // 0600: it holds the salt beside the salted secret hashes
+  await writeFileAtomic(join(dir, DEPLOY_STATE_FILE), JSON.stringify(state, null, 2) + '\n', 0o600);
 }
 
 export function valueHash(salt: string, value: string): string {

@@ -4,6 +4,7 @@
  * current boot (listening address and port, or why it refused to start), and the public URL.
  * A failure is reported as soon as the evidence shows one, with that evidence attached.
  */
+import { redact } from '../ui/redact.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClawdflyError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
@@ -76,7 +77,7 @@ export function badExit(machine: Machine | undefined, since: number): { code?: n
 }
 
 function tail(lines: string[], n = 8): string[] {
-  return lines.filter((l) => l.trim()).slice(-n).map((l) => l.trimEnd().slice(0, 300));
+  return lines.filter((l) => l.trim()).slice(-n).map((l) => redact(l.trimEnd()).slice(0, 300));
 }
 
 export class Verifier {

@@ -98,7 +98,10 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
       const lines: LogLine[] = result.entries.map((e) => ({ message: e.message, at: parseTime(e.timestamp), instance: e.instance || undefined }));
       return { lines, timedOut: result.timedOut, timeoutMs: opts.logsTimeoutMs };
     }),
-    probe(async () => parseRemoteFacts(await client.ssh(remoteFactsArgv(project.runtime, remoteTargets(project)), { timeoutMs: DOCTOR_SSH_TIMEOUT_MS }))),
+    probe(async () => {
+      const targets = remoteTargets(project);
+      return parseRemoteFacts(await client.ssh(remoteFactsArgv(project.runtime, targets), { timeoutMs: DOCTOR_SSH_TIMEOUT_MS }), project.runtime, targets);
+    }),
   ]);
   Object.assign(ev, { flyctl, whoami, status, machines, secrets, logs, remote });
   ev.machine = pickMachine(machines.value);

@@ -40,7 +40,8 @@ export function planFix(kind: FixKind, checks: CheckId[], ev: Evidence): FixPlan
   const app = project.app;
   switch (kind) {
     case 'lock': {
-      const stale = (ev.remote?.value?.locks ?? []).filter((l) => staleReason(l)).map((l) => l.path);
+      const facts = ev.remote?.value;
+      const stale = (facts?.locks ?? []).filter((l) => staleReason(l)).map((l) => l.path);
       if (!m) return { kind, checks, steps: [], blocked: 'no machine', apply: noop };
       return {
         kind,
@@ -52,7 +53,7 @@ export function planFix(kind: FixKind, checks: CheckId[], ev: Evidence): FixPlan
         async apply(client, progress) {
           if (stale.length) {
             progress('removing stale locks');
-            await client.ssh(removeStaleLocksArgv(stale), { machineId: m.id });
+            await client.ssh(removeStaleLocksArgv(project.runtime, project.stateDir, facts!.lockBases, stale), { machineId: m.id });
           }
           progress(`restarting ${m.id}`);
           await client.restartMachine(m.id);

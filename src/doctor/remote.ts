@@ -7,9 +7,10 @@
  * Paths travel as positional parameters (`k:/path`), never spliced into the script text. Names
  * (lock file pattern, tmp dir prefix) come from the runtime table.
  */
-import type { GatewayRuntime } from '../gateway/runtime.js';
+import { posix } from 'node:path';
+import { LOCK_FILE_GLOB, LOCK_FILE_NAME_RE, STATE_DIR, type GatewayRuntime } from '../gateway/runtime.js';
+import { asDirOwner } from '../remote/as-owner.js';
 import { parseLock, type GatewayLock } from '../gateway/logs.js';
-import { shScript } from '../fly/quote.js';
 
 export const MARK = '@@clawdfly-doctor';
 /** Largest config text brought back (the gateway's own files are a few KB). */
@@ -58,59 +59,115 @@ export interface RemoteFacts {
   locks: RemoteLock[];
   /** The script printed its end marker (output was not cut short). */
   complete: boolean;
+  /** Where locks were looked for: the only places `doctor --fix` may remove one from. */
+  lockBases: { stateDirs: string[]; tmpBases: string[] };
 }
 
+/** The lock dir name under a TMPDIR base, `<prefix><uid>`, as a shell pattern and a RegExp. */
+function lockDirPrefix(runtime: GatewayRuntime): string {
+  return runtime.lockTmpDirPrefix.replace(/[^\w.-]/g, '');
+}
+
+function lockDirRe(runtime: GatewayRuntime): RegExp {
+  return new RegExp(`^${lockDirPrefix(runtime).replace(/\./g, '\\.')}[0-9]+$`);
+}
+
+/**
+ * Shell lines shared by the probe and the delete script: `lockdirs BASE` lists the `<prefix><uid>`
+ * dirs under BASE (real dirs, digits-only uid: no name with a newline or a glob character gets
+ * through) and `islock F` says F is a regular file (not a symlink) named like a gateway lock.
+ */
+function lockShellHelpers(runtime: GatewayRuntime): string[] {
+  const prefix = lockDirPrefix(runtime);
+  return [
+    'lockdirs() {',
+    `  for d in "$1/${prefix}"[0-9]*; do`,
+    `    case "\${d##*/}" in ${prefix}*[!0-9]*) continue ;; esac`,
+    '    [ -d "$d" ] && [ ! -L "$d" ] && printf "%s\\n" "$d"',
+    '  done',
+    '}',
+    'islock() {',
+    `  case "\${1##*/}" in ${LOCK_FILE_GLOB}) ;; *) return 1 ;; esac`,
+    '  [ -f "$1" ] && [ ! -L "$1" ]',
+    '}',
+    // the owner's pid: digits only, or nothing
+    'lockpid() { sed -n \'s/.*"pid"[^0-9]*\\([0-9][0-9]*\\).*/\\1/p\' "$1" | head -n 1; }',
+  ];
+}
+
+/**
+ * The probe. It runs as the state dir's owner (see remote/as-owner.ts) and never writes: a dir's
+ * writability is `test -w`. File contents travel base64-encoded on one line, so nothing inside a
+ * file (a JSON5 comment in the config, a crafted lock) can fake a marker line of its own.
+ */
 function script(runtime: GatewayRuntime): string {
-  const prefix = runtime.lockTmpDirPrefix.replace(/[^\w.-]/g, '');
   return [
     `M='${MARK}'`,
     `echo "$M tmpdir $TMPDIR"`,
+    ...lockShellHelpers(runtime),
     // one lock file: its JSON, and whether its owner is alive (kill -0, then the /proc start time)
     'lockfact() {',
-    '  [ -f "$1" ] || return 0',
+    '  islock "$1" || return 0',
     '  echo "$M lock $1"',
-    '  echo "json=$(head -c 4096 "$1" | tr -d \'\\n\')"',
-    '  pid=$(sed -n \'s/.*"pid"[^0-9]*\\([0-9][0-9]*\\).*/\\1/p\' "$1" | head -n 1)',
+    '  echo "json64=$(head -c 4096 "$1" | base64 | tr -d \'\\n\')"',
+    '  pid=$(lockpid "$1")',
     '  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then',
     '    echo "alive=1"',
     '    st=$(sed \'s/^.*) //\' "/proc/$pid/stat" 2>/dev/null | cut -d" " -f20)',
     '    [ -n "$st" ] && echo "procstart=$st"',
     '  else echo "alive=0"; fi',
     '}',
+    'tmplocks() { lockdirs "$1" | while IFS= read -r d; do for f in "$d/"' + LOCK_FILE_GLOB + '; do lockfact "$f"; done; done; }',
     'dirfact() {',
     '  echo "$M $1 $2"',
-    '  if [ -d "$2" ]; then echo "exists=1"; t="$2/.clawdfly-doctor-$$"',
-    '    if ( : > "$t" ) 2>/dev/null; then rm -f "$t"; echo "writable=1"; else echo "writable=0"; fi',
+    '  if [ -d "$2" ]; then echo "exists=1"',
+    '    if [ -w "$2" ]; then echo "writable=1"; else echo "writable=0"; fi',
     '  else echo "exists=0"; fi',
     '}',
     'for a in "$@"; do',
     '  k="${a%%:*}"; p="${a#*:}"',
     '  case "$k" in',
     '  c) echo "$M config $p"',
-    '     if [ -f "$p" ]; then echo "exists=1"; echo "regular=1"; echo "bytes=$(wc -c < "$p" | tr -d " ")"; echo "mode=$(stat -c %a "$p" 2>/dev/null)"',
-    `       if [ -r "$p" ]; then echo "readable=1"; echo "$M config-text $p"; head -c ${MAX_CONFIG_BYTES} "$p"; echo; fi`,
-    '     elif [ -e "$p" ]; then echo "exists=1"; echo "regular=0"; else echo "exists=0"; fi ;;',
+    '     if [ -f "$p" ] && [ ! -L "$p" ]; then echo "exists=1"; echo "regular=1"; echo "bytes=$(wc -c < "$p" | tr -d " ")"; echo "mode=$(stat -c %a -- "$p" 2>/dev/null)"',
+    `       if [ -r "$p" ]; then echo "readable=1"; echo "$M config-text $p"; echo "base64=$(head -c ${MAX_CONFIG_BYTES} "$p" | base64 | tr -d '\\n')"; fi`,
+    '     elif [ -e "$p" ] || [ -L "$p" ]; then echo "exists=1"; echo "regular=0"; else echo "exists=0"; fi ;;',
     '  s) dirfact statedir "$p"',
-    '     for f in "$p/gateway."*.lock; do lockfact "$f"; done ;;',
-    `  t) for d in "$p/${prefix}"*; do [ -d "$d" ] || continue; for f in "$d/gateway."*.lock; do lockfact "$f"; done; done ;;`,
+    '     for f in "$p/"' + LOCK_FILE_GLOB + '; do lockfact "$f"; done ;;',
+    '  t) tmplocks "$p" ;;',
     '  w) dirfact workspace "$p" ;;',
     '  esac',
     'done',
-    `if [ -n "$TMPDIR" ]; then for d in "$TMPDIR/${prefix}"*; do [ -d "$d" ] || continue; for f in "$d/gateway."*.lock; do lockfact "$f"; done; done; fi`,
+    'if [ -n "$TMPDIR" ]; then tmplocks "$TMPDIR"; fi',
     'echo "$M end"',
   ].join('\n');
 }
 
-/** The argv for `FlyClient.ssh`: `sh -c <script> doctor c:/data/clawdbot.json s:/data t:/data/tmp …`. */
+function uniqAbsolute(xs: string[]): string[] {
+  return [...new Set(xs.filter((x) => x.startsWith('/') && !/[\n\r]/.test(x)))];
+}
+
+/** The argv for `FlyClient.ssh`: the probe, run as the state dir's owner, with `c:/data/clawdbot.json s:/data t:/data/tmp …`. */
 export function remoteFactsArgv(runtime: GatewayRuntime, targets: RemoteTargets): string[] {
-  const uniq = (xs: string[]) => [...new Set(xs.filter((x) => x.startsWith('/')))];
   const args = [
-    ...uniq(targets.configs).map((p) => `c:${p}`),
-    ...uniq(targets.stateDirs).map((p) => `s:${p}`),
-    ...uniq(targets.tmpBases).map((p) => `t:${p}`),
-    ...uniq(targets.workspaces).map((p) => `w:${p}`),
+    ...uniqAbsolute(targets.configs).map((p) => `c:${p}`),
+    ...uniqAbsolute(targets.stateDirs).map((p) => `s:${p}`),
+    ...uniqAbsolute(targets.tmpBases).map((p) => `t:${p}`),
+    ...uniqAbsolute(targets.workspaces).map((p) => `w:${p}`),
   ];
-  return [...shScript(script(runtime)), 'doctor', ...args];
+  const ownerDir = uniqAbsolute(targets.stateDirs)[0] ?? STATE_DIR;
+  return asDirOwner(ownerDir, script(runtime), 'doctor', args);
+}
+
+/**
+ * Whether `path` is a gateway lock in a place the gateway puts them: `<stateDir>/gateway.<8hex>.lock`
+ * or `<tmp base>/<prefix><uid>/gateway.<8hex>.lock`. Anything else in the probe's output is ignored.
+ */
+export function isKnownLockPath(runtime: GatewayRuntime, path: string, lockBases: { stateDirs: string[]; tmpBases: string[] }): boolean {
+  if (!path.startsWith('/') || path.split('/').some((part) => part === '..' || part === '.')) return false;
+  if (!LOCK_FILE_NAME_RE.test(posix.basename(path))) return false;
+  const dir = posix.dirname(path);
+  if (lockBases.stateDirs.includes(dir)) return true;
+  return lockDirRe(runtime).test(posix.basename(dir)) && lockBases.tmpBases.includes(posix.dirname(dir));
 }
 
 function kv(lines: string[]): Record<string, string> {
@@ -122,8 +179,18 @@ function kv(lines: string[]): Record<string, string> {
   return out;
 }
 
-export function parseRemoteFacts(stdout: string): RemoteFacts {
-  const facts: RemoteFacts = { configs: [], stateDirs: [], workspaces: [], locks: [], complete: false };
+function decodeBase64(text: string | undefined): string | undefined {
+  if (text === undefined || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  return Buffer.from(text, 'base64').toString('utf8');
+}
+
+/**
+ * Reads the probe's output. Only what the probe could have printed for the targets it was given
+ * counts: config sections for the configs asked about, lock sections for gateway lock names in the
+ * known lock dirs with a numeric pid. Anything else (however it got into the output) is dropped.
+ */
+export function parseRemoteFacts(stdout: string, runtime: GatewayRuntime, targets: RemoteTargets): RemoteFacts {
+  const facts: RemoteFacts = { configs: [], stateDirs: [], workspaces: [], locks: [], complete: false, lockBases: { stateDirs: uniqAbsolute(targets.stateDirs), tmpBases: uniqAbsolute(targets.tmpBases) } };
   const sections: { kind: string; arg: string; body: string[] }[] = [];
   for (const line of stdout.split('\n')) {
     if (line.startsWith(`${MARK} `)) {
@@ -135,13 +202,24 @@ export function parseRemoteFacts(stdout: string): RemoteFacts {
     }
   }
   const seenLocks = new Set<string>();
+  const configs = new Set(targets.configs);
+  const seenConfigs = new Set<string>();
+  const seenText = new Set<string>();
+  let tmpdir: string | undefined;
+  const lockBases = () => facts.lockBases;
   for (const section of sections) {
     const v = kv(section.body);
     switch (section.kind) {
       case 'tmpdir':
-        if (section.arg) facts.tmpdir = section.arg;
+        // the probe's first line; a later "tmpdir" section can only be forged
+        if (section.arg && tmpdir === undefined && facts.configs.length === 0 && section.arg.startsWith('/')) {
+          tmpdir = facts.tmpdir = section.arg;
+          facts.lockBases.tmpBases = uniqAbsolute([...facts.lockBases.tmpBases, tmpdir]);
+        }
         break;
       case 'config':
+        if (!configs.has(section.arg) || seenConfigs.has(section.arg)) break;
+        seenConfigs.add(section.arg);
         facts.configs.push({
           path: section.arg,
           exists: v['exists'] === '1',
@@ -153,8 +231,9 @@ export function parseRemoteFacts(stdout: string): RemoteFacts {
         break;
       case 'config-text': {
         const file = facts.configs.find((c) => c.path === section.arg);
-        // The script adds one newline after the file's bytes.
-        if (file) file.text = section.body.join('\n').replace(/\n$/, '');
+        if (!file || seenText.has(section.arg)) break;
+        seenText.add(section.arg);
+        file.text = decodeBase64(v['base64']);
         break;
       }
       case 'statedir':
@@ -162,13 +241,15 @@ export function parseRemoteFacts(stdout: string): RemoteFacts {
         (section.kind === 'statedir' ? facts.stateDirs : facts.workspaces).push({ path: section.arg, exists: v['exists'] === '1', writable: v['writable'] === '1' });
         break;
       case 'lock': {
-        if (seenLocks.has(section.arg)) break;
+        if (seenLocks.has(section.arg) || !isKnownLockPath(runtime, section.arg, lockBases())) break;
         seenLocks.add(section.arg);
-        const raw = v['json'] ?? '';
+        const raw = decodeBase64(v['json64']) ?? '';
+        const lock = parseLock(raw);
         facts.locks.push({
           path: section.arg,
           raw,
-          lock: parseLock(raw),
+          // a lock is only ever judged by a positive integer pid (the delete script re-checks it)
+          lock: lock && Number.isSafeInteger(lock.pid) && lock.pid > 0 ? lock : undefined,
           alive: v['alive'] === '1',
           procStart: v['procstart'] ? Number(v['procstart']) : undefined,
         });
@@ -193,21 +274,36 @@ export function staleReason(lock: RemoteLock): string | undefined {
 }
 
 /**
- * Removes the given lock files, re-checking on the machine at delete time that each owner is still
- * dead (a lock whose owner came alive in between is kept). Prints `removed <path>` per file.
+ * Removes the given lock files, re-checking on the machine at delete time that each is a regular
+ * file named like a gateway lock in a known lock dir, that its pid is a number, and that the owner
+ * is still dead (a lock whose owner came alive in between is kept). It runs as the state dir's
+ * owner, so even a path that slipped through could only lose what the gateway user may delete.
+ * Prints `removed <path>` / `kept <path>` / `skipped <path>` per file.
  */
-export function removeStaleLocksArgv(paths: string[]): string[] {
+export function removeStaleLocksArgv(runtime: GatewayRuntime, stateDir: string, lockBases: { stateDirs: string[]; tmpBases: string[] }, paths: string[]): string[] {
+  const known = paths.filter((p) => isKnownLockPath(runtime, p, lockBases));
   const body = [
-    'for f in "$@"; do',
-    '  [ -f "$f" ] || continue',
-    '  pid=$(sed -n \'s/.*"pid"[^0-9]*\\([0-9][0-9]*\\).*/\\1/p\' "$f" | head -n 1)',
+    ...lockShellHelpers(runtime),
+    // args: `s:<state dir>`, `t:<tmp base>`, `f:<lock file>` (paths never hold a newline: checked before)
+    "nl='\n'; S=\"$nl\"; T=\"$nl\"",
+    '[ -n "$TMPDIR" ] && T="$T$TMPDIR$nl"',
+    'for a in "$@"; do p="${a#*:}"; case "$a" in s:*) S="$S$p$nl" ;; t:*) T="$T$p$nl" ;; esac; done',
+    'for a in "$@"; do',
+    '  case "$a" in f:*) f="${a#f:}" ;; *) continue ;; esac',
+    '  dir="${f%/*}"; up="${dir%/*}"; ok=0',
+    '  case "$S" in *"$nl$dir$nl"*) ok=1 ;; esac',
+    '  if [ "$ok" = 0 ]; then case "$T" in *"$nl$up$nl"*) lockdirs "$up" | grep -qxF -- "$dir" && ok=1 ;; esac; fi',
+    '  if [ "$ok" != 1 ] || ! islock "$f"; then echo "skipped $f"; continue; fi',
+    '  pid=$(lockpid "$f")',
+    '  if [ -z "$pid" ]; then echo "skipped $f"; continue; fi',
     '  want=$(sed -n \'s/.*"startTime"[^0-9]*\\([0-9][0-9]*\\).*/\\1/p\' "$f" | head -n 1)',
-    '  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then',
+    '  if kill -0 "$pid" 2>/dev/null; then',
     '    st=$(sed \'s/^.*) //\' "/proc/$pid/stat" 2>/dev/null | cut -d" " -f20)',
     '    if [ -z "$want" ] || [ -z "$st" ] || [ "$st" = "$want" ]; then echo "kept $f"; continue; fi',
     '  fi',
     '  rm -f -- "$f" && echo "removed $f"',
     'done',
   ].join('\n');
-  return [...shScript(body), 'doctor', ...paths];
+  const args = [...uniqAbsolute(lockBases.stateDirs).map((d) => `s:${d}`), ...uniqAbsolute(lockBases.tmpBases).map((d) => `t:${d}`), ...known.map((f) => `f:${f}`)];
+  return asDirOwner(stateDir, body, 'doctor', args);
 }

@@ -2,6 +2,8 @@
  * flyctl JSON, parsed with zod. Keys are compared case-insensitively: flyctl's casing drifted
  * between versions (secrets list `Name` → `name`; GraphQL types use Go field names).
  */
+import { ClawdflyError } from '../errors.js';
+import { redact } from '../ui/redact.js';
 import { z } from 'zod';
 
 /**
@@ -52,17 +54,34 @@ export function parseConcatenatedJson(text: string): unknown[] {
   return values;
 }
 
+/** flyctl printed something that is not JSON (an HTML 502 page from a proxy, a plain-text error). */
+function notJson(text: string, what: string): ClawdflyError {
+  const html = /<(!doctype html|html|head|body)\b/i.test(text);
+  const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1]?.trim();
+  const firstLine = text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+  const shown = redact(html ? (title ? `an HTML page titled "${title}"` : 'an HTML page') : firstLine ? `"${firstLine}"` : 'nothing').slice(0, 200);
+  return new ClawdflyError(`flyctl ${what} did not answer with JSON: it printed ${shown}`, {
+    hint: html ? 'Fly\'s API or a proxy in between answered with an error page: run the command again in a minute (status: https://status.flyio.net)' : 'run the same flyctl command by hand to see what it says',
+    code: 'flyctl-not-json',
+  });
+}
+
 export function parseJson<T>(schema: z.ZodType<T>, text: string, what: string, opts: { caseInsensitive?: boolean } = {}): T {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     const first = parseConcatenatedJson(text)[0];
-    if (first === undefined) throw new Error(`flyctl ${what}: expected JSON, got: ${text.slice(0, 200)}`);
+    if (first === undefined) throw notJson(text, what);
     raw = first;
   }
   const result = schema.safeParse(opts.caseInsensitive ? lowerKeys(raw) : raw);
-  if (!result.success) throw new Error(`flyctl ${what}: unexpected JSON shape: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!result.success) {
+    throw new ClawdflyError(`flyctl ${what} answered with JSON clawdfly does not understand: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+      hint: 'check `flyctl version` (clawdfly needs ≥ 0.4.80), then run the command again',
+      code: 'flyctl-unexpected-json',
+    });
+  }
   return result.data;
 }
 

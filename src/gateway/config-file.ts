@@ -69,3 +69,30 @@ export function formatProblem(problem: ConfigProblem, file?: string): string {
   const where = problem.line ? `${file ? `${file}:` : 'line '}${problem.line}: ` : file ? `${file}: ` : '';
   return `${where}${problem.path}: ${problem.message}`;
 }
+
+/** Keys whose string value is a credential (gateway.md: `botToken`, `gateway.auth.token`, provider `apiKey`…). */
+const SECRET_KEY_RE = /(token|secret|password|apikey|api_key|privatekey)$/i;
+
+/**
+ * Dotted paths of config values that hold a literal credential rather than a `${VAR}`
+ * reference (the gateway substitutes environment variables in string values). Values are never
+ * returned, only where they are.
+ */
+export function literalSecretPaths(text: string): string[] {
+  let root: unknown;
+  try {
+    root = JSON5.parse(text);
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  const walk = (node: unknown, path: string[]): void => {
+    if (Array.isArray(node)) node.forEach((item, i) => walk(item, [...path, String(i)]));
+    else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, [...path, k]);
+    else if (typeof node === 'string' && node.trim() !== '' && SECRET_KEY_RE.test(path[path.length - 1] ?? '') && !/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(node.trim())) {
+      found.push(path.join('.'));
+    }
+  };
+  walk(root, []);
+  return found;
+}

@@ -177,3 +177,11 @@ export const DEFAULT_GATEWAY_PORT = 18789;
 export const NON_LOOPBACK_BINDS = ['lan', 'custom'] as const;
 /** The workspace when agents.defaults.workspace is unset: $HOME/clawd, outside the volume (gateway.md §3.3). */
 export const DEFAULT_WORKSPACE = '$HOME/clawd';
+
+/**
+ * The gateway's lock file name, `gateway.<first 8 hex of sha1(config path)>.lock` (gateway.md §4),
+ * as a shell glob that matches nothing else (no `*`: a name planted with a newline in it never
+ * matches) and as a RegExp. The lock dirs under TMPDIR are `<lockTmpDirPrefix><uid>`.
+ */
+export const LOCK_FILE_GLOB = `gateway.${'[0-9a-f]'.repeat(8)}.lock`;
+export const LOCK_FILE_NAME_RE = /^gateway\.[0-9a-f]{8}\.lock$/;

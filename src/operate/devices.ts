@@ -3,6 +3,7 @@
  * `{pending: [...], paired: [...]}`). Pending requests carry `ts` (ms) and the client's
  * `displayName` / `clientId` / `platform` / `remoteIp` in 2026.1.24-3 (infra/device-pairing).
  */
+import { redact } from '../ui/redact.js';
 import { ClawdflyError } from '../errors.js';
 import { parseConcatenatedJson } from '../fly/json.js';
 
@@ -55,7 +56,7 @@ function clientOf(d: Raw): string {
 /** The devices document from the CLI's stdout (anything else it printed around it is ignored). */
 export function parseDeviceList(stdout: string): DeviceList {
   const doc = findDocument(stdout);
-  if (!doc) throw new ClawdflyError(`the gateway's "devices list --json" printed no device list: ${stdout.trim().slice(0, 200) || '(nothing)'}`, { code: 'devices-unreadable', hint: 'clawdfly logs  (is the gateway running?)' });
+  if (!doc) throw new ClawdflyError(`the gateway's "devices list --json" printed no device list: ${redact(stdout.trim()).slice(0, 200) || '(nothing)'}`, { code: 'devices-unreadable', hint: 'clawdfly logs  (is the gateway running?)' });
   const list = (v: unknown): Raw[] => (Array.isArray(v) ? v.filter((x): x is Raw => !!x && typeof x === 'object') : []);
   const pending = list(doc['pending'])
     .filter((d) => str(d['requestId']))

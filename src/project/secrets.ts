@@ -3,6 +3,7 @@
  * docker-ignored). `NAME=VALUE` lines, values double-quoted so `secrets import` reads them
  * back exactly (flyctl strips an unquoted `#…` as a comment).
  */
+import { ClawdflyError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -17,17 +18,32 @@ export function generateGatewayToken(): string {
   return randomBytes(32).toString('hex');
 }
 
-export function parseSecretsEnv(text: string): Secrets {
+/** A line of `.clawdfly/secrets.env` that cannot be read: which line, never its value. */
+export class SecretsFileError extends ClawdflyError {}
+
+export function parseSecretsEnv(text: string, file = PROJECT_FILES.secrets): Secrets {
   const secrets: Secrets = {};
-  for (const rawLine of text.split(/\r?\n/)) {
+  const lines = text.split(/\r?\n/);
+  for (const [index, rawLine] of lines.entries()) {
     const line = rawLine.trim();
     if (!line || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
-    if (eq <= 0) continue;
+    const bad = (why: string) =>
+      new SecretsFileError(`${file}:${index + 1}: ${why}`, {
+        hint: `fix that line by hand (NAME="value", the value JSON-quoted), or re-enter the key: clawdfly init --secrets-stdin`,
+        code: 'secrets-file-invalid',
+      });
+    if (eq <= 0) throw bad('not a NAME=value line');
     const name = line.slice(0, eq).trim();
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw bad('the name before = is not a variable name');
     let value = line.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = JSON.parse(value) as string;
-    else if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) value = value.slice(1, -1);
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+      try {
+        value = JSON.parse(value) as string;
+      } catch {
+        throw bad('the quoted value is not valid (inside "…", a backslash must be doubled: \\\\)');
+      }
+    } else if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) value = value.slice(1, -1);
     secrets[name] = value;
   }
   return secrets;

@@ -1,13 +1,17 @@
 /**
  * Moving the gateway's config file to and from a machine, safely.
  *
- * Write protocol (a broken connection at any step leaves the live file untouched):
- *   1. stream the bytes over stdin into `<stateDir>/.<file>.new` (`tee`, created 0600 by umask 077,
- *      its stdout discarded on the machine);
- *   2. ONE `sh -c` that checks the temp file's sha256 against the local bytes, copies the current
- *      file to `<file>.<stamp>.bak`
- *      (via a temp name, so no partial backup either), `chmod 600`s the temp file and renames
- *      it over the live file (rename(2) in one directory: atomic), then prunes old backups.
+ * The state dir belongs to the gateway user, and whatever runs as that user may plant symlinks in
+ * it, so every script here runs as the dir's owner (remote/as-owner.ts), uses `mktemp` names
+ * (never a fixed temp name), and never chmods or chowns anything.
+ *
+ * Write protocol, ONE ssh round trip (a broken connection at any step leaves the live file untouched):
+ *   1. under `flock` on the state dir (two pushes at once run one after the other), stream the
+ *      bytes over stdin into a fresh `mktemp` file next to the live one (0600 from the start);
+ *   2. check its sha256 against the local bytes (a cut-short upload is thrown away);
+ *   3. copy the current file to `<file>.<machine's UTC stamp>.bak` (via another mktemp name, so no
+ *      partial backup either), rename the upload over the live file (rename(2) in one directory:
+ *      atomic), then prune the OLDEST backups by age, never the one just made.
  * `ssh console -C` is not a shell (flyctl.md §2.11): every remote command is an argv array, and the
  * scripts take their paths as positional parameters ("$1"…), never spliced into the script text.
  */
@@ -16,37 +20,35 @@ import { posix } from 'node:path';
 import JSON5 from 'json5';
 import type { FlyClient } from '../fly/client.js';
 import { FlyRemoteExitError } from '../fly/errors.js';
-import { shScript } from '../fly/quote.js';
 import { ClawdflyError } from '../errors.js';
 import type { Project } from '../project/project.js';
 import { GATEWAY_MATERIALIZED_DEFAULTS, GATEWAY_STAMPED_KEYS } from '../gateway/runtime.js';
+import { asDirOwner } from './as-owner.js';
 
 /** How many `<file>.<stamp>.bak` backups a push keeps by default. */
 export const DEFAULT_KEEP_BACKUPS = 5;
 
 /** Remote exit status our read script uses for "the file does not exist". */
 const MISSING_STATUS = 44;
+/** Remote exit status of a push whose upload does not match what was sent. */
+const CORRUPT_STATUS = 4;
+/** Remote exit status of a push that waited too long for another push to finish. */
+const BUSY_STATUS = 6;
+/** How long a push waits for a concurrent one (seconds). */
+const LOCK_WAIT_S = 60;
 
 export interface RemoteConfigPaths {
   /** The live file, e.g. /data/clawdbot.json. */
   file: string;
   dir: string;
-  /** Upload target: `<dir>/.<name>.new`. */
-  temp: string;
-  /** Glob for our backups: `<file>.[0-9]*.bak` (never matches the gateway's own `<file>.bak`). */
-  backupGlob: string;
+  /** The file's name in `dir`. */
+  name: string;
 }
 
 export function remoteConfigPaths(project: Pick<Project, 'remoteConfigPath' | 'stateDir'>): RemoteConfigPaths {
   const file = project.remoteConfigPath;
   const dir = posix.dirname(file) || project.stateDir;
-  const name = posix.basename(file);
-  return { file, dir, temp: posix.join(dir, `.${name}.new`), backupGlob: `${file}.[0-9]*.bak` };
-}
-
-/** `20260125T114412345Z`: sorts lexicographically = chronologically, no characters the shell cares about. */
-export function backupStamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:.]/g, '');
+  return { file, dir, name: posix.basename(file) };
 }
 
 export function sha256Hex(text: string | Buffer): string {
@@ -58,10 +60,10 @@ export function sha256Hex(text: string | Buffer): string {
  * other flyctl failure) throws: "missing" is only ever the remote test saying so.
  */
 export async function readRemoteConfig(fly: FlyClient, project: Project, machineId: string): Promise<string | undefined> {
-  const { file } = remoteConfigPaths(project);
-  const script = `if [ -f "$1" ]; then exec cat -- "$1"; elif [ -e "$1" ]; then echo "$1 is not a regular file" >&2; exit 2; else exit ${MISSING_STATUS}; fi`;
+  const { file, dir } = remoteConfigPaths(project);
+  const script = `if [ -f "$1" ] && [ ! -L "$1" ]; then exec cat -- "$1"; elif [ -e "$1" ] || [ -L "$1" ]; then echo "$1 is not a regular file" >&2; exit 2; else exit ${MISSING_STATUS}; fi`;
   try {
-    return await fly.ssh([...shScript(script), 'sh', file], { machineId });
+    return await fly.ssh(asDirOwner(dir, script, 'sh', [file]), { machineId });
   } catch (error) {
     if (error instanceof FlyRemoteExitError && error.remoteStatus === MISSING_STATUS) return undefined;
     throw error;
@@ -77,6 +79,43 @@ export interface PushResult {
 
 export class ConfigTransferError extends ClawdflyError {}
 
+/** Shell lines: `$d`/`$n` are the dir and the file's name; takes the state dir's lock on fd 9. */
+const LOCKED = [
+  `exec 9<"$d" || exit 3`,
+  `if command -v flock >/dev/null 2>&1; then flock -w ${LOCK_WAIT_S} 9 || { echo "another config push is still running on this machine" >&2; exit ${BUSY_STATUS}; }; fi`,
+];
+
+/** The push script: `$1` file, `$2` sha256, `$3` backups to keep; the new bytes on stdin. */
+const PUSH_SCRIPT = [
+  'set -e',
+  'f="$1"; sum="$2"; keep="$3"; d="${f%/*}"; n="${f##*/}"',
+  ...LOCKED,
+  't=""; bt=""',
+  'trap \'[ -z "$t" ] || rm -f -- "$t"; [ -z "$bt" ] || rm -f -- "$bt"\' EXIT',
+  't=$(mktemp "$d/.$n.XXXXXXXX")',
+  'cat > "$t"',
+  `[ "$(sha256sum < "$t" | cut -d" " -f1)" = "$sum" ] || { echo "the upload does not match what was sent" >&2; exit ${CORRUPT_STATUS}; }`,
+  'b=""',
+  'if [ -f "$f" ] && [ ! -L "$f" ]; then',
+  '  b="$f.$(date -u +%Y%m%dT%H%M%S%3NZ).bak"',
+  '  bt=$(mktemp "$d/.$n.bak.XXXXXXXX")',
+  '  cat -- "$f" > "$bt"',
+  '  mv -f -- "$bt" "$b"; bt=""',
+  '  echo "__BACKUP=$b"',
+  'fi',
+  'mv -f -- "$t" "$f"; t=""',
+  'echo __COMMITTED',
+  // Prune by age (mtime), never the backup just made; only names a push can have made.
+  'set --',
+  'for x in "$f".[0-9]*.bak; do',
+  '  [ "$x" = "$b" ] && continue',
+  '  case "${x#"$f".}" in *[!0-9TZ.a-z]*) continue ;; esac',
+  '  [ -f "$x" ] && [ ! -L "$x" ] && set -- "$@" "$x"',
+  'done',
+  'old=$(( keep - 1 )); [ -n "$b" ] || old=$keep',
+  'if [ "$#" -gt 0 ]; then ls -1t -- "$@" | tail -n +$(( old + 1 )) | while IFS= read -r x; do rm -f -- "$x"; done; fi',
+].join('\n');
+
 /**
  * Writes `text` to the machine's config path atomically (see the protocol above). Throws on any
  * failure; the live file is then either the old one or (only when the final step's answer was
@@ -87,40 +126,26 @@ export async function pushConfigFile(
   project: Project,
   machineId: string,
   text: string,
-  opts: { keepBackups?: number; now?: Date } = {},
+  opts: { keepBackups?: number } = {},
 ): Promise<PushResult> {
   const paths = remoteConfigPaths(project);
   const bytes = Buffer.from(text, 'utf8');
   const sha256 = sha256Hex(bytes);
   const keep = Math.max(1, Math.floor(opts.keepBackups ?? DEFAULT_KEEP_BACKUPS));
-
-  // 1. upload into the temp file (umask 077: never readable by others, not even for a moment)
-  await fly.ssh([...shScript('umask 077 && exec tee -- "$1" >/dev/null'), 'sh', paths.temp], { machineId, input: bytes });
-
-  // 2. verify what arrived and commit, in one round trip (each ssh call costs seconds on Fly)
-  const backupPath = `${paths.file}.${backupStamp(opts.now)}.bak`;
-  const commit = [
-    'set -e',
-    'f="$1"; t="$2"; b="$3"; sum="$4"; keep="$5"',
-    '[ -f "$t" ] || { echo "upload $t is gone" >&2; exit 3; }',
-    '[ "$(sha256sum "$t" | cut -d" " -f1)" = "$sum" ] || { echo "upload $t does not match what was sent" >&2; exit 4; }',
-    'if [ -f "$f" ]; then cp -p "$f" "$b.tmp"; mv -f "$b.tmp" "$b"; echo "__BACKUP=$b"; fi',
-    'chmod 600 "$t"',
-    // ssh runs as root; the gateway runs as the state dir's owner and must still read (and watch) the file.
-    'chown "$(stat -c %u:%g "$(dirname -- "$f")")" "$t"',
-    'mv -f "$t" "$f"',
-    'echo __COMMITTED',
-    'ls -1r $6 2>/dev/null | tail -n +$((keep + 1)) | while IFS= read -r old; do rm -f -- "$old"; done',
-  ].join('; ');
   let committed: string;
   try {
-    committed = await fly.ssh([...shScript(commit), 'sh', paths.file, paths.temp, backupPath, sha256, String(keep), paths.backupGlob], { machineId });
+    committed = await fly.ssh(asDirOwner(paths.dir, PUSH_SCRIPT, 'sh', [paths.file, sha256, String(keep)]), { machineId, input: bytes });
   } catch (error) {
-    if (error instanceof FlyRemoteExitError && error.remoteStatus === 4) {
-      await removeQuietly(fly, machineId, paths.temp);
-      throw new ConfigTransferError(`the upload to ${paths.temp} arrived damaged (its sha256 is not ${sha256}); ${paths.file} was not changed`, {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === CORRUPT_STATUS) {
+      throw new ConfigTransferError(`the upload to ${paths.dir} arrived damaged (its sha256 is not ${sha256}); ${paths.file} was not changed`, {
         hint: 'run the command again (it is safe to repeat)',
         code: 'upload-corrupted',
+      });
+    }
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === BUSY_STATUS) {
+      throw new ConfigTransferError(`another config push to ${paths.file} was still running after ${LOCK_WAIT_S} s; nothing was changed`, {
+        hint: 'wait for it to finish, then: clawdfly config diff',
+        code: 'push-busy',
       });
     }
     throw error;
@@ -128,42 +153,35 @@ export async function pushConfigFile(
   if (!committed.includes('__COMMITTED')) {
     throw new ConfigTransferError(`the remote commit of ${paths.file} did not confirm`, { hint: 'clawdfly config diff  (shows what is on the machine now)', code: 'commit-unconfirmed' });
   }
-  return { sha256, bytes: bytes.length, backupPath: committed.includes('__BACKUP=') ? backupPath : undefined };
+  const backupPath = /^__BACKUP=(.+)$/m.exec(committed)?.[1];
+  return { sha256, bytes: bytes.length, backupPath };
 }
 
 /**
- * Puts a backup back in place of the live file, atomically and 0600. With no backup (the push
- * created the file), the rejected file is moved aside to `<dir>/.<file>.rejected` instead.
+ * Puts a backup back in place of the live file, atomically. With no backup (the push created the
+ * file), the rejected file is moved aside to `<dir>/.<file>.rejected.<random>` instead.
  */
 export async function restoreBackup(fly: FlyClient, project: Project, machineId: string, backupPath: string | undefined): Promise<void> {
   const paths = remoteConfigPaths(project);
   if (backupPath === undefined) {
-    const aside = posix.join(paths.dir, `.${posix.basename(paths.file)}.rejected`);
-    await fly.ssh([...shScript('set -e; if [ -f "$1" ]; then mv -f "$1" "$2"; fi'), 'sh', paths.file, aside], { machineId });
+    const aside = ['set -e', 'f="$1"; d="${f%/*}"; n="${f##*/}"', ...LOCKED, 'if [ -f "$f" ] && [ ! -L "$f" ]; then a=$(mktemp "$d/.$n.rejected.XXXXXXXX"); mv -f -- "$f" "$a"; fi'].join('\n');
+    await fly.ssh(asDirOwner(paths.dir, aside, 'sh', [paths.file]), { machineId });
     return;
   }
-  const restoreTemp = posix.join(paths.dir, `.${posix.basename(paths.file)}.restore`);
   const script = [
     'set -e',
-    'f="$1"; b="$2"; t="$3"',
-    '[ -f "$b" ] || { echo "backup $b is missing" >&2; exit 3; }',
-    'cp -p "$b" "$t"',
-    'chmod 600 "$t"',
-    'chown "$(stat -c %u:%g "$(dirname -- "$f")")" "$t"',
-    'mv -f "$t" "$f"',
+    'f="$1"; b="$2"; d="${f%/*}"; n="${f##*/}"',
+    ...LOCKED,
+    '{ [ -f "$b" ] && [ ! -L "$b" ]; } || { echo "backup $b is missing" >&2; exit 3; }',
+    't=""; trap \'[ -z "$t" ] || rm -f -- "$t"\' EXIT',
+    't=$(mktemp "$d/.$n.XXXXXXXX")',
+    'cat -- "$b" > "$t"',
+    'mv -f -- "$t" "$f"; t=""',
     'echo __RESTORED',
-  ].join('; ');
-  const result = await fly.ssh([...shScript(script), 'sh', paths.file, backupPath, restoreTemp], { machineId });
+  ].join('\n');
+  const result = await fly.ssh(asDirOwner(paths.dir, script, 'sh', [paths.file, backupPath]), { machineId });
   if (!result.includes('__RESTORED')) {
     throw new ConfigTransferError(`restoring ${backupPath} did not confirm`, { hint: 'clawdfly config diff', code: 'restore-unconfirmed' });
-  }
-}
-
-async function removeQuietly(fly: FlyClient, machineId: string, path: string): Promise<void> {
-  try {
-    await fly.ssh(['rm', '-f', '--', path], { machineId });
-  } catch {
-    // best effort: the temp file is not the live file
   }
 }
 

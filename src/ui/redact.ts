@@ -11,7 +11,14 @@ const MIN_SECRET_LENGTH = 6;
 export function registerSecret(value: string | undefined | null): void {
   if (!value) return;
   const trimmed = value.trim();
-  if (trimmed.length >= MIN_SECRET_LENGTH) secrets.add(trimmed);
+  if (trimmed.length < MIN_SECRET_LENGTH) return;
+  secrets.add(trimmed);
+  // the same value as it appears inside a JSON string ("…\"…", "…\\…", "…\n…"): --json output and
+  // JSON-escaped text are filtered too
+  const escaped = JSON.stringify(trimmed).slice(1, -1);
+  if (escaped !== trimmed) secrets.add(escaped);
+  // a multi-line value: each line long enough to identify it is hidden on its own
+  for (const line of trimmed.split(/\r?\n/)) if (line !== trimmed && line.trim().length >= MIN_SECRET_LENGTH) secrets.add(line.trim());
 }
 
 export function registerSecrets(values: Iterable<string | undefined>): void {

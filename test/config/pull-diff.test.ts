@@ -1,5 +1,5 @@
 /** `clawdfly config pull` and `config diff` through the real binary against the flyctl double. */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_SECRETS } from '../helpers/cli.js';
 import { deployedProject, editLocal, gatewayRewrite, putRemote, type Deployed } from './setup.js';
@@ -66,6 +66,20 @@ describe('config pull', () => {
     // and now they agree
     const diff = await d.cli(['config', 'diff']);
     expect(diff.code).toBe(0);
+  }, 60_000);
+
+  it('writes the pulled file 0600 and warns about literal secrets in it (by path, never the value)', async () => {
+    const d = await project();
+    const config = JSON.parse(gatewayRewrite(readFileSync(d.localPath, 'utf8')));
+    config.gateway = { ...config.gateway, auth: { token: 'ui-set-token-5e1f0c2b9a7d' } };
+    config.channels = { ...config.channels, telegram: { botToken: '${TELEGRAM_BOT_TOKEN}' } };
+    putRemote(d, JSON.stringify(config, null, 2) + '\n');
+    const result = await d.cli(['config', 'pull', '--yes'], {});
+    expect(result.code, result.stderr).toBe(0);
+    expect(statSync(d.localPath).mode & 0o777).toBe(0o600);
+    expect(result.stderr).toContain('gateway.auth.token');
+    expect(result.stderr).not.toContain('channels.telegram.botToken');
+    expect(result.stderr).toContain('${VAR}');
   }, 60_000);
 
   it('without --yes and without a terminal: refuses (exit 2) and leaves the local file alone', async () => {

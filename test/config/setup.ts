@@ -49,8 +49,8 @@ function flyctl(fake: Fake, args: string[], cwd: string): void {
   if (r.status !== 0) throw new Error(`fakefly ${args.join(' ')} failed: ${r.stderr}`);
 }
 
-export async function deployedProject(initFlags: string[] = [], initEnv: Record<string, string> = {}): Promise<Deployed> {
-  const fake = createFakeFly() as Fake;
+export async function deployedProject(initFlags: string[] = [], initEnv: Record<string, string> = {}, fakeEnv: Record<string, string> = {}): Promise<Deployed> {
+  const fake = createFakeFly({ env: fakeEnv }) as Fake;
   // logs --no-tail on an empty buffer: answer "nothing" at once instead of hanging until our timeout
   fake.env['FAKEFLY_LOGS_EMPTY_EXIT'] = '1';
   const dir = await initProject(initFlags, initEnv);

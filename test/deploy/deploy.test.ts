@@ -3,7 +3,7 @@
  * afterwards (apps, volumes, secrets, machines, the machine's /data/clawdbot.json bytes), which
  * flyctl calls were made (the double's invocation log) and how many machine restarts happened.
  */
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, TEST_SECRETS } from '../helpers/cli.js';
@@ -95,6 +95,9 @@ describe('clawdfly deploy: fresh', () => {
     // the local record holds no secret value
     const state = readFileSync(join(p.dir, '.clawdfly', 'state.json'), 'utf8');
     for (const value of Object.values(local)) expect(state).not.toContain(value);
+    // it holds the salt beside the salted hashes: owner-only, and git-ignored
+    expect(statSync(join(p.dir, '.clawdfly', 'state.json')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(p.dir, '.gitignore'), 'utf8').split('\n')).toContain('.clawdfly/state.json');
   }, 2 * MIN);
 });
 
@@ -124,7 +127,7 @@ describe('clawdfly deploy: re-run', () => {
     expect(made.filter((i) => verb(i) === 'secrets import')).toHaveLength(1);
     expect(made.filter((i) => verb(i) === 'deploy')).toHaveLength(1);
     expect(made.filter((i) => /^(apps|volumes?) create$/.test(verb(i)))).toEqual([]);
-    expect(made.some((i) => i.argv.join(' ').includes('tee'))).toBe(false);
+    expect(made.some((i) => i.argv.join(' ').includes('mktemp'))).toBe(false);
     // exactly the changed one: the stdin was one NAME="value" line
     const imported = made.find((i) => verb(i) === 'secrets import')!;
     expect(imported.stdin.bytes).toBe(Buffer.byteLength(`ANTHROPIC_API_KEY="test-anthropic-rotated-0b9e7c5a3f1d"\n`));
@@ -153,7 +156,7 @@ describe('clawdfly deploy: re-run', () => {
     const made = p.since(mark);
     expect(made.filter((i) => verb(i) === 'secrets import')).toHaveLength(1);
     expect(p.fake.secrets(APP)['ANTHROPIC_API_KEY']).toBe(TEST_SECRETS.ANTHROPIC_API_KEY);
-    expect(made.some((i) => i.argv.join(' ').includes('tee'))).toBe(false);
+    expect(made.some((i) => i.argv.join(' ').includes('mktemp'))).toBe(false);
   }, 3 * MIN);
 
   it('a changed clawdbot.json is the volume\'s business: no new image, the live file is replaced with a backup, no restart', async () => {

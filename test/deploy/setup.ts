@@ -138,7 +138,7 @@ const MUTATING = [/^apps create$/, /^volumes? create$/, /^secrets (import|set|un
 /** Remote mutations among invocations: everything but reads, plus ssh commands that write. */
 export function mutations(invs: Invocation[]): string[] {
   return invs
-    .filter((i) => MUTATING.some((re) => re.test(verb(i))) || (verb(i) === 'ssh console' && /\b(tee|mv|rm|chmod)\b/.test(i.argv.join(' '))))
+    .filter((i) => MUTATING.some((re) => re.test(verb(i))) || (verb(i) === 'ssh console' && /\b(tee|mktemp|mv|rm|chmod)\b/.test(i.argv.join(' '))))
     .map((i) => i.argv.join(' '));
 }
 

@@ -21,6 +21,9 @@ export const TEST_SECRETS = {
   GEMINI_API_KEY: 'test-gemini-9e1c3a5b7d2f4a6c8e0b',
   DISCORD_BOT_TOKEN: 'test-discord.5d7f9b1c3e.2a4c6e8f0b1d3f5a7c9e',
   TELEGRAM_BOT_TOKEN: '123456789:test-telegram-AAHf8d6c4b2a0e9f7d5c',
+  /** Characters that break naive quoting, escaping and line-based scans: `"`, `\`, `#`, `'`, a newline. */
+  QUOTED_SECRET: 'test-quo"te\\back#hash\'sq-4c1e9a7b',
+  MULTILINE_SECRET: 'test-multi-line-8a2b6e\nsecond-line-7c3d5f',
 } as const;
 
 export interface CliResult {
@@ -46,7 +49,14 @@ export function projectSecrets(dir: string): string[] {
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
-    .map((l) => l.slice(l.indexOf('=') + 1).replace(/^"|"$/g, ''))
+    .map((l) => {
+      const raw = l.slice(l.indexOf('=') + 1).trim();
+      try {
+        return raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
+      } catch {
+        return raw.replace(/^"|"$/g, '');
+      }
+    })
     .filter((v) => v.length >= 6);
 }
 
@@ -81,7 +91,11 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
       const known = new Set([...Object.values(TEST_SECRETS), ...(opts.secrets ?? []), ...projectSecrets(dirArg(args, cwd))]);
       // Registered for the suite-wide scan of every flyctl argv (test/global-setup.ts).
       const runDir = process.env['CLAWDFLY_TEST_RUN_DIR'];
-      if (runDir) appendFileSync(join(runDir, 'secrets.txt'), [...known].join('\n') + '\n');
+      // One JSON string per line (values may hold newlines), and every byte this run printed.
+      if (runDir) {
+        appendFileSync(join(runDir, 'secrets.jsonl'), [...known].map((v) => JSON.stringify(v)).join('\n') + '\n');
+        appendFileSync(join(runDir, 'outputs.jsonl'), JSON.stringify({ args: args.slice(0, 3), stdout, stderr }) + '\n');
+      }
       try {
         assertNoSecrets(stdout, known, `stdout of clawdfly ${args.join(' ')}`);
         assertNoSecrets(stderr, known, `stderr of clawdfly ${args.join(' ')}`);

@@ -5,6 +5,7 @@ import { checkConfigText, formatProblem } from '../../gateway/config-file.js';
 import { configsEquivalent, readRemoteConfig } from '../../remote/config-transfer.js';
 import { unifiedDiff } from '../../util/diff.js';
 import { writeFileAtomic } from '../../util/fs.js';
+import { literalSecretPaths } from '../../gateway/config-file.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { confirmOrYes } from '../../ui/prompt.js';
 import { style } from '../../ui/style.js';
@@ -40,9 +41,14 @@ export async function run({ opts }: CommandContext): Promise<number> {
     out.warn('cancelled; nothing was written');
     return 1;
   }
-  const mode = await stat(project.configPath).then((s) => s.mode & 0o777, () => 0o600);
-  await writeFileAtomic(project.configPath, remoteText, mode);
-  if (isJsonMode()) out.json({ ok: true, machine: machine.id, path: project.configPath, changed: true, bytes: Buffer.byteLength(remoteText) });
-  else out.success(`wrote ${label} (${Buffer.byteLength(remoteText)} bytes from ${target})`);
+  // 0600 like the machine's own copy: the gateway stores tokens set in the Control UI in it
+  await writeFileAtomic(project.configPath, remoteText, 0o600);
+  const literal = literalSecretPaths(remoteText);
+  if (isJsonMode()) out.json({ ok: true, machine: machine.id, path: project.configPath, changed: true, bytes: Buffer.byteLength(remoteText), literalSecrets: literal });
+  else out.success(`wrote ${label} (${Buffer.byteLength(remoteText)} bytes from ${target}, mode 0600)`);
+  if (literal.length) {
+    out.warn(`${label} now holds literal secret values at ${literal.join(', ')}: it is not git-ignored and goes into the image.`);
+    out.warn('  replace each with "${VAR}" (the gateway substitutes environment variables) and set the value with: clawdfly init --secrets-stdin');
+  }
   return 0;
 }

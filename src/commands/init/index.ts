@@ -3,6 +3,7 @@
  * Everything is validated and rendered before the first byte is written; conflicts with files
  * the user edited are decided (or refused) before anything is written.
  */
+import { redact } from '../../ui/redact.js';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { CommandContext } from '../types.js';
@@ -129,7 +130,7 @@ async function decideConflicts(planned: PlannedFile[], opts: Record<string, unkn
     return keep;
   }
   if (!ask) {
-    for (const file of conflicts) process.stderr.write(file.diff ?? '');
+    for (const file of conflicts) process.stderr.write(redact(file.diff ?? ''));
     throw new UsageError(
       `${conflicts.length} file(s) differ from what init would write: ${conflicts.map((f) => f.path).join(', ')}`,
       '--force to overwrite them, or --keep to keep yours (diff above)',

@@ -1,5 +1,6 @@
 /** Small helpers shared by the checks: skip reasons, quoting, fly.toml facts. */
 import type { Machine } from '../../fly/json.js';
+import { quoteWord, remoteCommand } from '../../fly/quote.js';
 import { splitCommand } from '../flytoml-edit.js';
 import type { CheckResult, Evidence, Probe } from '../types.js';
 
@@ -45,6 +46,21 @@ export function cmdText(cmd: string[] | undefined): string {
   return cmd?.length ? cmd.join(' ') : '(the image CMD)';
 }
 
+/** The app name as a word of a printed command (quoted when the shell would split or expand it). */
 export function app(ev: Evidence): string {
-  return ev.project.app;
+  return quoteWord(ev.project.app);
+}
+
+/** A command line to print as a hint: every word shell-quoted, so pasting it runs exactly that. */
+export function shellLine(argv: string[]): string {
+  return argv.map(quoteWord).join(' ');
+}
+
+/**
+ * `fly ssh console -a <app> -C <remote argv>` to print: the remote argv is quoted for the machine's
+ * split, and that one string again for the operator's shell (a path or id read from the machine
+ * must never run anything on the operator's laptop).
+ */
+export function sshHint(ev: Evidence, remoteArgv: string[]): string {
+  return shellLine(['fly', 'ssh', 'console', '-a', ev.project.app, '-C', remoteCommand(remoteArgv)]);
 }

@@ -2,7 +2,7 @@
 import { bootLines, findings } from '../evidence.js';
 import { staleReason } from '../remote.js';
 import type { Check } from '../types.js';
-import { app, logEvidence, missing } from './common.js';
+import { app, logEvidence, missing, shellLine, sshHint } from './common.js';
 
 export const lockCheck: Check = {
   id: 'lock',
@@ -14,9 +14,11 @@ export const lockCheck: Check = {
     const stale = locks.map((l) => ({ l, reason: staleReason(l) })).filter((x) => x.reason);
     const evidence = [
       ...lockLines.slice(0, 2).map((f) => logEvidence(f.line)),
-      ...stale.map(({ l, reason }) => `${l.path}: ${l.raw} — ${reason}`),
+      // the lock's own bytes are the gateway user's: no control characters reach the terminal
+      ...stale.map(({ l, reason }) => `${l.path}: ${l.raw.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')} — ${reason}`),
     ];
     const id = ev.machine?.id ?? '<machine-id>';
+    const restart = ev.machine ? shellLine(['fly', 'machine', 'restart', id, '-a', ev.project.app]) : `fly machine restart <machine-id> -a ${app(ev)}`;
     if (stale.length || lockLines.length) {
       return {
         status: 'fail',
@@ -25,8 +27,8 @@ export const lockCheck: Check = {
           : 'the gateway refused to start: "gateway already running" (lock timeout)',
         evidence,
         fix: stale.length
-          ? `fly ssh console -a ${app(ev)} -C "rm -f ${stale.map((s) => s.l.path).join(' ')}" && fly machine restart ${id} -a ${app(ev)}`
-          : `fly machine restart ${id} -a ${app(ev)}`,
+          ? `${sshHint(ev, ['rm', '-f', '--', ...stale.map((s) => s.l.path)])} && ${restart}`
+          : restart,
       };
     }
     if (skip) return skip;

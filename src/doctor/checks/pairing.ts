@@ -1,8 +1,7 @@
 /** pairing: the Control UI closes with `1008 pairing required` until the device is approved. */
 import { bootLines, devicesArgv, findings } from '../evidence.js';
-import { remoteCommand } from '../../fly/quote.js';
 import type { Check } from '../types.js';
-import { app, logEvidence, missing } from './common.js';
+import { logEvidence, missing, sshHint } from './common.js';
 
 export const pairingCheck: Check = {
   id: 'pairing',
@@ -13,7 +12,7 @@ export const pairingCheck: Check = {
     const lines = findings(bootLines(ev)).filter((f) => f.kind === 'pairing');
     if (!lines.length) return { status: 'ok', summary: 'no "pairing required" in this boot\'s logs' };
     const evidence = lines.slice(-2).map((f) => logEvidence(f.line));
-    const approve = (id: string) => `fly ssh console -a ${app(ev)} -C "${remoteCommand(devicesArgv(ev.project, ev.machine, ['approve', id]))}"`;
+    const approve = (id: string) => sshHint(ev, devicesArgv(ev.project, ev.machine, ['approve', id]));
     if (ev.devices?.ok) {
       const pending = ev.devices.value!.pending;
       if (!pending.length) return { status: 'ok', summary: 'pairing requests in the logs were all approved (none pending)' };

@@ -3,7 +3,7 @@ import { stateDirFix } from '../../project/checks.js';
 import { GATEWAY_UID } from '../../gateway/runtime.js';
 import { bootLines, findings, isInside, machineCmd, machineEnv } from '../evidence.js';
 import type { Check, CheckResult } from '../types.js';
-import { app, cmdText, isResult, logEvidence, missing, needMachine, tomlCmd } from './common.js';
+import { app, cmdText, isResult, logEvidence, missing, needMachine, sshHint, tomlCmd } from './common.js';
 
 export const stateDirCheck: Check = {
   id: 'state-dir',
@@ -43,7 +43,7 @@ export const stateDirCheck: Check = {
             status: 'fail',
             summary: `${value} is not writable by the gateway: state is not saved`,
             evidence: eacces.slice(0, 2).map((f) => logEvidence(f.line)),
-            fix: `fly ssh console -a ${app(ev)} -C "chown -R ${GATEWAY_UID}:${GATEWAY_UID} ${value}"   (the image runs the gateway as uid ${GATEWAY_UID})`,
+            fix: `${sshHint(ev, ['chown', '-R', `${GATEWAY_UID}:${GATEWAY_UID}`, '--', value ?? mount])}   (the image runs the gateway as uid ${GATEWAY_UID})`,
           };
         }
       }

@@ -56,10 +56,41 @@ function shimDir(dir) {
   fs.mkdirSync(d, { recursive: true });
   mk('clawdbot');
   mk('node');
+  mk('setpriv');
   return d;
 }
 
+/**
+ * FAKEFLY_VOLUME_OWNER=uid:gid: a new volume folder belongs to that user, as /data does on Fly
+ * (the image's gateway user), while `ssh console` keeps running as root (hallpass does). Tests that
+ * use it must make the state dir traversable for that user (setpriv'd scripts run inside it).
+ */
+function volumeOwner() {
+  const v = process.env.FAKEFLY_VOLUME_OWNER;
+  if (!v) return undefined;
+  const [uid, gid] = v.split(':').map(Number);
+  return Number.isInteger(uid) && Number.isInteger(gid ?? uid) ? { uid, gid: gid ?? uid } : undefined;
+}
+
+function makeMounts(root, m) {
+  const owner = volumeOwner();
+  for (const mt of m.api.config?.mounts || []) {
+    if (!mt.path) continue;
+    const p = path.join(root, mt.path);
+    const fresh = !fs.existsSync(p);
+    fs.mkdirSync(p, { recursive: true });
+    if (fresh && owner) fs.chownSync(p, owner.uid, owner.gid);
+  }
+}
+
 const SHELL_PRELUDE = 'kill() { "$FAKEFLY_NODE" "$FAKEFLY_MJS" __machine-shim kill "$@"; }\n';
+
+/**
+ * The prelude of a shell that `setpriv` started as another user: that user cannot take the
+ * double's state lock, so `kill -0` answers from the fake process table as it was when setpriv
+ * ran (FAKEFLY_ALIVE_PIDS); any other signal still goes to the kill shim.
+ */
+export const DROPPED_SHELL_PRELUDE = 'kill() { if [ "$1" = -0 ] && [ "$#" = 2 ]; then case " $FAKEFLY_ALIVE_PIDS " in *" $2 "*) return 0 ;; esac; echo "kill: ($2) - No such process" >&2; return 1; fi; "$FAKEFLY_NODE" "$FAKEFLY_MJS" __machine-shim kill "$@"; }\n';
 
 export function gatewayListen(m) {
   const cmd = m.api.config?.init?.cmd || [];
@@ -83,12 +114,12 @@ export const localBackend = {
     const root = realRoot(ctx.dir, m.api.id);
     for (const d of ['tmp', 'app', 'root', 'etc', 'home/node', 'var/log']) fs.mkdirSync(path.join(root, d), { recursive: true });
     fs.writeFileSync(path.join(root, 'etc/hostname'), m.api.id + '\n');
-    for (const mt of m.api.config?.mounts || []) if (mt.path) fs.mkdirSync(path.join(root, mt.path), { recursive: true });
+    makeMounts(root, m);
   },
 
   bootMachine(ctx, m, s) {
     const root = realRoot(ctx.dir, m.api.id);
-    for (const mt of m.api.config?.mounts || []) if (mt.path) fs.mkdirSync(path.join(root, mt.path), { recursive: true });
+    makeMounts(root, m);
     s.pidCounter = (s.pidCounter || 600) + 17;
     const cmd = m.api.config?.init?.cmd || [];
     m.fake.processes = [{ pid: s.pidCounter, command: cmd.join(' ') || '(image CMD)' }];

@@ -2,7 +2,10 @@
 //   kill      (checks/removes pids in the machine's fake process table)
 //   clawdbot  (and `node dist/index.js …`): records argv, serves `devices list|approve|reject`, `--version`
 // Used directly by `ssh console -C "<cmd>"` and, inside `sh -c`, through shim executables / a shell function.
-import { withState } from './state.mjs';
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readState, withState } from './state.mjs';
+import { DROPPED_SHELL_PRELUDE } from './backend-local.mjs';
 
 export const CLAWDBOT_VERSION = '2026.1.24-3';
 
@@ -17,8 +20,26 @@ export function isClawdbotArgv(argv) {
 export function runShim(dir, appName, machineId, argv) {
   const name = (argv[0] || '').split('/').pop();
   if (name === 'kill') return shimKill(dir, machineId, argv.slice(1));
+  if (name === 'setpriv') return shimSetpriv(dir, machineId, argv.slice(1));
   if (isClawdbotArgv(argv)) return shimClawdbot(dir, appName, machineId, argv);
   return { code: 127, stdout: '', stderr: `${name}: not found\n` };
+}
+
+/**
+ * `setpriv … sh -c SCRIPT …` inside the machine: the real setpriv (it really drops to that uid, so
+ * a script that follows a planted symlink really fails), with the double's `kill` stand-in put in
+ * front of the script. Only `sh -c` is supported: that is all clawdfly runs through it.
+ */
+function shimSetpriv(dir, machineId, args) {
+  const sh = args.findIndex((a, i) => ['sh', '/bin/sh'].includes(a) && args[i + 1] === '-c');
+  if (sh < 0) return { code: 127, stdout: '', stderr: 'fakefly: setpriv is only supported with sh -c\n' };
+  const m = readState(dir).machines[machineId];
+  const alive = m && m.api.state === 'started' ? (m.fake.processes || []).map((p) => p.pid) : [];
+  const real = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => fs.existsSync(f));
+  if (!real) return { code: 127, stdout: '', stderr: 'setpriv: not found\n' };
+  const argv = [...args.slice(0, sh + 2), DROPPED_SHELL_PRELUDE + (args[sh + 2] ?? ''), ...args.slice(sh + 3)];
+  const r = spawnSync(real, argv, { stdio: 'inherit', env: { ...process.env, FAKEFLY_ALIVE_PIDS: alive.join(' ') } });
+  return { code: r.status ?? 1, stdout: '', stderr: r.error ? `setpriv: ${r.error.message}\n` : '' };
 }
 
 function shimKill(dir, machineId, args) {
