@@ -19,6 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFakeFly } from '../test/fakefly/control.mjs';
+import { mayWrite } from '../test/support/fly-writes.mjs';
 
 const BIN = fileURLToPath(new URL('../bin/clawdfly.js', import.meta.url));
 const TARGET = 1.15;
@@ -36,11 +37,8 @@ if (!existsSync(new URL('../dist/cli.js', import.meta.url))) {
   process.exit(2);
 }
 
-const MUTATING = [/^apps create/, /^volumes? create/, /^secrets (import|set|unset)/, /^deploy/, /^machines? (restart|update|start|stop)/];
-const isMutation = (inv) => {
-  const line = inv.argv.join(' ');
-  return MUTATING.some((re) => re.test(line)) || (inv.argv[0] === 'ssh' && /\b(tee|mv|rm|chmod)\b/.test(line));
-};
+// Anything not on the read-only allow-list counts as a write (shared with test/deploy).
+const isMutation = mayWrite;
 
 /** Longest run of calls where each starts after the previous ended (ms timestamps; 2 ms slack). */
 function dependentChain(invocations) {

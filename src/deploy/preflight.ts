@@ -3,8 +3,9 @@
  * gateway crash) and can be seen from the project folder alone. All of them run before the
  * first remote mutation, so a refused deploy leaves no app, volume or secret behind.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { findOnPath } from '../util/find-on-path.js';
 import { ClawdflyError } from '../errors.js';
 import { checkConfigText, formatProblem } from '../gateway/config-file.js';
 import { MIN_MEMORY_MB, RECOMMENDED_MEMORY_MB } from '../project/answers.js';
@@ -39,20 +40,6 @@ function refuseProblems(problems: Problem[]): void {
     exitCode: 2,
     evidence,
   });
-}
-
-function onPath(name: string): boolean {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      const candidate = join(dir, name);
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return true;
-    } catch {
-      // next
-    }
-  }
-  return false;
 }
 
 const SECRET_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
@@ -135,7 +122,7 @@ export function localPreflight(project: Project, opts: { localOnly?: boolean } =
     problem(`${tokenName} is missing from ${PROJECT_FILES.secrets}: the gateway refuses to bind beyond loopback without it`, 'clawdfly init  (generates one and keeps your other answers)', 'no-gateway-token');
   }
 
-  if (opts.localOnly && !onPath('docker')) problem('--local-only builds with your local Docker, and docker is not on PATH', 'drop --local-only (Fly builds remotely), or install Docker', 'no-docker');
+  if (opts.localOnly && !findOnPath('docker')) problem('--local-only builds with your local Docker, and docker is not on PATH', 'drop --local-only (Fly builds remotely), or install Docker', 'no-docker');
 
   refuseProblems(problems);
   return {

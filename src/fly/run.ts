@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { stripVTControlCharacters } from 'node:util';
 import { execa } from 'execa';
 import { classifyFlyError, FlyTimeoutError } from './errors.js';
 import { out } from '../ui/output.js';
@@ -38,10 +39,8 @@ export interface CallRecord {
   exitCode: number;
 }
 
-// eslint-disable-next-line no-control-regex
-const ANSI_RE = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
 export function stripAnsi(text: string): string {
-  return text.replace(ANSI_RE, '');
+  return stripVTControlCharacters(text);
 }
 
 export function flyctlEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

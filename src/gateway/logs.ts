@@ -2,6 +2,7 @@
  * Reading the gateway's own log lines. The patterns are the real gateway's output
  * (shared/fixtures/gateway-logs/); each classification names the doctor check it proves.
  */
+import { stripVTControlCharacters } from 'node:util';
 
 export type LogFinding =
   | { kind: 'listening'; host: string; port: number; pid?: number; line: string }
@@ -41,12 +42,10 @@ export function stripTimestamp(line: string): string {
   return line.replace(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z\s+/, '');
 }
 
-// eslint-disable-next-line no-control-regex
-const ANSI_RE = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
 export function classifyLines(text: string | string[]): LogFinding[] {
   // Without NO_COLOR the gateway colours its lines; read them the same either way.
-  const lines = (Array.isArray(text) ? text : text.split(/\r?\n/)).map((line) => line.replace(ANSI_RE, ''));
+  const lines = (Array.isArray(text) ? text : text.split(/\r?\n/)).map((line) => stripVTControlCharacters(line));
   const findings: LogFinding[] = [];
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i] ?? '';

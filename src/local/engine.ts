@@ -12,8 +12,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir, platform } from 'node:os';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { findOnPath as which } from '../util/find-on-path.js';
 
 export type EngineKind = 'podman' | 'docker' | 'node';
 export type EngineRequest = 'auto' | EngineKind;
@@ -78,16 +79,8 @@ export function chooseEngine(request: EngineRequest, probe: EngineProbe, opts: {
   return { kind: 'node', reasons: [...reasons, 'node: no working container engine, running the runtime bundle on the host'] };
 }
 
-/** First line on PATH with this name that is a file. */
-export function which(name: string, pathEnv = process.env['PATH'] ?? ''): string | undefined {
-  if (isAbsolute(name)) return existsSync(name) ? name : undefined;
-  for (const dir of pathEnv.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
+/** Kept under its old name for the local-run code and its tests. */
+export { which };
 
 export interface Captured {
   code: number;

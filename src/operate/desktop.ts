@@ -3,23 +3,8 @@
  * terminal; values go to the clipboard tool on stdin, never on its argv.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findOnPath } from '../util/find-on-path.js';
 import { ClawdflyError } from '../errors.js';
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 const isCi = () => process.env['CI'] === 'true' || process.env['CI'] === '1';
 const hasDisplay = () => process.platform === 'darwin' || !!process.env['DISPLAY'] || !!process.env['WAYLAND_DISPLAY'];
@@ -31,7 +16,7 @@ export function canOpenBrowser(): boolean {
 
 /** Opens the URL in the default browser, detached. Returns false when no opener was found. */
 export function openBrowser(url: string): boolean {
-  const opener = process.platform === 'darwin' ? onPath('open') : onPath('xdg-open');
+  const opener = process.platform === 'darwin' ? findOnPath('open') : findOnPath('xdg-open');
   if (!opener) return false;
   const child = spawn(opener, [url], { detached: true, stdio: 'ignore' });
   child.on('error', () => undefined);
@@ -55,7 +40,7 @@ export function findClipboard(): ClipboardTool | undefined {
   ];
   for (const c of candidates) {
     if (!c.when) continue;
-    const path = onPath(c.name);
+    const path = findOnPath(c.name);
     if (path) return { name: c.name, path, args: c.args };
   }
   return undefined;

@@ -20,6 +20,7 @@ import { posix } from 'node:path';
 import JSON5 from 'json5';
 import type { FlyClient } from '../fly/client.js';
 import { FlyRemoteExitError } from '../fly/errors.js';
+import { isDeepStrictEqual } from 'node:util';
 import { ClawdflyError } from '../errors.js';
 import type { Project } from '../project/project.js';
 import { GATEWAY_MATERIALIZED_DEFAULTS, GATEWAY_STAMPED_KEYS } from '../gateway/runtime.js';
@@ -201,21 +202,6 @@ function isObject(value: unknown): value is { [key: string]: Json } {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, i) => deepEqual(item, b[i]));
-  }
-  if (isObject(a) && isObject(b)) {
-    const ka = Object.keys(a);
-    const kb = Object.keys(b);
-    if (ka.length !== kb.length) return false;
-    return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
-  }
-  return false;
-}
-
 function getPath(root: Json, parts: string[]): { found: boolean; value?: Json } {
   let node: Json = root;
   for (const part of parts) {
@@ -258,7 +244,7 @@ export function withoutGatewayAdditions(local: unknown, remote: unknown): { loca
       const parts = p.split('.');
       if (getPath(l, parts).found) continue; // local says something: compare it as is
       const there = getPath(r, parts);
-      if (!there.found || !deepEqual(there.value, value)) continue; // absent, or a value someone chose
+      if (!there.found || !isDeepStrictEqual(there.value, value)) continue; // absent, or a value someone chose
       // keep parents the local file has (even if empty there)
       deletePath(r, parts, (depth) => getPath(l, parts.slice(0, depth)).found);
     }
@@ -281,5 +267,5 @@ export function configsEquivalent(localText: string, remoteText: string): boolea
     return localText === remoteText;
   }
   const normalized = withoutGatewayAdditions(local, remote);
-  return deepEqual(normalized.local, normalized.remote);
+  return isDeepStrictEqual(normalized.local, normalized.remote);
 }

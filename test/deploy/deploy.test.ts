@@ -231,6 +231,17 @@ describe('clawdfly deploy: refusals before any change', () => {
     expect(() => readFileSync(stateFile)).toThrow();
   }, 2 * MIN);
 
+  it('--app <name> --dry-run plans for that app instead of the one in fly.toml', async () => {
+    const p = await newProject();
+    const r = await p.deploy(['--app', 'other-claw', '--dry-run']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain('flyctl apps create other-claw');
+    expect(r.stdout).toContain('flyctl secrets import --stage -a other-claw');
+    expect(r.stdout).not.toMatch(/-a test-claw\b/);
+    expect(p.fake.state().apps).toEqual({});
+    expect(mutations(p.fake.invocations())).toEqual([]);
+  }, 2 * MIN);
+
   it('an invalid clawdbot.json is refused (exit 2) before flyctl is even asked: no app is created', async () => {
     const p = await newProject();
     editConfig(p, (c) => (c.foo = 1));

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 // @ts-expect-error plain ESM without types
 import { createFakeFly } from '../fakefly/control.mjs';
+import { mayWrite, verbOf } from '../support/fly-writes.mjs';
 import { initProject, projectSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
 
 export const APP = 'test-claw';
@@ -125,21 +126,12 @@ export async function newProject(opts: { initFlags?: string[]; initEnv?: Record<
 
 /** "volumes create", "secrets import", … of an invocation. */
 export function verb(inv: Invocation): string {
-  const words: string[] = [];
-  for (const a of inv.argv) {
-    if (a.startsWith('-') || words.length === 2) break;
-    words.push(a);
-  }
-  return words.join(' ');
+  return verbOf(inv);
 }
 
-const MUTATING = [/^apps create$/, /^volumes? create$/, /^secrets (import|set|unset)$/, /^deploy/, /^machines? (restart|update|start|stop)$/];
-
-/** Remote mutations among invocations: everything but reads, plus ssh commands that write. */
+/** Calls that may have changed remote state: everything not on the read-only allow-list. */
 export function mutations(invs: Invocation[]): string[] {
-  return invs
-    .filter((i) => MUTATING.some((re) => re.test(verb(i))) || (verb(i) === 'ssh console' && /\b(tee|mktemp|mv|rm|chmod)\b/.test(i.argv.join(' '))))
-    .map((i) => i.argv.join(' '));
+  return invs.filter((i) => mayWrite(i)).map((i) => i.argv.join(' '));
 }
 
 export function modeOf(path: string): number {

@@ -84,10 +84,21 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      // A hung CLI killed here would otherwise look like exit 1, which is exactly what the
+      // failure-path tests expect: a timeout must fail the test as a timeout instead.
+      if (timedOut) {
+        reject(new Error(`clawdfly ${args.join(' ')} did not exit within ${timeoutMs} ms (killed); stderr so far:\n${stderr.slice(-2000)}`));
+        return;
+      }
       const known = new Set([...Object.values(TEST_SECRETS), ...(opts.secrets ?? []), ...projectSecrets(dirArg(args, cwd))]);
       // Registered for the suite-wide scan of every flyctl argv (test/global-setup.ts).
       const runDir = process.env['CLAWDFLY_TEST_RUN_DIR'];

@@ -12,10 +12,9 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { flyMachineOptions, shellSplit } from './project.js';
+import { flyMachineOptions } from './project.js';
 import { runMachine, type Machine, type MachineOptions } from '../support/podman.js';
 import { sleep } from '../support/util.js';
-import { flyTomlFacts } from '../../src/project/render.js';
 
 export type Setup = 'ours' | 'seed';
 
@@ -98,8 +97,7 @@ export function setupOptions(setup: Setup, projectDir: string, image: string, vo
   const base = flyMachineOptions(projectDir, { image, volumeDir, name });
   if (setup === 'ours') return base;
   // The seed: its fly.toml had no TMPDIR, the image no ENTRYPOINT and WORKDIR = the package dir.
-  const facts = flyTomlFacts(readFileSync(join(projectDir, 'fly.toml'), 'utf8'));
-  const argv = shellSplit(facts.processCommand!);
+  const argv = base.command!;
   const env = { ...base.env };
   delete env['TMPDIR'];
   env['NODE_OPTIONS'] = '--max-old-space-size=1536';

@@ -31,6 +31,16 @@ let m: Machine;
 const temps: string[] = [];
 const machines: Machine[] = [];
 
+/** Runs one step of the machine's life; a failure names the step. */
+async function step(name: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof Error) error.message = `${name}: ${error.message}`;
+    throw error;
+  }
+}
+
 function temp(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
   temps.push(d);
@@ -62,59 +72,6 @@ afterAll(async () => {
 }, 2 * MIN);
 
 describe('the generated image as a Fly machine, real gateway inside', () => {
-  it('boots: listening on 0.0.0.0:<internal_port>, GET / → 200, runs as uid 1000 (node) as PID 1, secrets only in the environment', async () => {
-    volume = temp('clawdfly-image-vol-');
-    const opts = flyMachineOptions(project.dir, { image: project.image, volumeDir: volume, name: `image-gw-${process.pid}` });
-    // fly.toml, read as Fly reads it
-    expect(opts.command).toEqual(['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', String(PORT), '--bind', 'lan']);
-    expect(opts.memoryMb).toBe(2048);
-    expect(opts.internalPort).toBe(PORT);
-    expect(opts.env).toMatchObject({ TMPDIR: '/data/tmp', CLAWDBOT_STATE_DIR: '/data', CLAWDBOT_DISABLE_BONJOUR: '1', NODE_OPTIONS: '--max-old-space-size=1536' });
-    expect(opts.env['CLAWDBOT_GATEWAY_TOKEN']).toMatch(/^[0-9a-f]{64}$/);
-
-    m = await runMachine(opts);
-    machines.push(m);
-    const line = await m.waitForLog(LISTENING, BOOT_TIMEOUT);
-    // exec: the gateway replaced the entrypoint's shell, so Fly's stop signal reaches it directly
-    expect(LISTENING.exec(line)![1]).toBe('1');
-
-    const res = await fetch(`${m.url}/`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toContain('Clawdbot Control');
-
-    const status = await m.exec(['cat', '/proc/1/status']);
-    expect(status.stdout).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
-    // the gateway sets its process title; `exec` in the entrypoint made it PID 1 (no shell in between)
-    expect((await m.exec(['cat', '/proc/1/cmdline'])).stdout.replace(/\0+$/, '')).toBe('clawdbot-gateway');
-    expect((await m.exec(['id', '-un'])).stdout.trim()).toBe('node');
-
-    const logs = await m.logs();
-    // the entrypoint's first-boot work
-    expect(logs).toContain('[clawdfly] seeded /data/clawdbot.json from the image (first boot)');
-    expect(logs).toContain('[clawdfly] transpile cache seeded from the image');
-    // the state on the volume belongs to the gateway's user
-    expect(statSync(join(volume, 'clawdbot.json')).uid).toBe(1000);
-    // no secret value in the machine's logs
-    for (const [name, value] of Object.entries(projectSecretValues(project.dir))) expect(logs.includes(value), name).toBe(false);
-  }, BOOT_TIMEOUT + 2 * MIN);
-
-  it('hits the prewarmed transpile cache: the first boot transpiles nothing', async () => {
-    const shipped = await prewarmedFiles(m);
-    expect(shipped).toBeGreaterThan(100); // the build really prewarmed (1,310 files measured)
-    expect(countHostFiles(join(volume, 'tmp', 'jiti'))).toBe(shipped);
-  }, 5 * MIN);
-
-  it('hot-reloads a config pushed with `tee`; refuses an invalid one before writing, and the gateway skips it when forced', async () => {
-    const current = (await m.exec(['cat', '/data/clawdbot.json'])).stdout;
-    let restore = current;
-    try {
-      await pushAndReload(current, (text) => (restore = text));
-    } finally {
-      // the next scenarios need a valid config on the volume, whatever happened here
-      if ((await m.exec(['cat', '/data/clawdbot.json'])).stdout !== restore) await m.exec(['tee', '/data/clawdbot.json'], restore);
-    }
-  }, 8 * MIN);
-
   async function pushAndReload(current: string, applied: (text: string) => void): Promise<void> {
     const config = JSON.parse(current) as Record<string, any>;
     config['agents']['defaults']['heartbeat'] = { every: '45m' };
@@ -153,80 +110,138 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
     expect((await fetch(`${m.url}/`)).status).toBe(200);
   }
 
-  it('keeps the lock of a live gateway: a second start on the same volume fails with the gateway’s own "already running"', async () => {
-    const lockPath = join(volume, LOCK_DIR, LOCK_NAME);
-    expect(existsSync(lockPath)).toBe(true);
-    const lock = parseLock(readFileSync(lockPath, 'utf8'))!;
-    expect(lock).toMatchObject({ pid: 1, configPath: '/data/clawdbot.json' });
-    // Same pid namespace as the live gateway (PID 1), as the lock's pid refers to it: the second
-    // start goes through the image's own entrypoint inside the same container.
-    const second = await m.exec(['/bin/sh', '/app/entrypoint.sh', 'node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3005', '--bind', 'lan']);
-    const out = second.stdout + second.stderr;
-    expect(second.code).toBe(1);
-    expect(out).toContain(`[clawdfly] kept gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid 1 is alive`);
-    expect(out).toMatch(/gateway already running \(pid 1\); lock timeout after 5000ms/);
-    const finding = findLast(classifyLines(out), 'lock');
-    expect(finding).toMatchObject({ kind: 'lock', pid: 1 });
-    // the first gateway is untouched and its lock is still there
-    expect((await m.inspect()).running).toBe(true);
-    expect(parseLock(readFileSync(lockPath, 'utf8'))).toEqual(lock);
-    expect((await fetch(`${m.url}/`)).status).toBe(200);
-  }, 5 * MIN);
+  // One machine, one volume, in order: each step starts from the state the previous one left (the
+  // pushed config, the lock, a stopped container). As one test, a failed step cannot leave the next
+  // ones passing or failing on someone else's state; the error names the step.
+  it('boots, hot-reloads, keeps a live lock, survives SIGTERM + restart and SIGKILL + stale lock', async () => {
+    await step('boots: listening on 0.0.0.0:<internal_port>, GET / → 200, runs as uid 1000 (node) as PID 1, secrets only in the environment', async () => {
+      volume = temp('clawdfly-image-vol-');
+      const opts = flyMachineOptions(project.dir, { image: project.image, volumeDir: volume, name: `image-gw-${process.pid}` });
+      // fly.toml, read as Fly reads it
+      expect(opts.command).toEqual(['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', String(PORT), '--bind', 'lan']);
+      expect(opts.memoryMb).toBe(2048);
+      expect(opts.internalPort).toBe(PORT);
+      expect(opts.env).toMatchObject({ TMPDIR: '/data/tmp', CLAWDBOT_STATE_DIR: '/data', CLAWDBOT_DISABLE_BONJOUR: '1', NODE_OPTIONS: '--max-old-space-size=1536' });
+      expect(opts.env['CLAWDBOT_GATEWAY_TOKEN']).toMatch(/^[0-9a-f]{64}$/);
 
-  it('stops cleanly on SIGTERM (exit 0, within seconds) and keeps its state across a restart on a fresh rootfs', async () => {
-    const before = await m.logs();
-    const wrote = volumeFiles(volume, (rel) => rel.startsWith('tmp/'));
-    // what the gateway itself writes to its state dir (gateway.md §6.2)
-    expect([...wrote.keys()]).toEqual(expect.arrayContaining(['clawdbot.json', 'cron/jobs.json']));
-    const jitiFiles = countHostFiles(join(volume, 'tmp', 'jiti'));
+      m = await runMachine(opts);
+      machines.push(m);
+      const line = await m.waitForLog(LISTENING, BOOT_TIMEOUT);
+      // exec: the gateway replaced the entrypoint's shell, so Fly's stop signal reaches it directly
+      expect(LISTENING.exec(line)![1]).toBe('1');
 
-    const stop = await m.stop(10);
-    expect(stop.exitCode).toBe(0);
-    expect(stop.seconds).toBeLessThan(8); // podman stop -t 10: a SIGKILL would have taken ≥ 10 s
-    const stopped = (await m.logs()).slice(before.length);
-    expect(stopped).toMatch(/received SIGTERM; shutting down/);
+      const res = await fetch(`${m.url}/`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('Clawdbot Control');
 
-    expect((await m.exec(['true'])).code).not.toBe(0); // not running
-    await m.restart(); // Fly semantics: a new container from the image, same volume
-    await m.waitForLog(LISTENING, BOOT_TIMEOUT);
-    const logs = await m.logs();
-    expect(logs).not.toContain('seeded /data/clawdbot.json'); // the config was already there
-    expect(logs).not.toContain('transpile cache seeded'); // and so was the cache
-    // everything the gateway had written to /data is still there, and the pushed config unchanged
-    const after = volumeFiles(volume, (rel) => rel.startsWith('tmp/'));
-    expect([...wrote.keys()].filter((rel) => !after.has(rel))).toEqual([]);
-    expect(after.get('clawdbot.json')).toBe(wrote.get('clawdbot.json'));
-    expect(JSON.parse(readFileSync(join(volume, 'clawdbot.json'), 'utf8'))['agents']['defaults']['heartbeat']).toEqual({ every: '45m' });
-    // warm restart: nothing transpiled again
-    expect(countHostFiles(join(volume, 'tmp', 'jiti'))).toBe(jitiFiles);
-    expect((await fetch(`${m.url}/`)).status).toBe(200);
-  }, BOOT_TIMEOUT + 3 * MIN);
+      const status = await m.exec(['cat', '/proc/1/status']);
+      expect(status.stdout).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
+      // the gateway sets its process title; `exec` in the entrypoint made it PID 1 (no shell in between)
+      expect((await m.exec(['cat', '/proc/1/cmdline'])).stdout.replace(/\0+$/, '')).toBe('clawdbot-gateway');
+      expect((await m.exec(['id', '-un'])).stdout.trim()).toBe('node');
 
-  it('SIGKILL leaves a real lock on the volume; the next start removes it (owner dead) and listens', async () => {
-    const lockPath = join(volume, LOCK_DIR, LOCK_NAME);
-    const offset = (await m.logs()).length; // `podman restart` keeps the earlier runs' logs
-    await m.kill('SIGKILL');
-    const st = await m.inspect();
-    expect(st.running).toBe(false);
-    expect(st.exitCode).toBe(137);
-    expect(existsSync(lockPath)).toBe(true);
-    const lock = parseLock(readFileSync(lockPath, 'utf8'))!;
-    expect(lock.pid).toBe(1);
+      const logs = await m.logs();
+      // the entrypoint's first-boot work
+      expect(logs).toContain('[clawdfly] seeded /data/clawdbot.json from the image (first boot)');
+      expect(logs).toContain('[clawdfly] transpile cache seeded from the image');
+      // the state on the volume belongs to the gateway's user
+      expect(statSync(join(volume, 'clawdbot.json')).uid).toBe(1000);
+      // no secret value in the machine's logs
+      for (const [name, value] of Object.entries(projectSecretValues(project.dir))) expect(logs.includes(value), name).toBe(false);
+    });
 
-    // Restarted in place (`podman restart`: one vfs rootfs copy less; the lock is on the volume
-    // and the pid namespace is new either way, as on Fly)
-    await m.restart({ keepRootfs: true });
-    await m.waitForLog(LISTENING, BOOT_TIMEOUT, { fromOffset: offset });
-    const logs = (await m.logs()).slice(offset);
-    // the new boot's entrypoint is PID 1 too (a fresh pid namespace): the lock is provably stale
-    expect(logs).toContain(`[clawdfly] removed stale gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid 1 is this boot's own entrypoint, not a gateway`);
-    expect(logs).not.toMatch(/gateway already running/);
-    const fresh = parseLock(readFileSync(lockPath, 'utf8'))!;
-    expect(fresh.pid).toBe(1);
-    expect(fresh.createdAt).not.toBe(lock.createdAt);
-    expect((await fetch(`${m.url}/`)).status).toBe(200);
-    await m.remove();
-  }, BOOT_TIMEOUT + 2 * MIN);
+    await step('hits the prewarmed transpile cache: the first boot transpiles nothing', async () => {
+      const shipped = await prewarmedFiles(m);
+      expect(shipped).toBeGreaterThan(100); // the build really prewarmed (1,310 files measured)
+      expect(countHostFiles(join(volume, 'tmp', 'jiti'))).toBe(shipped);
+    });
+
+    await step('hot-reloads a config pushed with `tee`; refuses an invalid one before writing, and the gateway skips it when forced', async () => {
+      const current = (await m.exec(['cat', '/data/clawdbot.json'])).stdout;
+      let restore = current;
+      try {
+        await pushAndReload(current, (text) => (restore = text));
+      } finally {
+        // the next scenarios need a valid config on the volume, whatever happened here
+        if ((await m.exec(['cat', '/data/clawdbot.json'])).stdout !== restore) await m.exec(['tee', '/data/clawdbot.json'], restore);
+      }
+    });
+
+    await step('keeps the lock of a live gateway: a second start on the same volume fails with the gateway’s own "already running"', async () => {
+      const lockPath = join(volume, LOCK_DIR, LOCK_NAME);
+      expect(existsSync(lockPath)).toBe(true);
+      const lock = parseLock(readFileSync(lockPath, 'utf8'))!;
+      expect(lock).toMatchObject({ pid: 1, configPath: '/data/clawdbot.json' });
+      // Same pid namespace as the live gateway (PID 1), as the lock's pid refers to it: the second
+      // start goes through the image's own entrypoint inside the same container.
+      const second = await m.exec(['/bin/sh', '/app/entrypoint.sh', 'node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3005', '--bind', 'lan']);
+      const out = second.stdout + second.stderr;
+      expect(second.code).toBe(1);
+      expect(out).toContain(`[clawdfly] kept gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid 1 is alive`);
+      expect(out).toMatch(/gateway already running \(pid 1\); lock timeout after 5000ms/);
+      const finding = findLast(classifyLines(out), 'lock');
+      expect(finding).toMatchObject({ kind: 'lock', pid: 1 });
+      // the first gateway is untouched and its lock is still there
+      expect((await m.inspect()).running).toBe(true);
+      expect(parseLock(readFileSync(lockPath, 'utf8'))).toEqual(lock);
+      expect((await fetch(`${m.url}/`)).status).toBe(200);
+    });
+
+    await step('stops cleanly on SIGTERM (exit 0, within seconds) and keeps its state across a restart on a fresh rootfs', async () => {
+      const before = await m.logs();
+      const wrote = volumeFiles(volume, (rel) => rel.startsWith('tmp/'));
+      // what the gateway itself writes to its state dir (gateway.md §6.2)
+      expect([...wrote.keys()]).toEqual(expect.arrayContaining(['clawdbot.json', 'cron/jobs.json']));
+      const jitiFiles = countHostFiles(join(volume, 'tmp', 'jiti'));
+
+      const stop = await m.stop(10);
+      expect(stop.exitCode).toBe(0);
+      expect(stop.seconds).toBeLessThan(8); // podman stop -t 10: a SIGKILL would have taken ≥ 10 s
+      const stopped = (await m.logs()).slice(before.length);
+      expect(stopped).toMatch(/received SIGTERM; shutting down/);
+
+      expect((await m.exec(['true'])).code).not.toBe(0); // not running
+      await m.restart(); // Fly semantics: a new container from the image, same volume
+      await m.waitForLog(LISTENING, BOOT_TIMEOUT);
+      const logs = await m.logs();
+      expect(logs).not.toContain('seeded /data/clawdbot.json'); // the config was already there
+      expect(logs).not.toContain('transpile cache seeded'); // and so was the cache
+      // everything the gateway had written to /data is still there, and the pushed config unchanged
+      const after = volumeFiles(volume, (rel) => rel.startsWith('tmp/'));
+      expect([...wrote.keys()].filter((rel) => !after.has(rel))).toEqual([]);
+      expect(after.get('clawdbot.json')).toBe(wrote.get('clawdbot.json'));
+      expect(JSON.parse(readFileSync(join(volume, 'clawdbot.json'), 'utf8'))['agents']['defaults']['heartbeat']).toEqual({ every: '45m' });
+      // warm restart: nothing transpiled again
+      expect(countHostFiles(join(volume, 'tmp', 'jiti'))).toBe(jitiFiles);
+      expect((await fetch(`${m.url}/`)).status).toBe(200);
+    });
+
+    await step('SIGKILL leaves a real lock on the volume; the next start removes it (owner dead) and listens', async () => {
+      const lockPath = join(volume, LOCK_DIR, LOCK_NAME);
+      const offset = (await m.logs()).length; // `podman restart` keeps the earlier runs' logs
+      await m.kill('SIGKILL');
+      const st = await m.inspect();
+      expect(st.running).toBe(false);
+      expect(st.exitCode).toBe(137);
+      expect(existsSync(lockPath)).toBe(true);
+      const lock = parseLock(readFileSync(lockPath, 'utf8'))!;
+      expect(lock.pid).toBe(1);
+
+      // Restarted in place (`podman restart`: one vfs rootfs copy less; the lock is on the volume
+      // and the pid namespace is new either way, as on Fly)
+      await m.restart({ keepRootfs: true });
+      await m.waitForLog(LISTENING, BOOT_TIMEOUT, { fromOffset: offset });
+      const logs = (await m.logs()).slice(offset);
+      // the new boot's entrypoint is PID 1 too (a fresh pid namespace): the lock is provably stale
+      expect(logs).toContain(`[clawdfly] removed stale gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid 1 is this boot's own entrypoint, not a gateway`);
+      expect(logs).not.toMatch(/gateway already running/);
+      const fresh = parseLock(readFileSync(lockPath, 'utf8'))!;
+      expect(fresh.pid).toBe(1);
+      expect(fresh.createdAt).not.toBe(lock.createdAt);
+      expect((await fetch(`${m.url}/`)).status).toBe(200);
+      await m.remove();
+    });
+  }, 3 * BOOT_TIMEOUT + 20 * MIN);
 
   it('--memory 512m with the seed’s setup (heap 1536 MB, cold /tmp, no prewarm) is a real OOM kill that deploy and doctor read as memory', async () => {
     const vol = temp('clawdfly-image-oom-');

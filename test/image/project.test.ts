@@ -77,6 +77,6 @@ describe('flyMachineOptions', () => {
   it('splits [processes] commands the way flyctl does', () => {
     expect(shellSplit(`node dist/index.js gateway --port 3000`)).toEqual(['node', 'dist/index.js', 'gateway', '--port', '3000']);
     expect(shellSplit(`sh -c 'echo "a b"; exit 0'  x\\ y "q\\"t" ''`)).toEqual(['sh', '-c', 'echo "a b"; exit 0', 'x y', 'q"t', '']);
-    expect(() => shellSplit(`echo 'open`)).toThrow(/unterminated/);
+    expect(() => shellSplit(`echo 'open`)).toThrow(/closing quote/);
   });
 });

@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runCli, TEST_SECRETS } from '../helpers/cli.js';
 import { buildImage, type BuildResult, type MachineOptions } from '../support/podman.js';
-import { flyTomlFacts } from '../../src/project/render.js';
 import { parseSecretsEnv } from '../../src/project/secrets.js';
-import { splitShellWords } from '../../src/util/shell-words.js';
+// The double's own TOML parser and shell splitter, written apart from src/: a bug in the CLI's
+// fly.toml reading then shows up as a difference instead of being repeated by the test.
+import { loadAppConfig, toMachineConfig } from '../fakefly/lib/appconfig.mjs';
+import { shlexSplit } from '../fakefly/lib/shlex.mjs';
 
 /** The fixed answers of the canonical project. The same answers always give the same image hash. */
 export const CANONICAL_FLAGS = ['--app', 'clawdfly-canonical', '--region', 'iad'] as const;
@@ -81,7 +83,7 @@ export async function canonicalProject(): Promise<CanonicalProject> {
  * Splits a command line the way flyctl splits `[processes]` (shell words: whitespace, '…', "…",
  * backslash escapes; no expansion).
  */
-export const shellSplit = splitShellWords;
+export const shellSplit = (line: string): string[] => shlexSplit(line);
 
 export interface FlyMachineOverrides extends Partial<Omit<MachineOptions, 'env'>> {
   image: string;
@@ -96,20 +98,25 @@ export interface FlyMachineOverrides extends Partial<Omit<MachineOptions, 'env'>
  * shell-split as the command (the image's ENTRYPOINT stays), `[[vm]] memory`, `internal_port`.
  */
 export function flyMachineOptions(projectDir: string, overrides: FlyMachineOverrides): MachineOptions {
-  const facts = flyTomlFacts(readFileSync(join(projectDir, 'fly.toml'), 'utf8'));
-  if (!facts.processCommand) throw new Error(`${projectDir}/fly.toml has no [processes].app`);
-  if (facts.internalPort === undefined) throw new Error(`${projectDir}/fly.toml has no [http_service].internal_port`);
-  if (facts.memoryMb === undefined) throw new Error(`${projectDir}/fly.toml has no [[vm]] memory`);
+  // What flyctl's deploy makes of fly.toml, as the double computes it for a machine of group "app".
+  const appConfig = loadAppConfig(join(projectDir, 'fly.toml'));
+  const machine = toMachineConfig(appConfig, 'app', undefined, { flyctlVersion: 'test' });
+  const command: string[] | undefined = machine.init?.cmd;
+  const internalPort: number | undefined = machine.services?.[0]?.internal_port;
+  const memoryMb: number | undefined = machine.guest?.memory_mb;
+  if (!command?.length) throw new Error(`${projectDir}/fly.toml has no [processes].app`);
+  if (internalPort === undefined) throw new Error(`${projectDir}/fly.toml has no [http_service].internal_port`);
+  if (memoryMb === undefined) throw new Error(`${projectDir}/fly.toml has no [[vm]] memory`);
   const secretsFile = join(projectDir, '.clawdfly', 'secrets.env');
   const secrets = existsSync(secretsFile) ? parseSecretsEnv(readFileSync(secretsFile, 'utf8')) : {};
-  const merged: Record<string, string | undefined> = { ...facts.env, ...secrets, ...(overrides.env ?? {}) };
+  const merged: Record<string, string | undefined> = { ...(appConfig.env as Record<string, string>), ...secrets, ...(overrides.env ?? {}) };
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(merged)) if (v !== undefined) env[k] = v;
   const { env: _ignored, ...rest } = overrides;
   return {
-    command: shellSplit(facts.processCommand),
-    memoryMb: facts.memoryMb,
-    internalPort: facts.internalPort,
+    command,
+    memoryMb,
+    internalPort,
     ...rest,
     env,
   };

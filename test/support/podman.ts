@@ -522,7 +522,10 @@ export interface Machine {
    */
   restart(opts?: { keepRootfs?: boolean; timeoutSec?: number }): Promise<void>;
   inspect(): Promise<MachineState>;
-  /** Peak memory of the container's cgroup in MB (last value seen if it no longer runs). */
+  /**
+   * Peak memory of this boot in MB: since the last start or restart, not the container's lifetime,
+   * so a restart's peak can come out lower than the first boot's (last value seen if it no longer runs).
+   */
   peakMemoryMb(): Promise<number>;
   /** Current memory usage of the container's cgroup in MB. */
   currentMemoryMb(): Promise<number>;
@@ -808,14 +811,20 @@ export async function runMachine(opts: MachineOptions): Promise<Machine> {
       return { exitCode: st.exitCode, seconds };
     },
     async restart(ro = {}) {
-      await readMem('peak');
+      // Each boot is measured on its own: the running max starts again at zero. (The new process
+      // gets a new cgroup either way, but a max kept across boots would hide a lower restart peak.)
+      const startNewBoot = (): void => {
+        lastPeakMb = 0;
+        pidCache = undefined;
+      };
       if (ro.keepRootfs) {
         await podman(['restart', '-t', String(ro.timeoutSec ?? 10), name]);
-        pidCache = undefined;
+        startNewBoot();
         return;
       }
       const st = await inspect().catch(() => undefined);
       if (st?.running) await podman(['stop', '-t', String(ro.timeoutSec ?? 10), name]);
+      startNewBoot();
       await create();
     },
     inspect,

@@ -7,13 +7,16 @@
  * removes the container while the state stays in .clawdfly/local-data.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertNoSecrets, BIN, projectSecrets, TEST_SECRETS } from '../helpers/cli.js';
 import { canonicalProject } from '../image/project.js';
 import { ensurePodman, freePort, podman } from '../support/podman.js';
 import { cachePath } from '../support/util.js';
+
+const shellQuote = (word: string): string => `'${word.replaceAll("'", `'\\''`)}'`;
 
 const BOOT_MS = 10 * 60_000;
 
@@ -30,7 +33,12 @@ describe('clawdfly up --local in a container engine (real image, real gateway)',
     const { dir, image } = await canonicalProject();
     const port = await freePort();
     // A cache of our own: the first run on a machine finds the settings from podman's errors.
-    const env = { ...process.env, NO_COLOR: '1', CI: 'true', XDG_CACHE_HOME: cachePath('up-container-xdg') };
+    // Every engine call goes through a recording shim first (same for podman and docker), so the
+    // argv checks below do not depend on one engine's introspection (.Config.CreateCommand).
+    const shimDir = mkdtempSync(join(tmpdir(), 'clawdfly-engine-shim-'));
+    const argvLog = join(shimDir, 'argv.log');
+    writeFileSync(join(shimDir, engine.kind), `#!/bin/sh\n{ for a in "$@"; do printf '%s\\t' "$a"; done; printf '\\n'; } >> ${shellQuote(argvLog)}\nexec ${shellQuote(engine.podman)} "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env, PATH: `${shimDir}:${process.env['PATH'] ?? ''}`, NO_COLOR: '1', CI: 'true', XDG_CACHE_HOME: cachePath('up-container-xdg') };
     const child = spawn(process.execPath, [BIN, 'up', '--local', '--dir', dir, '--engine', engine.kind, '--image', image, '--port', String(port), '--verbose'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -56,12 +64,13 @@ describe('clawdfly up --local in a container engine (real image, real gateway)',
       expect(ports.stdout.trim()).toBe(`3000/tcp -> 127.0.0.1:${port}`);
       const user = await podman(['exec', name, 'id', '-u'], { check: false });
       expect(user.stdout.trim()).toBe('1000');
-      // The env-file carried the secrets: podman's recorded argv holds none, and the file is gone.
+      // The env-file carried the secrets: no engine argv (as the shim recorded it) holds one, and the file is gone.
       const secrets = [...projectSecrets(dir), ...Object.values(TEST_SECRETS)];
-      if (engine.kind === 'podman') {
-        const created = await podman(['container', 'inspect', '--format', '{{json .Config.CreateCommand}}', name], { check: false });
-        const argv = JSON.parse(created.stdout) as string[];
-        assertNoSecrets(argv.join(' '), secrets, 'podman create argv');
+      const calls = readFileSync(argvLog, 'utf8').split('\n').filter(Boolean).map((line) => line.split('\t').slice(0, -1));
+      const created = calls.filter((argv) => argv.includes('--env-file') && (argv.includes('run') || argv.includes('create')));
+      expect(created.length, calls.map((a) => a.join(' ')).join('\n')).toBeGreaterThan(0);
+      assertNoSecrets(calls.map((a) => a.join(' ')).join('\n'), secrets, `${engine.kind} argv`);
+      for (const argv of created) {
         const envFile = argv[argv.indexOf('--env-file') + 1]!;
         expect(envFile).toMatch(/clawdfly-env-/);
         expect(existsSync(envFile)).toBe(false);

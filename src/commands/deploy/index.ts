@@ -27,7 +27,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   const org = typeof opts['org'] === 'string' ? opts['org'] : undefined;
 
   // Local checks first: a bad project is refused (exit 2) before flyctl is even looked for.
-  const project = await loadProject(String(opts['dir'] ?? '.'));
+  const project = await loadProject(String(opts['dir'] ?? '.'), { app: opts['app'] as string | undefined });
   const facts = localPreflight(project, { localOnly });
   for (const warning of facts.warnings) out.warn(warning);
 

@@ -5,6 +5,7 @@ export const deploySpec: CommandSpec = {
   summary: 'create the app, volume and secrets on Fly.io, deploy the gateway, and verify it runs',
   options: [
     common.dir,
+    common.app,
     common.yes,
     { flags: '--dry-run', description: 'print the plan (every flyctl call, secrets as ***) and change nothing' },
     common.json,
@@ -12,6 +13,6 @@ export const deploySpec: CommandSpec = {
     { flags: '--local-only', description: 'build the image with your local Docker instead of Fly’s remote builder' },
     { flags: '--org <slug>', description: 'Fly organization for a new app (default: your personal one)', env: 'CLAWDFLY_ORG' },
   ],
-  examples: ['npx clawdfly deploy', 'npx clawdfly deploy --dry-run', 'npx clawdfly deploy --yes --json --dir my-gateway'],
+  examples: ['npx clawdfly deploy', 'npx clawdfly deploy --dry-run', 'npx clawdfly deploy --app my-staging-claw --dry-run', 'npx clawdfly deploy --yes --json --dir my-gateway'],
   load: () => import('./index.js'),
 };
