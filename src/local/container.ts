@@ -5,7 +5,8 @@
  * command, .clawdfly/local-data as /data, [[vm]] memory as --memory, internal_port published on
  * 127.0.0.1 only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { findOnPath, spawnProcess } from '../util/process.js';
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, chown, mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -21,7 +22,6 @@ import {
   podmanEnv,
   podmanFixesFor,
   savePodmanSettings,
-  which,
   type Captured,
   type PodmanSettings,
 } from './engine.js';
@@ -79,7 +79,7 @@ export class ContainerEngine {
     for (let attempt = 0; ; attempt++) {
       const r = await op();
       if (r.code === 0 || this.kind !== 'podman' || attempt >= 3) return r;
-      const fixes = podmanFixesFor(`${r.stderr}\n${r.stdout}`, this.settings, { runcAvailable: which('runc') !== undefined });
+      const fixes = podmanFixesFor(`${r.stderr}\n${r.stdout}`, this.settings, { runcAvailable: findOnPath('runc') !== undefined });
       if (fixes.length === 0) return r;
       out.verbose(`${what} failed with podman's default settings on this host:`);
       for (const fix of fixes) out.verbose(`  ${fix.why}`);
@@ -167,7 +167,7 @@ async function streamed(engine: ContainerEngine, args: string[], onProgress: (te
   out.verbose(`$ ${engine.kind} ${argv.join(' ')}`);
   const env = await engine.env();
   return new Promise((resolve) => {
-    const child = spawn(engine.path, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnProcess(engine.path, argv, { env, timeoutMs });
     let stdout = '';
     let stderr = '';
     const onData = (which: 'out' | 'err') => (d: Buffer) => {
@@ -179,17 +179,10 @@ async function streamed(engine: ContainerEngine, args: string[], onProgress: (te
         if (/^(STEP \d+\/\d+|#\d+ \[|Step \d+\/\d+)/.test(line)) onProgress(line.slice(0, 100));
       }
     };
-    child.stdout.on('data', onData('out'));
-    child.stderr.on('data', onData('err'));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: stderr + error.message });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
+    child.stdout!.on('data', onData('out'));
+    child.stderr!.on('data', onData('err'));
+    child.on('error', (error) => resolve({ code: 127, stdout, stderr: stderr + error.message, timedOut: false }));
+    child.on('close', (code, signal) => resolve({ code: code ?? 1, stdout, stderr, timedOut: signal === 'SIGKILL' }));
   });
 }
 
@@ -301,7 +294,7 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
     });
   }
   const env = await engine.env();
-  const logs = spawn(engine.path, engine.argv(['logs', '-f', o.name]), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const logs = spawnProcess(engine.path, engine.argv(['logs', '-f', o.name]), { env, detached: true });
   const exitStatus = async (): Promise<{ code: number | null; oomKilled: boolean }> => {
     const w = await engine.run(['container', 'inspect', '--format', '{{.State.Running}} {{.State.ExitCode}} {{.State.OOMKilled}}', o.name], { timeoutMs: 300_000 });
     const [running, code, oom] = w.stdout.trim().split(' ');

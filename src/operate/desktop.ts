@@ -2,24 +2,8 @@
  * The user's own desktop: opening a browser and the clipboard. Never used in CI or without a
  * terminal; values go to the clipboard tool on stdin, never on its argv.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findOnPath, spawnProcess } from '../util/process.js';
 import { ClawdflyError } from '../errors.js';
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 const isCi = () => process.env['CI'] === 'true' || process.env['CI'] === '1';
 const hasDisplay = () => process.platform === 'darwin' || !!process.env['DISPLAY'] || !!process.env['WAYLAND_DISPLAY'];
@@ -31,9 +15,9 @@ export function canOpenBrowser(): boolean {
 
 /** Opens the URL in the default browser, detached. Returns false when no opener was found. */
 export function openBrowser(url: string): boolean {
-  const opener = process.platform === 'darwin' ? onPath('open') : onPath('xdg-open');
+  const opener = process.platform === 'darwin' ? findOnPath('open') : findOnPath('xdg-open');
   if (!opener) return false;
-  const child = spawn(opener, [url], { detached: true, stdio: 'ignore' });
+  const child = spawnProcess(opener, [url], { detached: true, stdio: 'ignore' });
   child.on('error', () => undefined);
   child.unref();
   return true;
@@ -55,7 +39,7 @@ export function findClipboard(): ClipboardTool | undefined {
   ];
   for (const c of candidates) {
     if (!c.when) continue;
-    const path = onPath(c.name);
+    const path = findOnPath(c.name);
     if (path) return { name: c.name, path, args: c.args };
   }
   return undefined;
@@ -72,10 +56,12 @@ export async function copyToClipboard(text: string): Promise<string> {
   }
   await new Promise<void>((resolve, reject) => {
     // xclip keeps running to serve the selection: it must not hold our stdout/stderr open.
-    const child = spawn(tool.path, tool.args, { stdio: ['pipe', 'ignore', 'ignore'], detached: tool.name === 'xclip' || tool.name === 'xsel' });
+    // (xclip/xsel serve the selection until another copy replaces it: no timeout for them.)
+    const serves = tool.name === 'xclip' || tool.name === 'xsel';
+    const child = spawnProcess(tool.path, tool.args, { stdio: ['pipe', 'ignore', 'ignore'], detached: serves, timeoutMs: serves ? undefined : 30_000 });
     child.on('error', (error) => reject(new ClawdflyError(`${tool.name} failed: ${error.message}`, { code: 'clipboard-failed' })));
     child.on('spawn', () => {
-      child.stdin.end(text, () => {
+      child.stdin!.end(text, () => {
         if (tool.name === 'xclip' || tool.name === 'xsel') {
           child.unref();
           resolve();

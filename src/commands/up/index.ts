@@ -70,7 +70,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   for (const reason of decision.reasons) out.verbose(`engine ${reason}`);
   const autoNote = decision.kind === 'node' && nodeFlag === undefined && request === 'auto' ? 'no working podman or docker was found' : undefined;
   // The host engine's Node is checked before anything is written.
-  const node = decision.kind === 'node' ? resolveHostNode(project.runtime, nodeFlag, autoNote) : undefined;
+  const node = decision.kind === 'node' ? await resolveHostNode(project.runtime, nodeFlag, autoNote) : undefined;
   await assertPortFree(hostPort);
 
   const ctx: Ctx = { project, layout: localLayout(project), hostPort, internalPort, dirFlag: relative(process.cwd(), project.dir) || '.' };
