@@ -99,17 +99,48 @@ export function containerName(project: Project): string {
   return `clawdfly-local-${project.app}`.replace(/[^A-Za-z0-9_.-]/g, '-');
 }
 
-const SKIP_IN_CONTEXT = new Set(['.clawdfly', '.git', 'node_modules']);
+/** Never part of the context, whatever .dockerignore says: local state and secrets. */
+const ALWAYS_IGNORED = ['.clawdfly', '.git', 'node_modules'];
 
-/** sha256 over the build context (paths, exec bits, contents), minus local state and secrets. */
+/**
+ * The .dockerignore rules as a predicate over context-relative paths (Docker's semantics: patterns
+ * from the context root, `*` within a path segment, `**` across segments, `!` re-includes, the
+ * last matching rule wins, an excluded folder excludes what is in it).
+ */
+export function dockerignoreMatcher(text: string): (rel: string) => boolean {
+  const rules = [...ALWAYS_IGNORED, ...text.split('\n')]
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const negate = l.startsWith('!');
+      const pattern = (negate ? l.slice(1) : l).replace(/^\/+|\/+$/g, '').replace(/^\.\//, '');
+      const source = pattern
+        .split(/(\*\*\/?|\*|\?)/)
+        .map((part) => (part === '**/' ? '(?:.*/)?' : part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .join('');
+      return { negate, re: new RegExp(`^${source}(?:/.*)?$`) };
+    });
+  return (rel) => {
+    let ignored = false;
+    for (const r of rules) if (r.re.test(rel)) ignored = !r.negate;
+    return ignored;
+  };
+}
+
+/**
+ * sha256 over the build context (paths, exec bits, contents) as the builder sees it: what
+ * .dockerignore excludes (local state, secrets, runtime/node_modules, logs) cannot change the
+ * hash, so a run that leaves such files behind does not cost the next run a build.
+ */
 export async function contextHash(dir: string): Promise<string> {
   const hash = createHash('sha256');
+  const ignored = dockerignoreMatcher(await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => ''));
   const walk = async (d: string): Promise<void> => {
     const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const e of entries) {
       const p = join(d, e.name);
       const rel = relative(dir, p);
-      if (SKIP_IN_CONTEXT.has(rel.split('/')[0]!)) continue;
+      if (ignored(rel)) continue;
       if (e.isDirectory()) await walk(p);
       else if (e.isFile()) {
         const st = await lstat(p);

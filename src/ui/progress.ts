@@ -16,6 +16,9 @@ function fancy(): boolean {
   return process.stderr.isTTY === true && !isJsonMode() && process.env['CI'] !== 'true';
 }
 
+/** Progress shows as a spinner (a terminal), not as lines. */
+export const isFancyProgress = fancy;
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 export class Progress {
