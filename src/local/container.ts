@@ -134,13 +134,22 @@ export function dockerignoreMatcher(text: string): (rel: string) => boolean {
  */
 export async function contextHash(dir: string): Promise<string> {
   const hash = createHash('sha256');
-  const ignored = dockerignoreMatcher(await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => ''));
+  const dockerignore = dockerignoreMatcher(await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => ''));
+  const dockerfile = await readFile(join(dir, PROJECT_FILES.dockerfile), 'utf8').catch(() => undefined);
+  const sources = dockerfile === undefined ? undefined : copiedSources(dockerfile);
+  // Only what the build reads: fly.toml (port, memory, [env]) is run-time configuration.
+  const used = (rel: string, isDir: boolean): boolean =>
+    sources === undefined ||
+    rel === PROJECT_FILES.dockerfile ||
+    rel === '.dockerignore' ||
+    sources.some((src) => rel === src || rel.startsWith(`${src}/`) || (isDir && src.startsWith(`${rel}/`)));
+  const ignored = (rel: string, isDir: boolean): boolean => dockerignore(rel) || !used(rel, isDir);
   const walk = async (d: string): Promise<void> => {
     const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const e of entries) {
       const p = join(d, e.name);
       const rel = relative(dir, p);
-      if (ignored(rel)) continue;
+      if (ignored(rel, e.isDirectory())) continue;
       if (e.isDirectory()) await walk(p);
       else if (e.isFile()) {
         const st = await lstat(p);
@@ -152,6 +161,38 @@ export async function contextHash(dir: string): Promise<string> {
   };
   await walk(dir);
   return hash.digest('hex').slice(0, 24);
+}
+
+/**
+ * The context paths the Dockerfile's COPY/ADD instructions read (normalised, no leading ./), or
+ * undefined when that cannot be told exactly (`COPY . …`, wildcards, variables): then the whole
+ * context counts.
+ */
+export function copiedSources(dockerfile: string): string[] | undefined {
+  const sources: string[] = [];
+  const lines = dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
+  for (const line of lines) {
+    const m = /^\s*(COPY|ADD)\s+(.*)$/i.exec(line);
+    if (!m) continue;
+    let args: string[];
+    const rest = m[2]!.trim();
+    const flags = rest.match(/^(?:--\S+\s+)*/)![0];
+    if (/--from=/.test(flags)) continue; // from another stage or image, not the context
+    const body = rest.slice(flags.length).trim();
+    if (body.startsWith('[')) {
+      try {
+        args = JSON.parse(body) as string[];
+      } catch {
+        return undefined;
+      }
+    } else args = body.split(/\s+/);
+    for (const src of args.slice(0, -1)) {
+      const clean = src.replace(/^\.\//, '').replace(/\/+$/, '');
+      if (!clean || clean === '.' || /[*?[$]|(^|\/)\.\.(\/|$)|^\//.test(clean) || /^[a-z]+:\/\//i.test(clean)) return undefined;
+      sources.push(clean);
+    }
+  }
+  return sources;
 }
 
 export interface ImageResult {

@@ -80,6 +80,8 @@ describe('up --local with a container engine: the second run reuses the image', 
     mkdirSync(join(dir, 'runtime', 'node_modules', 'left-pad'), { recursive: true });
     writeFileSync(join(dir, 'runtime', 'node_modules', 'left-pad', 'index.js'), '');
     writeFileSync(join(dir, 'npm-debug.log'), 'noise\n');
+    // fly.toml is run-time configuration (the port, memory, [env]): the Dockerfile does not copy it.
+    writeFileSync(join(dir, 'fly.toml'), readFileSync(join(dir, 'fly.toml'), 'utf8') + '\n# a note\n');
 
     const second = await upOnce(dir, engineDir, ['--verbose']);
     expect(second.code, second.stderr).toBe(0);
