@@ -5,7 +5,8 @@
  * command, .clawdfly/local-data as /data, [[vm]] memory as --memory, internal_port published on
  * 127.0.0.1 only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { findOnPath, spawnProcess } from '../util/process.js';
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, chown, mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -21,7 +22,6 @@ import {
   podmanEnv,
   podmanFixesFor,
   savePodmanSettings,
-  which,
   type Captured,
   type PodmanSettings,
 } from './engine.js';
@@ -79,7 +79,7 @@ export class ContainerEngine {
     for (let attempt = 0; ; attempt++) {
       const r = await op();
       if (r.code === 0 || this.kind !== 'podman' || attempt >= 3) return r;
-      const fixes = podmanFixesFor(`${r.stderr}\n${r.stdout}`, this.settings, { runcAvailable: which('runc') !== undefined });
+      const fixes = podmanFixesFor(`${r.stderr}\n${r.stdout}`, this.settings, { runcAvailable: findOnPath('runc') !== undefined });
       if (fixes.length === 0) return r;
       out.verbose(`${what} failed with podman's default settings on this host:`);
       for (const fix of fixes) out.verbose(`  ${fix.why}`);
@@ -99,17 +99,57 @@ export function containerName(project: Project): string {
   return `clawdfly-local-${project.app}`.replace(/[^A-Za-z0-9_.-]/g, '-');
 }
 
-const SKIP_IN_CONTEXT = new Set(['.clawdfly', '.git', 'node_modules']);
+/** Never part of the context, whatever .dockerignore says: local state and secrets. */
+const ALWAYS_IGNORED = ['.clawdfly', '.git', 'node_modules'];
 
-/** sha256 over the build context (paths, exec bits, contents), minus local state and secrets. */
+/**
+ * The .dockerignore rules as a predicate over context-relative paths (Docker's semantics: patterns
+ * from the context root, `*` within a path segment, `**` across segments, `!` re-includes, the
+ * last matching rule wins, an excluded folder excludes what is in it).
+ */
+export function dockerignoreMatcher(text: string): (rel: string) => boolean {
+  const rules = [...ALWAYS_IGNORED, ...text.split('\n')]
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const negate = l.startsWith('!');
+      const pattern = (negate ? l.slice(1) : l).replace(/^\/+|\/+$/g, '').replace(/^\.\//, '');
+      const source = pattern
+        .split(/(\*\*\/?|\*|\?)/)
+        .map((part) => (part === '**/' ? '(?:.*/)?' : part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .join('');
+      return { negate, re: new RegExp(`^${source}(?:/.*)?$`) };
+    });
+  return (rel) => {
+    let ignored = false;
+    for (const r of rules) if (r.re.test(rel)) ignored = !r.negate;
+    return ignored;
+  };
+}
+
+/**
+ * sha256 over the build context (paths, exec bits, contents) as the builder sees it: what
+ * .dockerignore excludes (local state, secrets, runtime/node_modules, logs) cannot change the
+ * hash, so a run that leaves such files behind does not cost the next run a build.
+ */
 export async function contextHash(dir: string): Promise<string> {
   const hash = createHash('sha256');
+  const dockerignore = dockerignoreMatcher(await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => ''));
+  const dockerfile = await readFile(join(dir, PROJECT_FILES.dockerfile), 'utf8').catch(() => undefined);
+  const sources = dockerfile === undefined ? undefined : copiedSources(dockerfile);
+  // Only what the build reads: fly.toml (port, memory, [env]) is run-time configuration.
+  const used = (rel: string, isDir: boolean): boolean =>
+    sources === undefined ||
+    rel === PROJECT_FILES.dockerfile ||
+    rel === '.dockerignore' ||
+    sources.some((src) => rel === src || rel.startsWith(`${src}/`) || (isDir && src.startsWith(`${rel}/`)));
+  const ignored = (rel: string, isDir: boolean): boolean => dockerignore(rel) || !used(rel, isDir);
   const walk = async (d: string): Promise<void> => {
     const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const e of entries) {
       const p = join(d, e.name);
       const rel = relative(dir, p);
-      if (SKIP_IN_CONTEXT.has(rel.split('/')[0]!)) continue;
+      if (ignored(rel, e.isDirectory())) continue;
       if (e.isDirectory()) await walk(p);
       else if (e.isFile()) {
         const st = await lstat(p);
@@ -121,6 +161,38 @@ export async function contextHash(dir: string): Promise<string> {
   };
   await walk(dir);
   return hash.digest('hex').slice(0, 24);
+}
+
+/**
+ * The context paths the Dockerfile's COPY/ADD instructions read (normalised, no leading ./), or
+ * undefined when that cannot be told exactly (`COPY . …`, wildcards, variables): then the whole
+ * context counts.
+ */
+export function copiedSources(dockerfile: string): string[] | undefined {
+  const sources: string[] = [];
+  const lines = dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
+  for (const line of lines) {
+    const m = /^\s*(COPY|ADD)\s+(.*)$/i.exec(line);
+    if (!m) continue;
+    let args: string[];
+    const rest = m[2]!.trim();
+    const flags = rest.match(/^(?:--\S+\s+)*/)![0];
+    if (/--from=/.test(flags)) continue; // from another stage or image, not the context
+    const body = rest.slice(flags.length).trim();
+    if (body.startsWith('[')) {
+      try {
+        args = JSON.parse(body) as string[];
+      } catch {
+        return undefined;
+      }
+    } else args = body.split(/\s+/);
+    for (const src of args.slice(0, -1)) {
+      const clean = src.replace(/^\.\//, '').replace(/\/+$/, '');
+      if (!clean || clean === '.' || /[*?[$]|(^|\/)\.\.(\/|$)|^\//.test(clean) || /^[a-z]+:\/\//i.test(clean)) return undefined;
+      sources.push(clean);
+    }
+  }
+  return sources;
 }
 
 export interface ImageResult {
@@ -167,7 +239,7 @@ async function streamed(engine: ContainerEngine, args: string[], onProgress: (te
   out.verbose(`$ ${engine.kind} ${argv.join(' ')}`);
   const env = await engine.env();
   return new Promise((resolve) => {
-    const child = spawn(engine.path, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnProcess(engine.path, argv, { env, timeoutMs });
     let stdout = '';
     let stderr = '';
     const onData = (which: 'out' | 'err') => (d: Buffer) => {
@@ -179,17 +251,10 @@ async function streamed(engine: ContainerEngine, args: string[], onProgress: (te
         if (/^(STEP \d+\/\d+|#\d+ \[|Step \d+\/\d+)/.test(line)) onProgress(line.slice(0, 100));
       }
     };
-    child.stdout.on('data', onData('out'));
-    child.stderr.on('data', onData('err'));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: stderr + error.message });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
+    child.stdout!.on('data', onData('out'));
+    child.stderr!.on('data', onData('err'));
+    child.on('error', (error) => resolve({ code: 127, stdout, stderr: stderr + error.message, timedOut: false }));
+    child.on('close', (code, signal) => resolve({ code: code ?? 1, stdout, stderr, timedOut: signal === 'SIGKILL' }));
   });
 }
 
@@ -301,7 +366,7 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
     });
   }
   const env = await engine.env();
-  const logs = spawn(engine.path, engine.argv(['logs', '-f', o.name]), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const logs = spawnProcess(engine.path, engine.argv(['logs', '-f', o.name]), { env, detached: true });
   const exitStatus = async (): Promise<{ code: number | null; oomKilled: boolean }> => {
     const w = await engine.run(['container', 'inspect', '--format', '{{.State.Running}} {{.State.ExitCode}} {{.State.OOMKilled}}', o.name], { timeoutMs: 300_000 });
     const [running, code, oom] = w.stdout.trim().split(' ');

@@ -8,7 +8,7 @@
  * from podman's own error text and fixed by the known flags, and what worked is remembered in
  * ~/.cache/clawdfly so the next run starts with it.
  */
-import { spawn } from 'node:child_process';
+import { findOnPath, runProcess, type ProcessResult } from '../util/process.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir, platform } from 'node:os';
@@ -82,40 +82,11 @@ export function chooseEngine(request: EngineRequest, probe: EngineProbe, opts: {
 /** Kept under its old name for the local-run code and its tests. */
 export { which };
 
-export interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type Captured = ProcessResult;
 
 /** Runs a command (argv, no shell), collects its output; never throws for a non-zero exit. */
 export function capture(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<Captured> {
-  return new Promise((resolve) => {
-    let child;
-    try {
-      child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    } catch (error) {
-      resolve({ code: 127, stdout: '', stderr: (error as Error).message });
-      return;
-    }
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: stderr || error.message });
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr: signal === 'SIGKILL' && !stderr ? 'timed out' : stderr });
-    });
-    if (child.stdin) {
-      child.stdin.on('error', () => undefined); // a child that exits without reading its stdin
-      child.stdin.end(opts.input);
-    }
-  });
+  return runProcess(cmd, args, opts);
 }
 
 function firstLine(text: string): string | undefined {
@@ -123,7 +94,7 @@ function firstLine(text: string): string | undefined {
 }
 
 async function probeContainer(name: 'podman' | 'docker', env: NodeJS.ProcessEnv): Promise<ContainerProbe> {
-  const path = which(name, env['PATH']);
+  const path = findOnPath(name, env['PATH']);
   if (!path) return { works: false };
   if (name === 'podman' && platform() === 'linux') {
     // podman on Linux has no daemon to ask; `podman version` would wait for the storage lock,

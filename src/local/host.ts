@@ -3,7 +3,7 @@
  * with `npm ci --omit=dev` into .clawdfly/local-runtime/<lockfile hash>/ and run on a Node binary
  * that the gateway accepts (runtime.minNode), the way the image runs it.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { PROJECT_FILES } from '../project/paths.js';
 import type { Project } from '../project/project.js';
 import { out } from '../ui/output.js';
 import { compareVersions } from '../util/version.js';
-import { which } from './engine.js';
+import { findOnPath, runProcess, spawnProcess } from '../util/process.js';
 
 export const LOCAL_RUNTIME_DIR = '.clawdfly/local-runtime';
 
@@ -24,9 +24,9 @@ export interface HostNode {
 }
 
 /** The Node version a binary reports, or undefined when it does not run. */
-export function nodeVersionOf(path: string): string | undefined {
-  const r = spawnSync(path, ['-p', 'process.versions.node'], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  const v = r.status === 0 ? r.stdout.trim() : '';
+export async function nodeVersionOf(path: string): Promise<string | undefined> {
+  const r = await runProcess(path, ['-p', 'process.versions.node'], { timeoutMs: 20_000 });
+  const v = r.code === 0 ? r.stdout.trim() : '';
   return /^\d+\.\d+\.\d+/.test(v) ? v : undefined;
 }
 
@@ -34,15 +34,15 @@ export function nodeVersionOf(path: string): string | undefined {
  * `--node PATH`, else `node` on PATH; refuses (exit 2) one that is missing, does not run, or is
  * older than the gateway needs. `engineNote` explains why the host is used when auto chose it.
  */
-export function resolveHostNode(runtime: GatewayRuntime, explicit: string | undefined, engineNote?: string): HostNode {
+export async function resolveHostNode(runtime: GatewayRuntime, explicit: string | undefined, engineNote?: string): Promise<HostNode> {
   const fromFlag = explicit !== undefined && explicit !== '';
-  const path = fromFlag ? resolve(explicit) : which('node');
+  const path = fromFlag ? resolve(explicit) : findOnPath('node');
   const need = runtime.minNode;
   const fix = `--node /path/to/node (Node ${need} or newer; e.g. nvm install 22)${engineNote ? ', or install podman or docker' : ''}`;
   if (!path || !existsSync(path)) {
     throw new UsageError(fromFlag ? `--node ${explicit}: no such file` : `no node on PATH${engineNote ? ` (${engineNote})` : ''}`, fix, 'no-node');
   }
-  const version = nodeVersionOf(path);
+  const version = await nodeVersionOf(path);
   if (!version) throw new UsageError(`${path} is not a Node.js binary that runs here`, fix, 'bad-node');
   if (compareVersions(version, need) < 0) {
     throw new UsageError(
@@ -97,7 +97,7 @@ export async function ensureLocalRuntime(project: Project, node: HostNode, onPro
   await mkdir(base, { recursive: true });
   // Never commit or ship this folder (hundreds of MB of node_modules).
   await writeFile(join(base, '.gitignore'), '# written by clawdfly: the runtime bundle installed for `clawdfly up --local`\n*\n');
-  const npm = which('npm', `${dirname(node.path)}${delimiter}${process.env['PATH'] ?? ''}`);
+  const npm = findOnPath('npm', `${dirname(node.path)}${delimiter}${process.env['PATH'] ?? ''}`);
   if (!npm) throw new ClawdflyError('npm is not installed (needed to install the runtime bundle)', { hint: 'install Node.js with npm, or run in a container: --engine podman|docker', code: 'no-npm' });
 
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -109,11 +109,11 @@ export async function ensureLocalRuntime(project: Project, node: HostNode, onPro
   const args = ['ci', '--omit=dev', '--no-audit', '--no-fund'];
   const code = await new Promise<number>((resolvePromise, reject) => {
     const log = createWriteStream(logFile);
-    const child = spawn(npm, args, {
+    const child = spawnProcess(npm, args, {
       cwd: tmp,
+      timeoutMs: 30 * 60_000,
       // The bundle's install scripts run on the chosen Node, not on whatever `node` comes first.
       env: { ...process.env, PATH: `${dirname(node.path)}${delimiter}${process.env['PATH'] ?? ''}`, npm_config_update_notifier: 'false', npm_config_progress: 'false' },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let last = '';
     const onData = (d: Buffer) => {
@@ -124,8 +124,8 @@ export async function ensureLocalRuntime(project: Project, node: HostNode, onPro
         onProgress(line.slice(0, 100));
       }
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
     child.on('error', reject);
     child.on('close', (c) => log.end(() => resolvePromise(c ?? 1)));
   });
@@ -160,5 +160,5 @@ export function hostGatewayArgv(runtime: GatewayRuntime, localRuntime: LocalRunt
  * forwards one signal), with stdout+stderr piped for supervise().
  */
 export function spawnHostGateway(node: HostNode, argv: string[], cwd: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(node.path, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  return spawnProcess(node.path, argv, { cwd, env, detached: true });
 }

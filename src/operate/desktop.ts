@@ -2,8 +2,7 @@
  * The user's own desktop: opening a browser and the clipboard. Never used in CI or without a
  * terminal; values go to the clipboard tool on stdin, never on its argv.
  */
-import { spawn } from 'node:child_process';
-import { findOnPath } from '../util/find-on-path.js';
+import { findOnPath, spawnProcess } from '../util/process.js';
 import { ClawdflyError } from '../errors.js';
 
 const isCi = () => process.env['CI'] === 'true' || process.env['CI'] === '1';
@@ -18,7 +17,7 @@ export function canOpenBrowser(): boolean {
 export function openBrowser(url: string): boolean {
   const opener = process.platform === 'darwin' ? findOnPath('open') : findOnPath('xdg-open');
   if (!opener) return false;
-  const child = spawn(opener, [url], { detached: true, stdio: 'ignore' });
+  const child = spawnProcess(opener, [url], { detached: true, stdio: 'ignore' });
   child.on('error', () => undefined);
   child.unref();
   return true;
@@ -57,10 +56,12 @@ export async function copyToClipboard(text: string): Promise<string> {
   }
   await new Promise<void>((resolve, reject) => {
     // xclip keeps running to serve the selection: it must not hold our stdout/stderr open.
-    const child = spawn(tool.path, tool.args, { stdio: ['pipe', 'ignore', 'ignore'], detached: tool.name === 'xclip' || tool.name === 'xsel' });
+    // (xclip/xsel serve the selection until another copy replaces it: no timeout for them.)
+    const serves = tool.name === 'xclip' || tool.name === 'xsel';
+    const child = spawnProcess(tool.path, tool.args, { stdio: ['pipe', 'ignore', 'ignore'], detached: serves, timeoutMs: serves ? undefined : 30_000 });
     child.on('error', (error) => reject(new ClawdflyError(`${tool.name} failed: ${error.message}`, { code: 'clipboard-failed' })));
     child.on('spawn', () => {
-      child.stdin.end(text, () => {
+      child.stdin!.end(text, () => {
         if (tool.name === 'xclip' || tool.name === 'xsel') {
           child.unref();
           resolve();

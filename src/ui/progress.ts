@@ -22,6 +22,9 @@ function fancy(): boolean {
   return process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0;
 }
 
+/** Progress shows as a spinner (a terminal), not as lines. */
+export const isFancyProgress = fancy;
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 export class Progress {

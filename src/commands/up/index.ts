@@ -25,12 +25,13 @@ import {
   type LocalLayout,
 } from '../../local/prepare.js';
 import { exitError, supervise, type SuperviseResult } from '../../local/supervise.js';
+import { PhaseClock, seconds } from '../../local/phases.js';
 import { openProject } from '../../operate/context.js';
 import { PROJECT_FILES } from '../../project/paths.js';
 import type { Project } from '../../project/project.js';
 import { commandPort } from '../../project/render.js';
-import { out } from '../../ui/output.js';
-import { Progress } from '../../ui/progress.js';
+import { isVerbose, out } from '../../ui/output.js';
+import { isFancyProgress, Progress } from '../../ui/progress.js';
 import { style } from '../../ui/style.js';
 
 /** A boot that has not logged `listening` by then is stuck (cold boots take 40–170 s under load). */
@@ -43,9 +44,11 @@ interface Ctx {
   internalPort: number;
   /** How --dir was given, for the commands we print. */
   dirFlag: string;
+  clock: PhaseClock;
 }
 
 export async function run({ opts }: CommandContext): Promise<number> {
+  const clock = new PhaseClock();
   if (opts['local'] !== true) {
     throw new UsageError('`clawdfly up` only runs the project on this computer so far', 'clawdfly up --local   (to run it on Fly: clawdfly deploy)', 'no-mode');
   }
@@ -56,6 +59,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   if (nodeFlag !== undefined || request === 'node' || !['auto', 'podman', 'docker'].includes(request)) chooseEngine(request, offline, { nodeGiven: nodeFlag !== undefined });
 
   const project = await openProject(opts);
+  clock.mark('startup');
   const internalPort = project.fly.internalPort ?? commandPort(project.fly.processCommand) ?? DEFAULT_GATEWAY_PORT;
   const portOpt = opts['port'];
   const hostPort = typeof portOpt === 'number' ? portOpt : internalPort;
@@ -68,12 +72,13 @@ export async function run({ opts }: CommandContext): Promise<number> {
     decision = chooseEngine(request, await probeEngines());
   }
   for (const reason of decision.reasons) out.verbose(`engine ${reason}`);
+  clock.mark('engine probe');
   const autoNote = decision.kind === 'node' && nodeFlag === undefined && request === 'auto' ? 'no working podman or docker was found' : undefined;
   // The host engine's Node is checked before anything is written.
-  const node = decision.kind === 'node' ? resolveHostNode(project.runtime, nodeFlag, autoNote) : undefined;
+  const node = decision.kind === 'node' ? await resolveHostNode(project.runtime, nodeFlag, autoNote) : undefined;
   await assertPortFree(hostPort);
 
-  const ctx: Ctx = { project, layout: localLayout(project), hostPort, internalPort, dirFlag: relative(process.cwd(), project.dir) || '.' };
+  const ctx: Ctx = { project, layout: localLayout(project), hostPort, internalPort, dirFlag: relative(process.cwd(), project.dir) || '.', clock };
   const tokenName = project.runtime.env.gatewayToken;
   if (!project.secrets[tokenName]) out.warn(`no ${tokenName} in ${PROJECT_FILES.secrets}: the Control UI will not ask for one (clawdfly init writes it)`);
   const channels = channelTokensIn(gatewaySecrets(project));
@@ -96,7 +101,9 @@ function reportSeed(ctx: Ctx, seed: ConfigSeedResult): void {
 function announce(ctx: Ctx, bootMs: number, approveHint?: string): void {
   const url = `http://127.0.0.1:${ctx.hostPort}/`;
   const tokenCmd = `clawdfly token --copy${ctx.dirFlag === '.' ? '' : ` --dir ${ctx.dirFlag}`}`;
-  out.success(`Gateway listening after ${(bootMs / 1000).toFixed(1)} s`);
+  ctx.clock.mark('gateway boot');
+  out.verbose(`phases: ${ctx.clock.summary()}`);
+  out.success(`Gateway listening after ${(bootMs / 1000).toFixed(1)} s (${seconds(ctx.clock.totalMs())} since the command started)`);
   out.info(`  Control UI: ${style.bold(url)}`);
   out.info(`  Log in: paste the gateway token into the Control UI settings: ${style.cmd(tokenCmd)}`);
   if (approveHint) out.info(`  If the Control UI says "pairing required" (the port mapping can make a browser look remote), approve it once: ${style.cmd(approveHint)}`);
@@ -110,6 +117,7 @@ async function runOnHost(ctx: Ctx, node: { path: string; version: string }): Pro
     ensureLocalRuntime(project, node, update),
   );
   out.verbose(runtime.installed ? `npm ci took ${runtime.seconds.toFixed(1)} s` : `runtime bundle already installed in ${runtime.dir}`);
+  ctx.clock.mark('runtime bundle');
   const seed = await seedConfig(project, layout, layout.dataDir);
   reportSeed(ctx, seed);
   const env = hostGatewayEnv(project, layout, join(node.path, '..'));
@@ -117,6 +125,7 @@ async function runOnHost(ctx: Ctx, node: { path: string; version: string }): Pro
   const argv = hostGatewayArgv(project.runtime, runtime, ctx.hostPort);
   out.verbose(`$ ${node.path} ${argv.join(' ')}  (cwd ${runtime.packageDir}; ${project.runtime.env.stateDir}=${layout.dataDir}, TMPDIR=${env['TMPDIR']})`);
   const child = spawnHostGateway(node, argv, runtime.packageDir, env);
+  ctx.clock.mark('prepare');
   const killOrphan = () => {
     if (child.exitCode === null && child.signalCode === null && child.pid) {
       try {
@@ -155,11 +164,13 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
   const progress = new Progress();
   const image = o.image
     ? await useImage(engine, o.image)
-    : await progress.run('image', `Image from ${PROJECT_FILES.dockerfile} (${kind})`, (update) => ensureImage(engine, project, { rebuild: o.rebuild, onProgress: update }));
+    : await progress.run('image', `Image from ${PROJECT_FILES.dockerfile} (${kind})`, (update) => ensureImage(engine, project, { rebuild: o.rebuild, onProgress: buildProgress(update) }));
   out.verbose(image.built ? `built ${image.tag} in ${image.seconds.toFixed(1)} s` : `reusing ${image.tag}`);
+  ctx.clock.mark(image.built ? 'image build' : 'image check');
   const seed = await seedConfig(project, layout, layout.remoteStateDir);
   reportSeed(ctx, seed);
   await prepareVolume(engine, layout.dataDir);
+  ctx.clock.mark('state folder');
   const name = containerName(project);
   const command = project.fly.processCommand ? splitCommand(project.fly.processCommand) : [];
   const container = await progress.run('container', `Container ${name} (127.0.0.1:${ctx.hostPort} → ${ctx.internalPort}${project.fly.memoryMb ? `, ${project.fly.memoryMb} MB` : ''})`, () =>
@@ -176,6 +187,7 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
       internalPort: ctx.internalPort,
     }),
   );
+  ctx.clock.mark('container start');
   // Through the port mapping the gateway sees a remote client, which it pairs like a browser on Fly.
   const approve = `${kind} exec ${name} ${gatewayCli(project.runtime, ['devices', 'list', gatewayCliUrlFlag(ctx.internalPort)]).join(' ')}`;
   let oomKilled = false;
@@ -196,6 +208,19 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
     out.info(`  removing container ${name} (the state stays in ${join(ctx.dirFlag, PROJECT_FILES.localData)})`);
     await container.remove();
   }
+}
+
+/**
+ * Build progress with the elapsed time: on a terminal in the spinner; in a log (CI, pipes) one
+ * line per build step, since a first build takes minutes and silence looks like a hang.
+ */
+function buildProgress(update: (text: string) => void): (text: string) => void {
+  const started = Date.now();
+  return (text) => {
+    const line = `${text} (${seconds(Date.now() - started)})`;
+    update(line);
+    if (!isFancyProgress() && !isVerbose()) out.info(`  ${line}`);
+  };
 }
 
 function finish(ctx: Ctx, result: SuperviseResult): number {

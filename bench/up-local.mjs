@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// `clawdfly up --local`: seconds from the command's start to the listening line, first run and
+// second run, for the container engine (podman/docker) and the host engine (Node), side by side.
+// The first run is a fresh project: the container engine builds (--rebuild; podman's own layer
+// cache may still help, so a clean machine is slower), the host engine runs npm ci. The second
+// run is the same project unchanged. Ratios are from this one run of each, not averages.
+//   node bench/up-local.mjs                 (or: npm run bench up-local)
+//   UP_BENCH_ENGINES=node node bench/up-local.mjs
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'clawdfly.js');
+const ENGINES = (process.env.UP_BENCH_ENGINES ?? 'podman,node').split(',').filter(Boolean);
+const BOOT_LIMIT_MS = 30 * 60_000;
+
+const freePort = () =>
+  new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+
+/** One run until the Control UI line (then Ctrl-C and wait for the clean exit): seconds to listening. */
+async function upOnce(dir, engine, extra) {
+  const port = await freePort();
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, 'up', '--local', '--dir', dir, '--engine', engine, '--port', String(port), ...extra], {
+    env: { ...process.env, NO_COLOR: '1', CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout.on('data', (d) => (text += d));
+  child.stderr.on('data', (d) => (text += d));
+  const exited = new Promise((res) => child.on('close', res));
+  const seconds = await new Promise((res, rej) => {
+    const timer = setInterval(() => {
+      if (/Control UI: http/.test(text)) {
+        clearInterval(timer);
+        res((Date.now() - started) / 1000);
+      } else if (child.exitCode !== null || Date.now() - started > BOOT_LIMIT_MS) {
+        clearInterval(timer);
+        child.kill('SIGKILL');
+        rej(new Error(`up --local --engine ${engine} did not reach the listening line:\n${text.slice(-3000)}`));
+      }
+    }, 100);
+  });
+  child.kill('SIGINT');
+  const code = await exited;
+  if (code !== 0) throw new Error(`up --local --engine ${engine} exited ${code} after Ctrl-C:\n${text.slice(-2000)}`);
+  return seconds;
+}
+
+const parent = mkdtempSync(join(tmpdir(), 'clawdfly-bench-up-'));
+const results = [];
+try {
+  for (const engine of ENGINES) {
+    const dir = join(parent, engine, 'gateway');
+    const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--dir', dir, '--app', `clawdfly-bench-up-${engine}`, '--region', 'iad'], {
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', ANTHROPIC_API_KEY: 'sk-ant-bench-0000000000000000000000' },
+      encoding: 'utf8',
+    });
+    if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
+    process.stdout.write(`${engine}: first run… `);
+    const first = await upOnce(dir, engine, engine === 'node' ? [] : ['--rebuild']);
+    process.stdout.write(`${first.toFixed(1)} s; second run… `);
+    const second = await upOnce(dir, engine, []);
+    console.log(`${second.toFixed(1)} s`);
+    results.push({ engine, first, second });
+  }
+} finally {
+  rmSync(parent, { recursive: true, force: true });
+}
+
+console.log('\nseconds from `clawdfly up --local` to the listening line');
+console.log(`${'engine'.padEnd(8)} ${'first run'.padStart(10)} ${'second run'.padStart(11)} ${'2nd/1st'.padStart(8)}`);
+for (const r of results) console.log(`${r.engine.padEnd(8)} ${r.first.toFixed(1).padStart(10)} ${r.second.toFixed(1).padStart(11)} ${(r.second / r.first).toFixed(2).padStart(8)}`);
+const box = results.find((r) => r.engine !== 'node');
+const host = results.find((r) => r.engine === 'node');
+if (box && host) console.log(`container / host: first run ×${(box.first / host.first).toFixed(1)}, second run ×${(box.second / host.second).toFixed(1)}`);
