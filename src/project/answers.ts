@@ -27,6 +27,8 @@ export interface Answers {
   telegram?: Record<string, never>;
   /** Signal needs Java + signal-cli in the image and ≥ 2 GB. */
   signal?: boolean;
+  /** The Signal number (E.164) written to channels.signal.account. */
+  signalAccount?: string;
   runtime: string;
 }
 
@@ -177,6 +179,17 @@ export function parseGuild(spec: string): { id: string; channels: string[] } {
   return { id: id.trim(), channels };
 }
 
+/** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
+const E164_RE = /^\+[1-9][0-9]{6,14}$/;
+
+export function checkSignalAccount(value: string): string {
+  const number = value.trim();
+  if (!E164_RE.test(number)) {
+    throw new UsageError(`Signal account "${value}" is not an E.164 number (a plus, the country code, then the number; no spaces)`, '--signal-account +15551234567', 'bad-signal-account');
+  }
+  return number;
+}
+
 export function checkRuntime(id: string): string {
   if (BROKEN_RUNTIMES[id]) throw new UsageError(`${id} cannot be used: ${BROKEN_RUNTIMES[id]}`, `--runtime ${DEFAULT_RUNTIME_ID}`, 'broken-runtime');
   if (!findRuntime(id)) throw new UsageError(`unsupported gateway runtime "${id}"`, `--runtime <one of: ${runtimeIds().join(', ')}>`, 'bad-runtime');
@@ -193,6 +206,7 @@ export function checkAnswers(answers: Answers, force = false): { answers: Answer
   if (answers.signal && answers.memoryMb < RECOMMENDED_MEMORY_MB) {
     throw new UsageError(`Signal needs Java and signal-cli: at least ${RECOMMENDED_MEMORY_MB} MB, got ${answers.memoryMb}`, `--memory ${RECOMMENDED_MEMORY_MB}`, 'memory-too-small');
   }
+  if (answers.signalAccount !== undefined) checkSignalAccount(answers.signalAccount);
   checkVolumeName(answers.volume);
   checkVolumeSize(answers.volumeSizeGb);
   checkPort(answers.port);

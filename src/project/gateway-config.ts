@@ -30,7 +30,7 @@ export function buildGatewayConfig(answers: Answers): ClawdbotConfig {
     bindings.push({ agentId: 'main', match: { channel: 'telegram' } });
   }
   if (answers.signal) {
-    channels.signal = { dmPolicy: 'pairing', groupPolicy: 'allowlist', cliPath: SIGNAL_CLI_PATH };
+    channels.signal = { dmPolicy: 'pairing', groupPolicy: 'allowlist', cliPath: SIGNAL_CLI_PATH, ...(answers.signalAccount ? { account: answers.signalAccount } : {}) };
     bindings.push({ agentId: 'main', match: { channel: 'signal' } });
   }
 

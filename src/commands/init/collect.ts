@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../../errors.js';
 import {
-  type Answers, DEFAULTS, checkAppName, checkMaxConcurrent, checkMemory, checkModel, checkPort, checkRegion, checkRuntime,
+  type Answers, DEFAULTS, checkAppName, checkMaxConcurrent, checkMemory, checkModel, checkPort, checkRegion, checkRuntime, checkSignalAccount,
   checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, defaultFallbackModels, defaultPrimaryModel, parseGuild, providersOf, RECOMMENDED_MEMORY_MB,
 } from '../../project/answers.js';
 import { FEATURED_REGIONS, REGIONS, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
@@ -178,7 +178,9 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     discord = { guilds, requireMention: requireMention ?? previous?.discord?.requireMention ?? DEFAULTS.requireMention };
   }
 
-  const signal = opts['signal'] === true || (opts['signal'] === undefined && previous?.signal === true) ? true : undefined;
+  const signalAccountFlag = opts['signalAccount'] as string | undefined;
+  const signalAccount = signalAccountFlag !== undefined ? checkSignalAccount(signalAccountFlag) : previous?.signalAccount;
+  const signal = opts['signal'] === true || signalAccountFlag !== undefined || (opts['signal'] === undefined && previous?.signal === true) ? true : undefined;
   // Java + signal-cli run next to the gateway: the rule checkAnswers states, enforced here too (--force does not lift it).
   if (signal && memoryMb < RECOMMENDED_MEMORY_MB) {
     throw new UsageError(`Signal needs Java and signal-cli: at least ${RECOMMENDED_MEMORY_MB} MB, got ${memoryMb}`, `--memory ${RECOMMENDED_MEMORY_MB}`, 'memory-too-small');
@@ -191,6 +193,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     ...(discord ? { discord } : {}),
     ...(telegramOn ? { telegram: {} } : {}),
     ...(signal ? { signal } : {}),
+    ...(signal && signalAccount ? { signalAccount } : {}),
     runtime,
   };
   return { answers, warnings };

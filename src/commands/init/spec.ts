@@ -24,6 +24,7 @@ export const initSpec: CommandSpec = {
     { flags: '--no-discord', description: 'disable Discord', hidden: true },
     { flags: '--no-telegram', description: 'disable Telegram', hidden: true },
     { flags: '--signal', description: 'Signal image variant (Java + signal-cli; needs >= 2048 MB)' },
+    { flags: '--signal-account <+number>', description: 'the Signal number the gateway uses, E.164 (+15551234567); implies --signal' },
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
     { flags: '--runtime <id>', description: 'gateway runtime (default: clawdbot@2026.1.24-3)', env: 'CLAWDFLY_RUNTIME' },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },
