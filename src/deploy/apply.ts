@@ -25,6 +25,8 @@ export interface ApplyInput {
   progress: Progress;
   org?: string;
   localOnly?: boolean;
+  /** --verify-timeout, in ms: how long the gateway may take to listen. */
+  verifyTimeoutMs?: number;
 }
 
 export interface ApplyResult {
@@ -111,6 +113,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     since: deployed ? deployStarted : Math.floor(performance.timeOrigin),
     requireListening: deployed,
     newApp: plan.appCreated,
+    deadlineMs: input.verifyTimeoutMs,
   });
 
   // 4. the config: the image seeds it on first boot; write it only when missing or different.

@@ -12,6 +12,9 @@ import { exitOf, type LogEntry, type Machine } from '../fly/json.js';
 import { classifyLines, isMemoryExit, type LogFinding } from '../gateway/logs.js';
 import { gatewayMachine } from './plan.js';
 
+/** How long the URL may take to answer once the gateway listens (Fly's proxy picks a new machine up in seconds). */
+const URL_WINDOW_MS = 20_000;
+
 export interface VerifyOptions {
   port: number;
   url: string;
@@ -216,6 +219,7 @@ export class Verifier {
       .map((f) => f.line);
 
     this.opts.onUpdate?.(`GET ${this.opts.url}`);
+    const urlDeadline = Date.now() + Math.min(URL_WINDOW_MS, Math.max(0, this.remaining()));
     let urlStatus: number | undefined;
     let lastError = '';
     for (;;) {
@@ -229,18 +233,14 @@ export class Verifier {
         lastError = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
       }
       urlStatus = undefined;
-      if (this.opts.newApp) {
-        warnings.push(`${this.opts.url} does not answer yet (${lastError}); a new app's DNS and certificate can take a few minutes`);
+      // One rule for a first deploy and a re-run: the gateway is listening, so the deploy did its
+      // job; a URL that still does not answer after the URL window is reported, never waited out.
+      if (Date.now() >= urlDeadline) {
+        const why = this.opts.newApp ? "a new app's DNS and certificate can take a few minutes" : 'run clawdfly doctor (port, bind address, health checks)';
+        warnings.push(`${this.opts.url} does not answer yet (${lastError}); ${why}`);
         break;
       }
-      if (this.remaining() <= 0) {
-        throw new ClawdflyError(`${this.opts.url} does not answer (${lastError}), although the gateway is listening`, {
-          hint: 'clawdfly doctor  (checks the port, bind address and health checks)',
-          code: 'url-unreachable',
-          evidence: this.listening ? [this.listening.line] : [],
-        });
-      }
-      await sleep(Math.min(this.interval, Math.max(0, this.remaining())));
+      await sleep(Math.min(this.interval, Math.max(0, urlDeadline - Date.now())));
     }
     return { machine: this.machine!, listening: this.listening, urlStatus, warnings, notes };
   }

@@ -382,6 +382,25 @@ describe('clawdfly deploy: verification reads the evidence and fails fast', () =
     expect(result.ms).toBeLessThan(40_000);
   }, 2 * MIN);
 
+  it('a re-run follows the same URL rule as a first deploy: a warning after the URL window, not a 120 s wait and a failure', async () => {
+    const p = await newProject();
+    const first = await p.deploy(['--yes', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    appendFileSync(join(p.dir, 'Dockerfile'), '\n# a change, so the re-run deploys and verifies\n');
+    const again = await p.deploy(['--yes', '--json', '--verify-timeout', '120'], { CLAWDFLY_APP_URL: 'http://127.0.0.1:9/', CLAWDFLY_VERIFY_TIMEOUT_MS: undefined });
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(json(again.stdout).warnings.join('\n')).toMatch(/does not answer yet .*clawdfly doctor/);
+    expect(again.ms).toBeLessThan(60_000);
+  }, 2 * MIN);
+
+  it('--verify-timeout must be whole seconds ≥ 10 (exit 2, nothing changed)', async () => {
+    const p = await newProject();
+    const r = await p.deploy(['--yes', '--verify-timeout', '3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--verify-timeout takes a whole number of seconds, at least 10');
+    expect(p.fake.invocations()).toEqual([]);
+  });
+
   it('a brand-new app whose URL does not answer yet is a warning, not a failure', async () => {
     const p = await newProject({ fakeEnv: { CLAWDFLY_APP_URL: 'http://127.0.0.1:9/' } });
     const result = await p.deploy(['--yes', '--json']);

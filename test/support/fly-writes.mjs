@@ -52,7 +52,12 @@ function sshOnlyReads(inv) {
   } catch {
     return false;
   }
-  if (words[0] === 'sh' && words[1] === '-c') return scriptOnlyReads(words[2] ?? '');
+  if (words[0] === 'sh' && words[1] === '-c') {
+    // src/remote/as-owner.ts: `sh -c WRAPPER clawdfly <dir> <script> …` drops to the dir's owner and
+    // runs <script>; the wrapper itself only reads (stat, id), so the script decides.
+    if (words[3] === 'clawdfly' && (words[2] ?? '').includes('setpriv')) return scriptOnlyReads(words[5] ?? '');
+    return scriptOnlyReads(words[2] ?? '');
+  }
   return scriptOnlyReads(words.join(' '));
 }
 

@@ -8,7 +8,7 @@ import type { CommandContext } from '../types.js';
 import { FlyClient } from '../../fly/client.js';
 import { FlyAuthError, FlyctlTooOldError } from '../../fly/errors.js';
 import { loadProject } from '../../project/project.js';
-import { isClawdflyError } from '../../errors.js';
+import { isClawdflyError, UsageError } from '../../errors.js';
 import { applyPlan } from '../../deploy/apply.js';
 import { adoptDigests, computePlan, observe, planToJson, showArgv, type Observed, type Plan } from '../../deploy/plan.js';
 import { localPreflight } from '../../deploy/preflight.js';
@@ -21,7 +21,16 @@ import { style } from '../../ui/style.js';
 const MUTATING = new Set(['create', 'set', 'deploy']);
 const STEP_ORDER = ['preflight', 'app', 'volume', 'secrets', 'deploy', 'config', 'verify'];
 
+function verifyTimeoutMs(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 10) {
+    throw new UsageError('--verify-timeout takes a whole number of seconds, at least 10', '--verify-timeout 300', 'bad-flag');
+  }
+  return value * 1000;
+}
+
 export async function run({ opts }: CommandContext): Promise<number> {
+  verifyTimeoutMs(opts['verifyTimeout']); // refused before anything else happens
   const dryRun = opts['dryRun'] === true;
   const localOnly = opts['localOnly'] === true;
   const org = typeof opts['org'] === 'string' ? opts['org'] : undefined;
@@ -69,7 +78,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
       }
     }
 
-    const result = await applyPlan({ fly, project, facts, plan, state, progress, org, localOnly });
+    const result = await applyPlan({ fly, project, facts, plan, state, progress, org, localOnly, verifyTimeoutMs: verifyTimeoutMs(opts['verifyTimeout']) });
     const warnings = [...facts.warnings, ...result.verify.warnings];
 
     if (isJsonMode()) {
