@@ -141,7 +141,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   );
 
   // deploy: only when the image inputs, the secrets or the machine differ from what the last deploy left.
-  const inputsHash = await buildInputsHash(project.dir);
+  const inputsHash = await buildInputsHash(project.dir, project.runtime.configFileName);
   const secretsHash = secretsSetHash(state.salt, facts.secrets);
   const machine = gatewayMachine(observed.machines);
   const record = state.deploy;
@@ -150,7 +150,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   if (!machine) deployReason = 'no machine yet';
   else if (!record) deployReason = 'no record of a deploy by clawdfly';
   else if (machine.state !== 'started') deployReason = `machine ${machine.id} is ${machine.state}`;
-  else if (record.inputsHash !== inputsHash) deployReason = `build inputs changed (Dockerfile, ${PROJECT_FILES.runtimeDir}/, ${PROJECT_FILES.config}, fly.toml)`;
+  else if (record.inputsHash !== inputsHash) deployReason = `build inputs changed (Dockerfile, ${PROJECT_FILES.runtimeDir}/, ${project.runtime.configFileName}, fly.toml)`;
   else if (toSet.length > 0 || record.secretsHash !== secretsHash) deployReason = 'secrets changed';
   else if (staged.length > 0) deployReason = `staged secrets not applied yet (${staged.join(', ')})`;
   else if (record.machineId !== machine.id || record.imageRef !== imageRefOf(machine)) deployReason = 'the machine runs another image than clawdfly deployed';
@@ -170,7 +170,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   steps.push({
     id: 'verify',
     action: 'check',
-    reason: `machine started, "[gateway] listening on ws://0.0.0.0:${facts.port}", ${appUrl(app)} answers`,
+    reason: `machine started, the gateway listens on 0.0.0.0:${facts.port}, ${appUrl(app)} answers`,
     argv: [['machines', 'list', '--json', '-a', app], ['logs', '--no-tail', '--json', '-a', app, '-m', machine?.id ?? '<machine>']],
   });
 

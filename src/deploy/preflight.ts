@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ClawdflyError } from '../errors.js';
 import { checkConfigText, formatProblem } from '../gateway/config-file.js';
+import { DEFAULT_VOLUME } from '../gateway/runtime.js';
 import { MIN_MEMORY_MB, RECOMMENDED_MEMORY_MB } from '../project/answers.js';
 import { guestMemoryError, VM_PRESETS } from '../project/fly-platform.js';
 import { PROJECT_FILES } from '../project/paths.js';
@@ -55,7 +56,7 @@ export function localPreflight(project: Project, opts: { localOnly?: boolean } =
     // Without it flyctl creates the volume in region "" and the deploy hangs (flyctl #2730).
     refuse('fly.toml has no primary_region', `add primary_region = "iad" (or your region) to ${tomlPath}`, 'no-region');
   }
-  if (!fly.mountSource) refuse('fly.toml has no [mounts] source: the gateway would lose its state on every restart', `add [mounts] source = "clawdbot_data", destination = "${project.stateDir}" to ${tomlPath}`, 'no-mount');
+  if (!fly.mountSource) refuse('fly.toml has no [mounts] source: the gateway would lose its state on every restart', `add [mounts] source = "${DEFAULT_VOLUME}", destination = "${project.stateDir}" to ${tomlPath}`, 'no-mount');
   if (fly.mountDestination !== project.stateDir) {
     refuse(
       `[mounts] destination "${fly.mountDestination ?? ''}" is not the gateway's state dir ${project.stateDir}: state would not be saved`,

@@ -20,7 +20,7 @@ export interface SecretRecord {
 }
 
 export interface DeployRecord {
-  /** Hash of the image's inputs: Dockerfile, runtime/, clawdbot.json, fly.toml (+ .dockerignore). */
+  /** Hash of the image's inputs: Dockerfile, runtime/, gateway config, fly.toml (+ .dockerignore). */
   inputsHash: string;
   /** Hash of the secret value hashes the deploy applied. */
   secretsHash: string;
@@ -69,7 +69,7 @@ export function secretsSetHash(salt: string, secrets: Record<string, string>): s
 }
 
 /** Files that go into the image (the build context minus what .dockerignore leaves out for us). */
-const INPUT_FILES = [PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, PROJECT_FILES.flyToml, PROJECT_FILES.config];
+const INPUT_FILES = [PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, PROJECT_FILES.flyToml];
 const SKIP_DIRS = new Set(['node_modules', '.git']);
 
 async function listFiles(root: string, sub: string): Promise<string[]> {
@@ -95,8 +95,8 @@ async function listFiles(root: string, sub: string): Promise<string[]> {
 }
 
 /** sha256 over path, mode and bytes of every build input, in a fixed order. */
-export async function buildInputsHash(dir: string): Promise<string> {
-  const files = [...INPUT_FILES, ...(await listFiles(dir, PROJECT_FILES.runtimeDir))];
+export async function buildInputsHash(dir: string, configFileName: string): Promise<string> {
+  const files = [...INPUT_FILES, configFileName, ...(await listFiles(dir, PROJECT_FILES.runtimeDir))];
   const h = createHash('sha256');
   for (const file of files) {
     const abs = join(dir, file);

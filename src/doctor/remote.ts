@@ -7,7 +7,7 @@
  * Paths travel as positional parameters (`k:/path`), never spliced into the script text. Names
  * (lock file pattern, tmp dir prefix) come from the runtime table.
  */
-import type { GatewayRuntime } from '../gateway/runtime.js';
+import { LOCK_FILE_GLOB, type GatewayRuntime } from '../gateway/runtime.js';
 import { parseLock, type GatewayLock } from '../gateway/logs.js';
 import { shScript } from '../fly/quote.js';
 
@@ -91,17 +91,17 @@ function script(runtime: GatewayRuntime): string {
     `       if [ -r "$p" ]; then echo "readable=1"; echo "$M config-text $p"; head -c ${MAX_CONFIG_BYTES} "$p"; echo; fi`,
     '     elif [ -e "$p" ]; then echo "exists=1"; echo "regular=0"; else echo "exists=0"; fi ;;',
     '  s) dirfact statedir "$p"',
-    '     for f in "$p/gateway."*.lock; do lockfact "$f"; done ;;',
-    `  t) for d in "$p/${prefix}"*; do [ -d "$d" ] || continue; for f in "$d/gateway."*.lock; do lockfact "$f"; done; done ;;`,
+    `     for f in "$p/"${LOCK_FILE_GLOB}; do lockfact "$f"; done ;;`,
+    `  t) for d in "$p/${prefix}"*; do [ -d "$d" ] || continue; for f in "$d/"${LOCK_FILE_GLOB}; do lockfact "$f"; done; done ;;`,
     '  w) dirfact workspace "$p" ;;',
     '  esac',
     'done',
-    `if [ -n "$TMPDIR" ]; then for d in "$TMPDIR/${prefix}"*; do [ -d "$d" ] || continue; for f in "$d/gateway."*.lock; do lockfact "$f"; done; done; fi`,
+    `if [ -n "$TMPDIR" ]; then for d in "$TMPDIR/${prefix}"*; do [ -d "$d" ] || continue; for f in "$d/"${LOCK_FILE_GLOB}; do lockfact "$f"; done; done; fi`,
     'echo "$M end"',
   ].join('\n');
 }
 
-/** The argv for `FlyClient.ssh`: `sh -c <script> doctor c:/data/clawdbot.json s:/data t:/data/tmp …`. */
+/** The argv for `FlyClient.ssh`: `sh -c <script> doctor c:<state dir>/<config file> s:<state dir> t:<state dir>/tmp …`. */
 export function remoteFactsArgv(runtime: GatewayRuntime, targets: RemoteTargets): string[] {
   const uniq = (xs: string[]) => [...new Set(xs.filter((x) => x.startsWith('/')))];
   const args = [

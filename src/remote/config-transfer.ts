@@ -28,7 +28,7 @@ export const DEFAULT_KEEP_BACKUPS = 5;
 const MISSING_STATUS = 44;
 
 export interface RemoteConfigPaths {
-  /** The live file, e.g. /data/clawdbot.json. */
+  /** The live file, e.g. <state dir>/<config file>. */
   file: string;
   dir: string;
   /** Upload target: `<dir>/.<name>.new`. */

@@ -1,5 +1,5 @@
 /** state-dir (state on the volume) and command-drift (a manual `machine update --command` the next deploy undoes). */
-import { GATEWAY_UID } from '../../gateway/runtime.js';
+import { DEFAULT_VOLUME, GATEWAY_UID, STATE_DIR } from '../../gateway/runtime.js';
 import { bootLines, findings, isInside, machineCmd, machineEnv } from '../evidence.js';
 import type { Check, CheckResult } from '../types.js';
 import { app, cmdText, isResult, logEvidence, missing, needMachine, tomlCmd } from './common.js';
@@ -28,7 +28,7 @@ export const stateDirCheck: Check = {
         problems.push(`no volume is attached to machine ${m.id}`);
         evidence.push(`machine ${m.id} config.mounts: []`);
       } else if (!isInside(value, mount)) {
-        problems.push(value ? `${name}=${value} on machine ${m.id} is outside the volume (${mount})` : `${name} is unset on machine ${m.id}: state goes to ~/.clawdbot on the container's disk`);
+        problems.push(value ? `${name}=${value} on machine ${m.id} is outside the volume (${mount})` : `${name} is unset on machine ${m.id}: state goes to ${ev.project.runtime.homeStateDir} on the container's disk`);
         evidence.push(`machine ${m.id} env ${name} = ${value ? `"${value}"` : '(unset)'}; mounts[0].path = "${mount}"`);
       } else {
         const dir = ev.remote?.value?.stateDirs.find((d) => d.path === value);
@@ -66,7 +66,7 @@ function fail(problems: string[], evidence: string[], ev: Parameters<Check['run'
     evidence,
     fix: dest
       ? `fly.toml [env] ${name} = "${dest}", then: clawdfly deploy   (clawdfly doctor --fix does both)`
-      : `add [mounts] source = "clawdbot_data", destination = "/data" and [env] ${name} = "/data" to fly.toml, then: clawdfly deploy`,
+      : `add [mounts] source = "${DEFAULT_VOLUME}", destination = "${STATE_DIR}" and [env] ${name} = "${STATE_DIR}" to fly.toml, then: clawdfly deploy`,
   };
 }
 
