@@ -112,6 +112,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     // Without a deploy: anything since this command started (a crash loop shows up right away).
     since: deployed ? deployStarted : Math.floor(performance.timeOrigin),
     requireListening: deployed,
+    runtime: project.runtime,
     newApp: plan.appCreated,
     deadlineMs: input.verifyTimeoutMs,
   });
@@ -164,7 +165,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   }
 
   // 5. is it really up?
-  const verify = await progress.run('verify', `verify the gateway (listening on 0.0.0.0:${facts.port}, ${plan.url})`, (update) => {
+  const verify = await progress.run('verify', `verify the gateway (listens on 0.0.0.0:${facts.port}, ${plan.url})`, (update) => {
     verifier.opts.onUpdate = update;
     return verifier.finish();
   });

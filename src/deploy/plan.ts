@@ -141,7 +141,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   );
 
   // deploy: only when the image inputs, the secrets or the machine differ from what the last deploy left.
-  const inputsHash = await buildInputsHash(project.dir);
+  const inputsHash = await buildInputsHash(project.dir, project.runtime.configFileName);
   const secretsHash = secretsSetHash(state.salt, facts.secrets);
   const machine = gatewayMachine(observed.machines);
   const record = state.deploy;
@@ -170,7 +170,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   steps.push({
     id: 'verify',
     action: 'check',
-    reason: `machine started, "[gateway] listening on ws://0.0.0.0:${facts.port}", ${appUrl(app)} answers`,
+    reason: `machine started, the gateway listens on 0.0.0.0:${facts.port}, ${appUrl(app)} answers`,
     argv: [['machines', 'list', '--json', '-a', app], ['logs', '--no-tail', '--json', '-a', app, '-m', machine?.id ?? '<machine>']],
   });
 

@@ -10,6 +10,7 @@ import { ClawdflyError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
 import { exitOf, type LogEntry, type Machine } from '../fly/json.js';
 import { classifyLines, isMemoryExit, type LogFinding } from '../gateway/logs.js';
+import type { GatewayRuntime } from '../gateway/runtime.js';
 import { gatewayMachine } from './plan.js';
 
 /** How long the URL may take to answer once the gateway listens (Fly's proxy picks a new machine up in seconds). */
@@ -22,6 +23,8 @@ export interface VerifyOptions {
   since: number;
   /** This run deployed (or the machine is new): require the listening line of the current boot. */
   requireListening: boolean;
+  /** Names the fixes in messages (config file, token variable). */
+  runtime: GatewayRuntime;
   /** A brand-new app's URL may not resolve for minutes (DNS, certificates): a warning, not a failure. */
   newApp: boolean;
   deadlineMs?: number;
@@ -40,15 +43,18 @@ export interface VerifyResult {
 
 const PUBLIC_HOSTS = new Set(['0.0.0.0', '[::]']);
 
-const FATAL: Record<string, { what: string; hint: string }> = {
-  'config-invalid': { what: 'the gateway refused its config', hint: 'fix clawdbot.json (clawdfly config validate), then clawdfly deploy' },
-  'config-missing': { what: 'the gateway found no config and refused to start', hint: 'keep --allow-unconfigured in [processes] app, then clawdfly deploy' },
-  'refuse-bind': { what: 'the gateway refused to bind beyond loopback without a token', hint: 'clawdfly deploy stages CLAWDBOT_GATEWAY_TOKEN; check .clawdfly/secrets.env has it' },
-  oom: { what: 'the gateway ran out of memory', hint: 'raise memory under [[vm]] in fly.toml (2048mb recommended), then clawdfly deploy' },
-  lock: { what: 'a stale gateway lock blocks the start', hint: 'clawdfly doctor --fix' },
-  'port-in-use': { what: 'the gateway port is already in use on the machine', hint: 'clawdfly doctor' },
-  crash: { what: 'the gateway crashed after starting', hint: 'clawdfly logs; keep [[restart]] policy = "always" so Fly restarts it' },
-};
+/** Log findings that end a boot, with the fix (named for this runtime). */
+function fatalCauses(runtime: GatewayRuntime): Record<string, { what: string; hint: string }> {
+  return {
+    'config-invalid': { what: 'the gateway refused its config', hint: `fix ${runtime.configFileName} (clawdfly config validate), then clawdfly deploy` },
+    'config-missing': { what: 'the gateway found no config and refused to start', hint: 'keep --allow-unconfigured in [processes] app, then clawdfly deploy' },
+    'refuse-bind': { what: 'the gateway refused to bind beyond loopback without a token', hint: `clawdfly deploy stages ${runtime.env.gatewayToken}; check .clawdfly/secrets.env has it` },
+    oom: { what: 'the gateway ran out of memory', hint: 'raise memory under [[vm]] in fly.toml (2048mb recommended), then clawdfly deploy' },
+    lock: { what: 'a stale gateway lock blocks the start', hint: 'clawdfly doctor --fix' },
+    'port-in-use': { what: 'the gateway port is already in use on the machine', hint: 'clawdfly doctor' },
+    crash: { what: 'the gateway crashed after starting', hint: 'clawdfly logs; keep [[restart]] policy = "always" so Fly restarts it' },
+  };
+}
 
 export function logLines(entries: LogEntry[], since: number): string[] {
   return entries
@@ -144,6 +150,7 @@ export class Verifier {
     // `--bind lan` prints one line (0.0.0.0); loopback prints 127.0.0.1 and [::1]: judge the best one.
     const listening = listens.find((l) => PUBLIC_HOSTS.has(l.host) && l.port === this.opts.port) ?? listens.find((l) => PUBLIC_HOSTS.has(l.host)) ?? listens[0];
     const after = findings.slice(lastListen + 1);
+    const FATAL = fatalCauses(this.opts.runtime);
     const fatal = after.find((f) => FATAL[f.kind]);
     const exit = badExit(machine, this.opts.since);
     if (fatal || (exit && !listening) || (exit && machine.state !== 'started')) {
@@ -208,7 +215,7 @@ export class Verifier {
   async finish(): Promise<VerifyResult> {
     const warnings: string[] = [];
     while (!this.ready()) {
-      if (this.remaining() <= 0) throw this.timeout(`the gateway did not report "listening on ws://0.0.0.0:${this.opts.port}"`);
+      if (this.remaining() <= 0) throw this.timeout(`the gateway did not report that it listens on 0.0.0.0:${this.opts.port}`);
       this.opts.onUpdate?.('waiting for the gateway to listen');
       await sleep(Math.min(this.interval, Math.max(0, this.remaining())));
       await this.poll(true);

@@ -213,7 +213,7 @@ export function effectiveConfig(ev: Evidence): { value?: Record<string, unknown>
   return { source: 'none' };
 }
 
-/** Where the gateway on this machine reads its config: CLAWDBOT_CONFIG_PATH, else <state dir>/<file>. */
+/** Where the gateway on this machine reads its config: the runtime's config-path variable, else <state dir>/<file>. */
 export function machineConfigPath(ev: Evidence): string | undefined {
   const env = machineEnv(ev.machine);
   const explicit = env[ev.project.runtime.env.configPath];

@@ -146,7 +146,7 @@ function uniqAbsolute(xs: string[]): string[] {
   return [...new Set(xs.filter((x) => x.startsWith('/') && !/[\n\r]/.test(x)))];
 }
 
-/** The argv for `FlyClient.ssh`: the probe, run as the state dir's owner, with `c:/data/clawdbot.json s:/data t:/data/tmp …`. */
+/** The argv for `FlyClient.ssh`: the probe, run as the state dir's owner, with `c:<state dir>/<config file> s:<state dir> t:<state dir>/tmp …`. */
 export function remoteFactsArgv(runtime: GatewayRuntime, targets: RemoteTargets): string[] {
   const args = [
     ...uniqAbsolute(targets.configs).map((p) => `c:${p}`),

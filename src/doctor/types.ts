@@ -61,7 +61,7 @@ export interface DevicesList {
 export interface Evidence {
   offline: boolean;
   project: Project;
-  /** The local clawdbot.json, validated (undefined when the project has none). */
+  /** The local the gateway config file, validated (undefined when the project has none). */
   localConfig?: ConfigCheck;
   flyctl?: Probe<string>;
   whoami?: Probe<string>;

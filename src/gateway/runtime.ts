@@ -15,10 +15,16 @@ export interface GatewayRuntime {
   displayVersion: string;
   /** The in-process entry (not the npm bin, which respawns a second process). */
   entry: string;
+  /** The product's name in prose (README, help, generated package description). */
+  productName: string;
   /** The CLI name the gateway uses in its own hints (`clawdbot devices …`). */
   cliName: string;
-  /** Config file name inside the state dir. */
+  /** Config file name inside the state dir (and in the project folder). */
   configFileName: string;
+  /** Where the gateway keeps its state when the state-dir variable is unset (on the container's disk). */
+  homeStateDir: string;
+  /** The gateway's own log line once it accepts connections (matched by the image's prewarm too). */
+  listeningLine: RegExp;
   env: {
     stateDir: string;
     configPath: string;
@@ -46,8 +52,11 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     packageVersion: '2026.1.24-3',
     displayVersion: '2026.1.24-3',
     entry: 'dist/index.js',
+    productName: 'Clawdbot',
     cliName: 'clawdbot',
     configFileName: 'clawdbot.json',
+    homeStateDir: '~/.clawdbot',
+    listeningLine: /\[gateway\] listening on /,
     env: {
       stateDir: 'CLAWDBOT_STATE_DIR',
       configPath: 'CLAWDBOT_CONFIG_PATH',
@@ -90,6 +99,9 @@ export const STATE_DIR = '/data';
 /** TMPDIR on the volume: the jiti transpile cache survives restarts (warm boots) and the lock moves with it. */
 export const TMP_SUBDIR = 'tmp';
 export const WORKSPACE_SUBDIR = 'workspace';
+/** Default Fly volume name and app-name prefix that init proposes. */
+export const DEFAULT_VOLUME = 'clawdbot_data';
+export const DEFAULT_APP_PREFIX = 'clawdbot';
 /** Where the image keeps the runtime bundle. */
 export const APP_DIR = '/app';
 

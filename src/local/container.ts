@@ -2,7 +2,7 @@
  * The container engines: the project's own Dockerfile built into an image and run the way a Fly
  * machine runs it (shared/reference/local-image.md): fly.toml's [env] and the secrets as the
  * environment (through a 0600 env-file, never argv), the [processes] command as the container
- * command, .clawdfly/local-data as /data, [[vm]] memory as --memory, internal_port published on
+ * command, .clawdfly/local-data as the state dir, [[vm]] memory as --memory, internal_port published on
  * 127.0.0.1 only.
  */
 import type { ChildProcess } from 'node:child_process';

@@ -24,7 +24,7 @@ export function remapStatePath(value: string, from: string, to: string): string 
 
 /**
  * Every string in a config that names a path under the state dir, moved to another state dir
- * (e.g. agents.defaults.workspace "/data/workspace" → "<project>/.clawdfly/local-data/workspace"
+ * (e.g. agents.defaults.workspace "<state dir>/workspace" → "<project>/.clawdfly/local-data/workspace"
  * for the host run). Returns the dotted paths it changed.
  */
 export function remapConfigPaths(value: unknown, from: string, to: string, path = ''): { value: unknown; changed: string[] } {
@@ -59,7 +59,7 @@ export interface LocalLayout {
   dataDir: string;
   /** The config file inside it. */
   configFile: string;
-  /** Where the gateway expects its state on the machine (fly.toml [env], e.g. /data). */
+  /** Where the gateway expects its state on the machine (fly.toml [env]). */
   remoteStateDir: string;
 }
 
@@ -94,7 +94,7 @@ export async function checkProjectConfig(project: Project): Promise<void> {
 /**
  * The config in the state folder: seeded from the project's on first run; on later runs the
  * gateway's own copy is kept (it rewrites it), only state paths written for the other engine
- * (`/data/…` on the host, the host folder in a container) are moved to this one's.
+ * (`<state dir>/…` on the host, the host folder in a container) are moved to this one's.
  */
 export async function seedConfig(project: Project, layout: LocalLayout, stateDirSeenByGateway: string): Promise<ConfigSeedResult> {
   const existing = await readTextIfExists(layout.configFile);

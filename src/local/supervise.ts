@@ -1,6 +1,6 @@
 /**
  * Runs a gateway in the foreground, whichever engine: streams its log lines (redacted, through
- * out.*), announces the Control UI when the gateway logs `listening on`, turns Ctrl-C / SIGTERM /
+ * out.*), announces the Control UI when the gateway logs its listening line, turns Ctrl-C / SIGTERM /
  * SIGHUP into one clean stop (a second Ctrl-C forces it), and explains an early exit from the
  * gateway's own log lines.
  */

@@ -1,5 +1,5 @@
 /**
- * The gateway's device pairing, read from its own CLI (`clawdbot devices list --json`, which prints
+ * The gateway's device pairing, read from its own CLI (`<gateway cli> devices list --json`, which prints
  * `{pending: [...], paired: [...]}`). Pending requests carry `ts` (ms) and the client's
  * `displayName` / `clientId` / `platform` / `remoteIp` in 2026.1.24-3 (infra/device-pairing).
  */

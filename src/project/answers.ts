@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { APP_NAME_RE, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
-import { BROKEN_RUNTIMES, DEFAULT_RUNTIME_ID, findRuntime, runtimeIds } from '../gateway/runtime.js';
+import { BROKEN_RUNTIMES, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, runtimeIds } from '../gateway/runtime.js';
 
 export interface DiscordAnswers {
   guilds: { id: string; channels: string[] }[];
@@ -57,7 +57,7 @@ export const DEFAULTS = {
   region: 'iad',
   vmSize: 'shared-cpu-2x',
   memoryMb: 2048,
-  volume: 'clawdbot_data',
+  volume: DEFAULT_VOLUME,
   volumeSizeGb: 1,
   port: 3000,
   /** With no provider key given (the defaults of `init --yes`). */
@@ -73,7 +73,7 @@ export const MIN_MEMORY_MB = 1024;
 export const RECOMMENDED_MEMORY_MB = 2048;
 
 export function defaultAppName(): string {
-  return `clawdbot-${randomBytes(3).toString('hex')}`;
+  return `${DEFAULT_APP_PREFIX}-${randomBytes(3).toString('hex')}`;
 }
 
 export function checkAppName(name: string): string {
@@ -140,7 +140,7 @@ export function checkPort(port: number): number {
 
 export function checkVolumeName(name: string): string {
   if (!VOLUME_NAME_RE.test(name)) {
-    throw new UsageError(`invalid volume name "${name}": use lowercase letters, digits and underscores, at most 30 characters`, `--volume ${name.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30) || 'clawdbot_data'}`, 'bad-volume-name');
+    throw new UsageError(`invalid volume name "${name}": use lowercase letters, digits and underscores, at most 30 characters`, `--volume ${name.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30) || DEFAULT_VOLUME}`, 'bad-volume-name');
   }
   return name;
 }

@@ -3,7 +3,7 @@
  * never disagree (doctor said "binds lan" where deploy refused "binds loopback").
  */
 import { commandBind } from './render.js';
-import { NON_LOOPBACK_BINDS } from '../gateway/runtime.js';
+import { DEFAULT_VOLUME, NON_LOOPBACK_BINDS, STATE_DIR } from '../gateway/runtime.js';
 import { checkConfigText } from '../gateway/config-file.js';
 import type { Project } from './project.js';
 
@@ -24,5 +24,5 @@ export function stateDirFix(project: Project): string {
   const dest = project.fly.mountDestination;
   return dest
     ? `fly.toml [env] ${name} = "${dest}" (the [mounts] destination), then: clawdfly deploy   (clawdfly doctor --fix does both)`
-    : `add [mounts] source = "clawdbot_data", destination = "/data" and [env] ${name} = "/data" to fly.toml, then: clawdfly deploy`;
+    : `add [mounts] source = "${DEFAULT_VOLUME}", destination = "${STATE_DIR}" and [env] ${name} = "${STATE_DIR}" to fly.toml, then: clawdfly deploy`;
 }

@@ -1,7 +1,7 @@
 /**
- * Builds clawdbot.json from the answers. No token or key is ever written into it: the gateway
+ * Builds the gateway config file from the answers. No token or key is ever written into it: the gateway
  * reads DISCORD_BOT_TOKEN etc. from the environment, and a gateway.auth.token in the file would
- * silently beat the CLAWDBOT_GATEWAY_TOKEN secret (gateway.md §3.2).
+ * silently beat the gateway token secret (gateway.md §3.2).
  */
 import type { Answers } from './answers.js';
 import { providersOf } from './answers.js';

@@ -4,7 +4,6 @@ export const PROJECT_FILES = {
   dockerfile: 'Dockerfile',
   dockerignore: '.dockerignore',
   gitignore: '.gitignore',
-  config: 'clawdbot.json',
   runtimeDir: 'runtime',
   stateDir: '.clawdfly',
   answers: '.clawdfly/answers.json',

@@ -12,7 +12,8 @@ import { PROJECT_FILES } from './paths.js';
 import { renderTemplate, type TemplateValues } from '../util/template.js';
 import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
-import { findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
+import { LOCK_FILE_RE } from '../gateway/logs.js';
+import { DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
 export const TEMPLATES_DIR = new URL('../../templates/', import.meta.url);
 
@@ -40,10 +41,10 @@ export const CHECK_GRACE_SECONDS = 120;
 export function runtimePackageJson(runtime: GatewayRuntime): string {
   // Must stay byte-compatible with the committed lockfile's root entry.
   const pkg = {
-    name: 'clawdbot-runtime',
+    name: `${runtime.packageName}-runtime`,
     version: '1.0.0',
     private: true,
-    description: 'The Clawdbot gateway runtime bundled into the image by clawdfly',
+    description: `The ${runtime.productName} gateway runtime bundled into the image by clawdfly`,
     dependencies: { [runtime.packageName]: runtime.packageVersion, ...runtime.extraDependencies },
     overrides: runtime.overrides,
   };
@@ -85,6 +86,10 @@ export function templateValues(answers: Answers): TemplateValues {
     runtimeId: runtime.id,
     entry: runtime.entry,
     packageDir: runtimePackageDir(runtime),
+    // prewarm.mjs starts the gateway on loopback at its default port while the image is built
+    prewarmArgsJson: JSON.stringify(gatewayCommand(runtime, DEFAULT_GATEWAY_PORT, 'loopback').slice(1)),
+    listeningPattern: runtime.listeningLine.source,
+    lockFilePattern: LOCK_FILE_RE.source,
     runtimePackage: runtime.packageName,
     runtimeVersion: runtime.packageVersion,
     signal: answers.signal === true,
@@ -103,7 +108,7 @@ export function renderProject(answers: Answers): ProjectFile[] {
     { path: PROJECT_FILES.dockerfile, content: renderTemplate(readTemplate('Dockerfile.tmpl'), values, 'Dockerfile.tmpl') },
     { path: PROJECT_FILES.dockerignore, content: readTemplate('dockerignore.tmpl'), merge: 'lines' },
     { path: PROJECT_FILES.gitignore, content: readTemplate('gitignore.tmpl'), merge: 'lines' },
-    { path: PROJECT_FILES.config, content: formatConfig(buildGatewayConfig(answers)) },
+    { path: runtime.configFileName, content: formatConfig(buildGatewayConfig(answers)) },
     ...runtimeBundleFiles(runtime.id).map((f) => ({ path: `${PROJECT_FILES.runtimeDir}/${f.name}`, content: f.content })),
     { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: renderTemplate(readTemplate('runtime/entrypoint.sh'), values, 'entrypoint.sh'), mode: 0o755 },
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },

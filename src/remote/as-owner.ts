@@ -1,5 +1,5 @@
 /**
- * `fly ssh console` runs as root, but the state dir (/data) belongs to the gateway user, and
+ * `fly ssh console` runs as root, but the state dir (the volume) belongs to the gateway user, and
  * anything running as that user (an agent, a plugin, a skill) can plant symlinks or hard links
  * there. A root script that writes, chmods, chowns or deletes a path in that dir can be steered
  * at any file on the machine. So every script that touches the state dir runs as the dir's OWNER:

@@ -39,7 +39,7 @@ const BUSY_STATUS = 6;
 const LOCK_WAIT_S = 60;
 
 export interface RemoteConfigPaths {
-  /** The live file, e.g. /data/clawdbot.json. */
+  /** The live file, e.g. <state dir>/<config file>. */
   file: string;
   dir: string;
   /** The file's name in `dir`. */

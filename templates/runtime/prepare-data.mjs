@@ -10,7 +10,7 @@ const LOCK_DIR_PREFIX = '{{lockTmpDirPrefix}}';
 const RUNTIME_ID = '{{runtimeId}}';
 const SEED_CONFIG = '/app/' + CONFIG_FILE;
 const PREWARMED_JITI = '/app/.jiti-cache';
-const LOCK_RE = /^gateway\.[0-9a-f]{8}\.lock$/;
+const LOCK_RE = /{{lockFilePattern}}/;
 /** The PID the gateway will have: this script's parent shell execs into it. */
 const execPid = Number(process.argv[2] || 0);
 

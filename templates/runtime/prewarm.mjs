@@ -20,7 +20,7 @@ const env = {
 for (const dir of [env.TMPDIR, env.HOME]) mkdirSync(dir, { recursive: true });
 
 const started = Date.now();
-const child = spawn(process.execPath, ['{{entry}}', 'gateway', '--allow-unconfigured', '--port', '18789', '--bind', 'loopback'], {
+const child = spawn(process.execPath, {{prewarmArgsJson}}, {
   env,
   cwd: '{{packageDir}}',
   stdio: ['ignore', 'pipe', 'pipe'],
@@ -30,7 +30,7 @@ const result = await new Promise((resolve) => {
   const timer = setTimeout(() => resolve('timeout'), TIMEOUT_MS);
   const onData = (chunk) => {
     output += chunk;
-    if (/\[gateway\] listening on /.test(output)) {
+    if (/{{listeningPattern}}/.test(output)) {
       clearTimeout(timer);
       resolve('listening');
     }

@@ -18,7 +18,7 @@ describe('doctor on a healthy deployment', () => {
     expect(notOk(r.json)).toEqual([]);
     expect(r.json!.checks.every((c) => c.status === 'ok'), JSON.stringify(r.json!.checks.filter((c) => c.status !== 'ok'))).toBe(true);
     expect(check(r.json, 'lock').summary).toMatch(/1 lock file\(s\), owner alive/);
-    expect(check(r.json, 'bind').summary).toContain('listening on ws://0.0.0.0:3000');
+    expect(check(r.json, 'bind').summary).toContain('listens on 0.0.0.0:3000');
     const calls = d.fake.invocations().slice(before).map((i) => i.argv.slice(0, 2).join(' '));
     expect(calls.filter((c) => c === 'ssh console')).toHaveLength(1);
     expect(calls.sort()).toEqual(['auth whoami', 'logs --no-tail', 'machines list', 'secrets list', 'ssh console', 'status --json', 'version --json'].sort());

@@ -1,4 +1,4 @@
-/** `clawdfly config diff`: local vs remote clawdbot.json, semantically. Exit 0 equal, 1 different. */
+/** `clawdfly config diff`: local vs remote the gateway config file, semantically. Exit 0 equal, 1 different. */
 import { configsEquivalent, readRemoteConfig } from '../../remote/config-transfer.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import type { CommandContext } from '../types.js';

@@ -1,4 +1,4 @@
-/** `clawdfly config pull`: the machine's clawdbot.json (with the gateway's own additions) → the local file. */
+/** `clawdfly config pull`: the machine's the gateway config file (with the gateway's own additions) → the local file. */
 import { stat } from 'node:fs/promises';
 import { ClawdflyError } from '../../errors.js';
 import { checkConfigText, formatProblem } from '../../gateway/config-file.js';

@@ -5,14 +5,14 @@ const remoteOptions: OptionSpec[] = [common.dir, common.app, machine, common.fly
 
 export const configSpec: CommandSpec = {
   name: 'config',
-  summary: 'check clawdbot.json and move it safely between this folder and the running gateway',
+  summary: 'check the gateway config and move it safely between this folder and the running gateway',
   subcommands: [
     {
       name: 'validate',
-      summary: 'check clawdbot.json against the gateway\'s schema (JSON or JSON5); exit 1 when invalid',
+      summary: 'check the gateway config file against the gateway\'s schema (JSON or JSON5); exit 1 when invalid',
       args: '[file]',
       options: [common.dir, common.json],
-      examples: ['clawdfly config validate', 'clawdfly config validate ./clawdbot.json --json'],
+      examples: ['clawdfly config validate', 'clawdfly config validate ./my-config.json --json'],
       load: () => import('./validate.js'),
     },
     {
@@ -31,14 +31,14 @@ export const configSpec: CommandSpec = {
     },
     {
       name: 'pull',
-      summary: 'copy the gateway\'s clawdbot.json (with its own additions) into this folder',
+      summary: 'copy the gateway\'s config file (with its own additions) into this folder',
       options: [...remoteOptions, common.yes],
       examples: ['clawdfly config pull --yes'],
       load: () => import('./pull.js'),
     },
     {
       name: 'diff',
-      summary: 'compare local and remote clawdbot.json semantically; exit 0 when equal, 1 when different',
+      summary: 'compare local and remote gateway config semantically; exit 0 when equal, 1 when different',
       options: remoteOptions,
       examples: ['clawdfly config diff'],
       load: () => import('./diff.js'),

@@ -6,7 +6,7 @@ export const doctorSpec: CommandSpec = {
   options: [
     common.dir,
     common.app,
-    { flags: '--offline', description: 'static checks of the local files only (fly.toml ↔ clawdbot.json ↔ runtime); no flyctl call' },
+    { flags: '--offline', description: 'static checks of the local files only (fly.toml ↔ gateway config ↔ runtime); no flyctl call' },
     { flags: '--fix', description: 'apply the fix of each failing check (shown first; asks unless --yes), then re-check it' },
     common.yes,
     common.json,

@@ -1,5 +1,5 @@
 /**
- * `clawdfly init`: answers → fly.toml, Dockerfile + runtime bundle, clawdbot.json, .clawdfly/.
+ * `clawdfly init`: answers → fly.toml, Dockerfile + runtime bundle, gateway config, .clawdfly/.
  * Everything is validated and rendered before the first byte is written; conflicts with files
  * the user edited are decided (or refused) before anything is written.
  */

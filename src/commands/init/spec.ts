@@ -1,16 +1,17 @@
+import { DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, runtimeIds } from '../../gateway/runtime.js';
 import { common, type CommandSpec } from '../types.js';
 
 export const initSpec: CommandSpec = {
   name: 'init',
-  summary: 'write fly.toml, Dockerfile + gateway runtime, clawdbot.json and local secrets',
+  summary: 'write fly.toml, Dockerfile + gateway runtime, gateway config and local secrets',
   options: [
     { ...common.dir, description: 'folder to write the project into (created if missing)' },
     { flags: '-y, --yes', description: 'no questions: use flags, environment variables and defaults' },
-    { flags: '--app <name>', description: 'Fly app name (default: clawdbot-<random>)', env: 'CLAWDFLY_APP' },
+    { flags: '--app <name>', description: `Fly app name (default: ${DEFAULT_APP_PREFIX}-<random>)`, env: 'CLAWDFLY_APP' },
     { flags: '--region <code>', description: 'Fly region, e.g. iad, lhr, sjc, fra (default: iad)', env: 'CLAWDFLY_REGION' },
     { flags: '--vm-size <size>', description: 'Fly VM size (default: shared-cpu-2x)', env: 'CLAWDFLY_VM_SIZE' },
     { flags: '--memory <mb>', description: 'VM memory in MB (default: 2048; below 1024 needs --force)', env: 'CLAWDFLY_MEMORY', parse: 'int' },
-    { flags: '--volume <name>', description: 'volume name (default: clawdbot_data)', env: 'CLAWDFLY_VOLUME' },
+    { flags: '--volume <name>', description: `volume name (default: ${DEFAULT_VOLUME})`, env: 'CLAWDFLY_VOLUME' },
     { flags: '--volume-size <gb>', description: 'volume size in GB (default: 1)', env: 'CLAWDFLY_VOLUME_SIZE', parse: 'int' },
     { flags: '--port <port>', description: 'gateway port inside the machine (default: 3000)', env: 'CLAWDFLY_PORT', parse: 'int' },
     { flags: '--model <provider/model>', description: 'primary model (default: anthropic/claude-opus-4-5)', env: 'CLAWDFLY_MODEL' },
@@ -26,7 +27,7 @@ export const initSpec: CommandSpec = {
     { flags: '--signal', description: 'Signal image variant (Java + signal-cli; needs >= 2048 MB)' },
     { flags: '--signal-account <+number>', description: 'the Signal number the gateway uses, E.164 (+15551234567); implies --signal' },
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
-    { flags: '--runtime <id>', description: 'gateway runtime (default: clawdbot@2026.1.24-3)', env: 'CLAWDFLY_RUNTIME' },
+    { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')} (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },
     { flags: '--keep', description: 'keep files you changed (write only new ones)' },
     common.json,

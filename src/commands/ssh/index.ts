@@ -1,6 +1,7 @@
 /** `clawdfly ssh`: `fly ssh console` on the right app and machine, with the terminal attached. */
 import type { CommandContext } from '../types.js';
 import { UsageError } from '../../errors.js';
+import { STATE_DIR } from '../../gateway/runtime.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { pickMachine } from '../../operate/machine.js';
 import { out } from '../../ui/output.js';
@@ -8,7 +9,7 @@ import { out } from '../../ui/output.js';
 export async function run({ args, opts }: CommandContext): Promise<number> {
   const command = args.length > 0 ? args : undefined;
   if (!command && !(process.stdin.isTTY && process.stdout.isTTY)) {
-    throw new UsageError('clawdfly ssh opens an interactive shell, and there is no terminal here', 'run it in a terminal, or give a command: clawdfly ssh -- ls -la /data', 'not-interactive');
+    throw new UsageError('clawdfly ssh opens an interactive shell, and there is no terminal here', `run it in a terminal, or give a command: clawdfly ssh -- ls -la ${STATE_DIR}`, 'not-interactive');
   }
   const project = await openProject(opts);
   const fly = flyFor(project, opts);

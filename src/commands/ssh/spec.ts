@@ -1,3 +1,4 @@
+import { STATE_DIR } from '../../gateway/runtime.js';
 import { common, type CommandSpec } from '../types.js';
 
 export const sshSpec: CommandSpec = {
@@ -11,6 +12,6 @@ export const sshSpec: CommandSpec = {
     { flags: '--pty', description: 'allocate a terminal for the command (for interactive programs)' },
     common.flyctl,
   ],
-  examples: ['npx clawdfly ssh', 'npx clawdfly ssh -- ls -la /data'],
+  examples: ['npx clawdfly ssh', `npx clawdfly ssh -- ls -la ${STATE_DIR}`],
   load: () => import('./index.js'),
 };

@@ -1,6 +1,6 @@
 /** config (missing, unreadable or rejected) and workspace (agent memory on the volume). */
 import { checkConfigText, formatProblem } from '../../gateway/config-file.js';
-import { DEFAULT_WORKSPACE } from '../../gateway/runtime.js';
+import { DEFAULT_WORKSPACE, STATE_DIR, WORKSPACE_SUBDIR } from '../../gateway/runtime.js';
 import { bootLines, effectiveConfig, findings, isInside, machineConfigPath, machineEnv, remoteConfigFile } from '../evidence.js';
 import type { Check, CheckResult } from '../types.js';
 import { app, isResult, logEvidence, missing, needMachine } from './common.js';
@@ -43,7 +43,7 @@ export const configCheck: Check = {
     const skip = missing(ev, ev.remote, 'the remote config');
     if (skip) return local ?? skip;
     if (!machineEnv(m)[ev.project.runtime.env.stateDir] && !machineEnv(m)[ev.project.runtime.env.configPath]) {
-      return { status: 'warn', summary: `${ev.project.runtime.env.stateDir} is unset on the machine: the gateway reads ~/.clawdbot/${file}, not the volume (see state-dir)` };
+      return { status: 'warn', summary: `${ev.project.runtime.env.stateDir} is unset on the machine: the gateway reads ${ev.project.runtime.homeStateDir}/${file}, not the volume (see state-dir)` };
     }
     const remote = remoteConfigFile(ev);
     if (!remote) return local ?? { status: 'skip', summary: `${path} was not probed (the machine's state dir differs from fly.toml: see state-dir)` };
@@ -82,7 +82,7 @@ export const workspaceCheck: Check = {
         status: 'fail',
         summary: `agents.defaults.workspace is unset: the agent workspace is ${DEFAULT_WORKSPACE}, lost on every restart`,
         evidence: [`${source}: agents.defaults.workspace is not set`],
-        fix: `set agents.defaults.workspace = "${mount ?? '/data'}/workspace" in ${ev.project.runtime.configFileName}, then: clawdfly config push   (clawdfly doctor --fix does both)`,
+        fix: `set agents.defaults.workspace = "${mount ?? STATE_DIR}/${WORKSPACE_SUBDIR}" in ${ev.project.runtime.configFileName}, then: clawdfly config push   (clawdfly doctor --fix does both)`,
       };
     }
     if (!mount) return { status: 'skip', summary: `workspace ${ws}, but no volume is mounted (see state-dir)` };

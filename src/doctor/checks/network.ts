@@ -50,7 +50,7 @@ export const bindCheck: Check = {
       }
       if (!problems.length) {
         const open = listening.find((f) => f.kind === 'listening' && !LOOPBACK_HOSTS.includes(f.host));
-        return { status: 'ok', summary: `bind ${bind}${open ? ` (${open.line.replace(/^.*listening on /, 'listening on ')})` : ''}` };
+        return { status: 'ok', summary: `bind ${bind}${open ? ` (listens on ${open.host}:${open.port})` : ''}` };
       }
     }
     if (!problems.length) return { status: 'ok', summary: `fly.toml binds ${localBind}` };

@@ -29,7 +29,7 @@ export const stateDirCheck: Check = {
         problems.push(`no volume is attached to machine ${m.id}`);
         evidence.push(`machine ${m.id} config.mounts: []`);
       } else if (!isInside(value, mount)) {
-        problems.push(value ? `${name}=${value} on machine ${m.id} is outside the volume (${mount})` : `${name} is unset on machine ${m.id}: state goes to ~/.clawdbot on the container's disk`);
+        problems.push(value ? `${name}=${value} on machine ${m.id} is outside the volume (${mount})` : `${name} is unset on machine ${m.id}: state goes to ${ev.project.runtime.homeStateDir} on the container's disk`);
         evidence.push(`machine ${m.id} env ${name} = ${value ? `"${value}"` : '(unset)'}; mounts[0].path = "${mount}"`);
       } else {
         const dir = ev.remote?.value?.stateDirs.find((d) => d.path === value);

@@ -20,7 +20,7 @@ const env = {
 for (const dir of [env.TMPDIR, env.HOME]) mkdirSync(dir, { recursive: true });
 
 const started = Date.now();
-const child = spawn(process.execPath, ['dist/index.js', 'gateway', '--allow-unconfigured', '--port', '18789', '--bind', 'loopback'], {
+const child = spawn(process.execPath, ["dist/index.js","gateway","--allow-unconfigured","--port","18789","--bind","loopback"], {
   env,
   cwd: '/app/node_modules/clawdbot',
   stdio: ['ignore', 'pipe', 'pipe'],
