@@ -64,7 +64,7 @@ try {
   for (const engine of ENGINES) {
     const dir = join(parent, engine, 'gateway');
     const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--dir', dir, '--app', `clawdfly-bench-up-${engine}`, '--region', 'iad'], {
-      env: { ...process.env, NO_COLOR: '1', CI: 'true', ANTHROPIC_API_KEY: 'sk-ant-bench-0000000000000000000000' },
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', ANTHROPIC_API_KEY: 'test-anthropic-bench-00000000' },
       encoding: 'utf8',
     });
     if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
