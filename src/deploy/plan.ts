@@ -141,7 +141,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   );
 
   // deploy: only when the image inputs, the secrets or the machine differ from what the last deploy left.
-  const inputsHash = await buildInputsHash(project.dir, project.runtime.configFileName);
+  const inputsHash = await buildInputsHash(project.dir);
   const secretsHash = secretsSetHash(state.salt, facts.secrets);
   const machine = gatewayMachine(observed.machines);
   const record = state.deploy;

@@ -113,8 +113,8 @@ export async function recordAppliedSecrets(dir: string, app: string, applied: Re
 }
 
 /** sha256 over path, mode and bytes of every build input, in a fixed order. */
-export async function buildInputsHash(dir: string, configFileName: string): Promise<string> {
-  const files = [...INPUT_FILES, configFileName, ...(await listFiles(dir, PROJECT_FILES.runtimeDir))];
+export async function buildInputsHash(dir: string): Promise<string> {
+  const files = [...INPUT_FILES, ...(await listFiles(dir, PROJECT_FILES.runtimeDir))];
   const h = createHash('sha256');
   for (const file of files) {
     const abs = join(dir, file);
