@@ -11,6 +11,7 @@ import { checkConfigText, formatProblem } from '../gateway/config-file.js';
 import { MIN_MEMORY_MB, RECOMMENDED_MEMORY_MB } from '../project/answers.js';
 import { guestMemoryError, VM_PRESETS } from '../project/fly-platform.js';
 import { PROJECT_FILES } from '../project/paths.js';
+import { SECRET_NAME_RE } from '../project/secrets.js';
 import type { Project } from '../project/project.js';
 import { commandPort } from '../project/render.js';
 import { bindsBeyondLoopback, projectBind, stateDirFix } from '../project/checks.js';
@@ -41,8 +42,6 @@ function refuseProblems(problems: Problem[]): void {
     evidence,
   });
 }
-
-const SECRET_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
 
 /** The secrets deploy stages on Fly: every well-named, non-empty line of secrets.env. */
 export function stagedSecrets(all: Record<string, string>): Record<string, string> {

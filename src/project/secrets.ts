@@ -3,13 +3,12 @@
  * docker-ignored). `NAME=VALUE` lines, values double-quoted so `secrets import` reads them
  * back exactly (flyctl strips an unquoted `#…` as a comment).
  */
-import { ClawdflyError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PROJECT_FILES } from './paths.js';
 import { registerSecrets } from '../ui/redact.js';
-import { UsageError } from '../errors.js';
+import { ClawdflyError, UsageError } from '../errors.js';
 
 export type Secrets = Record<string, string>;
 
@@ -49,7 +48,8 @@ export function parseSecretsEnv(text: string, file = PROJECT_FILES.secrets): Sec
   return secrets;
 }
 
-const SECRET_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
+/** A name deploy stages as a Fly secret (and --secrets-stdin accepts). */
+export const SECRET_NAME_RE = /^[A-Z_][A-Z0-9_]*$/;
 const INPUT_HINT = 'one NAME=VALUE per line, e.g. ANTHROPIC_API_KEY=sk-…; quote a value with "…" or \'…\' (taken literally)';
 
 /**
