@@ -69,6 +69,19 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     progress.skip('app', 'app', `${plan.app} exists`);
   }
 
+  // 1b. addresses: the plan printed what releasing public ones breaks, and the user confirmed it.
+  const network = step(plan, 'network');
+  if (network.action === 'skip') progress.skip('network', 'network', network.reason);
+  else {
+    await progress.run('network', network.action === 'release' ? 'make the app private (Flycast only)' : 'allocate addresses', async (update) => {
+      for (const argv of network.argv) {
+        update(argv.slice(0, 3).join(' '));
+        await fly.runIpChange(argv);
+      }
+    });
+    mutations.push('network');
+  }
+
   // 2. volume and secrets do not depend on each other.
   const volume = step(plan, 'volume');
   const secrets = step(plan, 'secrets');
@@ -98,7 +111,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const deployStarted = Date.now();
   if (deploy.action === 'deploy') {
     await progress.run('deploy', `fly deploy (${input.localOnly ? 'local' : 'remote'} build; ${deploy.reason})`, (update) =>
-      fly.deploy({ cwd: project.dir, config: 'fly.toml', localOnly: input.localOnly, onLine: (line) => update(redact(line).slice(0, 120)) }),
+      fly.deploy({ cwd: project.dir, config: 'fly.toml', localOnly: input.localOnly, noPublicIps: project.exposure === 'private', onLine: (line) => update(redact(line).slice(0, 120)) }),
     );
     mutations.push('deploy');
   } else {
@@ -114,6 +127,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     requireListening: deployed,
     runtime: project.runtime,
     newApp: plan.appCreated,
+    // A private app's URL answers only inside Fly's network (or through `clawdfly open`).
+    probeUrl: project.exposure !== 'private',
     deadlineMs: input.verifyTimeoutMs,
   });
 

@@ -7,18 +7,19 @@
 import { ClawdflyError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
 import { FlyAppNotFoundError } from '../fly/errors.js';
-import type { Machine, SecretInfo, Volume } from '../fly/json.js';
+import type { IpAddress, Machine, SecretInfo, Volume } from '../fly/json.js';
 import type { Project } from '../project/project.js';
 import { PROJECT_FILES } from '../project/paths.js';
+import { appUrl, classifyIps, describeIps, GOING_PRIVATE_BREAKS } from '../project/network.js';
 import type { LocalFacts } from './preflight.js';
 import { buildInputsHash, imageRefOf, secretsSetHash, valueHash, type DeployState } from './state.js';
 
-export type StepId = 'app' | 'volume' | 'secrets' | 'deploy' | 'config' | 'verify';
+export type StepId = 'app' | 'network' | 'volume' | 'secrets' | 'deploy' | 'config' | 'verify';
 
 export interface PlanStep {
   id: StepId;
   /** What happens: a mutation ('create' | 'set' | 'deploy'), a check ('ensure' | 'check') or 'skip'. */
-  action: 'create' | 'set' | 'deploy' | 'ensure' | 'check' | 'skip';
+  action: 'create' | 'set' | 'deploy' | 'release' | 'ensure' | 'check' | 'skip';
   reason: string;
   /** flyctl argv (without the binary), in order. */
   argv: string[][];
@@ -33,6 +34,7 @@ export interface Observed {
   volumes: Volume[];
   secrets: SecretInfo[];
   machines: Machine[];
+  ips: IpAddress[];
 }
 
 export interface Plan {
@@ -59,10 +61,10 @@ async function orEmpty<T>(read: Promise<T[]>): Promise<T[]> {
   }
 }
 
-/** The four reads, in parallel. */
+/** The five reads, in parallel. */
 export function observe(fly: FlyClient): Promise<Observed> {
-  return Promise.all([fly.status(), orEmpty(fly.listVolumes()), orEmpty(fly.listSecrets()), orEmpty(fly.machines())]).then(
-    ([status, volumes, secrets, machines]) => ({ appExists: status !== undefined, volumes, secrets, machines }),
+  return Promise.all([fly.status(), orEmpty(fly.listVolumes()), orEmpty(fly.listSecrets()), orEmpty(fly.machines()), orEmpty(fly.listIps())]).then(
+    ([status, volumes, secrets, machines, ips]) => ({ appExists: status !== undefined, volumes, secrets, machines, ips }),
   );
 }
 
@@ -75,10 +77,6 @@ export function gatewayMachine(machines: Machine[]): Machine | undefined {
   return launch[0] ?? live[0];
 }
 
-export function appUrl(app: string): string {
-  return process.env['CLAWDFLY_APP_URL'] || `https://${app}.fly.dev/`;
-}
-
 export async function computePlan(fly: FlyClient, project: Project, facts: LocalFacts, observed: Observed, state: DeployState, opts: { org?: string; localOnly?: boolean }): Promise<Plan> {
   const steps: PlanStep[] = [];
   const app = project.app;
@@ -89,6 +87,8 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
       ? { id: 'app', action: 'skip', reason: 'exists', argv: [] }
       : { id: 'app', action: 'create', reason: 'no app of this name in your account', argv: [fly.createAppArgv(opts.org)] },
   );
+
+  steps.push(networkStep(fly, project, observed));
 
   // volume: never a second one. flyctl attaches a volume in primary_region only; an unattached one
   // elsewhere makes its first deploy fail ("needs an unattached volume … in region"), so refuse that here.
@@ -113,6 +113,15 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
       action: 'create',
       reason: `no volume "${facts.volume}" in ${facts.region}`,
       argv: [fly.createVolumeArgv(facts.volume, facts.region, facts.volumeSizeGb, { size: facts.vmSize, memoryMb: facts.memoryMb })],
+    });
+  }
+
+  const tokenName = project.runtime.env.gatewayToken;
+  if (!facts.secrets[tokenName] && !observed.secrets.some((s) => s.name === tokenName)) {
+    throw new ClawdflyError(`${tokenName} is neither in the environment nor set on Fly: the gateway refuses to bind beyond loopback without it`, {
+      hint: `set ${tokenName} (a repository secret in CI; its value: clawdfly token, in the project on your machine), or deploy once from there`,
+      code: 'no-gateway-token',
+      exitCode: 2,
     });
   }
 
@@ -156,7 +165,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   else if (record.machineId !== machine.id || record.imageRef !== imageRefOf(machine)) deployReason = 'the machine runs another image than clawdfly deployed';
   steps.push(
     deployReason
-      ? { id: 'deploy', action: 'deploy', reason: deployReason, argv: [fly.deployArgv({ config: PROJECT_FILES.flyToml, localOnly: opts.localOnly })], cwd: project.dir }
+      ? { id: 'deploy', action: 'deploy', reason: deployReason, argv: [fly.deployArgv({ config: PROJECT_FILES.flyToml, localOnly: opts.localOnly, noPublicIps: project.exposure === 'private' })], cwd: project.dir }
       : { id: 'deploy', action: 'skip', reason: `unchanged since ${record!.at}`, argv: [] },
   );
 
@@ -170,14 +179,14 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   steps.push({
     id: 'verify',
     action: 'check',
-    reason: `machine started, the gateway listens on 0.0.0.0:${facts.port}, ${appUrl(app)} answers`,
+    reason: `machine started, the gateway listens on 0.0.0.0:${facts.port}${project.exposure === 'private' ? ` (private: ${appUrl(app, 'private')} is reached with clawdfly open)` : `, ${appUrl(app)} answers`}`,
     argv: [['machines', 'list', '--json', '-a', app], ['logs', '--no-tail', '--json', '-a', app, '-m', machine?.id ?? '<machine>']],
   });
 
   return {
     app,
     region: facts.region,
-    url: appUrl(app),
+    url: appUrl(app, project.exposure),
     steps,
     secretsToSet: toSet,
     inputsHash,
@@ -185,6 +194,32 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
     machine,
     appCreated: !observed.appExists,
   };
+}
+
+/**
+ * The app's addresses as the project wants them. Private: a Flycast address and no public one
+ * (releasing them is a mutation the user confirms: it breaks the public URL). Public: an app that
+ * was private gets the public pair back; a brand-new app gets it from its first deploy.
+ */
+function networkStep(fly: FlyClient, project: Project, observed: Observed): PlanStep {
+  const ips = classifyIps(observed.ips);
+  if (project.exposure === 'private') {
+    const argv = [
+      ...(ips.flycast.length === 0 ? [fly.allocatePrivateIpArgv()] : []),
+      ...ips.public.map((ip) => fly.releaseIpArgv(ip.address)),
+    ];
+    if (argv.length === 0) return { id: 'network', action: 'skip', reason: `private: Flycast ${describeIps(ips.flycast)}, no public address`, argv };
+    const reasons = [
+      ...(ips.flycast.length === 0 ? ['allocate a private Flycast address'] : []),
+      ...(ips.public.length > 0 ? [`release the public addresses ${describeIps(ips.public)}: ${GOING_PRIVATE_BREAKS.replace('<app>', project.app)}`] : []),
+    ];
+    return { id: 'network', action: ips.public.length > 0 ? 'release' : 'create', reason: `private: ${reasons.join('; ')}`, argv };
+  }
+  const firstDeployAllocates = observed.ips.length === 0 && observed.machines.length === 0;
+  if (ips.public.length > 0 || firstDeployAllocates || !observed.appExists) {
+    return { id: 'network', action: 'skip', reason: ips.public.length > 0 ? `public: ${describeIps(ips.public)}` : 'public: the first deploy allocates the addresses', argv: [] };
+  }
+  return { id: 'network', action: 'create', reason: 'public: the app has no public address (it was private); allocate a dedicated IPv6 and a shared IPv4', argv: fly.allocatePublicIpsArgv() };
 }
 
 /**

@@ -12,6 +12,8 @@ import { MIN_MEMORY_MB, RECOMMENDED_MEMORY_MB } from '../project/answers.js';
 import { guestMemoryError, VM_PRESETS } from '../project/fly-platform.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import { SECRET_NAME_RE } from '../project/secrets.js';
+import { projectSecretNames } from '../project/answers.js';
+import { registerSecrets } from '../ui/redact.js';
 import type { Project } from '../project/project.js';
 import { commandPort } from '../project/render.js';
 import { bindsBeyondLoopback, projectBind, stateDirFix } from '../project/checks.js';
@@ -27,6 +29,8 @@ export interface LocalFacts {
   secrets: Record<string, string>;
   configText: string;
   warnings: string[];
+  /** --secrets-from-env: a secret absent here is kept as it is on Fly (CI has no secrets.env). */
+  secretsFromEnv: boolean;
 }
 
 /** One problem: its cause and fix, as every refusal reads. More: all of them, each with its fix. */
@@ -48,6 +52,16 @@ export function stagedSecrets(all: Record<string, string>): Record<string, strin
   return Object.fromEntries(Object.entries(all).filter(([name, value]) => value !== '' && SECRET_NAME_RE.test(name)));
 }
 
+/** --secrets-from-env: the project's secret names that are set (non-empty) in the environment. */
+export function secretsFromEnvironment(project: Project): Record<string, string> {
+  const found = projectSecretNames(project.answers, project.runtime).flatMap((name) => {
+    const value = process.env[name]?.trim();
+    return value ? [[name, value] as const] : [];
+  });
+  registerSecrets(found.map(([, value]) => value));
+  return Object.fromEntries(found);
+}
+
 /** One thing wrong with the project, with the one change that fixes it. */
 interface Problem {
   message: string;
@@ -60,7 +74,7 @@ interface Problem {
  * Every local check, all of them every time: a project with four problems is refused once, with
  * four fixes, not in four runs. Nothing is refused half-way, so a refused deploy changes nothing.
  */
-export function localPreflight(project: Project, opts: { localOnly?: boolean } = {}): LocalFacts {
+export function localPreflight(project: Project, opts: { localOnly?: boolean; secretsFromEnv?: boolean } = {}): LocalFacts {
   const { fly, dir } = project;
   const tomlPath = join(dir, PROJECT_FILES.flyToml);
   const warnings: string[] = [];
@@ -115,9 +129,11 @@ export function localPreflight(project: Project, opts: { localOnly?: boolean } =
     if (!existsSync(join(dir, file))) problem(`${file} is missing in ${dir}: the image cannot be built`, 'clawdfly init  (writes it again; your edits to other files are kept)', 'no-build-input');
   }
 
-  const secrets = stagedSecrets(project.secrets);
+  const secretsFromEnv = opts.secretsFromEnv === true;
+  const secrets = stagedSecrets(secretsFromEnv ? { ...project.secrets, ...secretsFromEnvironment(project) } : project.secrets);
   const tokenName = project.runtime.env.gatewayToken;
-  if (!secrets[tokenName]) {
+  // From the environment (CI), a token already on Fly is kept: the plan checks that it is there.
+  if (!secrets[tokenName] && !secretsFromEnv) {
     problem(`${tokenName} is missing from ${PROJECT_FILES.secrets}: the gateway refuses to bind beyond loopback without it`, 'clawdfly init  (generates one and keeps your other answers)', 'no-gateway-token');
   }
 
@@ -135,5 +151,6 @@ export function localPreflight(project: Project, opts: { localOnly?: boolean } =
     secrets,
     configText: project.configText!,
     warnings,
+    secretsFromEnv,
   };
 }

@@ -27,6 +27,8 @@ export interface VerifyOptions {
   runtime: GatewayRuntime;
   /** A brand-new app's URL may not resolve for minutes (DNS, certificates): a warning, not a failure. */
   newApp: boolean;
+  /** false: the URL is private (Flycast) and cannot be fetched from here. */
+  probeUrl?: boolean;
   deadlineMs?: number;
   intervalMs?: number;
   onUpdate?: (text: string) => void;
@@ -225,6 +227,7 @@ export class Verifier {
       .filter((f) => f.kind === 'reload-applied' || f.kind === 'reload-skipped' || f.kind === 'eacces')
       .map((f) => f.line);
 
+    if (this.opts.probeUrl === false) return { machine: this.machine!, listening: this.listening, warnings, notes };
     this.opts.onUpdate?.(`GET ${this.opts.url}`);
     const urlDeadline = Date.now() + Math.min(URL_WINDOW_MS, Math.max(0, this.remaining()));
     let urlStatus: number | undefined;

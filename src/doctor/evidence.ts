@@ -87,12 +87,13 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
     ev.flyctl = { ok: false, error: (error as Error).message, code: isClawdflyError(error) ? error.code : undefined, ms: 0 };
     return ev;
   }
-  const [flyctl, whoami, status, machines, secrets, logs, remote] = await Promise.all([
+  const [flyctl, whoami, status, machines, secrets, ips, logs, remote] = await Promise.all([
     probe(() => client.flyctlVersion()),
     probe(() => client.whoami()),
     probe(() => client.status()),
     probe(() => client.machines()),
     probe(() => client.listSecrets()),
+    probe(() => client.listIps()),
     probe(async () => {
       const result = await client.recentLogs({ timeoutMs: opts.logsTimeoutMs });
       const lines: LogLine[] = result.entries.map((e) => ({ message: e.message, at: parseTime(e.timestamp), instance: e.instance || undefined }));
@@ -103,7 +104,7 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
       return parseRemoteFacts(await client.ssh(remoteFactsArgv(project.runtime, targets), { timeoutMs: DOCTOR_SSH_TIMEOUT_MS }), project.runtime, targets);
     }),
   ]);
-  Object.assign(ev, { flyctl, whoami, status, machines, secrets, logs, remote });
+  Object.assign(ev, { flyctl, whoami, status, machines, secrets, ips, logs, remote });
   ev.machine = pickMachine(machines.value);
 
   // Pairing needs the gateway's own pending list, asked only when this boot's logs show the refusal.

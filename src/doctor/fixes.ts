@@ -164,7 +164,7 @@ export function planFix(kind: FixKind, checks: CheckId[], ev: Evidence): FixPlan
         async apply(client, progress) {
           if (text !== project.flyTomlText) await writeFileAtomic(join(project.dir, PROJECT_FILES.flyToml), text);
           progress('deploying');
-          await client.deploy({ cwd: project.dir, config: join(project.dir, PROJECT_FILES.flyToml), onLine: progress });
+          await client.deploy({ cwd: project.dir, config: join(project.dir, PROJECT_FILES.flyToml), noPublicIps: project.exposure === 'private', onLine: progress });
         },
       };
     }

@@ -2,7 +2,7 @@
  * doctor's model: evidence is gathered once (probes in parallel), then every check is a pure
  * function of it. A check names the cause, quotes the proof and gives the one command that fixes it.
  */
-import type { Machine, SecretInfo } from '../fly/json.js';
+import type { IpAddress, Machine, SecretInfo } from '../fly/json.js';
 import type { Project } from '../project/project.js';
 import type { ConfigCheck } from '../gateway/config-file.js';
 import type { RemoteFacts } from './remote.js';
@@ -11,7 +11,7 @@ export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export const CHECK_IDS = [
   'flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift',
-  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing',
+  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
@@ -68,6 +68,7 @@ export interface Evidence {
   status?: Probe<{ name: string; status?: string; deployed?: boolean } | undefined>;
   machines?: Probe<Machine[]>;
   secrets?: Probe<SecretInfo[]>;
+  ips?: Probe<IpAddress[]>;
   logs?: Probe<{ lines: LogLine[]; timedOut: boolean; timeoutMs: number }>;
   remote?: Probe<RemoteFacts>;
   /** Only fetched when the current boot's logs show `pairing required`. */

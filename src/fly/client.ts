@@ -6,10 +6,11 @@ import { locateFlyctl } from './locate.js';
 import { failureOf, FlyctlRunner, type RunResult } from './run.js';
 import { FlyAppNotFoundError, FlyctlTooOldError, FlyRemoteExitError } from './errors.js';
 import {
-  AppStatusSchema, LogEntrySchema, MachineSchema, SecretSchema, VersionSchema, VolumeSchema, WhoamiSchema,
-  parseConcatenatedJson, parseJson, type LogEntry, type Machine, type SecretInfo, type Volume,
+  AppStatusSchema, IpAddressSchema, LogEntrySchema, MachineSchema, SecretSchema, VersionSchema, VolumeSchema, WhoamiSchema,
+  parseConcatenatedJson, parseJson, type IpAddress, type LogEntry, type Machine, type SecretInfo, type Volume,
 } from './json.js';
 import { remoteCommand } from './quote.js';
+import { registerSecrets } from '../ui/redact.js';
 import { compareVersions } from '../util/version.js';
 import { z } from 'zod';
 
@@ -125,11 +126,63 @@ export class FlyClient {
     await this.runner.run(this.secretsImportArgv(stage), { input: stdinText, timeoutMs: TIMEOUTS.default });
   }
 
-  deployArgv(opts: { config: string; localOnly?: boolean; extra?: string[] }): string[] {
-    return ['deploy', ...this.a(), '-c', opts.config, '--ha=false', ...(opts.localOnly ? ['--local-only'] : ['--remote-only']), '--wait-timeout', '10m', '-y', ...(opts.extra ?? [])];
+  async listIps(): Promise<IpAddress[]> {
+    const result = await this.runner.run(['ips', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
+    return parseJson(z.array(IpAddressSchema), result.stdout || '[]', 'ips list', { caseInsensitive: true });
   }
 
-  async deploy(opts: { cwd: string; config: string; localOnly?: boolean; onLine?: (line: string) => void }): Promise<RunResult> {
+  /** A Flycast address (`private_v6`): reachable only inside the org's private network, through Fly's proxy. */
+  allocatePrivateIpArgv(): string[] {
+    return ['ips', 'allocate-v6', '--private', ...this.a()];
+  }
+
+  /** The public pair a first deploy gives an HTTP app: a dedicated IPv6 and a shared IPv4 (free). */
+  allocatePublicIpsArgv(): string[][] {
+    return [['ips', 'allocate-v6', ...this.a()], ['ips', 'allocate-v4', '--shared', ...this.a()]];
+  }
+
+  releaseIpArgv(address: string): string[] {
+    return ['ips', 'release', address, ...this.a()];
+  }
+
+  /** Runs one planned `ips …` argv (allocate or release); they print a table we do not need. */
+  async runIpChange(argv: string[]): Promise<void> {
+    await this.runner.run(argv, { timeoutMs: TIMEOUTS.default });
+  }
+
+  /**
+   * `fly proxy` to the app's Flycast address. The remote port is the *service* port (80 for
+   * [http_service]), not internal_port: Flycast routes through Fly's proxy by service port.
+   */
+  proxyArgv(localPort: number, servicePort: number): string[] {
+    return ['proxy', `${localPort}:${servicePort}`, `${this.app}.flycast`, ...this.a(), '-q'];
+  }
+
+  /** The tunnel, running until it ends or Ctrl-C; each output line as it arrives. Returns flyctl's exit code. */
+  proxy(localPort: number, servicePort: number, onLine: (line: string, stream: 'stdout' | 'stderr') => void): Promise<number> {
+    return this.runner.stream(this.proxyArgv(localPort, servicePort), { onLine });
+  }
+
+  /**
+   * An app-scoped deploy token (`FlyV1 fm2_…`). The value is registered for redaction before it
+   * is returned: it never shows in clawdfly's output unless a caller prints it on purpose.
+   */
+  async createDeployToken(opts: { name: string; expiry: string }): Promise<string> {
+    const result = await this.runner.run(['tokens', 'create', 'deploy', ...this.a(), '-n', opts.name, '-x', opts.expiry, '--json'], { timeoutMs: TIMEOUTS.default });
+    const { token } = parseJson(z.object({ token: z.string().min(1) }), result.stdout, 'tokens create deploy');
+    registerSecrets([token, ...token.replace(/^FlyV1\s+/, '').split(',')]);
+    return token;
+  }
+
+  /** `noPublicIps`: a private app; a first deploy would otherwise allocate public addresses. */
+  deployArgv(opts: { config: string; localOnly?: boolean; noPublicIps?: boolean }): string[] {
+    return [
+      'deploy', ...this.a(), '-c', opts.config, '--ha=false', ...(opts.localOnly ? ['--local-only'] : ['--remote-only']), '--wait-timeout', '10m', '-y',
+      ...(opts.noPublicIps ? ['--no-public-ips'] : []),
+    ];
+  }
+
+  async deploy(opts: { cwd: string; config: string; localOnly?: boolean; noPublicIps?: boolean; onLine?: (line: string) => void }): Promise<RunResult> {
     return this.runner.run(this.deployArgv(opts), { cwd: opts.cwd, timeoutMs: TIMEOUTS.deploy, onLine: opts.onLine });
   }
 

@@ -111,6 +111,10 @@ export const VolumeSchema = z
   .loose();
 export type Volume = z.infer<typeof VolumeSchema>;
 
+/** `ips list --json` (GraphQL struct: PascalCase keys, read case-insensitively). */
+export const IpAddressSchema = z.object({ address: z.string(), type: z.string(), region: z.string().optional() }).loose();
+export type IpAddress = z.infer<typeof IpAddressSchema>;
+
 export const SecretSchema = z.object({ name: z.string(), digest: z.string().optional(), status: z.string().optional() }).loose();
 export type SecretInfo = z.infer<typeof SecretSchema>;
 

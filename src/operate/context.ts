@@ -25,7 +25,3 @@ export async function openProject(opts: Record<string, unknown>): Promise<Projec
 export function flyFor(project: Project, opts: Record<string, unknown>): FlyClient {
   return new FlyClient({ app: project.app, flyctl: operateOptions(opts).flyctl });
 }
-
-export function appUrl(app: string): string {
-  return `https://${app}.fly.dev/`;
-}

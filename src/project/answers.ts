@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { APP_NAME_RE, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
-import { BROKEN_RUNTIMES, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, runtimeIds } from '../gateway/runtime.js';
+import { BROKEN_RUNTIMES, CHANNEL_TOKENS, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, PROVIDER_KEYS, runtimeIds, type GatewayRuntime } from '../gateway/runtime.js';
 
 export interface DiscordAnswers {
   guilds: { id: string; channels: string[] }[];
@@ -30,6 +30,10 @@ export interface Answers {
   /** The Signal number (E.164) written to channels.signal.account. */
   signalAccount?: string;
   runtime: string;
+  /** 'private': no public address, only Flycast (reached with `clawdfly open`). Absent: public. */
+  network?: 'private';
+  /** 'github-actions': init also writes the deploy workflow (and keeps it current on re-runs). */
+  ci?: 'github-actions';
 }
 
 /**
@@ -222,4 +226,19 @@ export function checkAnswers(answers: Answers, force = false): { answers: Answer
 export function providersOf(answers: Pick<Answers, 'model'>): string[] {
   const providers = [answers.model.primary, ...answers.model.fallbacks].map(providerOf);
   return [...new Set(providers)];
+}
+
+/**
+ * The secrets a project's gateway uses: its token, the keys of the providers its models name, the
+ * tokens of its channels (without answers: every known one). The names a CI workflow maps from
+ * repository secrets, and the ones `deploy --secrets-from-env` reads.
+ */
+export function projectSecretNames(answers: Answers | undefined, runtime: GatewayRuntime): string[] {
+  const providers = answers ? providersOf(answers) : Object.keys(PROVIDER_KEYS);
+  const channels = (Object.keys(CHANNEL_TOKENS) as (keyof typeof CHANNEL_TOKENS)[]).filter((c) => !answers || answers[c]);
+  return [
+    runtime.env.gatewayToken,
+    ...providers.flatMap((p) => PROVIDER_KEYS[p as keyof typeof PROVIDER_KEYS] ?? []),
+    ...channels.map((c) => CHANNEL_TOKENS[c]),
+  ];
 }

@@ -11,6 +11,7 @@ import { flyTomlFacts, type FlyTomlFacts } from './render.js';
 import type { Answers } from './answers.js';
 import { readSecrets, type Secrets } from './secrets.js';
 import { readTextIfExists } from '../util/fs.js';
+import { exposureOf, type Exposure } from './network.js';
 import { DEFAULT_RUNTIME_ID, findRuntime, remoteConfigPath, STATE_DIR, type GatewayRuntime } from '../gateway/runtime.js';
 
 export interface Project {
@@ -26,6 +27,8 @@ export interface Project {
   /** Where the gateway reads its config on the machine. */
   remoteConfigPath: string;
   stateDir: string;
+  /** Public (fly.dev) or private (Flycast only), as init was told. */
+  exposure: Exposure;
 }
 
 export async function readAnswers(dir: string): Promise<Answers | undefined> {
@@ -65,5 +68,6 @@ export async function loadProject(dirOption: string | undefined, opts: { app?: s
     configText: await readTextIfExists(configPath),
     remoteConfigPath: remoteConfigPath(runtime, stateDir),
     stateDir,
+    exposure: exposureOf(answers),
   };
 }

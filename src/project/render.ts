@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import type { Answers } from './answers.js';
+import { projectSecretNames, type Answers } from './answers.js';
 import { buildGatewayConfig, formatConfig } from './gateway-config.js';
 import { PROJECT_FILES } from './paths.js';
 import { renderTemplate, type TemplateValues } from '../util/template.js';
@@ -93,12 +93,51 @@ export function templateValues(answers: Answers): TemplateValues {
     runtimePackage: runtime.packageName,
     runtimeVersion: runtime.packageVersion,
     signal: answers.signal === true,
+    public: answers.network !== 'private',
+    private: answers.network === 'private',
     signalConfigDir: `${STATE_DIR}/${SIGNAL_DATA_SUBDIR}`,
     signalCliPath: SIGNAL_CLI_PATH,
   };
 }
 
-export function renderProject(answers: Answers): ProjectFile[] {
+/**
+ * Where the workflow goes: GitHub reads workflows only at the repository's root, and the project
+ * may be a folder inside the repository.
+ */
+export interface RepoLayout {
+  /** The workflow's path relative to the project folder (e.g. `../.github/workflows/x.yml`). */
+  workflowPath: string;
+  /** The project folder relative to the repository root ('.' when they are the same). */
+  workingDirectory: string;
+  /** The branch whose pushes deploy. */
+  branch: string;
+}
+
+export const DEFAULT_REPO_LAYOUT: RepoLayout = { workflowPath: '.github/workflows/deploy.yml', workingDirectory: '.', branch: 'main' };
+
+const yamlQuote = (text: string) => (/^[\w./-]+$/.test(text) ? text : JSON.stringify(text));
+
+export function renderWorkflow(answers: Answers, layout: RepoLayout): string {
+  const runtime = findRuntime(answers.runtime)!;
+  const names = projectSecretNames(answers, runtime);
+  return renderTemplate(readTemplate('github-deploy.yml.tmpl'), {
+    app: answers.app,
+    clawdflyVersion: clawdflyVersion(),
+    branch: yamlQuote(layout.branch),
+    workflowName: `Deploy ${answers.app} to Fly.io`,
+    workingDirectory: yamlQuote(layout.workingDirectory),
+    dirFlag: layout.workingDirectory === '.' ? '' : ` --dir ${layout.workingDirectory}`,
+    secretComment: [
+      `#   ${names.join(', ')}`,
+      '#                  optional. Set one to change it on Fly; one left unset keeps the value already',
+      '#                  on Fly (the first `clawdfly deploy` from your machine put it there).',
+    ].join('\n'),
+    // Names only: each maps a repository secret of the same name (an unset one expands to "").
+    secretEnv: names.map((name) => `          ${name}: \${{ secrets.${name} }}`).join('\n'),
+  }, 'github-deploy.yml.tmpl');
+}
+
+export function renderProject(answers: Answers, layout: RepoLayout = DEFAULT_REPO_LAYOUT): ProjectFile[] {
   const runtime = findRuntime(answers.runtime)!;
   const values = templateValues(answers);
   const flyToml = renderTemplate(readTemplate('fly.toml.tmpl'), values, 'fly.toml.tmpl');
@@ -113,6 +152,7 @@ export function renderProject(answers: Answers): ProjectFile[] {
     { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: renderTemplate(readTemplate('runtime/entrypoint.sh'), values, 'entrypoint.sh'), mode: 0o755 },
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/prewarm.mjs`, content: renderTemplate(readTemplate('runtime/prewarm.mjs'), values, 'prewarm.mjs') },
+    ...(answers.ci === 'github-actions' ? [{ path: layout.workflowPath, content: renderWorkflow(answers, layout) }] : []),
   ];
 }
 

@@ -61,7 +61,7 @@ describe('clawdfly deploy: fresh', () => {
     expect(out.app).toBe(APP);
     expect(out.machineId).toBe(p.machineId());
     expect(out.url).toBe(p.env['CLAWDFLY_APP_URL']);
-    expect(out.steps.map((s: any) => s.id)).toEqual(['preflight', 'app', 'volume', 'secrets', 'deploy', 'config', 'verify']);
+    expect(out.steps.map((s: any) => s.id)).toEqual(['preflight', 'app', 'network', 'volume', 'secrets', 'deploy', 'config', 'verify']);
     expect(out.steps.every((s: any) => s.status === 'done' && typeof s.ms === 'number')).toBe(true);
     expect(out.changes).toEqual(expect.arrayContaining(['app', 'volume', 'secrets', 'deploy', 'config']));
 
@@ -222,7 +222,7 @@ describe('clawdfly deploy: refusals before any change', () => {
     expect(machine.code, machine.stderr + machine.stdout).toBe(0);
     const plan = json(machine.stdout);
     expect(plan.dryRun).toBe(true);
-    expect(plan.steps.map((s: any) => [s.id, s.action])).toEqual([['app', 'create'], ['volume', 'create'], ['secrets', 'set'], ['deploy', 'deploy'], ['config', 'ensure'], ['verify', 'check']]);
+    expect(plan.steps.map((s: any) => [s.id, s.action])).toEqual([['app', 'create'], ['network', 'skip'], ['volume', 'create'], ['secrets', 'set'], ['deploy', 'deploy'], ['config', 'ensure'], ['verify', 'check']]);
     expect(plan.steps[2].stdin).toEqual(['CLAWDBOT_GATEWAY_TOKEN=***', 'ANTHROPIC_API_KEY=***', 'OPENAI_API_KEY=***']);
     expect(plan.steps[2].argv).toEqual([['flyctl', 'secrets', 'import', '--stage', '-a', APP]]);
     // nothing on Fly, nothing written locally, only reads were made

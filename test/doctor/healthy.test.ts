@@ -3,7 +3,7 @@ import { APP, check, cleanupAll, deployed, notOk } from './setup.js';
 
 afterAll(cleanupAll);
 
-const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing'];
+const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network'];
 
 describe('doctor on a healthy deployment', () => {
   it('reports every check ok, keeps a lock whose owner is alive, exits 0, and makes one ssh round trip', async () => {
@@ -29,6 +29,6 @@ describe('doctor on a healthy deployment', () => {
     const r = await d.doctor([]);
     expect(r.code, r.stderr).toBe(0);
     for (const id of IDS) expect(r.stdout).toMatch(new RegExp(`✔ ${id.replace('-', '\\-')}\\s`));
-    expect(r.stdout).toMatch(/15 ok, 0 warning\(s\), 0 failing, 0 skipped — evidence in \d+\.\d s/);
+    expect(r.stdout).toMatch(/16 ok, 0 warning\(s\), 0 failing, 0 skipped — evidence in \d+\.\d s/);
   }, 240_000);
 });

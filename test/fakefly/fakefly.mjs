@@ -8,6 +8,7 @@ import { stateDir, withState, appendJsonl, invocationsPath, sleepSync } from './
 import { getBackend } from './lib/backend-local.mjs';
 import { runShim } from './lib/machine-shims.mjs';
 import * as C from './lib/commands.mjs';
+import * as N from './lib/commands-network.mjs';
 
 const G = ['access-token|t:s', 'verbose:b', 'debug:b', 'help|h:b'];
 const APP = ['app|a:s', 'config|c:s'];
@@ -81,6 +82,24 @@ const TREE = {
   },
   config: { children: { validate: { run: C.cmdConfigValidate, flags: [...APP, 'strict|s:b'] } } },
   platform: { children: { regions: { run: C.cmdPlatformRegions, flags: ['json|j:b'] }, 'vm-sizes': { run: C.cmdPlatformVmSizes, flags: ['json|j:b'] } } },
+  ips: {
+    aliases: ['ip'],
+    children: {
+      list: { aliases: ['ls'], run: N.cmdIpsList, flags: [...APP, 'json|j:b'] },
+      'allocate-v4': { run: N.cmdIpsAllocateV4, flags: [...APP, 'shared:b', 'yes|y,auto-confirm:b', 'region|r:s'] },
+      'allocate-v6': { run: N.cmdIpsAllocateV6, flags: [...APP, 'private:b', 'org|o:s', 'network:s', 'region|r:s'] },
+      release: { run: N.cmdIpsRelease, flags: [...APP] },
+      private: { run: N.cmdIpsPrivate, flags: [...APP, 'json|j:b'] },
+    },
+  },
+  proxy: { run: N.cmdProxy, flags: [...APP, 'org|o:s', 'select|s:b', 'quiet|q:b', 'bind-addr|b:s', 'watch-stdin:b'] },
+  tokens: {
+    aliases: ['token'],
+    children: {
+      create: { children: { deploy: { run: N.cmdTokensCreateDeploy, flags: [...APP, 'json|j:b', 'name|n:s', 'expiry|x:s'] } } },
+      list: { aliases: ['ls'], run: N.cmdTokensList, flags: [...APP, 'scope|s:s', 'org|o:s'] },
+    },
+  },
   orgs: { aliases: ['org'], children: { list: { aliases: ['ls'], run: C.cmdOrgsList, flags: ['json|j:b'] } } },
 };
 

@@ -22,7 +22,8 @@ describe('clawdfly status', () => {
     expect(r.stdout).toMatch(new RegExp(`Volume\\s+clawdbot_data ${volumeId} 1 GB at /data`));
     expect(r.stdout).toMatch(/Last exit\s+none recorded/);
     expect(r.stdout).toContain('https://test-claw.fly.dev/');
-    expect(d.since(mark).map((a) => a.slice(0, 2).join(' ')).sort()).toEqual(['machines list', 'status --json', 'volumes list']);
+    expect(r.stdout).toMatch(/Network\s+public  2a09:\S+ \(v6\), 66\.241\.\S+ \(shared_v4\)/);
+    expect(d.since(mark).map((a) => a.slice(0, 2).join(' ')).sort()).toEqual(['ips list', 'machines list', 'status --json', 'volumes list']);
   });
 
   it('names the last restart cause from the newest exit event (MonitorEvent nesting included)', async () => {

@@ -18,8 +18,8 @@ import { Progress } from '../../ui/progress.js';
 import { confirmOrYes } from '../../ui/prompt.js';
 import { style } from '../../ui/style.js';
 
-const MUTATING = new Set(['create', 'set', 'deploy']);
-const STEP_ORDER = ['preflight', 'app', 'volume', 'secrets', 'deploy', 'config', 'verify'];
+const MUTATING = new Set(['create', 'set', 'deploy', 'release']);
+const STEP_ORDER = ['preflight', 'app', 'network', 'volume', 'secrets', 'deploy', 'config', 'verify'];
 
 function verifyTimeoutMs(value: unknown): number | undefined {
   if (value === undefined) return undefined;
@@ -37,7 +37,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
 
   // Local checks first: a bad project is refused (exit 2) before flyctl is even looked for.
   const project = await loadProject(String(opts['dir'] ?? '.'), { app: opts['app'] as string | undefined });
-  const facts = localPreflight(project, { localOnly });
+  const facts = localPreflight(project, { localOnly, secretsFromEnv: opts['secretsFromEnv'] === true });
   for (const warning of facts.warnings) out.warn(warning);
 
   const fly = new FlyClient({ flyctl: typeof opts['flyctl'] === 'string' ? opts['flyctl'] : undefined, app: project.app });
@@ -98,10 +98,11 @@ export async function run({ opts }: CommandContext): Promise<number> {
     for (const warning of result.verify.warnings) out.warn(warning);
     for (const note of result.verify.notes) out.info(`  gateway: ${note}`);
     out.line();
-    out.success(`${style.bold(plan.app)} is running: ${style.bold(plan.url)}`);
+    out.success(`${style.bold(plan.app)} is running: ${style.bold(plan.url)}${project.exposure === 'private' ? ' (private: no public address)' : ''}`);
     out.info(`  machine ${result.machine.id} in ${result.machine.region ?? plan.region} · ${result.mutations.length ? `changed: ${result.mutations.join(', ')}` : 'nothing to change'}`);
     out.info(`  token:  ${style.cmd('clawdfly token')}  (prints the gateway token from .clawdfly/secrets.env; Fly cannot show a secret back)`);
-    out.info(`  next:   open the URL and paste the token when asked · ${style.cmd('clawdfly status')} · ${style.cmd('clawdfly logs')}`);
+    const opener = project.exposure === 'private' ? `${style.cmd('clawdfly open')} (a tunnel to the private address)` : 'open the URL';
+    out.info(`  next:   ${opener} and paste the token when asked · ${style.cmd('clawdfly status')} · ${style.cmd('clawdfly logs')}`);
     return 0;
   } catch (error) {
     if (isClawdflyError(error) && !isJsonMode() && progress.steps.some((s) => s.status === 'done' && s.id !== 'preflight')) {

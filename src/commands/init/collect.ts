@@ -187,6 +187,21 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   }
   const runtime = checkRuntime(String(opts['runtime'] ?? previous?.runtime ?? DEFAULTS.runtime));
 
+  let isPrivate = typeof opts['private'] === 'boolean' ? (opts['private'] as boolean) : undefined;
+  if (isPrivate === undefined && p) {
+    isPrivate = await p.confirm({
+      message: 'Private: no public address, open it only through a tunnel (clawdfly open)?',
+      default: previous?.network === 'private',
+    });
+  }
+  isPrivate ??= previous?.network === 'private';
+
+  let githubActions = typeof opts['githubActions'] === 'boolean' ? (opts['githubActions'] as boolean) : undefined;
+  if (githubActions === undefined && p) {
+    githubActions = await p.confirm({ message: 'Also deploy from GitHub Actions on every push (writes .github/workflows/deploy.yml)?', default: previous?.ci === 'github-actions' });
+  }
+  githubActions ??= previous?.ci === 'github-actions';
+
   const answers: Answers = {
     app, region, vmSize, memoryMb, volume, volumeSizeGb, port,
     model: { primary, fallbacks }, maxConcurrent,
@@ -195,6 +210,8 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     ...(signal ? { signal } : {}),
     ...(signal && signalAccount ? { signalAccount } : {}),
     runtime,
+    ...(isPrivate ? { network: 'private' as const } : {}),
+    ...(githubActions ? { ci: 'github-actions' as const } : {}),
   };
   return { answers, warnings };
 }

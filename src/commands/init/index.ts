@@ -15,6 +15,8 @@ import { flyTomlFacts, renderProject } from '../../project/render.js';
 import type { Answers } from '../../project/answers.js';
 import { applyFiles, planFiles, readWrittenHashes, writtenHashesAfter, type PlannedFile } from '../../project/file-plan.js';
 import { PROJECT_FILES } from '../../project/paths.js';
+import { appUrl } from '../../project/network.js';
+import { repoLayout } from '../../project/repo-layout.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { readStdinText } from '../../util/stdin.js';
 import { canPrompt, prompts } from '../../ui/prompt.js';
@@ -55,7 +57,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   warnings.push(...secretResult.warnings);
 
   const written = await readWrittenHashes(dir, PROJECT_FILES.written);
-  const planned = await planFiles(dir, renderProject(answers), written);
+  const planned = await planFiles(dir, renderProject(answers, repoLayout(dir)), written);
   const keep = await decideConflicts(planned, opts, ask);
 
   const effective = answersInKeptFlyToml(planned, keep, answers, warnings);
@@ -83,7 +85,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
       ok: true,
       dir,
       app: answers.app,
-      url: `https://${answers.app}.fly.dev/`,
+      url: appUrl(answers.app, answers.network === 'private' ? 'private' : 'public'),
       files: planned.map((f) => ({ path: f.path, status: keep.has(f.path) ? 'kept' : f.status })),
       secrets: Object.keys(secrets),
       warnings,
@@ -96,6 +98,8 @@ export async function run({ opts }: CommandContext): Promise<number> {
   out.line();
   out.success(`Project ready for ${style.bold(answers.app)} in ${answers.region}.`);
   out.info(`Next: ${style.cmd(rel === '.' ? 'npx clawdfly deploy' : `cd ${rel} && npx clawdfly deploy`)}`);
+  if (answers.network === 'private') out.info(`      private: no public address; ${style.cmd('npx clawdfly open')} opens it through a tunnel`);
+  if (answers.ci === 'github-actions') out.info(`      then ${style.cmd('npx clawdfly ci token')} stores FLY_API_TOKEN in the repository, and each push deploys`);
   return 0;
 }
 

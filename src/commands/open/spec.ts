@@ -2,8 +2,15 @@ import { common, type CommandSpec } from '../types.js';
 
 export const openSpec: CommandSpec = {
   name: 'open',
-  summary: 'print (and on a desktop, open) the Control UI URL, and how to log in to it',
-  options: [common.dir, common.app, { flags: '--no-browser', description: 'only print the URL, never open a browser' }, common.json],
-  examples: ['npx clawdfly open', 'npx clawdfly open --no-browser'],
+  summary: 'open the Control UI (a private app: through a fly proxy tunnel until Ctrl-C) and say how to log in',
+  options: [
+    common.dir,
+    common.app,
+    { flags: '--no-browser', description: 'only print the URL, never open a browser' },
+    { flags: '--port <port>', description: 'private apps: the local end of the tunnel (default: 18789; keep it the same so the browser stays paired)', parse: 'int' },
+    common.json,
+    common.flyctl,
+  ],
+  examples: ['npx clawdfly open', 'npx clawdfly open --no-browser', 'npx clawdfly open --port 18790'],
   load: () => import('./index.js'),
 };

@@ -6,7 +6,8 @@
 import type { CommandContext } from '../types.js';
 import { ClawdflyError } from '../../errors.js';
 import type { Machine, Volume } from '../../fly/json.js';
-import { appUrl, flyFor, openProject } from '../../operate/context.js';
+import { flyFor, openProject } from '../../operate/context.js';
+import { appUrl, classifyIps, describeIps } from '../../project/network.js';
 import { chooseMachine, describeExit, lastExit } from '../../operate/machine.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
@@ -18,7 +19,8 @@ export async function run({ opts }: CommandContext): Promise<number> {
   if (!app) {
     throw new ClawdflyError(`app ${project.app} does not exist on Fly.io yet (or this account cannot see it)`, { hint: 'clawdfly deploy', code: 'app-not-found' });
   }
-  const [machines, volumes] = await Promise.all([fly.machines(), fly.listVolumes()]);
+  const [machines, volumes, ips] = await Promise.all([fly.machines(), fly.listVolumes(), fly.listIps()]);
+  const addresses = classifyIps(ips);
   const active = machines.filter((m) => !['destroyed', 'destroying'].includes(m.state));
   const machine = active.length > 0 ? chooseMachine(active, project.app, { started: false }).machine : undefined;
   const mount = machine?.config?.mounts?.[0];
@@ -28,7 +30,14 @@ export async function run({ opts }: CommandContext): Promise<number> {
     ok: machine?.state === 'started',
     app: project.app,
     appStatus: app.status ?? null,
-    url: appUrl(project.app),
+    url: appUrl(project.app, project.exposure),
+    // As the project wants it, and as Fly has it (a public address on a private project is a leak).
+    network: {
+      wanted: project.exposure,
+      actual: addresses.public.length > 0 ? 'public' : addresses.flycast.length > 0 ? 'private' : 'none',
+      public: addresses.public.map((ip) => ({ address: ip.address, type: ip.type })),
+      flycast: addresses.flycast.map((ip) => ({ address: ip.address, type: ip.type })),
+    },
     machine: machine ? machineFacts(machine) : null,
     otherMachines: active.filter((m) => m !== machine).map((m) => ({ id: m.id, state: m.state, region: m.region ?? null })),
     runtime: { id: project.runtime.id, version: project.runtime.displayVersion, source: 'project' },
@@ -45,7 +54,10 @@ export async function run({ opts }: CommandContext): Promise<number> {
   }
   const row = (label: string, value: string) => out.info(`  ${label.padEnd(12)} ${value}`);
   out.info(style.bold(`${project.app}`) + style.dim(`  (Fly app status: ${report.appStatus ?? 'unknown'})`));
-  row('URL', report.url);
+  row('URL', report.url + (project.exposure === 'private' ? style.dim('  (private network only: clawdfly open)') : ''));
+  const network = report.network;
+  const networkText = `${network.actual}${network.actual === network.wanted ? '' : ` (the project says ${network.wanted}: clawdfly deploy)`}  ${describeIps([...addresses.public, ...addresses.flycast])}`;
+  row('Network', network.actual === network.wanted ? networkText : style.warn(networkText));
   if (!machine) {
     row('Machine', style.warn('none — not deployed yet (clawdfly deploy)'));
   } else {

@@ -15,6 +15,7 @@ import {
 } from './appconfig.mjs';
 import { shlexSplit } from './shlex.mjs';
 import { isClawdbotArgv, runShim } from './machine-shims.mjs';
+import { allocateIp } from './commands-network.mjs';
 
 // ---------------------------------------------------------------- version / auth
 
@@ -466,8 +467,8 @@ export function cmdDeploy(ctx) {
 
   const warnings = withState(ctx.dir, (s) => deployToMachines(ctx, s, cfg, appName, image));
   for (const w of warnings) err(w);
-  if (ctx.flags['no-public-ips']) out('\nYour app is deployed but does not have a public or private IP address\n');
-  else if (ctx.flags.flycast) out(`\nYour your newly deployed app is available in the organizations' private network under http://${appName}.flycast\n`);
+  if (ctx.flags.flycast) out(`\nYour your newly deployed app is available in the organizations' private network under http://${appName}.flycast\n`);
+  else if (ctx.flags['no-public-ips']) out('\nYour app is deployed but does not have a public or private IP address\n');
   else if (appURL(cfg)) out(`\nVisit your newly deployed app at ${aurora.green(`https://${appName}.fly.dev/`)}\n\n`);
 }
 
@@ -536,8 +537,15 @@ function deployToMachines(ctx, s, cfg, appName, image) {
   const version = flyctlVersion(ctx.env);
 
   if (firstDeploy) {
-    if (appURL(cfg) && !ctx.flags['no-public-ips'] && !ctx.flags.flycast) {
-      out(`Provisioning ips for ${appName}\n  Dedicated ipv6: 2a09:8280:1::${newHex(s, 'ip6', 2)}:${newHex(s, 'ip6', 4)}:0\n  Shared ipv4: 66.241.125.${(s.seq % 250) + 2}\n  Add a dedicated ipv4 with: fly ips allocate-v4\n\n`);
+    // deploy_first.go: only an app with no addresses at all gets some, and only with a service.
+    if (appURL(cfg) && (app.ips ?? []).length === 0) {
+      if (ctx.flags.flycast) {
+        out(`Provisioning ip address for ${appName}\n  Private ipv6: ${allocateIp(s, app, 'private_v6').address}\n`);
+      } else if (!ctx.flags['no-public-ips']) {
+        const v6 = allocateIp(s, app, 'v6');
+        const v4 = allocateIp(s, app, 'shared_v4');
+        out(`Provisioning ips for ${appName}\n  Dedicated ipv6: ${v6.address}\n  Shared ipv4: ${v4.address}\n  Add a dedicated ipv4 with: fly ips allocate-v4\n\n`);
+      }
     }
     // provisionVolumesOnFirstDeploy: unattached volumes grouped by NAME ONLY (any region)
     for (const g of groups) {
