@@ -55,7 +55,8 @@ export function openTunnel(fly: FlyClient, localPort: number, opts: { onWait?: (
           evidence: errors.slice(-5),
         });
       }
-      const port = reportedPort ?? (localPort !== 0 ? localPort : undefined);
+      // Only after flyctl's readiness line: before it, whatever else listens on that port would answer.
+      const port = reportedPort;
       if (port !== undefined && (await answers(port))) {
         return { localPort: port, url: `http://127.0.0.1:${port}/`, argv, ended };
       }
