@@ -62,7 +62,9 @@ describe('clawdfly deploy: fresh', () => {
     expect(out.machineId).toBe(p.machineId());
     expect(out.url).toBe(p.env['CLAWDFLY_APP_URL']);
     expect(out.steps.map((s: any) => s.id)).toEqual(['preflight', 'app', 'network', 'volume', 'secrets', 'deploy', 'config', 'verify']);
-    expect(out.steps.every((s: any) => s.status === 'done' && typeof s.ms === 'number')).toBe(true);
+    // A new public app gets its addresses from its first deploy: the network step has nothing to do.
+    expect(out.steps.filter((s: any) => s.id !== 'network').every((s: any) => s.status === 'done' && typeof s.ms === 'number')).toBe(true);
+    expect(out.steps.find((s: any) => s.id === 'network').status).toBe('skipped');
     expect(out.changes).toEqual(expect.arrayContaining(['app', 'volume', 'secrets', 'deploy', 'config']));
 
     // one app, one volume in primary_region, attached to the one machine, which is started
@@ -223,8 +225,8 @@ describe('clawdfly deploy: refusals before any change', () => {
     const plan = json(machine.stdout);
     expect(plan.dryRun).toBe(true);
     expect(plan.steps.map((s: any) => [s.id, s.action])).toEqual([['app', 'create'], ['network', 'skip'], ['volume', 'create'], ['secrets', 'set'], ['deploy', 'deploy'], ['config', 'ensure'], ['verify', 'check']]);
-    expect(plan.steps[2].stdin).toEqual(['CLAWDBOT_GATEWAY_TOKEN=***', 'ANTHROPIC_API_KEY=***', 'OPENAI_API_KEY=***']);
-    expect(plan.steps[2].argv).toEqual([['flyctl', 'secrets', 'import', '--stage', '-a', APP]]);
+    expect(plan.steps[3].stdin).toEqual(['CLAWDBOT_GATEWAY_TOKEN=***', 'ANTHROPIC_API_KEY=***', 'OPENAI_API_KEY=***']);
+    expect(plan.steps[3].argv).toEqual([['flyctl', 'secrets', 'import', '--stage', '-a', APP]]);
     // nothing on Fly, nothing written locally, only reads were made
     expect(p.fake.state().apps).toEqual({});
     expect(mutations(p.fake.invocations())).toEqual([]);

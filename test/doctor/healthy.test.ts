@@ -21,7 +21,7 @@ describe('doctor on a healthy deployment', () => {
     expect(check(r.json, 'bind').summary).toContain('listens on 0.0.0.0:3000');
     const calls = d.fake.invocations().slice(before).map((i) => i.argv.slice(0, 2).join(' '));
     expect(calls.filter((c) => c === 'ssh console')).toHaveLength(1);
-    expect(calls.sort()).toEqual(['auth whoami', 'logs --no-tail', 'machines list', 'secrets list', 'ssh console', 'status --json', 'version --json'].sort());
+    expect(calls.sort()).toEqual(['auth whoami', 'ips list', 'logs --no-tail', 'machines list', 'secrets list', 'ssh console', 'status --json', 'version --json'].sort());
   }, 240_000);
 
   it('prints a checklist with ✔ marks and a summary line', async () => {

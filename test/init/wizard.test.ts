@@ -110,6 +110,10 @@ describe('init wizard on a terminal', () => {
     await t.send(CTRL_U, '123456789012345678:general,random', ENTER);
     await t.expect('Reply in guild channels only when mentioned?');
     await t.send('n', ENTER);
+    await t.expect('Private: no public address');
+    await t.send('y', ENTER);
+    await t.expect('Also deploy from GitHub Actions');
+    await t.send(ENTER); // default: no
     await t.expect('Discord bot token');
     await t.send(TEST_SECRETS.DISCORD_BOT_TOKEN, ENTER);
     await t.expect('Anthropic API key');
@@ -131,6 +135,9 @@ describe('init wizard on a terminal', () => {
       discord: { guilds: [{ id: '123456789012345678', channels: ['general', 'random'] }], requireMention: false },
     });
     expect(answers.telegram).toBeUndefined();
+    expect(answers.network).toBe('private');
+    expect(answers.ci).toBeUndefined();
+    expect(readFileSync(join(dir, 'fly.toml'), 'utf8')).toContain('force_https = false');
     const secrets = readSecretsFile(dir);
     expect(secrets['DISCORD_BOT_TOKEN']).toBe(TEST_SECRETS.DISCORD_BOT_TOKEN);
     expect(secrets['ANTHROPIC_API_KEY']).toBe(TEST_SECRETS.ANTHROPIC_API_KEY);
