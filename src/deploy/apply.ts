@@ -7,7 +7,7 @@ import { redact } from '../ui/redact.js';
 import type { FlyClient } from '../fly/client.js';
 import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
-import { formatSecretsImport } from '../project/secrets.js';
+import { formatSecretsImport } from '../fly/secrets-import.js';
 import { configsEquivalent, pushConfigFile, readRemoteConfig } from '../remote/config-transfer.js';
 import { isJsonMode, out } from '../ui/output.js';
 import type { Progress } from '../ui/progress.js';

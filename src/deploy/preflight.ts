@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findOnPath } from '../util/find-on-path.js';
-import { ClawdflyError } from '../errors.js';
+import { ClawdflyError, UsageError } from '../errors.js';
+import { importLine } from '../fly/secrets-import.js';
 import { checkConfigText, formatProblem } from '../gateway/config-file.js';
 import { MIN_MEMORY_MB, RECOMMENDED_MEMORY_MB } from '../project/answers.js';
 import { guestMemoryError, VM_PRESETS } from '../project/fly-platform.js';
@@ -135,6 +136,16 @@ export function localPreflight(project: Project, opts: { localOnly?: boolean; se
   // From the environment (CI), a token already on Fly is kept: the plan checks that it is there.
   if (!secrets[tokenName] && !secretsFromEnv) {
     problem(`${tokenName} is missing from ${PROJECT_FILES.secrets}: the gateway refuses to bind beyond loopback without it`, 'clawdfly init  (generates one and keeps your other answers)', 'no-gateway-token');
+  }
+
+  // A value flyctl's import parser would change is refused here, not discovered on Fly.
+  for (const [name, value] of Object.entries(secrets)) {
+    try {
+      importLine(name, value);
+    } catch (error) {
+      if (error instanceof UsageError) problem(error.message, error.hint ?? '', 'secret-unsendable');
+      else throw error;
+    }
   }
 
   if (opts.localOnly && !findOnPath('docker')) problem('--local-only builds with your local Docker, and docker is not on PATH', 'drop --local-only (Fly builds remotely), or install Docker', 'no-docker');

@@ -94,21 +94,6 @@ export function formatSecretsEnv(secrets: Secrets): string {
   return header + lines.join('\n') + '\n';
 }
 
-/**
- * The stdin text for `flyctl secrets import`. flyctl strips surrounding quotes but does not unescape,
- * and cuts an unquoted value at `#` (flyctl.md §2.6), so each value is quoted with a quote it does
- * not contain: "…", then '…' (flyctl ≥ 0.4.14), then """…""".
- */
-export function quoteForImport(value: string): string {
-  if (!value.includes('"') && !value.includes('\n')) return `"${value}"`;
-  if (!value.includes("'") && !value.includes('\n')) return `'${value}'`;
-  return `"""${value}"""`;
-}
-
-export function formatSecretsImport(secrets: Secrets): string {
-  return Object.entries(secrets).map(([name, value]) => `${name}=${quoteForImport(value)}`).join('\n') + '\n';
-}
-
 export async function readSecrets(dir: string): Promise<Secrets> {
   try {
     const secrets = parseSecretsEnv(await readFile(join(dir, PROJECT_FILES.secrets), 'utf8'));

@@ -283,9 +283,10 @@ export function parseSecretsImport(text) {
       if (v.startsWith('"""') && v.endsWith('"""') && v.length >= 6) secrets[k] = v.slice(3, -3);
       else if (v.startsWith('"""')) { multi = true; key = k; val = v.slice(3) + '\n'; }
       else {
-        if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
-        else if (v.length >= 2 && v.startsWith("'") && v.endsWith("'")) v = v.slice(1, -1);
-        secrets[k] = v;
+        // value[1:len(value)-1] in Go: a lone quote (prefix and suffix at once) is a slice-bounds panic.
+        const quoted = (v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"));
+        if (quoted && v.length < 2) throw new FlyError('panic: runtime error: slice bounds out of range [1:0]', { exitCode: 3 });
+        secrets[k] = quoted ? v.slice(1, -1) : v;
       }
     } else if (line.endsWith('"""')) {
       val += line.slice(0, -3);
