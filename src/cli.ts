@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { isClawdflyError, UsageError } from './errors.js';
 import { configureOutput, isJsonMode, out } from './ui/output.js';
 import { redact } from './ui/redact.js';
+import { asInvoked, setInvocation } from './ui/invocation.js';
 import { clawdflyVersion } from './util/version.js';
 
 function toOption(spec: OptionSpec): Option {
@@ -41,6 +42,9 @@ function refuseDirThatIsAFile(dir: unknown): void {
   }
 }
 
+/** Each command's name → its subcommands' names: what asInvoked() recognises in a hint. */
+const COMMAND_WORDS: ReadonlyMap<string, ReadonlySet<string>> = new Map(COMMANDS.map((c) => [c.name, new Set((c.subcommands ?? []).map((s) => s.name))]));
+
 function addCommand(parent: Command, spec: CommandSpec): void {
   const command = parent.command(spec.name).description(spec.summary);
   if (spec.args) command.arguments(spec.args);
@@ -55,6 +59,7 @@ function addCommand(parent: Command, spec: CommandSpec): void {
       configureOutput({ json: opts['json'] === true, verbose: opts['verbose'] === true });
       const args = received.slice(0, -2).flat().filter((a): a is string => typeof a === 'string');
       refuseDirThatIsAFile(opts['dir']);
+      setInvocation({ dir: opts['dir'], commands: COMMAND_WORDS });
       const module = await load();
       const code = await module.run({ args, opts });
       process.exitCode = typeof code === 'number' ? code : 0;
@@ -88,11 +93,11 @@ function reportError(error: unknown): number {
   }
   if (isClawdflyError(error)) {
     if (isJsonMode()) {
-      out.json({ ok: false, error: { code: error.code, message: redact(error.message), hint: error.hint, evidence: error.evidence } });
+      out.json({ ok: false, error: { code: error.code, message: redact(error.message), hint: error.hint && asInvoked(error.hint), evidence: error.evidence } });
     } else {
       out.error(error.message);
       for (const line of error.evidence) out.warn(`  ${line}`);
-      if (error.hint) process.stderr.write(redact(`  → ${error.hint}\n`));
+      if (error.hint) process.stderr.write(redact(`  → ${asInvoked(error.hint)}\n`));
     }
     return error.exitCode;
   }

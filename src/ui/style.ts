@@ -1,7 +1,9 @@
 import chalk from 'chalk';
+import { asInvoked } from './invocation.js';
 
 export const style = {
-  cmd: (text: string) => chalk.cyan(text),
+  /** A command to paste: written the way the user invoked clawdfly (npx, --dir). */
+  cmd: (text: string) => chalk.cyan(asInvoked(text)),
   path: (text: string) => chalk.bold(text),
   dim: (text: string) => chalk.dim(text),
   bold: (text: string) => chalk.bold(text),

@@ -106,7 +106,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
     return 0;
   } catch (error) {
     if (isClawdflyError(error) && !isJsonMode() && progress.steps.some((s) => s.status === 'done' && s.id !== 'preflight')) {
-      out.warn(`nothing done so far is lost: run ${style.cmd(`clawdfly deploy${opts['dir'] && opts['dir'] !== '.' ? ` --dir ${String(opts['dir'])}` : ''}`)} again to resume`);
+      out.warn(`nothing done so far is lost: run ${style.cmd('clawdfly deploy')} again to resume`);
     }
     throw error;
   }

@@ -5,7 +5,7 @@
  */
 import { redact } from '../../ui/redact.js';
 import { mkdir } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CommandContext } from '../types.js';
 import { UsageError } from '../../errors.js';
 import { collectAnswers, collectSecrets, costLine, providersWithKeys } from './collect.js';
@@ -94,12 +94,11 @@ export async function run({ opts }: CommandContext): Promise<number> {
   }
   for (const file of planned) out.info(`  ${keep.has(file.path) ? style.warn('kept     ') : STATUS_LABEL[file.status]} ${file.path}`);
   out.info(`  ${style.ok('write    ')} ${PROJECT_FILES.secrets} ${style.dim(`(0600, git-ignored: ${Object.keys(secrets).join(', ')})`)}`);
-  const rel = relative(process.cwd(), dir) || '.';
   out.line();
   out.success(`Project ready for ${style.bold(answers.app)} in ${answers.region}.`);
-  out.info(`Next: ${style.cmd(rel === '.' ? 'npx clawdfly deploy' : `cd ${rel} && npx clawdfly deploy`)}`);
+  out.info(`Next: ${style.cmd('clawdfly deploy')}`);
   if (answers.network === 'private') out.info(`      private: no public address; ${style.cmd('npx clawdfly open')} opens it through a tunnel`);
-  if (answers.ci === 'github-actions') out.info(`      then ${style.cmd('npx clawdfly ci token')} stores FLY_API_TOKEN in the repository, and each push deploys`);
+  if (answers.ci === 'github-actions') out.info(`      then ${style.cmd('clawdfly ci token')} stores FLY_API_TOKEN in the repository, and each push deploys`);
   return 0;
 }
 
