@@ -34,11 +34,11 @@ export function asInvoked(text: string): string {
     const [command, sub] = words.trim().split(' ');
     const subs = inv.commands.get(command!);
     if (!subs) return match;
-    // A command that already names its folder (or follows a `cd`) is left as written.
+    // A command that already names its folder (or follows a `cd`) keeps it.
     const lineRest = whole.slice(offset + match.length).split('\n')[0]!;
-    if (/--dir\b/.test(lineRest) || /\bcd \S+ && $/.test(whole.slice(0, offset))) return match;
+    const namesFolder = /--dir\b/.test(lineRest) || /\bcd \S+ && $/.test(whole.slice(0, offset));
     const own = sub !== undefined && subs.has(sub) ? `${command} ${sub}` : command!;
     const rest = words.trim().slice(own.length);
-    return `${npx ?? inv.runner}clawdfly ${own}${inv.dirFlag}${rest}`;
+    return `${npx ?? inv.runner}clawdfly ${own}${namesFolder ? '' : inv.dirFlag}${rest}`;
   });
 }

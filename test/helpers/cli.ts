@@ -76,7 +76,8 @@ export function assertNoSecrets(text: string, secrets: Iterable<string>, where: 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const cwd = opts.cwd ?? process.cwd();
   const started = Date.now();
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env };
+  // npm_command=exec (the suite started with `npx vitest`) would make hints say `npx clawdfly`.
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', npm_command: undefined, ...opts.env };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
