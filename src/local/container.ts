@@ -329,7 +329,6 @@ export interface StartedContainer {
   stop(force: boolean): Promise<void>;
   /** Exit code (and OOM flag) of the stopped container. */
   exitStatus(): Promise<{ code: number | null; oomKilled: boolean }>;
-  remove(): Promise<void>;
 }
 
 /** Label holding the keyed fingerprint of the settings a container was created with. */
@@ -483,9 +482,6 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
       // SIGTERM (Fly's kill_signal), SIGKILL after 10 s; force = SIGKILL now.
       if (force) await engine.run(['kill', o.name], { timeoutMs: 300_000 });
       else await engine.run(['stop', '-t', '10', o.name], { timeoutMs: 300_000 });
-    },
-    async remove() {
-      await engine.run(['rm', '-f', o.name], { timeoutMs: 300_000 });
     },
   };
 }
