@@ -324,6 +324,8 @@ export interface StartedContainer {
   name: string;
   /** Whether the container of the last run was started again (its settings were unchanged). */
   reused: boolean;
+  /** Removes the container this one replaced, if any (call it after the listening line). */
+  removeReplaced(): Promise<void>;
   /** `<engine> logs -f <name>`: the gateway's log, ends when the container stops. */
   logs: ChildProcess;
   stop(force: boolean): Promise<void>;
@@ -418,7 +420,15 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
   } else if (old) {
     out.verbose(`the container ${o.name} was made with other settings (image, environment, secrets, command, port or memory): creating it anew`);
   }
-  if (old && !reused) await engine.run(['rm', '-f', o.name], { timeoutMs: 10 * 60_000 });
+  // The old container is renamed out of the way and removed once the gateway listens: on vfs an
+  // `rm` takes a minute or more, which the user should not wait for. If it cannot be renamed, it goes now.
+  let retired: string | undefined;
+  if (old && !reused) {
+    const candidate = `${o.name}-replaced-${Date.now().toString(36)}`;
+    const renamed = await engine.run(['rename', o.name, candidate], { timeoutMs: 300_000 });
+    if (renamed.code === 0) retired = candidate;
+    else await engine.run(['rm', '-f', o.name], { timeoutMs: 10 * 60_000 });
+  }
   if (!reused) {
     const createAndStart = async (): Promise<Captured> => {
       const created = await withEnvFile(o.env, async (envFile, byName) => {
@@ -476,6 +486,12 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
   return {
     name: o.name,
     reused,
+    async removeReplaced() {
+      if (!retired) return;
+      const r = await engine.run(['rm', '-f', retired], { timeoutMs: 10 * 60_000 });
+      if (r.code !== 0) out.verbose(`could not remove the replaced container ${retired}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
+      retired = undefined;
+    },
     logs,
     exitStatus,
     async stop(force) {

@@ -6,7 +6,7 @@
  * log file and an npm install in runtime/ (none of them part of the build context).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -129,15 +129,20 @@ describe('up --local with a container engine: the second run reuses the image an
     const firstFingerprint = fingerprintOf(first.calls);
     expect(firstFingerprint).toMatch(/^[0-9a-f]{32}$/);
 
-    // A changed secret: same image, new container (the old one goes first: same name).
+    // A changed secret: same image, new container. The old one is renamed out of the way and
+    // removed only after the listening line (on vfs an `rm` takes a minute).
     const secretsFile = join(dir, '.clawdfly', 'secrets.env');
     const newSecret = 'test-extra-secret-6d1f3b8a0c2e';
     writeFileSync(secretsFile, readFileSync(secretsFile, 'utf8') + `EXTRA_TEST_SECRET=${newSecret}\n`);
     const afterSecret = await upOnce(dir, engineDir, port);
     expect(afterSecret.code, afterSecret.stderr).toBe(0);
     expect(count(afterSecret.calls, 'build')).toBe(0);
-    expect(count(afterSecret.calls, 'rm')).toBe(1);
     expect(count(afterSecret.calls, 'create')).toBe(1);
+    expect(count(afterSecret.calls, 'rename')).toBe(1);
+    const secretVerbs = verbs(afterSecret.calls);
+    expect(secretVerbs.indexOf('rename')).toBeLessThan(secretVerbs.indexOf('create'));
+    expect(secretVerbs.lastIndexOf('rm')).toBeGreaterThan(secretVerbs.indexOf('logs'));
+    expect(afterSecret.calls.find((c) => c[0] === 'rm')).toContain(afterSecret.calls.find((c) => c[0] === 'rename')![2]);
     const secretFingerprint = fingerprintOf(afterSecret.calls);
     expect(secretFingerprint).not.toBe(firstFingerprint);
     // The secret reaches the engine through the env-file only, and the label is keyed: it is not
@@ -181,5 +186,9 @@ describe('up --local with a container engine: the second run reuses the image an
     expect(count(rebuilt.calls, 'build')).toBe(1);
     expect(count(rebuilt.calls, 'create')).toBe(1);
     expect(rebuiltVerbs.indexOf('rmi')).toBeGreaterThan(rebuiltVerbs.indexOf('logs'));
+    // The replaced container first (it holds the old image), then the image.
+    expect(rebuiltVerbs.lastIndexOf('rm')).toBeLessThan(rebuiltVerbs.indexOf('rmi'));
+    // Nothing replaced is left behind.
+    expect(readdirSync(engineDir).filter((f) => f.startsWith('container-'))).toEqual([]);
   }, 120_000);
 });

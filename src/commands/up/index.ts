@@ -193,6 +193,10 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
   const approve = `${kind} exec ${name} ${gatewayCli(project.runtime, ['devices', 'list', gatewayCliUrlFlag(ctx.internalPort)]).join(' ')}`;
   let oomKilled = false;
   let cleanup: Promise<void> | undefined;
+  const removeReplaced = async (): Promise<void> => {
+    await container.removeReplaced();
+    if (image.replaced) await removeReplacedImage(engine, image.replaced);
+  };
   try {
     return await supervise({
       child: container.logs,
@@ -204,14 +208,16 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
       },
       onListening: (_finding, ms) => {
         announce(ctx, ms, approve);
-        // The image this build replaced goes now, while the gateway runs, not before it starts.
-        if (image.replaced) cleanup = removeReplacedImage(engine, image.replaced);
+        // What this run replaced (the old container, then the image it used) goes now, while the
+        // gateway runs, not before it starts.
+        cleanup = removeReplaced();
       },
       bootTimeoutMs: BOOT_TIMEOUT_MS,
     });
   } finally {
     if (oomKilled) out.verbose('the engine reports the container was OOM-killed');
-    await cleanup;
+    // Also when it never listened: nothing replaced is left behind.
+    await (cleanup ?? removeReplaced());
     // Kept, stopped (the state is in .clawdfly/local-data, not in it): the next run with the same
     // image and settings starts it again in seconds instead of re-creating it for minutes on vfs.
     out.info(`  container ${name} kept, stopped, for a quick restart (remove it: ${kind} rm ${name})`);
