@@ -58,6 +58,11 @@ export class ContainerEngine {
     return this.kind;
   }
 
+  /** The host-specific settings a container is created with (part of its fingerprint). */
+  get creationSettings(): { flags: string[]; noDefaultUlimits: boolean } {
+    return { flags: this.settings.flags, noDefaultUlimits: this.settings.noDefaultUlimits };
+  }
+
   async env(extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
     return { ...(await podmanEnv(this.settings)), ...extra };
   }
@@ -364,7 +369,7 @@ async function settingsKey(): Promise<Buffer> {
 export async function settingsFingerprint(engine: ContainerEngine, o: ContainerRunOptions): Promise<string> {
   const settings = {
     v: 1,
-    engine: engine.argv([]),
+    engine: engine.creationSettings,
     imageId: o.imageId,
     projectDir: o.projectDir,
     env: Object.entries(o.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
@@ -431,6 +436,8 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
   }
   if (!reused) {
     const createAndStart = async (): Promise<Captured> => {
+      // Again on each attempt: a retry runs with the settings podman's error asked for.
+      const fingerprint = await settingsFingerprint(engine, o);
       const created = await withEnvFile(o.env, async (envFile, byName) => {
         const args = [
           'create',
