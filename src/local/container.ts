@@ -3,7 +3,8 @@
  * machine runs it (shared/reference/local-image.md): fly.toml's [env] and the secrets as the
  * environment (through a 0600 env-file, never argv), the [processes] command as the container
  * command, .clawdfly/local-data as the state dir, [[vm]] memory as --memory, internal_port published on
- * 127.0.0.1 only.
+ * 127.0.0.1 only. The image is built only when its build context changed, and the stopped container
+ * is kept and started again while nothing it was created with changed (see startContainer).
  */
 import type { ChildProcess } from 'node:child_process';
 import { findOnPath, spawnProcess } from '../util/process.js';
