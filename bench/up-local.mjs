@@ -3,9 +3,13 @@
 // second run, for the container engine (podman/docker) and the host engine (Node), side by side.
 // The first run is a fresh project: the container engine builds (--rebuild; podman's own layer
 // cache may still help, so a clean machine is slower), the host engine runs npm ci. The second
-// run is the same project unchanged. Ratios are from this one run of each, not averages.
+// run is the same project unchanged (same port too: a new port re-creates the container). Ratios
+// are from this one run of each, not averages. The bench removes its container and image after.
 //   node bench/up-local.mjs                 (or: npm run bench up-local)
 //   UP_BENCH_ENGINES=node node bench/up-local.mjs
+//   UP_BENCH_IMAGE=localhost/clawdfly-test-canonical:latest node bench/up-local.mjs
+//     (container engine from an already-built image, --image: the first run then measures
+//     the container's creation without the build)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'clawdfly.js');
 const ENGINES = (process.env.UP_BENCH_ENGINES ?? 'podman,node').split(',').filter(Boolean);
+const IMAGE = process.env.UP_BENCH_IMAGE;
 const BOOT_LIMIT_MS = 30 * 60_000;
 
 const freePort = () =>
@@ -28,11 +33,10 @@ const freePort = () =>
     });
   });
 
-/** One run until the Control UI line (then Ctrl-C and wait for the clean exit): seconds to listening. */
-async function upOnce(dir, engine, extra) {
-  const port = await freePort();
+/** One run until the Control UI line (then Ctrl-C and wait for the clean exit): seconds to listening, and the phases. */
+async function upOnce(dir, engine, port, extra) {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, 'up', '--local', '--dir', dir, '--engine', engine, '--port', String(port), ...extra], {
+  const child = spawn(process.execPath, [BIN, 'up', '--local', '--dir', dir, '--engine', engine, '--port', String(port), '--verbose', ...extra], {
     env: { ...process.env, NO_COLOR: '1', CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -55,7 +59,15 @@ async function upOnce(dir, engine, extra) {
   child.kill('SIGINT');
   const code = await exited;
   if (code !== 0) throw new Error(`up --local --engine ${engine} exited ${code} after Ctrl-C:\n${text.slice(-2000)}`);
-  return seconds;
+  const phases = text.match(/phases: (.*)/)?.[1] ?? '';
+  return { seconds, phases, built: /image build /.test(phases), created: !/started the kept container/.test(text) };
+}
+
+/** The container and image this bench made (never the --image one, never anything else). */
+function cleanUp(engine, app) {
+  if (engine === 'node') return;
+  spawnSync(engine, ['rm', '-f', `clawdfly-local-${app}`], { stdio: 'ignore' });
+  if (!IMAGE) spawnSync(engine, ['rmi', `localhost/clawdfly-local/${app}:latest`], { stdio: 'ignore' });
 }
 
 const parent = mkdtempSync(join(tmpdir(), 'clawdfly-bench-up-'));
@@ -63,17 +75,27 @@ const results = [];
 try {
   for (const engine of ENGINES) {
     const dir = join(parent, engine, 'gateway');
-    const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--dir', dir, '--app', `clawdfly-bench-up-${engine}`, '--region', 'iad'], {
+    const app = `clawdfly-bench-up-${engine}`;
+    const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--dir', dir, '--app', app, '--region', 'iad'], {
       env: { ...process.env, NO_COLOR: '1', CI: 'true', ANTHROPIC_API_KEY: 'test-anthropic-bench-00000000' },
       encoding: 'utf8',
     });
     if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
-    process.stdout.write(`${engine}: first run… `);
-    const first = await upOnce(dir, engine, engine === 'node' ? [] : ['--rebuild']);
-    process.stdout.write(`${first.toFixed(1)} s; second run… `);
-    const second = await upOnce(dir, engine, []);
-    console.log(`${second.toFixed(1)} s`);
-    results.push({ engine, first, second });
+    const port = await freePort();
+    const firstFlags = engine === 'node' ? [] : IMAGE ? ['--image', IMAGE] : ['--rebuild'];
+    const secondFlags = engine !== 'node' && IMAGE ? ['--image', IMAGE] : [];
+    try {
+      process.stdout.write(`${engine}: first run… `);
+      const first = await upOnce(dir, engine, port, firstFlags);
+      console.log(`${first.seconds.toFixed(1)} s (${first.phases})`);
+      process.stdout.write(`${engine}: second run… `);
+      const second = await upOnce(dir, engine, port, secondFlags);
+      console.log(`${second.seconds.toFixed(1)} s (${second.phases})`);
+      if (engine !== 'node' && (second.built || second.created)) console.log(`  ! the second run ${second.built ? 'built the image' : 're-created the container'}`);
+      results.push({ engine, first: first.seconds, second: second.seconds });
+    } finally {
+      cleanUp(engine, app);
+    }
   }
 } finally {
   rmSync(parent, { recursive: true, force: true });

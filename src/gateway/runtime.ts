@@ -134,9 +134,12 @@ export function secretNames(runtime: GatewayRuntime): string[] {
   return [runtime.env.gatewayToken, ...Object.values(PROVIDER_KEYS), ...Object.values(CHANNEL_TOKENS)];
 }
 
-/** The process command fly.toml runs (the same words the seed uses, from WORKDIR = the package dir). */
-export function gatewayCommand(runtime: GatewayRuntime, port: number, bind: 'lan' | 'loopback' = 'lan'): string[] {
-  return ['node', runtime.entry, 'gateway', '--allow-unconfigured', '--port', String(port), '--bind', bind];
+/**
+ * The process command fly.toml runs (the same words the seed uses, from WORKDIR = the package dir).
+ * Without a port (the image's CMD) the gateway takes env.gatewayPort, then gateway.port, then 18789.
+ */
+export function gatewayCommand(runtime: GatewayRuntime, port: number | undefined, bind: 'lan' | 'loopback' = 'lan'): string[] {
+  return ['node', runtime.entry, 'gateway', '--allow-unconfigured', ...(port === undefined ? [] : ['--port', String(port)]), '--bind', bind];
 }
 
 /**

@@ -3,12 +3,13 @@
  * machine runs it (shared/reference/local-image.md): fly.toml's [env] and the secrets as the
  * environment (through a 0600 env-file, never argv), the [processes] command as the container
  * command, .clawdfly/local-data as the state dir, [[vm]] memory as --memory, internal_port published on
- * 127.0.0.1 only.
+ * 127.0.0.1 only. The image is built only when its build context changed, and the stopped container
+ * is kept and started again while nothing it was created with changed (see startContainer).
  */
 import type { ChildProcess } from 'node:child_process';
 import { findOnPath, spawnProcess } from '../util/process.js';
-import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, chown, mkdir } from 'node:fs/promises';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { lstat, readdir, readFile, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ClawdflyError, UsageError } from '../errors.js';
 import { GATEWAY_UID } from '../gateway/runtime.js';
@@ -18,6 +19,7 @@ import { out } from '../ui/output.js';
 import {
   applyPodmanFixes,
   capture,
+  clawdflyCacheDir,
   loadPodmanSettings,
   podmanEnv,
   podmanFixesFor,
@@ -55,6 +57,11 @@ export class ContainerEngine {
 
   get name(): string {
     return this.kind;
+  }
+
+  /** The host-specific settings a container is created with (part of its fingerprint). */
+  get creationSettings(): { flags: string[]; noDefaultUlimits: boolean } {
+    return { flags: this.settings.flags, noDefaultUlimits: this.settings.noDefaultUlimits };
   }
 
   async env(extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
@@ -197,8 +204,12 @@ export function copiedSources(dockerfile: string): string[] | undefined {
 
 export interface ImageResult {
   tag: string;
+  /** The image's id: a container made from another id is recreated. */
+  id: string;
   built: boolean;
   seconds: number;
+  /** The project's previous image, untagged by this build: removed once the gateway listens (off the critical path). */
+  replaced?: string;
 }
 
 /** Builds the project's Dockerfile, unless an image of the same context already exists. */
@@ -208,9 +219,9 @@ export async function ensureImage(engine: ContainerEngine, project: Project, opt
   const hash = await contextHash(project.dir);
   const existing = await engine.run(['image', 'inspect', '--format', `{{.Id}} {{index .Config.Labels "${CONTEXT_LABEL}"}}`, tag], { timeoutMs: 300_000 });
   const [oldId, oldHash] = existing.code === 0 ? existing.stdout.trim().split(/\s+/) : [];
-  if (!opts.rebuild && oldHash === hash) {
+  if (!opts.rebuild && oldId && oldHash === hash) {
     out.verbose(`image ${tag} is up to date (build context ${hash})`);
-    return { tag, built: false, seconds: (Date.now() - started) / 1000 };
+    return { tag, id: oldId, built: false, seconds: (Date.now() - started) / 1000 };
   }
   const args = ['build', '--network', 'host', '--label', `${CONTEXT_LABEL}=${hash}`, '--label', `${LOCAL_LABEL}=${project.dir}`, '-t', tag, '-f', join(project.dir, PROJECT_FILES.dockerfile), project.dir];
   const r = await engine.withFallback('the image build', () => streamed(engine, args, opts.onProgress, 60 * 60_000));
@@ -221,16 +232,27 @@ export async function ensureImage(engine: ContainerEngine, project: Project, opt
       evidence: (r.stdout + r.stderr).split('\n').filter((l) => l.trim()).slice(-12),
     });
   }
-  // The previous image of this project is now untagged: remove it (only ours, never shared ones).
-  if (oldId) await engine.run(['rmi', oldId], { timeoutMs: 300_000 });
-  return { tag, built: true, seconds: (Date.now() - started) / 1000 };
+  const built = await engine.run(['image', 'inspect', '--format', '{{.Id}}', tag], { timeoutMs: 300_000 });
+  const id = built.stdout.trim();
+  if (built.code !== 0 || !id) throw new ClawdflyError(`${engine.name} built ${tag} but cannot find it`, { code: 'local-build', hint: 'run with --verbose to see the engine calls' });
+  return { tag, id, built: true, seconds: (Date.now() - started) / 1000, replaced: oldId && oldId !== id ? oldId : undefined };
+}
+
+/**
+ * Removes the project's previous image (only ours, never shared ones). Called after the gateway
+ * listens: on vfs an `rmi` takes a minute, which the user should not wait for. It fails harmlessly
+ * while a kept container still uses that image.
+ */
+export async function removeReplacedImage(engine: ContainerEngine, id: string): Promise<void> {
+  const r = await engine.run(['rmi', id], { timeoutMs: 10 * 60_000 });
+  if (r.code !== 0) out.verbose(`could not remove the previous image ${id.slice(0, 12)}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
 }
 
 /** `--image REF`: an image built elsewhere (CI, another tag), used as it is. */
 export async function useImage(engine: ContainerEngine, ref: string): Promise<ImageResult> {
   const r = await engine.run(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 300_000 });
   if (r.code !== 0) throw new UsageError(`${engine.kind} has no image ${ref}`, `build it, or drop --image to build ${PROJECT_FILES.dockerfile}`, 'no-image');
-  return { tag: ref, built: false, seconds: 0 };
+  return { tag: ref, id: r.stdout.trim(), built: false, seconds: 0 };
 }
 
 /** Runs an engine command, showing its last line as progress (and every line with --verbose). */
@@ -291,6 +313,8 @@ async function chownTree(path: string, id: number): Promise<void> {
 
 export interface ContainerRunOptions {
   image: string;
+  /** The image's id (the tag may have moved since the container was made). */
+  imageId: string;
   name: string;
   projectDir: string;
   env: Record<string, string>;
@@ -304,69 +328,159 @@ export interface ContainerRunOptions {
 
 export interface StartedContainer {
   name: string;
+  /** Whether the container of the last run was started again (its settings were unchanged). */
+  reused: boolean;
+  /** Removes the container this one replaced, if any (call it after the listening line). */
+  removeReplaced(): Promise<void>;
   /** `<engine> logs -f <name>`: the gateway's log, ends when the container stops. */
   logs: ChildProcess;
   stop(force: boolean): Promise<void>;
   /** Exit code (and OOM flag) of the stopped container. */
   exitStatus(): Promise<{ code: number | null; oomKilled: boolean }>;
-  remove(): Promise<void>;
 }
 
-/** Refuses to touch a container of that name that clawdfly did not create for this project. */
-async function clearOldContainer(engine: ContainerEngine, name: string, projectDir: string): Promise<void> {
-  const r = await engine.run(['container', 'inspect', '--format', `{{.State.Running}} {{index .Config.Labels "${LOCAL_LABEL}"}}`, name], { timeoutMs: 300_000 });
-  if (r.code !== 0) return; // none
-  const [running, ...labelParts] = r.stdout.trim().split(' ');
-  const label = labelParts.join(' ');
+/** Label holding the keyed fingerprint of the settings a container was created with. */
+export const SETTINGS_LABEL = 'clawdfly.settings';
+const SETTINGS_KEY_FILE = 'local-settings.key';
+
+/**
+ * The random key (0600, in clawdfly's cache folder) that makes the settings fingerprint an HMAC:
+ * the label is readable by anyone who can `inspect` the container, and a plain hash of the
+ * environment would let them test guesses of a secret against it. Without the key it tells
+ * nothing; losing the key only costs one container re-creation.
+ */
+async function settingsKey(): Promise<Buffer> {
+  const file = join(clawdflyCacheDir(), SETTINGS_KEY_FILE);
+  const existing = await readFile(file).catch(() => undefined);
+  if (existing && existing.length >= 32) return existing;
+  await mkdir(clawdflyCacheDir(), { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
+  } catch {
+    /* another run wrote it first: use theirs */
+  }
+  return readFile(file);
+}
+
+/**
+ * Everything a container is created with, as one HMAC: the image id, the engine's flags, the
+ * command, the environment (secrets included), the volume, memory and ports. Equal fingerprints
+ * mean `start` of the old container runs exactly what `create` would make.
+ */
+export async function settingsFingerprint(engine: ContainerEngine, o: ContainerRunOptions): Promise<string> {
+  const settings = {
+    v: 1,
+    engine: engine.creationSettings,
+    imageId: o.imageId,
+    projectDir: o.projectDir,
+    env: Object.entries(o.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    command: o.command,
+    volume: [o.dataDir, o.stateDir],
+    memoryMb: o.memoryMb ?? null,
+    ports: [o.hostPort, o.internalPort],
+  };
+  return createHmac('sha256', await settingsKey()).update(JSON.stringify(settings)).digest('hex').slice(0, 32);
+}
+
+interface OldContainer {
+  fingerprint: string;
+}
+
+/**
+ * The container of the last run, if any. Refuses to touch a container of that name that
+ * clawdfly did not create for this project, or one that is running.
+ */
+async function findOldContainer(engine: ContainerEngine, name: string, projectDir: string): Promise<OldContainer | undefined> {
+  // The project folder label last: a path may hold spaces or bars.
+  const format = `{{.State.Running}}|{{index .Config.Labels "${SETTINGS_LABEL}"}}|{{index .Config.Labels "${LOCAL_LABEL}"}}`;
+  const r = await engine.run(['container', 'inspect', '--format', format, name], { timeoutMs: 300_000 });
+  if (r.code !== 0) return undefined; // none
+  const [running = '', fingerprint = '', ...labelParts] = r.stdout.trim().split('|');
+  const label = labelParts.join('|');
   if (label !== projectDir) {
     throw new UsageError(`a container named ${name} exists and was not started by clawdfly for ${projectDir}`, `${engine.kind} rm -f ${name}  (if you no longer need it)`, 'container-conflict');
   }
   if (running === 'true') {
     throw new UsageError(`this project already runs locally (container ${name})`, `stop it with Ctrl-C in its terminal, or: ${engine.kind} stop ${name}`, 'already-running');
   }
-  await engine.run(['rm', '-f', name], { timeoutMs: 300_000 });
+  // A container from an older clawdfly has no fingerprint (`<no value>`): it never matches.
+  return { fingerprint: /^[0-9a-f]{32}$/.test(fingerprint) ? fingerprint : '' };
 }
 
+/**
+ * Starts the project's container. When the stopped container of the last run was made with the
+ * same settings (fingerprint label), it is started again: on vfs storage `create` copies the
+ * whole image (one to four minutes) and `rm` deletes it again, while `start` takes a second or
+ * two. Any change (image, secrets, [env], command, port, memory) recreates it.
+ */
 export async function startContainer(engine: ContainerEngine, o: ContainerRunOptions): Promise<StartedContainer> {
-  await clearOldContainer(engine, o.name, o.projectDir);
-  const createAndStart = async (): Promise<Captured> => {
-    const created = await withEnvFile(o.env, async (envFile, byName) => {
-      const args = [
-        'create',
-        '--name',
-        o.name,
-        '--label',
-        `${LOCAL_LABEL}=${o.projectDir}`,
-        '--env-file',
-        envFile,
-        ...Object.keys(byName).flatMap((k) => ['-e', k]),
-        '-v',
-        `${o.dataDir}:${o.stateDir}`,
-        ...(o.memoryMb ? ['--memory', `${o.memoryMb}m`, '--memory-swap', `${o.memoryMb}m`] : []),
-        // Loopback only: nothing on the network can reach the local machine.
-        '-p',
-        `127.0.0.1:${o.hostPort}:${o.internalPort}`,
-        o.image,
-        ...o.command,
-      ];
-      // The env-file exists only while the engine reads it at create time.
-      return engine.run(args, { timeoutMs: 15 * 60_000, env: byName });
-    });
-    if (created.code !== 0) return created;
-    const started = await engine.run(['start', o.name], { timeoutMs: 10 * 60_000 });
-    if (started.code !== 0) await engine.run(['rm', '-f', o.name], { timeoutMs: 300_000 });
-    return started;
-  };
-  const r = await engine.withFallback('starting the container', createAndStart);
-  if (r.code !== 0) {
-    throw new ClawdflyError(`${engine.kind} could not start the container`, {
-      code: 'local-container',
-      hint: 'run with --verbose to see the engine calls, or run on the host: --engine node',
-      evidence: (r.stderr || r.stdout).split('\n').filter((l) => l.trim()).slice(-6),
-    });
+  const fingerprint = await settingsFingerprint(engine, o);
+  const old = await findOldContainer(engine, o.name, o.projectDir);
+  // Log lines from before this start belong to earlier runs of a kept container.
+  const since = new Date();
+  let reused = false;
+  if (old && old.fingerprint === fingerprint) {
+    const restarted = await engine.run(['start', o.name], { timeoutMs: 10 * 60_000 });
+    if (restarted.code === 0) reused = true;
+    else out.verbose(`could not start the kept container again (${restarted.stderr.trim().split('\n')[0] ?? ''}); creating it anew`);
+  } else if (old) {
+    out.verbose(`the container ${o.name} was made with other settings (image, environment, secrets, command, port or memory): creating it anew`);
   }
+  // The old container is renamed out of the way and removed once the gateway listens: on vfs an
+  // `rm` takes a minute or more, which the user should not wait for. If it cannot be renamed, it goes now.
+  let retired: string | undefined;
+  if (old && !reused) {
+    const candidate = `${o.name}-replaced-${Date.now().toString(36)}`;
+    const renamed = await engine.run(['rename', o.name, candidate], { timeoutMs: 300_000 });
+    if (renamed.code === 0) retired = candidate;
+    else await engine.run(['rm', '-f', o.name], { timeoutMs: 10 * 60_000 });
+  }
+  if (!reused) {
+    const createAndStart = async (): Promise<Captured> => {
+      // Again on each attempt: a retry runs with the settings podman's error asked for.
+      const fingerprint = await settingsFingerprint(engine, o);
+      const created = await withEnvFile(o.env, async (envFile, byName) => {
+        const args = [
+          'create',
+          '--name',
+          o.name,
+          '--label',
+          `${LOCAL_LABEL}=${o.projectDir}`,
+          '--label',
+          `${SETTINGS_LABEL}=${fingerprint}`,
+          '--env-file',
+          envFile,
+          ...Object.keys(byName).flatMap((k) => ['-e', k]),
+          '-v',
+          `${o.dataDir}:${o.stateDir}`,
+          ...(o.memoryMb ? ['--memory', `${o.memoryMb}m`, '--memory-swap', `${o.memoryMb}m`] : []),
+          // Loopback only: nothing on the network can reach the local machine.
+          '-p',
+          `127.0.0.1:${o.hostPort}:${o.internalPort}`,
+          o.image,
+          ...o.command,
+        ];
+        // The env-file exists only while the engine reads it at create time.
+        return engine.run(args, { timeoutMs: 15 * 60_000, env: byName });
+      });
+      if (created.code !== 0) return created;
+      const started = await engine.run(['start', o.name], { timeoutMs: 10 * 60_000 });
+      if (started.code !== 0) await engine.run(['rm', '-f', o.name], { timeoutMs: 300_000 });
+      return started;
+    };
+    const r = await engine.withFallback('starting the container', createAndStart);
+    if (r.code !== 0) {
+      throw new ClawdflyError(`${engine.kind} could not start the container`, {
+        code: 'local-container',
+        hint: 'run with --verbose to see the engine calls, or run on the host: --engine node',
+        evidence: (r.stderr || r.stdout).split('\n').filter((l) => l.trim()).slice(-6),
+      });
+    }
+  }
+  out.verbose(reused ? `started the kept container ${o.name} again (same image and settings)` : `created ${o.name}`);
   const env = await engine.env();
-  const logs = spawnProcess(engine.path, engine.argv(['logs', '-f', o.name]), { env, detached: true });
+  // A kept container's log holds its earlier runs too (with their listening lines): only this run's.
+  const logs = spawnProcess(engine.path, engine.argv(['logs', '-f', ...(reused ? ['--since', since.toISOString()] : []), o.name]), { env, detached: true });
   const exitStatus = async (): Promise<{ code: number | null; oomKilled: boolean }> => {
     const w = await engine.run(['container', 'inspect', '--format', '{{.State.Running}} {{.State.ExitCode}} {{.State.OOMKilled}}', o.name], { timeoutMs: 300_000 });
     const [running, code, oom] = w.stdout.trim().split(' ');
@@ -379,15 +493,19 @@ export async function startContainer(engine: ContainerEngine, o: ContainerRunOpt
   };
   return {
     name: o.name,
+    reused,
+    async removeReplaced() {
+      if (!retired) return;
+      const r = await engine.run(['rm', '-f', retired], { timeoutMs: 10 * 60_000 });
+      if (r.code !== 0) out.verbose(`could not remove the replaced container ${retired}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
+      retired = undefined;
+    },
     logs,
     exitStatus,
     async stop(force) {
       // SIGTERM (Fly's kill_signal), SIGKILL after 10 s; force = SIGKILL now.
       if (force) await engine.run(['kill', o.name], { timeoutMs: 300_000 });
       else await engine.run(['stop', '-t', '10', o.name], { timeoutMs: 300_000 });
-    },
-    async remove() {
-      await engine.run(['rm', '-f', o.name], { timeoutMs: 300_000 });
     },
   };
 }

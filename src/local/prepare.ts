@@ -168,9 +168,13 @@ export function hostGatewayEnv(project: Project, layout: LocalLayout, nodeDir: s
   return env;
 }
 
-/** Environment of the container: fly.toml's [env] as Fly sets it, plus the secrets (never on argv). */
-export function containerGatewayEnv(project: Project): Record<string, string> {
-  return { ...project.fly.env, [project.runtime.env.disableBonjour]: '1', ...gatewaySecrets(project) };
+/**
+ * Environment of the container: fly.toml's [env] as Fly sets it, plus the secrets (never on argv).
+ * The gateway's port variable (unless [env] sets it) makes the image's CMD, which has no --port,
+ * listen on internal_port when fly.toml has no [processes] command; --port beats it otherwise.
+ */
+export function containerGatewayEnv(project: Project, internalPort: number): Record<string, string> {
+  return { [project.runtime.env.gatewayPort]: String(internalPort), ...project.fly.env, [project.runtime.env.disableBonjour]: '1', ...gatewaySecrets(project) };
 }
 
 /**

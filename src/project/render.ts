@@ -79,6 +79,9 @@ export function templateValues(answers: Answers): TemplateValues {
     graceSeconds: CHECK_GRACE_SECONDS,
     processCommand: joinShellWords(command),
     processCommandJson: JSON.stringify(command),
+    // The image's CMD has no port: a port is run-time configuration, and in the image it would cost a rebuild.
+    imageCommandJson: JSON.stringify(gatewayCommand(runtime, undefined)),
+    gatewayPortEnv: runtime.env.gatewayPort,
     stateDirEnv: runtime.env.stateDir,
     disableBonjourEnv: runtime.env.disableBonjour,
     configFileName: runtime.configFileName,

@@ -93,7 +93,8 @@ describe('init re-run', { timeout: 60_000 }, () => {
     const result = await initJson(['--yes', '--dir', dir, '--port', '8080']);
     expect(result.code, result.stderr).toBe(0);
     expect(statusOf(result.doc?.files, 'fly.toml')).toBe('update');
-    expect(statusOf(result.doc?.files, 'Dockerfile')).toBe('update');
+    // The port is run-time configuration: the Dockerfile (so the image) stays as it is.
+    expect(statusOf(result.doc?.files, 'Dockerfile')).toBe('identical');
     expect(statusOf(result.doc?.files, 'clawdbot.json')).toBe('identical');
     expect(readFileSync(join(dir, 'fly.toml'), 'utf8')).toContain('internal_port = 8080');
     const answers = JSON.parse(readFileSync(join(dir, '.clawdfly', 'answers.json'), 'utf8'));

@@ -10,7 +10,7 @@ import type { CommandContext } from '../types.js';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_GATEWAY_PORT, gatewayCli, gatewayCliUrlFlag, TMP_SUBDIR } from '../../gateway/runtime.js';
 import { chooseEngine, probeEngines, type EngineDecision, type EngineRequest } from '../../local/engine.js';
-import { containerName, ContainerEngine, ensureImage, prepareVolume, splitCommand, startContainer, useImage } from '../../local/container.js';
+import { containerName, ContainerEngine, ensureImage, prepareVolume, removeReplacedImage, splitCommand, startContainer, useImage } from '../../local/container.js';
 import { ensureLocalRuntime, hostGatewayArgv, resolveHostNode, spawnHostGateway } from '../../local/host.js';
 import {
   assertPortFree,
@@ -176,9 +176,10 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
   const container = await progress.run('container', `Container ${name} (127.0.0.1:${ctx.hostPort} → ${ctx.internalPort}${project.fly.memoryMb ? `, ${project.fly.memoryMb} MB` : ''})`, () =>
     startContainer(engine, {
       image: image.tag,
+      imageId: image.id,
       name,
       projectDir: project.dir,
-      env: containerGatewayEnv(project),
+      env: containerGatewayEnv(project, ctx.internalPort),
       command,
       dataDir: layout.dataDir,
       stateDir: layout.remoteStateDir,
@@ -191,6 +192,11 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
   // Through the port mapping the gateway sees a remote client, which it pairs like a browser on Fly.
   const approve = `${kind} exec ${name} ${gatewayCli(project.runtime, ['devices', 'list', gatewayCliUrlFlag(ctx.internalPort)]).join(' ')}`;
   let oomKilled = false;
+  let cleanup: Promise<void> | undefined;
+  const removeReplaced = async (): Promise<void> => {
+    await container.removeReplaced();
+    if (image.replaced) await removeReplacedImage(engine, image.replaced);
+  };
   try {
     return await supervise({
       child: container.logs,
@@ -200,13 +206,21 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
         oomKilled = s.oomKilled;
         return { code: s.oomKilled && s.code === 0 ? 137 : s.code, signal: null };
       },
-      onListening: (_finding, ms) => announce(ctx, ms, approve),
+      onListening: (_finding, ms) => {
+        announce(ctx, ms, approve);
+        // What this run replaced (the old container, then the image it used) goes now, while the
+        // gateway runs, not before it starts.
+        cleanup = removeReplaced();
+      },
       bootTimeoutMs: BOOT_TIMEOUT_MS,
     });
   } finally {
     if (oomKilled) out.verbose('the engine reports the container was OOM-killed');
-    out.info(`  removing container ${name} (the state stays in ${join(ctx.dirFlag, PROJECT_FILES.localData)})`);
-    await container.remove();
+    // Also when it never listened: nothing replaced is left behind.
+    await (cleanup ?? removeReplaced());
+    // Kept, stopped (the state is in .clawdfly/local-data, not in it): the next run with the same
+    // image and settings starts it again in seconds instead of re-creating it for minutes on vfs.
+    out.info(`  container ${name} kept, stopped, for a quick restart (remove it: ${kind} rm ${name})`);
   }
 }
 
