@@ -9,8 +9,10 @@ import { commandDriftCheck, stateDirCheck } from './state.js';
 import { secretsCheck } from './secrets.js';
 import { crashLoopCheck } from './crash.js';
 import { pairingCheck } from './pairing.js';
+import { backupCheck } from './backup.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck,
+  backupCheck,
 ];
