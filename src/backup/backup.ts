@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ClawdflyError, UsageError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
@@ -14,7 +14,7 @@ import { FlyRemoteExitError } from '../fly/errors.js';
 import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
 import { archiveModule, backupFileName, backupsDir, type Manifest, type VerifiedArchive } from './archive.js';
-import { archiveCommand, backupExcludes } from './remote.js';
+import { archiveCommand, backupExcludes, EXCLUDED_LABELS } from './remote.js';
 
 /** How long the stream may stay silent before the connection counts as lost. */
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
@@ -70,9 +70,9 @@ export async function takeBackup(
   const started = Date.now();
   const file = await destination(project, opts.out);
   const partial = join(dirname(file), `.${basename(file)}.partial-${randomBytes(4).toString('hex')}`);
-  // 0600 from the first byte: the archive holds channel credentials.
-  const handle = await open(partial, 'wx', 0o600);
-  const sink = createWriteStream('', { fd: handle.fd, autoClose: true } as Parameters<typeof createWriteStream>[1] & { fd: number });
+  // 0600 from the first byte (the archive holds channel credentials); 'wx': never an existing file.
+  const sink = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
+  await new Promise<void>((resolve, reject) => sink.once('open', () => resolve()).once('error', reject));
   const progress: BackupProgress = { received: 0 };
   const meta = {
     app: project.app,
@@ -81,6 +81,7 @@ export async function takeBackup(
     image: machine.config?.image ?? machine.image_ref?.digest,
     stateDir: project.stateDir,
     excludes: backupExcludes(),
+    excludedLabels: EXCLUDED_LABELS,
   };
   let verified: VerifiedArchive;
   try {

@@ -29,6 +29,9 @@ export function backupExcludes(): string[] {
   return [...BACKUP_EXCLUDED_NAMES, `re:${LOCK_FILE_NAME_RE.source}`];
 }
 
+/** The same, as a person reads them (the manifest's `excluded`). */
+export const EXCLUDED_LABELS = [...BACKUP_EXCLUDED_NAMES.map((n) => `${n}/`), 'gateway.*.lock', '.pre-restore-*', '.clawdfly-restore-*'];
+
 export type ArchiveMode = 'backup' | 'restore' | 'drop-previous';
 
 /** `args`: strings pass as they are, anything else as a base64url JSON word. */

@@ -375,7 +375,7 @@ async function backup(root, meta) {
     image: meta.image,
     stateDir: meta.stateDir,
     createdAt: new Date().toISOString(),
-    excluded: excludes.map((e) => (e.startsWith('re:') ? e.slice(3) : `${e}/`)).concat(EXCLUDED_PREFIXES.map((p) => `${p}*`)),
+    excluded: meta.excludedLabels || excludes.map((e) => (e.startsWith('re:') ? e.slice(3) : `${e}/`)).concat(EXCLUDED_PREFIXES.map((p) => `${p}*`)),
     files: [],
     dirs: [],
     skipped: tree.skipped,

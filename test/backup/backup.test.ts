@@ -88,6 +88,9 @@ describe('clawdfly backup', () => {
     expect(result.bytes).toBe(statSync(result.file).size);
     expect(result.files).toBe(Object.keys(expected).length);
     expect(result.runtime).toBe('clawdbot@2026.1.24-3');
+    // kept out of git and out of the image build context
+    expect(readFileSync(join(d.dir, '.gitignore'), 'utf8')).toContain('.clawdfly/backups/');
+    expect(readFileSync(join(d.dir, '.dockerignore'), 'utf8').split('\n')).toContain('.clawdfly');
     expect(sshCalls(d, before)).toHaveLength(1);
     // no partial file left beside it
     expect(readdirSync(join(d.dir, '.clawdfly', 'backups'))).toEqual([result.file.split('/').pop()]);
@@ -226,6 +229,10 @@ describe('clawdfly restore', () => {
     const r2 = await d.cli(['restore', otherApp, '--yes']);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain(`--app ${APP}`);
+    // no terminal and no --yes: refused before any flyctl call
+    const r3 = await d.cli(['restore', file]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('--yes');
     expect(d.fake.invocations().length).toBe(before);
 
     const forced = await d.cli(['restore', other, '--yes', '--force', '--json']);

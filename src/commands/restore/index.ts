@@ -14,7 +14,7 @@ import { flyFor, openProject } from '../../operate/context.js';
 import { gatewayPortOf, pickMachine } from '../../operate/machine.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
-import { confirmOrYes } from '../../ui/prompt.js';
+import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
 import { relative, resolve } from 'node:path';
 
 export async function run({ args, opts }: CommandContext): Promise<number> {
@@ -24,6 +24,10 @@ export async function run({ args, opts }: CommandContext): Promise<number> {
   const project = await openProject(opts);
   checkArchiveFits(archive, project, { appGiven: typeof opts['app'] === 'string', force: opts['force'] === true });
   const m = archive.manifest;
+  // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
+  if (opts['yes'] !== true && !canPrompt()) {
+    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+  }
   if (!isJsonMode()) out.success(`${shown(file)}: ${archive.files.length} files of ${m.app} from ${m.createdAt}, verified against its manifest`);
 
   const fly = flyFor(project, opts);
@@ -40,6 +44,7 @@ export async function run({ args, opts }: CommandContext): Promise<number> {
     flagHint: `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`,
   });
   if (!confirmed) {
+    // nothing was changed, so the copy made for the way back is not needed
     await discard(current.file);
     throw new UsageError('nothing restored', `clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
   }
@@ -119,5 +124,5 @@ function showChanges(stateDir: string, c: RestoreChanges, saved: string): void {
   list('~', c.replaced);
   list('-', c.removed);
   list('+', c.added);
-  out.info(`  (the current state is saved in ${saved})`);
+  out.info(`  (the current state is saved in ${saved} before anything changes)`);
 }
