@@ -5,8 +5,8 @@
  * with exit 2 before any flyctl call.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lchownSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
@@ -107,6 +107,23 @@ describe('clawdfly backup', () => {
     rmSync(unpacked, { recursive: true, force: true });
   }, 120_000);
 
+  it('never follows a link the gateway user planted: links are named as skipped, their targets never copied', async () => {
+    const d = await project();
+    const data = d.remotePath('/data');
+    const outside = join(tempDir('clawdfly-outside-'), 'root-only.txt');
+    writeFileSync(outside, 'root-only-content-7d1f', { mode: 0o600 });
+    symlinkSync(outside, join(data, 'planted.json'));
+    symlinkSync(dirname(outside), join(data, 'planted-dir'));
+    lchownSync(join(data, 'planted.json'), 1000, 1000);
+    const r = await d.cli(['backup', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as BackupJson & { skipped: { path: string; reason: string }[] };
+    expect(result.skipped).toEqual([{ path: 'planted-dir', reason: 'symlink' }, { path: 'planted.json', reason: 'symlink' }]);
+    const unpacked = untar(result.file);
+    expect(Object.keys(tree(unpacked)).filter((p) => p.startsWith('planted'))).toEqual([]);
+    expect(gunzipSync(readFileSync(result.file)).includes('root-only-content-7d1f')).toBe(false);
+  }, 120_000);
+
   it('--snapshot also asks Fly for a volume snapshot and reports it', async () => {
     const d = await project();
     const result = await backup(d, ['--snapshot']);
@@ -128,6 +145,47 @@ describe('clawdfly backup', () => {
     expect(r.stderr).toContain('already exists');
     expect(readFileSync(out, 'utf8')).toBe('mine');
     expect(d.fake.invocations().slice(before).filter((i) => i.argv[0] === 'ssh')).toEqual([]);
+  }, 120_000);
+});
+
+/**
+ * A flyctl that passes every call to the double but cuts `ssh console`'s stdout (a download) or
+ * stdin (an upload) to `bytes`, and still exits 0: only clawdfly's own checks can notice.
+ */
+function cuttingFlyctl(d: Deployed, stream: 'stdout' | 'stdin', bytes: number): string {
+  const file = join(tempDir('clawdfly-cut-'), 'flyctl');
+  const double = join(d.env['PATH']!.split(':')[0]!, 'flyctl');
+  const cut = stream === 'stdout'
+    ? `"${double}" "$@" | head -c ${bytes}; exit 0`
+    : `head -c ${bytes} | "${double}" "$@"; exit $?`;
+  writeFileSync(file, `#!/bin/sh\nif [ "$1" = ssh ]; then ${cut}; fi\nexec "${double}" "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+describe('a connection that drops', () => {
+  it('a backup stream cut short is reported (exit 1) and leaves no archive, not even a partial one', async () => {
+    const d = await project();
+    const r = await d.cli(['backup', '--flyctl', cuttingFlyctl(d, 'stdout', 20_000)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/does not verify: .*(truncated|ends early)/);
+    const dir = join(d.dir, '.clawdfly', 'backups');
+    expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+  }, 120_000);
+
+  it('a restore upload cut short changes nothing on the machine and leaves no temp dir there', async () => {
+    const d = await project();
+    const data = d.remotePath('/data');
+    const { file } = await backup(d);
+    asGateway(data, CREDS, '{"changed":true}', 0o600);
+    const state = tree(data);
+    const restarts = d.fake.restarts(d.machineId);
+    const r = await d.cli(['restore', file, '--yes', '--flyctl', cuttingFlyctl(d, 'stdin', Math.floor(statSync(file).size / 2))]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('arrived damaged');
+    expect(r.stderr).toContain('nothing on the machine was changed');
+    expect(tree(data)).toEqual(state);
+    expect(readdirSync(data).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(d.fake.restarts(d.machineId)).toBe(restarts);
   }, 120_000);
 });
 
