@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ClawdflyError, UsageError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
@@ -51,6 +51,10 @@ async function destination(project: Project, out: string | undefined): Promise<s
   }
   const dir = backupsDir(project.dir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Archives hold channel credentials: never in git, in projects of any age (.clawdfly is docker-ignored already).
+  await writeFile(join(dir, '.gitignore'), '# clawdfly backups hold channel credentials: never commit them\n*\n', { flag: 'wx', mode: 0o644 }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
   for (let t = Date.now(); ; t += 1000) {
     const file = join(dir, backupFileName(project.app, new Date(t)));
     if (!(await exists(file))) return file;

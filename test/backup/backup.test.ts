@@ -88,12 +88,13 @@ describe('clawdfly backup', () => {
     expect(result.bytes).toBe(statSync(result.file).size);
     expect(result.files).toBe(Object.keys(expected).length);
     expect(result.runtime).toBe('clawdbot@2026.1.24-3');
-    // kept out of git and out of the image build context
-    expect(readFileSync(join(d.dir, '.gitignore'), 'utf8')).toContain('.clawdfly/backups/');
+    // kept out of git (its own .gitignore, so older projects too) and out of the image build context
+    expect(spawnSync('git', ['init', '-q', d.dir]).status).toBe(0);
+    expect(spawnSync('git', ['-C', d.dir, 'check-ignore', '-q', result.file]).status).toBe(0);
     expect(readFileSync(join(d.dir, '.dockerignore'), 'utf8').split('\n')).toContain('.clawdfly');
     expect(sshCalls(d, before)).toHaveLength(1);
     // no partial file left beside it
-    expect(readdirSync(join(d.dir, '.clawdfly', 'backups'))).toEqual([result.file.split('/').pop()]);
+    expect(readdirSync(join(d.dir, '.clawdfly', 'backups')).sort()).toEqual(['.gitignore', result.file.split('/').pop()]);
 
     const unpacked = untar(result.file);
     const got = tree(unpacked);
@@ -169,7 +170,7 @@ describe('a connection that drops', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/does not verify: .*(truncated|ends early)/);
     const dir = join(d.dir, '.clawdfly', 'backups');
-    expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+    expect(existsSync(dir) ? readdirSync(dir).filter((n) => n !== '.gitignore') : []).toEqual([]);
   }, 120_000);
 
   it('a restore upload cut short changes nothing on the machine and leaves no temp dir there', async () => {
