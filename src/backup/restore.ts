@@ -20,6 +20,8 @@ import type { Project } from '../project/project.js';
 import { archiveModule, type Manifest, type VerifiedArchive } from './archive.js';
 import { remoteStderr, takeBackup, type BackupResult } from './backup.js';
 import { archiveCommand, backupExcludes } from './remote.js';
+import { quoteWord } from '../fly/quote.js';
+import { GATEWAY_UID } from '../gateway/runtime.js';
 
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
 
@@ -102,6 +104,14 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
         hint: 'clawdfly ssh -- ls -la /data  (look for .pre-restore-* if anything is missing)',
         code: 'swap-failed',
         evidence: remoteStderr(error.stderr),
+      });
+    }
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === status.refused) {
+      const said = remoteStderr(error.stderr);
+      throw new ClawdflyError(`a folder in ${project.stateDir} cannot be moved aside by the gateway user; nothing on the machine was changed`, {
+        hint: `give it back to the gateway user, e.g.: fly ssh console -a ${quoteWord(project.app)} -C ${quoteWord(`chown -R ${GATEWAY_UID}:${GATEWAY_UID} -- <folder>`)}  then run the restore again`,
+        code: 'restore-blocked',
+        evidence: said,
       });
     }
     if (error instanceof FlyRemoteExitError) {

@@ -334,12 +334,17 @@ function sameStat(a, b) {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }
 
-/** Opens a regular file without following a link; null when it vanished or is no longer a plain file. */
+/**
+ * Opens a regular file without following a link. `{ error }` when it vanished (ENOENT), became a
+ * link (ELOOP) or something else, or is not readable by us (EACCES: written there by root).
+ */
 function openPlain(abs) {
   let fd;
-  try { fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | (fs.constants.O_NONBLOCK || 0)); } catch { return null; }
+  try { fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | (fs.constants.O_NONBLOCK || 0)); } catch (e) {
+    return { error: e.code === 'ELOOP' ? 'symlink' : e.code === 'EACCES' ? 'not readable by the owner of the state dir' : e.code || 'unreadable', gone: e.code === 'ENOENT' };
+  }
   const st = fs.fstatSync(fd);
-  if (!st.isFile()) { fs.closeSync(fd); return null; }
+  if (!st.isFile()) { fs.closeSync(fd); return { error: 'special file', gone: false }; }
   return { fd, st };
 }
 
@@ -388,7 +393,11 @@ async function backup(root, meta) {
   }
   for (const f of tree.files) {
     const opened = openPlain(`${root}/${f.path}`);
-    if (!opened) { manifest.vanished.push(f.path); continue; }
+    if (opened.error) {
+      if (opened.gone) manifest.vanished.push(f.path);
+      else manifest.skipped.push({ path: f.path, reason: opened.error });
+      continue;
+    }
     const { fd } = opened;
     let st = opened.st;
     try {
@@ -503,6 +512,19 @@ async function restore(root, expectedSha256, excludes) {
     process.stderr.write(`${e.message}\n`);
     process.exit(STATUS.damaged);
   }
+  // A directory can only move to another parent if we may write it ('..' changes): one that root
+  // made here cannot, so say so before anything moves.
+  const stuck = fs.readdirSync(root).filter((name) => {
+    if (excludedTop(name, excludes)) return false;
+    const st = fs.lstatSync(`${root}/${name}`);
+    if (!st.isDirectory()) return false;
+    try { fs.accessSync(`${root}/${name}`, fs.constants.W_OK); return false; } catch { return true; }
+  });
+  if (stuck.length) {
+    removeStage();
+    process.stderr.write(`${stuck.map((n) => `${root}/${n}`).join(' ')}: not writable by the owner of ${root} (made by root?), so it cannot be moved aside\n`);
+    process.exit(STATUS.refused);
+  }
   // Swap: everything current (but excluded names) into .pre-restore-*, then the staged tree in.
   const pre = fs.mkdtempSync(`${root}/.pre-restore-${stamp()}-`);
   const movedOut = [];
@@ -531,7 +553,7 @@ async function restore(root, expectedSha256, excludes) {
   const now = walk(root, excludes);
   const files = now.files.map((f) => {
     const o = openPlain(`${root}/${f.path}`);
-    if (!o) return { path: f.path, size: -1, sha256: '' };
+    if (o.error) return { path: f.path, size: -1, sha256: '' };
     try { const data = readWhole(o.fd, o.st.size); return { path: f.path, size: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex') }; } finally { fs.closeSync(o.fd); }
   });
   const problems = compareToManifest(result.manifest, files);

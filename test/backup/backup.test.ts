@@ -5,7 +5,7 @@
  * with exit 2 before any flyctl call.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lchownSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -224,6 +224,24 @@ describe('clawdfly restore', () => {
     expect(statSync(join(data, CREDS)).mode & 0o777).toBe(0o600);
     expect(d.fake.restarts(d.machineId)).toBe(restarts + 1);
   }, 180_000);
+
+  it('stops before the swap when a folder in /data cannot be moved aside (made by root), and changes nothing', async () => {
+    const d = await project();
+    const data = d.remotePath('/data');
+    const { file } = await backup(d);
+    mkdirSync(join(data, 'identity'), { mode: 0o755 });
+    writeFileSync(join(data, 'identity', 'device-auth.json'), '{}', { mode: 0o600 });
+    asGateway(data, CREDS, '{"changed":true}', 0o600);
+    const state = tree(data);
+    const restarts = d.fake.restarts(d.machineId);
+    const r = await d.cli(['restore', file, '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot be moved aside');
+    expect(r.stderr).toContain('/data/identity');
+    expect(tree(data)).toEqual(state);
+    expect(readdirSync(data).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(d.fake.restarts(d.machineId)).toBe(restarts);
+  }, 120_000);
 
   it('refuses a truncated archive with exit 2 and touches nothing remote', async () => {
     const d = await project();

@@ -19,6 +19,10 @@ import { relative, resolve } from 'node:path';
 
 export async function run({ args, opts }: CommandContext): Promise<number> {
   const file = resolve(String(args[0]));
+  const verifyTimeout = opts['verifyTimeout'];
+  if (verifyTimeout !== undefined && (typeof verifyTimeout !== 'number' || !Number.isInteger(verifyTimeout) || verifyTimeout < 10)) {
+    throw new UsageError('--verify-timeout takes a whole number of seconds, at least 10', '--verify-timeout 300', 'bad-flag');
+  }
   // 1. The archive first: a damaged one stops here, before any flyctl call.
   const archive = await verifyArchiveFile(file);
   const project = await openProject(opts);
