@@ -5,6 +5,7 @@
  * with exit 2 before any flyctl call.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -105,6 +106,18 @@ describe('clawdfly backup', () => {
     const manifest = JSON.parse(readFileSync(join(unpacked, MANIFEST), 'utf8')) as { app: string; runtime: string; machine: string; files: { path: string; size: number; sha256: string }[] };
     expect(manifest).toMatchObject({ app: APP, runtime: 'clawdbot@2026.1.24-3', machine: d.machineId });
     expect(Object.fromEntries(manifest.files.map((f) => [f.path, f.sha256]))).toEqual(expected);
+    rmSync(unpacked, { recursive: true, force: true });
+  }, 120_000);
+
+  it('streams more than a pipe holds: an incompressible 3 MB file comes through whole', async () => {
+    const d = await project();
+    const data = d.remotePath('/data');
+    asGateway(data, 'media/voice-note.ogg', randomBytes(3 * 1024 * 1024), 0o600);
+    const result = await backup(d);
+    expect(result.bytes).toBeGreaterThan(3 * 1024 * 1024);
+    const unpacked = untar(result.file);
+    const { [MANIFEST]: _manifest, ...files } = tree(unpacked);
+    expect(files).toEqual(tree(data, notBackedUp));
     rmSync(unpacked, { recursive: true, force: true });
   }, 120_000);
 

@@ -1021,6 +1021,9 @@ export async function cmdSshConsole(ctx) {
     });
   }
   withState(ctx.dir, (st) => { (st.ssh ||= []).push({ app: appName, machine: m.api.id, command, exitCode: res.code, ts: new Date().toISOString() }); });
+  // flyctl passes any amount of output through (flyctl-day2.md §6.2); the process exits right after
+  // these writes, and a pipe takes only ~64 KB at once: write synchronously, or the rest is lost.
+  for (const stream of [process.stdout, process.stderr]) stream._handle?.setBlocking?.(true);
   process.stdout.write(res.stdout);
   process.stderr.write(res.stderr);
   if (res.code !== 0) throw new FlyError(`ssh shell: Process exited with status ${res.code}`);
