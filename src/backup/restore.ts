@@ -42,6 +42,12 @@ export function checkArchiveFits(archive: VerifiedArchive, project: Project, opt
       'other-app',
     );
   }
+  const excluded = backupExcludes().map((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)) : e));
+  const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || top.startsWith('.pre-restore-') || top.startsWith('.clawdfly-restore-');
+  const foreign = archive.files.map((f) => f.path).filter((p) => leftOut(p.split('/')[0]!));
+  if (foreign.length) {
+    throw new UsageError(`the archive holds ${foreign.slice(0, 3).join(', ')}, which a backup never contains and a restore never writes (not made by clawdfly backup?)`, 'use an archive made by clawdfly backup', 'archive-foreign');
+  }
   if (m.runtime !== project.runtime.id && !opts.force) {
     throw new UsageError(
       `the archive was taken from runtime ${m.runtime}, and ${project.app} runs ${project.runtime.id}: its files may not be readable by this gateway release`,
