@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -236,6 +236,26 @@ describe('clawdfly restore', () => {
     expect(statSync(join(data, CREDS)).uid).toBe(1000);
     expect(statSync(join(data, CREDS)).mode & 0o777).toBe(0o600);
     expect(d.fake.restarts(d.machineId)).toBe(restarts + 1);
+  }, 180_000);
+
+  it('restores into a fresh app (a region move, a new account) once it is deployed: --app names it', async () => {
+    const d = await project();
+    const expected = tree(d.remotePath('/data'), notBackedUp);
+    const { file } = await backup(d);
+    const NEW = `${APP}-2`;
+    for (const args of [['apps', 'create', NEW], ['deploy', '-a', NEW, '-c', 'fly.toml', '--ha=false', '--remote-only', '-y']]) {
+      const r = spawnSync('flyctl', args, { cwd: d.dir, env: d.env, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const [fresh] = d.fake.machines(NEW);
+    const freshData = d.fake.machineFsPath(NEW, fresh!.id, '/data');
+    chownSync(freshData, 1000, 1000);
+    const r = await d.cli(['restore', file, '--app', NEW, '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { app: string; from: { app: string } })).toMatchObject({ app: NEW, from: { app: APP } });
+    expect(tree(freshData, notBackedUp)).toEqual(expected);
+    // the original app was only read
+    expect(tree(d.remotePath('/data'), notBackedUp)).toEqual(expected);
   }, 180_000);
 
   it('stops before the swap when a folder in /data cannot be moved aside (made by root), and changes nothing', async () => {
