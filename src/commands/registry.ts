@@ -16,5 +16,7 @@ import { statusSpec } from './status/spec.js';
 import { sshSpec } from './ssh/spec.js';
 import { upSpec } from './up/spec.js';
 import { ciSpec } from './ci/spec.js';
+import { backupSpec } from './backup/spec.js';
+import { restoreSpec } from './restore/spec.js';
 
-export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec, upSpec, ciSpec];
+export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec, upSpec, backupSpec, restoreSpec, ciSpec];

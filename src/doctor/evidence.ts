@@ -3,6 +3,7 @@
  * recent logs with a timeout, and ONE ssh round trip for every remote file fact), so doctor's wall
  * time is close to its slowest probe. Probes never throw: a failed probe is evidence too.
  */
+import { listBackups } from '../backup/archive.js';
 import { isClawdflyError } from '../errors.js';
 import { FlyClient } from '../fly/client.js';
 import { exitOf, type Machine, type MachineEvent } from '../fly/json.js';
@@ -78,6 +79,7 @@ export interface GatherOptions {
 export async function gatherEvidence(project: Project, opts: GatherOptions): Promise<Evidence> {
   const ev: Evidence = { offline: opts.offline, project };
   if (project.configText !== undefined) ev.localConfig = checkConfigText(project.configText);
+  ev.backups = await listBackups(project.dir, project.app);
   if (opts.offline) return ev;
 
   let client: FlyClient;

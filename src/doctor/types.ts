@@ -6,12 +6,13 @@ import type { IpAddress, Machine, SecretInfo } from '../fly/json.js';
 import type { Project } from '../project/project.js';
 import type { ConfigCheck } from '../gateway/config-file.js';
 import type { RemoteFacts } from './remote.js';
+import type { LocalBackup } from '../backup/archive.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export const CHECK_IDS = [
   'flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift',
-  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network',
+  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
@@ -73,6 +74,8 @@ export interface Evidence {
   remote?: Probe<RemoteFacts>;
   /** Only fetched when the current boot's logs show `pairing required`. */
   devices?: Probe<DevicesList>;
+  /** This project's local backups of the app (clawdfly backup), newest first. */
+  backups?: LocalBackup[];
   /** The gateway machine (process group app; a started one first). */
   machine?: Machine;
 }

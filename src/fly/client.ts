@@ -3,7 +3,7 @@
  * timeouts, redaction); secrets travel on stdin only.
  */
 import { locateFlyctl } from './locate.js';
-import { failureOf, FlyctlRunner, type RunResult } from './run.js';
+import { failureOf, FlyctlRunner, type RunResult, type TransferOptions, type TransferResult } from './run.js';
 import { FlyAppNotFoundError, FlyctlTooOldError, FlyRemoteExitError } from './errors.js';
 import {
   AppStatusSchema, IpAddressSchema, LogEntrySchema, MachineSchema, SecretSchema, VersionSchema, VolumeSchema, WhoamiSchema,
@@ -13,6 +13,12 @@ import { remoteCommand } from './quote.js';
 import { registerSecrets } from '../ui/redact.js';
 import { compareVersions } from '../util/version.js';
 import { z } from 'zod';
+
+/** One row of `volumes snapshots list --json` (snake_case, flyctl-day2.md §4.2). */
+export const SnapshotSchema = z
+  .object({ id: z.string(), status: z.string().optional(), size: z.number().optional(), created_at: z.string().optional(), retention_days: z.number().nullish() })
+  .loose();
+export type Snapshot = z.infer<typeof SnapshotSchema>;
 
 /** Older flyctl loses the tail of `ssh console` output (PR #5045). */
 export const MIN_FLYCTL_VERSION = '0.4.80';
@@ -241,6 +247,36 @@ export class FlyClient {
     const remote = result.stderr.match(/Process exited with status (\d+)/);
     if (remote) throw new FlyRemoteExitError(Number(remote[1]), remoteCommand(command), result.stderr);
     throw failureOf(result, opts.timeoutMs ?? TIMEOUTS.ssh);
+  }
+
+  /**
+   * One `ssh console -C` call with binary stdin/stdout (backup and restore archives): stdin from a
+   * file, stdout into a stream. A remote non-zero exit becomes FlyRemoteExitError; a stalled
+   * connection (no byte for `idleTimeoutMs`) a timeout error.
+   */
+  async sshTransfer(command: string[], opts: { machineId?: string; idleTimeoutMs?: number } & Omit<TransferOptions, 'idleTimeoutMs'>): Promise<TransferResult> {
+    const argv = this.sshArgv(command, opts.machineId);
+    const idleTimeoutMs = opts.idleTimeoutMs ?? TIMEOUTS.ssh;
+    const result = await this.runner.transfer(argv, { ...opts, idleTimeoutMs });
+    if (result.exitCode === 0 || result.sinkError) return result;
+    const remote = result.stderr.match(/Process exited with status (\d+)/);
+    if (remote && !result.stalled) throw new FlyRemoteExitError(Number(remote[1]), command[0] ?? 'ssh', result.stderr);
+    throw failureOf({ argv, stdout: '', stderr: result.stderr, exitCode: result.exitCode, timedOut: result.stalled, ms: result.ms }, idleTimeoutMs);
+  }
+
+  snapshotCreateArgv(volumeId: string): string[] {
+    return ['volumes', 'snapshots', 'create', volumeId, ...this.a()];
+  }
+
+  /** `fly volumes snapshots create`: flyctl prints no id (flyctl-day2.md §4.1); list the snapshots to find it. */
+  async createSnapshot(volumeId: string): Promise<void> {
+    await this.runner.run(this.snapshotCreateArgv(volumeId), { timeoutMs: TIMEOUTS.default });
+  }
+
+  /** Oldest first (flyctl's order); `id` may be "" while the snapshot is pending. */
+  async listSnapshots(volumeId: string): Promise<Snapshot[]> {
+    const result = await this.runner.run(['volumes', 'snapshots', 'list', volumeId, '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
+    return parseJson(z.array(SnapshotSchema), result.stdout || '[]', 'volumes snapshots list');
   }
 
   /** `ssh console` for a person at the terminal: a shell (no command), or an interactive program (`--pty` forces a terminal for -C). */

@@ -4,6 +4,8 @@
  * logs passed through the redaction filter.
  */
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { stripVTControlCharacters } from 'node:util';
 import { execa } from 'execa';
@@ -104,6 +106,83 @@ export class FlyctlRunner {
     return run;
   }
 
+  /**
+   * flyctl with binary streams: stdin from a file (or nothing), stdout into a writable (or kept as
+   * text). Used by backup/restore, whose archives may be larger than memory. No overall timeout:
+   * the call ends when `idleTimeoutMs` passes with no byte either way (a stalled connection).
+   */
+  transfer(argv: string[], options: TransferOptions): Promise<TransferResult> {
+    out.verbose(`$ flyctl ${argv.map((a) => (a.length > 200 ? `${a.slice(0, 60)}…(${a.length} chars)` : /\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}  (transfer)`);
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.path, argv, { env: flyctlEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      const release = whileChildRuns(child);
+      let idle: NodeJS.Timeout | undefined;
+      let stalled = false;
+      const touch = () => {
+        if (idle) clearTimeout(idle);
+        idle = setTimeout(() => {
+          stalled = true;
+          child.kill('SIGTERM');
+          setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), SIGNAL_ESCALATION_MS).unref();
+        }, options.idleTimeoutMs);
+      };
+      touch();
+      const stderr: string[] = [];
+      const stdoutText: Buffer[] = [];
+      let sinkError: Error | undefined;
+      child.stdin.on('error', () => {});
+      if (options.stdinFile) {
+        const input = createReadStream(options.stdinFile);
+        input.on('data', (chunk) => {
+          touch();
+          options.onStdinBytes?.(chunk.length);
+        });
+        input.on('error', (error) => {
+          sinkError = error;
+          child.kill('SIGTERM');
+        });
+        input.pipe(child.stdin);
+      } else child.stdin.end();
+      child.stdout.on('data', (chunk: Buffer) => {
+        touch();
+        options.onStdoutBytes?.(chunk.length);
+        if (!options.stdout) stdoutText.push(chunk);
+      });
+      if (options.stdout) {
+        options.stdout.on('error', (error) => {
+          sinkError = error;
+          child.kill('SIGTERM');
+        });
+        child.stdout.pipe(options.stdout);
+      }
+      const lines = createInterface({ input: child.stderr, crlfDelay: Infinity });
+      lines.on('line', (line) => {
+        touch();
+        const clean = stripAnsi(line);
+        stderr.push(clean);
+        options.onStderrLine?.(clean);
+      });
+      child.on('error', (error) => {
+        release();
+        if (idle) clearTimeout(idle);
+        reject(error);
+      });
+      child.on('close', (code, signal) => {
+        release();
+        if (idle) clearTimeout(idle);
+        const finish = () => {
+          const exitCode = stalled ? 126 : exitCodeOf(code, signal);
+          this.calls.push({ argv, ms: Date.now() - started, exitCode });
+          resolve({ argv, exitCode, stalled, sinkError, stdout: Buffer.concat(stdoutText).toString('utf8'), stderr: stderr.join('\n'), ms: Date.now() - started });
+        };
+        // the file must hold every byte before anyone reads it
+        if (options.stdout && !options.stdout.writableFinished) options.stdout.once('finish', finish).once('error', finish);
+        else finish();
+      });
+    });
+  }
+
   /** flyctl with the terminal attached (stdin/stdout/stderr inherited): ssh shells and interactive logins. Returns flyctl's exit code. */
   interactive(argv: string[]): Promise<number> {
     out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}  (interactive)`);
@@ -173,6 +252,29 @@ export class FlyctlRunner {
 export interface StreamOptions {
   /** Each complete line of stdout+stderr, ANSI stripped (a line split across chunks is joined first). */
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface TransferOptions {
+  /** A file whose bytes become flyctl's stdin (then closed); without it stdin is closed at once. */
+  stdinFile?: string;
+  /** Where stdout's bytes go (ended with the stream); without it stdout is returned as text. */
+  stdout?: Writable;
+  idleTimeoutMs: number;
+  onStdoutBytes?: (n: number) => void;
+  onStdinBytes?: (n: number) => void;
+  onStderrLine?: (line: string) => void;
+}
+
+export interface TransferResult {
+  argv: string[];
+  exitCode: number;
+  /** Killed after idleTimeoutMs without a byte. */
+  stalled: boolean;
+  /** Reading stdinFile or writing stdout failed (e.g. ENOSPC). */
+  sinkError?: Error;
+  stdout: string;
+  stderr: string;
+  ms: number;
 }
 
 /** Ctrl-C reaches flyctl (it shares our process group on a terminal, and is forwarded otherwise); we wait for it to end. */

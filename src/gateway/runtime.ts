@@ -99,6 +99,11 @@ export const STATE_DIR = '/data';
 /** TMPDIR on the volume: the jiti transpile cache survives restarts (warm boots) and the lock moves with it. */
 export const TMP_SUBDIR = 'tmp';
 export const WORKSPACE_SUBDIR = 'workspace';
+/**
+ * What `clawdfly backup` leaves out of the state dir, and `restore` leaves in place: TMPDIR (the
+ * transpile cache and the lock files, rebuilt on boot) and lock files of older builds at the top.
+ */
+export const BACKUP_EXCLUDED_NAMES = [TMP_SUBDIR];
 /** Default Fly volume name and app-name prefix that init proposes. */
 export const DEFAULT_VOLUME = 'clawdbot_data';
 export const DEFAULT_APP_PREFIX = 'clawdbot';

@@ -1,9 +1,16 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { APP, check, cleanupAll, deployed, notOk } from './setup.js';
 
 afterAll(cleanupAll);
 
-const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network'];
+const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup'];
+
+/** A fresh local backup: the `backup` check is ok only with one. */
+async function backedUp(d: Awaited<ReturnType<typeof deployed>>): Promise<void> {
+  const r = await runCli(['backup', '--dir', d.dir], { env: d.fake.env });
+  expect(r.code, r.stderr).toBe(0);
+}
 
 describe('doctor on a healthy deployment', () => {
   it('reports every check ok, keeps a lock whose owner is alive, exits 0, and makes one ssh round trip', async () => {
@@ -11,6 +18,7 @@ describe('doctor on a healthy deployment', () => {
     // The running gateway's own lock: owner alive (kill -0 on the machine), so not stale.
     const pid = d.fake.gatewayPid(APP, d.machineId);
     d.writeRemote('/data/tmp/clawdbot-1000/gateway.9f80b0d2.lock', JSON.stringify({ pid, createdAt: new Date().toISOString(), configPath: '/data/clawdbot.json' }));
+    await backedUp(d);
     const before = d.fake.invocations().length;
     const r = await d.doctor();
     expect(r.code, r.stderr).toBe(0);
@@ -26,9 +34,10 @@ describe('doctor on a healthy deployment', () => {
 
   it('prints a checklist with ✔ marks and a summary line', async () => {
     const d = await deployed();
+    await backedUp(d);
     const r = await d.doctor([]);
     expect(r.code, r.stderr).toBe(0);
     for (const id of IDS) expect(r.stdout).toMatch(new RegExp(`✔ ${id.replace('-', '\\-')}\\s`));
-    expect(r.stdout).toMatch(/16 ok, 0 warning\(s\), 0 failing, 0 skipped — evidence in \d+\.\d s/);
+    expect(r.stdout).toMatch(/17 ok, 0 warning\(s\), 0 failing, 0 skipped — evidence in \d+\.\d s/);
   }, 240_000);
 });

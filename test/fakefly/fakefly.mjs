@@ -35,6 +35,13 @@ const TREE = {
         flags: [...APP, 'region|r:s', 'size|s:i', 'yes|y:b', 'json|j:b', 'count|n:i', ...VM, 'snapshot-retention:i', 'scheduled-snapshots:b', 'no-encryption:b', 'require-unique-zone:b', 'snapshot-id:s', 'image:s', 'fs-type:s', 'unique-zone-app-wide:b'],
       },
       list: { aliases: ['ls'], run: C.cmdVolumesList, flags: [...APP, 'json|j:b', 'all:b'] },
+      snapshots: {
+        aliases: ['snapshot', 'snaps'],
+        children: {
+          create: { run: C.cmdSnapshotsCreate, flags: ['app|a:s', 'json|j:b'] },
+          list: { aliases: ['ls'], run: C.cmdSnapshotsList, flags: ['app|a:s', 'json|j:b'] },
+        },
+      },
     },
   },
   secrets: {

@@ -166,6 +166,26 @@ describe.concurrent('volumes', () => {
   });
 });
 
+describe.concurrent('volume snapshots', () => {
+  test('create prints only the Scheduled line (no id, even with --json); list is oldest first, pending once, then created', async ({ fake, fly, json }) => {
+    fake.addApp('snap-app');
+    const vol = json(await fly(['volumes', 'create', 'data', '-a', 'snap-app', '-r', 'iad', '-y', '--json']));
+    const empty = await fly(['volumes', 'snapshots', 'list', vol.id, '-a', 'snap-app']);
+    expect(empty.stderr).toContain(`No snapshots available for volume ${vol.id}`);
+    expect(json(await fly(['volumes', 'snapshots', 'list', vol.id, '-a', 'snap-app', '--json']))).toEqual([]);
+    const created = await fly(['volumes', 'snapshots', 'create', vol.id, '-a', 'snap-app', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toBe(`Scheduled to snapshot volume ${vol.id}\n`);
+    const pending = json(await fly(['vol', 'snaps', 'ls', vol.id, '-a', 'snap-app', '--json']));
+    expect(pending).toMatchObject([{ id: '', status: 'running', retention_days: 5 }]);
+    const done = json(await fly(['volumes', 'snapshot', 'list', vol.id, '-a', 'snap-app', '--json']));
+    expect(done[0].id).toMatch(/^vs_[0-9a-f]{16}$/);
+    expect(done[0].status).toBe('created');
+    expect((await fly(['volumes', 'snapshots', 'create', vol.id, '-a', 'snap-app', '-c', 'fly.toml'])).stderr).toContain("unknown shorthand flag: 'c'");
+    expect((await fly(['volumes', 'snapshots', 'create', 'vol_nope', '-a', 'snap-app'])).stderr).toContain('failed to snapshot vol_nope');
+  });
+});
+
 describe.concurrent('deploy', () => {
   test('first deploy creates one volume and one machine; later deploys update in place', async ({ fake, work, fly, json, writeProject, deployedApp }) => {
     writeProject();

@@ -10,8 +10,10 @@ import { secretsCheck } from './secrets.js';
 import { crashLoopCheck } from './crash.js';
 import { pairingCheck } from './pairing.js';
 import { exposureCheck } from './exposure.js';
+import { backupCheck } from './backup.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
+  backupCheck,
 ];

@@ -253,6 +253,45 @@ export function cmdVolumesList(ctx) {
     ...vols.map((v) => [v.id, v.state, v.name, `${v.size_gb}GB`, v.region, v.zone, String(v.encrypted), v.attached_machine_id || '', v.created_at])]));
 }
 
+// ---------------------------------------------------------------- volume snapshots (flyctl-day2.md §4)
+
+function snapshotVolumeOf(ctx, s, appName, verb) {
+  if (ctx.args.length !== 1) throw new FlyError(`accepts 1 arg(s), received ${ctx.args.length}`);
+  const vol = s.volumes[ctx.args[0]];
+  if (!vol || vol.app !== appName || vol.state === 'destroyed') throw new FlyError(`${verb}: volume not found (${ctx.args[0]})`);
+  return vol;
+}
+
+/** Prints only the "Scheduled" line, even with --json; no snapshot id is returned (§4.1). */
+export function cmdSnapshotsCreate(ctx) {
+  const appName = resolveAppName(ctx);
+  withState(ctx.dir, (s) => {
+    requireAuth(ctx, s);
+    gqlApp(s, appName);
+    const vol = snapshotVolumeOf(ctx, s, appName, `failed to snapshot ${ctx.args[0]}`);
+    (vol.snapshots ||= []).push({ id: `vs_${newHex(s, 'snapshot', 16)}`, size: 0, volume_size: vol.size_gb * 1024 ** 3, digest: newHex(s, 'digest', 32), created_at: nowIso(), retention_days: 5, listed: 0 });
+  });
+  out(`Scheduled to snapshot volume ${ctx.args[0]}\n`);
+}
+
+/** Oldest first. A new snapshot is listed once as pending (empty id, `running`), then as `created`. */
+export function cmdSnapshotsList(ctx) {
+  const appName = resolveAppName(ctx);
+  const rows = withState(ctx.dir, (s) => {
+    requireAuth(ctx, s);
+    gqlApp(s, appName);
+    const vol = snapshotVolumeOf(ctx, s, appName, 'failed retrieving snapshots');
+    const list = [...(vol.snapshots || [])].sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
+    return list.map((snap) => {
+      const pending = snap.listed++ === 0;
+      return { id: pending ? '' : snap.id, size: snap.size, volume_size: snap.volume_size, digest: snap.digest, created_at: snap.created_at, status: pending ? 'running' : 'created', retention_days: snap.retention_days };
+    });
+  });
+  if (ctx.flags.json) return jsonOut(rows);
+  if (!rows.length) { err(`No snapshots available for volume ${ctx.args[0]}\n`); return; }
+  out(renderTable([['ID', 'STATUS', 'STORED SIZE', 'VOL SIZE', 'CREATED AT', 'RETENTION DAYS'], ...rows.map((r) => [r.id || '(pending)', r.status, `${r.size} B`, `${r.volume_size / 1024 ** 3} GiB`, r.created_at, String(r.retention_days)])]));
+}
+
 // ---------------------------------------------------------------- secrets
 
 function isCharDevice(fd) {
@@ -991,6 +1030,9 @@ export async function cmdSshConsole(ctx) {
     });
   }
   withState(ctx.dir, (st) => { (st.ssh ||= []).push({ app: appName, machine: m.api.id, command, exitCode: res.code, ts: new Date().toISOString() }); });
+  // flyctl passes any amount of output through (flyctl-day2.md §6.2); the process exits right after
+  // these writes, and a pipe takes only ~64 KB at once: write synchronously, or the rest is lost.
+  for (const stream of [process.stdout, process.stderr]) stream._handle?.setBlocking?.(true);
   process.stdout.write(res.stdout);
   process.stderr.write(res.stderr);
   if (res.code !== 0) throw new FlyError(`ssh shell: Process exited with status ${res.code}`);

@@ -1,0 +1,141 @@
+/**
+ * `clawdfly restore`: put a verified archive back on the machine.
+ *
+ *   1. the archive is read in full here and checked against its manifest (a truncated or tampered
+ *      one is refused with exit 2 before any flyctl call);
+ *   2. the machine's current state is backed up here first (the way back, and the source of
+ *      "what will be replaced");
+ *   3. one ssh call streams the archive to the machine, which extracts it into a fresh
+ *      `mktemp`-named dir under the state dir, checks it against the manifest and the archive's
+ *      sha256, then moves the current entries into `.pre-restore-<stamp>-*` and the new ones in;
+ *   4. the machine restarts; once the gateway listens on the restored state, the
+ *      `.pre-restore-*` dir is removed (`--keep-previous` keeps it).
+ */
+import { rm } from 'node:fs/promises';
+import { ClawdflyError, UsageError } from '../errors.js';
+import type { FlyClient } from '../fly/client.js';
+import { FlyRemoteExitError } from '../fly/errors.js';
+import type { Machine } from '../fly/json.js';
+import type { Project } from '../project/project.js';
+import { archiveModule, type Manifest, type VerifiedArchive } from './archive.js';
+import { remoteStderr, takeBackup, type BackupResult } from './backup.js';
+import { archiveCommand, backupExcludes } from './remote.js';
+import { quoteWord } from '../fly/quote.js';
+import { GATEWAY_UID } from '../gateway/runtime.js';
+
+const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
+
+export interface RestoreChanges {
+  replaced: string[];
+  removed: string[];
+  added: string[];
+  unchanged: number;
+}
+
+/** The refusals that need no machine: an archive of another app or another gateway release. */
+export function checkArchiveFits(archive: VerifiedArchive, project: Project, opts: { appGiven: boolean; force: boolean }): void {
+  const m = archive.manifest;
+  if (m.app !== project.app && !opts.appGiven) {
+    throw new UsageError(
+      `the archive is a backup of app ${m.app}, and this project's app is ${project.app}`,
+      `to restore it into ${project.app} anyway, name the target: --app ${project.app}`,
+      'other-app',
+    );
+  }
+  const excluded = backupExcludes().map((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)) : e));
+  const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || top.startsWith('.pre-restore-') || top.startsWith('.clawdfly-restore-');
+  const foreign = archive.files.map((f) => f.path).filter((p) => leftOut(p.split('/')[0]!));
+  if (foreign.length) {
+    throw new UsageError(`the archive holds ${foreign.slice(0, 3).join(', ')}, which a backup never contains and a restore never writes (not made by clawdfly backup?)`, 'use an archive made by clawdfly backup', 'archive-foreign');
+  }
+  if (m.runtime !== project.runtime.id && !opts.force) {
+    throw new UsageError(
+      `the archive was taken from runtime ${m.runtime}, and ${project.app} runs ${project.runtime.id}: its files may not be readable by this gateway release`,
+      'restore it with the project on the same runtime, or add --force to restore it anyway',
+      'other-runtime',
+    );
+  }
+}
+
+/** What the archive will change in the state the machine has now. */
+export function changesBetween(current: Manifest, incoming: Manifest): RestoreChanges {
+  const now = new Map(current.files.map((f) => [f.path, f.sha256]));
+  const next = new Map(incoming.files.map((f) => [f.path, f.sha256]));
+  const changes: RestoreChanges = { replaced: [], removed: [], added: [], unchanged: 0 };
+  for (const [path, sha] of next) {
+    if (!now.has(path)) changes.added.push(path);
+    else if (now.get(path) !== sha) changes.replaced.push(path);
+    else changes.unchanged++;
+  }
+  for (const path of now.keys()) if (!next.has(path)) changes.removed.push(path);
+  return changes;
+}
+
+/** The machine's current state, saved locally before anything changes. */
+export function backupCurrent(project: Project, fly: FlyClient, machine: Machine): Promise<BackupResult> {
+  return takeBackup(project, fly, machine);
+}
+
+export interface SwapResult {
+  preRestore: string;
+  files: number;
+  bytes: number;
+  movedAside: string[];
+  problems: string[];
+}
+
+/** Step 3: upload, extract into a fresh temp dir, verify, swap. Throws with nothing changed on any failure before the swap. */
+export async function uploadAndSwap(project: Project, fly: FlyClient, machine: Machine, file: string, archive: VerifiedArchive, onSent?: (n: number) => void): Promise<SwapResult> {
+  const status = archiveModule().STATUS;
+  let stdout: string;
+  try {
+    const result = await fly.sshTransfer(archiveCommand(project.stateDir, 'restore', [archive.archiveSha256, { excludes: backupExcludes() }]), {
+      machineId: machine.id,
+      stdinFile: file,
+      idleTimeoutMs: IDLE_TIMEOUT_MS,
+      onStdinBytes: onSent,
+    });
+    if (result.sinkError) throw new ClawdflyError(`reading ${file} failed: ${result.sinkError.message}`, { code: 'archive-unreadable' });
+    stdout = result.stdout;
+  } catch (error) {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === status.damaged) {
+      throw new ClawdflyError(`the archive arrived damaged on machine ${machine.id}; nothing on the machine was changed`, {
+        hint: 'run the restore again (the connection may have dropped)',
+        code: 'upload-damaged',
+        evidence: remoteStderr(error.stderr),
+      });
+    }
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === status.swapFailed) {
+      throw new ClawdflyError(`the swap on machine ${machine.id} failed; the previous files were put back`, {
+        hint: 'clawdfly ssh -- ls -la /data  (look for .pre-restore-* if anything is missing)',
+        code: 'swap-failed',
+        evidence: remoteStderr(error.stderr),
+      });
+    }
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === status.refused) {
+      const said = remoteStderr(error.stderr);
+      throw new ClawdflyError(`a folder in ${project.stateDir} cannot be moved aside by the gateway user; nothing on the machine was changed`, {
+        hint: `give it back to the gateway user, e.g.: fly ssh console -a ${quoteWord(project.app)} -C ${quoteWord(`chown -R ${GATEWAY_UID}:${GATEWAY_UID} -- <folder>`)}  then run the restore again`,
+        code: 'restore-blocked',
+        evidence: said,
+      });
+    }
+    if (error instanceof FlyRemoteExitError) {
+      throw new ClawdflyError(`the restore script on machine ${machine.id} failed with status ${error.remoteStatus}`, { code: 'restore-failed', evidence: remoteStderr(error.stderr) });
+    }
+    throw error;
+  }
+  const line = stdout.split('\n').find((l) => l.startsWith('{"restored":true'));
+  if (!line) throw new ClawdflyError(`the restore on machine ${machine.id} did not confirm`, { hint: 'clawdfly ssh -- ls -la /data', code: 'restore-unconfirmed' });
+  return JSON.parse(line) as SwapResult;
+}
+
+/** Step 4's clean-up: the previous state's dir on the volume, once the restored state is live. */
+export async function dropPrevious(project: Project, fly: FlyClient, machine: Machine, name: string): Promise<void> {
+  await fly.ssh(archiveCommand(project.stateDir, 'drop-previous', [name]), { machineId: machine.id });
+}
+
+/** A local file we made and no longer need (the safety backup of a restore the user declined). */
+export async function discard(file: string): Promise<void> {
+  await rm(file, { force: true });
+}

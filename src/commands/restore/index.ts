@@ -1,0 +1,132 @@
+/**
+ * `clawdfly restore <file>`: verify → back up the current state → show the changes → confirm →
+ * upload, extract, swap → restart → wait for the gateway → drop the replaced state. The logic is
+ * src/backup/restore.ts; this file orders the steps and reports them.
+ */
+import type { CommandContext } from '../types.js';
+import { UsageError } from '../../errors.js';
+import { formatBytes, verifyArchiveFile } from '../../backup/archive.js';
+import { backupCurrent, changesBetween, checkArchiveFits, discard, dropPrevious, uploadAndSwap, type RestoreChanges } from '../../backup/restore.js';
+import { Verifier } from '../../deploy/verify.js';
+import { appUrl } from '../../project/network.js';
+import { quoteWord } from '../../fly/quote.js';
+import { flyFor, openProject } from '../../operate/context.js';
+import { gatewayPortOf, pickMachine } from '../../operate/machine.js';
+import { isJsonMode, out } from '../../ui/output.js';
+import { Progress } from '../../ui/progress.js';
+import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
+import { relative, resolve } from 'node:path';
+
+export async function run({ args, opts }: CommandContext): Promise<number> {
+  const file = resolve(String(args[0]));
+  const verifyTimeout = opts['verifyTimeout'];
+  if (verifyTimeout !== undefined && (typeof verifyTimeout !== 'number' || !Number.isInteger(verifyTimeout) || verifyTimeout < 10)) {
+    throw new UsageError('--verify-timeout takes a whole number of seconds, at least 10', '--verify-timeout 300', 'bad-flag');
+  }
+  // 1. The archive first: a damaged one stops here, before any flyctl call.
+  const archive = await verifyArchiveFile(file);
+  const project = await openProject(opts);
+  checkArchiveFits(archive, project, { appGiven: typeof opts['app'] === 'string', force: opts['force'] === true });
+  const m = archive.manifest;
+  // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
+  if (opts['yes'] !== true && !canPrompt()) {
+    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+  }
+  if (!isJsonMode()) out.success(`${shown(file)}: ${archive.files.length} files of ${m.app} from ${m.createdAt}, verified against its manifest`);
+
+  const fly = flyFor(project, opts);
+  const { machine } = await pickMachine(fly, { machineId: typeof opts['machine'] === 'string' ? opts['machine'] : undefined });
+  const progress = new Progress();
+  // 2. The way back, and what the machine holds now.
+  const current = await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine));
+  const changes = changesBetween(current.manifest, m);
+  if (!isJsonMode()) showChanges(project.stateDir, changes, shown(current.file));
+
+  const confirmed = await confirmOrYes(`Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`, {
+    yes: opts['yes'] === true,
+    defaultValue: false,
+    flagHint: `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`,
+  });
+  if (!confirmed) {
+    // nothing was changed, so the copy made for the way back is not needed
+    await discard(current.file);
+    throw new UsageError('nothing restored', `clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+  }
+
+  // 3. Upload, extract into a fresh temp dir, verify, swap.
+  const swap = await progress.run('restore', `Restoring ${formatBytes(archive.bytes)} to ${project.stateDir} on ${machine.id}`, (update) => {
+    let sent = 0;
+    return uploadAndSwap(project, fly, machine, file, archive, (n) => update(`${formatBytes((sent += n))} of ${formatBytes(archive.bytes)} sent`));
+  });
+  if (swap.problems.length) out.warn(`after the swap, ${project.stateDir} differs from the archive (the gateway wrote in between): ${swap.problems.slice(0, 3).join('; ')}`);
+
+  // 4. Restart on the restored state, and wait until the gateway listens.
+  const since = Date.now();
+  await progress.run('restart', `Restarting machine ${machine.id}`, () => fly.restartMachine(machine.id));
+  const verifier = new Verifier(fly, {
+    port: gatewayPortOf(machine, project.fly.internalPort),
+    url: appUrl(project.app, project.exposure),
+    since,
+    requireListening: true,
+    runtime: project.runtime,
+    newApp: false,
+    deadlineMs: typeof opts['verifyTimeout'] === 'number' ? opts['verifyTimeout'] * 1000 : undefined,
+  });
+  const previous = `${project.stateDir}/${swap.preRestore}`;
+  let verified;
+  try {
+    verified = await progress.run('verify', 'Waiting for the gateway on the restored state', async (update) => {
+      await verifier.machineStarted();
+      return verifier.finish();
+    });
+  } catch (error) {
+    out.warn(`the replaced state is kept on the volume: ${previous}`);
+    throw error;
+  }
+  for (const w of verified.warnings) out.warn(w);
+  let dropped = false;
+  if (opts['keepPrevious'] !== true) {
+    try {
+      await dropPrevious(project, fly, machine, swap.preRestore);
+      dropped = true;
+    } catch (error) {
+      out.warn(`could not remove ${previous} (${error instanceof Error ? error.message.slice(0, 120) : String(error)}); remove it yourself once you are satisfied`);
+    }
+  }
+  if (isJsonMode()) {
+    out.json({
+      ok: true,
+      file,
+      app: project.app,
+      machine: machine.id,
+      from: { app: m.app, runtime: m.runtime, createdAt: m.createdAt },
+      files: swap.files,
+      bytes: swap.bytes,
+      changes: { replaced: changes.replaced, removed: changes.removed, added: changes.added, unchanged: changes.unchanged },
+      previousBackup: current.file,
+      previousOnVolume: dropped ? null : previous,
+      warnings: verified.warnings,
+    });
+    return 0;
+  }
+  out.success(`${project.app} runs on the restored state (${swap.files} files, ${formatBytes(swap.bytes)})`);
+  out.info(`  the state it replaced: ${shown(current.file)}${dropped ? '' : ` and ${previous} on the volume`}`);
+  return 0;
+}
+
+function shown(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
+}
+
+function showChanges(stateDir: string, c: RestoreChanges, saved: string): void {
+  out.info(`This restore changes ${stateDir}: ${c.replaced.length} replaced, ${c.removed.length} removed, ${c.added.length} added, ${c.unchanged} unchanged`);
+  const list = (mark: string, paths: string[]) => {
+    for (const p of paths.slice(0, 15)) out.info(`  ${mark} ${p}`);
+    if (paths.length > 15) out.info(`  ${mark} … ${paths.length - 15} more`);
+  };
+  list('~', c.replaced);
+  list('-', c.removed);
+  list('+', c.added);
+  out.info(`  (the current state is saved in ${saved} before anything changes)`);
+}

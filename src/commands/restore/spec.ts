@@ -1,0 +1,20 @@
+import { common, type CommandSpec } from '../types.js';
+
+export const restoreSpec: CommandSpec = {
+  name: 'restore',
+  summary: 'put a backup archive back on the machine: verified, the current state saved first, then the machine restarted',
+  args: '<file>',
+  options: [
+    common.dir,
+    { flags: '-a, --app <name>', description: "restore into this app (default: the app in fly.toml); needed when the archive is another app's" },
+    common.yes,
+    { flags: '--force', description: 'restore an archive taken from another gateway runtime' },
+    { flags: '--keep-previous', description: 'keep the replaced state on the volume as /data/.pre-restore-<time>-*/ after the restore' },
+    { flags: '--machine <id>', description: 'machine to restore to (default: the gateway machine)' },
+    { flags: '--verify-timeout <seconds>', description: 'how long to wait for the gateway to listen again after the restart (default: 120)', parse: 'int' },
+    common.json,
+    common.flyctl,
+  ],
+  examples: ['npx clawdfly restore .clawdfly/backups/my-gateway-20261129T031500Z.tar.gz', 'npx clawdfly restore backup.tar.gz --app my-new-gateway --yes'],
+  load: () => import('./index.js'),
+};
