@@ -70,6 +70,7 @@ export async function run({ args, opts }: CommandContext): Promise<number> {
     requireListening: true,
     runtime: project.runtime,
     newApp: false,
+    probeUrl: project.exposure !== 'private',
     deadlineMs: typeof opts['verifyTimeout'] === 'number' ? opts['verifyTimeout'] * 1000 : undefined,
   });
   const previous = `${project.stateDir}/${swap.preRestore}`;
