@@ -186,6 +186,64 @@ describe.concurrent('volume snapshots', () => {
   });
 });
 
+describe.concurrent('ips, proxy, tokens (flyctl-day2.md §1-§3)', () => {
+  test('first deploy: public pair by default, one private_v6 with --flycast, nothing with --no-public-ips; later deploys allocate nothing', async ({ fake, fly, json, writeProject }) => {
+    writeProject();
+    fake.addApp('claw-test');
+    expect((await fly(['deploy', '--ha=false', '-y'])).code).toBe(0);
+    const ips = json(await fly(['ips', 'list', '--json', '-a', 'claw-test']));
+    expect(ips.map((ip: any) => ip.Type).sort()).toEqual(['shared_v4', 'v6']);
+    expect(Object.keys(ips[0])).toEqual(['ID', 'Address', 'Type', 'Region', 'CreatedAt', 'ServiceName', 'Network']);
+    expect(ips.find((ip: any) => ip.Type === 'shared_v4')).toMatchObject({ ID: '', Region: '', CreatedAt: '0001-01-01T00:00:00Z' });
+    expect((await fly(['deploy', '--ha=false', '-y', '--flycast'])).stdout).toContain('http://claw-test.flycast');
+    expect(json(await fly(['ips', 'list', '--json', '-a', 'claw-test']))).toHaveLength(2);
+
+    fake.addApp('private-app');
+    writeProject(FLY_TOML.replace('app = "claw-test"', 'app = "private-app"'));
+    const flycast = await fly(['deploy', '--ha=false', '-y', '--flycast', '--no-public-ips']);
+    expect(flycast.stdout).toMatch(/Provisioning ip address for private-app\n {2}Private ipv6: fdaa:/);
+    expect(json(await fly(['ips', 'list', '--json', '-a', 'private-app'])).map((ip: any) => ip.Type)).toEqual(['private_v6']);
+  });
+
+  test('allocate-v6 [--private] has no -y; allocate-v4 needs -y unless --shared; release is sequential and stops at a bad address', async ({ fake, fly, json }) => {
+    fake.addApp('ip-app');
+    expect((await fly(['ips', 'allocate-v6', '-y', '-a', 'ip-app'])).stderr).toContain("unknown shorthand flag: 'y' in -y");
+    expect((await fly(['ips', 'allocate-v6', '--private', '-a', 'ip-app'])).stdout).toMatch(/v6 │ fdaa:\S+ │ private ingress/);
+    expect((await fly(['ips', 'allocate-v4', '-a', 'ip-app'])).stderr).toContain('yes flag must be specified when not running interactively');
+    expect((await fly(['ips', 'allocate-v4', '--shared', '-a', 'ip-app'])).stdout).toMatch(/v4 │ \S+ │ shared │ global/);
+    const [priv, shared] = json(await fly(['ips', 'list', '--json', '-a', 'ip-app']));
+    const r = await fly(['ips', 'release', shared.Address, 'not-an-ip', priv.Address, '-a', 'ip-app']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(`Released ${shared.Address} from ip-app\n`);
+    expect(r.stderr).toContain("Invalid IP address: 'not-an-ip'");
+    expect(json(await fly(['ips', 'list', '--json', '-a', 'ip-app']))).toEqual([priv]);
+  });
+
+  test('proxy listens for real, prints the one readiness line, exits 0 on SIGINT; an unknown host is a DNS error', async ({ fake, fly }) => {
+    fake.addApp('px-app');
+    const child = spawn('flyctl', ['proxy', '0:80', 'px-app.flycast', '-a', 'px-app', '-q'], { env: fake.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    while (!stdout.includes('\n')) await new Promise((r) => setTimeout(r, 50));
+    const m = /^Proxying localhost:(\d+) to remote \[px-app\.flycast\]:80\n$/.exec(stdout);
+    expect(m).not.toBeNull();
+    expect((await fetch(`http://127.0.0.1:${m![1]}/x`)).status).toBe(200);
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect((await fly(['proxy', '0:80', 'nope.flycast', '-a', 'px-app'])).stderr).toContain('nope.flycast: host was not found in DNS');
+  });
+
+  test('tokens create deploy: one FlyV1 line or {"token"}; -x takes Go durations (no d)', async ({ fake, fly, json }) => {
+    fake.addApp('tok-app');
+    expect((await fly(['tokens', 'create', 'deploy', '-a', 'tok-app'])).stdout).toMatch(/^FlyV1 fm2_[A-Za-z0-9+/=]+,fm2_[A-Za-z0-9+/=]+\n$/);
+    expect(Object.keys(json(await fly(['tokens', 'create', 'deploy', '-a', 'tok-app', '-x', '720h', '--json'])))).toEqual(['token']);
+    const bad = await fly(['tokens', 'create', 'deploy', '-a', 'tok-app', '-x', '30d']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('time: unknown unit "d" in duration "30d"');
+  });
+});
+
 describe.concurrent('deploy', () => {
   test('first deploy creates one volume and one machine; later deploys update in place', async ({ fake, work, fly, json, writeProject, deployedApp }) => {
     writeProject();
