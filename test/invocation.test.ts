@@ -29,7 +29,7 @@ describe('asInvoked', () => {
 describe('hints from the real CLI', () => {
   it('a refused command run with --dir (through npx) gives a hint to paste as it is', async () => {
     const dir = tempDir();
-    const r = await runCli(['config', 'push', '--dir', dir], { env: { npm_command: 'exec' } });
+    const r = await runCli(['config', 'push', '--dir', dir], { viaNpx: true });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`npx clawdfly init --dir ${dir}`);
   });

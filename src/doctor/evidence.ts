@@ -9,7 +9,7 @@ import { FlyClient } from '../fly/client.js';
 import { exitOf, type Machine, type MachineEvent } from '../fly/json.js';
 import { checkConfigText } from '../gateway/config-file.js';
 import { classifyLines, type LogFinding } from '../gateway/logs.js';
-import { gatewayCli, gatewayCliUrlFlag, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
+import { gatewayCli, gatewayCliUrlFlag, GATEWAY_USER, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
 import type { Project } from '../project/project.js';
 import { parseRemoteFacts, remoteFactsArgv, type RemoteFacts } from './remote.js';
 import type { DevicesList, Evidence, LogLine, Probe } from './types.js';
@@ -123,7 +123,7 @@ export function devicesArgv(project: Project, machine: Machine | undefined, args
 }
 
 export async function listDevices(client: FlyClient, project: Project, machine: Machine): Promise<DevicesList> {
-  const stdout = await client.ssh(devicesArgv(project, machine, ['list', '--json']), { machineId: machine.id, timeoutMs: DOCTOR_SSH_TIMEOUT_MS });
+  const stdout = await client.ssh(devicesArgv(project, machine, ['list', '--json']), { machineId: machine.id, timeoutMs: DOCTOR_SSH_TIMEOUT_MS, user: GATEWAY_USER });
   const start = stdout.indexOf('{');
   const value = JSON.parse(start >= 0 ? stdout.slice(start) : stdout) as Partial<DevicesList>;
   return { pending: Array.isArray(value.pending) ? value.pending : [], paired: Array.isArray(value.paired) ? value.paired : [] };

@@ -14,6 +14,7 @@ import { PROJECT_FILES } from '../project/paths.js';
 import { registerSecret } from '../ui/redact.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { devicesArgv, machineCmd, machineEnv, cmdBind, cmdPort } from './evidence.js';
+import { GATEWAY_USER } from '../gateway/runtime.js';
 import { removeStaleLocksArgv, staleReason } from './remote.js';
 import { memoryStep } from './checks/memory.js';
 import { neededSecrets } from './checks/secrets.js';
@@ -220,7 +221,7 @@ export function planFix(kind: FixKind, checks: CheckId[], ev: Evidence): FixPlan
         async apply(client, progress) {
           for (const p of pending) {
             progress(`approving ${p.requestId}`);
-            await client.ssh(devicesArgv(project, m, ['approve', p.requestId]), { machineId: m.id });
+            await client.ssh(devicesArgv(project, m, ['approve', p.requestId]), { machineId: m.id, user: GATEWAY_USER });
           }
         },
       };

@@ -232,16 +232,17 @@ export class FlyClient {
     return { entries, timedOut: result.timedOut };
   }
 
-  sshArgv(command: string[], machineId?: string, pty = false): string[] {
-    return ['ssh', 'console', ...this.a(), ...(machineId ? ['--machine', machineId] : []), '-q', ...(pty ? ['--pty'] : []), '-C', remoteCommand(command)];
+  /** `user`: run as that Unix user instead of root (hallpass's --user), for programs that write in the state dir. */
+  sshArgv(command: string[], machineId?: string, pty = false, user?: string): string[] {
+    return ['ssh', 'console', ...this.a(), ...(machineId ? ['--machine', machineId] : []), ...(user ? ['--user', user] : []), '-q', ...(pty ? ['--pty'] : []), '-C', remoteCommand(command)];
   }
 
   /**
    * Runs one command on the machine. stdin (if any) is piped to it and closed; a remote non-zero
    * exit becomes FlyRemoteExitError with the remote status.
    */
-  async ssh(command: string[], opts: { machineId?: string; input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
-    const argv = this.sshArgv(command, opts.machineId);
+  async ssh(command: string[], opts: { machineId?: string; input?: string | Buffer; timeoutMs?: number; user?: string } = {}): Promise<string> {
+    const argv = this.sshArgv(command, opts.machineId, false, opts.user);
     const result = await this.runner.run(argv, { input: opts.input, timeoutMs: opts.timeoutMs ?? TIMEOUTS.ssh, allowFailure: true });
     if (result.exitCode === 0) return result.stdout;
     const remote = result.stderr.match(/Process exited with status (\d+)/);

@@ -269,7 +269,7 @@ describe('clawdfly deploy: refusals before any change', () => {
     const result = await p.deploy(['--yes']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`the app name "${APP}" is taken`);
-    expect(result.stderr).toMatch(/clawdfly init --app test-claw-\w+/);
+    expect(result.stderr).toMatch(/clawdfly init --dir \S+ --app test-claw-\w+/);
     expect(mutations(p.fake.invocations()).map((m) => m.split(' ').slice(0, 2).join(' '))).toEqual(['apps create']);
     expect(volumesOf(p)).toEqual([]);
   }, MIN);

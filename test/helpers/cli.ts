@@ -40,6 +40,8 @@ export interface CliOptions {
   /** Extra secret values that must not appear in the output. */
   secrets?: string[];
   timeoutMs?: number;
+  /** Run as `npx clawdfly …` does (npm_command=exec). */
+  viaNpx?: boolean;
 }
 
 /** Secret values of a project dir (its .clawdfly/secrets.env), if any. */
@@ -76,8 +78,10 @@ export function assertNoSecrets(text: string, secrets: Iterable<string>, where: 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const cwd = opts.cwd ?? process.cwd();
   const started = Date.now();
-  // npm_command=exec (the suite started with `npx vitest`) would make hints say `npx clawdfly`.
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', npm_command: undefined, ...opts.env };
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env };
+  // npm sets npm_command=exec for npx: hints then say `npx clawdfly`. Only a test that asks gets it
+  // (the suite itself may have been started with `npx vitest`).
+  env['npm_command'] = opts.viaNpx ? 'exec' : undefined;
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });

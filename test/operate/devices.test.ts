@@ -37,6 +37,8 @@ describe('clawdfly devices', () => {
     const ssh = d.since(mark).find((a) => a[0] === 'ssh')!;
     expect(ssh.slice(0, 6)).toEqual(['ssh', 'console', '-a', APP, '--machine', d.machineId]);
     expect(ssh).toContain('-q');
+    // As the gateway's user: the CLI writes its device identity under /data, which root must not own.
+    expect(ssh.slice(6, 8)).toEqual(['--user', 'node']);
   });
 
   it('--json gives the list with ageSeconds', async () => {

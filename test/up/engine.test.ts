@@ -200,7 +200,7 @@ describe('refusals through the real binary (exit 2, nothing written)', () => {
     expect(r.stderr).toMatch(/docker is installed but does not answer: Cannot connect to the Docker daemon/);
     const noLocal = await runCli(['up', '--dir', dir]);
     expect(noLocal.code).toBe(2);
-    expect(noLocal.stderr).toMatch(/clawdfly up --local/);
+    expect(noLocal.stderr).toMatch(/clawdfly up --dir \S+ --local/);
   });
 
   it('a port that is taken on 127.0.0.1 is refused before anything starts', async () => {

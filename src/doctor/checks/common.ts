@@ -61,6 +61,6 @@ export function shellLine(argv: string[]): string {
  * split, and that one string again for the operator's shell (a path or id read from the machine
  * must never run anything on the operator's laptop).
  */
-export function sshHint(ev: Evidence, remoteArgv: string[]): string {
-  return shellLine(['fly', 'ssh', 'console', '-a', ev.project.app, '-C', remoteCommand(remoteArgv)]);
+export function sshHint(ev: Evidence, remoteArgv: string[], user?: string): string {
+  return shellLine(['fly', 'ssh', 'console', '-a', ev.project.app, ...(user ? ['--user', user] : []), '-C', remoteCommand(remoteArgv)]);
 }

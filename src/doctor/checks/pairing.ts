@@ -2,6 +2,7 @@
 import { bootLines, devicesArgv, findings } from '../evidence.js';
 import type { Check } from '../types.js';
 import { logEvidence, missing, sshHint } from './common.js';
+import { GATEWAY_USER } from '../../gateway/runtime.js';
 
 export const pairingCheck: Check = {
   id: 'pairing',
@@ -12,7 +13,7 @@ export const pairingCheck: Check = {
     const lines = findings(bootLines(ev)).filter((f) => f.kind === 'pairing');
     if (!lines.length) return { status: 'ok', summary: 'no "pairing required" in this boot\'s logs' };
     const evidence = lines.slice(-2).map((f) => logEvidence(f.line));
-    const approve = (id: string) => sshHint(ev, devicesArgv(ev.project, ev.machine, ['approve', id]));
+    const approve = (id: string) => sshHint(ev, devicesArgv(ev.project, ev.machine, ['approve', id]), GATEWAY_USER);
     if (ev.devices?.ok) {
       const pending = ev.devices.value!.pending;
       if (!pending.length) return { status: 'ok', summary: 'pairing requests in the logs were all approved (none pending)' };
