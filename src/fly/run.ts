@@ -3,7 +3,7 @@
  * stdin always piped and closed, ANSI stripped, a hard timeout on every call, and every line it
  * logs passed through the redaction filter.
  */
-import { spawn } from 'node:child_process';
+import { spawnPiped, spawnProcess, type ChildProcess } from '../util/process.js';
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -115,7 +115,7 @@ export class FlyctlRunner {
     out.verbose(`$ flyctl ${argv.map((a) => (a.length > 200 ? `${a.slice(0, 60)}…(${a.length} chars)` : /\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}  (transfer)`);
     const started = Date.now();
     return new Promise((resolve, reject) => {
-      const child = spawn(this.path, argv, { env: flyctlEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawnPiped(this.path, argv, { env: flyctlEnv() });
       const release = whileChildRuns(child);
       let idle: NodeJS.Timeout | undefined;
       let stalled = false;
@@ -188,7 +188,7 @@ export class FlyctlRunner {
     out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}  (interactive)`);
     const started = Date.now();
     return new Promise((resolve, reject) => {
-      const child = spawn(this.path, argv, { env: flyctlEnv(), stdio: 'inherit' });
+      const child = spawnProcess(this.path, argv, { env: flyctlEnv(), stdio: 'inherit' });
       // The terminal delivers Ctrl-C to flyctl itself (same foreground group; in raw mode it is a key for the remote side).
       const release = whileChildRuns(child, false);
       child.on('error', (error) => {
@@ -210,7 +210,7 @@ export class FlyctlRunner {
     const started = Date.now();
     return new Promise((resolve, reject) => {
       // stdin is a pipe that we close at once (flyctl.md §8.1), never /dev/null.
-      const child = spawn(this.path, argv, { env: flyctlEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawnPiped(this.path, argv, { env: flyctlEnv() });
       child.stdin.end();
       const release = whileChildRuns(child);
       let open = 2;
@@ -285,7 +285,7 @@ const SIGNAL_ESCALATION_MS = 2_000;
  * Ctrl-C / SIGTERM reach the child too. A child that ignores them must not keep the user's Ctrl-C
  * from working: SIGTERM follows, then SIGKILL, each after SIGNAL_ESCALATION_MS.
  */
-function whileChildRuns(child: import('node:child_process').ChildProcess, forwardSignals = true): () => void {
+function whileChildRuns(child: ChildProcess, forwardSignals = true): () => void {
   const running = () => child.exitCode === null && child.signalCode === null;
   const timers: NodeJS.Timeout[] = [];
   const escalate = (signals: NodeJS.Signals[]) => {

@@ -6,7 +6,7 @@
  * 127.0.0.1 only. The image is built only when its build context changed, and the stopped container
  * is kept and started again while nothing it was created with changed (see startContainer).
  */
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess } from '../util/process.js';
 import { findOnPath, spawnProcess } from '../util/process.js';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { lstat, readdir, readFile, chown, mkdir, writeFile } from 'node:fs/promises';

@@ -3,7 +3,7 @@
  * with `npm ci --omit=dev` into .clawdfly/local-runtime/<lockfile hash>/ and run on a Node binary
  * that the gateway accepts (runtime.minNode), the way the image runs it.
  */
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess } from '../util/process.js';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';

@@ -4,7 +4,7 @@
  * SIGHUP into one clean stop (a second Ctrl-C forces it), and explains an early exit from the
  * gateway's own log lines.
  */
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess } from '../util/process.js';
 import { ClawdflyError } from '../errors.js';
 import { classifyLines, type LogFinding } from '../gateway/logs.js';
 import type { GatewayRuntime } from '../gateway/runtime.js';

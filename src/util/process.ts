@@ -2,7 +2,10 @@
  * The one way src/local and the desktop helpers start other programs: argv arrays (never a shell),
  * a timeout on everything that is awaited, and one PATH lookup. (src/fly has its own flyctl runner.)
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
+
+/** The one module that imports node:child_process; everyone else takes the types from here. */
+export type { ChildProcess, ChildProcessWithoutNullStreams };
 import { execa } from 'execa';
 
 export interface ProcessResult {
@@ -74,6 +77,11 @@ export function spawnProcess(file: string, args: readonly string[], opts: SpawnO
     child.once('error', () => clearTimeout(timer));
   }
   return child;
+}
+
+/** spawnProcess with stdin, stdout and stderr all pipes (typed so). */
+export function spawnPiped(file: string, args: readonly string[], opts: Omit<SpawnOptions, 'stdio'> = {}): ChildProcessWithoutNullStreams {
+  return spawnProcess(file, args, { ...opts, stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
 }
 
 /** The first executable file called `name` on PATH (or `name` itself when absolute). */
