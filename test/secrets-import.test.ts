@@ -10,7 +10,7 @@ import { formatSecretsImport, importLine, parseFlyctlSecretsImport } from '../sr
 // @ts-expect-error plain ESM without types
 import { parseSecretsImport as flyctlParserInTheDouble } from './fakefly/lib/commands.mjs';
 import { APP, newProject, stopAppServer } from './deploy/setup.js';
-import { TEST_SECRETS } from './helpers/cli.js';
+import { runCli, TEST_SECRETS } from './helpers/cli.js';
 
 afterAll(stopAppServer);
 
@@ -78,9 +78,13 @@ describe('deploy with values that break naive quoting', () => {
     const file = join(p.dir, '.clawdfly', 'secrets.env');
     const extra = { QUOTED_SECRET: TEST_SECRETS.QUOTED_SECRET, MULTILINE_SECRET: TEST_SECRETS.MULTILINE_SECRET, HASH_SECRET: 'test-hash-a#b"c-9f2e' };
     writeFileSync(file, readFileSync(file, 'utf8') + Object.entries(extra).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n', { mode: 0o600 });
-    const r = await p.deploy(['--yes']);
+    // --json and --verbose (every flyctl call shown): runCli fails the test if any value is printed.
+    const r = await p.deploy(['--yes', '--json', '--verbose']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('$ flyctl secrets import --stage');
     expect(p.fake.secrets(APP)).toMatchObject(extra);
+    const doctor = await runCli(['doctor', '--dir', p.dir, '--json', '--verbose'], { env: p.env, secrets: Object.values(extra) });
+    expect(doctor.stdout).toContain('"checks"');
   }, 120_000);
 
   it('a value flyctl cannot read back is refused before anything changes (exit 2, the name, the way round it)', async () => {
