@@ -27,7 +27,7 @@ export const initSpec: CommandSpec = {
     { flags: '--signal', description: 'Signal image variant (Java + signal-cli; needs >= 2048 MB)' },
     { flags: '--signal-account <+number>', description: 'the Signal number the gateway uses, E.164 (+15551234567); implies --signal' },
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
-    { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')} (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
+    { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')}, or a package name alone for its newest row (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },
     { flags: '--keep', description: 'keep files you changed (write only new ones)' },
     common.json,
