@@ -24,6 +24,16 @@ const BOOT_MS = 10 * 60_000;
 const KEEP = new Set(['.clawdfly/local-runtime', '.clawdfly/local-data/tmp']);
 const RUNTIME_ID = 'openclaw@2026.9.6';
 
+/**
+ * The environment a user's shell would pass: openclaw silences its console (and more) when it sees
+ * the test runner's VITEST=true, so the runner's own variables must not reach it.
+ */
+function userEnv(extra: Record<string, string>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', ...extra };
+  for (const key of Object.keys(env)) if (key.startsWith('VITEST') || key === 'TEST') env[key] = undefined;
+  return env;
+}
+
 /** PATH with `nodeBin`'s folder first (and the host's npm still reachable after it). */
 function pathWith(nodeBin: string): string {
   return `${dirname(nodeBin)}${delimiter}${process.env['PATH'] ?? ''}`;
@@ -42,7 +52,7 @@ async function freshProject(dir: string): Promise<void> {
   };
   await prune('');
   // Anthropic only: with any openai/* model configured, openclaw 2026.9.6 installs its `codex` plugin
-  // at start (`npm view @openclaw/codex`, then clawhub.ai), which hangs without that network.
+  // at start (`npm view @openclaw/codex`, then clawhub.ai): without that network it did not listen in 70 s.
   const r = await runCli(['init', '--yes', '--runtime', 'openclaw', '--dir', dir, '--app', 'up-openclaw-test', '--region', 'iad'], {
     env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY, OPENAI_API_KEY: undefined, OPENCLAW_GATEWAY_TOKEN: undefined, DISCORD_BOT_TOKEN: undefined, TELEGRAM_BOT_TOKEN: undefined },
   });
@@ -57,8 +67,9 @@ interface Up {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startUp(args: string[], env: NodeJS.ProcessEnv): Up {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startUp(args: string[], extra: Record<string, string>): Up {
+  const env = Object.fromEntries(Object.entries(userEnv(extra)).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -184,7 +195,7 @@ describe('clawdfly up --local --engine node with openclaw (real gateway, Node 24
       const config = JSON.parse(original) as Record<string, unknown>;
       writeFileSync(file, JSON.stringify({ ...config, notAKey: 1 }, null, 2));
       await rm(seeded, { force: true });
-      const r = await runCli(['up', '--local', '--engine', 'node', '--dir', dir], { env: { PATH: pathWith(node24) } });
+      const r = await runCli(['up', '--local', '--engine', 'node', '--dir', dir], { env: userEnv({ PATH: pathWith(node24) }) });
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(`openclaw.json is not valid for ${RUNTIME_ID}: <root>: Unrecognized key: "notAKey"`);
       expect(existsSync(seeded)).toBe(false);
@@ -199,7 +210,7 @@ describe('clawdfly up --local --engine node with openclaw (real gateway, Node 24
     // The Node running this suite too, when it is older than 24 (it is 20 on the reference machine).
     const hosts = Number(process.versions.node.split('.')[0]) < 24 ? [process.execPath, node22] : [node22];
     for (const nodeBin of hosts) {
-      const r = await runCli(['up', '--local', '--engine', 'node', '--dir', dir], { env: { PATH: pathWith(nodeBin) } });
+      const r = await runCli(['up', '--local', '--engine', 'node', '--dir', dir], { env: userEnv({ PATH: pathWith(nodeBin) }) });
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       const lines = r.stderr.trim().split('\n');
