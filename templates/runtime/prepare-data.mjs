@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 const STATE_DIR = process.env['{{stateDirEnv}}'] || '{{stateDir}}';
 const CONFIG_FILE = '{{configFileName}}';
 const LOCK_DIR_PREFIX = '{{lockTmpDirPrefix}}';
-// A folder under the state dir that holds lock dirs whatever TMPDIR says ('' = none).
-const LOCK_STATE_SUBDIR = '{{lockStateSubdir}}';
-const COMPILE_CACHE = '{{compileCacheSubdir}}';
+{{#lockStateSubdir}}
+// {{productName}} keeps its lock dirs under the state dir, whatever TMPDIR says.
+const LOCK_STATE_DIR = join(STATE_DIR, '{{lockStateSubdir}}');
+{{/lockStateSubdir}}
 const RUNTIME_ID = '{{runtimeId}}';
 const SEED_CONFIG = '/app/' + CONFIG_FILE;
 const PREWARMED_JITI = '/app/.jiti-cache';
@@ -56,7 +57,7 @@ step('transpile cache', () => {
   // The jiti cache is keyed by source path and content: a cache from another runtime is dead weight.
   const tmp = tmpdir();
   const marker = join(tmp, '.clawdfly-runtime');
-  const jiti = join(tmp, COMPILE_CACHE);
+  const jiti = join(tmp, '{{compileCacheSubdir}}');
   const previous = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : '';
   if (previous && previous !== RUNTIME_ID) {
     rmSync(jiti, { recursive: true, force: true });
@@ -99,8 +100,7 @@ function staleReason(lock) {
 
 step('stale locks', () => {
   const dirs = [STATE_DIR];
-  const bases = [tmpdir(), '/tmp', ...(LOCK_STATE_SUBDIR ? [join(STATE_DIR, LOCK_STATE_SUBDIR)] : [])];
-  for (const base of new Set(bases)) {
+  for (const base of new Set([tmpdir(), '/tmp'{{#lockStateSubdir}}, LOCK_STATE_DIR{{/lockStateSubdir}}])) {
     if (!existsSync(base)) continue;
     for (const entry of readdirSync(base)) if (entry.startsWith(LOCK_DIR_PREFIX)) dirs.push(join(base, entry));
   }

@@ -144,7 +144,7 @@ const CASES: Case[] = [
         dmPolicy: 'pairing', groupPolicy: 'allowlist', account: '+15551234567',
         transport: { kind: 'managed-native', cliPath: '/usr/local/bin/signal-cli' },
       });
-      expect(readFileSync(join(dir, 'runtime', 'prepare-data.mjs'), 'utf8')).toContain(`const LOCK_STATE_SUBDIR = 'tmp';`);
+      expect(readFileSync(join(dir, 'runtime', 'prepare-data.mjs'), 'utf8')).toContain(`const LOCK_STATE_DIR = join(STATE_DIR, 'tmp');`);
     },
   },
   {

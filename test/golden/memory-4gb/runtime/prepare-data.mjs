@@ -7,9 +7,6 @@ import { tmpdir } from 'node:os';
 const STATE_DIR = process.env['CLAWDBOT_STATE_DIR'] || '/data';
 const CONFIG_FILE = 'clawdbot.json';
 const LOCK_DIR_PREFIX = 'clawdbot-';
-// A folder under the state dir that holds lock dirs whatever TMPDIR says ('' = none).
-const LOCK_STATE_SUBDIR = '';
-const COMPILE_CACHE = 'jiti';
 const RUNTIME_ID = 'clawdbot@2026.1.24-3';
 const SEED_CONFIG = '/app/' + CONFIG_FILE;
 const PREWARMED_JITI = '/app/.jiti-cache';
@@ -56,7 +53,7 @@ step('transpile cache', () => {
   // The jiti cache is keyed by source path and content: a cache from another runtime is dead weight.
   const tmp = tmpdir();
   const marker = join(tmp, '.clawdfly-runtime');
-  const jiti = join(tmp, COMPILE_CACHE);
+  const jiti = join(tmp, 'jiti');
   const previous = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : '';
   if (previous && previous !== RUNTIME_ID) {
     rmSync(jiti, { recursive: true, force: true });
@@ -99,8 +96,7 @@ function staleReason(lock) {
 
 step('stale locks', () => {
   const dirs = [STATE_DIR];
-  const bases = [tmpdir(), '/tmp', ...(LOCK_STATE_SUBDIR ? [join(STATE_DIR, LOCK_STATE_SUBDIR)] : [])];
-  for (const base of new Set(bases)) {
+  for (const base of new Set([tmpdir(), '/tmp'])) {
     if (!existsSync(base)) continue;
     for (const entry of readdirSync(base)) if (entry.startsWith(LOCK_DIR_PREFIX)) dirs.push(join(base, entry));
   }

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 const STATE_DIR = process.env['OPENCLAW_STATE_DIR'] || '/data';
 const CONFIG_FILE = 'openclaw.json';
 const LOCK_DIR_PREFIX = 'openclaw-';
-// A folder under the state dir that holds lock dirs whatever TMPDIR says ('' = none).
-const LOCK_STATE_SUBDIR = 'tmp';
-const COMPILE_CACHE = 'node-compile-cache';
+// OpenClaw keeps its lock dirs under the state dir, whatever TMPDIR says.
+const LOCK_STATE_DIR = join(STATE_DIR, 'tmp');
 const RUNTIME_ID = 'openclaw@2026.9.6';
 const SEED_CONFIG = '/app/' + CONFIG_FILE;
 const PREWARMED_JITI = '/app/.jiti-cache';
@@ -56,7 +55,7 @@ step('transpile cache', () => {
   // The jiti cache is keyed by source path and content: a cache from another runtime is dead weight.
   const tmp = tmpdir();
   const marker = join(tmp, '.clawdfly-runtime');
-  const jiti = join(tmp, COMPILE_CACHE);
+  const jiti = join(tmp, 'node-compile-cache');
   const previous = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : '';
   if (previous && previous !== RUNTIME_ID) {
     rmSync(jiti, { recursive: true, force: true });
@@ -99,8 +98,7 @@ function staleReason(lock) {
 
 step('stale locks', () => {
   const dirs = [STATE_DIR];
-  const bases = [tmpdir(), '/tmp', ...(LOCK_STATE_SUBDIR ? [join(STATE_DIR, LOCK_STATE_SUBDIR)] : [])];
-  for (const base of new Set(bases)) {
+  for (const base of new Set([tmpdir(), '/tmp', LOCK_STATE_DIR])) {
     if (!existsSync(base)) continue;
     for (const entry of readdirSync(base)) if (entry.startsWith(LOCK_DIR_PREFIX)) dirs.push(join(base, entry));
   }
