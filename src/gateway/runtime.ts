@@ -59,6 +59,8 @@ export interface GatewayRuntime {
    * (clawdbot) or Node's compile cache (openclaw). The image build prewarms it, the volume keeps it.
    */
   compileCacheSubdir: string;
+  /** That cache in prose (fly.toml's comment). */
+  compileCacheName: string;
   /**
    * How a config file is checked before it is used: clawdfly's hand mirror of the schema (clawdbot
    * has no validator command), or the gateway's own `config validate --json` run on the installed
@@ -99,6 +101,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     refusedNodeMajors: [],
     nodeMajor: 22,
     compileCacheSubdir: 'jiti',
+    compileCacheName: 'jiti transpile cache',
     configValidator: { kind: 'schema' },
     configDialect: 'clawdbot',
     knownCrashes: [
@@ -145,6 +148,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     refusedNodeMajors: [25],
     nodeMajor: 24,
     compileCacheSubdir: 'node-compile-cache',
+    compileCacheName: 'Node compile cache',
     configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
     configDialect: 'openclaw',
     knownCrashes: [],

@@ -87,6 +87,7 @@ export function templateValues(answers: Answers): TemplateValues {
     nodeMajor: runtime.nodeMajor,
     baseImage: baseImage(runtime),
     compileCacheSubdir: runtime.compileCacheSubdir,
+    compileCacheName: runtime.compileCacheName,
     runtimeId: runtime.id,
     entry: runtime.entry,
     packageDir: runtimePackageDir(runtime),
