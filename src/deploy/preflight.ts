@@ -114,7 +114,7 @@ export function localPreflight(project: Project, opts: { localOnly?: boolean; se
 
   if (project.configText === undefined) problem(`no ${project.runtime.configFileName} in ${dir}`, 'clawdfly init  (writes it)', 'no-config');
   else {
-    const check = checkConfigText(project.configText);
+    const check = checkConfigText(project.configText, project.runtime);
     if (!check.ok) {
       problem(
         `${project.runtime.configFileName} would be refused by the gateway (it refuses to start with an invalid config)`,

@@ -150,7 +150,8 @@ export class Verifier {
     });
     const listens = findings.filter((f): f is Extract<LogFinding, { kind: 'listening' }> => f.kind === 'listening');
     // `--bind lan` prints one line (0.0.0.0); loopback prints 127.0.0.1 and [::1]: judge the best one.
-    const listening = listens.find((l) => PUBLIC_HOSTS.has(l.host) && l.port === this.opts.port) ?? listens.find((l) => PUBLIC_HOSTS.has(l.host)) ?? listens[0];
+    const isPublic = (l: { host?: string }) => l.host !== undefined && PUBLIC_HOSTS.has(l.host);
+    const listening = listens.find((l) => isPublic(l) && l.port === this.opts.port) ?? listens.find(isPublic) ?? listens[0];
     const after = findings.slice(lastListen + 1);
     const FATAL = fatalCauses(this.opts.runtime);
     const fatal = after.find((f) => FATAL[f.kind]);
@@ -166,14 +167,15 @@ export class Verifier {
       });
     }
     if (listening) {
-      if (!PUBLIC_HOSTS.has(listening.host)) {
+      // openclaw's listening line names no address: Fly's own checks then judge reachability.
+      if (listening.host !== undefined && !PUBLIC_HOSTS.has(listening.host)) {
         throw new ClawdflyError(`the gateway listens on ${listening.host}:${listening.port}, which Fly's proxy cannot reach`, {
           hint: 'the process command in fly.toml must have --bind lan (0.0.0.0); then clawdfly deploy',
           code: 'gateway-loopback',
           evidence: [listening.line],
         });
       }
-      if (listening.port !== this.opts.port) {
+      if (listening.port !== undefined && listening.port !== this.opts.port) {
         throw new ClawdflyError(`the gateway listens on port ${listening.port}, but Fly's proxy sends traffic to ${this.opts.port}`, {
           hint: 'make [http_service] internal_port equal --port in fly.toml; then clawdfly deploy',
           code: 'gateway-port',

@@ -53,7 +53,7 @@ function jsonOf(text: string | undefined): unknown {
 
 export function localConfigValue(project: Project): Record<string, unknown> | undefined {
   if (!project.configText) return undefined;
-  const check = checkConfigText(project.configText);
+  const check = checkConfigText(project.configText, project.runtime);
   return (check.value as Record<string, unknown> | undefined) ?? undefined;
 }
 
@@ -65,7 +65,8 @@ function remoteTargets(project: Project) {
   return {
     configs: [project.remoteConfigPath, ...stateDirs.filter(Boolean).map((d) => `${d}/${project.runtime.configFileName}`)],
     stateDirs,
-    tmpBases: [project.fly.env['TMPDIR'] ?? '', '/tmp'],
+    // openclaw keeps its lock dirs under <state>/tmp whatever TMPDIR says (runtime.lockStateSubdir)
+    tmpBases: [project.fly.env['TMPDIR'] ?? '', '/tmp', ...(project.runtime.lockStateSubdir ? [`${project.stateDir}/${project.runtime.lockStateSubdir}`] : [])],
     workspaces: [typeof ws === 'string' ? ws : '', `${project.fly.mountDestination ?? STATE_DIR}/${WORKSPACE_SUBDIR}`],
   };
 }
@@ -78,7 +79,7 @@ export interface GatherOptions {
 
 export async function gatherEvidence(project: Project, opts: GatherOptions): Promise<Evidence> {
   const ev: Evidence = { offline: opts.offline, project };
-  if (project.configText !== undefined) ev.localConfig = checkConfigText(project.configText);
+  if (project.configText !== undefined) ev.localConfig = checkConfigText(project.configText, project.runtime);
   ev.backups = await listBackups(project.dir, project.app);
   if (opts.offline) return ev;
 

@@ -1,10 +1,11 @@
 /**
- * Reading clawdbot.json text: JSON (what clawdfly writes) or JSON5 (what the gateway also accepts),
+ * Reading the gateway's config text (clawdbot.json, openclaw.json): JSON (what clawdfly writes) or JSON5 (what the gateway also accepts),
  * with problems located by line so `config validate` can point at them.
  */
 import JSON5 from 'json5';
 import { type ConfigProblem, validateConfigObject } from './schema.js';
 import { locateKeyLines } from '../util/json-locate.js';
+import type { GatewayRuntime } from './runtime.js';
 
 export interface ParsedConfig {
   value: unknown;
@@ -28,7 +29,12 @@ export interface ConfigCheck {
   problems: ConfigProblem[];
 }
 
-export function checkConfigText(text: string): ConfigCheck {
+/**
+ * Parses the text, then checks it against clawdfly's hand mirror of the schema when the runtime
+ * has no validator of its own (clawdbot). A runtime with one (openclaw: `config validate`) is only
+ * parsed here; its own validator runs where the runtime is installed (gateway/validate.ts).
+ */
+export function checkConfigText(text: string, runtime?: GatewayRuntime): ConfigCheck {
   let parsed: ParsedConfig;
   try {
     parsed = parseConfigText(text);
@@ -41,7 +47,7 @@ export function checkConfigText(text: string): ConfigCheck {
       problems: [{ path: '<root>', message: `JSON5 parse failed: ${message}`, line: lineMatch ? Number(lineMatch[1]) : undefined }],
     };
   }
-  const problems = validateConfigObject(parsed.value);
+  const problems = !runtime || runtime.configValidator.kind === 'schema' ? validateConfigObject(parsed.value) : [];
   if (problems.length > 0) {
     const lines = locateKeyLines(text);
     for (const problem of problems) problem.line = lineForProblem(lines, problem);

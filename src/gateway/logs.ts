@@ -5,7 +5,8 @@
 import { stripVTControlCharacters } from 'node:util';
 
 export type LogFinding =
-  | { kind: 'listening'; host: string; port: number; pid?: number; line: string }
+  /** host and port are named by clawdbot's line only; openclaw's `http server listening (…)` names neither. */
+  | { kind: 'listening'; host?: string; port?: number; pid?: number; line: string }
   | { kind: 'lock'; pid: number; line: string }
   | { kind: 'port-in-use'; line: string }
   | { kind: 'config-invalid'; problems: string[]; line: string }
@@ -21,6 +22,8 @@ export type LogFinding =
   | { kind: 'shutdown'; line: string };
 
 const LISTENING = /\[gateway\] listening on wss?:\/\/(\[[^\]]+\]|[^:\s]+):(\d+)(?: \(PID (\d+)\))?/;
+// openclaw (2026.9.6): `[gateway] http server listening (14 plugins: anthropic, …; 6.0s)`
+const LISTENING_OPENCLAW = /\[gateway\] http server listening \(/;
 const LOCK = /gateway already running \(pid (\d+)\); lock timeout/;
 const PORT_IN_USE = /another gateway instance is already listening on|Port \d+ is already in use/;
 const CONFIG_INVALID = /^(?:.*?)(Invalid config at |Config invalid$)/;
@@ -37,9 +40,9 @@ const RELOAD_RESTART = /config change requires gateway restart/;
 const RELOAD_SKIPPED = /config reload skipped \(invalid config\)/;
 const SHUTDOWN = /received SIG(?:TERM|INT); shutting down/;
 
-/** Strip the `<ISO timestamp> ` prefix the gateway writes with NO_COLOR. */
+/** Strip the `<ISO timestamp> ` prefix the gateway writes with NO_COLOR (`…Z` clawdbot, `…+00:00` openclaw). */
 export function stripTimestamp(line: string): string {
-  return line.replace(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z\s+/, '');
+  return line.replace(/^\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})\s+/, '');
 }
 
 
@@ -54,6 +57,8 @@ export function classifyLines(text: string | string[]): LogFinding[] {
     let m: RegExpMatchArray | null;
     if ((m = line.match(LISTENING))) {
       findings.push({ kind: 'listening', host: m[1]!, port: Number(m[2]), pid: m[3] ? Number(m[3]) : undefined, line });
+    } else if (LISTENING_OPENCLAW.test(line)) {
+      findings.push({ kind: 'listening', line });
     } else if ((m = line.match(LOCK))) {
       findings.push({ kind: 'lock', pid: Number(m[1]), line });
     } else if (PORT_IN_USE.test(line)) {

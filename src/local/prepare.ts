@@ -80,7 +80,7 @@ export type ConfigSeedResult =
  */
 export async function checkProjectConfig(project: Project): Promise<void> {
   if (project.configText === undefined) return;
-  const check = checkConfigText(project.configText);
+  const check = checkConfigText(project.configText, project.runtime);
   if (!check.ok) {
     const first = check.problems[0]!;
     throw new UsageError(

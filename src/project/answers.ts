@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { APP_NAME_RE, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
-import { BROKEN_RUNTIMES, CHANNEL_TOKENS, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, PROVIDER_KEYS, runtimeIds, type GatewayRuntime } from '../gateway/runtime.js';
+import { BROKEN_RUNTIMES, CHANNEL_TOKENS, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, PROVIDER_KEYS, resolveRuntimeId, runtimeIds, type GatewayRuntime } from '../gateway/runtime.js';
 
 export interface DiscordAnswers {
   guilds: { id: string; channels: string[] }[];
@@ -76,8 +76,8 @@ export const MIN_MEMORY_MB = 1024;
 /** The seed's recommendation: 1 GB may OOM under load or with verbose logging. */
 export const RECOMMENDED_MEMORY_MB = 2048;
 
-export function defaultAppName(): string {
-  return `${DEFAULT_APP_PREFIX}-${randomBytes(3).toString('hex')}`;
+export function defaultAppName(prefix: string = DEFAULT_APP_PREFIX): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
 export function checkAppName(name: string): string {
@@ -194,9 +194,11 @@ export function checkSignalAccount(value: string): string {
   return number;
 }
 
-export function checkRuntime(id: string): string {
-  if (BROKEN_RUNTIMES[id]) throw new UsageError(`${id} cannot be used: ${BROKEN_RUNTIMES[id]}`, `--runtime ${DEFAULT_RUNTIME_ID}`, 'broken-runtime');
-  if (!findRuntime(id)) throw new UsageError(`unsupported gateway runtime "${id}"`, `--runtime <one of: ${runtimeIds().join(', ')}>`, 'bad-runtime');
+/** A runtime row id, or a package name alone (its newest row); returns the row id. */
+export function checkRuntime(spec: string): string {
+  if (BROKEN_RUNTIMES[spec]) throw new UsageError(`${spec} cannot be used: ${BROKEN_RUNTIMES[spec]}`, `--runtime ${DEFAULT_RUNTIME_ID}`, 'broken-runtime');
+  const id = resolveRuntimeId(spec);
+  if (!id || !findRuntime(id)) throw new UsageError(`unsupported gateway runtime "${spec}"`, `--runtime <one of: ${runtimeIds().join(', ')}>`, 'bad-runtime');
   return id;
 }
 

@@ -8,8 +8,45 @@ import { providersOf } from './answers.js';
 import { findRuntime, SIGNAL_CLI_PATH, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
 import type { ClawdbotConfig } from '../gateway/schema.js';
 
-export function buildGatewayConfig(answers: Answers): ClawdbotConfig {
+/**
+ * The config in the shape of the project's runtime. OpenClaw's differences were measured with its own
+ * `config validate` (2026.9.6): keyed agents.entries without `default` markers, Discord channel
+ * entries `{ enabled }` (not `{ allow }`), and signal-cli's path under channels.signal.transport.
+ */
+export function buildGatewayConfig(answers: Answers): Record<string, unknown> {
   const runtime = findRuntime(answers.runtime)!;
+  const config = buildClawdbotConfig(answers, runtime.displayVersion);
+  return runtime.configDialect === 'openclaw' ? toOpenClawShape(config) : config;
+}
+
+function toOpenClawShape(config: ClawdbotConfig): Record<string, unknown> {
+  const { list: _list, ...agentsRest } = config.agents ?? {};
+  const discord = config.channels?.discord;
+  const signal = config.channels?.signal;
+  const channels: Record<string, unknown> = { ...config.channels };
+  if (discord?.guilds) {
+    channels['discord'] = {
+      ...discord,
+      guilds: Object.fromEntries(
+        Object.entries(discord.guilds).map(([id, guild]) => [
+          id,
+          { ...guild, ...(guild.channels ? { channels: Object.fromEntries(Object.keys(guild.channels).map((name) => [name, { enabled: true }])) } : {}) },
+        ]),
+      ),
+    };
+  }
+  if (signal) {
+    const { cliPath, ...rest } = signal as { cliPath?: string } & Record<string, unknown>;
+    channels['signal'] = { ...rest, transport: { kind: 'managed-native', cliPath } };
+  }
+  return {
+    ...config,
+    agents: { ...agentsRest, entries: { main: {} } },
+    ...(config.channels ? { channels } : {}),
+  };
+}
+
+function buildClawdbotConfig(answers: Answers, displayVersion: string): ClawdbotConfig {
   const channels: NonNullable<ClawdbotConfig['channels']> = {};
   const bindings: NonNullable<ClawdbotConfig['bindings']> = [];
 
@@ -37,7 +74,7 @@ export function buildGatewayConfig(answers: Answers): ClawdbotConfig {
   const profiles = Object.fromEntries(providersOf(answers).map((p) => [`${p}:default`, { provider: p, mode: 'api_key' as const }]));
 
   const config: ClawdbotConfig = {
-    meta: { lastTouchedVersion: runtime.displayVersion },
+    meta: { lastTouchedVersion: displayVersion },
     agents: {
       defaults: {
         model: { primary: answers.model.primary, fallbacks: [...answers.model.fallbacks] },

@@ -12,8 +12,7 @@ import { PROJECT_FILES } from './paths.js';
 import { renderTemplate, type TemplateValues } from '../util/template.js';
 import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
-import { LOCK_FILE_RE } from '../gateway/logs.js';
-import { DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
+import { baseImage, DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
 export const TEMPLATES_DIR = new URL('../../templates/', import.meta.url);
 
@@ -46,7 +45,7 @@ export function runtimePackageJson(runtime: GatewayRuntime): string {
     private: true,
     description: `The ${runtime.productName} gateway runtime bundled into the image by clawdfly`,
     dependencies: { [runtime.packageName]: runtime.packageVersion, ...runtime.extraDependencies },
-    overrides: runtime.overrides,
+    ...(Object.keys(runtime.overrides).length > 0 ? { overrides: runtime.overrides } : {}),
   };
   return JSON.stringify(pkg, null, 2) + '\n';
 }
@@ -86,13 +85,19 @@ export function templateValues(answers: Answers): TemplateValues {
     disableBonjourEnv: runtime.env.disableBonjour,
     configFileName: runtime.configFileName,
     lockTmpDirPrefix: runtime.lockTmpDirPrefix,
+    lockStateSubdir: runtime.lockStateSubdir ?? '',
+    productName: runtime.productName,
+    nodeMajor: runtime.nodeMajor,
+    baseImage: baseImage(runtime),
+    compileCacheSubdir: runtime.compileCacheSubdir,
+    compileCacheName: runtime.compileCacheName,
     runtimeId: runtime.id,
     entry: runtime.entry,
     packageDir: runtimePackageDir(runtime),
     // prewarm.mjs starts the gateway on loopback at its default port while the image is built
     prewarmArgsJson: JSON.stringify(gatewayCommand(runtime, DEFAULT_GATEWAY_PORT, 'loopback').slice(1)),
     listeningPattern: runtime.listeningLine.source,
-    lockFilePattern: LOCK_FILE_RE.source,
+    lockFilePattern: runtime.lockFileName.source,
     runtimePackage: runtime.packageName,
     runtimeVersion: runtime.packageVersion,
     signal: answers.signal === true,

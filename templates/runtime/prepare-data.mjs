@@ -7,6 +7,10 @@ import { tmpdir } from 'node:os';
 const STATE_DIR = process.env['{{stateDirEnv}}'] || '{{stateDir}}';
 const CONFIG_FILE = '{{configFileName}}';
 const LOCK_DIR_PREFIX = '{{lockTmpDirPrefix}}';
+{{#lockStateSubdir}}
+// {{productName}} keeps its lock dirs under the state dir, whatever TMPDIR says.
+const LOCK_STATE_DIR = join(STATE_DIR, '{{lockStateSubdir}}');
+{{/lockStateSubdir}}
 const RUNTIME_ID = '{{runtimeId}}';
 const SEED_CONFIG = '/app/' + CONFIG_FILE;
 const PREWARMED_JITI = '/app/.jiti-cache';
@@ -53,7 +57,7 @@ step('transpile cache', () => {
   // The jiti cache is keyed by source path and content: a cache from another runtime is dead weight.
   const tmp = tmpdir();
   const marker = join(tmp, '.clawdfly-runtime');
-  const jiti = join(tmp, 'jiti');
+  const jiti = join(tmp, '{{compileCacheSubdir}}');
   const previous = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : '';
   if (previous && previous !== RUNTIME_ID) {
     rmSync(jiti, { recursive: true, force: true });
@@ -96,7 +100,7 @@ function staleReason(lock) {
 
 step('stale locks', () => {
   const dirs = [STATE_DIR];
-  for (const base of new Set([tmpdir(), '/tmp'])) {
+  for (const base of new Set([tmpdir(), '/tmp'{{#lockStateSubdir}}, LOCK_STATE_DIR{{/lockStateSubdir}}])) {
     if (!existsSync(base)) continue;
     for (const entry of readdirSync(base)) if (entry.startsWith(LOCK_DIR_PREFIX)) dirs.push(join(base, entry));
   }

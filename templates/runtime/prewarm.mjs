@@ -45,7 +45,7 @@ const result = await new Promise((resolve) => {
 child.kill('SIGTERM');
 await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on('exit', resolve)));
 
-const jiti = join(env.TMPDIR, 'jiti');
+const jiti = join(env.TMPDIR, '{{compileCacheSubdir}}');
 if (result === 'listening' && existsSync(jiti)) {
   cpSync(jiti, TARGET, { recursive: true });
   console.log(`[clawdfly] transpile cache prewarmed in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -16,6 +16,7 @@ import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { ROOT, TEST_SECRETS } from '../helpers/cli.js';
 import { validateConfigObject } from '../../src/gateway/schema.js';
+import { DEFAULT_RUNTIME_ID, findRuntime } from '../../src/gateway/runtime.js';
 import { freshDir, init, listFiles, readSecretsFile, sha256, templateLockfile } from './util.js';
 
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -38,6 +39,8 @@ type Json = Record<string, any>;
 interface Case {
   name: string;
   flags: string[];
+  /** The runtime row the case writes (default: clawdbot, the seed's). */
+  runtime?: string;
   env?: Record<string, string>;
   check: (fly: Toml, config: Json, dir: string, stdout: string) => void;
 }
@@ -119,6 +122,34 @@ const CASES: Case[] = [
     },
   },
   {
+    // OpenClaw: every name from its runtime row, the config in its own shape (checked valid by
+    // `openclaw config validate` 2026.9.6 when the golden copy was captured; see test/up for a live run).
+    name: 'openclaw',
+    runtime: 'openclaw@2026.9.6',
+    flags: [
+      '--app', 'golden-openclaw', '--runtime', 'openclaw',
+      '--discord-guild', '123456789012345678:general', '--telegram', '--signal', '--signal-account', '+15551234567',
+    ],
+    env: { ...KEYS, DISCORD_BOT_TOKEN: TEST_SECRETS.DISCORD_BOT_TOKEN, TELEGRAM_BOT_TOKEN: TEST_SECRETS.TELEGRAM_BOT_TOKEN },
+    check(fly, config, dir) {
+      expect(fly['env']['OPENCLAW_STATE_DIR']).toBe('/data');
+      expect(Object.keys(fly['env']).filter((k) => k.startsWith('CLAWDBOT_'))).toEqual([]);
+      expect(fly['mounts']['source']).toBe('openclaw_data');
+      expect(readFileSync(join(dir, 'fly.toml'), 'utf8')).not.toMatch(/clawdbot/i);
+      expect(dockerfile(dir)).not.toMatch(/clawdbot/i);
+      const pkg = JSON.parse(readFileSync(join(dir, 'runtime', 'package.json'), 'utf8')) as Json;
+      expect(pkg['dependencies']).toEqual({ openclaw: '2026.9.6' });
+      expect(config['agents']['entries']).toEqual({ main: {} });
+      expect(config['agents']['list']).toBeUndefined();
+      expect(config['channels']['discord']['guilds']['123456789012345678']['channels']).toEqual({ general: { enabled: true } });
+      expect(config['channels']['signal']).toEqual({
+        dmPolicy: 'pairing', groupPolicy: 'allowlist', account: '+15551234567',
+        transport: { kind: 'managed-native', cliPath: '/usr/local/bin/signal-cli' },
+      });
+      expect(readFileSync(join(dir, 'runtime', 'prepare-data.mjs'), 'utf8')).toContain(`const LOCK_STATE_DIR = join(STATE_DIR, 'tmp');`);
+    },
+  },
+  {
     name: 'no-channels',
     flags: ['--app', 'golden-quiet', '--region', 'fra', '--no-discord', '--no-telegram', '--model', 'openai/gpt-4o', '--fallbacks', ''],
     env: { OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY },
@@ -134,6 +165,7 @@ const CASES: Case[] = [
 
 describe.each(CASES)('init golden files: $name', (c) => {
   it('writes exactly the committed files', async () => {
+    const runtime = findRuntime(c.runtime ?? DEFAULT_RUNTIME_ID)!;
     const dir = freshDir();
     const result = await init(['--yes', '--dir', dir, ...c.flags], { env: c.env });
     expect(result.stderr).not.toContain('✖');
@@ -162,10 +194,10 @@ describe.each(CASES)('init golden files: $name', (c) => {
       expect(normalize(readFileSync(join(dir, file), 'utf8')), `${c.name}/${file}`).toBe(expected);
     }
     // The lockfile is the committed template, unchanged.
-    expect(sha256(readFileSync(join(dir, LOCKFILE)))).toBe(sha256(templateLockfile()));
+    expect(sha256(readFileSync(join(dir, LOCKFILE)))).toBe(sha256(templateLockfile(runtime.id)));
     // secrets.env: 0600, a fresh 64-hex gateway token.
     expect(statSync(join(dir, SECRETS)).mode & 0o777).toBe(0o600);
-    expect(readSecretsFile(dir)['CLAWDBOT_GATEWAY_TOKEN']).toMatch(/^[0-9a-f]{64}$/);
+    expect(readSecretsFile(dir)[runtime.env.gatewayToken]).toMatch(/^[0-9a-f]{64}$/);
     // written.json records what init wrote, so a re-run can tell edits from answer changes.
     const written = JSON.parse(readFileSync(join(dir, WRITTEN), 'utf8')) as Record<string, string>;
     for (const file of files.filter((f) => !f.startsWith('.clawdfly/'))) {
@@ -174,9 +206,10 @@ describe.each(CASES)('init golden files: $name', (c) => {
 
     // The case's own facts, independent of the golden copy.
     const fly = parseToml(readFileSync(join(dir, 'fly.toml'), 'utf8')) as Toml;
-    const config = JSON.parse(readFileSync(join(dir, 'clawdbot.json'), 'utf8')) as Json;
+    const config = JSON.parse(readFileSync(join(dir, runtime.configFileName), 'utf8')) as Json;
     expect(fly['app']).toBe(c.flags[c.flags.indexOf('--app') + 1]);
-    expect(validateConfigObject(config)).toEqual([]);
+    // The hand mirror of the schema is clawdbot's; openclaw's own validator runs in test/up.
+    if (runtime.configValidator.kind === 'schema') expect(validateConfigObject(config)).toEqual([]);
     expect(config['gateway']).toEqual({ mode: 'local', bind: 'lan' });
     expect(config['agents']['defaults']['workspace']).toBe('/data/workspace');
     const answers = JSON.parse(readFileSync(join(dir, '.clawdfly', 'answers.json'), 'utf8')) as Json;
@@ -189,12 +222,13 @@ describe.each(CASES)('init golden files: $name', (c) => {
     expect(http['checks'][0]).toMatchObject({ method: 'GET', path: '/' });
     expect(Number(String(http['checks'][0]['grace_period']).replace(/s$/, ''))).toBeGreaterThanOrEqual(90);
     expect(fly['restart'][0]['policy']).toBe('always');
-    expect(fly['env']).toMatchObject({ NODE_ENV: 'production', CLAWDBOT_STATE_DIR: '/data', CLAWDBOT_DISABLE_BONJOUR: '1' });
-    expect(fly['mounts']['destination']).toBe(fly['env']['CLAWDBOT_STATE_DIR']);
+    expect(fly['env']).toMatchObject({ NODE_ENV: 'production', [runtime.env.stateDir]: '/data', [runtime.env.disableBonjour]: '1' });
+    expect(fly['mounts']['destination']).toBe(fly['env'][runtime.env.stateDir]);
+    expect(answers['runtime']).toBe(runtime.id);
     expect(fly['env']['NODE_OPTIONS']).toBe(`--max-old-space-size=${answers['memoryMb'] * 0.75}`);
     expect(fly['vm'][0]['memory']).toBe(`${answers['memoryMb']}mb`);
     const docker = dockerfile(dir);
-    expect(docker).toMatch(/^FROM node:22[-\w.]*$/m);
+    expect(docker).toMatch(new RegExp(`^FROM node:${runtime.nodeMajor}-bookworm-slim$`, 'm'));
     expect(docker).toContain('npm ci --omit=dev');
     expect(docker).toMatch(/^USER node$/m);
     c.check(fly, config, dir, result.stdout);

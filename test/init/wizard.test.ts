@@ -75,6 +75,9 @@ describe('init wizard on a terminal', () => {
     const t = wizard(dir, { OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY });
 
     await t.expect('New Clawdbot gateway on Fly.io');
+    // The gateway comes first (the app name and volume defaults follow it); Enter keeps clawdbot.
+    await t.expect(/Gateway[\s\S]*OpenClaw \(openclaw@2026\.9\.6, Node 24\)/);
+    await t.send(ENTER);
     await t.expect(/Fly app name .*\(clawdbot-[0-9a-f]{6}\)/);
     await t.send('Bad_Name', ENTER);
     await t.expect('invalid app name "Bad_Name"');
@@ -149,6 +152,8 @@ describe('init wizard on a terminal', () => {
   it('Ctrl-C in the middle exits 130 and writes nothing', async () => {
     const dir = freshDir();
     const t = wizard(dir);
+    await t.expect('Gateway');
+    await t.send(ENTER);
     await t.expect('Fly app name');
     await t.send(ENTER);
     await t.expect('Region');

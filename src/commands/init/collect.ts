@@ -8,11 +8,16 @@ import {
   checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, defaultFallbackModels, defaultPrimaryModel, parseGuild, providersOf, RECOMMENDED_MEMORY_MB,
 } from '../../project/answers.js';
 import { FEATURED_REGIONS, REGIONS, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
-import { CHANNEL_TOKENS, PROVIDER_KEYS } from '../../gateway/runtime.js';
+import { CHANNEL_TOKENS, defaultAppPrefix, defaultVolumeName, findRuntime, PROVIDER_KEYS, runtimeIds, type GatewayRuntime } from '../../gateway/runtime.js';
 import type { Secrets } from '../../project/secrets.js';
 import { prompts } from '../../ui/prompt.js';
 
 type Opts = Record<string, unknown>;
+
+/** `OpenClaw (openclaw@2026.9.6, Node 24)` */
+function runtimeChoiceLabel(runtime: GatewayRuntime): string {
+  return `${runtime.productName} (${runtime.id}, Node ${runtime.nodeMajor})`;
+}
 
 /** Runs a check inside an inquirer prompt: returns true or the check's message. */
 function validator<T>(check: (value: T) => unknown) {
@@ -56,11 +61,23 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   const warnings: string[] = [];
   const force = opts['force'] === true;
 
+  // First: the app name and volume defaults follow the gateway (`openclaw-<random>`, `openclaw_data`).
+  let runtime: string;
+  if (opts['runtime'] !== undefined) runtime = checkRuntime(String(opts['runtime']));
+  else if (p) {
+    runtime = await p.select({
+      message: 'Gateway',
+      choices: runtimeIds().map((id) => ({ name: runtimeChoiceLabel(findRuntime(id)!), value: id })),
+      default: previous?.runtime ?? DEFAULTS.runtime,
+    });
+  } else runtime = checkRuntime(previous?.runtime ?? DEFAULTS.runtime);
+  const row = findRuntime(runtime)!;
+
   const app = opts['app'] !== undefined
     ? checkAppName(String(opts['app']))
     : p
-      ? await p.input({ message: 'Fly app name (globally unique, becomes <name>.fly.dev)', default: previous?.app ?? defaultAppName(), validate: validator(checkAppName) })
-      : (previous?.app ?? defaultAppName());
+      ? await p.input({ message: 'Fly app name (globally unique, becomes <name>.fly.dev)', default: previous?.app ?? defaultAppName(defaultAppPrefix(row)), validate: validator(checkAppName) })
+      : (previous?.app ?? defaultAppName(defaultAppPrefix(row)));
 
   let region: string;
   if (opts['region'] !== undefined) region = checkRegion(String(opts['region']));
@@ -95,8 +112,8 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
 
   const volume = opts['volume'] !== undefined
     ? checkVolumeName(String(opts['volume']))
-    : p ? await p.input({ message: 'Volume name', default: previous?.volume ?? DEFAULTS.volume, validate: validator(checkVolumeName) })
-    : (previous?.volume ?? DEFAULTS.volume);
+    : p ? await p.input({ message: 'Volume name', default: previous?.volume ?? defaultVolumeName(row), validate: validator(checkVolumeName) })
+    : (previous?.volume ?? defaultVolumeName(row));
 
   let volumeSizeGb = intFlag(opts, 'volumeSize', '--volume-size');
   if (volumeSizeGb === undefined && p) {
@@ -185,7 +202,6 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   if (signal && memoryMb < RECOMMENDED_MEMORY_MB) {
     throw new UsageError(`Signal needs Java and signal-cli: at least ${RECOMMENDED_MEMORY_MB} MB, got ${memoryMb}`, `--memory ${RECOMMENDED_MEMORY_MB}`, 'memory-too-small');
   }
-  const runtime = checkRuntime(String(opts['runtime'] ?? previous?.runtime ?? DEFAULTS.runtime));
 
   let isPrivate = typeof opts['private'] === 'boolean' ? (opts['private'] as boolean) : undefined;
   if (isPrivate === undefined && p) {

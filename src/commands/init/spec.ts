@@ -31,7 +31,7 @@ export const initSpec: CommandSpec = {
     { flags: '--github-actions', description: 'also write .github/workflows/deploy.yml: deploy on push, secrets from repository secrets' },
     { flags: '--no-github-actions', description: 'stop generating the workflow (the file is left as it is)', hidden: true },
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
-    { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')} (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
+    { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')}, or a package name alone for its newest row (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },
     { flags: '--keep', description: 'keep files you changed (write only new ones)' },
     common.json,

@@ -12,6 +12,7 @@ import { DEFAULT_GATEWAY_PORT, gatewayCli, gatewayCliUrlFlag, TMP_SUBDIR } from 
 import { chooseEngine, probeEngines, type EngineDecision, type EngineRequest } from '../../local/engine.js';
 import { containerName, ContainerEngine, ensureImage, prepareVolume, removeReplacedImage, splitCommand, startContainer, useImage } from '../../local/container.js';
 import { ensureLocalRuntime, hostGatewayArgv, resolveHostNode, spawnHostGateway } from '../../local/host.js';
+import { validateWithGateway } from '../../gateway/validate.js';
 import {
   assertPortFree,
   channelTokensIn,
@@ -110,6 +111,27 @@ function announce(ctx: Ctx, bootMs: number, approveHint?: string): void {
   out.info(`  Stop: Ctrl-C (state stays in ${join(ctx.dirFlag, PROJECT_FILES.localData)})`);
 }
 
+/**
+ * A runtime with its own validator (openclaw `config validate`) judges the project's config before
+ * it is copied into the state folder: an invalid one is refused (exit 2) with the gateway's words.
+ */
+async function checkWithGatewayValidator(ctx: Ctx, node: { path: string }, entry: string): Promise<void> {
+  const { project } = ctx;
+  if (project.runtime.configValidator.kind !== 'gateway' || project.configText === undefined) return;
+  const verdict = await validateWithGateway(project.runtime, node.path, entry, project.configPath);
+  const file = join(ctx.dirFlag, project.runtime.configFileName);
+  for (const w of verdict.warnings) out.verbose(`config: ${project.runtime.cliName} would migrate ${w.path}: ${w.message}`);
+  if (!verdict.valid) {
+    throw new UsageError(
+      `${file} is not valid for ${project.runtime.id}: ${verdict.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      `fix ${file} (clawdfly config validate --dir ${ctx.dirFlag})`,
+      'invalid-config',
+    );
+  }
+  out.verbose(`config: ${file} is valid for ${project.runtime.id} (${project.runtime.cliName} ${project.runtime.configValidator.args.slice(0, 2).join(' ')})`);
+  ctx.clock.mark('config validate');
+}
+
 async function runOnHost(ctx: Ctx, node: { path: string; version: string }): Promise<SuperviseResult> {
   const { project, layout } = ctx;
   const progress = new Progress();
@@ -118,6 +140,7 @@ async function runOnHost(ctx: Ctx, node: { path: string; version: string }): Pro
   );
   out.verbose(runtime.installed ? `npm ci took ${runtime.seconds.toFixed(1)} s` : `runtime bundle already installed in ${runtime.dir}`);
   ctx.clock.mark('runtime bundle');
+  await checkWithGatewayValidator(ctx, node, runtime.entry);
   const seed = await seedConfig(project, layout, layout.dataDir);
   reportSeed(ctx, seed);
   const env = hostGatewayEnv(project, layout, join(node.path, '..'));

@@ -1,8 +1,12 @@
 import { common, type CommandSpec } from '../types.js';
+import { RUNTIMES } from '../../gateway/runtime.js';
+
+/** `Node ≥ <floor> (<package>), …`: each runtime row's own floor. */
+const nodeFloors = Object.values(RUNTIMES).map((r) => `≥ ${r.minNode.replace(/\.0$/, '')} (${r.packageName})`).join(', ');
 
 export const upSpec: CommandSpec = {
   name: 'up',
-  summary: 'run the project on this computer before paying for a machine (--local): the same image in podman/docker, else Node ≥ 22.12',
+  summary: `run the project on this computer before paying for a machine (--local): the same image in podman/docker, else Node ${nodeFloors}`,
   options: [
     { flags: '--local', description: 'run on this computer (the only mode so far; Fly is `clawdfly deploy`)' },
     common.dir,

@@ -54,7 +54,7 @@ export const configCheck: Check = {
       return { status: 'fail', summary: `${remote.path} is not a readable file`, evidence: [`${remote.path}: ${remote.regular ? `mode ${remote.mode ?? '?'}, unreadable` : 'not a regular file'}`], fix: local?.fix ?? pushFix };
     }
     if (local) return local;
-    const check = checkConfigText(remote.text);
+    const check = checkConfigText(remote.text, ev.project.runtime);
     if (!check.ok) {
       return {
         status: 'warn',

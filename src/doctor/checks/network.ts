@@ -1,6 +1,7 @@
 /** bind, port, auth-token-bind: can Fly's proxy reach the gateway, and will it agree to listen? */
 import { projectBind } from '../../project/checks.js';
 import { DEFAULT_GATEWAY_PORT, NON_LOOPBACK_BINDS } from '../../gateway/runtime.js';
+import type { LogFinding } from '../../gateway/logs.js';
 import { bootLines, cmdBind, cmdPort, effectiveConfig, findings, machineCmd, machineEnv, machineGatewayPort } from '../evidence.js';
 import type { Check, CheckResult, Evidence } from '../types.js';
 import { app, cmdText, isResult, logEvidence, missing, needMachine, tomlCmd } from './common.js';
@@ -43,13 +44,14 @@ export const bindCheck: Check = {
         problems.push(`machine ${m.id} runs with bind ${bind}`);
         evidence.push(`machine ${m.id} init.cmd: ${cmdText(cmd)}`);
       }
-      const listening = findings(bootLines(ev)).filter((f) => f.kind === 'listening');
-      if (listening.length && listening.every((f) => f.kind === 'listening' && LOOPBACK_HOSTS.includes(f.host))) {
+      // Only lines that name an address count (openclaw's listening line names none).
+      const listening = findings(bootLines(ev)).filter((f): f is Extract<LogFinding, { kind: 'listening' }> => f.kind === 'listening' && f.host !== undefined);
+      if (listening.length && listening.every((f) => f.kind === 'listening' && LOOPBACK_HOSTS.includes(f.host!))) {
         problems.push('the gateway said it listens on loopback only');
         evidence.push(...listening.map((f) => logEvidence(f.line)));
       }
       if (!problems.length) {
-        const open = listening.find((f) => f.kind === 'listening' && !LOOPBACK_HOSTS.includes(f.host));
+        const open = listening.find((f) => f.kind === 'listening' && !LOOPBACK_HOSTS.includes(f.host!));
         return { status: 'ok', summary: `bind ${bind}${open ? ` (listens on ${open.host}:${open.port})` : ''}` };
       }
     }

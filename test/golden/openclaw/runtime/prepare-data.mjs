@@ -1,0 +1,125 @@
+// clawdfly: prepares the gateway's state volume before the gateway starts (runs on every boot).
+// Generated for openclaw@2026.9.6. Never blocks the start: every problem is logged and skipped.
+import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, cpSync, accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const STATE_DIR = process.env['OPENCLAW_STATE_DIR'] || '/data';
+const CONFIG_FILE = 'openclaw.json';
+const LOCK_DIR_PREFIX = 'openclaw-';
+// OpenClaw keeps its lock dirs under the state dir, whatever TMPDIR says.
+const LOCK_STATE_DIR = join(STATE_DIR, 'tmp');
+const RUNTIME_ID = 'openclaw@2026.9.6';
+const SEED_CONFIG = '/app/' + CONFIG_FILE;
+const PREWARMED_JITI = '/app/.jiti-cache';
+const LOCK_RE = /^gateway\.(?:[0-9a-f]{8}|state)\.lock$/;
+/** The PID the gateway will have: this script's parent shell execs into it. */
+const execPid = Number(process.argv[2] || 0);
+
+const log = (message) => console.log(`[clawdfly] ${message}`);
+
+function step(name, fn) {
+  try {
+    fn();
+  } catch (error) {
+    log(`${name} skipped: ${error && error.message ? error.message : error}`);
+  }
+}
+
+step('state dir check', () => {
+  mkdirSync(STATE_DIR, { recursive: true });
+  try {
+    accessSync(STATE_DIR, constants.W_OK);
+  } catch {
+    const uid = process.getuid ? process.getuid() : '?';
+    log(`ERROR ${STATE_DIR} is not writable by uid ${uid}: state will not be saved. Fix: clawdfly doctor --fix (or: fly ssh console -C "chown -R ${uid}:${uid} ${STATE_DIR}")`);
+  }
+});
+
+step('directories', () => {
+  const tmp = tmpdir();
+  if (tmp.startsWith(STATE_DIR + '/')) mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  mkdirSync(join(STATE_DIR, 'workspace'), { recursive: true });
+});
+
+step('first-boot config', () => {
+  const target = join(STATE_DIR, CONFIG_FILE);
+  if (!existsSync(target) && existsSync(SEED_CONFIG)) {
+    copyFileSync(SEED_CONFIG, target);
+    chmodSync(target, 0o600);
+    log(`seeded ${target} from the image (first boot)`);
+  }
+});
+
+step('transpile cache', () => {
+  // The jiti cache is keyed by source path and content: a cache from another runtime is dead weight.
+  const tmp = tmpdir();
+  const marker = join(tmp, '.clawdfly-runtime');
+  const jiti = join(tmp, 'node-compile-cache');
+  const previous = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : '';
+  if (previous && previous !== RUNTIME_ID) {
+    rmSync(jiti, { recursive: true, force: true });
+    log(`runtime changed (${previous} -> ${RUNTIME_ID}): cleared the transpile cache`);
+  }
+  if (!existsSync(jiti) && existsSync(PREWARMED_JITI)) {
+    cpSync(PREWARMED_JITI, jiti, { recursive: true });
+    log('transpile cache seeded from the image');
+  }
+  if (tmp.startsWith(STATE_DIR + '/') || previous) writeFileSync(marker, RUNTIME_ID + '\n');
+});
+
+/** Boot time in ms since the epoch: a lock created before it was left by an earlier boot. */
+function bootTimeMs() {
+  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return Date.now() - uptime * 1000;
+}
+
+/** Field 22 of /proc/<pid>/stat (after the parenthesised command name). */
+function procStartTime(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+/** Why the lock's owner is provably gone, or null when it may be alive. */
+function staleReason(lock) {
+  if (!lock || typeof lock.pid !== 'number') return null; // unreadable: the gateway's own 30 s rule decides
+  if (lock.pid === execPid) return `pid ${lock.pid} is this boot's own entrypoint, not a gateway`;
+  if (!existsSync(`/proc/${lock.pid}`)) return `pid ${lock.pid} is not running`;
+  if (typeof lock.startTime === 'number') {
+    try {
+      if (procStartTime(lock.pid) !== lock.startTime) return `pid ${lock.pid} was reused by another process`;
+    } catch {
+      return `pid ${lock.pid} is not running`;
+    }
+  }
+  if (lock.createdAt && Date.parse(lock.createdAt) < bootTimeMs() - 1000) return 'it was written before this machine booted';
+  return null;
+}
+
+step('stale locks', () => {
+  const dirs = [STATE_DIR];
+  for (const base of new Set([tmpdir(), '/tmp', LOCK_STATE_DIR])) {
+    if (!existsSync(base)) continue;
+    for (const entry of readdirSync(base)) if (entry.startsWith(LOCK_DIR_PREFIX)) dirs.push(join(base, entry));
+  }
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      if (!LOCK_RE.test(name)) continue;
+      const path = join(dir, name);
+      let lock = null;
+      try {
+        lock = JSON.parse(readFileSync(path, 'utf8'));
+      } catch {
+        lock = null;
+      }
+      const reason = staleReason(lock);
+      if (reason) {
+        rmSync(path, { force: true });
+        log(`removed stale gateway lock ${path}: ${reason}`);
+      } else if (lock) {
+        log(`kept gateway lock ${path}: pid ${lock.pid} is alive`);
+      }
+    }
+  }
+});
