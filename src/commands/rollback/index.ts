@@ -4,6 +4,7 @@
  * release's files back → push its gateway config → verify → record the rollback as a release.
  * A pruned image stops the run before anything changes locally.
  */
+import { relative } from 'node:path';
 import type { CommandContext } from '../types.js';
 import { discard } from '../../backup/restore.js';
 import { takeBackup } from '../../backup/backup.js';
@@ -152,8 +153,13 @@ export async function run({ opts }: CommandContext): Promise<number> {
   for (const w of verified.warnings) out.warn(w);
   out.success(`${project.app} runs release v${target.version}'s image again (recorded as v${record.version})`);
   out.info(`  files: ${changes.length ? changes.map((c) => c.path).join(', ') : 'unchanged'} · config: ${configWritten ? 'pushed' : 'already matched'}`);
-  out.info(`  /data before the rollback: ${backup.file}  (clawdfly restore <file> puts it back)`);
+  out.info(`  ${project.stateDir} before the rollback: ${shown(backup.file)}  (clawdfly restore ${quoteWord(shown(backup.file))} puts it back)`);
   return 0;
+}
+
+function shown(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
 }
 
 /** The next `deploy` must see the restored files as what is deployed: no rebuild of what runs. */
