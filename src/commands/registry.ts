@@ -18,5 +18,6 @@ import { upSpec } from './up/spec.js';
 import { ciSpec } from './ci/spec.js';
 import { backupSpec } from './backup/spec.js';
 import { restoreSpec } from './restore/spec.js';
+import { rollbackSpec } from './rollback/spec.js';
 
-export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec, upSpec, backupSpec, restoreSpec, ciSpec];
+export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec, upSpec, backupSpec, restoreSpec, rollbackSpec, ciSpec];

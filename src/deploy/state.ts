@@ -77,7 +77,7 @@ export function secretsSetHash(salt: string, secrets: Record<string, string>): s
 const INPUT_FILES = [PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, PROJECT_FILES.flyToml];
 const SKIP_DIRS = new Set(['node_modules', '.git']);
 
-async function listFiles(root: string, sub: string): Promise<string[]> {
+export async function listFiles(root: string, sub: string): Promise<string[]> {
   const files: string[] = [];
   const walk = async (abs: string): Promise<void> => {
     let entries;

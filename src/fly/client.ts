@@ -192,6 +192,11 @@ export class FlyClient {
     return this.runner.run(this.deployArgv(opts), { cwd: opts.cwd, timeoutMs: TIMEOUTS.deploy, onLine: opts.onLine });
   }
 
+  /** Rollback: deploys an image the registry holds already, no build (`--image`, flyctl-day2.md §5.3). */
+  async deployImage(opts: { cwd: string; config: string; image: string; noPublicIps?: boolean; onLine?: (line: string) => void }): Promise<RunResult> {
+    return this.runner.run([...this.deployArgv(opts), '--image', opts.image], { cwd: opts.cwd, timeoutMs: TIMEOUTS.deploy, onLine: opts.onLine });
+  }
+
   async machines(): Promise<Machine[]> {
     const result = await this.runner.run(['machines', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
     return parseJson(z.array(MachineSchema), result.stdout || '[]', 'machines list');

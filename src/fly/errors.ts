@@ -26,6 +26,8 @@ export class FlyVolumeError extends FlyError {}
 export class FlyMemoryError extends FlyError {}
 export class FlyNoMachineError extends FlyError {}
 export class FlyTimeoutError extends FlyError {}
+/** `fly deploy --image <ref>`: the registry no longer has it (Fly prunes images not deployed for a while). */
+export class FlyImageNotFoundError extends FlyError {}
 export class FlyCommandError extends FlyError {
   constructor(
     message: string,
@@ -68,6 +70,10 @@ export function classifyFlyError(stderr: string, exitCode: number, context: { ap
       'name-taken',
       stderr,
     );
+  }
+  const missingImage = /could not find image "([^"]+)"/.exec(stderr);
+  if (missingImage) {
+    return new FlyImageNotFoundError(`the image ${missingImage[1]} no longer exists in Fly's registry (Fly prunes images that are not deployed for a while)`, 'clawdfly deploy  (builds the image again from the project files)', 'image-not-found', stderr);
   }
   if (/Could not find App|app not found|could not be found, did you create the app/.test(stderr)) {
     return new FlyAppNotFoundError(`app "${app}" does not exist on Fly.io (or this account cannot see it)`, 'clawdfly deploy  (creates it)', 'app-not-found', stderr);

@@ -40,6 +40,9 @@ export function createFakeFly(opts = {}) {
     /** Full state snapshot (apps, volumes, machines{app, api, fake}, restartLog, ssh, clawdbotCalls, ...). */
     state() { return readState(dir); },
 
+    /** Fly's registry drops an image (retention is not guaranteed): `deploy --image <ref>` then answers `could not find image`. */
+    pruneImage(ref) { withState(dir, (s) => { (s.prunedImages ||= []).push(ref); }); },
+
     /** Every invocation so far: [{argv, command, cwd, stdin:{read,hadData,bytes}, elapsedMs, exitCode, flyEnv, pid, ts}] */
     invocations() {
       const f = invocationsPath(dir);

@@ -13,6 +13,7 @@ import { applyPlan } from '../../deploy/apply.js';
 import { adoptDigests, computePlan, observe, planToJson, showArgv, type Observed, type Plan } from '../../deploy/plan.js';
 import { localPreflight } from '../../deploy/preflight.js';
 import { readDeployState, writeDeployState } from '../../deploy/state.js';
+import { recordRelease, RELEASES_FILE } from '../../deploy/releases.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { confirmOrYes } from '../../ui/prompt.js';
@@ -80,6 +81,12 @@ export async function run({ opts }: CommandContext): Promise<number> {
 
     const result = await applyPlan({ fly, project, facts, plan, state, progress, org, localOnly, verifyTimeoutMs: verifyTimeoutMs(opts['verifyTimeout']) });
     const warnings = [...facts.warnings, ...result.verify.warnings];
+    // A new image runs: remember it and the files it came from, so `clawdfly rollback` can return here.
+    if (result.mutations.includes('deploy')) {
+      await recordRelease(project, result.machine, { kind: 'deploy' }).catch((error: unknown) => {
+        warnings.push(`could not record this release in ${RELEASES_FILE} (${error instanceof Error ? error.message : String(error)}): rollback will not know it`);
+      });
+    }
 
     if (isJsonMode()) {
       out.json({
@@ -95,7 +102,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
       });
       return 0;
     }
-    for (const warning of result.verify.warnings) out.warn(warning);
+    for (const warning of warnings.slice(facts.warnings.length)) out.warn(warning);
     for (const note of result.verify.notes) out.info(`  gateway: ${note}`);
     out.line();
     out.success(`${style.bold(plan.app)} is running: ${style.bold(plan.url)}${project.exposure === 'private' ? ' (private: no public address)' : ''}`);

@@ -11,6 +11,8 @@ import { appUrl, classifyIps, describeIps } from '../../project/network.js';
 import { chooseMachine, describeExit, lastExit } from '../../operate/machine.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
+import { imageRefOf } from '../../deploy/state.js';
+import { currentAndPrevious, readReleases, type ReleaseRecord } from '../../deploy/releases.js';
 
 export async function run({ opts }: CommandContext): Promise<number> {
   const project = await openProject(opts);
@@ -46,6 +48,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
       : null,
     unattachedVolumes: volumes.filter((v) => !v.attached_machine_id).map((v) => ({ id: v.id, name: v.name, region: v.region })),
     lastExit: exit ? { ...exit, cause: describeExit(exit) } : null,
+    releases: await releaseFacts(project.dir, project.app, machine),
   };
 
   if (isJsonMode()) {
@@ -70,6 +73,9 @@ export async function run({ opts }: CommandContext): Promise<number> {
   }
   row('Runtime', `${report.runtime.id} ${style.dim('(from the project)')}`);
   row('Volume', report.volume ? `${report.volume.name ?? '?'} ${report.volume.id ?? ''} ${report.volume.sizeGb ?? '?'} GB at ${report.volume.path}` : style.warn('none attached: state is lost on restart'));
+  const rel = report.releases;
+  row('Release', rel.current ? `v${rel.current.version} ${style.dim(`${rel.current.kind}${rel.current.rolledBackTo ? ` to v${rel.current.rolledBackTo}` : ''} ${rel.current.at}`)}${rel.current.running ? '' : style.warn('  (the machine runs another image: clawdfly deploy)')}` : style.dim('none recorded (clawdfly deploy records one)'));
+  row('Rollback to', rel.rollbackTo ? `v${rel.rollbackTo.version} ${style.dim(`${rel.rollbackTo.imageRef}  (clawdfly rollback)`)}` : style.dim('nothing earlier recorded'));
   row('Last exit', report.lastExit ? report.lastExit.cause : style.dim('none recorded'));
   for (const other of report.otherMachines) row('Also', `${other.id} ${other.state} ${other.region ?? ''}`);
   if (report.unattachedVolumes.length > 0) row('Unattached', report.unattachedVolumes.map((v) => `${v.name} ${v.id} (${v.region})`).join(', '));
@@ -88,5 +94,15 @@ function machineFacts(m: Machine) {
     cpuKind: m.config?.guest?.cpu_kind ?? null,
     image: m.config?.image ?? (m.image_ref ? `${m.image_ref.repository ?? ''}:${m.image_ref.tag ?? ''}` : null),
     checks: checks.length ? `${passing}/${checks.length} passing` : null,
+  };
+}
+
+/** From .clawdfly/releases.json: the release the machine runs and the one `clawdfly rollback` goes to. */
+async function releaseFacts(dir: string, app: string, machine: Machine | undefined) {
+  const { current, previous } = currentAndPrevious(await readReleases(dir, app));
+  const brief = (r: ReleaseRecord) => ({ version: r.version, imageRef: r.imageRef, runtime: r.runtime, kind: r.kind, rolledBackTo: r.rolledBackTo ?? null, at: r.at });
+  return {
+    current: current ? { ...brief(current), running: machine ? imageRefOf(machine) === current.imageRef : false } : null,
+    rollbackTo: previous ? brief(previous) : null,
   };
 }

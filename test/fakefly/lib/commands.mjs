@@ -516,7 +516,15 @@ function buildImage(ctx, cfg, cfgPath, workdir, appName) {
   const tag = `deployment-${newTagSuffix()}`;
   const preBuilt = ctx.flags.image || cfg.build?.image;
   if (preBuilt) {
+    // deploy_build.go / imgsrc: an image this org's registry holds is used as is (same digest);
+    // a registry.fly.io ref it never built, or one pruned since (control.pruneImage), is not found.
+    const known = registryImage(readState(ctx.dir), preBuilt);
+    if (known === 'missing') {
+      out(`==> Building image\nSearching for image '${preBuilt}' remotely...\n`);
+      throw new FlyError(`failed to fetch an image or build from source: could not find image "${preBuilt}"`);
+    }
     out(`==> Building image\nSearching for image '${preBuilt}' remotely...\nimage found: img_${crypto.createHash('sha256').update(preBuilt).digest('hex').slice(0, 12)}\n`);
+    if (known) return known;
     const [repo, t] = preBuilt.split(':');
     return { ref: preBuilt, image_ref: { registry: repo.includes('/') ? repo.split('/')[0] : 'docker-hub-mirror.fly.io', repository: repo, tag: t || 'latest', digest: `sha256:${crypto.createHash('sha256').update(preBuilt).digest('hex')}`, labels: { 'fakefly.prebuilt': 'true' } } };
   }
@@ -544,6 +552,15 @@ function buildImage(ctx, cfg, cfgPath, workdir, appName) {
       labels: { 'fakefly.dockerfile_sha256': dockerfileSha, 'fakefly.dockerfile': dockerfile, 'fakefly.build_args': JSON.stringify(buildArgs), 'fakefly.context': workdir },
     },
   };
+}
+
+/** An image an earlier deploy pushed to registry.fly.io (any app of the org), 'missing' when pruned or never built. */
+function registryImage(s, ref) {
+  if ((s.prunedImages || []).includes(ref)) return 'missing';
+  for (const app of Object.values(s.apps || {})) {
+    for (const rel of app.releases || []) if (rel.image?.ref === ref) return rel.image;
+  }
+  return ref.startsWith('registry.fly.io/') ? 'missing' : undefined;
 }
 
 let tagCounter = 0;
@@ -601,6 +618,7 @@ function deployToMachines(ctx, s, cfg, appName, image) {
   }
 
   const rel = newRelease(s, app, 'deploy');
+  rel.image = { ref: image.ref, image_ref: image.image_ref };
   const meta = { image: image.ref, releaseId: rel.id, releaseVersion: rel.version, flyctlVersion: version };
   const byGroup = Object.fromEntries(groups.map((g) => [g, all.filter((m) => (m.api.config.metadata.fly_process_group || 'app') === g)]));
   const needing = ctx.flags['update-only'] ? [] : groups.filter((g) => byGroup[g].length === 0);
