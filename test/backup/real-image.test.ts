@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM without types
 import { createFakeFly } from '../fakefly/control.mjs';
 // @ts-expect-error plain ESM without types
-import { removePodmanContainers } from '../fakefly/lib/backend-podman.mjs';
+import { removePodmanContainersAsync } from '../fakefly/lib/backend-podman.mjs';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
 import { ensureBaseImage, ensurePodman, freePort } from '../support/podman.js';
@@ -79,7 +79,7 @@ describe('backup and restore against the real image (podman)', () => {
 
   afterAll(async () => {
     if (fake) {
-      removePodmanContainers(fake.dir);
+      await removePodmanContainersAsync(fake.dir);
       fake.cleanup();
     }
     if (projectDir) await rm(dirname(projectDir), { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM without types
 import { createFakeFly } from '../fakefly/control.mjs';
 // @ts-expect-error plain ESM without types
-import { podmanContainer, removePodmanContainers } from '../fakefly/lib/backend-podman.mjs';
+import { podmanContainer, removePodmanContainersAsync } from '../fakefly/lib/backend-podman.mjs';
 import { assertNoSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
 import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
 import { ensureBaseImage, ensurePodman, freePort, podman } from '../support/podman.js';
@@ -171,7 +171,7 @@ describe('end-to-end journey against the real image (podman)', () => {
 
   afterAll(async () => {
     if (fake) {
-      removePodmanContainers(fake.dir);
+      await removePodmanContainersAsync(fake.dir);
       fake.cleanup();
     }
     if (projectDir) await rm(dirname(projectDir), { recursive: true, force: true });

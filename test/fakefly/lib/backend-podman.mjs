@@ -498,6 +498,20 @@ export function podmanRun(args, opts = {}) {
 }
 
 /** Removes every container this state dir created (and nothing else). */
+/**
+ * removePodmanContainers in a child process, for test hooks: on vfs a `podman rm` can take over a
+ * minute, and a test worker blocked that long misses vitest's 60 s RPC deadline ("Timeout calling
+ * onTaskUpdate"), which fails the run although every test passed.
+ */
+export function removePodmanContainersAsync(dir) {
+  const script = `import { removePodmanContainers } from ${JSON.stringify(import.meta.url)}; removePodmanContainers(${JSON.stringify(dir)});`;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore', env: process.env });
+    child.on('error', () => resolve(1));
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
 export function removePodmanContainers(dir) {
   const r = pod(['ps', '-a', '--filter', `label=${STATE_LABEL}=${dir}`, '--format', '{{.Names}}'], { timeoutMs: 120_000 });
   const names = r.stdout.split('\n').map((x) => x.trim()).filter((x) => x.startsWith(CONTAINER_PREFIX));
