@@ -11,7 +11,8 @@ export const exposureCheck: Check = {
     if (skip) return skip;
     const ips = classifyIps(ev.ips!.value!);
     const evidence = [`fly ips list: ${describeIps(ev.ips!.value!)}`];
-    const fix = `clawdfly deploy${ev.project.dir === process.cwd() ? '' : ` --dir ${JSON.stringify(ev.project.dir)}`}  (shows the address changes and asks first)`;
+    // Printed through style.cmd, which adds npx and the user's --dir as they invoked clawdfly.
+    const fix = 'clawdfly deploy  (shows the address changes and asks first)';
     if (ev.project.exposure === 'private') {
       if (ips.public.length > 0) {
         return { status: 'fail', summary: `the project is private, but the app has public addresses: anyone can reach https://${ev.project.app}.fly.dev/`, evidence, fix };
