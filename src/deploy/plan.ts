@@ -18,7 +18,7 @@ export type StepId = 'app' | 'network' | 'volume' | 'secrets' | 'deploy' | 'conf
 
 export interface PlanStep {
   id: StepId;
-  /** What happens: a mutation ('create' | 'set' | 'deploy'), a check ('ensure' | 'check') or 'skip'. */
+  /** What happens: a mutation ('create' | 'set' | 'deploy' | 'release'), a check ('ensure' | 'check') or 'skip'. */
   action: 'create' | 'set' | 'deploy' | 'release' | 'ensure' | 'check' | 'skip';
   reason: string;
   /** flyctl argv (without the binary), in order. */
