@@ -144,6 +144,15 @@ export function createFakeFly(opts = {}) {
       });
     },
 
+    /** Top-level config keys the machine's `config validate` stand-in calls unrecognized (openclaw's validator). */
+    setRejectedConfigKeys(app, machineId, keys) {
+      withState(dir, (s) => {
+        const m = s.machines[machineId];
+        if (!m || m.app !== app) throw new Error(`no machine ${machineId} in app ${app}`);
+        m.fake.rejectedConfigKeys = [...keys];
+      });
+    },
+
     /** Host path of a file inside the machine, e.g. machineFsPath(app, id, '/data/clawdbot.json'). */
     machineFsPath(app, machineId, p) {
       const m = readState(dir).machines[machineId];
