@@ -194,6 +194,13 @@ export function resolveRuntimeId(spec: string): string | undefined {
   return rows[rows.length - 1]?.id;
 }
 
+/**
+ * The maintained gateway line: where `clawdfly upgrade` goes without `--to` (its newest row). Going
+ * from it back to an older package is not an upgrade: openclaw keeps its state in SQLite, which
+ * clawdbot cannot read (`clawdfly rollback` returns to the image and files that ran before).
+ */
+export const MAINTAINED_PACKAGE = 'openclaw';
+
 /** The app-name prefix and volume name init proposes for a runtime (`openclaw-<random>`, `openclaw_data`). */
 export function defaultAppPrefix(runtime: GatewayRuntime): string {
   return runtime.packageName;
