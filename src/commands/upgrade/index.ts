@@ -147,7 +147,10 @@ function printPlan(project: Project, plan: LocalUpgrade, remote: RemoteStep[], k
       out.info(style.dim(`          ${lineCount(c.before)} → ${lineCount(c.after)} lines (${plan.from.packageName}@${plan.from.packageVersion} → ${plan.to.packageName}@${plan.to.packageVersion})`));
       continue;
     }
-    const diff = unifiedDiff(c.before ?? '', c.after ?? '', { from: c.before === undefined ? '/dev/null' : `${c.path} (now)`, to: c.after === undefined ? '/dev/null' : `${c.path} (${plan.to.id})` });
+    // The renamed config is shown against the file it comes from: the diff is the migration.
+    const renamedFrom = c.change === 'create' && c.path === plan.to.configFileName ? plan.changes.find((d) => d.change === 'delete' && d.path === plan.from.configFileName) : undefined;
+    const [before, fromLabel] = renamedFrom ? [renamedFrom.before, `${renamedFrom.path} (now)`] : [c.before, c.before === undefined ? '/dev/null' : `${c.path} (now)`];
+    const diff = unifiedDiff(before ?? '', c.after ?? '', { from: fromLabel, to: c.after === undefined ? '/dev/null' : `${c.path} (${plan.to.id})` });
     const lines = diff.split('\n').filter(Boolean);
     for (const line of lines.slice(0, 60)) out.info(style.dim(`          ${line}`));
     if (lines.length > 60) out.info(style.dim(`          … ${lines.length - 60} more lines`));
