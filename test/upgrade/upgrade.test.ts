@@ -146,6 +146,13 @@ describe('clawdfly upgrade', () => {
     expect(history.at(-1)).toMatchObject({ kind: 'upgrade', runtime: 'openclaw@2026.9.6', upgradedFrom: 'clawdbot@2026.1.24-3' });
     expect(history.at(-1).backup).toMatch(/^\.clawdfly\/backups\/.+\.tar\.gz$/);
 
+    // what runs is what the project says: deploy sees nothing to do (no rebuild, no secret re-staged)
+    const steady = await p.deploy(['--yes', '--json']);
+    expect(steady.code, steady.stderr).toBe(0);
+    expect(JSON.parse(steady.stdout).changes).toEqual([]);
+    const status = await cli(p, ['status', '--json']);
+    expect(JSON.parse(status.stdout).releases.current).toMatchObject({ kind: 'upgrade', upgradedFrom: 'clawdbot@2026.1.24-3', running: true });
+
     // again: already there, nothing done
     mark = p.fake.invocations().length;
     const again = await cli(p, ['upgrade', '--to', 'openclaw', '--yes']);
