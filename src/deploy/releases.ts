@@ -44,6 +44,8 @@ export interface ReleaseRecord {
   rolledBackTo?: string;
   /** An upgrade: the runtime row that ran before it (a change of gateway, e.g. clawdbot → openclaw). */
   upgradedFrom?: string;
+  /** An upgrade: where the old gateway's files on the volume were kept (put back by a rollback to that runtime). */
+  stateSnapshot?: string;
   /** Project-relative path of the /data backup taken before this release, when one was. */
   backup: string | null;
 }
@@ -121,7 +123,7 @@ async function ensureReleasesDir(dir: string): Promise<string> {
 export async function recordRelease(
   project: Project,
   machine: Machine,
-  extra: { kind: ReleaseRecord['kind']; backup?: string; rolledBackTo?: string; upgradedFrom?: string },
+  extra: { kind: ReleaseRecord['kind']; backup?: string; rolledBackTo?: string; upgradedFrom?: string; stateSnapshot?: string },
 ): Promise<ReleaseRecord> {
   const history = await readReleases(project.dir, project.app);
   const version = String(machine.config?.metadata?.['fly_release_version'] ?? `local-${Date.now()}`);
@@ -146,6 +148,7 @@ export async function recordRelease(
     kind: extra.kind,
     ...(extra.rolledBackTo ? { rolledBackTo: extra.rolledBackTo } : {}),
     ...(extra.upgradedFrom ? { upgradedFrom: extra.upgradedFrom } : {}),
+    ...(extra.stateSnapshot ? { stateSnapshot: extra.stateSnapshot } : {}),
     backup: extra.backup ? relative(project.dir, extra.backup).split(sep).join('/') : null,
   };
   // A version seen again (a record rewritten) replaces its old entry.

@@ -24,6 +24,7 @@ import { recordRelease, restoreFiles, RELEASES_DIR, type FileChange, type Releas
 import { stagedSecrets } from './preflight.js';
 import { buildInputsHash, imageRefOf, readDeployState, secretsSetHash, writeDeployState } from './state.js';
 import { Verifier, type VerifyResult } from './verify.js';
+import { restoreStateSnapshot } from '../upgrade/state-snapshot.js';
 
 export interface RollbackInput {
   project: Project;
@@ -39,6 +40,8 @@ export interface RollbackInput {
   deadlineMs?: number;
   /** A backup of /data already taken for this run (an upgrade's): no second one. */
   backup?: BackupResult;
+  /** Back across an upgrade: the old gateway's files kept on the volume, put back before its image starts. */
+  stateSnapshot?: string;
 }
 
 export interface RollbackResult {
@@ -53,6 +56,13 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
   const { project, fly, machine, target, changes, targetConfig, progress } = input;
   // 1. The way back from the way back: /data as it is now.
   const backup = input.backup ?? (await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} first`, () => takeBackup(project, fly, machine)));
+
+  // 1b. Back across an upgrade: the old gateway's files (the new one migrated them) in place first,
+  // so the old gateway starts on the state it left. The new gateway's are set aside, not deleted.
+  if (input.stateSnapshot) {
+    const snapshot = input.stateSnapshot;
+    await progress.run('state', `put the files kept before the upgrade back in ${project.stateDir}`, () => restoreStateSnapshot(fly, project.stateDir, machine.id, snapshot));
+  }
 
   // 2. The old image, deployed with the old fly.toml (its env and command belong to that image).
   const since = Date.now();

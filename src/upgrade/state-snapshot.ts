@@ -21,7 +21,8 @@ const ASIDE_PREFIX = '.clawdfly-post-upgrade-';
 /** Left where they are: rebuilt on boot (tmp), shared by both gateways as plain files (workspace). */
 const NOT_SNAPSHOTTED = [TMP_SUBDIR, WORKSPACE_SUBDIR, 'lost+found'];
 
-const EACH_ENTRY = (dir: string) => `for p in "${dir}"/* "${dir}"/.[!.]* "${dir}"/..?*; do [ -e "$p" ] || [ -L "$p" ] || continue; n="\${p##*/}"`;
+// Paths are written "$d/"* (the slash inside the quotes), never "$d"/*: one spelling everywhere.
+const EACH_ENTRY = (dir: string) => `for p in "${dir}/"* "${dir}/".[!.]* "${dir}/"..?*; do [ -e "$p" ] || [ -L "$p" ] || continue; n="\${p##*/}"`;
 
 const SNAPSHOT_SCRIPT = [
   'set -e',
@@ -43,7 +44,8 @@ const MISSING = 44;
 const RESTORE_SCRIPT = [
   'set -e',
   'd="$1"; s="$2"',
-  `case "$s" in */..|*/../*) exit ${NOT_A_SNAPSHOT} ;; "$d"/${SNAPSHOT_PREFIX}*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
+  // mktemp's names hold no "..": one that does was not made by the snapshot script
+  `case "$s" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${SNAPSHOT_PREFIX}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
   `{ [ -d "$s" ] && [ ! -L "$s" ]; } || exit ${MISSING}`,
   `a=$(mktemp -d "$d/${ASIDE_PREFIX}XXXXXXXX")`,
   `${EACH_ENTRY('$s')}`,

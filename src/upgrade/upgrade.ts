@@ -21,6 +21,7 @@ import { loadProject, type Project } from '../project/project.js';
 import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secrets.js';
 import { Progress } from '../ui/progress.js';
 import { applyLocalUpgrade, type LocalUpgrade } from './local.js';
+import { snapshotState } from './state-snapshot.js';
 
 export interface UpgradeInput {
   project: Project;
@@ -37,6 +38,8 @@ export interface UpgradeResult {
   before: ReleaseRecord;
   record: ReleaseRecord;
   applied: ApplyResult;
+  /** Where the old gateway's files were kept on the volume. */
+  snapshot: string;
   warnings: string[];
 }
 
@@ -73,8 +76,10 @@ export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult
     });
   }
 
-  // 2. The way back, then the new project.
+  // 2. The way back: the release that runs now, and the old gateway's files kept on the volume
+  // (the new gateway migrates them at its first start: OpenClaw moves sessions and devices into SQLite).
   const before = await ensureCurrentRelease(project, machine);
+  const snapshot = await progress.run('state', `keep ${plan.from.productName}'s files in ${project.stateDir} for the way back (hard links)`, () => snapshotState(fly, project.stateDir, machine.id));
   const beforeImage = imageRefOf(machine);
   await applyLocalUpgrade(project, plan);
   let upgraded: Project | undefined;
@@ -86,10 +91,11 @@ export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult
     const deployPlan = await computePlan(fly, upgraded, facts, observed, state, {});
     // 3. deploy's own apply: secrets (new names, stdin), image, config on /data, verification.
     const applied = await applyPlan({ fly, project: upgraded, facts, plan: deployPlan, state, progress, verifyTimeoutMs: input.deadlineMs });
-    const record = await recordRelease(upgraded, applied.machine, { kind: 'upgrade', backup: backup.file, upgradedFrom: plan.from.id });
-    return { project: upgraded, backup, before, record, applied, warnings: [...facts.warnings, ...applied.verify.warnings] };
+    const record = await recordRelease(upgraded, applied.machine, { kind: 'upgrade', backup: backup.file, upgradedFrom: plan.from.id, stateSnapshot: snapshot.dir });
+    const skipped = snapshot.skipped.length ? [`not kept for the way back (not readable by the gateway user): ${snapshot.skipped.join(', ')} (the backup has them)`] : [];
+    return { project: upgraded, backup, before, record, applied, snapshot: snapshot.dir, warnings: [...facts.warnings, ...applied.verify.warnings, ...skipped] };
   } catch (error) {
-    throw await undo({ project, upgraded, fly, before, beforeImage, backup, plan, error, deadlineMs: input.deadlineMs });
+    throw await undo({ project, upgraded, fly, before, beforeImage, backup, plan, error, deadlineMs: input.deadlineMs, snapshot: snapshot.dir });
   }
 }
 
@@ -97,7 +103,7 @@ export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult
  * Puts things back after a failed upgrade and returns the error to throw: why the upgrade failed,
  * and what was restored (or, when the way back failed too, what to run).
  */
-async function undo(ctx: { project: Project; upgraded?: Project; fly: FlyClient; before: ReleaseRecord; beforeImage: string; backup: BackupResult; plan: LocalUpgrade; error: unknown; deadlineMs?: number }): Promise<ClawdflyError> {
+async function undo(ctx: { project: Project; upgraded?: Project; fly: FlyClient; before: ReleaseRecord; beforeImage: string; backup: BackupResult; plan: LocalUpgrade; error: unknown; deadlineMs?: number; snapshot: string }): Promise<ClawdflyError> {
   const { fly, before, plan, error } = ctx;
   const why = error instanceof Error ? error.message : String(error);
   const evidence = isClawdflyError(error) ? error.evidence : [];
@@ -121,7 +127,7 @@ async function undo(ctx: { project: Project; upgraded?: Project; fly: FlyClient;
       });
     }
     const targetConfig = await releaseConfigText(now, before);
-    const back = await rollbackToRelease({ project: now, fly, machine: machine!, target: before, changes, targetConfig, progress: new Progress(), backup: ctx.backup, deadlineMs: ctx.deadlineMs });
+    const back = await rollbackToRelease({ project: now, fly, machine: machine!, target: before, changes, targetConfig, progress: new Progress(), backup: ctx.backup, deadlineMs: ctx.deadlineMs, stateSnapshot: ctx.snapshot });
     return new UpgradeFailedError(`the upgrade to ${plan.to.id} failed (${why}); rolled back automatically: ${ctx.project.app} runs release v${before.version} (${plan.from.id}) again, recorded as v${back.record.version}`, {
       hint: `see why: clawdfly logs · the state before the upgrade: ${ctx.backup.file}`,
       code: 'upgrade-rolled-back',

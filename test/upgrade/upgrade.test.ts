@@ -5,7 +5,7 @@
  * openclaw's name, and `rollback` puts the exact pre-upgrade image ref and command back. A dry run
  * and every refusal change nothing; a new gateway that never listens is rolled back by itself.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
@@ -98,7 +98,7 @@ describe('clawdfly upgrade', () => {
     const plan = JSON.parse(dryJson.stdout);
     expect(plan).toMatchObject({ dryRun: true, from: { runtime: 'clawdbot@2026.1.24-3' }, to: { runtime: 'openclaw@2026.9.6' }, secrets: [{ from: 'CLAWDBOT_GATEWAY_TOKEN', to: 'OPENCLAW_GATEWAY_TOKEN' }] });
     expect(plan.files).toEqual(expect.arrayContaining([{ path: 'fly.toml', change: 'update' }, { path: 'openclaw.json', change: 'create' }, { path: 'clawdbot.json', change: 'delete' }, { path: 'runtime/package.json', change: 'update' }]));
-    expect(plan.remote.map((s: { step: string }) => s.step)).toEqual(['backup', 'secrets', 'deploy', 'config', 'verify', 'on failure']);
+    expect(plan.remote.map((s: { step: string }) => s.step)).toEqual(['backup', 'state', 'secrets', 'deploy', 'config', 'verify', 'on failure']);
     expect(mutations(p.since(mark))).toEqual([]);
     expect(localFiles(p)).toEqual(before.files);
     expect(backups(p)).toEqual([]);
@@ -146,6 +146,18 @@ describe('clawdfly upgrade', () => {
     expect(history.at(-1)).toMatchObject({ kind: 'upgrade', runtime: 'openclaw@2026.9.6', upgradedFrom: 'clawdbot@2026.1.24-3' });
     expect(history.at(-1).backup).toMatch(/^\.clawdfly\/backups\/.+\.tar\.gz$/);
 
+    // The double runs no real openclaw: do to /data what openclaw 2026.9.6's first start does
+    // (FINDINGS-openclaw-migration.md §1): paired devices renamed *.migrated, sessions moved into an archive, a SQLite store.
+    const upgradeRecord = history.at(-1);
+    expect(upgradeRecord.stateSnapshot).toMatch(/^\/data\/\.clawdfly-pre-upgrade-[A-Za-z0-9]+$/);
+    const fsOf = (rel: string) => p.fake.machineFsPath(APP, p.machineId(), `/data/${rel}`);
+    renameSync(fsOf('devices/paired.json'), fsOf('devices/paired.json.migrated'));
+    mkdirSync(fsOf('agents/main/session-sqlite-import-archive'), { recursive: true });
+    renameSync(fsOf('agents/main/sessions/sessions.json'), fsOf('agents/main/session-sqlite-import-archive/legacy-store.sessions.json.imported-1'));
+    renameSync(fsOf('agents/main/sessions/s-1.jsonl'), fsOf('agents/main/session-sqlite-import-archive/agent_main_main.s-1.jsonl.imported-1'));
+    mkdirSync(fsOf('state'), { recursive: true });
+    writeFileSync(fsOf('state/openclaw.sqlite'), 'SQLite format 3\0');
+
     // what runs is what the project says: deploy sees nothing to do (no rebuild, no secret re-staged)
     const steady = await p.deploy(['--yes', '--json']);
     expect(steady.code, steady.stderr).toBe(0);
@@ -173,7 +185,14 @@ describe('clawdfly upgrade', () => {
     for (const f of ['fly.toml', 'Dockerfile', 'runtime/package.json', '.clawdfly/answers.json']) expect(read(p, f), f).toBe(before.files[f]);
     expect(read(p, '.clawdfly/secrets.env')).toContain(`CLAWDBOT_GATEWAY_TOKEN=${JSON.stringify(token)}`);
     expect(JSON.parse(p.remoteConfig()!)).toEqual(JSON.parse(before.remote));
+    // clawdbot's files are back where clawdbot reads them; openclaw's are set aside, not deleted
     for (const [rel, text] of Object.entries(DATA_FILES)) expect(dataFile(p, rel), rel).toBe(text);
+    expect(dataFile(p, 'devices/paired.json.migrated')).toBeUndefined();
+    expect(existsSync(fsOf(upgradeRecord.stateSnapshot.slice('/data/'.length)))).toBe(false);
+    const aside = readdirSync(fsOf('.')).filter((n) => n.startsWith('.clawdfly-post-upgrade-'));
+    expect(aside).toHaveLength(1);
+    expect(existsSync(fsOf(`${aside[0]}/agents/main/session-sqlite-import-archive/legacy-store.sessions.json.imported-1`))).toBe(true);
+    expect(dataFile(p, 'state/openclaw.sqlite')).toBeDefined();
     // and what runs is what the project says: the next deploy changes nothing
     const redeploy = await p.deploy(['--yes', '--json']);
     expect(redeploy.code, redeploy.stderr).toBe(0);

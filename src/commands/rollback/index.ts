@@ -80,7 +80,9 @@ export async function run({ opts }: CommandContext): Promise<number> {
   const then = projectAsRuntime(project, target.runtime);
   const remoteNow = targetConfig === undefined ? undefined : await readRemoteConfig(fly, then, machine.id);
   const pushConfig = targetConfig !== undefined && (remoteNow === undefined || !configsEquivalent(targetConfig, remoteNow));
-  const plan = { app: project.app, machine: machine.id, from: { version: current?.version ?? null, imageRef: imageNow }, to: { version: target.version, imageRef: target.imageRef, image: target.image, runtime: target.runtime }, files: changes.map(({ path, change }) => ({ path, change })), pushConfig };
+  // Back across an upgrade: the old gateway's files it kept on the volume go back in place.
+  const stateSnapshot = target.runtime !== project.runtime.id ? (current?.stateSnapshot ?? null) : null;
+  const plan = { stateSnapshot, app: project.app, machine: machine.id, from: { version: current?.version ?? null, imageRef: imageNow }, to: { version: target.version, imageRef: target.imageRef, image: target.image, runtime: target.runtime }, files: changes.map(({ path, change }) => ({ path, change })), pushConfig };
 
   if (dryRun || (!yes && !isJsonMode())) printPlan(project, then, plan, changes, dryRun);
   if (dryRun) {
@@ -91,7 +93,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   if (!ok) throw new UsageError('nothing rolled back', `clawdfly rollback --to v${target.version} --yes`, 'not-confirmed');
 
   const progress = new Progress();
-  const { record, configWritten, backup, verify: verified } = await rollbackToRelease({ project, fly, machine, target, changes, targetConfig, progress, deadlineMs: timeoutMs });
+  const { record, configWritten, backup, verify: verified } = await rollbackToRelease({ project, fly, machine, target, changes, targetConfig, progress, deadlineMs: timeoutMs, stateSnapshot: plan.stateSnapshot ?? undefined });
 
   if (isJsonMode()) {
     out.json({ ok: true, ...plan, release: record.version, imageRef: record.imageRef, config: configWritten ? 'written' : 'unchanged', backup: backup.file, warnings: verified.warnings });
@@ -115,6 +117,7 @@ interface RollbackPlan {
   from: { version: string | null; imageRef: string };
   to: { version: string; imageRef: string; image: string; runtime: string };
   pushConfig: boolean;
+  stateSnapshot: string | null;
 }
 
 function printPlan(project: Project, then: Project, plan: RollbackPlan, changes: FileChange[], dryRun: boolean): void {
@@ -125,6 +128,7 @@ function printPlan(project: Project, then: Project, plan: RollbackPlan, changes:
   out.info(`  runtime ${plan.to.runtime === project.runtime.id ? plan.to.runtime : `${project.runtime.id} → ${plan.to.runtime} (${project.runtime.env.gatewayToken} becomes ${then.runtime.env.gatewayToken} again in .clawdfly/secrets.env, same value)`}`);
   out.info(`  backup  ${project.stateDir} into .clawdfly/backups/ first`);
   out.info(`  config  ${plan.pushConfig ? `${then.remoteConfigPath} replaced by release v${plan.to.version}'s (previous kept as a .bak)` : `${then.remoteConfigPath} already matches`}`);
+  if (plan.stateSnapshot) out.info(`  state   ${plan.stateSnapshot} (${then.runtime.productName}'s files as they were before the upgrade) back in ${project.stateDir}; ${project.runtime.productName}'s set aside`);
   if (!changes.length) out.info('  files   unchanged');
   for (const c of changes) {
     out.info(`  file    ${c.change.padEnd(6)} ${c.path}`);

@@ -110,6 +110,7 @@ function remoteSteps(project: Project, fly: FlyClient, machine: Machine, plan: L
   const newConfig = remoteConfigPath(plan.to, project.stateDir);
   const steps: RemoteStep[] = [
     { step: 'backup', what: `${project.stateDir} of machine ${machine.id} into .clawdfly/backups/ (one ssh stream, checked); if it fails, nothing else happens` },
+    { step: 'state', what: `hard-link ${plan.from.productName}'s files on ${project.stateDir} into ${project.stateDir}/.clawdfly-pre-upgrade-<random>/ (no extra space): ${plan.to.productName} migrates devices, sessions and cron into SQLite at its first start, and a rollback puts these back` },
   ];
   if (plan.tokenRename) {
     steps.push({ step: 'secrets', what: `stage ${plan.tokenRename.to} with the value of ${plan.tokenRename.from} (over stdin, never on argv)`, argv: fly.secretsImportArgv(true), stdin: [`${plan.tokenRename.to}=***`] });
@@ -125,7 +126,7 @@ function remoteSteps(project: Project, fly: FlyClient, machine: Machine, plan: L
 
 function keptThings(project: Project, plan: LocalUpgrade): string[] {
   return [
-    `${project.stateDir} as it is: sessions, credentials, paired devices, workspace, cron (${plan.to.productName} reads its state dir through ${plan.to.env.stateDir}=${project.stateDir})`,
+    `${project.stateDir}: sessions, credentials, paired devices, workspace, cron — ${plan.to.productName} reads them through ${plan.to.env.stateDir}=${project.stateDir} and imports devices, sessions and cron into its SQLite store at first start (the originals are archived beside them, and kept as they were for a rollback)`,
     ...(plan.from.configFileName !== plan.to.configFileName ? [`${remoteConfigPath(plan.from, project.stateDir)} stays on the volume (rollback puts ${plan.from.productName} back on it)`] : []),
     ...(plan.tokenRename ? [`the Fly secret ${plan.tokenRename.from} (the ${plan.from.productName} image reads it after a rollback; ${plan.to.productName} ignores it)`] : []),
     `the app ${project.app}, its volume ${project.fly.mountSource ?? ''}, addresses, region, VM size and memory; your answers (channels, models, ${project.exposure})`,
