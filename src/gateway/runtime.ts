@@ -71,6 +71,11 @@ export interface GatewayRuntime {
   configDialect: 'clawdbot' | 'openclaw';
   /** Known fatal bugs of this release, matched in logs by doctor. */
   knownCrashes: { pattern: RegExp; summary: string; fix: string }[];
+  /**
+   * Files of an older gateway's state dir this one refuses to start with (a glob relative to the
+   * state dir, and why): `clawdfly upgrade` looks for them before it changes anything.
+   */
+  startBlockers?: { glob: string; what: string; why: string }[];
 }
 
 export const RUNTIMES: Record<string, GatewayRuntime> = {
@@ -152,6 +157,16 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
     configDialect: 'openclaw',
     knownCrashes: [],
+    // Measured (FINDINGS-openclaw-migration.md §2): with clawdbot's credential store present, 2026.9.6
+    // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;
+    // run openclaw doctor --fix" — which must run before the gateway's first start, with it stopped.
+    startBlockers: [
+      {
+        glob: 'agents/*/agent/auth-profiles.json',
+        what: "Clawdbot's credential store (made by `clawdbot onboard` / `models auth`)",
+        why: 'OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite, which has to run before its first start',
+      },
+    ],
   },
 };
 

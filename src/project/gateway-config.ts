@@ -5,7 +5,7 @@
  */
 import type { Answers } from './answers.js';
 import { providersOf } from './answers.js';
-import { findRuntime, SIGNAL_CLI_PATH, STATE_DIR, WORKSPACE_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
+import { DEFAULT_GATEWAY_PORT, findRuntime, SIGNAL_CLI_PATH, STATE_DIR, WORKSPACE_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 import type { ClawdbotConfig } from '../gateway/schema.js';
 
 /**
@@ -131,4 +131,23 @@ function buildClawdbotConfig(answers: Answers, displayVersion: string): Clawdbot
 
 export function formatConfig(config: unknown): string {
   return JSON.stringify(config, null, 2) + '\n';
+}
+
+/**
+ * Where browsers reach the Control UI of a deployed gateway: OpenClaw (since 2026.2.26) accepts
+ * browser connections only from `gateway.controlUi.allowedOrigins`, and with `--bind lan` it seeds
+ * only its localhost origins (shared/reference/openclaw.md). Public: the fly.dev URL. Private: the
+ * Flycast URL and `clawdfly open`'s tunnel on 127.0.0.1.
+ */
+export function controlUiOrigins(app: string, exposure: 'public' | 'private'): string[] {
+  return exposure === 'private' ? [`http://${app}.flycast`, `http://127.0.0.1:${DEFAULT_GATEWAY_PORT}`, `http://localhost:${DEFAULT_GATEWAY_PORT}`] : [`https://${app}.fly.dev`];
+}
+
+/** The config with these origins in gateway.controlUi.allowedOrigins (the ones already there kept, first). */
+export function withControlUiOrigins(config: Record<string, unknown>, origins: string[]): Record<string, unknown> {
+  const gateway = isObj(config['gateway']) ? config['gateway'] : {};
+  const controlUi = isObj(gateway['controlUi']) ? gateway['controlUi'] : {};
+  const had = Array.isArray(controlUi['allowedOrigins']) ? (controlUi['allowedOrigins'] as unknown[]) : [];
+  const merged = [...had, ...origins.filter((o) => !had.includes(o))];
+  return { ...config, gateway: { ...gateway, controlUi: { ...controlUi, allowedOrigins: merged } } };
 }

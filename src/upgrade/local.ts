@@ -12,7 +12,7 @@ import { checkConfigText, formatProblem, parseConfigText } from '../gateway/conf
 import type { GatewayRuntime } from '../gateway/runtime.js';
 import type { Answers } from '../project/answers.js';
 import { planFiles, readWrittenHashes, sha256, type WrittenHashes } from '../project/file-plan.js';
-import { migrateGatewayConfig } from '../project/gateway-config.js';
+import { controlUiOrigins, migrateGatewayConfig, withControlUiOrigins } from '../project/gateway-config.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import type { Project } from '../project/project.js';
 import { renderProject } from '../project/render.js';
@@ -79,7 +79,9 @@ export async function planLocalUpgrade(project: Project, to: GatewayRuntime): Pr
     throw new UsageError(`${from.configFileName} does not parse: ${(error as Error).message.split('\n')[0]}`, 'clawdfly config validate  (shows the line), fix it, then clawdfly upgrade', 'config-invalid');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${from.configFileName} is not a JSON object`, 'clawdfly config pull', 'config-invalid');
-  const configText = migrateGatewayConfig(parsed as Record<string, unknown>, to);
+  // OpenClaw serves the Control UI only to allowed browser origins: the app's own, or no browser could connect.
+  const reachable = to.configDialect === 'openclaw' ? withControlUiOrigins(parsed as Record<string, unknown>, controlUiOrigins(project.app, project.exposure)) : (parsed as Record<string, unknown>);
+  const configText = migrateGatewayConfig(reachable, to);
   const check = checkConfigText(configText, to);
   if (!check.ok) {
     throw new ClawdflyError(`${from.configFileName} migrated to ${to.configFileName} would be refused by ${to.productName}`, {

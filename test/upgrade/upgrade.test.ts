@@ -139,6 +139,8 @@ describe('clawdfly upgrade', () => {
     expect(remoteNew.agents.entries).toEqual({ main: {} });
     expect(remoteNew.agents.list).toBeUndefined();
     expect(remoteNew.agents.defaults).toEqual(JSON.parse(before.remote).agents.defaults);
+    // OpenClaw accepts Control UI browsers only from allowed origins: the app's own URL is one
+    expect(remoteNew.gateway.controlUi.allowedOrigins).toEqual([`https://${APP}.fly.dev`]);
     expect(JSON.parse(read(p, 'openclaw.json'))).toEqual(remoteNew);
     expect(dataFile(p, 'clawdbot.json')).toBe(before.remote);
     // the release history marks the runtime change
@@ -219,6 +221,21 @@ describe('clawdfly upgrade', () => {
     expect(same.code, same.stderr).toBe(0);
     expect(same.stdout + same.stderr).toContain('already on clawdbot@2026.1.24-3');
     expect(p.since(mark)).toEqual([]);
+    expect(localFiles(p)).toEqual(files);
+    expect(backups(p)).toEqual([]);
+
+    // clawdbot's credential store on the volume: openclaw 2026.9.6 would die after its listening line
+    // (FINDINGS-openclaw-migration.md §2), so the upgrade is refused, after reads only
+    const store = p.fake.machineFsPath(APP, p.machineId(), '/data/agents/main/agent/auth-profiles.json');
+    mkdirSync(dirname(store), { recursive: true });
+    writeFileSync(store, '{"version":1,"profiles":{}}\n');
+    const readsOnly = p.fake.invocations().length;
+    const blocked = await cli(p, ['upgrade', '--to', 'openclaw', '--yes']);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toContain('/data/agents/main/agent/auth-profiles.json');
+    expect(blocked.stderr).toContain('openclaw doctor --fix');
+    expect(blocked.stderr).toContain('nothing was changed');
+    expect(mutations(p.since(readsOnly))).toEqual([]);
     expect(localFiles(p)).toEqual(files);
     expect(backups(p)).toEqual([]);
   }, 200_000);

@@ -19,6 +19,7 @@ import type { Project } from '../../project/project.js';
 import { remoteConfigPath } from '../../gateway/runtime.js';
 import { planLocalUpgrade, type LocalUpgrade } from '../../upgrade/local.js';
 import { resolveUpgradeTarget } from '../../upgrade/target.js';
+import { blockedError, findStartBlockers } from '../../upgrade/blockers.js';
 import { performUpgrade } from '../../upgrade/upgrade.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
@@ -63,6 +64,8 @@ export async function run({ opts }: CommandContext): Promise<number> {
 
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly);
+  const blockers = await findStartBlockers(fly, project.stateDir, machine.id, plan.to);
+  if (blockers.length) throw blockedError(blockers, plan.to);
   const remote = remoteSteps(project, fly, machine, plan, timeoutMs);
   const kept = keptThings(project, plan);
   const summary = {
