@@ -184,7 +184,9 @@ export class Verifier {
           evidence: [listening.line],
         });
       }
-      this.listening = listening;
+      // A runtime whose start can still fail after the listening line counts as up at its ready line.
+      const readyLine = this.opts.runtime.readyLine;
+      if (!readyLine || this.lines.some((l) => readyLine.test(l))) this.listening = listening;
     }
   }
 

@@ -27,6 +27,12 @@ export interface GatewayRuntime {
   homeStateDir: string;
   /** The gateway's own log line once it accepts connections (matched by the image's prewarm too). */
   listeningLine: RegExp;
+  /**
+   * A later line that proves the start finished, when the listening line alone does not: openclaw
+   * 2026.9.6 logs `http server listening` and can still fail its start afterwards (`[gateway] ready`
+   * comes once it did not). Verification after a deploy waits for it.
+   */
+  readyLine?: RegExp;
   env: {
     stateDir: string;
     configPath: string;
@@ -134,6 +140,8 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     configFileName: 'openclaw.json',
     homeStateDir: '~/.openclaw',
     listeningLine: /\[gateway\] http server listening \(/,
+    // FINDINGS-openclaw-migration.md §2: "http server listening", then "Gateway failed to start: …"
+    readyLine: /\[gateway\] ready\b/,
     env: {
       stateDir: 'OPENCLAW_STATE_DIR',
       configPath: 'OPENCLAW_CONFIG_PATH',

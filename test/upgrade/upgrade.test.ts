@@ -240,6 +240,30 @@ describe('clawdfly upgrade', () => {
     expect(backups(p)).toEqual([]);
   }, 200_000);
 
+  it('openclaw listening, then failing its start (FINDINGS §2): not verified, rolled back by itself', async () => {
+    const p = await deployedClawdbot();
+    const before = { image: machine(p).image_ref, files: localFiles(p) };
+    // the listening line and then nothing (its failure comes seconds later): not up until "[gateway] ready"
+    const fake = p.fake as unknown as { failGatewayBoot(g: string, lines: string[]): void };
+    fake.failGatewayBoot('openclaw', ['[gateway] http server listening (13 plugins: anthropic, browser; 13.2s)']);
+    const r = await cli(p, ['upgrade', '--to', 'openclaw', '--yes', '--verify-timeout', '10']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/did not report that it listens on 0.0.0.0:3000 within \d+ s/);
+    expect(r.stderr).toContain('rolled back automatically');
+    expect(machine(p).image_ref).toEqual(before.image);
+    // and its failure line, once it shows, is the reason given
+    fake.failGatewayBoot('openclaw', [
+      '[gateway] http server listening (13 plugins: anthropic, browser; 13.2s)',
+      'Gateway failed to start: Auth profile store /data/state/openclaw.sqlite requires legacy credential migration; affected providers: anthropic; run openclaw doctor --fix.',
+    ]);
+    const again = await cli(p, ['upgrade', '--to', 'openclaw', '--yes', '--verify-timeout', '30']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('the gateway crashed after starting');
+    expect(again.stderr).toContain('rolled back automatically');
+    expect(machine(p).image_ref).toEqual(before.image);
+    expect(localFiles(p)['.clawdfly/answers.json']).toBe(before.files['.clawdfly/answers.json']);
+  }, 300_000);
+
   it('a new gateway that never listens: rolled back by itself to the exact image, files and config; exit 1 says why', async () => {
     const p = await deployedClawdbot();
     const before = { image: machine(p).image_ref, cmd: machine(p).config.init?.cmd, files: localFiles(p), remote: p.remoteConfig()! };

@@ -186,7 +186,10 @@ function appendBootLogs(s, m) {
     for (const l of m.fake.listen || []) {
       const pid = m.fake.processes?.[0]?.pid ?? 1;
       // openclaw's line names no address (shared/reference/openclaw.md); clawdbot's one per address
-      if (gateway === 'openclaw') lines.push(['app', `${new Date().toISOString()} [gateway] http server listening (3 plugins: anthropic, browser, memory; 6.0s)`]);
+      if (gateway === 'openclaw') {
+        lines.push(['app', `${new Date().toISOString()} [gateway] http server listening (3 plugins: anthropic, browser, memory; 6.0s)`]);
+        lines.push(['app', `${new Date().toISOString()} [gateway] ready`]);
+      }
       else for (const [i, a] of l.addresses.entries()) lines.push(['app', `${new Date().toISOString()} [gateway] listening on ws://${a}${i === 0 ? ` (PID ${pid})` : ''}`]);
     }
   }
