@@ -113,12 +113,12 @@ export async function planLocalUpgrade(project: Project, to: GatewayRuntime): Pr
   const edited = changes.filter((c) => c.edited).map((c) => c.path);
   if (edited.length) warnings.push(`${edited.join(', ')} ${edited.length === 1 ? 'was' : 'were'} edited since init wrote ${edited.length === 1 ? 'it' : 'them'}: the upgrade writes ${to.id}'s version (the diff below shows what goes; the old files stay in .clawdfly/releases/ and come back with clawdfly rollback)`);
 
-  // written.json: init's record of its own files. A config the user edited stays "edited" under its new name.
+  // written.json: init's record of its own files. The migrated config is not init's (it carries the
+  // user's content and the Control UI origins): a later `init` shows its diff instead of replacing it.
   const nextWritten: WrittenHashes = { ...written };
   for (const c of changes) if (c.change !== 'delete' && c.path !== to.configFileName) nextWritten[c.path] = sha256(c.after!);
-  const configUntouched = written[oldConfig] !== undefined && written[oldConfig] === sha256(project.configText);
   delete nextWritten[oldConfig];
-  if (configUntouched) nextWritten[to.configFileName] = sha256(configText);
+  delete nextWritten[to.configFileName];
   for (const c of changes) if (c.change === 'delete' && c.path !== oldConfig) delete nextWritten[c.path];
 
   const tokenRename = from.env.gatewayToken !== to.env.gatewayToken ? { from: from.env.gatewayToken, to: to.env.gatewayToken } : undefined;
