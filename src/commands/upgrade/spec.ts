@@ -6,7 +6,7 @@ export const upgradeSpec: CommandSpec = {
   options: [
     common.dir,
     common.app,
-    { flags: '--to <runtime>', description: 'the runtime row to go to: openclaw, openclaw@2026.9.6, … (default: the newest openclaw)' },
+    { flags: '--to <runtime[@version]>', description: 'the runtime row to go to: openclaw, openclaw@2026.9.6, … (default: the newest openclaw)' },
     { flags: '--dry-run', description: 'show the plan (file diffs, the remote steps, what is kept) and change nothing' },
     common.yes,
     { flags: '--verify-timeout <seconds>', description: 'how long the new gateway may take to listen after the deploy (default: 120)', parse: 'int' },
