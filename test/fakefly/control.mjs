@@ -135,6 +135,18 @@ export function createFakeFly(opts = {}) {
       });
     },
 
+    /**
+     * From now on, a machine whose image runs `gateway` ('clawdbot' | 'openclaw', from the image's
+     * runtime/package.json) logs `lines` at boot instead of its listening line; null clears it.
+     */
+    failGatewayBoot(gateway, lines) {
+      withState(dir, (s) => {
+        s.gatewayBootFailures ||= {};
+        if (lines) s.gatewayBootFailures[gateway] = lines;
+        else delete s.gatewayBootFailures[gateway];
+      });
+    },
+
     /** Pending/paired devices served by the clawdbot stand-in on that machine. */
     setDevices(app, machineId, devices) {
       withState(dir, (s) => {

@@ -549,9 +549,21 @@ function buildImage(ctx, cfg, cfgPath, workdir, appName) {
     ref: `registry.fly.io/${appName}:${tag}`,
     image_ref: {
       registry: 'registry.fly.io', repository: appName, tag, digest: `sha256:${digest}`,
-      labels: { 'fakefly.dockerfile_sha256': dockerfileSha, 'fakefly.dockerfile': dockerfile, 'fakefly.build_args': JSON.stringify(buildArgs), 'fakefly.context': workdir },
+      labels: { 'fakefly.dockerfile_sha256': dockerfileSha, 'fakefly.dockerfile': dockerfile, 'fakefly.build_args': JSON.stringify(buildArgs), 'fakefly.context': workdir, 'fakefly.gateway': gatewayOfContext(workdir) },
     },
   };
+}
+
+/**
+ * Which gateway the image runs: the package its runtime bundle installs (runtime/package.json of a
+ * clawdfly project), so a machine's boot lines are that gateway's own ('clawdbot' when unknown).
+ */
+function gatewayOfContext(workdir) {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(workdir, 'runtime', 'package.json'), 'utf8'));
+    if (pkg.dependencies?.openclaw) return 'openclaw';
+  } catch { /* not a clawdfly project: the default */ }
+  return 'clawdbot';
 }
 
 /** An image an earlier deploy pushed to registry.fly.io (any app of the org), 'missing' when pruned or never built. */
