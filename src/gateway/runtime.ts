@@ -71,6 +71,14 @@ export interface GatewayRuntime {
   configDialect: 'clawdbot' | 'openclaw';
   /** Known fatal bugs of this release, matched in logs by doctor. */
   knownCrashes: { pattern: RegExp; summary: string; fix: string }[];
+  /**
+   * What the image build deletes in the `npm ci` layer, because the gateway never loads it on a
+   * Linux machine (checked by booting the real gateway in the pruned image, test/image/):
+   * - platformPackageScopes: scopes of prebuilt native builds named `linux-<arch>[-<variant>]`
+   *   (GPU variants, other CPUs) of which only the build platform's plain `linux-<arch>` stays;
+   * - declarationsAndSourceMaps: `*.d.ts` and `*.js.map` files outside the gateway's own package.
+   */
+  imagePrune: { platformPackageScopes: string[]; declarationsAndSourceMaps: boolean };
 }
 
 export const RUNTIMES: Record<string, GatewayRuntime> = {
@@ -104,6 +112,9 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     compileCacheName: 'jiti transpile cache',
     configValidator: { kind: 'schema' },
     configDialect: 'clawdbot',
+    // node-llama-cpp (local embeddings) ships ~700 MB of cuda/vulkan/arm builds; a Fly CPU machine
+    // uses linux-x64 alone. Declarations and source maps are another ~250 MB.
+    imagePrune: { platformPackageScopes: ['@node-llama-cpp'], declarationsAndSourceMaps: true },
     knownCrashes: [
       {
         pattern: /Unhandled promise rejection: TypeError: fetch failed/,
@@ -152,6 +163,8 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
     configDialect: 'openclaw',
     knownCrashes: [],
+    // No node-llama-cpp in its lock. Nothing pruned until its own image is measured booting without.
+    imagePrune: { platformPackageScopes: [], declarationsAndSourceMaps: false },
   },
 };
 
