@@ -3,7 +3,8 @@
  * the size of our image, the unpruned one and the naive one (see image-sizes.ts) with their build
  * times, then a first boot and a restart of ours and of the unpruned image (same project, same
  * fly.toml): the prune must not cost boot time or memory. Prints tables and one JSON line.
- * IMAGE_BENCH_REBUILD=1 rebuilds all three without cache (cold build times; many minutes).
+ * IMAGE_BENCH_REBUILD=1 rebuilds all three without cache (cold build times; many minutes);
+ * IMAGE_BENCH_BOOT=0 prints the sizes only.
  */
 import { canonicalProject, CANONICAL_TAG } from './project.js';
 import { buildImage } from '../support/podman.js';
@@ -37,10 +38,9 @@ console.log([fmt(table[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}
 console.log(`image ratio ours / naive: ${ratio.toFixed(2)}× (limit ${LIMIT_RATIO}×, goal ${GOAL_RATIO}×: ${ratio <= GOAL_RATIO ? 'goal met' : ratio <= LIMIT_RATIO ? 'within the limit' : 'NOT met'})`);
 
 const samples: BootSample[] = [];
-for (const img of [ours, unpruned]) {
+for (const img of process.env.IMAGE_BENCH_BOOT === '0' ? [] : [ours, unpruned]) {
   for (const s of await measureSetup('ours', project.dir, img.image, (line) => log(`${img.name}: ${line}`))) samples.push({ ...s, label: img.name === 'ours' ? 'ours (pruned image)' : 'ours, unpruned image' });
 }
-console.log('');
-console.log(formatTable(samples));
+if (samples.length) console.log(`\n${formatTable(samples)}`);
 console.log(JSON.stringify({ bench: 'image', ratio: Math.round(ratio * 1000) / 1000, images: rows, samples, totalSeconds: Math.round((Date.now() - t0) / 1000) }));
 if (ratio > LIMIT_RATIO) process.exitCode = 1;

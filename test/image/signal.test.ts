@@ -48,7 +48,7 @@ afterAll(async () => {
   if (volume) rmSync(volume, { recursive: true, force: true });
   removeCanonicalDirs();
   cleanupAll();
-}, 2 * MIN);
+}, 5 * MIN);
 
 describe('the Signal image variant, built against a local signal-cli stand-in', () => {
   it('built from the stand-in URL (or the cached image of the same tarball)', () => {
@@ -56,7 +56,7 @@ describe('the Signal image variant, built against a local signal-cli stand-in', 
     const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8');
     // Java + signal-cli come after the gateway's install: the plain image's layers are reused
     expect(dockerfile.indexOf('RUN npm ci')).toBeLessThan(dockerfile.indexOf('openjdk-17-jre-headless'));
-  });
+  }, MIN);
 
   it('boots the gateway with the Signal channel configured (2048 MB); signal-cli keeps its data on /data', async () => {
     volume = mkdtempSync(join(tmpdir(), 'clawdfly-signal-vol-'));
