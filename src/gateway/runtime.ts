@@ -82,6 +82,14 @@ export interface GatewayRuntime {
    * state dir, and why): `clawdfly upgrade` looks for them before it changes anything.
    */
   startBlockers?: { glob: string; what: string; why: string }[];
+  /**
+   * What the image build deletes in the `npm ci` layer, because the gateway never loads it on a
+   * Linux machine (checked by booting the real gateway in the pruned image, test/image/):
+   * - platformPackageScopes: scopes of prebuilt native builds named `linux-<arch>[-<variant>]`
+   *   (GPU variants, other CPUs) of which only the build platform's plain `linux-<arch>` stays;
+   * - declarationsAndSourceMaps: `*.d.ts` and `*.js.map` files outside the gateway's own package.
+   */
+  imagePrune: { platformPackageScopes: string[]; declarationsAndSourceMaps: boolean };
 }
 
 export const RUNTIMES: Record<string, GatewayRuntime> = {
@@ -115,6 +123,9 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     compileCacheName: 'jiti transpile cache',
     configValidator: { kind: 'schema' },
     configDialect: 'clawdbot',
+    // node-llama-cpp (local embeddings) ships ~700 MB of cuda/vulkan/arm builds; a Fly CPU machine
+    // uses linux-x64 alone. Declarations and source maps are another ~250 MB.
+    imagePrune: { platformPackageScopes: ['@node-llama-cpp'], declarationsAndSourceMaps: true },
     knownCrashes: [
       {
         pattern: /Unhandled promise rejection: TypeError: fetch failed/,
@@ -175,6 +186,8 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
         why: 'OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite, which has to run before its first start',
       },
     ],
+    // No node-llama-cpp in its lock. Nothing pruned until its own image is measured booting without.
+    imagePrune: { platformPackageScopes: [], declarationsAndSourceMaps: false },
   },
 };
 

@@ -412,6 +412,11 @@ export async function buildImage(
   opts: {
     dockerfile?: string;
     buildArgs?: Record<string, string>;
+    /**
+     * The build args as they count in the cache key (default: buildArgs): for an argument whose
+     * value changes every run but not what it yields, e.g. a local server's port in a URL.
+     */
+    cacheKeyBuildArgs?: Record<string, string>;
     logFile?: string;
     /** Rebuild even when an image of this context hash exists (and pass --no-cache). */
     noCache?: boolean;
@@ -428,7 +433,7 @@ export async function buildImage(
   const ctx = resolve(contextDir);
   const dockerfile = opts.dockerfile ? (isAbsolute(opts.dockerfile) ? opts.dockerfile : join(ctx, opts.dockerfile)) : join(ctx, 'Dockerfile');
   const buildArgs = Object.entries(opts.buildArgs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  const hash = await contextHash(ctx, opts);
+  const hash = await contextHash(ctx, { dockerfile: opts.dockerfile, buildArgs: opts.cacheKeyBuildArgs ?? opts.buildArgs });
   const cacheTag = `${CACHE_REPO}:${hash.slice(0, 32)}`;
   const logDir = cachePath('logs');
   await mkdir(logDir, { recursive: true });
