@@ -11,7 +11,7 @@ import { confirmOrYes } from '../../ui/prompt.js';
 import { Progress } from '../../ui/progress.js';
 import { CHECKS } from '../../doctor/checks/index.js';
 import { gatherEvidence } from '../../doctor/evidence.js';
-import { FIX_ORDER, planFix } from '../../doctor/fixes.js';
+import { FIX_ORDER, planFix } from '../../doctor/fixes/index.js';
 import { printChecklist, printFixPlan, type FixReport } from '../../doctor/render.js';
 import type { CheckId, CheckResult, Evidence, FixKind } from '../../doctor/types.js';
 
