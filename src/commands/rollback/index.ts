@@ -6,6 +6,7 @@
  */
 import { relative } from 'node:path';
 import type { CommandContext } from '../types.js';
+import type { rollbackSpec } from './spec.js';
 import { discard } from '../../backup/restore.js';
 import { takeBackup } from '../../backup/backup.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
@@ -59,13 +60,13 @@ export function chooseTarget(history: ReleaseHistory, to: string | undefined): {
   return { current, target: previous };
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const timeoutMs = verifyTimeoutMs(opts['verifyTimeout']);
-  const dryRun = opts['dryRun'] === true;
-  const yes = opts['yes'] === true;
+export async function run({ opts }: CommandContext<typeof rollbackSpec>): Promise<number> {
+  const timeoutMs = verifyTimeoutMs(opts.verifyTimeout);
+  const dryRun = opts.dryRun === true;
+  const yes = opts.yes === true;
   const project = await openProject(opts);
   const history = await readReleases(project.dir, project.app);
-  const { current, target } = chooseTarget(history, typeof opts['to'] === 'string' ? opts['to'] : undefined);
+  const { current, target } = chooseTarget(history, opts.to);
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
   if (!dryRun && !yes && !canPrompt()) {
     throw new UsageError(`rolling back redeploys ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly rollback --to v${target.version} --yes  (or look first: --dry-run)`, 'not-confirmed');
