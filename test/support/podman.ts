@@ -7,6 +7,7 @@ import { platform, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import {
+  cacheDir,
   cachePath,
   hashDir,
   npmPackCached,
@@ -19,19 +20,18 @@ import {
   versionFromTarball,
   which,
   withLock,
-  writeFileAtomic,
   type RunResult,
 } from './util.js';
 
 export { cacheDir } from './util.js';
 
-/** Name under which the stand-in base image is stored (what `FROM node:22-bookworm-slim` resolves to). */
-export const BASE_IMAGE = 'docker.io/library/node:22-bookworm-slim';
+// Storage, runtime, containers.conf and image names: shared with the double's podman backend.
+import { BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs } from './podman-engine.mjs';
+export { BASE_IMAGE };
 /** Every container the harness creates has a name starting with this. */
 export const CONTAINER_PREFIX = 'clawdfly-test-';
 const OWNER_LABEL = 'clawdfly-test.owner-pid';
 const HASH_LABEL = 'clawdfly-test.context-hash';
-const CACHE_REPO = 'localhost/clawdfly-test-cache';
 /**
  * Read-only podman calls wait on the storage lock, which a build holds for minutes with vfs while
  * it commits layers and deletes its intermediate containers (measured: > 3 min under load).
@@ -96,25 +96,10 @@ export const ensurePodman: () => Promise<Engine> = once(async () => {
     if (missing().length > 0) throw new Error(`apt-get install did not provide: ${missing().join(', ')}`);
   }
 
-  const conf = cachePath('containers.conf');
-  const want = [
-    '# written by clawdfly test/support/podman.ts',
-    '[containers]',
-    'default_ulimits = []',
-    '',
-    '[engine]',
-    'runtime = "runc"',
-    'cgroup_manager = "cgroupfs"',
-    'events_logger = "file"',
-    '',
-  ].join('\n');
-  if (!existsSync(conf) || readFileSync(conf, 'utf8') !== want) await writeFileAtomic(conf, want);
+  const conf = ensureContainersConf(cacheDir());
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: conf };
   const podman = which('podman')!;
-  const baseArgs = ['--storage-driver', 'vfs', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  // Optional private storage (e.g. to rehearse a clean machine without touching shared images).
-  const root = process.env.CLAWDFLY_TEST_PODMAN_ROOT;
-  if (root) baseArgs.push('--root', join(root, 'storage'), '--runroot', join(root, 'run'));
+  const baseArgs = podmanBaseArgs();
   const v = await run(podman, [...baseArgs, 'version', '--format', '{{.Client.Version}}'], { env, check: false, timeoutMs: 60_000 });
   if (v.code !== 0) throw new Error(`podman does not work here:\n${tail(v.stdout + v.stderr)}`);
   return { podman, env, baseArgs, kind: 'podman' };

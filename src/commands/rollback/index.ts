@@ -6,6 +6,7 @@
  */
 import { relative } from 'node:path';
 import type { CommandContext } from '../types.js';
+import type { rollbackSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import { quoteWord } from '../../fly/quote.js';
 import { currentAndPrevious, fileChanges, findRelease, readReleases, releaseConfigText, RELEASES_FILE, type FileChange, type ReleaseHistory, type ReleaseRecord } from '../../deploy/releases.js';
@@ -54,13 +55,13 @@ export function chooseTarget(history: ReleaseHistory, to: string | undefined): {
   return { current, target: previous };
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const timeoutMs = verifyTimeoutMs(opts['verifyTimeout']);
-  const dryRun = opts['dryRun'] === true;
-  const yes = opts['yes'] === true;
+export async function run({ opts }: CommandContext<typeof rollbackSpec>): Promise<number> {
+  const timeoutMs = verifyTimeoutMs(opts.verifyTimeout);
+  const dryRun = opts.dryRun === true;
+  const yes = opts.yes === true;
   const project = await openProject(opts);
   const history = await readReleases(project.dir, project.app);
-  const { current, target } = chooseTarget(history, typeof opts['to'] === 'string' ? opts['to'] : undefined);
+  const { current, target } = chooseTarget(history, opts.to);
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
   if (!dryRun && !yes && !canPrompt()) {
     throw new UsageError(`rolling back redeploys ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly rollback --to v${target.version} --yes  (or look first: --dry-run)`, 'not-confirmed');

@@ -4,6 +4,7 @@
  * newest exit event of the gateway machine (exitOf: MonitorEvent first, like flyctl).
  */
 import type { CommandContext } from '../types.js';
+import type { statusSpec } from './spec.js';
 import { ClawdflyError } from '../../errors.js';
 import type { Machine, Volume } from '../../fly/json.js';
 import { flyFor, openProject } from '../../operate/context.js';
@@ -14,7 +15,7 @@ import { style } from '../../ui/style.js';
 import { imageRefOf } from '../../deploy/state.js';
 import { currentAndPrevious, readReleases, type ReleaseRecord } from '../../deploy/releases.js';
 
-export async function run({ opts }: CommandContext): Promise<number> {
+export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<number> {
   const project = await openProject(opts);
   const fly = flyFor(project, opts);
   const app = await fly.status();

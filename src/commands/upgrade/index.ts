@@ -6,6 +6,7 @@
  */
 import { relative } from 'node:path';
 import type { CommandContext } from '../types.js';
+import type { upgradeSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { quoteWord } from '../../fly/quote.js';
 import type { FlyClient } from '../../fly/client.js';
@@ -42,12 +43,12 @@ interface RemoteStep {
   stdin?: string[];
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const timeoutMs = verifyTimeoutMs(opts['verifyTimeout']);
-  const dryRun = opts['dryRun'] === true;
-  const yes = opts['yes'] === true;
+export async function run({ opts }: CommandContext<typeof upgradeSpec>): Promise<number> {
+  const timeoutMs = verifyTimeoutMs(opts.verifyTimeout);
+  const dryRun = opts.dryRun === true;
+  const yes = opts.yes === true;
   const project = await openProject(opts);
-  const target = resolveUpgradeTarget(typeof opts['to'] === 'string' ? opts['to'] : undefined, project.runtime);
+  const target = resolveUpgradeTarget(opts.to, project.runtime);
   if (target.kind === 'same') {
     if (isJsonMode()) out.json({ ok: true, app: project.app, runtime: project.runtime.id, changed: false });
     else {

@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const upgradeSpec: CommandSpec = {
+export const upgradeSpec = defineCommand({
   name: 'upgrade',
   summary: 'move the live gateway to another runtime (clawdbot → openclaw, or a newer version): /data backed up first, rolled back by itself if the new gateway does not start',
   options: [
@@ -15,4 +15,4 @@ export const upgradeSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly upgrade --dry-run', 'npx clawdfly upgrade --to openclaw --yes', 'npx clawdfly upgrade --to openclaw@2026.9.6 --yes --json'],
   load: () => import('./index.js'),
-};
+});
