@@ -54,6 +54,8 @@ function envFor(runtime: typeof CLAWDBOT, port: number): NodeJS.ProcessEnv {
     [runtime.env.gatewayToken]: TOKEN,
     [runtime.env.gatewayPort]: String(port),
     [runtime.env.disableBonjour]: '1',
+    // one process, logging to our pipe (as test/support/real-gateway.ts runs clawdbot)
+    [`${runtime.packageName.toUpperCase()}_NO_RESPAWN`]: '1',
   };
   for (const k of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE']) if (process.env[k]) env[k] = process.env[k];
   return env;
