@@ -25,6 +25,26 @@ let baseBuilt = false;
 const temps: string[] = [];
 const machines: Machine[] = [];
 
+/**
+ * fly.toml's `[[restart]] policy = "always"`: Fly starts the machine again when the gateway exits.
+ * openclaw 2026.9.6 exits 78 at start when its state-lease worker is not ready within 5 s
+ * (`state lease heartbeat did not become ready … timeoutMs=5000`), which a loaded 2-core host hits;
+ * the next start goes on. Every crash is counted and reported, and more than `maxCrashes` fails.
+ */
+async function bootLikeFly(m: Machine, boot: 'first' | 'restart', cacheBefore: () => Promise<number>, crashes: string[], maxCrashes = 2): Promise<BootSample> {
+  for (;;) {
+    try {
+      return await measureBoot(m, 'openclaw', boot, { cacheBefore, settleMs: 5_000 });
+    } catch (error) {
+      const st = await m.inspect().catch(() => undefined);
+      if (!st || st.running || crashes.length >= maxCrashes) throw error;
+      const cause = (await m.logs()).split('\n').find((l) => /Gateway failed to start|did not become ready|refused/.test(l)) ?? `exit ${st.exitCode}`;
+      crashes.push(`${boot}: exit ${st.exitCode}: ${cause.slice(0, 200)}`);
+      await m.restart({ keepRootfs: true });
+    }
+  }
+}
+
 function countFiles(dir: string): number {
   if (!existsSync(dir)) return 0;
   return readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).length;
@@ -68,9 +88,10 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     const m = await runMachine(options);
     machines.push(m);
     const samples: BootSample[] = [];
+    const crashes: string[] = [];
 
     // 1. first boot on an empty volume: the entrypoint seeds the config and the compile cache
-    const first = await measureBoot(m, 'openclaw', 'first', { cacheBefore: () => prewarmedFiles(m), settleMs: 5_000 });
+    const first = await bootLikeFly(m, 'first', () => prewarmedFiles(m), crashes);
     samples.push(first);
     expect(first.listeningLine).toMatch(OPENCLAW.listeningLine);
     const res = await fetch(`${m.url}/`);
@@ -95,7 +116,7 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     // 3. Fly-style restart: SIGTERM, fresh rootfs, same volume → boots again, warm
     const cacheBefore = countFiles(join(volume, CACHE_DIR));
     await m.restart();
-    const restart = await measureBoot(m, 'openclaw', 'restart', { cacheBefore: async () => cacheBefore, settleMs: 5_000 });
+    const restart = await bootLikeFly(m, 'restart', async () => cacheBefore, crashes);
     samples.push(restart);
     expect((await fetch(`${m.url}/`)).status).toBe(200);
     expect(await m.logs()).toContain('agent model: anthropic/claude-sonnet-4-5');
@@ -107,7 +128,7 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     await m.kill('SIGKILL');
     expect(readdirSync(lockDir).filter((f) => OPENCLAW.lockFileName.test(f))).toEqual(locksBeforeKill);
     await m.restart();
-    const afterKill = await measureBoot(m, 'openclaw', 'restart', { cacheBefore: async () => countFiles(join(volume, CACHE_DIR)), settleMs: 5_000 });
+    const afterKill = await bootLikeFly(m, 'restart', async () => countFiles(join(volume, CACHE_DIR)), crashes);
     expect((await fetch(`${m.url}/`)).status).toBe(200);
     const logs3 = await m.logs();
     expect(logs3).toMatch(/\[clawdfly\] removed stale gateway lock \/data\/tmp\/openclaw-1000\/gateway\.[0-9a-f]{8}\.lock: /);
@@ -121,6 +142,7 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
         `restart ${restart.seconds} s (peak ${restart.peakMb} MB, RSS ${restart.rssPeakMb} MB, ${restart.transpiled} compiled); ` +
         `restart after kill ${afterKill.seconds} s (peak ${afterKill.peakMb} MB); stop ${stopped.seconds.toFixed(1)} s`,
     );
-    console.log(JSON.stringify({ openclawImage: { baseSeconds: baseBuilt ? baseSeconds : null, buildSeconds: project.build.cached ? null : project.build.seconds, samples } }));
+    if (crashes.length) console.log(`[openclaw image] restarted by the restart policy ${crashes.length}×:\n  ${crashes.join('\n  ')}`);
+    console.log(JSON.stringify({ openclawImage: { crashes, baseSeconds: baseBuilt ? baseSeconds : null, buildSeconds: project.build.cached ? null : project.build.seconds, samples } }));
   }, 30 * MIN);
 });
