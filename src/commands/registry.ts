@@ -19,5 +19,6 @@ import { ciSpec } from './ci/spec.js';
 import { backupSpec } from './backup/spec.js';
 import { restoreSpec } from './restore/spec.js';
 import { rollbackSpec } from './rollback/spec.js';
+import { upgradeSpec } from './upgrade/spec.js';
 
-export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec, upSpec, backupSpec, restoreSpec, rollbackSpec, ciSpec];
+export const COMMANDS: CommandSpec[] = [initSpec, deploySpec, configSpec, doctorSpec, openSpec, tokenSpec, devicesSpec, channelsSpec, logsSpec, statusSpec, sshSpec, upSpec, backupSpec, restoreSpec, rollbackSpec, upgradeSpec, ciSpec];

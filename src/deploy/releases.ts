@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Machine } from '../fly/json.js';
+import { findRuntime } from '../gateway/runtime.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import type { Project } from '../project/project.js';
 import { readTextIfExists, writeFileAtomic } from '../util/fs.js';
@@ -38,9 +39,13 @@ export interface ReleaseRecord {
   /** Project-relative path → hash of every local file the release was made from. */
   files: Record<string, ReleaseFile>;
   at: string;
-  kind: 'deploy' | 'rollback';
+  kind: 'deploy' | 'rollback' | 'upgrade';
   /** A rollback: the version whose image and files it put back. */
   rolledBackTo?: string;
+  /** An upgrade: the runtime row that ran before it (a change of gateway, e.g. clawdbot → openclaw). */
+  upgradedFrom?: string;
+  /** An upgrade: where the old gateway's files on the volume were kept (put back by a rollback to that runtime). */
+  stateSnapshot?: string;
   /** Project-relative path of the /data backup taken before this release, when one was. */
   backup: string | null;
 }
@@ -68,7 +73,9 @@ export async function readReleases(dir: string, app: string): Promise<ReleaseHis
 export async function releaseFilePaths(project: Project): Promise<string[]> {
   const config = relative(project.dir, project.configPath).split(sep).join('/');
   const runtime = await listFiles(project.dir, PROJECT_FILES.runtimeDir);
-  const fixed = [PROJECT_FILES.flyToml, PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, config];
+  // answers.json names the runtime row (and written.json init's view of the files): a release of
+  // another runtime puts them back too, so every command reads that runtime's names again.
+  const fixed = [PROJECT_FILES.flyToml, PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, config, PROJECT_FILES.answers, PROJECT_FILES.written];
   const present: string[] = [];
   for (const file of [...fixed, ...runtime]) {
     if ((await stat(join(project.dir, file)).catch(() => undefined))?.isFile()) present.push(file);
@@ -116,7 +123,7 @@ async function ensureReleasesDir(dir: string): Promise<string> {
 export async function recordRelease(
   project: Project,
   machine: Machine,
-  extra: { kind: ReleaseRecord['kind']; backup?: string; rolledBackTo?: string },
+  extra: { kind: ReleaseRecord['kind']; backup?: string; rolledBackTo?: string; upgradedFrom?: string; stateSnapshot?: string },
 ): Promise<ReleaseRecord> {
   const history = await readReleases(project.dir, project.app);
   const version = String(machine.config?.metadata?.['fly_release_version'] ?? `local-${Date.now()}`);
@@ -140,6 +147,8 @@ export async function recordRelease(
     at: new Date().toISOString(),
     kind: extra.kind,
     ...(extra.rolledBackTo ? { rolledBackTo: extra.rolledBackTo } : {}),
+    ...(extra.upgradedFrom ? { upgradedFrom: extra.upgradedFrom } : {}),
+    ...(extra.stateSnapshot ? { stateSnapshot: extra.stateSnapshot } : {}),
     backup: extra.backup ? relative(project.dir, extra.backup).split(sep).join('/') : null,
   };
   // A version seen again (a record rewritten) replaces its old entry.
@@ -204,9 +213,11 @@ export async function fileChanges(project: Project, target: ReleaseRecord): Prom
       changes.push({ path: file, change: 'update', now: await readFile(join(project.dir, file), 'utf8'), then: then.toString('utf8') });
     }
   }
-  // runtime/ files the release did not have would change the next build: they go.
+  // runtime/ files the release did not have would change the next build: they go. So does the config
+  // of another runtime (an upgrade's openclaw.json when going back to a clawdbot release).
+  const config = relative(project.dir, project.configPath).split(sep).join('/');
   for (const file of Object.keys(nowFiles)) {
-    if (!target.files[file] && file.startsWith(`${PROJECT_FILES.runtimeDir}/`)) changes.push({ path: file, change: 'delete', now: await readFile(join(project.dir, file), 'utf8') });
+    if (!target.files[file] && (file.startsWith(`${PROJECT_FILES.runtimeDir}/`) || file === config)) changes.push({ path: file, change: 'delete', now: await readFile(join(project.dir, file), 'utf8') });
   }
   return changes;
 }
@@ -229,9 +240,9 @@ export async function restoreFiles(project: Project, target: ReleaseRecord, chan
   }
 }
 
-/** The saved copy of the release's gateway config, as text. */
+/** The saved copy of the release's gateway config (named by the release's runtime), as text. */
 export async function releaseConfigText(project: Project, target: ReleaseRecord): Promise<string | undefined> {
-  const config = relative(project.dir, project.configPath).split(sep).join('/');
+  const config = findRuntime(target.runtime)?.configFileName ?? relative(project.dir, project.configPath).split(sep).join('/');
   if (!target.files[config]) return undefined;
   return readFile(join(copyDirOf(project.dir, target.version), config), 'utf8');
 }

@@ -143,7 +143,9 @@ export class Verifier {
   }
 
   private judge(machine: Machine): void {
-    const findings = classifyLines(this.lines);
+    // Only this runtime's own listening line counts: after an upgrade, the old gateway's line would
+    // prove that the old gateway still runs, not that the new one does.
+    const findings = classifyLines(this.lines).filter((f) => f.kind !== 'listening' || this.opts.runtime.listeningLine.test(f.line));
     let lastListen = -1;
     findings.forEach((f, i) => {
       if (f.kind === 'listening') lastListen = i;
@@ -182,7 +184,9 @@ export class Verifier {
           evidence: [listening.line],
         });
       }
-      this.listening = listening;
+      // A runtime whose start can still fail after the listening line counts as up at its ready line.
+      const readyLine = this.opts.runtime.readyLine;
+      if (!readyLine || this.lines.some((l) => readyLine.test(l))) this.listening = listening;
     }
   }
 

@@ -3,6 +3,8 @@
  * recent logs with a timeout, and ONE ssh round trip for every remote file fact), so doctor's wall
  * time is close to its slowest probe. Probes never throw: a failed probe is evidence too.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { listBackups } from '../backup/archive.js';
 import { isClawdflyError } from '../errors.js';
 import { FlyClient } from '../fly/client.js';
@@ -81,6 +83,7 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
   const ev: Evidence = { offline: opts.offline, project };
   if (project.configText !== undefined) ev.localConfig = checkConfigText(project.configText, project.runtime);
   ev.backups = await listBackups(project.dir, project.app);
+  if (project.answers?.signal === true) ev.dockerfileText = await readFile(join(project.dir, 'Dockerfile'), 'utf8').catch(() => undefined);
   if (opts.offline) return ev;
 
   let client: FlyClient;

@@ -1,7 +1,7 @@
 /** The checklist: ✔ / ! / ✖ / - per check, evidence quoted under it, the fix copy-pasteable. */
 import { out } from '../ui/output.js';
 import { style } from '../ui/style.js';
-import type { FixPlan } from './fixes.js';
+import type { FixPlan } from './fixes/index.js';
 import type { CheckId, CheckResult, FixKind } from './types.js';
 
 export interface FixReport {

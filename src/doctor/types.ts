@@ -12,7 +12,7 @@ export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export const CHECK_IDS = [
   'flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift',
-  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup',
+  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
@@ -76,6 +76,8 @@ export interface Evidence {
   devices?: Probe<DevicesList>;
   /** This project's local backups of the app (clawdfly backup), newest first. */
   backups?: LocalBackup[];
+  /** The project's Dockerfile, read for the Signal variant only (its signal-cli wrapper). */
+  dockerfileText?: string;
   /** The gateway machine (process group app; a started one first). */
   machine?: Machine;
 }

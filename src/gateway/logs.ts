@@ -32,7 +32,8 @@ const CONFIG_MISSING = /Missing config\. Run|Gateway start blocked:/;
 // Both auth guards of the gateway's start (gateway.md §3.2): no token for a non-loopback bind, or token mode without one.
 const REFUSE_BIND = /Refusing to bind gateway to \S+ without auth\.|Gateway auth is set to token, but no token is configured\./;
 const OOM = /Reached heap limit|JavaScript heap out of memory|Runtime_AllocateInYoungGeneration|FatalProcessOutOfMemory|\bSIGABRT\b|Out of memory: Killed process|oom-kill/i;
-const CRASH = /Unhandled promise rejection: /;
+// openclaw: `Gateway failed to start: …` can follow its listening line (a start that did not finish)
+const CRASH = /Unhandled promise rejection: |Gateway failed to start: /;
 const PAIRING = /pairing required/;
 const EACCES = /EACCES: permission denied/;
 const RELOAD_APPLIED = /config hot reload applied/;

@@ -27,6 +27,12 @@ export interface GatewayRuntime {
   homeStateDir: string;
   /** The gateway's own log line once it accepts connections (matched by the image's prewarm too). */
   listeningLine: RegExp;
+  /**
+   * A later line that proves the start finished, when the listening line alone does not: openclaw
+   * 2026.9.6 logs `http server listening` and can still fail its start afterwards (`[gateway] ready`
+   * comes once it did not). Verification after a deploy waits for it.
+   */
+  readyLine?: RegExp;
   env: {
     stateDir: string;
     configPath: string;
@@ -78,6 +84,19 @@ export interface GatewayRuntime {
   configDialect: 'clawdbot' | 'openclaw';
   /** Known fatal bugs of this release, matched in logs by doctor. */
   knownCrashes: { pattern: RegExp; summary: string; fix: string }[];
+  /**
+   * Files of an older gateway's state dir this one refuses to start with (a glob relative to the
+   * state dir, and why): `clawdfly upgrade` looks for them before it changes anything.
+   */
+  startBlockers?: { glob: string; what: string; why: string }[];
+  /**
+   * What the image build deletes in the `npm ci` layer, because the gateway never loads it on a
+   * Linux machine (checked by booting the real gateway in the pruned image, test/image/):
+   * - platformPackageScopes: scopes of prebuilt native builds named `linux-<arch>[-<variant>]`
+   *   (GPU variants, other CPUs) of which only the build platform's plain `linux-<arch>` stays;
+   * - declarationsAndSourceMaps: `*.d.ts` and `*.js.map` files outside the gateway's own package.
+   */
+  imagePrune: { platformPackageScopes: string[]; declarationsAndSourceMaps: boolean };
 }
 
 export const RUNTIMES: Record<string, GatewayRuntime> = {
@@ -111,6 +130,9 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     compileCacheName: 'jiti transpile cache',
     configValidator: { kind: 'schema' },
     configDialect: 'clawdbot',
+    // node-llama-cpp (local embeddings) ships ~700 MB of cuda/vulkan/arm builds; a Fly CPU machine
+    // uses linux-x64 alone. Declarations and source maps are another ~250 MB.
+    imagePrune: { platformPackageScopes: ['@node-llama-cpp'], declarationsAndSourceMaps: true },
     knownCrashes: [
       {
         pattern: /Unhandled promise rejection: TypeError: fetch failed/,
@@ -136,6 +158,8 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     configFileName: 'openclaw.json',
     homeStateDir: '~/.openclaw',
     listeningLine: /\[gateway\] http server listening \(/,
+    // FINDINGS-openclaw-migration.md §2: "http server listening", then "Gateway failed to start: …"
+    readyLine: /\[gateway\] ready\b/,
     env: {
       stateDir: 'OPENCLAW_STATE_DIR',
       configPath: 'OPENCLAW_CONFIG_PATH',
@@ -160,6 +184,18 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
     configDialect: 'openclaw',
     knownCrashes: [],
+    // Measured (FINDINGS-openclaw-migration.md §2): with clawdbot's credential store present, 2026.9.6
+    // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;
+    // run openclaw doctor --fix" — which must run before the gateway's first start, with it stopped.
+    startBlockers: [
+      {
+        glob: 'agents/*/agent/auth-profiles.json',
+        what: "Clawdbot's credential store (made by `clawdbot onboard` / `models auth`)",
+        why: 'OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite, which has to run before its first start',
+      },
+    ],
+    // No node-llama-cpp in its lock. Nothing pruned until its own image is measured booting without.
+    imagePrune: { platformPackageScopes: [], declarationsAndSourceMaps: false },
   },
 };
 
@@ -201,6 +237,13 @@ export function resolveRuntimeId(spec: string): string | undefined {
   const rows = Object.values(RUNTIMES).filter((r) => r.packageName === wanted);
   return rows[rows.length - 1]?.id;
 }
+
+/**
+ * The maintained gateway line: where `clawdfly upgrade` goes without `--to` (its newest row). Going
+ * from it back to an older package is not an upgrade: openclaw keeps its state in SQLite, which
+ * clawdbot cannot read (`clawdfly rollback` returns to the image and files that ran before).
+ */
+export const MAINTAINED_PACKAGE = 'openclaw';
 
 /** The app-name prefix and volume name init proposes for a runtime (`openclaw-<random>`, `openclaw_data`). */
 export function defaultAppPrefix(runtime: GatewayRuntime): string {

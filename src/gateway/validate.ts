@@ -17,14 +17,14 @@ export interface GatewayValidation {
 }
 
 /** What `config validate --json` prints on stdout (2026.9.6): `{ valid, path, issues?, warnings? }`. */
-interface ValidateJson {
+export interface ValidateJson {
   valid?: boolean;
   issues?: { path?: string; message?: string }[];
   warnings?: { path?: string; message?: string }[];
   error?: { message?: string };
 }
 
-function parseValidateOutput(stdout: string): ValidateJson | undefined {
+export function parseValidateOutput(stdout: string): ValidateJson | undefined {
   const start = stdout.indexOf('{');
   const end = stdout.lastIndexOf('}');
   if (start < 0 || end < start) return undefined;

@@ -11,17 +11,18 @@ export interface OperateOptions {
   flyctl?: string;
 }
 
-export function operateOptions(opts: Record<string, unknown>): OperateOptions {
-  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-  return { dir: str(opts['dir']), app: str(opts['app']), flyctl: str(opts['flyctl']) };
+/** The shared flags as given; an empty value counts as absent. */
+export function operateOptions(opts: OperateOptions): OperateOptions {
+  const str = (v: string | undefined) => (v !== '' ? v : undefined);
+  return { dir: str(opts.dir), app: str(opts.app), flyctl: str(opts.flyctl) };
 }
 
-export async function openProject(opts: Record<string, unknown>): Promise<Project> {
+export async function openProject(opts: OperateOptions): Promise<Project> {
   const o = operateOptions(opts);
   // loadProject reads .clawdfly/secrets.env, which registers every value with the redaction filter.
   return loadProject(o.dir, { app: o.app });
 }
 
-export function flyFor(project: Project, opts: Record<string, unknown>): FlyClient {
+export function flyFor(project: Project, opts: OperateOptions): FlyClient {
   return new FlyClient({ app: project.app, flyctl: operateOptions(opts).flyctl });
 }

@@ -5,7 +5,7 @@
  */
 import type { Answers } from './answers.js';
 import { providersOf } from './answers.js';
-import { findRuntime, SIGNAL_CLI_PATH, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
+import { DEFAULT_GATEWAY_PORT, findRuntime, SIGNAL_CLI_PATH, STATE_DIR, WORKSPACE_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 import type { ClawdbotConfig } from '../gateway/schema.js';
 
 /**
@@ -16,34 +16,71 @@ import type { ClawdbotConfig } from '../gateway/schema.js';
 export function buildGatewayConfig(answers: Answers): Record<string, unknown> {
   const runtime = findRuntime(answers.runtime)!;
   const config = buildClawdbotConfig(answers, runtime.displayVersion);
-  return runtime.configDialect === 'openclaw' ? toOpenClawShape(config) : config;
+  return runtime.configDialect === 'openclaw' ? toOpenClawShape(config as Record<string, unknown>) : config;
 }
 
-function toOpenClawShape(config: ClawdbotConfig): Record<string, unknown> {
-  const { list: _list, ...agentsRest } = config.agents ?? {};
-  const discord = config.channels?.discord;
-  const signal = config.channels?.signal;
-  const channels: Record<string, unknown> = { ...config.channels };
-  if (discord?.guilds) {
-    channels['discord'] = {
-      ...discord,
-      guilds: Object.fromEntries(
-        Object.entries(discord.guilds).map(([id, guild]) => [
-          id,
-          { ...guild, ...(guild.channels ? { channels: Object.fromEntries(Object.keys(guild.channels).map((name) => [name, { enabled: true }])) } : {}) },
-        ]),
-      ),
-    };
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A config in clawdbot's shape (init's, or one the user edited) in openclaw's: `agents.list` becomes
+ * keyed `agents.entries` without the retired `default` markers, Discord channel entries `{ allow }`
+ * become `{ enabled }`, and signal-cli's path moves under `channels.signal.transport`. Everything
+ * else is kept as it is. A config already in openclaw's shape comes back unchanged.
+ */
+export function toOpenClawShape(config: Obj): Obj {
+  const result: Obj = { ...config };
+  const agents = config['agents'];
+  if (isObj(agents) && Array.isArray(agents['list'])) {
+    const { list, ...agentsRest } = agents;
+    const entries: Obj = isObj(agentsRest['entries']) ? { ...agentsRest['entries'] } : {};
+    for (const item of list as unknown[]) {
+      if (!isObj(item) || typeof item['id'] !== 'string') continue;
+      const { id, default: _default, ...rest } = item;
+      entries[id as string] = { ...(isObj(entries[id as string]) ? (entries[id as string] as Obj) : {}), ...rest };
+    }
+    result['agents'] = { ...agentsRest, entries };
   }
-  if (signal) {
-    const { cliPath, ...rest } = signal as { cliPath?: string } & Record<string, unknown>;
-    channels['signal'] = { ...rest, transport: { kind: 'managed-native', cliPath } };
+  const channels = config['channels'];
+  if (isObj(channels)) {
+    const next: Obj = { ...channels };
+    const discord = channels['discord'];
+    if (isObj(discord) && isObj(discord['guilds'])) {
+      next['discord'] = {
+        ...discord,
+        guilds: Object.fromEntries(
+          Object.entries(discord['guilds']).map(([id, guild]) => {
+            if (!isObj(guild) || !isObj(guild['channels'])) return [id, guild];
+            const guildChannels = Object.fromEntries(
+              Object.entries(guild['channels']).map(([name, entry]) => {
+                if (!isObj(entry) || !('allow' in entry)) return [name, entry];
+                const { allow, ...rest } = entry;
+                return [name, { ...rest, enabled: allow !== false }];
+              }),
+            );
+            return [id, { ...guild, channels: guildChannels }];
+          }),
+        ),
+      };
+    }
+    const signal = channels['signal'];
+    if (isObj(signal) && 'cliPath' in signal) {
+      const { cliPath, ...rest } = signal;
+      next['signal'] = { ...rest, transport: { kind: 'managed-native', ...(isObj(rest['transport']) ? rest['transport'] : {}), cliPath } };
+    }
+    result['channels'] = next;
   }
-  return {
-    ...config,
-    agents: { ...agentsRest, entries: { main: {} } },
-    ...(config.channels ? { channels } : {}),
-  };
+  return result;
+}
+
+/**
+ * The user's config, carried from one runtime row to another (`clawdfly upgrade`): reshaped for the
+ * target's dialect, with `meta.lastTouchedVersion` naming the target. Returns formatted text.
+ */
+export function migrateGatewayConfig(config: Obj, to: GatewayRuntime): string {
+  const shaped = to.configDialect === 'openclaw' ? toOpenClawShape(config) : { ...config };
+  const meta = isObj(shaped['meta']) ? shaped['meta'] : {};
+  return formatConfig({ ...shaped, meta: { ...meta, lastTouchedVersion: to.displayVersion } });
 }
 
 function buildClawdbotConfig(answers: Answers, displayVersion: string): ClawdbotConfig {
@@ -94,4 +131,23 @@ function buildClawdbotConfig(answers: Answers, displayVersion: string): Clawdbot
 
 export function formatConfig(config: unknown): string {
   return JSON.stringify(config, null, 2) + '\n';
+}
+
+/**
+ * Where browsers reach the Control UI of a deployed gateway: OpenClaw (since 2026.2.26) accepts
+ * browser connections only from `gateway.controlUi.allowedOrigins`, and with `--bind lan` it seeds
+ * only its localhost origins (shared/reference/openclaw.md). Public: the fly.dev URL. Private: the
+ * Flycast URL and `clawdfly open`'s tunnel on 127.0.0.1.
+ */
+export function controlUiOrigins(app: string, exposure: 'public' | 'private'): string[] {
+  return exposure === 'private' ? [`http://${app}.flycast`, `http://127.0.0.1:${DEFAULT_GATEWAY_PORT}`, `http://localhost:${DEFAULT_GATEWAY_PORT}`] : [`https://${app}.fly.dev`];
+}
+
+/** The config with these origins in gateway.controlUi.allowedOrigins (the ones already there kept, first). */
+export function withControlUiOrigins(config: Record<string, unknown>, origins: string[]): Record<string, unknown> {
+  const gateway = isObj(config['gateway']) ? config['gateway'] : {};
+  const controlUi = isObj(gateway['controlUi']) ? gateway['controlUi'] : {};
+  const had = Array.isArray(controlUi['allowedOrigins']) ? (controlUi['allowedOrigins'] as unknown[]) : [];
+  const merged = [...had, ...origins.filter((o) => !had.includes(o))];
+  return { ...config, gateway: { ...gateway, controlUi: { ...controlUi, allowedOrigins: merged } } };
 }

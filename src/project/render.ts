@@ -101,11 +101,27 @@ export function templateValues(answers: Answers): TemplateValues {
     lockFilePattern: runtime.lockFileName.source,
     runtimePackage: runtime.packageName,
     runtimeVersion: runtime.packageVersion,
+    ...imagePruneValues(runtime),
     signal: answers.signal === true,
     public: answers.network !== 'private',
     private: answers.network === 'private',
     signalConfigDir: `${STATE_DIR}/${SIGNAL_DATA_SUBDIR}`,
     signalCliPath: SIGNAL_CLI_PATH,
+  };
+}
+
+/** The Dockerfile's prune step for the runtime row (templates/Dockerfile.tmpl, `slimImage` block). */
+function imagePruneValues(runtime: GatewayRuntime): TemplateValues {
+  const { platformPackageScopes, declarationsAndSourceMaps } = runtime.imagePrune;
+  const prunePlatformBuilds = platformPackageScopes.length > 0;
+  return {
+    slimImage: prunePlatformBuilds || declarationsAndSourceMaps,
+    fullImage: !prunePlatformBuilds && !declarationsAndSourceMaps,
+    prunePlatformBuilds,
+    platformPackageScopes: platformPackageScopes.join(', '),
+    platformPackageGlobs: platformPackageScopes.map((scope) => `node_modules/${scope}/*`).join(' '),
+    pruneDeclarations: declarationsAndSourceMaps,
+    runtimePackageModulesDir: `node_modules/${runtime.packageName}`,
   };
 }
 

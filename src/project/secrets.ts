@@ -114,3 +114,19 @@ export async function writeSecrets(dir: string, secrets: Secrets): Promise<void>
   await chmod(tmp, 0o600);
   await rename(tmp, path);
 }
+
+/**
+ * The gateway token under another runtime's name (CLAWDBOT_GATEWAY_TOKEN → OPENCLAW_GATEWAY_TOKEN
+ * and back): the same value, so browsers paired with the gateway keep working. The line keeps its
+ * place in the file. Returns the secrets as written (unchanged when the names are the same).
+ */
+export function renameGatewayToken(secrets: Secrets, fromName: string, toName: string): Secrets {
+  if (fromName === toName || secrets[fromName] === undefined) return secrets;
+  const value = secrets[fromName]!;
+  const renamed: Secrets = {};
+  for (const [name, v] of Object.entries(secrets)) {
+    if (name === fromName) renamed[toName] = value;
+    else if (name !== toName) renamed[name] = v;
+  }
+  return renamed;
+}

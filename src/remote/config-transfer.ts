@@ -8,7 +8,10 @@
  * Write protocol, ONE ssh round trip (a broken connection at any step leaves the live file untouched):
  *   1. under `flock` on the state dir (two pushes at once run one after the other), stream the
  *      bytes over stdin into a fresh `mktemp` file next to the live one (0600 from the start);
- *   2. check its sha256 against the local bytes (a cut-short upload is thrown away);
+ *   2. check its sha256 against the local bytes (a cut-short upload is thrown away); for a runtime
+ *      with a validator command (openclaw), have the machine's own installed gateway judge the
+ *      upload (`config validate --json` with the config-path variable on it, in a scratch HOME and
+ *      state dir): a file it refuses is thrown away and its verdict comes back base64-encoded;
  *   3. copy the current file to `<file>.<machine's UTC stamp>.bak` (via another mktemp name, so no
  *      partial backup either), rename the upload over the live file (rename(2) in one directory:
  *      atomic), then prune the OLDEST backups by age, never the one just made.
@@ -23,7 +26,8 @@ import { FlyRemoteExitError } from '../fly/errors.js';
 import { isDeepStrictEqual } from 'node:util';
 import { ClawdflyError } from '../errors.js';
 import type { Project } from '../project/project.js';
-import { GATEWAY_MATERIALIZED_DEFAULTS, GATEWAY_STAMPED_KEYS } from '../gateway/runtime.js';
+import { GATEWAY_MATERIALIZED_DEFAULTS, GATEWAY_STAMPED_KEYS, gatewayCli, type GatewayRuntime } from '../gateway/runtime.js';
+import { parseValidateOutput } from '../gateway/validate.js';
 import { asDirOwner } from './as-owner.js';
 
 /** How many `<file>.<stamp>.bak` backups a push keeps by default. */
@@ -33,6 +37,8 @@ export const DEFAULT_KEEP_BACKUPS = 5;
 const MISSING_STATUS = 44;
 /** Remote exit status of a push whose upload does not match what was sent. */
 const CORRUPT_STATUS = 4;
+/** Remote exit status of a push the machine's gateway refused (its validator's verdict on stderr). */
+const REFUSED_STATUS = 7;
 /** Remote exit status of a push that waited too long for another push to finish. */
 const BUSY_STATUS = 6;
 /** How long a push waits for a concurrent one (seconds). */
@@ -86,16 +92,27 @@ const LOCKED = [
   `if command -v flock >/dev/null 2>&1; then flock -w ${LOCK_WAIT_S} 9 || { echo "another config push is still running on this machine" >&2; exit ${BUSY_STATUS}; }; fi`,
 ];
 
-/** The push script: `$1` file, `$2` sha256, `$3` backups to keep; the new bytes on stdin. */
+/**
+ * The push script: `$1` file, `$2` sha256, `$3` backups to keep; then, for a runtime with a
+ * validator, `$4` the state-dir variable, `$5` the config-path variable and the validator's argv.
+ * The new bytes on stdin.
+ */
 const PUSH_SCRIPT = [
   'set -e',
   'f="$1"; sum="$2"; keep="$3"; d="${f%/*}"; n="${f##*/}"',
   ...LOCKED,
-  't=""; bt=""',
-  'trap \'[ -z "$t" ] || rm -f -- "$t"; [ -z "$bt" ] || rm -f -- "$bt"\' EXIT',
+  't=""; bt=""; s=""',
+  'trap \'[ -z "$t" ] || rm -f -- "$t"; [ -z "$bt" ] || rm -f -- "$bt"; [ -z "$s" ] || rm -rf -- "$s"\' EXIT',
   't=$(mktemp "$d/.$n.XXXXXXXX")',
   'cat > "$t"',
   `[ "$(sha256sum < "$t" | cut -d" " -f1)" = "$sum" ] || { echo "the upload does not match what was sent" >&2; exit ${CORRUPT_STATUS}; }`,
+  'if [ "$#" -gt 5 ]; then',
+  '  sv="$4"; cv="$5"; shift 5',
+  // A scratch HOME and state dir: judging a file must not touch the live state.
+  '  s=$(mktemp -d)',
+  '  set +e; v=$(env HOME="$s" "$sv=$s/state" "$cv=$t" NO_COLOR=1 "$@" 2>&1); rc=$?; set -e',
+  `  if [ "$rc" -ne 0 ]; then printf '__VERDICT=%s\\n' "$(printf '%s' "$v" | base64 | tr -d '\\n')" >&2; exit ${REFUSED_STATUS}; fi`,
+  'fi',
   'b=""',
   'if [ -f "$f" ] && [ ! -L "$f" ]; then',
   '  b="$f.$(date -u +%Y%m%dT%H%M%S%3NZ).bak"',
@@ -133,10 +150,12 @@ export async function pushConfigFile(
   const bytes = Buffer.from(text, 'utf8');
   const sha256 = sha256Hex(bytes);
   const keep = Math.max(1, Math.floor(opts.keepBackups ?? DEFAULT_KEEP_BACKUPS));
+  const params = [paths.file, sha256, String(keep), ...validatorParams(project.runtime)];
   let committed: string;
   try {
-    committed = await fly.ssh(asDirOwner(paths.dir, PUSH_SCRIPT, 'sh', [paths.file, sha256, String(keep)]), { machineId, input: bytes });
+    committed = await fly.ssh(asDirOwner(paths.dir, PUSH_SCRIPT, 'sh', params), { machineId, input: bytes });
   } catch (error) {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === REFUSED_STATUS) throw refusedByMachine(project.runtime, paths.file, error.stderr);
     if (error instanceof FlyRemoteExitError && error.remoteStatus === CORRUPT_STATUS) {
       throw new ConfigTransferError(`the upload to ${paths.dir} arrived damaged (its sha256 is not ${sha256}); ${paths.file} was not changed`, {
         hint: 'run the command again (it is safe to repeat)',
@@ -156,6 +175,27 @@ export async function pushConfigFile(
   }
   const backupPath = /^__BACKUP=(.+)$/m.exec(committed)?.[1];
   return { sha256, bytes: bytes.length, backupPath };
+}
+
+/** The push script's validator parameters: none for a runtime without a validator command. */
+function validatorParams(runtime: GatewayRuntime): string[] {
+  if (runtime.configValidator.kind !== 'gateway') return [];
+  return [runtime.env.stateDir, runtime.env.configPath, ...gatewayCli(runtime, runtime.configValidator.args)];
+}
+
+/** The machine's gateway said no: its own words, decoded from the script's `__VERDICT=` line. */
+function refusedByMachine(runtime: GatewayRuntime, file: string, stderr: string): ConfigTransferError {
+  const encoded = /__VERDICT=([A-Za-z0-9+/=]*)/.exec(stderr)?.[1] ?? '';
+  const text = Buffer.from(encoded, 'base64').toString('utf8');
+  const verdict = parseValidateOutput(text);
+  const issues = (verdict?.issues ?? []).map((i) => `${i.path ?? '<root>'}: ${i.message ?? 'invalid'}`);
+  const evidence = issues.length > 0 ? issues : text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-5);
+  const what = verdict ? `the machine's ${runtime.cliName} refused the config` : `the machine's ${runtime.cliName} could not check the config (is ${runtime.id} deployed? clawdfly status)`;
+  return new ConfigTransferError(`${what}; ${file} was not changed`, {
+    hint: `fix it, then run the command again (check locally first: clawdfly config validate)`,
+    code: 'config-refused-remote',
+    evidence,
+  });
 }
 
 /**

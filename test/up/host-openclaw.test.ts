@@ -10,15 +10,15 @@
  * The project lives at a fixed cache path so its installed runtime bundle (npm ci, ~1 min) and the
  * Node compile cache in local-data/tmp survive between runs; every other file is rewritten by init.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertNoSecrets, BIN, projectSecrets, runCli, TEST_SECRETS } from '../helpers/cli.js';
+import { assertNoSecrets, projectSecrets, runCli, TEST_SECRETS } from '../helpers/cli.js';
 import { cachePath, withLock } from '../support/util.js';
 import { ensureNode22, ensureNode24 } from '../support/real-gateway.js';
 import { freePort } from '../support/podman.js';
+import { alive, pruneProjectExcept, startCli, type RunningCli } from '../support/running-cli.js';
 
 const BOOT_MS = 10 * 60_000;
 const KEEP = new Set(['.clawdfly/local-runtime', '.clawdfly/local-data/tmp']);
@@ -40,17 +40,7 @@ function pathWith(nodeBin: string): string {
 }
 
 async function freshProject(dir: string): Promise<void> {
-  const prune = async (rel: string): Promise<void> => {
-    const abs = join(dir, rel);
-    if (!existsSync(abs)) return;
-    for (const entry of await readdir(abs, { withFileTypes: true })) {
-      const child = rel ? `${rel}/${entry.name}` : entry.name;
-      if (KEEP.has(child)) continue;
-      if (entry.isDirectory() && [...KEEP].some((k) => k.startsWith(`${child}/`))) await prune(child);
-      else await rm(join(dir, child), { recursive: true, force: true });
-    }
-  };
-  await prune('');
+  await pruneProjectExcept(dir, KEEP);
   // Anthropic only: with any openai/* model configured, openclaw 2026.9.6 installs its `codex` plugin
   // at start (`npm view @openclaw/codex`, then clawhub.ai): without that network it did not listen in 70 s.
   const r = await runCli(['init', '--yes', '--runtime', 'openclaw', '--dir', dir, '--app', 'up-openclaw-test', '--region', 'iad'], {
@@ -59,50 +49,9 @@ async function freshProject(dir: string): Promise<void> {
   if (r.code !== 0) throw new Error(`init failed (${r.code}): ${r.stderr}`);
 }
 
-interface Up {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  waitFor(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startUp(args: string[], extra: Record<string, string>): Up {
+function startUp(args: string[], extra: Record<string, string>): RunningCli {
   const env = Object.fromEntries(Object.entries(userEnv(extra)).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('close', (code, signal) => res({ code, signal })));
-  let done = false;
-  void exited.then(() => (done = true));
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited,
-    async waitFor(re, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = stdout.match(re);
-        if (m) return m;
-        if (done || Date.now() > deadline) {
-          throw new Error(`${done ? 'clawdfly exited' : `timed out after ${timeoutMs} ms`} before printing ${re}\n--- stdout ---\n${stdout.slice(-4000)}\n--- stderr ---\n${stderr.slice(-2000)}`);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    },
-  };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return startCli(args, env);
 }
 
 /** The gateway's pid from its own lock file, `<state>/tmp/openclaw-<uid>/gateway.<8 hex>.lock`. */
@@ -118,7 +67,7 @@ describe('clawdfly up --local --engine node with openclaw (real gateway, Node 24
   const data = join(dir, '.clawdfly', 'local-data');
   let node24 = '';
   let release: (() => void) | undefined;
-  const running: Up[] = [];
+  const running: RunningCli[] = [];
 
   beforeAll(async () => {
     node24 = await ensureNode24();
@@ -178,7 +127,7 @@ describe('clawdfly up --local --engine node with openclaw (real gateway, Node 24
     for (const pid of [gatewayPid, up.child.pid!]) assertNoSecrets(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), secrets, `argv of pid ${pid}`);
 
     up.child.kill('SIGINT');
-    const exit = await Promise.race([up.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no exit 30 s after SIGINT\n${up.stdout().slice(-2000)}`)), 30_000))]);
+    const exit = await up.exitWithin(30_000);
     expect(exit.code, up.stderr()).toBe(0);
     expect(up.stdout()).toMatch(/received SIGINT; shutting down/);
     expect(alive(gatewayPid)).toBe(false);

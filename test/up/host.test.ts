@@ -9,90 +9,38 @@
  * path) survive between runs and every other file is rewritten by a fresh `init` each run.
  * A clean machine pays one npm ci and one cold boot; later runs are warm.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertNoSecrets, BIN, projectSecrets, runCli, TEST_SECRETS } from '../helpers/cli.js';
+import { assertNoSecrets, projectSecrets, runCli, TEST_SECRETS } from '../helpers/cli.js';
 import { cachePath, withLock } from '../support/util.js';
 import { ensureNode22 } from '../support/real-gateway.js';
 import { freePort } from '../support/podman.js';
+import { alive, pruneProjectExcept, startCli, type RunningCli } from '../support/running-cli.js';
 
 const BOOT_MS = 12 * 60_000;
 const KEEP = new Set(['.clawdfly/local-runtime', '.clawdfly/local-data/tmp']);
 
 /** Empties the cached project except the runtime bundle and the warm TMPDIR, then runs the real init. */
 async function freshProject(dir: string): Promise<void> {
-  const prune = async (rel: string): Promise<void> => {
-    const abs = join(dir, rel);
-    if (!existsSync(abs)) return;
-    for (const entry of await readdir(abs, { withFileTypes: true })) {
-      const child = rel ? `${rel}/${entry.name}` : entry.name;
-      if (KEEP.has(child)) continue;
-      if (entry.isDirectory() && [...KEEP].some((k) => k.startsWith(`${child}/`))) await prune(child);
-      else await rm(join(dir, child), { recursive: true, force: true });
-    }
-  };
-  await prune('');
+  await pruneProjectExcept(dir, KEEP);
   const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'up-host-test', '--region', 'iad'], {
     env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY, CLAWDBOT_GATEWAY_TOKEN: undefined, DISCORD_BOT_TOKEN: undefined, TELEGRAM_BOT_TOKEN: undefined },
   });
   if (r.code !== 0) throw new Error(`init failed (${r.code}): ${r.stderr}`);
 }
 
-interface Up {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  waitFor(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
-}
-
 /** The real CLI as a long-running process (runCli waits for the exit). */
-function startUp(args: string[]): Up {
-  const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((res) => child.on('close', (code, signal) => res({ code, signal, ms: Date.now() - started })));
-  let done = false;
-  void exited.then(() => (done = true));
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited,
-    async waitFor(re, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = stdout.match(re);
-        if (m) return m;
-        if (done || Date.now() > deadline) {
-          throw new Error(`${done ? 'clawdfly exited' : `timed out after ${timeoutMs} ms`} before printing ${re}\n--- stdout ---\n${stdout.slice(-4000)}\n--- stderr ---\n${stderr.slice(-2000)}`);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    },
-  };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+function startUp(args: string[]): RunningCli {
+  return startCli(args, { ...process.env, NO_COLOR: '1', CI: 'true' });
 }
 
 describe('clawdfly up --local on the host (real gateway, Node 22)', () => {
   const dir = cachePath('up-host', 'gateway');
   let node22 = '';
   let release: (() => void) | undefined;
-  const running: Up[] = [];
+  const running: RunningCli[] = [];
 
   beforeAll(async () => {
     node22 = await ensureNode22();
@@ -112,7 +60,7 @@ describe('clawdfly up --local on the host (real gateway, Node 22)', () => {
   });
 
   /** One boot: URL printed, GET / → 200, secrets nowhere on argv or in output, Ctrl-C → exit 0. */
-  async function boot(extra: string[] = []): Promise<{ bootSeconds: number; up: Up; gatewayPid: number }> {
+  async function boot(extra: string[] = []): Promise<{ bootSeconds: number; up: RunningCli; gatewayPid: number }> {
     const port = await freePort();
     const up = startUp(['up', '--local', '--dir', dir, '--node', node22, '--port', String(port), ...extra]);
     running.push(up);
@@ -137,7 +85,7 @@ describe('clawdfly up --local on the host (real gateway, Node 22)', () => {
     expect(readFileSync(`/proc/${gatewayPid}/environ`, 'utf8').split('\0')).toContain(`CLAWDBOT_GATEWAY_TOKEN=${token}`);
 
     up.child.kill('SIGINT');
-    const exit = await Promise.race([up.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no exit 30 s after SIGINT\n${up.stdout().slice(-2000)}`)), 30_000))]);
+    const exit = await up.exitWithin(30_000);
     expect(exit.code, up.stderr()).toBe(0);
     expect(up.stdout()).toMatch(/received SIGINT; shutting down/);
     expect(up.stdout()).toMatch(/Stopped\. State kept in /);

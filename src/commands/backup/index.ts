@@ -4,6 +4,7 @@
  * src/backup/; this file chooses the machine and reports.
  */
 import type { CommandContext } from '../types.js';
+import type { backupSpec } from './spec.js';
 import { formatBytes } from '../../backup/archive.js';
 import { snapshotVolume, takeBackup, type BackupProgress } from '../../backup/backup.js';
 import { flyFor, openProject } from '../../operate/context.js';
@@ -13,15 +14,15 @@ import { Progress } from '../../ui/progress.js';
 import { relative } from 'node:path';
 import { quoteWord } from '../../fly/quote.js';
 
-export async function run({ opts }: CommandContext): Promise<number> {
+export async function run({ opts }: CommandContext<typeof backupSpec>): Promise<number> {
   const project = await openProject(opts);
   const fly = flyFor(project, opts);
-  const { machine } = await pickMachine(fly, { machineId: typeof opts['machine'] === 'string' ? opts['machine'] : undefined });
+  const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const progress = new Progress();
   const result = await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} (machine ${machine.id})`, (update) =>
-    takeBackup(project, fly, machine, { out: typeof opts['out'] === 'string' ? opts['out'] : undefined, onProgress: (p) => update(progressText(p)) }),
+    takeBackup(project, fly, machine, { out: opts.out, onProgress: (p) => update(progressText(p)) }),
   );
-  if (opts['snapshot'] === true) {
+  if (opts.snapshot === true) {
     result.snapshot = await progress.run('snapshot', 'Creating a Fly volume snapshot', () => snapshotVolume(fly, machine));
   }
   const shown = relative(process.cwd(), result.file).startsWith('..') ? result.file : relative(process.cwd(), result.file) || result.file;

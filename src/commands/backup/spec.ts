@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const backupSpec: CommandSpec = {
+export const backupSpec = defineCommand({
   name: 'backup',
   summary: "copy the gateway's state (/data) to a verified local archive in .clawdfly/backups",
   options: [
@@ -14,4 +14,4 @@ export const backupSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly backup', 'npx clawdfly backup --snapshot --json', 'npx clawdfly backup --out ~/gateway-state.tar.gz'],
   load: () => import('./index.js'),
-};
+});

@@ -5,7 +5,8 @@
  * - signal: `signal-cli link` (Signal image variant, init --signal) with its data on the volume.
  * - telegram / discord: no interactive login — the gateway logs in with the bot token secret; we check it is set.
  */
-import type { CommandContext } from '../types.js';
+import type { CommandContext, CommandOptions } from '../types.js';
+import type { channelsLoginSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import { FlyAppNotFoundError } from '../../fly/errors.js';
 import { CHANNEL_TOKENS, gatewayCli, GATEWAY_USER, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, type TokenChannel } from '../../gateway/runtime.js';
@@ -25,7 +26,7 @@ export const QR_MIN_COLUMNS = 60;
 /** WhatsApp replaces the QR code about this often. */
 export const QR_LIFETIME_SECONDS = 20;
 
-export async function run({ args, opts }: CommandContext): Promise<number> {
+export async function run({ args, opts }: CommandContext<typeof channelsLoginSpec>): Promise<number> {
   const channel = (args[0] ?? '').toLowerCase() as Channel;
   if (!CHANNELS.includes(channel)) throw new UsageError(`unknown channel "${args[0] ?? ''}"`, `clawdfly channels login <${CHANNELS.join('|')}>`, 'bad-channel');
   const project = await openProject(opts);
@@ -35,9 +36,7 @@ export async function run({ args, opts }: CommandContext): Promise<number> {
   return whatsapp(project, opts);
 }
 
-const machineOpt = (opts: Record<string, unknown>) => (typeof opts['machine'] === 'string' ? opts['machine'] : undefined);
-
-async function whatsapp(project: Project, opts: Record<string, unknown>): Promise<number> {
+async function whatsapp(project: Project, opts: CommandOptions<typeof channelsLoginSpec>): Promise<number> {
   const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
   if (columns === undefined) out.warn('this is not a terminal: the QR code will not be scannable from here. Run it in a terminal window.');
   else if (columns < QR_MIN_COLUMNS) out.warn(`the terminal is ${columns} columns wide; the QR code needs about ${QR_MIN_COLUMNS}. Widen the window (or zoom out) now.`);
@@ -45,7 +44,7 @@ async function whatsapp(project: Project, opts: Record<string, unknown>): Promis
 
   const fly = flyFor(project, opts);
   await fly.ensureVersion();
-  const { machine } = await pickMachine(fly, { machineId: machineOpt(opts) });
+  const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const command = gatewayCli(project.runtime, ['channels', 'login', '--channel', 'whatsapp']);
   const code = await fly.sshInteractive({ machineId: machine.id, command, pty: true, user: GATEWAY_USER });
   if (code !== 0) {
@@ -59,13 +58,13 @@ async function whatsapp(project: Project, opts: Record<string, unknown>): Promis
   return 0;
 }
 
-async function signal(project: Project, opts: Record<string, unknown>): Promise<number> {
+async function signal(project: Project, opts: CommandOptions<typeof channelsLoginSpec>): Promise<number> {
   if (project.answers?.signal !== true) {
     throw new UsageError(`this project's image has no signal-cli (Java + signal-cli are only in the Signal variant)`, 'clawdfly init --signal  (then clawdfly deploy)', 'no-signal-image');
   }
   const fly = flyFor(project, opts);
   await fly.ensureVersion();
-  const { machine } = await pickMachine(fly, { machineId: machineOpt(opts) });
+  const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const memory = machine.config?.guest?.memory_mb;
   if (memory !== undefined && memory < RECOMMENDED_MEMORY_MB) out.warn(`the machine has ${memory} MB; Java + signal-cli + the gateway need ${RECOMMENDED_MEMORY_MB} MB or more`);
   out.warn('signal-cli prints a sgnl://linkdevice?… link. Make it a QR code on this computer (e.g. qrencode -t ansiutf8 \'<link>\') and scan it in Signal → Settings → Linked devices. The link is single-use: do not share it.');
@@ -79,7 +78,7 @@ async function signal(project: Project, opts: Record<string, unknown>): Promise<
   return 0;
 }
 
-async function tokenChannel(project: Project, channel: TokenChannel, opts: Record<string, unknown>): Promise<number> {
+async function tokenChannel(project: Project, channel: TokenChannel, opts: CommandOptions<typeof channelsLoginSpec>): Promise<number> {
   const name = CHANNEL_TOKENS[channel];
   const local = Boolean(project.secrets[name]);
   let remote: boolean | null = null;

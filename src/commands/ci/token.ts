@@ -5,6 +5,7 @@
  * creates nothing and prints the pipe to run; `--print` is the one way to see the token.
  */
 import type { CommandContext } from '../types.js';
+import type { ciTokenSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { findOnPath, runProcess } from '../../util/process.js';
@@ -21,9 +22,9 @@ function checkExpiry(value: string): string {
   return value;
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const expiry = checkExpiry(String(opts['expiry'] ?? '8760h'));
-  const repo = typeof opts['repo'] === 'string' ? opts['repo'] : undefined;
+export async function run({ opts }: CommandContext<typeof ciTokenSpec>): Promise<number> {
+  const expiry = checkExpiry(opts.expiry);
+  const repo = opts.repo;
   if (repo !== undefined && !REPO_RE.test(repo)) throw new UsageError(`--repo takes owner/name, got "${repo}"`, '--repo my-user/my-gateway', 'bad-repo');
   const project = await openProject(opts);
   const fly = flyFor(project, opts);
@@ -32,7 +33,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   const ghArgs = ['secret', 'set', CI_TOKEN_SECRET, ...(repo ? ['--repo', repo] : [])];
   const flyctlWords = ['flyctl', 'tokens', 'create', 'deploy', '-a', project.app, '-x', expiry];
 
-  if (opts['print'] === true) {
+  if (opts.print === true) {
     await fly.ensureVersion();
     const token = await fly.createDeployToken({ name: tokenName, expiry });
     out.warn(`a deploy token for ${project.app}, valid ${expiry}: store it as ${CI_TOKEN_SECRET}; revoke it with flyctl tokens list / revoke -a ${project.app}`);

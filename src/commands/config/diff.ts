@@ -2,9 +2,10 @@
 import { configsEquivalent, readRemoteConfig } from '../../remote/config-transfer.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import type { CommandContext } from '../types.js';
+import type { configDiffSpec } from './spec.js';
 import { connect, localConfigText, localLabel, openProject, printDiff, semanticDiff } from './shared.js';
 
-export async function run({ opts }: CommandContext): Promise<number> {
+export async function run({ opts }: CommandContext<typeof configDiffSpec>): Promise<number> {
   const project = await openProject(opts);
   const localText = localConfigText(project);
   const { fly, machine } = await connect(opts, project);

@@ -10,10 +10,11 @@ import { isJsonMode, out } from '../../ui/output.js';
 import { confirmOrYes } from '../../ui/prompt.js';
 import { style } from '../../ui/style.js';
 import type { CommandContext } from '../types.js';
+import type { configPullSpec } from './spec.js';
 import { connect, localLabel, printDiff } from './shared.js';
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const yes = opts['yes'] === true;
+export async function run({ opts }: CommandContext<typeof configPullSpec>): Promise<number> {
+  const yes = opts.yes === true;
   const { project, fly, machine } = await connect(opts);
   const label = localLabel(project);
   const target = `${project.remoteConfigPath} on ${machine.id}`;

@@ -13,6 +13,7 @@ import { confirmOrYes } from '../../ui/prompt.js';
 import { style } from '../../ui/style.js';
 import { UsageError } from '../../errors.js';
 import type { CommandContext } from '../types.js';
+import type { configPushSpec } from './spec.js';
 import { connect, localConfigText, localLabel, openProject, printDiff, semanticDiff } from './shared.js';
 
 const DEFAULT_WAIT_SECONDS = 30;
@@ -25,11 +26,11 @@ function intOption(value: unknown, name: string, fallback: number, min: number):
   return value;
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const yes = opts['yes'] === true;
-  const restartFlag = opts['restart'] as boolean | undefined; // true: --restart, false: --no-restart
-  const waitMs = intOption(opts['wait'], '--wait', DEFAULT_WAIT_SECONDS, 0) * 1000;
-  const keepBackups = intOption(opts['keepBackups'], '--keep-backups', DEFAULT_KEEP_BACKUPS, 1);
+export async function run({ opts }: CommandContext<typeof configPushSpec>): Promise<number> {
+  const yes = opts.yes === true;
+  const restartFlag = opts.restart; // true: --restart, false: --no-restart
+  const waitMs = intOption(opts.wait, '--wait', DEFAULT_WAIT_SECONDS, 0) * 1000;
+  const keepBackups = intOption(opts.keepBackups, '--keep-backups', DEFAULT_KEEP_BACKUPS, 1);
 
   // 1. local: an invalid file is never sent
   const project = await openProject(opts);

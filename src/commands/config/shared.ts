@@ -19,8 +19,8 @@ export function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-export async function openProject(opts: Record<string, unknown>): Promise<Project> {
-  return loadProject(str(opts['dir']), { app: str(opts['app']) });
+export async function openProject(opts: { dir?: string; app?: string }): Promise<Project> {
+  return loadProject(str(opts.dir), { app: str(opts.app) });
 }
 
 /** The local file's text, or a refusal that says how to get one. */
@@ -54,11 +54,11 @@ export async function selectMachine(fly: FlyClient, wanted?: string): Promise<Ma
   return started[0]!;
 }
 
-export async function connect(opts: Record<string, unknown>, project?: Project): Promise<RemoteContext> {
+export async function connect(opts: { dir?: string; app?: string; flyctl?: string; machine?: string }, project?: Project): Promise<RemoteContext> {
   const p = project ?? (await openProject(opts));
-  const fly = new FlyClient({ app: p.app, flyctl: str(opts['flyctl']) });
+  const fly = new FlyClient({ app: p.app, flyctl: str(opts.flyctl) });
   await fly.ensureVersion();
-  const machine = await selectMachine(fly, str(opts['machine']));
+  const machine = await selectMachine(fly, str(opts.machine));
   return { project: p, fly, machine };
 }
 

@@ -10,6 +10,7 @@ import { findOnPath } from '../../util/process.js';
 import { readTextIfExists } from '../../util/fs.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import type { CommandContext } from '../types.js';
+import type { configValidateSpec } from './spec.js';
 import { str } from './shared.js';
 
 export const JSON5_NOTE = 'JSON5 (comments, trailing commas or unquoted keys): the gateway accepts it, and rewrites it as plain JSON the next time it saves the file';
@@ -28,8 +29,8 @@ async function gatewayVerdict(dir: string, runtime: GatewayRuntime, file: string
   return { verdict: await validateWithGateway(runtime, node, installed.entry, file) };
 }
 
-export async function run({ args, opts }: CommandContext): Promise<number> {
-  const dir = resolve(str(opts['dir']) ?? '.');
+export async function run({ args, opts }: CommandContext<typeof configValidateSpec>): Promise<number> {
+  const dir = resolve(str(opts.dir) ?? '.');
   const answers = await readAnswers(dir).catch(() => undefined);
   const runtime = findRuntime(answers?.runtime ?? DEFAULT_RUNTIME_ID) ?? findRuntime(DEFAULT_RUNTIME_ID)!;
   const file = args[0] ? resolve(args[0]) : join(dir, runtime.configFileName);

@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { CommandContext } from '../types.js';
+import type { deploySpec } from './spec.js';
 import { FlyClient } from '../../fly/client.js';
 import { FlyAuthError, FlyctlTooOldError } from '../../fly/errors.js';
 import { loadProject } from '../../project/project.js';
@@ -30,18 +31,18 @@ function verifyTimeoutMs(value: unknown): number | undefined {
   return value * 1000;
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  verifyTimeoutMs(opts['verifyTimeout']); // refused before anything else happens
-  const dryRun = opts['dryRun'] === true;
-  const localOnly = opts['localOnly'] === true;
-  const org = typeof opts['org'] === 'string' ? opts['org'] : undefined;
+export async function run({ opts }: CommandContext<typeof deploySpec>): Promise<number> {
+  verifyTimeoutMs(opts.verifyTimeout); // refused before anything else happens
+  const dryRun = opts.dryRun === true;
+  const localOnly = opts.localOnly === true;
+  const org = opts.org;
 
   // Local checks first: a bad project is refused (exit 2) before flyctl is even looked for.
-  const project = await loadProject(String(opts['dir'] ?? '.'), { app: opts['app'] as string | undefined });
-  const facts = localPreflight(project, { localOnly, secretsFromEnv: opts['secretsFromEnv'] === true });
+  const project = await loadProject(opts.dir, { app: opts.app });
+  const facts = localPreflight(project, { localOnly, secretsFromEnv: opts.secretsFromEnv === true });
   for (const warning of facts.warnings) out.warn(warning);
 
-  const fly = new FlyClient({ flyctl: typeof opts['flyctl'] === 'string' ? opts['flyctl'] : undefined, app: project.app });
+  const fly = new FlyClient({ flyctl: opts.flyctl, app: project.app });
   const state = await readDeployState(project.dir, project.app);
   const progress = new Progress();
 
@@ -68,9 +69,9 @@ export async function run({ opts }: CommandContext): Promise<number> {
 
     const changes = plan.steps.filter((s) => MUTATING.has(s.action));
     if (changes.length > 0) {
-      if (!isJsonMode() && opts['yes'] !== true) printPlan(plan, false);
+      if (!isJsonMode() && opts.yes !== true) printPlan(plan, false);
       const ok = await confirmOrYes(`Apply ${changes.length} change(s) to ${plan.app} on Fly.io?`, {
-        yes: opts['yes'] === true,
+        yes: opts.yes === true,
         flagHint: 'add --yes (or look first: clawdfly deploy --dry-run)',
       });
       if (!ok) {
@@ -79,7 +80,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
       }
     }
 
-    const result = await applyPlan({ fly, project, facts, plan, state, progress, org, localOnly, verifyTimeoutMs: verifyTimeoutMs(opts['verifyTimeout']) });
+    const result = await applyPlan({ fly, project, facts, plan, state, progress, org, localOnly, verifyTimeoutMs: verifyTimeoutMs(opts.verifyTimeout) });
     const warnings = [...facts.warnings, ...result.verify.warnings];
     // A new image runs: remember it and the files it came from, so `clawdfly rollback` can return here.
     if (result.mutations.includes('deploy')) {

@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const deploySpec: CommandSpec = {
+export const deploySpec = defineCommand({
   name: 'deploy',
   summary: 'create the app, volume and secrets on Fly.io, deploy the gateway, and verify it runs',
   options: [
@@ -17,4 +17,4 @@ export const deploySpec: CommandSpec = {
   ],
   examples: ['npx clawdfly deploy', 'npx clawdfly deploy --dry-run', 'npx clawdfly deploy --app my-staging-claw --dry-run', 'npx clawdfly deploy --yes --json --dir my-gateway'],
   load: () => import('./index.js'),
-};
+});

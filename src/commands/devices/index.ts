@@ -4,6 +4,7 @@
  * approved once). The CLI dials the gateway on the machine's loopback at the port it was started with.
  */
 import type { CommandContext } from '../types.js';
+import type { devicesSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import type { FlyClient } from '../../fly/client.js';
 import type { Machine } from '../../fly/json.js';
@@ -19,10 +20,10 @@ import { style } from '../../ui/style.js';
 const ACTIONS = ['list', 'approve', 'reject'] as const;
 type Action = (typeof ACTIONS)[number];
 
-export async function run({ args, opts }: CommandContext): Promise<number> {
+export async function run({ args, opts }: CommandContext<typeof devicesSpec>): Promise<number> {
   const [actionArg = 'list', requestId, extra] = args;
   const action = actionArg as Action;
-  const latest = opts['latest'] === true;
+  const latest = opts.latest === true;
   if (!ACTIONS.includes(action)) throw new UsageError(`unknown devices action "${actionArg}"`, 'clawdfly devices [list | approve <requestId> | approve --latest | reject <requestId>]', 'bad-action');
   if (extra !== undefined) throw new UsageError(`too many arguments: ${args.join(' ')}`, 'clawdfly devices approve <requestId>', 'bad-args');
   if (action === 'list' && (requestId || latest)) throw new UsageError('list takes no request id', 'clawdfly devices approve --latest', 'bad-args');
@@ -34,7 +35,7 @@ export async function run({ args, opts }: CommandContext): Promise<number> {
   const project = await openProject(opts);
   const fly = flyFor(project, opts);
   await fly.ensureVersion();
-  const { machine } = await pickMachine(fly, { machineId: typeof opts['machine'] === 'string' ? opts['machine'] : undefined });
+  const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const gateway = new GatewayDevices(fly, project, machine);
 
   if (action === 'list') {

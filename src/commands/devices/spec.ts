@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const devicesSpec: CommandSpec = {
+export const devicesSpec = defineCommand({
   name: 'devices',
   summary: 'list browser/device pairing requests on the gateway, approve or reject them',
   args: '[action] [requestId]',
@@ -14,4 +14,4 @@ export const devicesSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly devices', 'npx clawdfly devices approve --latest', 'npx clawdfly devices approve 3f1c…', 'npx clawdfly devices reject 3f1c…'],
   load: () => import('./index.js'),
-};
+});

@@ -3,6 +3,7 @@
  * checklist; with --fix, repair each failing check (after showing how) and re-check it.
  */
 import type { CommandContext } from '../types.js';
+import type { doctorSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { FlyClient } from '../../fly/client.js';
 import { loadProject } from '../../project/project.js';
@@ -11,7 +12,7 @@ import { confirmOrYes } from '../../ui/prompt.js';
 import { Progress } from '../../ui/progress.js';
 import { CHECKS } from '../../doctor/checks/index.js';
 import { gatherEvidence } from '../../doctor/evidence.js';
-import { FIX_ORDER, planFix } from '../../doctor/fixes.js';
+import { FIX_ORDER, planFix } from '../../doctor/fixes/index.js';
 import { printChecklist, printFixPlan, type FixReport } from '../../doctor/render.js';
 import type { CheckId, CheckResult, Evidence, FixKind } from '../../doctor/types.js';
 
@@ -27,17 +28,17 @@ export function runChecks(ev: Evidence): (CheckResult & { id: CheckId; title: st
   });
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const offline = opts['offline'] === true;
-  const fix = opts['fix'] === true;
+export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<number> {
+  const offline = opts.offline === true;
+  const fix = opts.fix === true;
   if (offline && fix) throw new UsageError('--fix needs Fly (it changes the deployment); --offline makes no flyctl call', 'drop --offline to fix, or drop --fix to check offline', 'bad-flags');
-  const timeoutOpt = opts['logsTimeout'];
-  if (timeoutOpt !== undefined && (typeof timeoutOpt !== 'number' || !Number.isInteger(timeoutOpt) || timeoutOpt < 1)) {
+  const timeoutOpt = opts.logsTimeout;
+  if (timeoutOpt !== undefined && (!Number.isInteger(timeoutOpt) || timeoutOpt < 1)) {
     throw new UsageError('--logs-timeout must be a whole number of seconds ≥ 1', '--logs-timeout 10', 'bad-flags');
   }
-  const gatherOpts = { offline, flyctl: opts['flyctl'] as string | undefined, logsTimeoutMs: ((timeoutOpt as number | undefined) ?? DEFAULT_LOGS_TIMEOUT_S) * 1000 };
-  const dir = opts['dir'] as string | undefined;
-  const appOpt = opts['app'] as string | undefined;
+  const gatherOpts = { offline, flyctl: opts.flyctl, logsTimeoutMs: (timeoutOpt ?? DEFAULT_LOGS_TIMEOUT_S) * 1000 };
+  const dir = opts.dir;
+  const appOpt = opts.app;
   let project = await loadProject(dir, { app: appOpt });
   const progress = new Progress();
 
@@ -71,7 +72,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
         continue;
       }
       printFixPlan(plan);
-      if (!(await confirmOrYes(`Apply the fix for ${now.join(', ')}?`, { yes: opts['yes'] === true, flagHint: 'add --yes to apply fixes without asking' }))) {
+      if (!(await confirmOrYes(`Apply the fix for ${now.join(', ')}?`, { yes: opts.yes === true, flagHint: 'add --yes to apply fixes without asking' }))) {
         fixes.push({ checks: now, kind, steps: plan.steps, outcome: 'declined' });
         continue;
       }

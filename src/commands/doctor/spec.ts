@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const doctorSpec: CommandSpec = {
+export const doctorSpec = defineCommand({
   name: 'doctor',
   summary: 'diagnose the deployment from live evidence (config, exit events, logs, files on the volume); --fix repairs it',
   options: [
@@ -15,4 +15,4 @@ export const doctorSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly doctor', 'npx clawdfly doctor --fix', 'npx clawdfly doctor --offline', 'npx clawdfly doctor --json | jq \'.checks[] | select(.status=="fail")\''],
   load: () => import('./index.js'),
-};
+});

@@ -2,6 +2,8 @@
  * Resolving init's answers: a flag (or its CLAWDFLY_* variable) wins, then the wizard (on a
  * terminal, without --yes), then the previous run's answer, then the default.
  */
+import type { CommandOptions } from '../types.js';
+import type { initSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import {
   type Answers, DEFAULTS, checkAppName, checkMaxConcurrent, checkMemory, checkModel, checkPort, checkRegion, checkRuntime, checkSignalAccount,
@@ -12,7 +14,7 @@ import { CHANNEL_TOKENS, defaultAppPrefix, defaultVolumeName, findRuntime, PROVI
 import type { Secrets } from '../../project/secrets.js';
 import { prompts } from '../../ui/prompt.js';
 
-type Opts = Record<string, unknown>;
+type Opts = CommandOptions<typeof initSpec>;
 
 /** `OpenClaw (openclaw@2026.9.6, Node 24)` */
 function runtimeChoiceLabel(runtime: GatewayRuntime): string {
@@ -31,10 +33,10 @@ function validator<T>(check: (value: T) => unknown) {
   };
 }
 
-function intFlag(opts: Opts, key: string, flag: string): number | undefined {
-  const value = opts[key];
+/** An int option's value; NaN (commander's parse of a non-number) is refused. */
+function intFlag(value: number | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new UsageError(`${flag} takes a whole number`, `${flag} <number>`, 'bad-number');
+  if (Number.isNaN(value)) throw new UsageError(`${flag} takes a whole number`, `${flag} <number>`, 'bad-number');
   return value;
 }
 
@@ -59,11 +61,11 @@ export function providersWithKeys(...sources: Record<string, string | undefined>
 export async function collectAnswers(opts: Opts, previous: Answers | undefined, ask: boolean, keyedProviders: ReadonlySet<string> = new Set()): Promise<{ answers: Answers; warnings: string[] }> {
   const p = ask ? await prompts() : undefined;
   const warnings: string[] = [];
-  const force = opts['force'] === true;
+  const force = opts.force === true;
 
   // First: the app name and volume defaults follow the gateway (`openclaw-<random>`, `openclaw_data`).
   let runtime: string;
-  if (opts['runtime'] !== undefined) runtime = checkRuntime(String(opts['runtime']));
+  if (opts.runtime !== undefined) runtime = checkRuntime(opts.runtime);
   else if (p) {
     runtime = await p.select({
       message: 'Gateway',
@@ -73,14 +75,14 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   } else runtime = checkRuntime(previous?.runtime ?? DEFAULTS.runtime);
   const row = findRuntime(runtime)!;
 
-  const app = opts['app'] !== undefined
-    ? checkAppName(String(opts['app']))
+  const app = opts.app !== undefined
+    ? checkAppName(opts.app)
     : p
       ? await p.input({ message: 'Fly app name (globally unique, becomes <name>.fly.dev)', default: previous?.app ?? defaultAppName(defaultAppPrefix(row)), validate: validator(checkAppName) })
       : (previous?.app ?? defaultAppName(defaultAppPrefix(row)));
 
   let region: string;
-  if (opts['region'] !== undefined) region = checkRegion(String(opts['region']));
+  if (opts.region !== undefined) region = checkRegion(opts.region);
   else if (p) {
     const featured = FEATURED_REGIONS.map((code) => ({ name: `${code}  ${REGIONS[code]}`, value: code }));
     const rest = Object.keys(REGIONS).filter((c) => !FEATURED_REGIONS.includes(c)).map((code) => ({ name: `${code}  ${REGIONS[code]}`, value: code }));
@@ -88,7 +90,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   } else region = previous?.region ?? DEFAULTS.region;
 
   let vmSize: string;
-  if (opts['vmSize'] !== undefined) vmSize = checkVmSize(String(opts['vmSize']));
+  if (opts.vmSize !== undefined) vmSize = checkVmSize(opts.vmSize);
   else if (p) {
     vmSize = await p.select({
       message: 'VM size',
@@ -97,7 +99,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     });
   } else vmSize = previous?.vmSize ?? DEFAULTS.vmSize;
 
-  let memoryMb = intFlag(opts, 'memory', '--memory');
+  let memoryMb = intFlag(opts.memory, '--memory');
   if (memoryMb === undefined && p) {
     memoryMb = await p.number({
       message: 'Memory in MB (2048 recommended; the gateway peaks at ~1 GB on a cold boot)',
@@ -110,33 +112,33 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   const memory = checkMemory(vmSize, memoryMb, force);
   if (memory.warning) warnings.push(memory.warning);
 
-  const volume = opts['volume'] !== undefined
-    ? checkVolumeName(String(opts['volume']))
+  const volume = opts.volume !== undefined
+    ? checkVolumeName(opts.volume)
     : p ? await p.input({ message: 'Volume name', default: previous?.volume ?? defaultVolumeName(row), validate: validator(checkVolumeName) })
     : (previous?.volume ?? defaultVolumeName(row));
 
-  let volumeSizeGb = intFlag(opts, 'volumeSize', '--volume-size');
+  let volumeSizeGb = intFlag(opts.volumeSize, '--volume-size');
   if (volumeSizeGb === undefined && p) {
     volumeSizeGb = await p.number({ message: 'Volume size in GB', default: previous?.volumeSizeGb ?? DEFAULTS.volumeSizeGb, required: true, validate: validator((v: number | undefined) => checkVolumeSize(v ?? Number.NaN)) });
   }
   volumeSizeGb = checkVolumeSize(volumeSizeGb ?? previous?.volumeSizeGb ?? DEFAULTS.volumeSizeGb);
 
-  let port = intFlag(opts, 'port', '--port');
+  let port = intFlag(opts.port, '--port');
   if (port === undefined && p) {
     port = await p.number({ message: 'Gateway port inside the machine', default: previous?.port ?? DEFAULTS.port, required: true, validate: validator((v: number | undefined) => checkPort(v ?? Number.NaN)) });
   }
   port = checkPort(port ?? previous?.port ?? DEFAULTS.port);
 
   const primaryDefault = previous?.model.primary ?? defaultPrimaryModel(keyedProviders);
-  const primary = opts['model'] !== undefined
-    ? checkModel(String(opts['model']), '--model')
+  const primary = opts.model !== undefined
+    ? checkModel(opts.model, '--model')
     : p ? await p.input({ message: 'Primary model', default: primaryDefault, validate: validator((v: string) => checkModel(v, '--model')) })
     : primaryDefault;
 
   // A previous answer is the user's choice; a fresh default only names providers that have a key.
   const fallbacksDefault = previous && previous.model.primary === primary ? previous.model.fallbacks : defaultFallbackModels(primary, keyedProviders);
   let fallbacks: string[];
-  if (opts['fallbacks'] !== undefined) fallbacks = splitList(String(opts['fallbacks']));
+  if (opts.fallbacks !== undefined) fallbacks = splitList(opts.fallbacks);
   else if (p) {
     const text = await p.input({
       message: 'Fallback models (comma-separated; "none" for none)',
@@ -147,7 +149,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   } else fallbacks = [...fallbacksDefault];
   fallbacks.forEach((m) => checkModel(m, '--fallbacks'));
 
-  let maxConcurrentAnswer = intFlag(opts, 'maxConcurrent', '--max-concurrent');
+  let maxConcurrentAnswer = intFlag(opts.maxConcurrent, '--max-concurrent');
   if (maxConcurrentAnswer === undefined && p) {
     maxConcurrentAnswer = await p.number({
       message: 'Agent runs at once (maxConcurrent)',
@@ -159,10 +161,10 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   const maxConcurrent = checkMaxConcurrent(maxConcurrentAnswer ?? previous?.maxConcurrent ?? DEFAULTS.maxConcurrent);
 
   // Channels
-  const guildFlags = (opts['discordGuild'] as string[] | undefined) ?? [];
+  const guildFlags = opts.discordGuild ?? [];
   const guildsFromFlags = guildFlags.map(parseGuild);
-  let discordOn = opts['discord'] === false ? false : opts['discord'] === true || guildsFromFlags.length > 0 ? true : undefined;
-  let telegramOn = opts['telegram'] === false ? false : opts['telegram'] === true ? true : undefined;
+  let discordOn = opts.discord === false ? false : opts.discord === true || guildsFromFlags.length > 0 ? true : undefined;
+  let telegramOn = opts.telegram === false ? false : opts.telegram === true ? true : undefined;
   if (p && discordOn === undefined && telegramOn === undefined) {
     const picked = await p.checkbox({
       message: 'Chat channels (space to toggle; WhatsApp and Signal log in later with `clawdfly channels login`)',
@@ -188,22 +190,22 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
       });
       guilds = orNone(text).split(/\s+/).filter(Boolean).map(parseGuild);
     }
-    let requireMention = typeof opts['requireMention'] === 'boolean' ? (opts['requireMention'] as boolean) : undefined;
+    let requireMention = opts.requireMention;
     if (requireMention === undefined && p) {
       requireMention = await p.confirm({ message: 'Reply in guild channels only when mentioned?', default: previous?.discord?.requireMention ?? DEFAULTS.requireMention });
     }
     discord = { guilds, requireMention: requireMention ?? previous?.discord?.requireMention ?? DEFAULTS.requireMention };
   }
 
-  const signalAccountFlag = opts['signalAccount'] as string | undefined;
+  const signalAccountFlag = opts.signalAccount;
   const signalAccount = signalAccountFlag !== undefined ? checkSignalAccount(signalAccountFlag) : previous?.signalAccount;
-  const signal = opts['signal'] === true || signalAccountFlag !== undefined || (opts['signal'] === undefined && previous?.signal === true) ? true : undefined;
+  const signal = opts.signal === true || signalAccountFlag !== undefined || (opts.signal === undefined && previous?.signal === true) ? true : undefined;
   // Java + signal-cli run next to the gateway: the rule checkAnswers states, enforced here too (--force does not lift it).
   if (signal && memoryMb < RECOMMENDED_MEMORY_MB) {
     throw new UsageError(`Signal needs Java and signal-cli: at least ${RECOMMENDED_MEMORY_MB} MB, got ${memoryMb}`, `--memory ${RECOMMENDED_MEMORY_MB}`, 'memory-too-small');
   }
 
-  let isPrivate = typeof opts['private'] === 'boolean' ? (opts['private'] as boolean) : undefined;
+  let isPrivate = opts.private;
   if (isPrivate === undefined && p) {
     isPrivate = await p.confirm({
       message: 'Private: no public address, open it only through a tunnel (clawdfly open)?',
@@ -212,7 +214,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   }
   isPrivate ??= previous?.network === 'private';
 
-  let githubActions = typeof opts['githubActions'] === 'boolean' ? (opts['githubActions'] as boolean) : undefined;
+  let githubActions = opts.githubActions;
   if (githubActions === undefined && p) {
     githubActions = await p.confirm({ message: 'Also deploy from GitHub Actions on every push (writes .github/workflows/deploy.yml)?', default: previous?.ci === 'github-actions' });
   }

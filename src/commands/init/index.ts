@@ -6,7 +6,8 @@
 import { redact } from '../../ui/redact.js';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { CommandContext } from '../types.js';
+import type { CommandContext, CommandOptions } from '../types.js';
+import type { initSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { collectAnswers, collectSecrets, costLine, providersWithKeys } from './collect.js';
 import { readAnswers } from '../../project/project.js';
@@ -32,18 +33,18 @@ const STATUS_LABEL: Record<PlannedFile['status'], string> = {
   conflict: style.warn('conflict '),
 };
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const dir = resolve(String(opts['dir'] ?? '.'));
-  const yes = opts['yes'] === true;
+export async function run({ opts }: CommandContext<typeof initSpec>): Promise<number> {
+  const dir = resolve(opts.dir);
+  const yes = opts.yes === true;
   const ask = !yes && canPrompt();
   if (!yes && !ask) {
     throw new UsageError('init asks questions, but there is no terminal to ask them on', 'add --yes to use flags, environment variables and defaults (see clawdfly init --help)', 'not-interactive');
   }
-  if (opts['force'] === true && opts['keep'] === true) throw new UsageError('--force and --keep contradict each other', 'pass one of them', 'bad-flags');
+  if (opts.force === true && opts.keep === true) throw new UsageError('--force and --keep contradict each other', 'pass one of them', 'bad-flags');
 
   const previous = await readAnswers(dir);
   const previousSecrets = await readSecrets(dir);
-  const fromStdin = opts['secretsStdin'] === true ? parseSecretsInput(await readStdinText('--secrets-stdin'), '--secrets-stdin') : {};
+  const fromStdin = opts.secretsStdin === true ? parseSecretsInput(await readStdinText('--secrets-stdin'), '--secrets-stdin') : {};
   registerSecrets(Object.values(fromStdin));
 
   if (ask) out.info(style.bold(previous ? `Updating the clawdfly project in ${dir}` : `New Clawdbot gateway on Fly.io → ${dir}`));
@@ -124,11 +125,11 @@ function answersInKeptFlyToml(planned: PlannedFile[], keep: Set<string>, answers
   return effective;
 }
 
-async function decideConflicts(planned: PlannedFile[], opts: Record<string, unknown>, ask: boolean): Promise<Set<string>> {
+async function decideConflicts(planned: PlannedFile[], opts: CommandOptions<typeof initSpec>, ask: boolean): Promise<Set<string>> {
   const conflicts = planned.filter((f) => f.status === 'conflict');
   const keep = new Set<string>();
-  if (conflicts.length === 0 || opts['force'] === true) return keep;
-  if (opts['keep'] === true) {
+  if (conflicts.length === 0 || opts.force === true) return keep;
+  if (opts.keep === true) {
     conflicts.forEach((f) => keep.add(f.path));
     return keep;
   }

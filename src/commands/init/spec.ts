@@ -1,7 +1,7 @@
 import { DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, runtimeIds } from '../../gateway/runtime.js';
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const initSpec: CommandSpec = {
+export const initSpec = defineCommand({
   name: 'init',
   summary: 'write fly.toml, Dockerfile + gateway runtime, gateway config and local secrets',
   options: [
@@ -42,4 +42,4 @@ export const initSpec: CommandSpec = {
     'DISCORD_BOT_TOKEN=… npx clawdfly init --yes --discord-guild 123456789012345678:general',
   ],
   load: () => import('./index.js'),
-};
+});

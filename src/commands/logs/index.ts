@@ -4,17 +4,18 @@
  * Every line goes through out.* (redacted) with the gateway's important lines marked.
  */
 import type { CommandContext } from '../types.js';
+import type { logsSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { isAtOrAfter, markOf, parseSince, parseTextLine, renderLine, type Mark, type ShownLine } from '../../operate/logs.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const follow = opts['follow'] === true;
+export async function run({ opts }: CommandContext<typeof logsSpec>): Promise<number> {
+  const follow = opts.follow === true;
   if (follow && isJsonMode()) throw new UsageError('--follow never ends, so it cannot print one JSON document', 'clawdfly logs --json  (recent lines), or --follow without --json', 'bad-flags');
-  const since = typeof opts['since'] === 'string' ? parseSince(opts['since']) : undefined;
-  const machineId = typeof opts['machine'] === 'string' ? opts['machine'] : undefined;
+  const since = typeof opts.since === 'string' ? parseSince(opts.since) : undefined;
+  const machineId = opts.machine;
   const project = await openProject(opts);
   const fly = flyFor(project, opts);
 

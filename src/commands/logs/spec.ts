@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const logsSpec: CommandSpec = {
+export const logsSpec = defineCommand({
   name: 'logs',
   summary: "the gateway's recent log lines (or --follow), with listening/error/OOM/lock lines marked",
   options: [
@@ -14,4 +14,4 @@ export const logsSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly logs', 'npx clawdfly logs --since 30m', 'npx clawdfly logs --follow'],
   load: () => import('./index.js'),
-};
+});

@@ -7,7 +7,8 @@
  * (the same origin every time, so the browser keeps its token and its pairing), opens
  * http://127.0.0.1:<port>/ once it answers, and keeps the tunnel until Ctrl-C.
  */
-import type { CommandContext } from '../types.js';
+import type { CommandContext, CommandOptions } from '../types.js';
+import type { openSpec } from './spec.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { canOpenBrowser, openBrowser } from '../../operate/desktop.js';
 import { openTunnel } from '../../operate/tunnel.js';
@@ -34,10 +35,10 @@ function printLogin(url: string, opened: boolean): void {
   LOGIN_STEPS.forEach((s, i) => out.info(`  ${i + 1}. ${s.text}${s.command ? `:\n       ${style.cmd(s.command)}` : '.'}`));
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const localPort = tunnelPort(opts['port']);
+export async function run({ opts }: CommandContext<typeof openSpec>): Promise<number> {
+  const localPort = tunnelPort(opts.port);
   const project = await openProject(opts);
-  const wantBrowser = opts['browser'] !== false && canOpenBrowser();
+  const wantBrowser = opts.browser !== false && canOpenBrowser();
   if (project.exposure === 'private') return openPrivate(project, opts, localPort, wantBrowser);
 
   const url = appUrl(project.app);
@@ -58,7 +59,7 @@ function tunnelPort(value: unknown): number {
   return value;
 }
 
-async function openPrivate(project: Project, opts: Record<string, unknown>, localPort: number, wantBrowser: boolean): Promise<number> {
+async function openPrivate(project: Project, opts: CommandOptions<typeof openSpec>, localPort: number, wantBrowser: boolean): Promise<number> {
   const fly = flyFor(project, opts);
   let interrupted = false;
   const onInt = () => (interrupted = true);

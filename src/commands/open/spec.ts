@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const openSpec: CommandSpec = {
+export const openSpec = defineCommand({
   name: 'open',
   summary: 'open the Control UI (a private app: through a fly proxy tunnel until Ctrl-C) and say how to log in',
   options: [
@@ -13,4 +13,4 @@ export const openSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly open', 'npx clawdfly open --no-browser', 'npx clawdfly open --port 18790'],
   load: () => import('./index.js'),
-};
+});

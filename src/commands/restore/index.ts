@@ -4,6 +4,7 @@
  * src/backup/restore.ts; this file orders the steps and reports them.
  */
 import type { CommandContext } from '../types.js';
+import type { restoreSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { formatBytes, verifyArchiveFile } from '../../backup/archive.js';
 import { backupCurrent, changesBetween, checkArchiveFits, discard, dropPrevious, uploadAndSwap, type RestoreChanges } from '../../backup/restore.js';
@@ -17,25 +18,25 @@ import { Progress } from '../../ui/progress.js';
 import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
 import { relative, resolve } from 'node:path';
 
-export async function run({ args, opts }: CommandContext): Promise<number> {
+export async function run({ args, opts }: CommandContext<typeof restoreSpec>): Promise<number> {
   const file = resolve(String(args[0]));
-  const verifyTimeout = opts['verifyTimeout'];
+  const verifyTimeout = opts.verifyTimeout;
   if (verifyTimeout !== undefined && (typeof verifyTimeout !== 'number' || !Number.isInteger(verifyTimeout) || verifyTimeout < 10)) {
     throw new UsageError('--verify-timeout takes a whole number of seconds, at least 10', '--verify-timeout 300', 'bad-flag');
   }
   // 1. The archive first: a damaged one stops here, before any flyctl call.
   const archive = await verifyArchiveFile(file);
   const project = await openProject(opts);
-  checkArchiveFits(archive, project, { appGiven: typeof opts['app'] === 'string', force: opts['force'] === true });
+  checkArchiveFits(archive, project, { appGiven: typeof opts.app === 'string', force: opts.force === true });
   const m = archive.manifest;
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
-  if (opts['yes'] !== true && !canPrompt()) {
+  if (opts.yes !== true && !canPrompt()) {
     throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
   }
   if (!isJsonMode()) out.success(`${shown(file)}: ${archive.files.length} files of ${m.app} from ${m.createdAt}, verified against its manifest`);
 
   const fly = flyFor(project, opts);
-  const { machine } = await pickMachine(fly, { machineId: typeof opts['machine'] === 'string' ? opts['machine'] : undefined });
+  const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const progress = new Progress();
   // 2. The way back, and what the machine holds now.
   const current = await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine));
@@ -43,7 +44,7 @@ export async function run({ args, opts }: CommandContext): Promise<number> {
   if (!isJsonMode()) showChanges(project.stateDir, changes, shown(current.file));
 
   const confirmed = await confirmOrYes(`Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`, {
-    yes: opts['yes'] === true,
+    yes: opts.yes === true,
     defaultValue: false,
     flagHint: `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`,
   });
@@ -71,7 +72,7 @@ export async function run({ args, opts }: CommandContext): Promise<number> {
     runtime: project.runtime,
     newApp: false,
     probeUrl: project.exposure !== 'private',
-    deadlineMs: typeof opts['verifyTimeout'] === 'number' ? opts['verifyTimeout'] * 1000 : undefined,
+    deadlineMs: typeof opts.verifyTimeout === 'number' ? opts.verifyTimeout * 1000 : undefined,
   });
   const previous = `${project.stateDir}/${swap.preRestore}`;
   let verified;
@@ -86,7 +87,7 @@ export async function run({ args, opts }: CommandContext): Promise<number> {
   }
   for (const w of verified.warnings) out.warn(w);
   let dropped = false;
-  if (opts['keepPrevious'] !== true) {
+  if (opts.keepPrevious !== true) {
     try {
       await dropPrevious(project, fly, machine, swap.preRestore);
       dropped = true;

@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const restoreSpec: CommandSpec = {
+export const restoreSpec = defineCommand({
   name: 'restore',
   summary: 'put a backup archive back on the machine: verified, the current state saved first, then the machine restarted',
   args: '<file>',
@@ -17,4 +17,4 @@ export const restoreSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly restore .clawdfly/backups/my-gateway-20261129T031500Z.tar.gz', 'npx clawdfly restore backup.tar.gz --app my-new-gateway --yes'],
   load: () => import('./index.js'),
-};
+});

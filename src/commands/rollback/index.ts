@@ -6,20 +6,16 @@
  */
 import { relative } from 'node:path';
 import type { CommandContext } from '../types.js';
-import { discard } from '../../backup/restore.js';
-import { takeBackup } from '../../backup/backup.js';
+import type { rollbackSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
-import { FlyImageNotFoundError } from '../../fly/errors.js';
 import { quoteWord } from '../../fly/quote.js';
-import type { Machine } from '../../fly/json.js';
-import { currentAndPrevious, fileChanges, findRelease, readReleases, recordRelease, releaseConfigText, restoreFiles, RELEASES_DIR, RELEASES_FILE, type FileChange, type ReleaseHistory, type ReleaseRecord } from '../../deploy/releases.js';
-import { buildInputsHash, imageRefOf, readDeployState, writeDeployState } from '../../deploy/state.js';
-import { Verifier } from '../../deploy/verify.js';
+import { currentAndPrevious, fileChanges, findRelease, readReleases, releaseConfigText, RELEASES_FILE, type FileChange, type ReleaseHistory, type ReleaseRecord } from '../../deploy/releases.js';
+import { imageRefOf } from '../../deploy/state.js';
+import { projectAsRuntime, rollbackToRelease } from '../../deploy/rollback.js';
 import { flyFor, openProject } from '../../operate/context.js';
-import { gatewayPortOf, pickMachine } from '../../operate/machine.js';
-import { appUrl } from '../../project/network.js';
-import { loadProject, type Project } from '../../project/project.js';
-import { configsEquivalent, pushConfigFile, readRemoteConfig } from '../../remote/config-transfer.js';
+import { pickMachine } from '../../operate/machine.js';
+import type { Project } from '../../project/project.js';
+import { configsEquivalent, readRemoteConfig } from '../../remote/config-transfer.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
@@ -59,13 +55,13 @@ export function chooseTarget(history: ReleaseHistory, to: string | undefined): {
   return { current, target: previous };
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
-  const timeoutMs = verifyTimeoutMs(opts['verifyTimeout']);
-  const dryRun = opts['dryRun'] === true;
-  const yes = opts['yes'] === true;
+export async function run({ opts }: CommandContext<typeof rollbackSpec>): Promise<number> {
+  const timeoutMs = verifyTimeoutMs(opts.verifyTimeout);
+  const dryRun = opts.dryRun === true;
+  const yes = opts.yes === true;
   const project = await openProject(opts);
   const history = await readReleases(project.dir, project.app);
-  const { current, target } = chooseTarget(history, typeof opts['to'] === 'string' ? opts['to'] : undefined);
+  const { current, target } = chooseTarget(history, opts.to);
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
   if (!dryRun && !yes && !canPrompt()) {
     throw new UsageError(`rolling back redeploys ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly rollback --to v${target.version} --yes  (or look first: --dry-run)`, 'not-confirmed');
@@ -81,11 +77,15 @@ export async function run({ opts }: CommandContext): Promise<number> {
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly);
   const imageNow = imageRefOf(machine);
-  const remoteNow = targetConfig === undefined ? undefined : await readRemoteConfig(fly, project, machine.id);
+  // A release of another runtime row (before an upgrade) has its own config file on /data.
+  const then = projectAsRuntime(project, target.runtime);
+  const remoteNow = targetConfig === undefined ? undefined : await readRemoteConfig(fly, then, machine.id);
   const pushConfig = targetConfig !== undefined && (remoteNow === undefined || !configsEquivalent(targetConfig, remoteNow));
-  const plan = { app: project.app, machine: machine.id, from: { version: current?.version ?? null, imageRef: imageNow }, to: { version: target.version, imageRef: target.imageRef, image: target.image, runtime: target.runtime }, files: changes.map(({ path, change }) => ({ path, change })), pushConfig };
+  // Back across an upgrade: the old gateway's files it kept on the volume go back in place.
+  const stateSnapshot = target.runtime !== project.runtime.id ? (current?.stateSnapshot ?? null) : null;
+  const plan = { stateSnapshot, app: project.app, machine: machine.id, from: { version: current?.version ?? null, imageRef: imageNow }, to: { version: target.version, imageRef: target.imageRef, image: target.image, runtime: target.runtime }, files: changes.map(({ path, change }) => ({ path, change })), pushConfig };
 
-  if (dryRun || (!yes && !isJsonMode())) printPlan(project, plan, changes, dryRun);
+  if (dryRun || (!yes && !isJsonMode())) printPlan(project, then, plan, changes, dryRun);
   if (dryRun) {
     if (isJsonMode()) out.json({ ok: true, dryRun: true, ...plan });
     return 0;
@@ -94,57 +94,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   if (!ok) throw new UsageError('nothing rolled back', `clawdfly rollback --to v${target.version} --yes`, 'not-confirmed');
 
   const progress = new Progress();
-  // 1. The way back from the way back: /data as it is now.
-  const backup = await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} first`, () => takeBackup(project, fly, machine));
-
-  // 2. The old image, deployed with the old fly.toml (its env and command belong to that image).
-  const since = Date.now();
-  try {
-    await progress.run('deploy', `fly deploy --image ${target.image}`, (update) =>
-      fly.deployImage({ cwd: project.dir, config: `${RELEASES_DIR}/${target.version}/fly.toml`, image: target.image, noPublicIps: project.exposure === 'private', onLine: (line) => update(line.slice(0, 120)) }),
-    );
-  } catch (error) {
-    if (error instanceof FlyImageNotFoundError) {
-      await discard(backup.file); // nothing changed: the backup taken for this rollback is not needed
-      throw new ClawdflyError(`release v${target.version}'s image ${target.image} no longer exists in Fly's registry (Fly prunes images that are not deployed for a while); nothing was changed`, {
-        hint: `rebuild it from its saved files: cp -R ${quoteWord(`${RELEASES_DIR}/${target.version}`)}/. . && clawdfly deploy`,
-        code: 'image-not-found',
-      });
-    }
-    throw error;
-  }
-
-  // 3. The release's local files, then its config on /data, then: does it listen?
-  await restoreFiles(project, target, changes);
-  const restored = await loadProject(project.dir, { app: project.app });
-  const verifier = new Verifier(fly, {
-    port: gatewayPortOf(machine, restored.fly.internalPort),
-    url: appUrl(restored.app, restored.exposure),
-    since,
-    requireListening: true,
-    runtime: restored.runtime,
-    newApp: false,
-    probeUrl: restored.exposure !== 'private',
-    deadlineMs: timeoutMs,
-  });
-  let configWritten = false;
-  const started = await progress.run('config', `make ${restored.remoteConfigPath} equal release v${target.version}'s ${restored.runtime.configFileName}`, async (update) => {
-    verifier.opts.onUpdate = update;
-    const m = await verifier.machineStarted();
-    await recordDeployState(restored, m);
-    if (targetConfig === undefined) return m;
-    const remote = await readRemoteConfig(fly, restored, m.id);
-    if (remote !== undefined && configsEquivalent(targetConfig, remote)) return m;
-    await pushConfigFile(fly, restored, m.id, targetConfig);
-    configWritten = true;
-    return m;
-  });
-  const verified = await progress.run('verify', `verify the gateway (listens on 0.0.0.0:${verifier.opts.port})`, (update) => {
-    verifier.opts.onUpdate = update;
-    return verifier.finish();
-  });
-  const final: Machine = verified.machine ?? started;
-  const record = await recordRelease(restored, final, { kind: 'rollback', backup: backup.file, rolledBackTo: target.version });
+  const { record, configWritten, backup, verify: verified } = await rollbackToRelease({ project, fly, machine, target, changes, targetConfig, progress, deadlineMs: timeoutMs, stateSnapshot: plan.stateSnapshot ?? undefined });
 
   if (isJsonMode()) {
     out.json({ ok: true, ...plan, release: record.version, imageRef: record.imageRef, config: configWritten ? 'written' : 'unchanged', backup: backup.file, warnings: verified.warnings });
@@ -162,36 +112,24 @@ function shown(file: string): string {
   return rel && !rel.startsWith('..') ? rel : file;
 }
 
-/** The next `deploy` must see the restored files as what is deployed: no rebuild of what runs. */
-async function recordDeployState(project: Project, machine: Machine): Promise<void> {
-  const state = await readDeployState(project.dir, project.app);
-  state.deploy = {
-    inputsHash: await buildInputsHash(project.dir),
-    secretsHash: state.deploy?.secretsHash ?? '',
-    machineId: machine.id,
-    imageRef: imageRefOf(machine),
-    releaseVersion: machine.config?.metadata?.['fly_release_version'],
-    at: new Date().toISOString(),
-  };
-  await writeDeployState(project.dir, state);
-}
-
 interface RollbackPlan {
   app: string;
   machine: string;
   from: { version: string | null; imageRef: string };
   to: { version: string; imageRef: string; image: string; runtime: string };
   pushConfig: boolean;
+  stateSnapshot: string | null;
 }
 
-function printPlan(project: Project, plan: RollbackPlan, changes: FileChange[], dryRun: boolean): void {
+function printPlan(project: Project, then: Project, plan: RollbackPlan, changes: FileChange[], dryRun: boolean): void {
   if (isJsonMode()) return;
   out.info(style.bold(`Rollback of ${plan.app} to release v${plan.to.version}${dryRun ? ' — dry run, nothing will be changed' : ''}:`));
   out.info(`  image   ${plan.from.imageRef || '?'}${plan.from.version ? ` (v${plan.from.version})` : ''}`);
   out.info(`       →  ${plan.to.imageRef}  (fly deploy --image ${plan.to.image}; no rebuild)`);
-  out.info(`  runtime ${plan.to.runtime}`);
+  out.info(`  runtime ${plan.to.runtime === project.runtime.id ? plan.to.runtime : `${project.runtime.id} → ${plan.to.runtime} (${project.runtime.env.gatewayToken} becomes ${then.runtime.env.gatewayToken} again in .clawdfly/secrets.env, same value)`}`);
   out.info(`  backup  ${project.stateDir} into .clawdfly/backups/ first`);
-  out.info(`  config  ${plan.pushConfig ? `${project.remoteConfigPath} replaced by release v${plan.to.version}'s (previous kept as a .bak)` : `${project.remoteConfigPath} already matches`}`);
+  out.info(`  config  ${plan.pushConfig ? `${then.remoteConfigPath} replaced by release v${plan.to.version}'s (previous kept as a .bak)` : `${then.remoteConfigPath} already matches`}`);
+  if (plan.stateSnapshot) out.info(`  state   ${plan.stateSnapshot} (${then.runtime.productName}'s files as they were before the upgrade) back in ${project.stateDir}; ${project.runtime.productName}'s set aside`);
   if (!changes.length) out.info('  files   unchanged');
   for (const c of changes) {
     out.info(`  file    ${c.change.padEnd(6)} ${c.path}`);

@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const rollbackSpec: CommandSpec = {
+export const rollbackSpec = defineCommand({
   name: 'rollback',
   summary: 'go back to an earlier release: its image (no rebuild), its project files and its gateway config, /data backed up first',
   options: [
@@ -15,4 +15,4 @@ export const rollbackSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly rollback --dry-run', 'npx clawdfly rollback --yes', 'npx clawdfly rollback --to v3 --yes --json'],
   load: () => import('./index.js'),
-};
+});

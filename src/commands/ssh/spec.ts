@@ -1,7 +1,7 @@
 import { STATE_DIR } from '../../gateway/runtime.js';
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const sshSpec: CommandSpec = {
+export const sshSpec = defineCommand({
   name: 'ssh',
   summary: "a shell on the gateway's machine (or run one command there)",
   args: '[command...]',
@@ -14,4 +14,4 @@ export const sshSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly ssh', `npx clawdfly ssh -- ls -la ${STATE_DIR}`],
   load: () => import('./index.js'),
-};
+});

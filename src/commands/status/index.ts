@@ -4,6 +4,7 @@
  * newest exit event of the gateway machine (exitOf: MonitorEvent first, like flyctl).
  */
 import type { CommandContext } from '../types.js';
+import type { statusSpec } from './spec.js';
 import { ClawdflyError } from '../../errors.js';
 import type { Machine, Volume } from '../../fly/json.js';
 import { flyFor, openProject } from '../../operate/context.js';
@@ -14,7 +15,7 @@ import { style } from '../../ui/style.js';
 import { imageRefOf } from '../../deploy/state.js';
 import { currentAndPrevious, readReleases, type ReleaseRecord } from '../../deploy/releases.js';
 
-export async function run({ opts }: CommandContext): Promise<number> {
+export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<number> {
   const project = await openProject(opts);
   const fly = flyFor(project, opts);
   const app = await fly.status();
@@ -74,7 +75,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   row('Runtime', `${report.runtime.id} ${style.dim('(from the project)')}`);
   row('Volume', report.volume ? `${report.volume.name ?? '?'} ${report.volume.id ?? ''} ${report.volume.sizeGb ?? '?'} GB at ${report.volume.path}` : style.warn('none attached: state is lost on restart'));
   const rel = report.releases;
-  row('Release', rel.current ? `v${rel.current.version} ${style.dim(`${rel.current.kind}${rel.current.rolledBackTo ? ` to v${rel.current.rolledBackTo}` : ''} ${rel.current.at}`)}${rel.current.running ? '' : style.warn('  (the machine runs another image: clawdfly deploy)')}` : style.dim('none recorded (clawdfly deploy records one)'));
+  row('Release', rel.current ? `v${rel.current.version} ${style.dim(`${rel.current.kind}${rel.current.rolledBackTo ? ` to v${rel.current.rolledBackTo}` : ''}${rel.current.upgradedFrom ? ` from ${rel.current.upgradedFrom}` : ''} ${rel.current.at}`)}${rel.current.running ? '' : style.warn('  (the machine runs another image: clawdfly deploy)')}` : style.dim('none recorded (clawdfly deploy records one)'));
   row('Rollback to', rel.rollbackTo ? `v${rel.rollbackTo.version} ${style.dim(`${rel.rollbackTo.imageRef}  (clawdfly rollback)`)}` : style.dim('nothing earlier recorded'));
   row('Last exit', report.lastExit ? report.lastExit.cause : style.dim('none recorded'));
   for (const other of report.otherMachines) row('Also', `${other.id} ${other.state} ${other.region ?? ''}`);
@@ -100,7 +101,7 @@ function machineFacts(m: Machine) {
 /** From .clawdfly/releases.json: the release the machine runs and the one `clawdfly rollback` goes to. */
 async function releaseFacts(dir: string, app: string, machine: Machine | undefined) {
   const { current, previous } = currentAndPrevious(await readReleases(dir, app));
-  const brief = (r: ReleaseRecord) => ({ version: r.version, imageRef: r.imageRef, runtime: r.runtime, kind: r.kind, rolledBackTo: r.rolledBackTo ?? null, at: r.at });
+  const brief = (r: ReleaseRecord) => ({ version: r.version, imageRef: r.imageRef, runtime: r.runtime, kind: r.kind, rolledBackTo: r.rolledBackTo ?? null, upgradedFrom: r.upgradedFrom ?? null, at: r.at });
   return {
     current: current ? { ...brief(current), running: machine ? imageRefOf(machine) === current.imageRef : false } : null,
     rollbackTo: previous ? brief(previous) : null,

@@ -4,7 +4,8 @@
  * staged with `secrets import --stage` on stdin, applied with ONE `machine update` (a plain restart
  * would not pick up staged secrets, flyctl.md §7).
  */
-import type { CommandContext } from '../types.js';
+import type { CommandContext, CommandOptions } from '../types.js';
+import type { tokenSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { copyToClipboard } from '../../operate/desktop.js';
@@ -19,18 +20,18 @@ import { confirmOrYes } from '../../ui/prompt.js';
 import { recordAppliedSecrets } from '../../deploy/state.js';
 import { stagedSecrets } from '../../deploy/preflight.js';
 
-export async function run({ opts }: CommandContext): Promise<number> {
+export async function run({ opts }: CommandContext<typeof tokenSpec>): Promise<number> {
   const project = await openProject(opts);
   const name = project.runtime.env.gatewayToken;
   let token = project.secrets[name];
 
-  if (opts['rotate'] === true) {
+  if (opts.rotate === true) {
     token = await rotate(project, opts);
   } else if (!token) {
     throw new UsageError(`no gateway token (${name}) in ${PROJECT_FILES.secrets}`, 'clawdfly init  (writes one), or clawdfly token --rotate', 'no-token');
   }
 
-  if (opts['copy'] === true) {
+  if (opts.copy === true) {
     const tool = await copyToClipboard(token);
     out.success(`Gateway token for ${project.app} copied to the clipboard (${tool}). Paste it in the Control UI settings; then: clawdfly devices approve --latest`);
     return 0;
@@ -40,18 +41,18 @@ export async function run({ opts }: CommandContext): Promise<number> {
   return 0;
 }
 
-async function rotate(project: Project, opts: Record<string, unknown>): Promise<string> {
+async function rotate(project: Project, opts: CommandOptions<typeof tokenSpec>): Promise<string> {
   const name = project.runtime.env.gatewayToken;
   // Asked before any flyctl call: without a terminal, --yes is the only way to say yes.
   const confirmed = await confirmOrYes(`Rotate the gateway token of ${project.app}? The old token stops working and the gateway restarts`, {
-    yes: opts['yes'] === true,
+    yes: opts.yes === true,
     defaultValue: false,
     flagHint: 'add --yes: clawdfly token --rotate --yes',
   });
   if (!confirmed) throw new UsageError('token not rotated', 'clawdfly token --rotate --yes', 'not-confirmed');
   const fly = flyFor(project, opts);
   // Before anything changes: the app must have a machine to apply the new token to.
-  const { machine } = await pickMachine(fly, { machineId: typeof opts['machine'] === 'string' ? opts['machine'] : undefined, started: false });
+  const { machine } = await pickMachine(fly, { machineId: opts.machine, started: false });
   // stdout carries only the token, so every other line of this command goes to stderr (out.warn).
   out.warn(`rotating the gateway token of ${project.app}: saving it, staging it on Fly, then one update of machine ${machine.id} (the gateway restarts)`);
   const fresh = generateGatewayToken();

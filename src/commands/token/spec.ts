@@ -1,6 +1,6 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 
-export const tokenSpec: CommandSpec = {
+export const tokenSpec = defineCommand({
   name: 'token',
   summary: 'print the gateway token (for the Control UI), copy it, or rotate it',
   options: [
@@ -14,4 +14,4 @@ export const tokenSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly token --copy', 'npx clawdfly token --rotate --copy'],
   load: () => import('./index.js'),
-};
+});

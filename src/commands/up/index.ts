@@ -7,6 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { CommandContext } from '../types.js';
+import type { upSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_GATEWAY_PORT, gatewayCli, gatewayCliUrlFlag, TMP_SUBDIR } from '../../gateway/runtime.js';
 import { chooseEngine, probeEngines, type EngineDecision, type EngineRequest } from '../../local/engine.js';
@@ -48,13 +49,13 @@ interface Ctx {
   clock: PhaseClock;
 }
 
-export async function run({ opts }: CommandContext): Promise<number> {
+export async function run({ opts }: CommandContext<typeof upSpec>): Promise<number> {
   const clock = new PhaseClock();
-  if (opts['local'] !== true) {
+  if (opts.local !== true) {
     throw new UsageError('`clawdfly up` only runs the project on this computer so far', 'clawdfly up --local   (to run it on Fly: clawdfly deploy)', 'no-mode');
   }
-  const request = String(opts['engine'] ?? 'auto') as EngineRequest;
-  const nodeFlag = typeof opts['node'] === 'string' ? opts['node'] : undefined;
+  const request = opts.engine as EngineRequest; // any other word is refused by chooseEngine below
+  const nodeFlag = opts.node;
   // Refuse a bad --engine / --node combination before looking at anything.
   const offline = { podman: { works: false }, docker: { works: false } };
   if (nodeFlag !== undefined || request === 'node' || !['auto', 'podman', 'docker'].includes(request)) chooseEngine(request, offline, { nodeGiven: nodeFlag !== undefined });
@@ -62,7 +63,7 @@ export async function run({ opts }: CommandContext): Promise<number> {
   const project = await openProject(opts);
   clock.mark('startup');
   const internalPort = project.fly.internalPort ?? commandPort(project.fly.processCommand) ?? DEFAULT_GATEWAY_PORT;
-  const portOpt = opts['port'];
+  const portOpt = opts.port;
   const hostPort = typeof portOpt === 'number' ? portOpt : internalPort;
   await checkProjectConfig(project);
 
@@ -86,9 +87,9 @@ export async function run({ opts }: CommandContext): Promise<number> {
   if (channels.length) out.warn(`${channels.join(', ')} ${channels.length > 1 ? 'are' : 'is'} passed too: if this app is also deployed, both gateways answer on those channels`);
 
   out.step(`Running ${style.bold(project.app)} locally with ${decision.kind === 'node' ? `Node ${node!.version} (${node!.path})` : decision.kind}; state in ${style.path(join(ctx.dirFlag, PROJECT_FILES.localData))}`);
-  const imageRef = typeof opts['image'] === 'string' ? opts['image'] : undefined;
+  const imageRef = opts.image;
   if (imageRef !== undefined && decision.kind === 'node') throw new UsageError('--image needs a container engine', 'drop --image, or --engine podman|docker', 'engine-conflict');
-  const result = decision.kind === 'node' ? await runOnHost(ctx, node!) : await runInContainer(ctx, decision.kind, decision.path!, { rebuild: opts['rebuild'] === true, image: imageRef });
+  const result = decision.kind === 'node' ? await runOnHost(ctx, node!) : await runInContainer(ctx, decision.kind, decision.path!, { rebuild: opts.rebuild === true, image: imageRef });
   return finish(ctx, result);
 }
 

@@ -1,10 +1,10 @@
-import { common, type CommandSpec } from '../types.js';
+import { common, defineCommand } from '../types.js';
 import { RUNTIMES } from '../../gateway/runtime.js';
 
 /** `Node ≥ <floor> (<package>), …`: each runtime row's own floor. */
 const nodeFloors = Object.values(RUNTIMES).map((r) => `≥ ${r.minNode.replace(/\.0$/, '')} (${r.packageName})`).join(', ');
 
-export const upSpec: CommandSpec = {
+export const upSpec = defineCommand({
   name: 'up',
   summary: `run the project on this computer before paying for a machine (--local): the same image in podman/docker, else Node ${nodeFloors}`,
   options: [
@@ -18,4 +18,4 @@ export const upSpec: CommandSpec = {
   ],
   examples: ['npx clawdfly up --local', 'npx clawdfly up --local --engine node --node ~/.nvm/versions/node/v22.12.0/bin/node', 'npx clawdfly up --local --port 8080'],
   load: () => import('./index.js'),
-};
+});

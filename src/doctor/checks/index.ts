@@ -11,9 +11,10 @@ import { crashLoopCheck } from './crash.js';
 import { pairingCheck } from './pairing.js';
 import { exposureCheck } from './exposure.js';
 import { backupCheck } from './backup.js';
+import { signalDataCheck } from './signal.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
-  backupCheck,
+  backupCheck, signalDataCheck,
 ];

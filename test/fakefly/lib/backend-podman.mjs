@@ -31,23 +31,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readState, withState, machineRoot, sleepSync } from './state.mjs';
 import { appendLog, bootMachine, pushEvent } from './core.mjs';
 import { gatewayListen } from './backend-local.mjs';
+import { BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs } from '../../support/podman-engine.mjs';
 
 const CONTAINER_PREFIX = 'clawdfly-test-';
 const OWNER_LABEL = 'clawdfly-test.owner-pid';
 const STATE_LABEL = 'fakefly.state';
-const CACHE_REPO = 'localhost/clawdfly-test-cache';
-const BASE_IMAGE = 'docker.io/library/node:22-bookworm-slim';
-const CONTAINERS_CONF = [
-  '# written by clawdfly test/support/podman.ts',
-  '[containers]',
-  'default_ulimits = []',
-  '',
-  '[engine]',
-  'runtime = "runc"',
-  'cgroup_manager = "cgroupfs"',
-  'events_logger = "file"',
-  '',
-].join('\n');
 
 // ------------------------------------------------------------------ engine (same as the harness)
 
@@ -72,15 +60,8 @@ function engine() {
   if (process.env.CLAWDFLY_TEST_ENGINE === 'docker') throw new Error('fakefly: the podman backend drives podman only (CLAWDFLY_TEST_ENGINE=docker)');
   const podman = which('podman');
   if (!podman) throw new Error('fakefly: FAKEFLY_BACKEND=podman needs podman (apt-get install -y podman runc debootstrap; test/support/podman.ts installs them)');
-  const conf = path.join(cacheDir(), 'containers.conf');
-  if (!fs.existsSync(conf) || fs.readFileSync(conf, 'utf8') !== CONTAINERS_CONF) {
-    fs.writeFileSync(`${conf}.tmp-${process.pid}`, CONTAINERS_CONF);
-    fs.renameSync(`${conf}.tmp-${process.pid}`, conf);
-  }
-  const baseArgs = ['--storage-driver', 'vfs', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  const root = process.env.CLAWDFLY_TEST_PODMAN_ROOT;
-  if (root) baseArgs.push('--root', path.join(root, 'storage'), '--runroot', path.join(root, 'run'));
-  engineCache = { podman, baseArgs, env: { ...process.env, CONTAINERS_CONF: conf } };
+  const conf = ensureContainersConf(cacheDir());
+  engineCache = { podman, baseArgs: podmanBaseArgs(), env: { ...process.env, CONTAINERS_CONF: conf } };
   return engineCache;
 }
 

@@ -177,9 +177,21 @@ function appendBootLogs(s, m) {
     ['app', ` INFO Starting init (commit: 6c3309ba)...`],
     ['app', ` INFO Preparing to run: \`${cmd.join(' ') || 'docker-entrypoint.sh'}\` as root`],
   ];
-  for (const l of m.fake.listen || []) {
-    const pid = m.fake.processes?.[0]?.pid ?? 1;
-    for (const [i, a] of l.addresses.entries()) lines.push(['app', `${new Date().toISOString()} [gateway] listening on ws://${a}${i === 0 ? ` (PID ${pid})` : ''}`]);
+  const gateway = m.api.image_ref?.labels?.['fakefly.gateway'] || 'clawdbot';
+  const failure = s.gatewayBootFailures?.[gateway];
+  if (failure) {
+    // control.failGatewayBoot: this gateway logs its failure instead of listening (e.g. a config it refuses)
+    for (const line of [].concat(failure)) lines.push(['app', `${new Date().toISOString()} ${line}`]);
+  } else {
+    for (const l of m.fake.listen || []) {
+      const pid = m.fake.processes?.[0]?.pid ?? 1;
+      // openclaw's line names no address (shared/reference/openclaw.md); clawdbot's one per address
+      if (gateway === 'openclaw') {
+        lines.push(['app', `${new Date().toISOString()} [gateway] http server listening (3 plugins: anthropic, browser, memory; 6.0s)`]);
+        lines.push(['app', `${new Date().toISOString()} [gateway] ready`]);
+      }
+      else for (const [i, a] of l.addresses.entries()) lines.push(['app', `${new Date().toISOString()} [gateway] listening on ws://${a}${i === 0 ? ` (PID ${pid})` : ''}`]);
+    }
   }
   for (const [provider, message] of lines) appendLog(s, app, { message, instance: m.api.id, region: m.api.region, provider });
 }

@@ -1,6 +1,7 @@
 // Stand-ins for programs "inside" a fake machine that must not touch the host:
 //   kill      (checks/removes pids in the machine's fake process table)
-//   clawdbot  (and `node dist/index.js …`): records argv, serves `devices list|approve|reject`, `--version`
+//   clawdbot  (and `node dist/index.js …`): records argv, serves `devices list|approve|reject`, `--version`,
+//             and `config validate --json` (openclaw's validator command; invented rules, see validateConfig)
 // Used directly by `ssh console -C "<cmd>"` and, inside `sh -c`, through shim executables / a shell function.
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -79,6 +80,10 @@ function shimClawdbot(dir, appName, machineId, argv) {
     const json = args.includes('--json');
     const pos = args.filter((a) => !a.startsWith('--'));
     if (args[0] === '--version' || args[0] === '-V') return ok(`${CLAWDBOT_VERSION}\n`);
+    if (pos[0] === 'config' && pos[1] === 'validate') {
+      rec.configPath = process.env.OPENCLAW_CONFIG_PATH || process.env.CLAWDBOT_CONFIG_PATH;
+      return validateConfig(m);
+    }
     if (pos[0] === 'devices') {
       const sub = pos[1] || 'list';
       if (sub === 'list') {
@@ -100,6 +105,28 @@ function shimClawdbot(dir, appName, machineId, argv) {
     }
     return fail(`fakefly clawdbot stand-in: unsupported command: ${args.join(' ')}\n`);
   });
+}
+
+/**
+ * `config validate --json` on the file the config-path variable names, answered in openclaw
+ * 2026.9.6's shape (`{valid, path, issues|warnings}`, exit 1 when invalid). The double's rules are
+ * its own, not openclaw's schema: the file must be a JSON object, and a top-level key a test put in
+ * `fake.rejectedConfigKeys` (control: setRejectedConfigKeys) is "Unrecognized".
+ */
+function validateConfig(m) {
+  const file = process.env.OPENCLAW_CONFIG_PATH || process.env.CLAWDBOT_CONFIG_PATH;
+  if (!file) return fail('fakefly validator stand-in: no config path variable set\n');
+  const verdict = (issues) => JSON.stringify(issues.length ? { valid: false, path: file, issues } : { valid: true, path: file, warnings: [] }, null, 2) + '\n';
+  let value;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    return { code: 1, stdout: verdict([{ path: '<root>', message: `JSON parse failed: ${e.message}` }]), stderr: '' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { code: 1, stdout: verdict([{ path: '<root>', message: 'Expected object' }]), stderr: '' };
+  const rejected = (m.fake.rejectedConfigKeys || []).filter((k) => Object.prototype.hasOwnProperty.call(value, k));
+  const issues = rejected.map((k) => ({ path: '<root>', message: `Unrecognized key: "${k}"` }));
+  return { code: issues.length ? 1 : 0, stdout: verdict(issues), stderr: '' };
 }
 
 function isNode(argv) { return (argv[0] || '').split('/').pop() === 'node'; }

@@ -1,0 +1,146 @@
+/**
+ * Going back to a recorded release: `fly deploy --image <its ref>` (no rebuild) with its fly.toml,
+ * its local files put back, its gateway config on /data, then: does it listen? Used by
+ * `clawdfly rollback` and by `clawdfly upgrade` when the new gateway fails its verification.
+ * A release of another runtime row (before an upgrade) also gets its gateway token name back in
+ * .clawdfly/secrets.env (the value never changes; Fly still holds the secret under that name).
+ */
+import { takeBackup, type BackupResult } from '../backup/backup.js';
+import { discard } from '../backup/restore.js';
+import { ClawdflyError } from '../errors.js';
+import { FlyImageNotFoundError } from '../fly/errors.js';
+import type { FlyClient } from '../fly/client.js';
+import type { Machine } from '../fly/json.js';
+import { quoteWord } from '../fly/quote.js';
+import { join } from 'node:path';
+import { findRuntime, remoteConfigPath } from '../gateway/runtime.js';
+import { gatewayPortOf } from '../operate/machine.js';
+import { appUrl } from '../project/network.js';
+import { loadProject, type Project } from '../project/project.js';
+import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secrets.js';
+import { configsEquivalent, pushConfigFile, readRemoteConfig } from '../remote/config-transfer.js';
+import type { Progress } from '../ui/progress.js';
+import { recordRelease, restoreFiles, RELEASES_DIR, type FileChange, type ReleaseRecord } from './releases.js';
+import { stagedSecrets } from './preflight.js';
+import { buildInputsHash, imageRefOf, readDeployState, secretsSetHash, writeDeployState } from './state.js';
+import { Verifier, type VerifyResult } from './verify.js';
+import { restoreStateSnapshot } from '../upgrade/state-snapshot.js';
+
+export interface RollbackInput {
+  project: Project;
+  fly: FlyClient;
+  /** The gateway machine as it runs now. */
+  machine: Machine;
+  target: ReleaseRecord;
+  /** fileChanges(project, target), computed (and shown) before anything changed. */
+  changes: FileChange[];
+  /** releaseConfigText(project, target). */
+  targetConfig: string | undefined;
+  progress: Progress;
+  deadlineMs?: number;
+  /** A backup of /data already taken for this run (an upgrade's): no second one. */
+  backup?: BackupResult;
+  /** Back across an upgrade: the old gateway's files kept on the volume, put back before its image starts. */
+  stateSnapshot?: string;
+}
+
+export interface RollbackResult {
+  record: ReleaseRecord;
+  restored: Project;
+  configWritten: boolean;
+  backup: BackupResult;
+  verify: VerifyResult;
+}
+
+export async function rollbackToRelease(input: RollbackInput): Promise<RollbackResult> {
+  const { project, fly, machine, target, changes, targetConfig, progress } = input;
+  // 1. The way back from the way back: /data as it is now.
+  const backup = input.backup ?? (await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} first`, () => takeBackup(project, fly, machine)));
+
+  // 1b. Back across an upgrade: the old gateway's files (the new one migrated them) in place first,
+  // so the old gateway starts on the state it left. The new gateway's are set aside, not deleted.
+  if (input.stateSnapshot) {
+    const snapshot = input.stateSnapshot;
+    await progress.run('state', `put the files kept before the upgrade back in ${project.stateDir}`, () => restoreStateSnapshot(fly, project.stateDir, machine.id, snapshot));
+  }
+
+  // 2. The old image, deployed with the old fly.toml (its env and command belong to that image).
+  const since = Date.now();
+  try {
+    await progress.run('deploy', `fly deploy --image ${target.image}`, (update) =>
+      fly.deployImage({ cwd: project.dir, config: `${RELEASES_DIR}/${target.version}/fly.toml`, image: target.image, noPublicIps: project.exposure === 'private', onLine: (line) => update(line.slice(0, 120)) }),
+    );
+  } catch (error) {
+    if (error instanceof FlyImageNotFoundError) {
+      if (!input.backup) await discard(backup.file); // nothing changed: the backup taken for this rollback is not needed
+      throw new ClawdflyError(`release v${target.version}'s image ${target.image} no longer exists in Fly's registry (Fly prunes images that are not deployed for a while); nothing was changed`, {
+        hint: `rebuild it from its saved files: cp -R ${quoteWord(`${RELEASES_DIR}/${target.version}`)}/. . && clawdfly deploy`,
+        code: 'image-not-found',
+      });
+    }
+    throw error;
+  }
+
+  // 3. The release's local files (and, for another runtime row, its token name), then its config on /data.
+  await restoreFiles(project, target, changes);
+  const targetRuntime = findRuntime(target.runtime);
+  const runtimeChanged = targetRuntime !== undefined && targetRuntime.id !== project.runtime.id;
+  if (runtimeChanged) {
+    const secrets = await readSecrets(project.dir);
+    await writeSecrets(project.dir, renameGatewayToken(secrets, project.runtime.env.gatewayToken, targetRuntime.env.gatewayToken));
+  }
+  const restored = await loadProject(project.dir, { app: project.app });
+  const verifier = new Verifier(fly, {
+    port: gatewayPortOf(machine, restored.fly.internalPort),
+    url: appUrl(restored.app, restored.exposure),
+    since,
+    requireListening: true,
+    runtime: restored.runtime,
+    newApp: false,
+    probeUrl: restored.exposure !== 'private',
+    deadlineMs: input.deadlineMs,
+  });
+  let configWritten = false;
+  const started = await progress.run('config', `make ${restored.remoteConfigPath} equal release v${target.version}'s ${restored.runtime.configFileName}`, async (update) => {
+    verifier.opts.onUpdate = update;
+    const m = await verifier.machineStarted();
+    await recordDeployState(restored, m, runtimeChanged);
+    if (targetConfig === undefined) return m;
+    const remote = await readRemoteConfig(fly, restored, m.id);
+    if (remote !== undefined && configsEquivalent(targetConfig, remote)) return m;
+    await pushConfigFile(fly, restored, m.id, targetConfig);
+    configWritten = true;
+    return m;
+  });
+  const verified = await progress.run('verify', `verify the gateway (listens on 0.0.0.0:${verifier.opts.port})`, (update) => {
+    verifier.opts.onUpdate = update;
+    return verifier.finish();
+  });
+  const final: Machine = verified.machine ?? started;
+  const record = await recordRelease(restored, final, { kind: 'rollback', backup: backup.file, rolledBackTo: target.version });
+  return { record, restored, configWritten, backup, verify: verified };
+}
+
+/**
+ * The next `deploy` must see the restored files as what is deployed: no rebuild of what runs. Back
+ * on another runtime row, the staged secret set has other names: its hash is taken again.
+ */
+async function recordDeployState(project: Project, machine: Machine, secretNamesChanged: boolean): Promise<void> {
+  const state = await readDeployState(project.dir, project.app);
+  state.deploy = {
+    inputsHash: await buildInputsHash(project.dir),
+    secretsHash: secretNamesChanged ? secretsSetHash(state.salt, stagedSecrets(project.secrets)) : (state.deploy?.secretsHash ?? ''),
+    machineId: machine.id,
+    imageRef: imageRefOf(machine),
+    releaseVersion: machine.config?.metadata?.['fly_release_version'],
+    at: new Date().toISOString(),
+  };
+  await writeDeployState(project.dir, state);
+}
+
+/** The project as a release of another runtime row sees it: that row's names, config file and path on /data. */
+export function projectAsRuntime(project: Project, runtimeId: string): Project {
+  const runtime = findRuntime(runtimeId);
+  if (!runtime || runtime.id === project.runtime.id) return project;
+  return { ...project, runtime, configPath: join(project.dir, runtime.configFileName), remoteConfigPath: remoteConfigPath(runtime, project.stateDir) };
+}

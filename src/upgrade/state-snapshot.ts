@@ -1,0 +1,91 @@
+/**
+ * The old gateway's files on /data, kept for the way back. Before the new gateway first starts on
+ * the volume, every top-level entry of the state dir (but tmp/, the workspace and clawdfly's own
+ * folders) is hard-linked into `/data/.clawdfly-pre-upgrade-<random>/`: no extra space, and a file
+ * the new gateway later replaces, archives or deletes (OpenClaw moves legacy session stores into
+ * SQLite) stays there as it was. Rolling back to the old runtime moves those entries back and sets
+ * the new gateway's aside in `/data/.clawdfly-post-upgrade-<random>/`.
+ *
+ * Both scripts run as the owner of the state dir (remote/as-owner.ts), use mktemp names, and never
+ * follow a link: `cp -al` links a symlink as a symlink, `mv` moves the link itself.
+ */
+import { posix } from 'node:path';
+import { ClawdflyError } from '../errors.js';
+import type { FlyClient } from '../fly/client.js';
+import { FlyRemoteExitError } from '../fly/errors.js';
+import { TMP_SUBDIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
+import { asDirOwner } from '../remote/as-owner.js';
+
+export const SNAPSHOT_PREFIX = '.clawdfly-pre-upgrade-';
+const ASIDE_PREFIX = '.clawdfly-post-upgrade-';
+/** Left where they are: rebuilt on boot (tmp), shared by both gateways as plain files (workspace). */
+const NOT_SNAPSHOTTED = [TMP_SUBDIR, WORKSPACE_SUBDIR, 'lost+found'];
+
+// Paths are written "$d/"* (the slash inside the quotes), never "$d"/*: one spelling everywhere.
+const EACH_ENTRY = (dir: string) => `for p in "${dir}/"* "${dir}/".[!.]* "${dir}/"..?*; do [ -e "$p" ] || [ -L "$p" ] || continue; n="\${p##*/}"`;
+
+const SNAPSHOT_SCRIPT = [
+  'set -e',
+  'd="$1"; shift',
+  `s=$(mktemp -d "$d/${SNAPSHOT_PREFIX}XXXXXXXX")`,
+  `${EACH_ENTRY('$d')}`,
+  '  skip=""; for x in "$@"; do [ "$n" = "$x" ] && skip=1; done',
+  '  case "$n" in .clawdfly-*|.pre-restore-*) skip=1 ;; esac',
+  '  [ -z "$skip" ] || continue',
+  // hard links first (free); a file the owner may not link (root made it): a copy; else named and skipped
+  '  cp -al -- "$p" "$s/$n" 2>/dev/null || { rm -rf -- "$s/$n"; cp -a -- "$p" "$s/$n" 2>/dev/null; } || { rm -rf -- "$s/$n"; echo "__SKIPPED=$n"; }',
+  'done',
+  'echo "__SNAPSHOT=$s"',
+].join('\n');
+
+const NOT_A_SNAPSHOT = 3;
+const MISSING = 44;
+
+const RESTORE_SCRIPT = [
+  'set -e',
+  'd="$1"; s="$2"',
+  // mktemp's names hold no "..": one that does was not made by the snapshot script
+  `case "$s" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${SNAPSHOT_PREFIX}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
+  `{ [ -d "$s" ] && [ ! -L "$s" ]; } || exit ${MISSING}`,
+  `a=$(mktemp -d "$d/${ASIDE_PREFIX}XXXXXXXX")`,
+  `${EACH_ENTRY('$s')}`,
+  '  if [ -e "$d/$n" ] || [ -L "$d/$n" ]; then mv -- "$d/$n" "$a/$n"; fi',
+  '  mv -- "$p" "$d/$n"',
+  'done',
+  'rmdir -- "$s"',
+  'echo "__ASIDE=$a"',
+].join('\n');
+
+export interface Snapshot {
+  dir: string;
+  skipped: string[];
+}
+
+export async function snapshotState(fly: FlyClient, stateDir: string, machineId: string): Promise<Snapshot> {
+  const out = await fly.ssh(asDirOwner(stateDir, SNAPSHOT_SCRIPT, 'sh', [stateDir, ...NOT_SNAPSHOTTED]), { machineId });
+  const dir = /^__SNAPSHOT=(.+)$/m.exec(out)?.[1];
+  if (!dir || !isSnapshotPath(stateDir, dir)) throw new ClawdflyError(`keeping the old gateway's files in ${stateDir} did not confirm`, { hint: 'clawdfly upgrade again (nothing was deployed)', code: 'snapshot-failed' });
+  return { dir, skipped: [...out.matchAll(/^__SKIPPED=(.+)$/gm)].map((m) => m[1]!) };
+}
+
+/** A path a snapshot can have: straight under the state dir, with mktemp's name. Anything else in releases.json is refused. */
+export function isSnapshotPath(stateDir: string, path: string): boolean {
+  return posix.dirname(path) === stateDir && new RegExp(`^\\${SNAPSHOT_PREFIX}[A-Za-z0-9]+$`).test(posix.basename(path));
+}
+
+/** Puts the snapshot's entries back; returns where the newer gateway's were set aside. */
+export async function restoreStateSnapshot(fly: FlyClient, stateDir: string, machineId: string, snapshot: string): Promise<string> {
+  if (!isSnapshotPath(stateDir, snapshot)) throw new ClawdflyError(`${snapshot} is not a clawdfly snapshot of ${stateDir}`, { hint: 'check .clawdfly/releases.json', code: 'snapshot-invalid', exitCode: 2 });
+  try {
+    const out = await fly.ssh(asDirOwner(stateDir, RESTORE_SCRIPT, 'sh', [stateDir, snapshot]), { machineId });
+    return /^__ASIDE=(.+)$/m.exec(out)?.[1] ?? '';
+  } catch (error) {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === MISSING) {
+      throw new ClawdflyError(`the files kept before the upgrade (${snapshot}) are no longer on the volume`, {
+        hint: `clawdfly restore <the backup taken before the upgrade, in .clawdfly/backups/>  puts the whole ${stateDir} back`,
+        code: 'snapshot-missing',
+      });
+    }
+    throw error;
+  }
+}

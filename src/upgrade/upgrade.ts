@@ -1,0 +1,144 @@
+/**
+ * `clawdfly upgrade`, the remote half: back up /data (nothing happens when that fails), keep a
+ * release the way back can return to, write the local project for the new row, then run deploy's
+ * own plan and apply (the token under its new name over stdin, the new image, the migrated config
+ * on /data, verified by the new gateway's listening line). When any of that fails after the local
+ * files changed, rollback's own path puts the old image, files and config back, and the error says
+ * why the upgrade failed.
+ */
+import { takeBackup, type BackupResult } from '../backup/backup.js';
+import { ClawdflyError, isClawdflyError } from '../errors.js';
+import type { FlyClient } from '../fly/client.js';
+import type { Machine } from '../fly/json.js';
+import { applyPlan, type ApplyResult } from '../deploy/apply.js';
+import { computePlan, observe } from '../deploy/plan.js';
+import { localPreflight } from '../deploy/preflight.js';
+import { currentAndPrevious, fileChanges, hashLocalFiles, readReleases, recordRelease, releaseConfigText, restoreFiles, type ReleaseRecord } from '../deploy/releases.js';
+import { rollbackToRelease } from '../deploy/rollback.js';
+import { imageRefOf, readDeployState } from '../deploy/state.js';
+import { pickMachine } from '../operate/machine.js';
+import { loadProject, type Project } from '../project/project.js';
+import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secrets.js';
+import { Progress } from '../ui/progress.js';
+import { applyLocalUpgrade, type LocalUpgrade } from './local.js';
+import { snapshotState } from './state-snapshot.js';
+
+export interface UpgradeInput {
+  project: Project;
+  fly: FlyClient;
+  machine: Machine;
+  plan: LocalUpgrade;
+  progress: Progress;
+  deadlineMs?: number;
+}
+
+export interface UpgradeResult {
+  project: Project;
+  backup: BackupResult;
+  before: ReleaseRecord;
+  record: ReleaseRecord;
+  applied: ApplyResult;
+  /** Where the old gateway's files were kept on the volume. */
+  snapshot: string;
+  warnings: string[];
+}
+
+/**
+ * The release the machine runs now, with the local files as they are: what a failed upgrade (or a
+ * later `clawdfly rollback`) returns to. Recorded when the history has no such record (a project
+ * deployed before releases were recorded, or local files changed since the last deploy).
+ */
+export async function ensureCurrentRelease(project: Project, machine: Machine): Promise<ReleaseRecord> {
+  const { current } = currentAndPrevious(await readReleases(project.dir, project.app));
+  if (current && current.imageRef === imageRefOf(machine) && current.runtime === project.runtime.id) {
+    const now = await hashLocalFiles(project);
+    const same = Object.keys(now).length === Object.keys(current.files).length && Object.entries(now).every(([f, h]) => current.files[f]?.sha256 === h.sha256);
+    if (same) return current;
+  }
+  return recordRelease(project, machine, { kind: 'deploy' });
+}
+
+export class UpgradeFailedError extends ClawdflyError {}
+
+export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult> {
+  const { project, fly, machine, plan, progress } = input;
+
+  // 1. /data first. No backup, no upgrade.
+  let backup: BackupResult;
+  try {
+    backup = await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} first`, () => takeBackup(project, fly, machine));
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new ClawdflyError(`the backup of ${project.stateDir} failed, so nothing was upgraded: ${why}`, {
+      hint: isClawdflyError(error) && error.hint ? error.hint : 'clawdfly backup  (shows what fails), then clawdfly upgrade again',
+      code: 'backup-failed',
+      evidence: isClawdflyError(error) ? error.evidence : [],
+    });
+  }
+
+  // 2. The way back: the release that runs now, and the old gateway's files kept on the volume
+  // (the new gateway migrates them at its first start: OpenClaw moves sessions and devices into SQLite).
+  const before = await ensureCurrentRelease(project, machine);
+  const snapshot = await progress.run('state', `keep ${plan.from.productName}'s files in ${project.stateDir} for the way back (hard links)`, () => snapshotState(fly, project.stateDir, machine.id));
+  const beforeImage = imageRefOf(machine);
+  await applyLocalUpgrade(project, plan);
+  let upgraded: Project | undefined;
+  try {
+    upgraded = await loadProject(project.dir, { app: project.app });
+    const facts = localPreflight(upgraded);
+    const state = await readDeployState(upgraded.dir, upgraded.app);
+    const observed = await progress.run('preflight', `look at ${upgraded.app} on Fly again`, () => observe(fly));
+    const deployPlan = await computePlan(fly, upgraded, facts, observed, state, {});
+    // 3. deploy's own apply: secrets (new names, stdin), image, config on /data, verification.
+    const applied = await applyPlan({ fly, project: upgraded, facts, plan: deployPlan, state, progress, verifyTimeoutMs: input.deadlineMs });
+    const record = await recordRelease(upgraded, applied.machine, { kind: 'upgrade', backup: backup.file, upgradedFrom: plan.from.id, stateSnapshot: snapshot.dir });
+    const skipped = snapshot.skipped.length ? [`not kept for the way back (not readable by the gateway user): ${snapshot.skipped.join(', ')} (the backup has them)`] : [];
+    return { project: upgraded, backup, before, record, applied, snapshot: snapshot.dir, warnings: [...facts.warnings, ...applied.verify.warnings, ...skipped] };
+  } catch (error) {
+    throw await undo({ project, upgraded, fly, before, beforeImage, backup, plan, error, deadlineMs: input.deadlineMs, snapshot: snapshot.dir });
+  }
+}
+
+/**
+ * Puts things back after a failed upgrade and returns the error to throw: why the upgrade failed,
+ * and what was restored (or, when the way back failed too, what to run).
+ */
+async function undo(ctx: { project: Project; upgraded?: Project; fly: FlyClient; before: ReleaseRecord; beforeImage: string; backup: BackupResult; plan: LocalUpgrade; error: unknown; deadlineMs?: number; snapshot: string }): Promise<ClawdflyError> {
+  const { fly, before, plan, error } = ctx;
+  const why = error instanceof Error ? error.message : String(error);
+  const evidence = isClawdflyError(error) ? error.evidence : [];
+  const now = ctx.upgraded ?? (await loadProject(ctx.project.dir, { app: ctx.project.app }));
+  const changes = await fileChanges(now, before);
+  let machine: Machine | undefined;
+  try {
+    machine = (await pickMachine(fly, { started: false })).machine;
+  } catch {
+    machine = undefined;
+  }
+  try {
+    if (machine && imageRefOf(machine) === ctx.beforeImage) {
+      // Nothing new was deployed: the machine still runs the old gateway. Only the local files go back.
+      await restoreFiles(now, before, changes);
+      await writeSecrets(now.dir, renameGatewayToken(await readSecrets(now.dir), plan.to.env.gatewayToken, plan.from.env.gatewayToken));
+      return new UpgradeFailedError(`the upgrade to ${plan.to.id} failed before its image was deployed: ${why}. ${ctx.project.app} still runs ${plan.from.id}; the local files are back as they were`, {
+        hint: isClawdflyError(error) && error.hint ? error.hint : 'clawdfly upgrade again once the cause is fixed',
+        code: 'upgrade-failed',
+        evidence,
+      });
+    }
+    const targetConfig = await releaseConfigText(now, before);
+    const back = await rollbackToRelease({ project: now, fly, machine: machine!, target: before, changes, targetConfig, progress: new Progress(), backup: ctx.backup, deadlineMs: ctx.deadlineMs, stateSnapshot: ctx.snapshot });
+    return new UpgradeFailedError(`the upgrade to ${plan.to.id} failed (${why}); rolled back automatically: ${ctx.project.app} runs release v${before.version} (${plan.from.id}) again, recorded as v${back.record.version}`, {
+      hint: `see why: clawdfly logs · the state before the upgrade: ${ctx.backup.file}`,
+      code: 'upgrade-rolled-back',
+      evidence,
+    });
+  } catch (undoError) {
+    const undoWhy = undoError instanceof Error ? undoError.message : String(undoError);
+    return new UpgradeFailedError(`the upgrade to ${plan.to.id} failed (${why}), and so did the automatic rollback (${undoWhy})`, {
+      hint: `clawdfly rollback --to v${before.version} --yes  (the image, files and config before the upgrade; ${ctx.project.stateDir} is in ${ctx.backup.file})`,
+      code: 'upgrade-rollback-failed',
+      evidence,
+    });
+  }
+}

@@ -1,0 +1,47 @@
+// How the test harness (test/support/podman.ts) and the double's podman backend
+// (test/fakefly/lib/backend-podman.mjs) drive podman on this machine: the same storage, runtime and
+// containers.conf, so that both see the same images and containers. One place, imported by both.
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Name under which the stand-in base image is stored (what `FROM node:22-bookworm-slim` resolves to). */
+export const BASE_IMAGE = 'docker.io/library/node:22-bookworm-slim';
+
+/** Where built images are cached by context hash. */
+export const CACHE_REPO = 'localhost/clawdfly-test-cache';
+
+/** containers.conf for rootful podman in a container: runc, cgroupfs, a file event log, no ulimits. */
+export const CONTAINERS_CONF = [
+  '# written by clawdfly test/support/podman.ts',
+  '[containers]',
+  'default_ulimits = []',
+  '',
+  '[engine]',
+  'runtime = "runc"',
+  'cgroup_manager = "cgroupfs"',
+  'events_logger = "file"',
+  '',
+].join('\n');
+
+/** Writes containers.conf into the cache dir (atomically, only when it differs) and returns its path. */
+export function ensureContainersConf(cacheDir) {
+  const conf = path.join(cacheDir, 'containers.conf');
+  if (!fs.existsSync(conf) || fs.readFileSync(conf, 'utf8') !== CONTAINERS_CONF) {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    fs.writeFileSync(`${conf}.tmp-${process.pid}`, CONTAINERS_CONF);
+    fs.renameSync(`${conf}.tmp-${process.pid}`, conf);
+  }
+  return conf;
+}
+
+/**
+ * The global flags every podman call takes (vfs storage, runc, cgroupfs, file events), plus a
+ * private storage root when CLAWDFLY_TEST_PODMAN_ROOT is set (to rehearse a clean machine without
+ * touching the shared images).
+ */
+export function podmanBaseArgs(env = process.env) {
+  const args = ['--storage-driver', 'vfs', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+  const root = env.CLAWDFLY_TEST_PODMAN_ROOT;
+  if (root) args.push('--root', path.join(root, 'storage'), '--runroot', path.join(root, 'run'));
+  return args;
+}
