@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Boot time and peak memory of the real generated image (podman), ours vs the seed's setup:
+// Boot time and peak memory of the real generated images (podman): clawdbot ours vs the seed's setup,
+// and the OpenClaw image (node:24, openclaw@2026.9.6):
 // first boot and restart, seconds to `[gateway] listening` and the container cgroup's peak MB.
 // Builds the image first when the cache has none (minutes). The measuring code is TypeScript
 // shared with the image tests (test/image/boot.ts); vite-node runs it.
 //   node bench/boot.mjs                    (or: npm run bench boot)
-//   BOOT_BENCH_SETUPS=ours node bench/boot.mjs
+//   BOOT_BENCH_SETUPS=ours node bench/boot.mjs   (any of ours,seed,openclaw)
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

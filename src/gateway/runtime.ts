@@ -68,6 +68,13 @@ export interface GatewayRuntime {
   /** That cache in prose (fly.toml's comment). */
   compileCacheName: string;
   /**
+   * The environment variable that turns that cache on, when the gateway does not by itself:
+   * openclaw enables Node's compile cache only in its `openclaw.mjs` launcher, never when
+   * `dist/index.js` runs in-process (measured in the image: no cache written), so the entrypoint and
+   * the prewarm set `NODE_COMPILE_CACHE=$TMPDIR/node-compile-cache`. Undefined: nothing to set (jiti).
+   */
+  compileCacheEnv?: string;
+  /**
    * How a config file is checked before it is used: clawdfly's hand mirror of the schema (clawdbot
    * has no validator command), or the gateway's own `config validate --json` run on the installed
    * runtime (openclaw), with JSON parsing the only local check when no runtime is installed.
@@ -173,6 +180,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     nodeMajor: 24,
     compileCacheSubdir: 'node-compile-cache',
     compileCacheName: 'Node compile cache',
+    compileCacheEnv: 'NODE_COMPILE_CACHE',
     configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
     configDialect: 'openclaw',
     knownCrashes: [],

@@ -91,6 +91,7 @@ export function templateValues(answers: Answers): TemplateValues {
     baseImage: baseImage(runtime),
     compileCacheSubdir: runtime.compileCacheSubdir,
     compileCacheName: runtime.compileCacheName,
+    compileCacheEnv: runtime.compileCacheEnv ?? '',
     runtimeId: runtime.id,
     entry: runtime.entry,
     packageDir: runtimePackageDir(runtime),

@@ -17,6 +17,10 @@ const env = {
   '{{disableBonjourEnv}}': '1',
   NODE_ENV: 'production',
 };
+{{#compileCacheEnv}}
+// The gateway run in-process does not turn its {{compileCacheName}} on by itself (the entrypoint does the same).
+env['{{compileCacheEnv}}'] = join(env.TMPDIR, '{{compileCacheSubdir}}');
+{{/compileCacheEnv}}
 for (const dir of [env.TMPDIR, env.HOME]) mkdirSync(dir, { recursive: true });
 
 const started = Date.now();

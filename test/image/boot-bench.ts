@@ -1,10 +1,11 @@
 /**
  * `npm run bench` → bench/boot.mjs → this file (run with vite-node, so it can use the TypeScript
  * harness). Builds the canonical image if needed, then measures a first boot and a restart for
- * our generated setup and for the seed's setup, one after another, and prints the table, the
- * ratios of this one run, and one JSON line.
+ * our generated setup and for the seed's setup, one after another, then the same for the generated
+ * OpenClaw image (its own row: node:24, openclaw@2026.9.6), and prints the table, the ratios of this
+ * one run, and one JSON line.
  */
-import { canonicalProject } from './project.js';
+import { canonicalProject, openclawProject } from './project.js';
 import { formatTable, measureSetup, type BootSample } from './boot.js';
 
 const GOAL_RESTART_S = 8;
@@ -16,10 +17,17 @@ const project = await canonicalProject();
 console.log(`image ${project.image} (${project.build.cached ? 'cached' : `built in ${project.build.seconds.toFixed(0)} s`})`);
 
 const samples: BootSample[] = [];
-const only = process.env.BOOT_BENCH_SETUPS?.split(',') ?? ['ours', 'seed'];
+const only = process.env.BOOT_BENCH_SETUPS?.split(',') ?? ['ours', 'seed', 'openclaw'];
 for (const setup of ['ours', 'seed'] as const) {
   if (!only.includes(setup)) continue;
   samples.push(...(await measureSetup(setup, project.dir, project.image, log)));
+}
+let openclawImage: string | undefined;
+if (only.includes('openclaw')) {
+  const oc = await openclawProject();
+  openclawImage = oc.image;
+  console.log(`openclaw image ${oc.image} (${oc.build.cached ? 'cached' : `built in ${oc.build.seconds.toFixed(0)} s`})`);
+  samples.push(...(await measureSetup('openclaw', oc.dir, oc.image, log)));
 }
 
 console.log('');
@@ -40,5 +48,5 @@ if (oursRestart) {
       `(restart ${oursRestart.seconds} s; peaks ${oursFirst?.peakMb ?? '?'} / ${oursRestart.peakMb} MB)`,
   );
 }
-console.log('Times: container start → the gateway\'s own `listening` timestamp; the container create (a vfs rootfs copy, ~35 s here) is not included. Peaks: the container\'s memory cgroup (includes page cache) and the gateway\'s VmHWM.');
-console.log(JSON.stringify({ bench: 'boot', image: project.image, samples, totalSeconds: Math.round((Date.now() - t0) / 1000) }));
+console.log('Times: container start → the gateway\'s own `listening` timestamp (openclaw: `http server listening`); the container create (a vfs rootfs copy, ~35 s here) is not included. Peaks: the container\'s memory cgroup (includes page cache) and the gateway\'s VmHWM.');
+console.log(JSON.stringify({ bench: 'boot', image: project.image, openclawImage, samples, totalSeconds: Math.round((Date.now() - t0) / 1000) }));

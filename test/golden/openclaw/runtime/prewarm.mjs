@@ -17,6 +17,8 @@ const env = {
   'OPENCLAW_DISABLE_BONJOUR': '1',
   NODE_ENV: 'production',
 };
+// The gateway run in-process does not turn its Node compile cache on by itself (the entrypoint does the same).
+env['NODE_COMPILE_CACHE'] = join(env.TMPDIR, 'node-compile-cache');
 for (const dir of [env.TMPDIR, env.HOME]) mkdirSync(dir, { recursive: true });
 
 const started = Date.now();
