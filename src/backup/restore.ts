@@ -21,7 +21,7 @@ import { archiveModule, type Manifest, type VerifiedArchive } from './archive.js
 import { remoteStderr, takeBackup, type BackupResult } from './backup.js';
 import { archiveCommand, backupExcludes } from './remote.js';
 import { quoteWord } from '../fly/quote.js';
-import { GATEWAY_UID } from '../gateway/runtime.js';
+import { GATEWAY_UID, STATE_DIR } from '../gateway/runtime.js';
 
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
 
@@ -107,7 +107,7 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
     }
     if (error instanceof FlyRemoteExitError && error.remoteStatus === status.swapFailed) {
       throw new ClawdflyError(`the swap on machine ${machine.id} failed; the previous files were put back`, {
-        hint: 'clawdfly ssh -- ls -la /data  (look for .pre-restore-* if anything is missing)',
+        hint: `clawdfly ssh -- ls -la ${STATE_DIR}  (look for .pre-restore-* if anything is missing)`,
         code: 'swap-failed',
         evidence: remoteStderr(error.stderr),
       });
@@ -126,7 +126,7 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
     throw error;
   }
   const line = stdout.split('\n').find((l) => l.startsWith('{"restored":true'));
-  if (!line) throw new ClawdflyError(`the restore on machine ${machine.id} did not confirm`, { hint: 'clawdfly ssh -- ls -la /data', code: 'restore-unconfirmed' });
+  if (!line) throw new ClawdflyError(`the restore on machine ${machine.id} did not confirm`, { hint: `clawdfly ssh -- ls -la ${STATE_DIR}`, code: 'restore-unconfirmed' });
   return JSON.parse(line) as SwapResult;
 }
 

@@ -42,11 +42,11 @@ export interface ReleaseRecord {
   kind: 'deploy' | 'rollback' | 'upgrade';
   /** A rollback: the version whose image and files it put back. */
   rolledBackTo?: string;
-  /** An upgrade: the runtime row that ran before it (a change of gateway, e.g. clawdbot → openclaw). */
+  /** An upgrade: the runtime row that ran before it (a change of gateway package, or a newer row of the same). */
   upgradedFrom?: string;
   /** An upgrade: where the old gateway's files on the volume were kept (put back by a rollback to that runtime). */
   stateSnapshot?: string;
-  /** Project-relative path of the /data backup taken before this release, when one was. */
+  /** Project-relative path of the backup of the state dir taken before this release, when one was. */
   backup: string | null;
 }
 
@@ -214,7 +214,7 @@ export async function fileChanges(project: Project, target: ReleaseRecord): Prom
     }
   }
   // runtime/ files the release did not have would change the next build: they go. So does the config
-  // of another runtime (an upgrade's openclaw.json when going back to a clawdbot release).
+  // of another runtime (an upgrade's new config name when going back to the release before it).
   const config = relative(project.dir, project.configPath).split(sep).join('/');
   for (const file of Object.keys(nowFiles)) {
     if (!target.files[file] && (file.startsWith(`${PROJECT_FILES.runtimeDir}/`) || file === config)) changes.push({ path: file, change: 'delete', now: await readFile(join(project.dir, file), 'utf8') });

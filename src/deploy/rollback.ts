@@ -1,6 +1,6 @@
 /**
  * Going back to a recorded release: `fly deploy --image <its ref>` (no rebuild) with its fly.toml,
- * its local files put back, its gateway config on /data, then: does it listen? Used by
+ * its local files put back, its gateway config on the state dir, then: does it listen? Used by
  * `clawdfly rollback` and by `clawdfly upgrade` when the new gateway fails its verification.
  * A release of another runtime row (before an upgrade) also gets its gateway token name back in
  * .clawdfly/secrets.env (the value never changes; Fly still holds the secret under that name).
@@ -38,7 +38,7 @@ export interface RollbackInput {
   targetConfig: string | undefined;
   progress: Progress;
   deadlineMs?: number;
-  /** A backup of /data already taken for this run (an upgrade's): no second one. */
+  /** A backup of the state dir already taken for this run (an upgrade's): no second one. */
   backup?: BackupResult;
   /** Back across an upgrade: the old gateway's files kept on the volume, put back before its image starts. */
   stateSnapshot?: string;
@@ -54,7 +54,7 @@ export interface RollbackResult {
 
 export async function rollbackToRelease(input: RollbackInput): Promise<RollbackResult> {
   const { project, fly, machine, target, changes, targetConfig, progress } = input;
-  // 1. The way back from the way back: /data as it is now.
+  // 1. The way back from the way back: the state dir as it is now.
   const backup = input.backup ?? (await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} first`, () => takeBackup(project, fly, machine)));
 
   // 1b. Back across an upgrade: the old gateway's files (the new one migrated them) in place first,
@@ -81,7 +81,7 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
     throw error;
   }
 
-  // 3. The release's local files (and, for another runtime row, its token name), then its config on /data.
+  // 3. The release's local files (and, for another runtime row, its token name), then its config on the state dir.
   await restoreFiles(project, target, changes);
   const targetRuntime = findRuntime(target.runtime);
   const runtimeChanged = targetRuntime !== undefined && targetRuntime.id !== project.runtime.id;
@@ -138,7 +138,7 @@ async function recordDeployState(project: Project, machine: Machine, secretNames
   await writeDeployState(project.dir, state);
 }
 
-/** The project as a release of another runtime row sees it: that row's names, config file and path on /data. */
+/** The project as a release of another runtime row sees it: that row's names, config file and path on the state dir. */
 export function projectAsRuntime(project: Project, runtimeId: string): Project {
   const runtime = findRuntime(runtimeId);
   if (!runtime || runtime.id === project.runtime.id) return project;

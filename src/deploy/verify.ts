@@ -169,7 +169,7 @@ export class Verifier {
       });
     }
     if (listening) {
-      // openclaw's listening line names no address: Fly's own checks then judge reachability.
+      // a listening line that names no address (runtime.listeningLine): Fly's own checks then judge reachability.
       if (listening.host !== undefined && !PUBLIC_HOSTS.has(listening.host)) {
         throw new ClawdflyError(`the gateway listens on ${listening.host}:${listening.port}, which Fly's proxy cannot reach`, {
           hint: 'the process command in fly.toml must have --bind lan (0.0.0.0); then clawdfly deploy',

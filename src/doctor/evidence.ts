@@ -67,7 +67,7 @@ function remoteTargets(project: Project) {
   return {
     configs: [project.remoteConfigPath, ...stateDirs.filter(Boolean).map((d) => `${d}/${project.runtime.configFileName}`)],
     stateDirs,
-    // openclaw keeps its lock dirs under <state>/tmp whatever TMPDIR says (runtime.lockStateSubdir)
+    // a runtime may keep its lock dirs under <state>/tmp whatever TMPDIR says (runtime.lockStateSubdir)
     tmpBases: [project.fly.env['TMPDIR'] ?? '', '/tmp', ...(project.runtime.lockStateSubdir ? [`${project.stateDir}/${project.runtime.lockStateSubdir}`] : [])],
     workspaces: [typeof ws === 'string' ? ws : '', `${project.fly.mountDestination ?? STATE_DIR}/${WORKSPACE_SUBDIR}`],
   };

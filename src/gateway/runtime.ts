@@ -80,8 +80,11 @@ export interface GatewayRuntime {
    * runtime (openclaw), with JSON parsing the only local check when no runtime is installed.
    */
   configValidator: { kind: 'schema' } | { kind: 'gateway'; args: string[] };
-  /** The shape of the config clawdfly writes (openclaw moved agents.list to agents.entries, and more). */
-  configDialect: 'clawdbot' | 'openclaw';
+  /**
+   * The shape of the config clawdfly writes: `agents.list` (clawdbot) or keyed `agents.entries`
+   * (openclaw moved to it, with more: src/project/gateway-config.ts).
+   */
+  configDialect: 'agents-list' | 'agents-entries';
   /** Known fatal bugs of this release, matched in logs by doctor. */
   knownCrashes: { pattern: RegExp; summary: string; fix: string }[];
   /**
@@ -129,7 +132,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     compileCacheSubdir: 'jiti',
     compileCacheName: 'jiti transpile cache',
     configValidator: { kind: 'schema' },
-    configDialect: 'clawdbot',
+    configDialect: 'agents-list',
     // node-llama-cpp (local embeddings) ships ~700 MB of cuda/vulkan/arm builds; a Fly CPU machine
     // uses linux-x64 alone. Declarations and source maps are another ~250 MB.
     imagePrune: { platformPackageScopes: ['@node-llama-cpp'], declarationsAndSourceMaps: true },
@@ -182,7 +185,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     compileCacheName: 'Node compile cache',
     compileCacheEnv: 'NODE_COMPILE_CACHE',
     configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
-    configDialect: 'openclaw',
+    configDialect: 'agents-entries',
     knownCrashes: [],
     // Measured (FINDINGS-openclaw-migration.md §2): with clawdbot's credential store present, 2026.9.6
     // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;

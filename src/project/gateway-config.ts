@@ -16,17 +16,17 @@ import type { ClawdbotConfig } from '../gateway/schema.js';
 export function buildGatewayConfig(answers: Answers): Record<string, unknown> {
   const runtime = findRuntime(answers.runtime)!;
   const config = buildClawdbotConfig(answers, runtime.displayVersion);
-  return runtime.configDialect === 'openclaw' ? toOpenClawShape(config as Record<string, unknown>) : config;
+  return runtime.configDialect === 'agents-entries' ? toOpenClawShape(config as Record<string, unknown>) : config;
 }
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * A config in clawdbot's shape (init's, or one the user edited) in openclaw's: `agents.list` becomes
+ * A config in the agents.list shape (init's, or one the user edited) in the agents.entries one: `agents.list` becomes
  * keyed `agents.entries` without the retired `default` markers, Discord channel entries `{ allow }`
  * become `{ enabled }`, and signal-cli's path moves under `channels.signal.transport`. Everything
- * else is kept as it is. A config already in openclaw's shape comes back unchanged.
+ * else is kept as it is. A config already in that shape comes back unchanged.
  */
 export function toOpenClawShape(config: Obj): Obj {
   const result: Obj = { ...config };
@@ -78,7 +78,7 @@ export function toOpenClawShape(config: Obj): Obj {
  * target's dialect, with `meta.lastTouchedVersion` naming the target. Returns formatted text.
  */
 export function migrateGatewayConfig(config: Obj, to: GatewayRuntime): string {
-  const shaped = to.configDialect === 'openclaw' ? toOpenClawShape(config) : { ...config };
+  const shaped = to.configDialect === 'agents-entries' ? toOpenClawShape(config) : { ...config };
   const meta = isObj(shaped['meta']) ? shaped['meta'] : {};
   return formatConfig({ ...shaped, meta: { ...meta, lastTouchedVersion: to.displayVersion } });
 }
@@ -136,7 +136,7 @@ export function formatConfig(config: unknown): string {
 /**
  * Where browsers reach the Control UI of a deployed gateway: OpenClaw (since 2026.2.26) accepts
  * browser connections only from `gateway.controlUi.allowedOrigins`, and with `--bind lan` it seeds
- * only its localhost origins (shared/reference/openclaw.md). Public: the fly.dev URL. Private: the
+ * only its localhost origins (shared/reference, the newer gateway's notes). Public: the fly.dev URL. Private: the
  * Flycast URL and `clawdfly open`'s tunnel on 127.0.0.1.
  */
 export function controlUiOrigins(app: string, exposure: 'public' | 'private'): string[] {

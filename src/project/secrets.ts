@@ -116,7 +116,7 @@ export async function writeSecrets(dir: string, secrets: Secrets): Promise<void>
 }
 
 /**
- * The gateway token under another runtime's name (CLAWDBOT_GATEWAY_TOKEN → OPENCLAW_GATEWAY_TOKEN
+ * The gateway token under another runtime's name (one row's env.gatewayToken → the other's
  * and back): the same value, so browsers paired with the gateway keep working. The line keeps its
  * place in the file. Returns the secrets as written (unchanged when the names are the same).
  */

@@ -9,7 +9,7 @@
  *   1. under `flock` on the state dir (two pushes at once run one after the other), stream the
  *      bytes over stdin into a fresh `mktemp` file next to the live one (0600 from the start);
  *   2. check its sha256 against the local bytes (a cut-short upload is thrown away); for a runtime
- *      with a validator command (openclaw), have the machine's own installed gateway judge the
+ *      with a validator command (runtime.configValidator), have the machine's own installed gateway judge the
  *      upload (`config validate --json` with the config-path variable on it, in a scratch HOME and
  *      state dir): a file it refuses is thrown away and its verdict comes back base64-encoded;
  *   3. copy the current file to `<file>.<machine's UTC stamp>.bak` (via another mktemp name, so no

@@ -1,5 +1,5 @@
 /**
- * Files on /data the new gateway would refuse to start with (the row's startBlockers), found with
+ * Files on the state dir the new gateway would refuse to start with (the row's startBlockers), found with
  * one read-only ssh call as the owner of the state dir. Refused before anything changes: a new
  * gateway that dies after its listening line would only be rolled back.
  */
@@ -36,7 +36,7 @@ function escape(text: string): string {
 export function blockedError(found: { path: string; what: string; why: string }[], to: GatewayRuntime): ClawdflyError {
   const [first] = found;
   return new ClawdflyError(`${first!.path} is on the volume: ${first!.what}. ${first!.why}, and clawdfly cannot run it there yet; nothing was changed`, {
-    hint: `with your provider keys in Fly secrets (clawdfly init puts them there), set the file aside and upgrade: clawdfly ssh -- mv ${quoteWord(first!.path)} ${quoteWord(`${first!.path}.clawdbot`)}  then clawdfly upgrade --to ${to.id}`,
+    hint: `with your provider keys in Fly secrets (clawdfly init puts them there), set the file aside and upgrade: clawdfly ssh -- mv ${quoteWord(first!.path)} ${quoteWord(`${first!.path}.set-aside`)}  then clawdfly upgrade --to ${to.id}`,
     code: 'legacy-state-blocks-start',
     exitCode: 2,
     evidence: found.map((f) => f.path),

@@ -80,7 +80,7 @@ export async function planLocalUpgrade(project: Project, to: GatewayRuntime): Pr
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${from.configFileName} is not a JSON object`, 'clawdfly config pull', 'config-invalid');
   // OpenClaw serves the Control UI only to allowed browser origins: the app's own, or no browser could connect.
-  const reachable = to.configDialect === 'openclaw' ? withControlUiOrigins(parsed as Record<string, unknown>, controlUiOrigins(project.app, project.exposure)) : (parsed as Record<string, unknown>);
+  const reachable = to.configDialect === 'agents-entries' ? withControlUiOrigins(parsed as Record<string, unknown>, controlUiOrigins(project.app, project.exposure)) : (parsed as Record<string, unknown>);
   const configText = migrateGatewayConfig(reachable, to);
   const check = checkConfigText(configText, to);
   if (!check.ok) {

@@ -1,10 +1,10 @@
 /**
- * The old gateway's files on /data, kept for the way back. Before the new gateway first starts on
+ * The old gateway's files on the state dir, kept for the way back. Before the new gateway first starts on
  * the volume, every top-level entry of the state dir (but tmp/, the workspace and clawdfly's own
- * folders) is hard-linked into `/data/.clawdfly-pre-upgrade-<random>/`: no extra space, and a file
+ * folders) is hard-linked into `<state dir>/.clawdfly-pre-upgrade-<random>/`: no extra space, and a file
  * the new gateway later replaces, archives or deletes (OpenClaw moves legacy session stores into
  * SQLite) stays there as it was. Rolling back to the old runtime moves those entries back and sets
- * the new gateway's aside in `/data/.clawdfly-post-upgrade-<random>/`.
+ * the new gateway's aside in `<state dir>/.clawdfly-post-upgrade-<random>/`.
  *
  * Both scripts run as the owner of the state dir (remote/as-owner.ts), use mktemp names, and never
  * follow a link: `cp -al` links a symlink as a symlink, `mv` moves the link itself.

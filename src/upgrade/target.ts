@@ -1,6 +1,6 @@
 /**
  * `--to <runtime>[@<version>]`: which row of src/gateway/runtime.ts an upgrade goes to. Without
- * `--to`, the newest row of the maintained line (openclaw). Anything that is not a known row, or
+ * `--to`, the newest row of the maintained line (MAINTAINED_PACKAGE). Anything that is not a known row, or
  * that would go backwards, is refused (exit 2) before any file or flyctl call.
  */
 import { UsageError } from '../errors.js';

@@ -1,8 +1,8 @@
 /**
- * `clawdfly upgrade`, the remote half: back up /data (nothing happens when that fails), keep a
+ * `clawdfly upgrade`, the remote half: back up the state dir (nothing happens when that fails), keep a
  * release the way back can return to, write the local project for the new row, then run deploy's
  * own plan and apply (the token under its new name over stdin, the new image, the migrated config
- * on /data, verified by the new gateway's listening line). When any of that fails after the local
+ * on the state dir, verified by the new gateway's listening line). When any of that fails after the local
  * files changed, rollback's own path puts the old image, files and config back, and the error says
  * why the upgrade failed.
  */
@@ -63,7 +63,7 @@ export class UpgradeFailedError extends ClawdflyError {}
 export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult> {
   const { project, fly, machine, plan, progress } = input;
 
-  // 1. /data first. No backup, no upgrade.
+  // 1. The state dir first. No backup, no upgrade.
   let backup: BackupResult;
   try {
     backup = await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} first`, () => takeBackup(project, fly, machine));
@@ -89,7 +89,7 @@ export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult
     const state = await readDeployState(upgraded.dir, upgraded.app);
     const observed = await progress.run('preflight', `look at ${upgraded.app} on Fly again`, () => observe(fly));
     const deployPlan = await computePlan(fly, upgraded, facts, observed, state, {});
-    // 3. deploy's own apply: secrets (new names, stdin), image, config on /data, verification.
+    // 3. deploy's own apply: secrets (new names, stdin), image, config on the state dir, verification.
     const applied = await applyPlan({ fly, project: upgraded, facts, plan: deployPlan, state, progress, verifyTimeoutMs: input.deadlineMs });
     const record = await recordRelease(upgraded, applied.machine, { kind: 'upgrade', backup: backup.file, upgradedFrom: plan.from.id, stateSnapshot: snapshot.dir });
     const skipped = snapshot.skipped.length ? [`not kept for the way back (not readable by the gateway user): ${snapshot.skipped.join(', ')} (the backup has them)`] : [];

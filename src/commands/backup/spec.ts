@@ -1,8 +1,9 @@
 import { common, defineCommand } from '../types.js';
+import { STATE_DIR } from '../../gateway/runtime.js';
 
 export const backupSpec = defineCommand({
   name: 'backup',
-  summary: "copy the gateway's state (/data) to a verified local archive in .clawdfly/backups",
+  summary: `copy the gateway's state (${STATE_DIR}) to a verified local archive in .clawdfly/backups`,
   options: [
     common.dir,
     common.app,

@@ -16,7 +16,7 @@ import { prompts } from '../../ui/prompt.js';
 
 type Opts = CommandOptions<typeof initSpec>;
 
-/** `OpenClaw (openclaw@2026.9.6, Node 24)` */
+/** `<productName> (<row id>, Node <major>)` */
 function runtimeChoiceLabel(runtime: GatewayRuntime): string {
   return `${runtime.productName} (${runtime.id}, Node ${runtime.nodeMajor})`;
 }
@@ -63,7 +63,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   const warnings: string[] = [];
   const force = opts.force === true;
 
-  // First: the app name and volume defaults follow the gateway (`openclaw-<random>`, `openclaw_data`).
+  // First: the app name and volume defaults follow the gateway (`<package>-<random>`, `<package>_data`).
   let runtime: string;
   if (opts.runtime !== undefined) runtime = checkRuntime(opts.runtime);
   else if (p) {

@@ -1,4 +1,5 @@
 import { common, defineCommand } from '../types.js';
+import { STATE_DIR } from '../../gateway/runtime.js';
 
 export const restoreSpec = defineCommand({
   name: 'restore',
@@ -9,7 +10,7 @@ export const restoreSpec = defineCommand({
     { flags: '-a, --app <name>', description: "restore into this app (default: the app in fly.toml); needed when the archive is another app's" },
     common.yes,
     { flags: '--force', description: 'restore an archive taken from another gateway runtime' },
-    { flags: '--keep-previous', description: 'keep the replaced state on the volume as /data/.pre-restore-<time>-*/ after the restore' },
+    { flags: '--keep-previous', description: `keep the replaced state on the volume as ${STATE_DIR}/.pre-restore-<time>-*/ after the restore` },
     { flags: '--machine <id>', description: 'machine to restore to (default: the gateway machine)' },
     { flags: '--verify-timeout <seconds>', description: 'how long to wait for the gateway to listen again after the restart (default: 120)', parse: 'int' },
     common.json,

@@ -1,6 +1,6 @@
 /**
  * `clawdfly rollback [--to <version>]`: plan (image now → then, the local files that change, the
- * remote config) → confirm → back up /data → `fly deploy --image <then>` (no rebuild) → put the
+ * remote config) → confirm → back up the state dir → `fly deploy --image <then>` (no rebuild) → put the
  * release's files back → push its gateway config → verify → record the rollback as a release.
  * A pruned image stops the run before anything changes locally.
  */
@@ -77,7 +77,7 @@ export async function run({ opts }: CommandContext<typeof rollbackSpec>): Promis
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly);
   const imageNow = imageRefOf(machine);
-  // A release of another runtime row (before an upgrade) has its own config file on /data.
+  // A release of another runtime row (before an upgrade) has its own config file on the state dir.
   const then = projectAsRuntime(project, target.runtime);
   const remoteNow = targetConfig === undefined ? undefined : await readRemoteConfig(fly, then, machine.id);
   const pushConfig = targetConfig !== undefined && (remoteNow === undefined || !configsEquivalent(targetConfig, remoteNow));

@@ -1,8 +1,9 @@
 import { common, defineCommand } from '../types.js';
+import { STATE_DIR } from '../../gateway/runtime.js';
 
 export const rollbackSpec = defineCommand({
   name: 'rollback',
-  summary: 'go back to an earlier release: its image (no rebuild), its project files and its gateway config, /data backed up first',
+  summary: `go back to an earlier release: its image (no rebuild), its project files and its gateway config, ${STATE_DIR} backed up first`,
   options: [
     common.dir,
     common.app,

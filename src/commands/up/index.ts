@@ -113,7 +113,7 @@ function announce(ctx: Ctx, bootMs: number, approveHint?: string): void {
 }
 
 /**
- * A runtime with its own validator (openclaw `config validate`) judges the project's config before
+ * A runtime with its own validator (runtime.configValidator) judges the project's config before
  * it is copied into the state folder: an invalid one is refused (exit 2) with the gateway's words.
  */
 async function checkWithGatewayValidator(ctx: Ctx, node: { path: string }, entry: string): Promise<void> {

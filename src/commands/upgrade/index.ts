@@ -1,6 +1,6 @@
 /**
  * `clawdfly upgrade [--to <runtime>[@<version>]]`: plan (the local files that change, as diffs; the
- * remote steps; what is kept) → confirm → src/upgrade/ does the rest: backup of /data, the project
+ * remote steps; what is kept) → confirm → src/upgrade/ does the rest: backup of the state dir, the project
  * rewritten for the new row, deploy's plan and apply, verification, and on failure the automatic
  * rollback. `--dry-run` prints the plan and changes nothing, locally or on Fly.
  */

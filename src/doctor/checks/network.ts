@@ -44,7 +44,7 @@ export const bindCheck: Check = {
         problems.push(`machine ${m.id} runs with bind ${bind}`);
         evidence.push(`machine ${m.id} init.cmd: ${cmdText(cmd)}`);
       }
-      // Only lines that name an address count (openclaw's listening line names none).
+      // Only lines that name an address count (some runtimes' listening lines name none).
       const listening = findings(bootLines(ev)).filter((f): f is Extract<LogFinding, { kind: 'listening' }> => f.kind === 'listening' && f.host !== undefined);
       if (listening.length && listening.every((f) => f.kind === 'listening' && LOOPBACK_HOSTS.includes(f.host!))) {
         problems.push('the gateway said it listens on loopback only');
