@@ -5,6 +5,7 @@
  * openclaw's name, and `rollback` puts the exact pre-upgrade image ref and command back. A dry run
  * and every refusal change nothing; a new gateway that never listens is rolled back by itself.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -187,14 +188,17 @@ describe('clawdfly upgrade', () => {
     for (const f of ['fly.toml', 'Dockerfile', 'runtime/package.json', '.clawdfly/answers.json']) expect(read(p, f), f).toBe(before.files[f]);
     expect(read(p, '.clawdfly/secrets.env')).toContain(`CLAWDBOT_GATEWAY_TOKEN=${JSON.stringify(token)}`);
     expect(JSON.parse(p.remoteConfig()!)).toEqual(JSON.parse(before.remote));
-    // clawdbot's files are back where clawdbot reads them; openclaw's are set aside, not deleted
+    // clawdbot's files are back where clawdbot reads them; openclaw's were set aside, then removed once
+    // clawdbot was verified: the backup the rollback took first holds them
     for (const [rel, text] of Object.entries(DATA_FILES)) expect(dataFile(p, rel), rel).toBe(text);
     expect(dataFile(p, 'devices/paired.json.migrated')).toBeUndefined();
     expect(existsSync(fsOf(upgradeRecord.stateSnapshot.slice('/data/'.length)))).toBe(false);
-    const aside = readdirSync(fsOf('.')).filter((n) => n.startsWith('.clawdfly-post-upgrade-'));
-    expect(aside).toHaveLength(1);
-    expect(existsSync(fsOf(`${aside[0]}/agents/main/session-sqlite-import-archive/legacy-store.sessions.json.imported-1`))).toBe(true);
-    expect(dataFile(p, 'state/openclaw.sqlite')).toBeDefined();
+    expect(readdirSync(fsOf('.')).filter((n) => n.startsWith('.clawdfly-'))).toEqual([]);
+    expect(dataFile(p, 'state/openclaw.sqlite')).toBeUndefined();
+    const rollbackBackup = JSON.parse(back.stdout).backup as string;
+    const members = execFileSync('tar', ['-tzf', rollbackBackup], { encoding: 'utf8' }).split('\n');
+    expect(members).toContain('state/openclaw.sqlite');
+    expect(members).toContain('agents/main/session-sqlite-import-archive/legacy-store.sessions.json.imported-1');
     // and what runs is what the project says: the next deploy changes nothing
     const redeploy = await p.deploy(['--yes', '--json']);
     expect(redeploy.code, redeploy.stderr).toBe(0);
