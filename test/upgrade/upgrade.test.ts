@@ -66,8 +66,8 @@ function backups(p: Project): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.tar.gz')) : [];
 }
 
-async function deployedClawdbot(): Promise<Project> {
-  const p = await newProject();
+async function deployedClawdbot(initFlags: string[] = []): Promise<Project> {
+  const p = await newProject({ initFlags });
   const first = await p.deploy(['--yes', '--json']);
   expect(first.code, first.stderr).toBe(0);
   writeData(p);
@@ -76,8 +76,11 @@ async function deployedClawdbot(): Promise<Project> {
 
 describe('clawdfly upgrade', () => {
   it('clawdbot → openclaw: new image running openclaw, /data intact, config under its new name; rollback restores the exact image and command', async () => {
-    const p = await deployedClawdbot();
-    const before = { image: machine(p).image_ref, imageName: machine(p).config.image, cmd: machine(p).config.init?.cmd, files: localFiles(p), remote: p.remoteConfig()! };
+    // with a CI workflow: it names the gateway token's secret, so it changes with the runtime and comes back on rollback
+    const p = await deployedClawdbot(['--github-actions']);
+    const workflow = '.github/workflows/deploy.yml';
+    const before = { image: machine(p).image_ref, imageName: machine(p).config.image, cmd: machine(p).config.init?.cmd, files: localFiles(p), remote: p.remoteConfig()!, workflow: read(p, workflow) };
+    expect(before.workflow).toContain('CLAWDBOT_GATEWAY_TOKEN: ${{ secrets.CLAWDBOT_GATEWAY_TOKEN }}');
     const token = /CLAWDBOT_GATEWAY_TOKEN="([^"]+)"/.exec(before.files['.clawdfly/secrets.env']!)![1]!;
 
     // --dry-run: the whole plan, and no change anywhere
@@ -161,6 +164,9 @@ describe('clawdfly upgrade', () => {
     mkdirSync(fsOf('state'), { recursive: true });
     writeFileSync(fsOf('state/openclaw.sqlite'), 'SQLite format 3\0');
 
+    expect(read(p, workflow)).toContain('# Deploys the OpenClaw gateway');
+    expect(read(p, workflow)).toContain('OPENCLAW_GATEWAY_TOKEN: ${{ secrets.OPENCLAW_GATEWAY_TOKEN }}');
+    expect(read(p, workflow)).not.toContain('CLAWDBOT_');
     // what runs is what the project says: deploy sees nothing to do (no rebuild, no secret re-staged)
     const steady = await p.deploy(['--yes', '--json']);
     expect(steady.code, steady.stderr).toBe(0);
@@ -186,6 +192,7 @@ describe('clawdfly upgrade', () => {
     expect(localFiles(p)['clawdbot.json']).toBe(before.files['clawdbot.json']);
     expect(existsSync(join(p.dir, 'openclaw.json'))).toBe(false);
     for (const f of ['fly.toml', 'Dockerfile', 'runtime/package.json', '.clawdfly/answers.json']) expect(read(p, f), f).toBe(before.files[f]);
+    expect(read(p, workflow)).toBe(before.workflow);
     expect(read(p, '.clawdfly/secrets.env')).toContain(`CLAWDBOT_GATEWAY_TOKEN=${JSON.stringify(token)}`);
     expect(JSON.parse(p.remoteConfig()!)).toEqual(JSON.parse(before.remote));
     // clawdbot's files are back where clawdbot reads them; openclaw's were set aside, then removed once
