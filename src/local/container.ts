@@ -75,7 +75,7 @@ export class ContainerEngine {
   async run(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Captured> {
     const argv = this.argv(args);
     out.verbose(`$ ${this.kind} ${argv.join(' ')}`);
-    return capture(this.path, argv, { env: await this.env(opts.env), timeoutMs: opts.timeoutMs ?? 120_000 });
+    return capture(this.path, argv, { env: await this.env(opts.env), timeoutMs: opts.timeoutMs ?? 120_000, cwd: await engineWorkDir() });
   }
 
   /**
@@ -253,6 +253,18 @@ export async function useImage(engine: ContainerEngine, ref: string): Promise<Im
   const r = await engine.run(['image', 'inspect', '--format', '{{.Id}}', ref], { timeoutMs: 300_000 });
   if (r.code !== 0) throw new UsageError(`${engine.kind} has no image ${ref}`, `build it, or drop --image to build ${PROJECT_FILES.dockerfile}`, 'no-image');
   return { tag: ref, id: r.stdout.trim(), built: false, seconds: 0 };
+}
+
+/**
+ * The folder engine commands run in: conmon (podman's container monitor) writes an empty `oom`
+ * marker file into its working directory when the kernel OOM-kills the container on cgroup v1
+ * (seen with runc + cgroupfs), and it inherits that directory from `podman start`/`run`. Not the
+ * user's folder, then: clawdfly's own cache.
+ */
+async function engineWorkDir(): Promise<string> {
+  const dir = join(clawdflyCacheDir(), 'engine');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return dir;
 }
 
 /** Runs an engine command, showing its last line as progress (and every line with --verbose). */

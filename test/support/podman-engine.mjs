@@ -35,6 +35,17 @@ export function ensureContainersConf(cacheDir) {
 }
 
 /**
+ * The folder podman runs in. conmon (the container monitor podman starts) writes an empty `oom`
+ * marker into its working directory when the kernel OOM-kills the container (cgroup v1, runc +
+ * cgroupfs): without this, it landed in the checkout.
+ */
+export function podmanWorkDir(cacheDir) {
+  const dir = path.join(cacheDir, 'podman-cwd');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
  * The global flags every podman call takes (vfs storage, runc, cgroupfs, file events), plus a
  * private storage root when CLAWDFLY_TEST_PODMAN_ROOT is set (to rehearse a clean machine without
  * touching the shared images).

@@ -26,7 +26,7 @@ import {
 export { cacheDir } from './util.js';
 
 // Storage, runtime, containers.conf and image names: shared with the double's podman backend.
-import { BASE_IMAGE as ENGINE_BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs } from './podman-engine.mjs';
+import { BASE_IMAGE as ENGINE_BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs, podmanWorkDir } from './podman-engine.mjs';
 
 /** Name under which a stand-in base image is stored (what `FROM node:<major>-bookworm-slim` resolves to). */
 export function baseImageName(nodeMajor: number): string {
@@ -57,6 +57,8 @@ export interface Engine {
   /** Global args to put before every sub-command. */
   baseArgs: string[];
   kind: 'podman' | 'docker';
+  /** Where it runs (podman-engine.mjs podmanWorkDir: conmon's `oom` marker lands there). */
+  cwd?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -113,7 +115,7 @@ export const ensurePodman: () => Promise<Engine> = once(async () => {
   const baseArgs = podmanBaseArgs();
   const v = await run(podman, [...baseArgs, 'version', '--format', '{{.Client.Version}}'], { env, check: false, timeoutMs: 60_000 });
   if (v.code !== 0) throw new Error(`podman does not work here:\n${tail(v.stdout + v.stderr)}`);
-  return { podman, env, baseArgs, kind: 'podman' };
+  return { podman, env, baseArgs, kind: 'podman', cwd: podmanWorkDir(cacheDir()) };
 });
 
 /** Run `podman <baseArgs> ...args`. */
@@ -121,6 +123,7 @@ export async function podman(args: string[], opts: { check?: boolean; input?: Bu
   const e = await ensurePodman();
   return run(e.podman, [...e.baseArgs, ...args], {
     env: opts.env ?? e.env,
+    cwd: e.cwd,
     check: opts.check,
     input: opts.input,
     timeoutMs: opts.timeoutMs ?? 10 * 60_000,
@@ -318,7 +321,7 @@ async function tarInto(dir: string, args: string[], logFile: string): Promise<vo
   try {
     await new Promise<void>((resolvePromise, reject) => {
       const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', log.fd] });
-      const pod = spawn(e.podman, [...e.baseArgs, ...args], { env: e.env, stdio: ['pipe', log.fd, log.fd] });
+      const pod = spawn(e.podman, [...e.baseArgs, ...args], { env: e.env, cwd: e.cwd, stdio: ['pipe', log.fd, log.fd] });
       tar.stdout!.pipe(pod.stdin!);
       let tarCode: number | null = null;
       tar.on('close', (c) => (tarCode = c));

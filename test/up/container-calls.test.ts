@@ -38,7 +38,7 @@ async function upOnce(dir: string, engineDir: string, port: number, extra: strin
     // clawdfly's cache: the remembered podman settings and the key of the settings fingerprint.
     XDG_CACHE_HOME: join(engineDir, cacheName),
   };
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'clawdfly.js'), 'up', '--local', '--dir', dir, '--engine', 'podman', '--port', String(port), ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'clawdfly.js'), 'up', '--local', '--dir', dir, '--engine', 'podman', '--port', String(port), ...extra], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -92,6 +92,12 @@ describe('up --local with a container engine: the second run reuses the image an
     // A first run shows the build's progress with the elapsed time, also without --verbose.
     expect(first.stdout + first.stderr).toMatch(/STEP 1\/2: FROM node:22-bookworm-slim \(\d+\.\d s\)/);
     expect(first.stdout).toMatch(/Gateway listening after [\d.]+ s \([\d.]+ s since the command started\)/);
+    // create and start (which spawn podman's conmon, whose `oom` marker lands in its working folder)
+    // run in clawdfly's cache, never in the folder the user ran clawdfly from
+    const cwds = readFileSync(join(engineDir, 'cwds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as [string, string]);
+    const spawnsConmon = cwds.filter(([verb]) => verb === 'create' || verb === 'start');
+    expect(spawnsConmon.length).toBeGreaterThanOrEqual(2);
+    for (const [, cwd] of spawnsConmon) expect(cwd).toBe(join(engineDir, 'xdg', 'clawdfly', 'engine'));
 
     // What a run leaves behind, none of it in the build context (.dockerignore):
     mkdirSync(join(dir, '.clawdfly', 'local-data', 'tmp', 'jiti'), { recursive: true });

@@ -31,7 +31,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readState, withState, machineRoot, sleepSync } from './state.mjs';
 import { appendLog, bootMachine, pushEvent } from './core.mjs';
 import { gatewayListen } from './backend-local.mjs';
-import { BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs } from '../../support/podman-engine.mjs';
+import { BASE_IMAGE, CACHE_REPO, ensureContainersConf, podmanBaseArgs, podmanWorkDir } from '../../support/podman-engine.mjs';
 
 const CONTAINER_PREFIX = 'clawdfly-test-';
 const OWNER_LABEL = 'clawdfly-test.owner-pid';
@@ -61,14 +61,14 @@ function engine() {
   const podman = which('podman');
   if (!podman) throw new Error('fakefly: FAKEFLY_BACKEND=podman needs podman (apt-get install -y podman runc debootstrap; test/support/podman.ts installs them)');
   const conf = ensureContainersConf(cacheDir());
-  engineCache = { podman, baseArgs: podmanBaseArgs(), env: { ...process.env, CONTAINERS_CONF: conf } };
+  engineCache = { podman, baseArgs: podmanBaseArgs(), env: { ...process.env, CONTAINERS_CONF: conf }, cwd: podmanWorkDir(cacheDir()) };
   return engineCache;
 }
 
 /** podman <baseArgs> ...args, synchronously. */
 function pod(args, { input, timeoutMs = 10 * 60_000, env, stdio } = {}) {
   const e = engine();
-  const r = spawnSync(e.podman, [...e.baseArgs, ...args], { env: env ?? e.env, input, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, stdio });
+  const r = spawnSync(e.podman, [...e.baseArgs, ...args], { env: env ?? e.env, cwd: e.cwd, input, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, stdio });
   return { code: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout ? r.stdout.toString('utf8') : '', stderr: r.stderr ? r.stderr.toString('utf8') : '', error: r.error };
 }
 
@@ -387,7 +387,7 @@ export const podmanBackend = {
     const e = engine();
     const user = ctx.flags.user || 'root';
     return new Promise((resolve) => {
-      const child = spawn(e.podman, [...e.baseArgs, 'exec', '-i', '--user', user, m.fake.podman.container, ...argv], { env: e.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(e.podman, [...e.baseArgs, 'exec', '-i', '--user', user, m.fake.podman.container, ...argv], { env: e.env, cwd: e.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
       const so = [];
       const se = [];
       child.stdout.on('data', (c) => so.push(c));
