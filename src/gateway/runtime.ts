@@ -51,6 +51,13 @@ export interface GatewayRuntime {
   lockStateSubdir?: string;
   /** The gateway's lock file names (matched by the entrypoint, which removes a stale one). */
   lockFileName: RegExp;
+  /**
+   * A gateway owner lease kept in SQLite beside the lock files, when the release has one: the
+   * database (relative to the state dir), its table, and the lease's row (scope and key). The
+   * entrypoint releases it when its owner is provably gone, like a stale lock file (openclaw
+   * 2026.9.6: a killed boot's lease otherwise blocks every start for 300 s). Undefined: none.
+   */
+  ownerLease?: { database: string; table: string; scope: string; key: string };
   /** Extra top-level dependencies and overrides its npm install needs (gateway.md §0.2). */
   extraDependencies: Record<string, string>;
   overrides: Record<string, string>;
@@ -175,6 +182,8 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     lockInStateDir: false,
     lockStateSubdir: 'tmp',
     lockFileName: /^gateway\.(?:[0-9a-f]{8}|state)\.lock$/,
+    // dist/windows-port-pids-*.mjs acquireGatewayOwnerLease: payload {owner:{pid, host, startedAt}}, TTL 300 s
+    ownerLease: { database: 'state/openclaw.sqlite', table: 'state_leases', scope: 'gateway-owner', key: 'global' },
     extraDependencies: {},
     overrides: {},
     // engines: ">=24.16.0 <25 || >=26.1.0"

@@ -123,3 +123,53 @@ step('stale locks', () => {
     }
   }
 });
+
+step('stale owner lease', () => {
+  // OpenClaw also records the gateway that owns this state dir as a row of its SQLite state
+  // (state_leases, renewed every 30 s, 300 s TTL), with the owner's pid, hostname and start time.
+  // It reclaims that row only from an owner on the same hostname whose pid is dead: a killed boot's
+  // row, seen from a new container (new hostname) or a new VM (pid alive again), blocks every start
+  // ("Another Gateway owner lease is still active") until it runs out. Same rules as the lock files.
+  const path = join(STATE_DIR, 'state/openclaw.sqlite');
+  if (!existsSync(path)) return;
+  // Loaded only here: the built-in exists from Node 22.13 on, and only rows with a lease render this.
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+  const db = new DatabaseSync(path, { timeout: 5000 });
+  try {
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get('state_leases');
+    if (!table) return;
+    const row = db
+      .prepare('SELECT owner, created_at, expires_at, payload_json FROM state_leases WHERE scope = ? AND lease_key = ?')
+      .get('gateway-owner', 'global');
+    if (!row || row.expires_at === null || Number(row.expires_at) <= Date.now()) return; // none, or the gateway drops it itself
+    let owner = null;
+    try {
+      owner = JSON.parse(row.payload_json).owner;
+    } catch {
+      owner = null;
+    }
+    const pid = owner && typeof owner.pid === 'number' ? owner.pid : undefined;
+    const reason = staleReason({
+      pid,
+      startTime: owner && typeof owner.startedAt === 'number' ? owner.startedAt : undefined,
+      createdAt: new Date(Number(row.created_at)).toISOString(),
+    });
+    const who = `pid ${pid ?? '?'} on ${owner && owner.host ? owner.host : '?'}, ${Math.round((Number(row.expires_at) - Date.now()) / 1000)} s left`;
+    if (!reason) {
+      log(`kept gateway owner lease in ${path} (${who}): its owner may be alive`);
+      return;
+    }
+    // Only that owner's row: a gateway that took the lease meanwhile keeps its own.
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.prepare('DELETE FROM state_leases WHERE scope = ? AND lease_key = ? AND owner = ?').run('gateway-owner', 'global', row.owner);
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+    log(`released stale gateway owner lease in ${path} (${who}): ${reason}`);
+  } finally {
+    db.close();
+  }
+});
