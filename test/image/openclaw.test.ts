@@ -6,12 +6,13 @@
  * inside reaches its listening line, GET / answers 200, reads its config from /data, and boots again
  * after a Fly restart, also when the previous boot was killed and left its lock and owner lease behind.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flyMachineOptions, openclawProject, projectSecretValues, removeCanonicalDirs, type CanonicalProject } from './project.js';
-import { measureBoot, prewarmedFiles, type BootSample } from './boot.js';
+import { flyMachineOptions, initCanonical, openclawProject, projectSecretValues, removeCanonicalDirs, type CanonicalProject } from './project.js';
+import { measureBoot, parseTime, prewarmedFiles, type BootSample } from './boot.js';
 import { ensureNodeBaseImage, podman, runMachine, type Machine } from '../support/podman.js';
 import { RUNTIMES } from '../../src/gateway/runtime.js';
 
@@ -154,4 +155,69 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     if (crashes.length) console.log(`[openclaw image] restarted by the restart policy ${crashes.length}×:\n  ${crashes.join('\n  ')}`);
     console.log(JSON.stringify({ openclawImage: { crashes, baseSeconds: baseBuilt ? baseSeconds : null, buildSeconds: project.build.cached ? null : project.build.seconds, samples } }));
   }, 30 * MIN);
+
+  it('a clawdbot volume with its credential store: the first boot imports it with doctor --fix, then ready, GET / 200, the live config byte-identical', async () => {
+    // The state dir a clawdbot deployment leaves after `clawdbot onboard` / `models auth`: its config,
+    // the credential store in clawdbot's format (a made-up key), a workspace. Then what `clawdfly
+    // upgrade` puts there: the project's openclaw.json as the live config.
+    const clawdbotDir = await initCanonical([], { OPENAI_API_KEY: undefined });
+    const volume = mkdtempSync(join(tmpdir(), 'clawdfly-openclaw-upg-'));
+    temps.push(volume);
+    const store = join(volume, 'agents', 'main', 'agent', 'auth-profiles.json');
+    mkdirSync(dirname(store), { recursive: true });
+    mkdirSync(join(volume, 'workspace'), { recursive: true });
+    const storeText = JSON.stringify({ version: 1, profiles: { 'anthropic:default': { type: 'api_key', provider: 'anthropic', key: 'sk-ant-api03-clawdbot-store-test-4e7d2b91' } } }, null, 2) + '\n';
+    writeFileSync(store, storeText);
+    writeFileSync(join(volume, 'clawdbot.json'), readFileSync(join(clawdbotDir, 'clawdbot.json')));
+    writeFileSync(join(volume, 'openclaw.json'), readFileSync(join(project.dir, 'openclaw.json')));
+    writeFileSync(join(volume, 'workspace', 'AGENTS.md'), '# Agents\n');
+    const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+    const before = { openclaw: sha(join(volume, 'openclaw.json')), clawdbot: sha(join(volume, 'clawdbot.json')), store: sha(store) };
+
+    const m = await runMachine(flyMachineOptions(project.dir, { image: project.image, volumeDir: volume, name: `openclaw-upg-${process.pid}` }));
+    machines.push(m);
+    const crashes: string[] = [];
+    // doctor runs before the gateway: the listening line comes minutes later than on a fresh volume
+    const boot = await bootLikeFly(m, 'first', () => prewarmedFiles(m), crashes, 2, 20 * MIN);
+    const ready = await m.waitForLog(OPENCLAW.readyLine!, 5 * MIN);
+    expect((await fetch(`${m.url}/`)).status).toBe(200);
+    const logs = await m.logs();
+    expect(logs).not.toContain('requires legacy credential migration');
+    expect(crashes.filter((c) => /credential|doctor/.test(c))).toEqual([]);
+
+    // the entrypoint said what it ran, on what, and how long it took
+    const command = `openclaw ${OPENCLAW.firstStartMigrations![0]!.argv.join(' ')}`;
+    expect(logs).toContain(`[clawdfly] ${OPENCLAW.firstStartMigrations![0]!.what} found (/data/agents/main/agent/auth-profiles.json): running \`${command}\` once before the gateway starts, on a scratch copy of /data/openclaw.json (not changed)`);
+    const done = new RegExp(`\\[clawdfly\\] \`${command}\` exited 0 after (\\d+) s: imported /data/agents/main/agent/auth-profiles\\.json`).exec(logs);
+    expect(done, logs.split('\n').filter((l) => l.includes('[clawdfly]')).join('\n')).not.toBeNull();
+    const doctorSeconds = Number(done![1]);
+
+    // the store was imported (renamed by openclaw, same bytes), the live config and clawdbot's are untouched
+    const agentDir = dirname(store);
+    const archived = readdirSync(agentDir).filter((f) => f.startsWith('auth-profiles.json.migrated-'));
+    expect(existsSync(store)).toBe(false);
+    expect(archived).toHaveLength(1);
+    expect(sha(join(agentDir, archived[0]!))).toBe(before.store);
+    expect(sha(join(volume, 'openclaw.json'))).toBe(before.openclaw);
+    expect(sha(join(volume, 'clawdbot.json'))).toBe(before.clawdbot);
+    expect(readdirSync(join(volume, 'tmp')).filter((f) => f.startsWith('clawdfly-migrate-'))).toEqual([]);
+
+    // openclaw itself sees the credential, in its SQLite store (read-only command, as the gateway user)
+    const status = await m.exec(['node', `/app/node_modules/openclaw/${OPENCLAW.entry}`, 'models', 'status', '--json'], undefined, { user: 'node' });
+    expect(status.code, status.stderr).toBe(0);
+    const auth = (JSON.parse(status.stdout) as { auth: { storePath: string; providers: { provider: string; effective: { kind: string }; profiles: { apiKey: number; labels: string[] } }[] } }).auth;
+    expect(auth.storePath).toBe('/data/state/openclaw.sqlite');
+    const anthropic = auth.providers.find((p) => p.provider === 'anthropic');
+    expect(anthropic?.effective.kind).toBe('profiles');
+    expect(anthropic?.profiles.apiKey).toBe(1);
+    expect(anthropic?.profiles.labels[0]).toMatch(/^anthropic:default=/);
+
+    const readyAt = Date.parse(/^(\S+)/.exec(ready.trim())![1]!);
+    const readySeconds = Math.round((readyAt - parseTime((await m.inspect()).startedAt)) / 100) / 10;
+    const stopped = await m.stop(15);
+    expect(stopped.exitCode).toBe(0);
+    console.log(`[openclaw image] clawdbot volume with auth-profiles.json: doctor --fix ${doctorSeconds} s, listening ${boot.seconds} s, ready ${readySeconds} s after the container started (peak ${boot.peakMb} MB)`);
+    if (crashes.length) console.log(`[openclaw image] restarted by the restart policy ${crashes.length}×:\n  ${crashes.join('\n  ')}`);
+    console.log(JSON.stringify({ openclawCredentialImport: { doctorSeconds, listeningSeconds: boot.seconds, readySeconds, peakMb: boot.peakMb, crashes } }));
+  }, 40 * MIN);
 });

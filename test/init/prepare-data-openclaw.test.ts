@@ -9,7 +9,7 @@
  * It runs on Node 24, as in the image (node:sqlite is what it opens the database with).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -177,5 +177,35 @@ describe('prepare-data.mjs for openclaw', () => {
     expect(r3.status, r3.stderr).toBe(0);
     expect(r3.stdout).toMatch(/\[clawdfly\] stale owner lease skipped: /);
     expect(r3.stderr).toBe('');
+  });
+
+  it('a credential store the gateway command could not import: one ERROR line, the file left for the next boot, the start goes on', () => {
+    // On the host the image's gateway entry (/app/node_modules/openclaw/…) does not exist: the command
+    // fails like a broken `doctor --fix` would. (The import itself is proven on the real image, test/image/.)
+    expect(existsSync('/app/node_modules/openclaw')).toBe(false);
+    const volume = mkdtempSync(join(tmpdir(), 'clawdfly-prep-'));
+    const store = join(volume, 'agents', 'main', 'agent', 'auth-profiles.json');
+    mkdirSync(dirname(store), { recursive: true });
+    writeFileSync(store, '{"version":1,"profiles":{}}\n');
+    // a store behind a symlink is not followed (an agent may write the state dir)
+    mkdirSync(join(volume, 'elsewhere', 'agent'), { recursive: true });
+    writeFileSync(join(volume, 'elsewhere', 'agent', 'auth-profiles.json'), '{}');
+    symlinkSync(join(volume, 'elsewhere'), join(volume, 'agents', 'linked'));
+    writeFileSync(join(volume, 'openclaw.json'), '{"gateway":{"mode":"local"}}\n');
+    const tmp = mkdtempSync(join(tmpdir(), 'clawdfly-prep-tmp-'));
+    const run = spawnSync(node24, [join(projectDir, 'runtime', 'prepare-data.mjs'), '0'], {
+      env: { PATH: process.env['PATH'], OPENCLAW_STATE_DIR: volume, TMPDIR: tmp },
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout.split('\n').filter((l) => l.includes('doctor --fix'));
+    expect(lines).toEqual([
+      `[clawdfly] Clawdbot's credential store (made by \`clawdbot onboard\` / \`models auth\`) found (${store}): running \`openclaw doctor --fix --non-interactive --yes\` once before the gateway starts, on a scratch copy of ${join(volume, 'openclaw.json')} (not changed)`,
+      expect.stringMatching(new RegExp(`^\\[clawdfly\\] ERROR \`openclaw doctor --fix --non-interactive --yes\` (?:exited 1|could not run \\(.+\\)) after \\d+ s and left ${store.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the gateway will refuse to start; the next boot runs it again$`)),
+    ]);
+    expect(existsSync(store)).toBe(true);
+    expect(readFileSync(join(volume, 'openclaw.json'), 'utf8')).toBe('{"gateway":{"mode":"local"}}\n');
+    // the scratch copy is gone
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });

@@ -173,3 +173,88 @@ step('stale owner lease', () => {
     db.close();
   }
 });
+
+// Files of an older gateway's state dir this one refuses to start with until its own command has
+// imported them (the runtime row's firstStartMigrations). That command renames what it imported,
+// so it runs once: on the first boot after `clawdfly upgrade`.
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdtempSync } from 'node:fs';
+
+const FIRST_START_MIGRATIONS = [
+  {
+    "glob": "agents/*/agent/auth-profiles.json",
+    "what": "Clawdbot's credential store (made by `clawdbot onboard` / `models auth`)",
+    "argv": [
+      "doctor",
+      "--fix",
+      "--non-interactive",
+      "--yes"
+    ],
+    "why": "OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite",
+    "timeoutSeconds": 600,
+    "measuredSeconds": 120
+  }
+];
+const GATEWAY_PACKAGE_DIR = '/app/node_modules/openclaw';
+const GATEWAY_ENTRY = join(GATEWAY_PACKAGE_DIR, 'dist/index.js');
+
+function isDirectory(path) {
+  try {
+    return lstatSync(path).isDirectory(); // a symlink is not followed
+  } catch {
+    return false;
+  }
+}
+
+/** Regular files under `base` matching `glob` (`*` matches within one path segment); symlinks are not followed. */
+function matchGlob(base, glob) {
+  let paths = [base];
+  for (const segment of glob.split('/')) {
+    const re = new RegExp('^' + segment.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$');
+    paths = paths.filter(isDirectory).flatMap((dir) => readdirSync(dir).filter((name) => re.test(name)).map((name) => join(dir, name)));
+  }
+  return paths.filter((path) => {
+    try {
+      return lstatSync(path).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+function runMigration(migration, found) {
+  const command = `openclaw ${migration.argv.join(' ')}`;
+  const live = join(STATE_DIR, CONFIG_FILE);
+  // The command rewrites the config it resolves (model refs, origins, skills): it gets a scratch copy
+  // through OPENCLAW_CONFIG_PATH, so the live config stays the one clawdfly wrote.
+  const scratch = mkdtempSync(join(tmpdir(), 'clawdfly-migrate-'));
+  try {
+    const config = join(scratch, CONFIG_FILE);
+    if (existsSync(live)) copyFileSync(live, config);
+    log(`${migration.what} found (${found.join(', ')}): running \`${command}\` once before the gateway starts, on a scratch copy of ${live} (not changed)`);
+    const started = Date.now();
+    const result = spawnSync(process.execPath, [GATEWAY_ENTRY, ...migration.argv], {
+      cwd: GATEWAY_PACKAGE_DIR,
+      env: { ...process.env, 'OPENCLAW_CONFIG_PATH': config },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: migration.timeoutSeconds * 1000,
+      killSignal: 'SIGKILL',
+    });
+    const seconds = Math.round((Date.now() - started) / 1000);
+    const outcome = result.error
+      ? result.error.code === 'ETIMEDOUT' ? `was stopped after ${migration.timeoutSeconds} s` : `could not run (${result.error.message})`
+      : result.signal ? `was killed by ${result.signal}` : `exited ${result.status}`;
+    const left = found.filter((path) => existsSync(path));
+    if (!left.length) log(`\`${command}\` ${outcome} after ${seconds} s: imported ${found.join(', ')} (renamed *.migrated-*)`);
+    else log(`ERROR \`${command}\` ${outcome} after ${seconds} s and left ${left.join(', ')}: the gateway will refuse to start; the next boot runs it again`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+step('first-start migrations', () => {
+  for (const migration of FIRST_START_MIGRATIONS) {
+    const found = matchGlob(STATE_DIR, migration.glob);
+    if (found.length) runMigration(migration, found);
+  }
+});
