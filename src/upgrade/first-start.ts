@@ -1,6 +1,6 @@
 /**
  * Files on the state dir the new gateway imports with its own command before its first start (the
- * row's firstStartMigrations: openclaw's `doctor --fix` for clawdbot's credential store), found with
+ * row's firstStartMigrations: the new gateway's `doctor --fix` for the old one's credential store), found with
  * one read-only ssh call as the owner of the state dir. The image's entrypoint runs the command; the
  * upgrade says so in its plan, waits that much longer for the first start, and checks afterwards
  * that the files were imported (the command renames them).
@@ -46,7 +46,7 @@ export function migrationBudgetMs(found: FoundMigration[]): number {
   return [...distinct].reduce((sum, m) => sum + m.timeoutSeconds * 1000, 0);
 }
 
-/** The gateway CLI's words for a migration, as the plan shows them (`openclaw doctor --fix …`). */
+/** The gateway CLI's words for a migration, as the plan shows them (`<cli> doctor --fix …`). */
 export function migrationCommand(to: GatewayRuntime, migration: FirstStartMigration): string {
   return [to.cliName, ...migration.argv].join(' ');
 }

@@ -1,7 +1,8 @@
 /**
- * lock: "gateway already running" at start because a lock file outlived its owner, or (openclaw)
- * "Another Gateway owner lease is still active": its SQLite owner lease outlived a killed boot. The
- * entrypoint releases a lease whose owner is gone at every start, so a restart is the fix.
+ * lock: "gateway already running" at start because a lock file outlived its owner, or "Another Gateway
+ * owner lease is still active": the owner lease a gateway keeps in its SQLite state (the runtime row's
+ * ownerLease) outlived a killed boot. The entrypoint releases a lease whose owner is gone at every
+ * start, so a restart is the fix.
  */
 import { bootLines, findings } from '../evidence.js';
 import { staleReason } from '../remote.js';
