@@ -212,6 +212,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
         what: "Clawdbot's credential store (made by `clawdbot onboard` / `models auth`)",
         argv: ['doctor', '--fix', '--non-interactive', '--yes'],
         why: 'OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite',
+        // 74 s in the image (test/image/openclaw.test.ts), 57 s and 107 s on loaded hosts: "about 2 min"
         timeoutSeconds: 600,
         measuredSeconds: 120,
       },
