@@ -56,6 +56,11 @@ describe('gateway log parser on the real fixtures', () => {
     expect(findFirst(classifyLines(read('lock-already-running.log')), 'lock')).toMatchObject({ pid: 10578 });
   });
 
+  it("reads openclaw's refusal to start on an owner lease as that, not as a crash", () => {
+    const line = '2026-11-29T09:41:19.885+00:00 Gateway failed to start: Another Gateway owner lease is still active for this state directory. Run openclaw gateway status --deep for diagnostics.';
+    expect(classifyLines(line).map((f) => f.kind)).toEqual(['owner-lease']);
+  });
+
   it('collects every problem of an invalid config (inline after the literal \\n, and on following lines)', () => {
     expect(findFirst(classifyLines(read('config-bad-values.log')), 'config-invalid')!.problems).toEqual([
       'gateway.port: Invalid input: expected number, received string',

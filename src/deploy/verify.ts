@@ -16,6 +16,11 @@ import { gatewayMachine } from './plan.js';
 /** How long the URL may take to answer once the gateway listens (Fly's proxy picks a new machine up in seconds). */
 const URL_WINDOW_MS = 20_000;
 
+/** How long verification waits for the gateway by default (CLAWDFLY_VERIFY_TIMEOUT_MS overrides it, for tests). */
+export function defaultVerifyTimeoutMs(): number {
+  return Number(process.env['CLAWDFLY_VERIFY_TIMEOUT_MS'] || 120_000);
+}
+
 export interface VerifyOptions {
   port: number;
   url: string;
@@ -103,7 +108,7 @@ export class Verifier {
     private readonly fly: FlyClient,
     readonly opts: VerifyOptions,
   ) {
-    this.deadline = Date.now() + (opts.deadlineMs ?? Number(process.env['CLAWDFLY_VERIFY_TIMEOUT_MS'] || 120_000));
+    this.deadline = Date.now() + (opts.deadlineMs ?? defaultVerifyTimeoutMs());
     this.interval = opts.intervalMs ?? Number(process.env['CLAWDFLY_VERIFY_INTERVAL_MS'] || 2_000);
   }
 

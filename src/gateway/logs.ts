@@ -8,6 +8,8 @@ export type LogFinding =
   /** host and port are named by clawdbot's line only; openclaw's `http server listening (…)` names neither. */
   | { kind: 'listening'; host?: string; port?: number; pid?: number; line: string }
   | { kind: 'lock'; pid: number; line: string }
+  /** openclaw: its SQLite gateway owner lease is still held, by a live gateway or a killed boot's. */
+  | { kind: 'owner-lease'; line: string }
   | { kind: 'port-in-use'; line: string }
   | { kind: 'config-invalid'; problems: string[]; line: string }
   | { kind: 'config-missing'; line: string }
@@ -25,6 +27,8 @@ const LISTENING = /\[gateway\] listening on wss?:\/\/(\[[^\]]+\]|[^:\s]+):(\d+)(
 // openclaw (2026.9.6): `[gateway] http server listening (14 plugins: anthropic, …; 6.0s)`
 const LISTENING_OPENCLAW = /\[gateway\] http server listening \(/;
 const LOCK = /gateway already running \(pid (\d+)\); lock timeout/;
+// openclaw 2026.9.6 (dist/windows-port-pids-*.mjs), as `Gateway failed to start: Another Gateway owner lease …`
+const OWNER_LEASE = /Another Gateway owner lease is still active for this state directory/;
 const PORT_IN_USE = /another gateway instance is already listening on|Port \d+ is already in use/;
 const CONFIG_INVALID = /^(?:.*?)(Invalid config at |Config invalid$)/;
 const PROBLEM_LINE = /^\s*- (\S.*?: .+)$/;
@@ -62,6 +66,8 @@ export function classifyLines(text: string | string[]): LogFinding[] {
       findings.push({ kind: 'listening', line });
     } else if ((m = line.match(LOCK))) {
       findings.push({ kind: 'lock', pid: Number(m[1]), line });
+    } else if (OWNER_LEASE.test(line)) {
+      findings.push({ kind: 'owner-lease', line });
     } else if (PORT_IN_USE.test(line)) {
       findings.push({ kind: 'port-in-use', line });
     } else if (/Invalid config at /.test(line)) {

@@ -51,6 +51,13 @@ export interface GatewayRuntime {
   lockStateSubdir?: string;
   /** The gateway's lock file names (matched by the entrypoint, which removes a stale one). */
   lockFileName: RegExp;
+  /**
+   * A gateway owner lease kept in SQLite beside the lock files, when the release has one: the
+   * database (relative to the state dir), its table, and the lease's row (scope and key). The
+   * entrypoint releases it when its owner is provably gone, like a stale lock file (openclaw
+   * 2026.9.6: a killed boot's lease otherwise blocks every start for 300 s). Undefined: none.
+   */
+  ownerLease?: { database: string; table: string; scope: string; key: string };
   /** Extra top-level dependencies and overrides its npm install needs (gateway.md §0.2). */
   extraDependencies: Record<string, string>;
   overrides: Record<string, string>;
@@ -97,10 +104,15 @@ export interface GatewayRuntime {
   /** Known fatal bugs of this release, matched in logs by doctor. */
   knownCrashes: { pattern: RegExp; summary: string; fix: string }[];
   /**
-   * Files of an older gateway's state dir this one refuses to start with (a glob relative to the
-   * state dir, and why): `clawdfly upgrade` looks for them before it changes anything.
+   * Files of an older gateway's state dir that this one refuses to start with until its own command
+   * has imported them (a glob relative to the state dir, what they are, the gateway CLI's argv that
+   * imports them, and why). The image's entrypoint runs that command once before the gateway starts
+   * when the glob matches (the command renames what it imported, so the next boot finds nothing);
+   * `clawdfly upgrade` looks for the files first, says so in its plan and waits longer for that start.
+   * timeoutSeconds: the entrypoint stops waiting (and starts the gateway anyway); measuredSeconds:
+   * what it took where it was measured (FINDINGS-openclaw-migration.md §3, test/image/).
    */
-  startBlockers?: { glob: string; what: string; why: string }[];
+  firstStartMigrations?: { glob: string; what: string; argv: string[]; why: string; timeoutSeconds: number; measuredSeconds: number }[];
   /**
    * What the image build deletes in the `npm ci` layer, because the gateway never loads it on a
    * Linux machine (checked by booting the real gateway in the pruned image, test/image/):
@@ -185,6 +197,8 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     lockInStateDir: false,
     lockStateSubdir: 'tmp',
     lockFileName: /^gateway\.(?:[0-9a-f]{8}|state)\.lock$/,
+    // dist/windows-port-pids-*.mjs acquireGatewayOwnerLease: payload {owner:{pid, host, startedAt}}, TTL 300 s
+    ownerLease: { database: 'state/openclaw.sqlite', table: 'state_leases', scope: 'gateway-owner', key: 'global' },
     extraDependencies: {},
     overrides: {},
     // engines: ">=24.16.0 <25 || >=26.1.0"
@@ -198,14 +212,20 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     configDialect: 'agents-entries',
     cliGatewayTarget: 'port-env',
     knownCrashes: [],
-    // Measured (FINDINGS-openclaw-migration.md §2): with clawdbot's credential store present, 2026.9.6
+    // Measured (FINDINGS-openclaw-migration.md §2, §3): with clawdbot's credential store present, 2026.9.6
     // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;
-    // run openclaw doctor --fix" — which must run before the gateway's first start, with it stopped.
-    startBlockers: [
+    // run openclaw doctor --fix". doctor --fix imports it into state/openclaw.sqlite and renames the file
+    // `auth-profiles.json.migrated-<time>-<uuid>`; with OPENCLAW_CONFIG_PATH on a scratch copy it leaves
+    // the live openclaw.json alone (it rewrites the config it resolves: model refs, origins, skills).
+    firstStartMigrations: [
       {
         glob: 'agents/*/agent/auth-profiles.json',
         what: "Clawdbot's credential store (made by `clawdbot onboard` / `models auth`)",
-        why: 'OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite, which has to run before its first start',
+        argv: ['doctor', '--fix', '--non-interactive', '--yes'],
+        why: 'OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite',
+        // 74 s in the image (test/image/openclaw.test.ts), 57 s and 107 s on loaded hosts: "about 2 min"
+        timeoutSeconds: 600,
+        measuredSeconds: 120,
       },
     ],
     // No node-llama-cpp in its lock. Nothing pruned until its own image is measured booting without.

@@ -22,6 +22,7 @@ import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secret
 import { Progress } from '../ui/progress.js';
 import { applyLocalUpgrade, type LocalUpgrade } from './local.js';
 import { snapshotState } from './state-snapshot.js';
+import { findFirstStartMigrations, type FoundMigration } from './first-start.js';
 
 export interface UpgradeInput {
   project: Project;
@@ -30,6 +31,8 @@ export interface UpgradeInput {
   plan: LocalUpgrade;
   progress: Progress;
   deadlineMs?: number;
+  /** Files the new gateway's entrypoint imports before its first start (found before anything changed). */
+  migrations?: FoundMigration[];
 }
 
 export interface UpgradeResult {
@@ -40,6 +43,8 @@ export interface UpgradeResult {
   applied: ApplyResult;
   /** Where the old gateway's files were kept on the volume. */
   snapshot: string;
+  /** The first-start migrations that ran: their files are gone (renamed by the gateway's command). */
+  migrated: FoundMigration[];
   warnings: string[];
 }
 
@@ -93,10 +98,24 @@ export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult
     const applied = await applyPlan({ fly, project: upgraded, facts, plan: deployPlan, state, progress, verifyTimeoutMs: input.deadlineMs });
     const record = await recordRelease(upgraded, applied.machine, { kind: 'upgrade', backup: backup.file, upgradedFrom: plan.from.id, stateSnapshot: snapshot.dir });
     const skipped = snapshot.skipped.length ? [`not kept for the way back (not readable by the gateway user): ${snapshot.skipped.join(', ')} (the backup has them)`] : [];
-    return { project: upgraded, backup, before, record, applied, snapshot: snapshot.dir, warnings: [...facts.warnings, ...applied.verify.warnings, ...skipped] };
+    const migrated = await checkMigrations(fly, upgraded, applied.machine.id, input.migrations ?? []);
+    return { project: upgraded, backup, before, record, applied, snapshot: snapshot.dir, migrated: migrated.done, warnings: [...facts.warnings, ...applied.verify.warnings, ...skipped, ...migrated.warnings] };
   } catch (error) {
     throw await undo({ project, upgraded, fly, before, beforeImage, backup, plan, error, deadlineMs: input.deadlineMs, snapshot: snapshot.dir });
   }
+}
+
+/**
+ * The gateway started, so its first-start migrations ran: a file still there means the entrypoint's
+ * command did not import it (the gateway started anyway, without what it holds): a warning with the way to see why.
+ */
+async function checkMigrations(fly: FlyClient, project: Project, machineId: string, migrations: FoundMigration[]): Promise<{ done: FoundMigration[]; warnings: string[] }> {
+  if (!migrations.length) return { done: [], warnings: [] };
+  const left = new Set((await findFirstStartMigrations(fly, project.stateDir, machineId, project.runtime)).map((f) => f.path));
+  return {
+    done: migrations.filter((m) => !left.has(m.path)),
+    warnings: migrations.filter((m) => left.has(m.path)).map((m) => `${m.path} is still on the volume: ${m.migration.what} was not imported at the first start (clawdfly logs shows why; the next boot tries again)`),
+  };
 }
 
 /**

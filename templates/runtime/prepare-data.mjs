@@ -125,3 +125,128 @@ step('stale locks', () => {
     }
   }
 });
+{{#ownerLeaseDatabase}}
+
+step('stale owner lease', () => {
+  // {{productName}} also records the gateway that owns this state dir as a row of its SQLite state
+  // ({{ownerLeaseTable}}, renewed every 30 s, 300 s TTL), with the owner's pid, hostname and start time.
+  // It reclaims that row only from an owner on the same hostname whose pid is dead: a killed boot's
+  // row, seen from a new container (new hostname) or a new VM (pid alive again), blocks every start
+  // ("Another Gateway owner lease is still active") until it runs out. Same rules as the lock files.
+  const path = join(STATE_DIR, '{{ownerLeaseDatabase}}');
+  if (!existsSync(path)) return;
+  // Loaded only here: the built-in exists from Node 22.13 on, and only rows with a lease render this.
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+  const db = new DatabaseSync(path, { timeout: 5000 });
+  try {
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get('{{ownerLeaseTable}}');
+    if (!table) return;
+    const row = db
+      .prepare('SELECT owner, created_at, expires_at, payload_json FROM {{ownerLeaseTable}} WHERE scope = ? AND lease_key = ?')
+      .get('{{ownerLeaseScope}}', '{{ownerLeaseKey}}');
+    if (!row || row.expires_at === null || Number(row.expires_at) <= Date.now()) return; // none, or the gateway drops it itself
+    let owner = null;
+    try {
+      owner = JSON.parse(row.payload_json).owner;
+    } catch {
+      owner = null;
+    }
+    const pid = owner && typeof owner.pid === 'number' ? owner.pid : undefined;
+    const reason = staleReason({
+      pid,
+      startTime: owner && typeof owner.startedAt === 'number' ? owner.startedAt : undefined,
+      createdAt: new Date(Number(row.created_at)).toISOString(),
+    });
+    const who = `pid ${pid ?? '?'} on ${owner && owner.host ? owner.host : '?'}, ${Math.round((Number(row.expires_at) - Date.now()) / 1000)} s left`;
+    if (!reason) {
+      log(`kept gateway owner lease in ${path} (${who}): its owner may be alive`);
+      return;
+    }
+    // Only that owner's row: a gateway that took the lease meanwhile keeps its own.
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.prepare('DELETE FROM {{ownerLeaseTable}} WHERE scope = ? AND lease_key = ? AND owner = ?').run('{{ownerLeaseScope}}', '{{ownerLeaseKey}}', row.owner);
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+    log(`released stale gateway owner lease in ${path} (${who}): ${reason}`);
+  } finally {
+    db.close();
+  }
+});
+{{/ownerLeaseDatabase}}
+{{#firstStartMigrations}}
+
+// Files of an older gateway's state dir this one refuses to start with until its own command has
+// imported them (the runtime row's firstStartMigrations). That command renames what it imported,
+// so it runs once: on the first boot after `clawdfly upgrade`.
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdtempSync } from 'node:fs';
+
+const FIRST_START_MIGRATIONS = {{firstStartMigrationsJson}};
+const GATEWAY_PACKAGE_DIR = '{{packageDir}}';
+const GATEWAY_ENTRY = join(GATEWAY_PACKAGE_DIR, '{{entry}}');
+
+function isDirectory(path) {
+  try {
+    return lstatSync(path).isDirectory(); // a symlink is not followed
+  } catch {
+    return false;
+  }
+}
+
+/** Regular files under `base` matching `glob` (`*` matches within one path segment); symlinks are not followed. */
+function matchGlob(base, glob) {
+  let paths = [base];
+  for (const segment of glob.split('/')) {
+    const re = new RegExp('^' + segment.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$');
+    paths = paths.filter(isDirectory).flatMap((dir) => readdirSync(dir).filter((name) => re.test(name)).map((name) => join(dir, name)));
+  }
+  return paths.filter((path) => {
+    try {
+      return lstatSync(path).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+function runMigration(migration, found) {
+  const command = `{{cliName}} ${migration.argv.join(' ')}`;
+  const live = join(STATE_DIR, CONFIG_FILE);
+  // The command rewrites the config it resolves (model refs, origins, skills): it gets a scratch copy
+  // through {{configPathEnv}}, so the live config stays the one clawdfly wrote.
+  const scratch = mkdtempSync(join(tmpdir(), 'clawdfly-migrate-'));
+  try {
+    const config = join(scratch, CONFIG_FILE);
+    if (existsSync(live)) copyFileSync(live, config);
+    log(`${migration.what} found (${found.join(', ')}): running \`${command}\` once before the gateway starts, on a scratch copy of ${live} (not changed)`);
+    const started = Date.now();
+    const result = spawnSync(process.execPath, [GATEWAY_ENTRY, ...migration.argv], {
+      cwd: GATEWAY_PACKAGE_DIR,
+      env: { ...process.env, '{{configPathEnv}}': config },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: migration.timeoutSeconds * 1000,
+      killSignal: 'SIGKILL',
+    });
+    const seconds = Math.round((Date.now() - started) / 1000);
+    const outcome = result.error
+      ? result.error.code === 'ETIMEDOUT' ? `was stopped after ${migration.timeoutSeconds} s` : `could not run (${result.error.message})`
+      : result.signal ? `was killed by ${result.signal}` : `exited ${result.status}`;
+    const left = found.filter((path) => existsSync(path));
+    if (!left.length) log(`\`${command}\` ${outcome} after ${seconds} s: imported ${found.join(', ')} (renamed *.migrated-*)`);
+    else log(`ERROR \`${command}\` ${outcome} after ${seconds} s and left ${left.join(', ')}: the gateway will refuse to start; the next boot runs it again`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+step('first-start migrations', () => {
+  for (const migration of FIRST_START_MIGRATIONS) {
+    const found = matchGlob(STATE_DIR, migration.glob);
+    if (found.length) runMigration(migration, found);
+  }
+});
+{{/firstStartMigrations}}

@@ -125,6 +125,24 @@ describe('doctor scenarios (flyctl double)', () => {
     expect(d.fake.restarts(d.machineId)).toBe(restarts + 1);
   }, T);
 
+  it('lock: openclaw refusing to start on a killed boot\'s owner lease fails the lock check; --fix restarts (the entrypoint releases the lease)', async () => {
+    const d = await deployed();
+    // the real lines of openclaw 2026.9.6 after a SIGKILL (test/image/openclaw.test.ts, before the entrypoint released the lease)
+    d.fake.seedLogs(APP, [
+      '2026-11-29T09:41:19.350+00:00 [gateway] starting...',
+      '2026-11-29T09:41:19.885+00:00 Gateway failed to start: Another Gateway owner lease is still active for this state directory. Run openclaw gateway status --deep for diagnostics.',
+    ], { machineId: d.machineId });
+    const restarts = d.fake.restarts(d.machineId);
+    const r = await d.doctor();
+    expect(failing(r.json)).toEqual(['lock']);
+    const lock = check(r.json, 'lock');
+    expect(lock.summary).toContain('Another Gateway owner lease is still active');
+    expect(lock.evidence.join('\n')).toContain('Gateway failed to start: Another Gateway owner lease is still active for this state directory');
+    expect(lock.fix).toContain(`fly machine restart ${d.machineId}`);
+    await fixAndRecheck(d, 'lock');
+    expect(d.fake.restarts(d.machineId)).toBe(restarts + 1);
+  }, T);
+
   it('config: the gateway rejecting the file (real "Invalid config" lines) fails; --fix pushes the local config and restarts', async () => {
     const d = await deployed();
     const local = JSON.parse(readFileSync(join(d.dir, 'clawdbot.json'), 'utf8')) as Record<string, unknown>;

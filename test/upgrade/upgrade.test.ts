@@ -234,22 +234,44 @@ describe('clawdfly upgrade', () => {
     expect(p.since(mark)).toEqual([]);
     expect(localFiles(p)).toEqual(files);
     expect(backups(p)).toEqual([]);
+  }, 200_000);
 
-    // clawdbot's credential store on the volume: openclaw 2026.9.6 would die after its listening line
-    // (FINDINGS-openclaw-migration.md §2), so the upgrade is refused, after reads only
+  it("clawdbot's credential store on the volume: the plan says the first start imports it, the wait grows, and the upgrade goes through", async () => {
+    const p = await deployedClawdbot();
+    // openclaw 2026.9.6 will not start until `openclaw doctor --fix` imported it (FINDINGS-openclaw-migration.md §2):
+    // the OpenClaw image's entrypoint runs that once before the gateway (proven on the real image, test/image/)
     const store = p.fake.machineFsPath(APP, p.machineId(), '/data/agents/main/agent/auth-profiles.json');
     mkdirSync(dirname(store), { recursive: true });
     writeFileSync(store, '{"version":1,"profiles":{}}\n');
-    const readsOnly = p.fake.invocations().length;
-    const blocked = await cli(p, ['upgrade', '--to', 'openclaw', '--yes']);
-    expect(blocked.code).toBe(2);
-    expect(blocked.stderr).toContain('/data/agents/main/agent/auth-profiles.json');
-    expect(blocked.stderr).toContain('openclaw doctor --fix');
-    expect(blocked.stderr).toContain('nothing was changed');
-    expect(mutations(p.since(readsOnly))).toEqual([]);
-    expect(localFiles(p)).toEqual(files);
-    expect(backups(p)).toEqual([]);
-  }, 200_000);
+
+    let mark = p.fake.invocations().length;
+    const dry = await cli(p, ['upgrade', '--to', 'openclaw', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const text = dry.stdout + dry.stderr;
+    expect(text).toContain("migrate    Clawdbot's credential store (made by `clawdbot onboard` / `models auth`) is on the volume (/data/agents/main/agent/auth-profiles.json)");
+    expect(text).toContain('runs `openclaw doctor --fix --non-interactive --yes` once before the gateway\'s first start (about 2 min, at most 10;');
+    // the usual wait (the suite's CLAWDFLY_VERIFY_TIMEOUT_MS), plus the entrypoint's own limit for the migration
+    const usual = Number(p.env['CLAWDFLY_VERIFY_TIMEOUT_MS']) / 1000;
+    expect(text).toMatch(new RegExp(`verify .* within ${usual + 600} s \\(the migration included\\)`));
+    const dryJson = JSON.parse((await cli(p, ['upgrade', '--to', 'openclaw', '--dry-run', '--json'])).stdout);
+    expect(dryJson.remote.map((st: { step: string }) => st.step)).toEqual(['backup', 'state', 'secrets', 'deploy', 'migrate', 'config', 'verify', 'on failure']);
+    expect(dryJson.firstStartMigrations).toEqual([
+      { path: '/data/agents/main/agent/auth-profiles.json', what: "Clawdbot's credential store (made by `clawdbot onboard` / `models auth`)", command: 'openclaw doctor --fix --non-interactive --yes', measuredSeconds: 120 },
+    ]);
+    expect(mutations(p.since(mark))).toEqual([]);
+    expect(existsSync(store)).toBe(true);
+
+    mark = p.fake.invocations().length;
+    const r = await cli(p, ['upgrade', '--to', 'openclaw', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.stdout + r.stderr;
+    expect(out).toContain("Clawdbot's credential store (made by `clawdbot onboard` / `models auth`): imported by `openclaw doctor --fix --non-interactive --yes` at the first start (/data/agents/main/agent/auth-profiles.json renamed *.migrated-*)");
+    expect(out).not.toContain('still on the volume');
+    expect(existsSync(store)).toBe(false);
+    expect(readdirSync(dirname(store)).filter((f) => /^auth-profiles\.json\.migrated-/.test(f))).toHaveLength(1);
+    expect((machine(p).image_ref as { labels: Record<string, string> }).labels['fakefly.gateway']).toBe('openclaw');
+    for (const o of ALL_OUTPUT) for (const secret of allSecretValues()) expect(o).not.toContain(secret);
+  }, 300_000);
 
   it('openclaw listening, then failing its start (FINDINGS §2): not verified, rolled back by itself', async () => {
     const p = await deployedClawdbot();

@@ -20,7 +20,8 @@ import type { Project } from '../../project/project.js';
 import { remoteConfigPath } from '../../gateway/runtime.js';
 import { planLocalUpgrade, type LocalUpgrade } from '../../upgrade/local.js';
 import { resolveUpgradeTarget } from '../../upgrade/target.js';
-import { blockedError, findStartBlockers } from '../../upgrade/blockers.js';
+import { findFirstStartMigrations, migrationBudgetMs, migrationCommand, type FoundMigration } from '../../upgrade/first-start.js';
+import { defaultVerifyTimeoutMs } from '../../deploy/verify.js';
 import { performUpgrade } from '../../upgrade/upgrade.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
@@ -65,9 +66,10 @@ export async function run({ opts }: CommandContext<typeof upgradeSpec>): Promise
 
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly);
-  const blockers = await findStartBlockers(fly, project.stateDir, machine.id, plan.to);
-  if (blockers.length) throw blockedError(blockers, plan.to);
-  const remote = remoteSteps(project, fly, machine, plan, timeoutMs);
+  // Files the new gateway imports with its own command at its first start: the wait grows by its budget.
+  const migrations = await findFirstStartMigrations(fly, project.stateDir, machine.id, plan.to);
+  const verifyMs = migrations.length ? (timeoutMs ?? defaultVerifyTimeoutMs()) + migrationBudgetMs(migrations) : timeoutMs;
+  const remote = remoteSteps(project, fly, machine, plan, verifyMs, migrations);
   const kept = keptThings(project, plan);
   const summary = {
     app: project.app,
@@ -77,6 +79,7 @@ export async function run({ opts }: CommandContext<typeof upgradeSpec>): Promise
     files: plan.changes.map((c) => ({ path: c.path, change: c.change, ...(c.edited ? { edited: true } : {}) })),
     secrets: plan.tokenRename ? [{ from: plan.tokenRename.from, to: plan.tokenRename.to, sameValue: true }] : [],
     remote: remote.map(({ step, what, argv, stdin }) => ({ step, what, ...(argv ? { argv: ['flyctl', ...argv] } : {}), ...(stdin ? { stdin } : {}) })),
+    firstStartMigrations: migrations.map((m) => ({ path: m.path, what: m.migration.what, command: migrationCommand(plan.to, m.migration), measuredSeconds: m.migration.measuredSeconds })),
     kept,
     warnings: plan.warnings,
   };
@@ -90,14 +93,15 @@ export async function run({ opts }: CommandContext<typeof upgradeSpec>): Promise
   const ok = await confirmOrYes(`Upgrade ${project.app} from ${plan.from.id} to ${plan.to.id}?`, { yes, defaultValue: false, flagHint: `add --yes: clawdfly upgrade --to ${plan.to.id} --yes` });
   if (!ok) throw new UsageError('nothing upgraded', `clawdfly upgrade --to ${plan.to.id} --yes`, 'not-confirmed');
 
-  const result = await performUpgrade({ project, fly, machine, plan, progress: new Progress(), deadlineMs: timeoutMs });
+  const result = await performUpgrade({ project, fly, machine, plan, progress: new Progress(), deadlineMs: verifyMs, migrations });
   if (isJsonMode()) {
-    out.json({ ok: true, ...summary, release: result.record.version, imageRef: result.record.imageRef, rollbackTo: result.before.version, backup: result.backup.file, config: result.project.remoteConfigPath, warnings: [...plan.warnings, ...result.warnings] });
+    out.json({ ok: true, ...summary, migrated: result.migrated.map((m) => m.path), release: result.record.version, imageRef: result.record.imageRef, rollbackTo: result.before.version, backup: result.backup.file, config: result.project.remoteConfigPath, warnings: [...plan.warnings, ...result.warnings] });
     return 0;
   }
   for (const w of result.warnings) out.warn(w);
   out.line();
   out.success(`${style.bold(project.app)} runs ${plan.to.id} (release v${result.record.version}; was ${plan.from.id}, v${result.before.version})`);
+  for (const m of result.migrated) out.info(`  ${m.migration.what}: imported by \`${migrationCommand(plan.to, m.migration)}\` at the first start (${m.path} renamed *.migrated-*)`);
   out.info(`  config: ${result.project.remoteConfigPath} · token: ${plan.tokenRename ? `${plan.tokenRename.to} (same value: paired browsers keep working)` : 'unchanged'}`);
   out.info(`  ${project.stateDir} before the upgrade: ${shown(result.backup.file)}`);
   out.info(`  go back: ${style.cmd(`clawdfly rollback --to v${result.before.version}`)}  (the ${plan.from.productName} image, files and config)`);
@@ -109,7 +113,7 @@ function shown(file: string): string {
   return rel && !rel.startsWith('..') ? rel : file;
 }
 
-function remoteSteps(project: Project, fly: FlyClient, machine: Machine, plan: LocalUpgrade, timeoutMs: number | undefined): RemoteStep[] {
+function remoteSteps(project: Project, fly: FlyClient, machine: Machine, plan: LocalUpgrade, timeoutMs: number | undefined, migrations: FoundMigration[]): RemoteStep[] {
   const release = machine.config?.metadata?.['fly_release_version'];
   const newConfig = remoteConfigPath(plan.to, project.stateDir);
   const steps: RemoteStep[] = [
@@ -121,8 +125,12 @@ function remoteSteps(project: Project, fly: FlyClient, machine: Machine, plan: L
   }
   steps.push(
     { step: 'deploy', what: `build and deploy the ${plan.to.productName} image (${plan.to.packageName}@${plan.to.packageVersion} on Node ${plan.to.nodeMajor}) with the new fly.toml`, argv: fly.deployArgv({ config: PROJECT_FILES.flyToml, noPublicIps: project.exposure === 'private' }) },
+    ...migrations.map((m) => ({
+      step: 'migrate',
+      what: `${m.migration.what} is on the volume (${m.path}): ${m.migration.why}. The new image's entrypoint runs \`${migrationCommand(plan.to, m.migration)}\` once before the gateway's first start (about ${Math.round(m.migration.measuredSeconds / 60)} min, at most ${Math.round(m.migration.timeoutSeconds / 60)}; on a scratch copy of the config, so ${newConfig} stays clawdfly's), which imports it into SQLite and renames the file *.migrated-*`,
+    })),
     { step: 'config', what: `write ${newConfig} (0600, atomic) from the migrated ${plan.to.configFileName}` },
-    { step: 'verify', what: `the machine starts and logs ${plan.to.productName}'s listening line (/${plan.to.listeningLine.source}/) within ${Math.round((timeoutMs ?? 120_000) / 1000)} s` },
+    { step: 'verify', what: `the machine starts and logs ${plan.to.productName}'s listening line (/${plan.to.listeningLine.source}/)${plan.to.readyLine ? ` and then /${plan.to.readyLine.source}/` : ''} within ${Math.round((timeoutMs ?? defaultVerifyTimeoutMs()) / 1000)} s${migrations.length ? ' (the migration included)' : ''}` },
     { step: 'on failure', what: `automatic rollback to the release that runs now${release ? ` (v${release})` : ''}: fly deploy --image ${machine.config?.image ?? imageRefOf(machine)}, the local files and ${remoteConfigPath(plan.from, project.stateDir)} as they are now` },
   );
   return steps;

@@ -1,4 +1,9 @@
-/** lock: "gateway already running" at start because a lock file outlived its owner. */
+/**
+ * lock: "gateway already running" at start because a lock file outlived its owner, or "Another Gateway
+ * owner lease is still active": the owner lease a gateway keeps in its SQLite state (the runtime row's
+ * ownerLease) outlived a killed boot. The entrypoint releases a lease whose owner is gone at every
+ * start, so a restart is the fix.
+ */
 import { bootLines, findings } from '../evidence.js';
 import { staleReason } from '../remote.js';
 import type { Check } from '../types.js';
@@ -8,7 +13,9 @@ export const lockCheck: Check = {
   id: 'lock',
   title: 'no stale gateway lock',
   run(ev) {
-    const lockLines = findings(bootLines(ev)).filter((f) => f.kind === 'lock');
+    const bootFindings = findings(bootLines(ev));
+    const lockLines = bootFindings.filter((f) => f.kind === 'lock');
+    const leaseLines = bootFindings.filter((f) => f.kind === 'owner-lease');
     const skip = missing(ev, ev.remote, 'the lock files');
     const locks = ev.remote?.value?.locks ?? [];
     const stale = locks.map((l) => ({ l, reason: staleReason(l) })).filter((x) => x.reason);
@@ -19,6 +26,14 @@ export const lockCheck: Check = {
     ];
     const id = ev.machine?.id ?? '<machine-id>';
     const restart = ev.machine ? shellLine(['fly', 'machine', 'restart', id, '-a', ev.project.app]) : `fly machine restart <machine-id> -a ${app(ev)}`;
+    if (!stale.length && !lockLines.length && leaseLines.length) {
+      return {
+        status: 'fail',
+        summary: 'the gateway refused to start: "Another Gateway owner lease is still active" (left by a boot that was killed; the entrypoint releases it at the next start)',
+        evidence: leaseLines.slice(0, 2).map((f) => logEvidence(f.line)),
+        fix: restart,
+      };
+    }
     if (stale.length || lockLines.length) {
       return {
         status: 'fail',

@@ -10,6 +10,7 @@
 //   stopMachine(ctx, m, s)           machine stopped
 //   exec(ctx, m, argv, io) -> Promise<{ code, stdout: Buffer, stderr: Buffer }>
 //   fsPath(ctx, machineId, absPath)  host path of a file inside the machine
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -107,6 +108,28 @@ export function gatewayListen(m) {
   return [{ command: cmd.join(' '), addresses: addrs }];
 }
 
+/**
+ * What the OpenClaw image's entrypoint does before the gateway's first start on a clawdbot volume
+ * (templates/runtime/prepare-data.mjs, the row's firstStartMigrations; proven on the real image in
+ * test/image/openclaw.test.ts): clawdbot's credential store `/data/agents/<id>/agent/auth-profiles.json`
+ * is imported by `openclaw doctor --fix`, which renames it `*.migrated-<time>-<uuid>`.
+ * Returns the machine paths it imported.
+ */
+function importCredentialStores(root, m) {
+  if (m.api.image_ref?.labels?.['fakefly.gateway'] !== 'openclaw') return [];
+  const agents = path.join(root, 'data', 'agents');
+  if (!fs.existsSync(agents)) return [];
+  const imported = [];
+  for (const id of fs.readdirSync(agents)) {
+    const store = path.join(agents, id, 'agent', 'auth-profiles.json');
+    if (!fs.lstatSync(path.join(agents, id)).isDirectory() || !fs.existsSync(store) || !fs.lstatSync(store).isFile()) continue;
+    const stamp = new Date().toISOString().replace(/:/g, '-');
+    fs.renameSync(store, `${store}.migrated-${stamp}-${crypto.randomUUID()}`);
+    imported.push(`/data/agents/${id}/agent/auth-profiles.json`);
+  }
+  return imported;
+}
+
 export const localBackend = {
   name: 'local',
 
@@ -124,6 +147,7 @@ export const localBackend = {
     const cmd = m.api.config?.init?.cmd || [];
     m.fake.processes = [{ pid: s.pidCounter, command: cmd.join(' ') || '(image CMD)' }];
     m.fake.listen = m.fake.listenOverride ?? gatewayListen(m);
+    m.fake.migrated = importCredentialStores(root, m);
   },
 
   stopMachine(ctx, m) {

@@ -178,6 +178,12 @@ function appendBootLogs(s, m) {
     ['app', ` INFO Preparing to run: \`${cmd.join(' ') || 'docker-entrypoint.sh'}\` as root`],
   ];
   const gateway = m.api.image_ref?.labels?.['fakefly.gateway'] || 'clawdbot';
+  // the OpenClaw image's entrypoint, before the gateway: what it imported (backend-local importCredentialStores)
+  for (const store of m.fake.migrated || []) {
+    const command = 'openclaw doctor --fix --non-interactive --yes';
+    lines.push(['app', `[clawdfly] Clawdbot's credential store (made by \`clawdbot onboard\` / \`models auth\`) found (${store}): running \`${command}\` once before the gateway starts, on a scratch copy of /data/openclaw.json (not changed)`]);
+    lines.push(['app', `[clawdfly] \`${command}\` exited 0 after 1 s: imported ${store} (renamed *.migrated-*)`]);
+  }
   const failure = s.gatewayBootFailures?.[gateway];
   if (failure) {
     // control.failGatewayBoot: this gateway logs its failure instead of listening (e.g. a config it refuses)
