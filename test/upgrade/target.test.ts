@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RUNTIMES } from '../../src/gateway/runtime.js';
 import { resolveUpgradeTarget } from '../../src/upgrade/target.js';
-import { buildGatewayConfig, migrateGatewayConfig } from '../../src/project/gateway-config.js';
+import { buildGatewayConfig, controlUiOrigins, migrateGatewayConfig, withControlUiOrigins } from '../../src/project/gateway-config.js';
 import { renameGatewayToken } from '../../src/project/secrets.js';
 import { DEFAULTS, type Answers } from '../../src/project/answers.js';
 
@@ -48,10 +48,11 @@ describe('upgrade --to', () => {
 });
 
 describe('config migration', () => {
-  it("init's clawdbot config migrated is exactly init's openclaw config, for every channel", () => {
+  it("init's clawdbot config migrated (with the app's origin) is exactly init's openclaw config, for every channel", () => {
     const set = answers({ discord: { guilds: [{ id: '123456789012345678', channels: ['general'] }], requireMention: true }, telegram: {}, signal: true, signalAccount: '+15551234567' });
     const migrated = JSON.parse(migrateGatewayConfig(buildGatewayConfig(set), openclaw));
-    expect(migrated).toEqual(buildGatewayConfig({ ...set, runtime: openclaw.id }));
+    // upgrade adds the app's Control UI origin to the migrated file (src/upgrade/local.ts), as init writes it
+    expect(withControlUiOrigins(migrated, controlUiOrigins(set.app, 'public'))).toEqual(buildGatewayConfig({ ...set, runtime: openclaw.id }));
   });
 
   it("the user's own edits survive: extra agents, changed models, unknown keys", () => {
