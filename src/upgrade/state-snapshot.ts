@@ -1,13 +1,20 @@
 /**
  * The old gateway's files on the state dir, kept for the way back. Before the new gateway first starts on
  * the volume, every top-level entry of the state dir (but tmp/, the workspace and clawdfly's own
- * folders) is hard-linked into `<state dir>/.clawdfly-pre-upgrade-<random>/`: no extra space, and a file
- * the new gateway later replaces, archives or deletes (OpenClaw moves legacy session stores into
- * SQLite) stays there as it was. Rolling back to the old runtime moves those entries back and sets
- * the new gateway's aside in `<state dir>/.clawdfly-post-upgrade-<random>/`.
+ * folders) is copied into `<state dir>/.clawdfly-pre-upgrade-<random>/`, so a file the new gateway
+ * later replaces, archives or deletes (OpenClaw moves legacy session stores into SQLite) stays there
+ * as it was. Rolling back to the old runtime moves those entries back and sets the new gateway's
+ * aside in `<state dir>/.clawdfly-post-upgrade-<random>/`.
+ *
+ * Copies, not hard links: OpenClaw 2026.9.6 refuses to read a file with a second link (its safe-fs
+ * guard against planted links) and its first start then fails at the device-auth migration
+ * ("FsSafeError: hardlinked path not allowed", seen in test/e2e/upgrade-journey.test.ts). The copy
+ * costs the space of those files: the script measures first and changes nothing when the volume
+ * has not that much free.
  *
  * Both scripts run as the owner of the state dir (remote/as-owner.ts), use mktemp names, and never
- * follow a link: `cp -al` links a symlink as a symlink, `mv` moves the link itself.
+ * follow a link: `cp -a` copies a symlink as a symlink, `du` does not follow it, `mv` moves the link
+ * itself.
  */
 import { posix } from 'node:path';
 import { ClawdflyError } from '../errors.js';
@@ -24,22 +31,34 @@ const NOT_SNAPSHOTTED = [TMP_SUBDIR, WORKSPACE_SUBDIR, 'lost+found'];
 // Paths are written "$d/"* (the slash inside the quotes), never "$d"/*: one spelling everywhere.
 const EACH_ENTRY = (dir: string) => `for p in "${dir}/"* "${dir}/".[!.]* "${dir}/"..?*; do [ -e "$p" ] || [ -L "$p" ] || continue; n="\${p##*/}"`;
 
+const NOT_A_SNAPSHOT = 3;
+const MISSING = 44;
+const NO_SPACE = 45;
+
 const SNAPSHOT_SCRIPT = [
   'set -e',
   'd="$1"; shift',
+  // kept "$n": 0 when the entry is the old gateway's (not tmp/, the workspace, clawdfly's own)
+  'kept() { for x in "$@"; do [ "$n" = "$x" ] && return 1; done; case "$n" in .clawdfly-*|.pre-restore-*) return 1 ;; esac; return 0; }',
+  // 1. room for the copy (kB), or nothing is made
+  'need=0',
+  `${EACH_ENTRY('$d')}`,
+  '  kept "$@" || continue',
+  '  k=$(du -sk -- "$p" 2>/dev/null | cut -f1) || k=0',
+  '  need=$((need + ${k:-0}))',
+  'done',
+  'free=$(df -Pk -- "$d" | { read -r _; read -r _ _ _ a _; echo "$a"; })',
+  // a margin of 1/8 + 1 MB: the new gateway writes its own store on the same volume
+  `[ "$((need + (need >> 3) + 1024))" -le "\${free:-0}" ] || { echo "__NOSPACE=$need $free" >&2; exit ${NO_SPACE}; }`,
+  // 2. the copy
   `s=$(mktemp -d "$d/${SNAPSHOT_PREFIX}XXXXXXXX")`,
   `${EACH_ENTRY('$d')}`,
-  '  skip=""; for x in "$@"; do [ "$n" = "$x" ] && skip=1; done',
-  '  case "$n" in .clawdfly-*|.pre-restore-*) skip=1 ;; esac',
-  '  [ -z "$skip" ] || continue',
-  // hard links first (free); a file the owner may not link (root made it): a copy; else named and skipped
-  '  cp -al -- "$p" "$s/$n" 2>/dev/null || { rm -rf -- "$s/$n"; cp -a -- "$p" "$s/$n" 2>/dev/null; } || { rm -rf -- "$s/$n"; echo "__SKIPPED=$n"; }',
+  '  kept "$@" || continue',
+  // a file the owner may not read (root made it 0600) is named and skipped: the backup has it
+  '  cp -a -- "$p" "$s/$n" 2>/dev/null || { rm -rf -- "$s/$n"; echo "__SKIPPED=$n"; }',
   'done',
   'echo "__SNAPSHOT=$s"',
 ].join('\n');
-
-const NOT_A_SNAPSHOT = 3;
-const MISSING = 44;
 
 const RESTORE_SCRIPT = [
   'set -e',
@@ -62,7 +81,19 @@ export interface Snapshot {
 }
 
 export async function snapshotState(fly: FlyClient, stateDir: string, machineId: string): Promise<Snapshot> {
-  const out = await fly.ssh(asDirOwner(stateDir, SNAPSHOT_SCRIPT, 'sh', [stateDir, ...NOT_SNAPSHOTTED]), { machineId });
+  let out: string;
+  try {
+    out = await fly.ssh(asDirOwner(stateDir, SNAPSHOT_SCRIPT, 'sh', [stateDir, ...NOT_SNAPSHOTTED]), { machineId });
+  } catch (error) {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === NO_SPACE) {
+      const [need, free] = (/__NOSPACE=(\d+) (\d*)/.exec(error.stderr) ?? []).slice(1).map((v) => Math.ceil(Number(v || 0) / 1024));
+      throw new ClawdflyError(`the volume has not enough free space to keep a copy of the old gateway's files for the way back (${need ?? '?'} MB needed, ${free ?? '?'} MB free); nothing was changed`, {
+        hint: 'fly volumes extend <volume id> -s <GB>  (fly volumes list shows the id), then clawdfly upgrade again',
+        code: 'snapshot-no-space',
+      });
+    }
+    throw error;
+  }
   const dir = /^__SNAPSHOT=(.+)$/m.exec(out)?.[1];
   if (!dir || !isSnapshotPath(stateDir, dir)) throw new ClawdflyError(`keeping the old gateway's files in ${stateDir} did not confirm`, { hint: 'clawdfly upgrade again (nothing was deployed)', code: 'snapshot-failed' });
   return { dir, skipped: [...out.matchAll(/^__SKIPPED=(.+)$/gm)].map((m) => m[1]!) };
