@@ -13,6 +13,7 @@ import type { Machine } from '../fly/json.js';
 import { findRuntime } from '../gateway/runtime.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import type { Project } from '../project/project.js';
+import { repoLayout } from '../project/repo-layout.js';
 import { readTextIfExists, writeFileAtomic } from '../util/fs.js';
 import { imageRefOf, listFiles } from './state.js';
 
@@ -69,13 +70,36 @@ export async function readReleases(dir: string, app: string): Promise<ReleaseHis
   return { version: 1, app, releases: [] };
 }
 
-/** The local files a release is made of: what builds the image, plus the gateway config. */
+/**
+ * The CI workflow init writes (`init --github-actions`), relative to the project: it names the gateway
+ * token's secret, so a release of another runtime row has its own. In a project below its repository's
+ * root it sits above the project (`../../.github/workflows/deploy.yml`).
+ */
+function workflowKey(project: Project): string {
+  return repoLayout(project.dir).workflowPath;
+}
+
+/**
+ * Where a release keeps its copy of a file: the same relative path, with each `..` (the workflow
+ * above the project) spelled `_up_`, so no copy is ever written outside the release's folder.
+ */
+function copyPathOf(copyDir: string, file: string): string {
+  return join(copyDir, ...file.split('/').map((part) => (part === '..' ? '_up_' : part)));
+}
+
+/** A recorded path that leaves the project is only ever the workflow's (a hand-edited releases.json is not followed elsewhere). */
+function checkedKey(project: Project, file: string): string {
+  if (file.split('/').includes('..') && file !== workflowKey(project)) throw new Error(`releases.json names ${file}, outside the project: refused`);
+  return file;
+}
+
+/** The local files a release is made of: what builds the image, plus the gateway config and the CI workflow. */
 export async function releaseFilePaths(project: Project): Promise<string[]> {
   const config = relative(project.dir, project.configPath).split(sep).join('/');
   const runtime = await listFiles(project.dir, PROJECT_FILES.runtimeDir);
   // answers.json names the runtime row (and written.json init's view of the files): a release of
   // another runtime puts them back too, so every command reads that runtime's names again.
-  const fixed = [PROJECT_FILES.flyToml, PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, config, PROJECT_FILES.answers, PROJECT_FILES.written];
+  const fixed = [PROJECT_FILES.flyToml, PROJECT_FILES.dockerfile, PROJECT_FILES.dockerignore, config, PROJECT_FILES.answers, PROJECT_FILES.written, workflowKey(project)];
   const present: string[] = [];
   for (const file of [...fixed, ...runtime]) {
     if ((await stat(join(project.dir, file)).catch(() => undefined))?.isFile()) present.push(file);
@@ -133,7 +157,7 @@ export async function recordRelease(
   await rm(copyDir, { recursive: true, force: true });
   await mkdir(copyDir, { recursive: true, mode: 0o700 });
   for (const file of Object.keys(files)) {
-    const target = join(copyDir, file);
+    const target = copyPathOf(copyDir, file);
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     await writeFile(target, await readFile(join(project.dir, file)), { mode: 0o600 });
     await chmod(target, 0o600);
@@ -205,7 +229,7 @@ export async function fileChanges(project: Project, target: ReleaseRecord): Prom
   const nowFiles = await hashLocalFiles(project);
   const changes: FileChange[] = [];
   for (const [file, meta] of Object.entries(target.files)) {
-    const then = await readFile(join(copyDir, file)).catch(() => undefined);
+    const then = await readFile(copyPathOf(copyDir, checkedKey(project, file))).catch(() => undefined);
     if (!then || sha256(then) !== meta.sha256) throw new Error(`the saved copy of ${file} for release v${target.version} is missing or altered (${join(RELEASES_DIR, target.version, file)})`);
     const now = nowFiles[file];
     if (!now) changes.push({ path: file, change: 'create', then: then.toString('utf8') });
@@ -236,7 +260,7 @@ export async function restoreFiles(project: Project, target: ReleaseRecord, chan
     // Keep the user's own permissions (a config kept 0600 stays 0600); only the executable bit follows the release.
     const base = previousMode !== undefined ? previousMode & 0o666 : 0o644;
     const mode = meta.executable ? base | ((base & 0o444) >> 2) : base;
-    await writeFileAtomic(abs, await readFile(join(copyDir, c.path), 'utf8'), mode);
+    await writeFileAtomic(abs, await readFile(copyPathOf(copyDir, checkedKey(project, c.path)), 'utf8'), mode);
   }
 }
 

@@ -24,7 +24,7 @@ import { recordRelease, restoreFiles, RELEASES_DIR, type FileChange, type Releas
 import { stagedSecrets } from './preflight.js';
 import { buildInputsHash, imageRefOf, readDeployState, secretsSetHash, writeDeployState } from './state.js';
 import { Verifier, type VerifyResult } from './verify.js';
-import { restoreStateSnapshot } from '../upgrade/state-snapshot.js';
+import { discardAside, restoreStateSnapshot } from '../upgrade/state-snapshot.js';
 
 export interface RollbackInput {
   project: Project;
@@ -59,9 +59,10 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
 
   // 1b. Back across an upgrade: the old gateway's files (the new one migrated them) in place first,
   // so the old gateway starts on the state it left. The new gateway's are set aside, not deleted.
+  let aside: string | undefined;
   if (input.stateSnapshot) {
     const snapshot = input.stateSnapshot;
-    await progress.run('state', `put the files kept before the upgrade back in ${project.stateDir}`, () => restoreStateSnapshot(fly, project.stateDir, machine.id, snapshot));
+    aside = await progress.run('state', `put the files kept before the upgrade back in ${project.stateDir}`, () => restoreStateSnapshot(fly, project.stateDir, machine.id, snapshot));
   }
 
   // 2. The old image, deployed with the old fly.toml (its env and command belong to that image).
@@ -117,8 +118,22 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
     return verifier.finish();
   });
   const final: Machine = verified.machine ?? started;
+  if (aside) await discardSetAside(fly, project, final, aside, backup, progress, verified.warnings);
   const record = await recordRelease(restored, final, { kind: 'rollback', backup: backup.file, rolledBackTo: target.version });
   return { record, restored, configWritten, backup, verify: verified };
+}
+
+/**
+ * The newer gateway's files set aside by the state step, once the older one is verified on its own:
+ * the backup taken first holds them, so they go (OpenClaw's SQLite stores and caches are not small).
+ * Failing to remove them is said, never a failed rollback.
+ */
+async function discardSetAside(fly: FlyClient, project: Project, machine: Machine, aside: string, backup: BackupResult, progress: Progress, warnings: string[]): Promise<void> {
+  try {
+    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside));
+  } catch (error) {
+    warnings.push(`${aside} was not removed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); it holds the newer gateway's files, also in ${backup.file}: clawdfly ssh -- rm -rf ${quoteWord(aside)}`);
+  }
 }
 
 /**

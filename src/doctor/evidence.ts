@@ -11,7 +11,7 @@ import { FlyClient } from '../fly/client.js';
 import { exitOf, type Machine, type MachineEvent } from '../fly/json.js';
 import { checkConfigText } from '../gateway/config-file.js';
 import { classifyLines, type LogFinding } from '../gateway/logs.js';
-import { gatewayCli, gatewayCliUrlFlag, GATEWAY_USER, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
+import { gatewayRpcCli, GATEWAY_USER, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
 import type { Project } from '../project/project.js';
 import { parseRemoteFacts, remoteFactsArgv, type RemoteFacts } from './remote.js';
 import type { DevicesList, Evidence, LogLine, Probe } from './types.js';
@@ -122,8 +122,7 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
 
 export function devicesArgv(project: Project, machine: Machine | undefined, args: string[]): string[] {
   // The CLI dials the default port unless told the one the gateway was started with.
-  const port = machineGatewayPort(machine);
-  return gatewayCli(project.runtime, ['devices', ...args, ...(port ? [gatewayCliUrlFlag(port)] : [])]);
+  return gatewayRpcCli(project.runtime, machineGatewayPort(machine), ['devices', ...args]);
 }
 
 export async function listDevices(client: FlyClient, project: Project, machine: Machine): Promise<DevicesList> {

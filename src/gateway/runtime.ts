@@ -85,6 +85,15 @@ export interface GatewayRuntime {
    * (openclaw moved to it, with more: src/project/gateway-config.ts).
    */
   configDialect: 'agents-list' | 'agents-entries';
+  /**
+   * How the gateway's CLI is told which port the running gateway listens on, for its RPC commands
+   * (`devices …`): it dials the default port otherwise, not the `--port` the gateway was started with.
+   * - url-flag: `--url=ws://127.0.0.1:<port>`, the token still read from the environment (clawdbot);
+   * - port-env: the port env var (env.gatewayPort) in the CLI's environment. openclaw refuses `--url`
+   *   without an explicit `--token` ("gateway url override requires explicit credentials"), and a
+   *   token on argv is a leak.
+   */
+  cliGatewayTarget: 'url-flag' | 'port-env';
   /** Known fatal bugs of this release, matched in logs by doctor. */
   knownCrashes: { pattern: RegExp; summary: string; fix: string }[];
   /**
@@ -133,6 +142,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     compileCacheName: 'jiti transpile cache',
     configValidator: { kind: 'schema' },
     configDialect: 'agents-list',
+    cliGatewayTarget: 'url-flag',
     // node-llama-cpp (local embeddings) ships ~700 MB of cuda/vulkan/arm builds; a Fly CPU machine
     // uses linux-x64 alone. Declarations and source maps are another ~250 MB.
     imagePrune: { platformPackageScopes: ['@node-llama-cpp'], declarationsAndSourceMaps: true },
@@ -186,6 +196,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     compileCacheEnv: 'NODE_COMPILE_CACHE',
     configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
     configDialect: 'agents-entries',
+    cliGatewayTarget: 'port-env',
     knownCrashes: [],
     // Measured (FINDINGS-openclaw-migration.md §2): with clawdbot's credential store present, 2026.9.6
     // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;
@@ -338,11 +349,15 @@ export function gatewayCli(runtime: GatewayRuntime, args: string[]): string[] {
 }
 
 /**
- * `--url` for the gateway CLI's RPC commands (`devices …`): the CLI otherwise dials the default
- * port 18789, not the `--port` the gateway was started with. One `--url=…` word.
+ * The gateway CLI for an RPC command (`devices …`) aimed at the gateway listening on `port`, e.g.
+ * `node …/dist/index.js devices list --url=ws://127.0.0.1:3000` or
+ * `env OPENCLAW_GATEWAY_PORT=3000 node …/dist/index.js devices list` (`env` as argv[0], since
+ * `ssh console -C` and `podman exec` run no shell). The token always comes from the environment.
  */
-export function gatewayCliUrlFlag(port: number): string {
-  return `--url=ws://127.0.0.1:${port}`;
+export function gatewayRpcCli(runtime: GatewayRuntime, port: number | undefined, args: string[]): string[] {
+  if (port === undefined) return gatewayCli(runtime, args);
+  if (runtime.cliGatewayTarget === 'port-env') return ['env', `${runtime.env.gatewayPort}=${port}`, ...gatewayCli(runtime, args)];
+  return gatewayCli(runtime, [...args, `--url=ws://127.0.0.1:${port}`]);
 }
 
 /** Pending device-pairing requests expire after 5 minutes (PENDING_TTL_MS in infra/device-pairing). */

@@ -7,6 +7,7 @@ import type { Answers } from './answers.js';
 import { providersOf } from './answers.js';
 import { DEFAULT_GATEWAY_PORT, findRuntime, SIGNAL_CLI_PATH, STATE_DIR, WORKSPACE_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 import type { ClawdbotConfig } from '../gateway/schema.js';
+import { exposureOf } from './network.js';
 
 /**
  * The config in the shape of the project's runtime. OpenClaw's differences were measured with its own
@@ -16,7 +17,9 @@ import type { ClawdbotConfig } from '../gateway/schema.js';
 export function buildGatewayConfig(answers: Answers): Record<string, unknown> {
   const runtime = findRuntime(answers.runtime)!;
   const config = buildClawdbotConfig(answers, runtime.displayVersion);
-  return runtime.configDialect === 'agents-entries' ? toOpenClawShape(config as Record<string, unknown>) : config;
+  if (runtime.configDialect !== 'agents-entries') return config;
+  // The same origins `clawdfly upgrade` adds: without them OpenClaw refuses the Control UI's browser.
+  return withControlUiOrigins(toOpenClawShape(config as Record<string, unknown>), controlUiOrigins(answers.app, exposureOf(answers)));
 }
 
 type Obj = Record<string, unknown>;

@@ -147,6 +147,7 @@ export function renderWorkflow(answers: Answers, layout: RepoLayout): string {
   const names = projectSecretNames(answers, runtime);
   return renderTemplate(readTemplate('github-deploy.yml.tmpl'), {
     app: answers.app,
+    productName: runtime.productName,
     clawdflyVersion: clawdflyVersion(),
     branch: yamlQuote(layout.branch),
     workflowName: `Deploy ${answers.app} to Fly.io`,

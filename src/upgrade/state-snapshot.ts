@@ -3,8 +3,10 @@
  * the volume, every top-level entry of the state dir (but tmp/, the workspace and clawdfly's own
  * folders) is copied into `<state dir>/.clawdfly-pre-upgrade-<random>/`, so a file the new gateway
  * later replaces, archives or deletes (OpenClaw moves legacy session stores into SQLite) stays there
- * as it was. Rolling back to the old runtime moves those entries back and sets the new gateway's
- * aside in `<state dir>/.clawdfly-post-upgrade-<random>/`.
+ * as it was. Rolling back to the old runtime sets the new gateway's entries (the same names, and the
+ * ones it created) aside in `<state dir>/.clawdfly-post-upgrade-<random>/` and moves the snapshot's
+ * back; the aside folder is removed once the old gateway is verified (the rollback's backup, taken
+ * before, holds it).
  *
  * Copies, not hard links: OpenClaw 2026.9.6 refuses to read a file with a second link (its safe-fs
  * guard against planted links) and its first start then fails at the device-auth migration
@@ -60,19 +62,34 @@ const SNAPSHOT_SCRIPT = [
   'echo "__SNAPSHOT=$s"',
 ].join('\n');
 
+// Every entry the snapshot would have taken goes aside (the newer gateway's versions, and what it
+// created: OpenClaw's state/ SQLite stores), so the old gateway finds its state dir exactly as it left it.
 const RESTORE_SCRIPT = [
   'set -e',
-  'd="$1"; s="$2"',
+  'd="$1"; s="$2"; shift 2',
   // mktemp's names hold no "..": one that does was not made by the snapshot script
   `case "$s" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${SNAPSHOT_PREFIX}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
   `{ [ -d "$s" ] && [ ! -L "$s" ]; } || exit ${MISSING}`,
   `a=$(mktemp -d "$d/${ASIDE_PREFIX}XXXXXXXX")`,
+  `${EACH_ENTRY('$d')}`,
+  '  skip=""; for x in "$@"; do [ "$n" = "$x" ] && skip=1; done',
+  '  case "$n" in .clawdfly-*|.pre-restore-*) skip=1 ;; esac',
+  '  [ -n "$skip" ] || mv -- "$p" "$a/$n"',
+  'done',
   `${EACH_ENTRY('$s')}`,
-  '  if [ -e "$d/$n" ] || [ -L "$d/$n" ]; then mv -- "$d/$n" "$a/$n"; fi',
   '  mv -- "$p" "$d/$n"',
   'done',
   'rmdir -- "$s"',
   'echo "__ASIDE=$a"',
+].join('\n');
+
+const DISCARD_SCRIPT = [
+  'set -e',
+  'd="$1"; a="$2"',
+  `case "$a" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${ASIDE_PREFIX}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
+  // rm -rf never follows a link it meets inside; the folder itself must be a folder, not a link
+  `{ [ -d "$a" ] && [ ! -L "$a" ]; } || exit 0`,
+  'rm -rf -- "$a"',
 ].join('\n');
 
 export interface Snapshot {
@@ -104,11 +121,22 @@ export function isSnapshotPath(stateDir: string, path: string): boolean {
   return posix.dirname(path) === stateDir && new RegExp(`^\\${SNAPSHOT_PREFIX}[A-Za-z0-9]+$`).test(posix.basename(path));
 }
 
+/** A path RESTORE_SCRIPT sets the newer gateway's files aside in. */
+export function isAsidePath(stateDir: string, path: string): boolean {
+  return posix.dirname(path) === stateDir && new RegExp(`^\\${ASIDE_PREFIX}[A-Za-z0-9]+$`).test(posix.basename(path));
+}
+
+/** Removes the newer gateway's files set aside by a rollback (only a path of that shape, never through a link). */
+export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string): Promise<void> {
+  if (!isAsidePath(stateDir, aside)) throw new ClawdflyError(`${aside} is not a folder clawdfly set aside in ${stateDir}`, { code: 'aside-invalid' });
+  await fly.ssh(asDirOwner(stateDir, DISCARD_SCRIPT, 'sh', [stateDir, aside]), { machineId });
+}
+
 /** Puts the snapshot's entries back; returns where the newer gateway's were set aside. */
 export async function restoreStateSnapshot(fly: FlyClient, stateDir: string, machineId: string, snapshot: string): Promise<string> {
   if (!isSnapshotPath(stateDir, snapshot)) throw new ClawdflyError(`${snapshot} is not a clawdfly snapshot of ${stateDir}`, { hint: 'check .clawdfly/releases.json', code: 'snapshot-invalid', exitCode: 2 });
   try {
-    const out = await fly.ssh(asDirOwner(stateDir, RESTORE_SCRIPT, 'sh', [stateDir, snapshot]), { machineId });
+    const out = await fly.ssh(asDirOwner(stateDir, RESTORE_SCRIPT, 'sh', [stateDir, snapshot, ...NOT_SNAPSHOTTED]), { machineId });
     return /^__ASIDE=(.+)$/m.exec(out)?.[1] ?? '';
   } catch (error) {
     if (error instanceof FlyRemoteExitError && error.remoteStatus === MISSING) {

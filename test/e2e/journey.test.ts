@@ -181,7 +181,8 @@ describe('end-to-end journey against the real image (podman)', () => {
   it('init → deploy → config push (hot reload) → doctor → SIGKILL → stale lock → doctor --fix → listening again', async () => {
     // 1. deploy: app, volume, secrets, the real image built and run as the machine, verified
     const deploy = await step('deploy', () => cli(['deploy', '--yes', '--json'], {}, 25 * MIN));
-    expect(deploy.code, deploy.stderr).toBe(0);
+    // --json: the failure's cause is on stdout
+    expect(deploy.code, `${deploy.stdout}\n${tail(deploy.stderr, 30)}`).toBe(0);
     const deployed = json<{ ok: boolean; machineId: string; url: string; config: string; changes: string[] }>(deploy);
     expect(deployed.ok).toBe(true);
     expect(deployed.url).toBe(`http://127.0.0.1:${hostPort}/`);

@@ -443,11 +443,17 @@ describe.concurrent('ssh console', () => {
   test('devices stand-in records argv; no started machines error', async ({ fake, work, fly, json, writeProject, deployedApp }) => {
     const id = await deployedApp();
     fake.setDevices('claw-test', id, { pending: [{ requestId: 'req1', deviceId: 'dev-abc', role: 'operator' }] });
-    const l = await fly(['ssh', 'console', '-a', 'claw-test', '-q', '-C', 'node dist/index.js devices list']);
+    // The CLI dials 18789 unless told the gateway's port (3000 here), like the real one.
+    const wrongPort = await fly(['ssh', 'console', '-a', 'claw-test', '-q', '-C', 'node dist/index.js devices list']);
+    expect(wrongPort.stderr).toContain('connect ECONNREFUSED 127.0.0.1:18789');
+    const l = await fly(['ssh', 'console', '-a', 'claw-test', '-q', '-C', 'node dist/index.js devices list --url=ws://127.0.0.1:3000']);
     expect(l.stdout).toContain('req1');
-    const a = await fly(['ssh', 'console', '-a', 'claw-test', '-q', '-C', "sh -c 'clawdbot devices approve req1'"]);
+    const a = await fly(['ssh', 'console', '-a', 'claw-test', '-q', '-C', "sh -c 'clawdbot devices approve req1 --url ws://127.0.0.1:3000'"]);
     expect(a.code, a.stderr).toBe(0);
-    expect(fake.clawdbotCalls().map((c: any) => c.argv.slice(-3).join(' '))).toEqual(['dist/index.js devices list', 'devices approve req1']);
+    const viaEnv = await fly(['ssh', 'console', '-a', 'claw-test', '-q', '-C', 'env CLAWDBOT_GATEWAY_PORT=3000 node dist/index.js devices list --json']);
+    expect(viaEnv.code, viaEnv.stderr).toBe(0);
+    expect(fake.clawdbotCalls().map((c: any) => c.argv.slice(c.argv.indexOf('devices')).join(' '))).toEqual(['devices list', 'devices list --url=ws://127.0.0.1:3000', 'devices approve req1 --url ws://127.0.0.1:3000', 'devices list --json']);
+    expect(fake.clawdbotCalls().at(-1).env).toEqual({ CLAWDBOT_GATEWAY_PORT: '3000' });
     fake.setMachine('claw-test', id, { state: 'stopped' });
     expect((await fly(['ssh', 'console', '-a', 'claw-test', '-C', 'ls'])).stderr).toContain('app claw-test has no started VMs.');
   });

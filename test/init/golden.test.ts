@@ -210,7 +210,9 @@ describe.each(CASES)('init golden files: $name', (c) => {
     expect(fly['app']).toBe(c.flags[c.flags.indexOf('--app') + 1]);
     // The hand mirror of the schema is clawdbot's; openclaw's own validator runs in test/up.
     if (runtime.configValidator.kind === 'schema') expect(validateConfigObject(config)).toEqual([]);
-    expect(config['gateway']).toEqual({ mode: 'local', bind: 'lan' });
+    // OpenClaw takes browsers only from listed origins: the app's own URL is there from the start.
+    const originsNeeded = runtime.configDialect === 'agents-entries' ? { controlUi: { allowedOrigins: [`https://${fly['app']}.fly.dev`] } } : {};
+    expect(config['gateway']).toEqual({ mode: 'local', bind: 'lan', ...originsNeeded });
     expect(config['agents']['defaults']['workspace']).toBe('/data/workspace');
     const answers = JSON.parse(readFileSync(join(dir, '.clawdfly', 'answers.json'), 'utf8')) as Json;
     expect(answers['app']).toBe(fly['app']);

@@ -140,3 +140,20 @@ describe('init over a folder that already has a .gitignore', { timeout: 60_000 }
     expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe(text);
   });
 });
+
+describe('init re-run, openclaw', { timeout: 60_000 }, () => {
+  it('--private follows into openclaw.json: the Control UI origins become the Flycast and tunnel ones', async () => {
+    const dir = freshDir();
+    const first = await initJson(['--yes', '--dir', dir, '--app', 'oc-claw', '--runtime', 'openclaw']);
+    expect(first.code, first.stderr).toBe(0);
+    const origins = () => JSON.parse(readFileSync(join(dir, 'openclaw.json'), 'utf8')).gateway.controlUi.allowedOrigins;
+    expect(origins()).toEqual(['https://oc-claw.fly.dev']);
+    const again = await initJson(['--yes', '--dir', dir]);
+    expect(statusOf(again.doc?.files, 'openclaw.json')).toBe('identical');
+    const priv = await initJson(['--yes', '--dir', dir, '--private']);
+    expect(priv.code, priv.stderr).toBe(0);
+    expect(statusOf(priv.doc?.files, 'openclaw.json')).toBe('update');
+    expect(origins()).toEqual(['http://oc-claw.flycast', 'http://127.0.0.1:18789', 'http://localhost:18789']);
+  });
+});
+

@@ -133,3 +133,30 @@ describe('clawdfly devices', () => {
     }
   });
 });
+
+// openclaw 2026.9.6 refuses `--url` without an explicit token (the double answers as it does); its
+// CLI is aimed at the machine's port through OPENCLAW_GATEWAY_PORT, with `env` as argv[0] (no shell).
+describe('clawdfly devices on an openclaw machine', () => {
+  let oc: Deployment;
+  beforeAll(async () => {
+    oc = await deployed({ init: ['--runtime', 'openclaw'] });
+  }, 60_000);
+
+  it('reaches the gateway through the port variable, never --url, and approves', async () => {
+    oc.fake.setDevices(APP, oc.machineId, { pending: [newerRequest], paired: [] });
+    const calls = () => oc.fake.clawdbotCalls();
+    const before = calls().length;
+    const list = await oc.cli(['devices', 'list', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).pending.map((p: { requestId: string }) => p.requestId)).toEqual(['req-newer-2222']);
+    const approve = await oc.cli(['devices', 'approve', '--latest']);
+    expect(approve.code, approve.stderr).toBe(0);
+    const seen = calls().slice(before);
+    expect(seen.map((c) => c.argv[1])).toEqual(Array(seen.length).fill('/app/node_modules/openclaw/dist/index.js'));
+    expect(seen.map((c) => c.env)).toEqual(Array(seen.length).fill({ OPENCLAW_GATEWAY_PORT: '3000' }));
+    expect(seen.flatMap((c) => c.argv).some((a) => a.startsWith('--url') || a.startsWith('--token'))).toBe(false);
+    const ssh = oc.fake.invocations().map((i: { argv: string[] }) => i.argv).filter((a: string[]) => a[0] === 'ssh');
+    expect(ssh.at(-1)).toContain('env OPENCLAW_GATEWAY_PORT=3000 node /app/node_modules/openclaw/dist/index.js devices approve req-newer-2222 --json');
+  });
+});
+

@@ -3,13 +3,13 @@
  * the default target skips releases identical to the current one, and the release copies never
  * reach the image build context (the build inputs hash does not move when they appear).
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { initProject } from '../helpers/cli.js';
+import { initProject, runCli, tempDir, TEST_SECRETS } from '../helpers/cli.js';
 import { loadProject } from '../../src/project/project.js';
 import { buildInputsHash } from '../../src/deploy/state.js';
-import { currentAndPrevious, KEEP_RELEASES, readReleases, recordRelease } from '../../src/deploy/releases.js';
+import { currentAndPrevious, fileChanges, KEEP_RELEASES, readReleases, recordRelease, restoreFiles } from '../../src/deploy/releases.js';
 import { chooseTarget } from '../../src/commands/rollback/index.js';
 import type { Machine } from '../../src/fly/json.js';
 import { contextHash } from '../support/podman.js';
@@ -65,5 +65,31 @@ describe('release history', () => {
     expect(currentAndPrevious(history).previous?.version).toBe('1');
     const only = { ...history, releases: history.releases.slice(0, 1) };
     expect(() => chooseTarget(only, undefined)).toThrow(/only one release/);
+  });
+
+  it('a CI workflow at the repository root, above the project: kept with the release, copied inside its folder, put back', async () => {
+    const repo = tempDir();
+    mkdirSync(join(repo, '.git'));
+    writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    const dir = join(repo, 'infra', 'gateway');
+    const init = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--github-actions'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
+    expect(init.code, init.stderr).toBe(0);
+    const workflow = join(repo, '.github', 'workflows', 'deploy.yml');
+    const original = readFileSync(workflow, 'utf8');
+    const project = await loadProject(dir);
+    const first = await recordRelease(project, machine(1, 'a'), { kind: 'deploy' });
+    expect(Object.keys(first.files)).toContain('../../.github/workflows/deploy.yml');
+    expect(readFileSync(join(dir, '.clawdfly', 'releases', '1', '_up_', '_up_', '.github', 'workflows', 'deploy.yml'), 'utf8')).toBe(original);
+
+    writeFileSync(workflow, original.replace('CLAWDBOT_GATEWAY_TOKEN', 'OPENCLAW_GATEWAY_TOKEN'));
+    await recordRelease(project, machine(2, 'b'), { kind: 'deploy' });
+    const changes = await fileChanges(project, first);
+    expect(changes.map((c) => [c.path, c.change])).toEqual([['../../.github/workflows/deploy.yml', 'update']]);
+    await restoreFiles(project, first, changes);
+    expect(readFileSync(workflow, 'utf8')).toBe(original);
+
+    // a releases.json edited to name another path outside the project is not followed
+    const tampered = { ...first, files: { ...first.files, '../../../elsewhere.txt': first.files['../../.github/workflows/deploy.yml']! } };
+    await expect(fileChanges(project, tampered)).rejects.toThrow(/outside the project: refused/);
   });
 });

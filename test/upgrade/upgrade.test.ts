@@ -5,6 +5,7 @@
  * openclaw's name, and `rollback` puts the exact pre-upgrade image ref and command back. A dry run
  * and every refusal change nothing; a new gateway that never listens is rolled back by itself.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,8 +66,8 @@ function backups(p: Project): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.tar.gz')) : [];
 }
 
-async function deployedClawdbot(): Promise<Project> {
-  const p = await newProject();
+async function deployedClawdbot(initFlags: string[] = []): Promise<Project> {
+  const p = await newProject({ initFlags });
   const first = await p.deploy(['--yes', '--json']);
   expect(first.code, first.stderr).toBe(0);
   writeData(p);
@@ -75,8 +76,11 @@ async function deployedClawdbot(): Promise<Project> {
 
 describe('clawdfly upgrade', () => {
   it('clawdbot → openclaw: new image running openclaw, /data intact, config under its new name; rollback restores the exact image and command', async () => {
-    const p = await deployedClawdbot();
-    const before = { image: machine(p).image_ref, imageName: machine(p).config.image, cmd: machine(p).config.init?.cmd, files: localFiles(p), remote: p.remoteConfig()! };
+    // with a CI workflow: it names the gateway token's secret, so it changes with the runtime and comes back on rollback
+    const p = await deployedClawdbot(['--github-actions']);
+    const workflow = '.github/workflows/deploy.yml';
+    const before = { image: machine(p).image_ref, imageName: machine(p).config.image, cmd: machine(p).config.init?.cmd, files: localFiles(p), remote: p.remoteConfig()!, workflow: read(p, workflow) };
+    expect(before.workflow).toContain('CLAWDBOT_GATEWAY_TOKEN: ${{ secrets.CLAWDBOT_GATEWAY_TOKEN }}');
     const token = /CLAWDBOT_GATEWAY_TOKEN="([^"]+)"/.exec(before.files['.clawdfly/secrets.env']!)![1]!;
 
     // --dry-run: the whole plan, and no change anywhere
@@ -169,6 +173,9 @@ describe('clawdfly upgrade', () => {
     mkdirSync(fsOf('state'), { recursive: true });
     writeFileSync(fsOf('state/openclaw.sqlite'), 'SQLite format 3\0');
 
+    expect(read(p, workflow)).toContain('# Deploys the OpenClaw gateway');
+    expect(read(p, workflow)).toContain('OPENCLAW_GATEWAY_TOKEN: ${{ secrets.OPENCLAW_GATEWAY_TOKEN }}');
+    expect(read(p, workflow)).not.toContain('CLAWDBOT_');
     // what runs is what the project says: deploy sees nothing to do (no rebuild, no secret re-staged)
     const steady = await p.deploy(['--yes', '--json']);
     expect(steady.code, steady.stderr).toBe(0);
@@ -194,16 +201,20 @@ describe('clawdfly upgrade', () => {
     expect(localFiles(p)['clawdbot.json']).toBe(before.files['clawdbot.json']);
     expect(existsSync(join(p.dir, 'openclaw.json'))).toBe(false);
     for (const f of ['fly.toml', 'Dockerfile', 'runtime/package.json', '.clawdfly/answers.json']) expect(read(p, f), f).toBe(before.files[f]);
+    expect(read(p, workflow)).toBe(before.workflow);
     expect(read(p, '.clawdfly/secrets.env')).toContain(`CLAWDBOT_GATEWAY_TOKEN=${JSON.stringify(token)}`);
     expect(JSON.parse(p.remoteConfig()!)).toEqual(JSON.parse(before.remote));
-    // clawdbot's files are back where clawdbot reads them; openclaw's are set aside, not deleted
+    // clawdbot's files are back where clawdbot reads them; openclaw's were set aside, then removed once
+    // clawdbot was verified: the backup the rollback took first holds them
     for (const [rel, text] of Object.entries(DATA_FILES)) expect(dataFile(p, rel), rel).toBe(text);
     expect(dataFile(p, 'devices/paired.json.migrated')).toBeUndefined();
     expect(existsSync(fsOf(upgradeRecord.stateSnapshot.slice('/data/'.length)))).toBe(false);
-    const aside = readdirSync(fsOf('.')).filter((n) => n.startsWith('.clawdfly-post-upgrade-'));
-    expect(aside).toHaveLength(1);
-    expect(existsSync(fsOf(`${aside[0]}/agents/main/session-sqlite-import-archive/legacy-store.sessions.json.imported-1`))).toBe(true);
-    expect(dataFile(p, 'state/openclaw.sqlite')).toBeDefined();
+    expect(readdirSync(fsOf('.')).filter((n) => n.startsWith('.clawdfly-'))).toEqual([]);
+    expect(dataFile(p, 'state/openclaw.sqlite')).toBeUndefined();
+    const rollbackBackup = JSON.parse(back.stdout).backup as string;
+    const members = execFileSync('tar', ['-tzf', rollbackBackup], { encoding: 'utf8' }).split('\n');
+    expect(members).toContain('state/openclaw.sqlite');
+    expect(members).toContain('agents/main/session-sqlite-import-archive/legacy-store.sessions.json.imported-1');
     // and what runs is what the project says: the next deploy changes nothing
     const redeploy = await p.deploy(['--yes', '--json']);
     expect(redeploy.code, redeploy.stderr).toBe(0);

@@ -9,7 +9,7 @@ import { ClawdflyError, UsageError } from '../../errors.js';
 import type { FlyClient } from '../../fly/client.js';
 import type { Machine } from '../../fly/json.js';
 import { errorText, FlyRemoteExitError } from '../../fly/errors.js';
-import { gatewayCli, gatewayCliUrlFlag, GATEWAY_USER, PAIRING_REQUEST_TTL_MS } from '../../gateway/runtime.js';
+import { gatewayRpcCli, GATEWAY_USER, PAIRING_REQUEST_TTL_MS } from '../../gateway/runtime.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { formatAge, parseDeviceList, table, type DeviceList, type PendingDevice } from '../../operate/devices.js';
 import { gatewayPortOf, pickMachine } from '../../operate/machine.js';
@@ -85,7 +85,7 @@ class GatewayDevices {
   }
 
   private async cli(args: string[]): Promise<string> {
-    const argv = gatewayCli(this.project.runtime, [...args, '--json', gatewayCliUrlFlag(this.port)]);
+    const argv = gatewayRpcCli(this.project.runtime, this.port, [...args, '--json']);
     try {
       // As the gateway's user: the CLI writes its device identity into the state dir, which root must not own.
       return await this.fly.ssh(argv, { machineId: this.machine.id, user: GATEWAY_USER });

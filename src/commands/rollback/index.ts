@@ -129,7 +129,7 @@ function printPlan(project: Project, then: Project, plan: RollbackPlan, changes:
   out.info(`  runtime ${plan.to.runtime === project.runtime.id ? plan.to.runtime : `${project.runtime.id} → ${plan.to.runtime} (${project.runtime.env.gatewayToken} becomes ${then.runtime.env.gatewayToken} again in .clawdfly/secrets.env, same value)`}`);
   out.info(`  backup  ${project.stateDir} into .clawdfly/backups/ first`);
   out.info(`  config  ${plan.pushConfig ? `${then.remoteConfigPath} replaced by release v${plan.to.version}'s (previous kept as a .bak)` : `${then.remoteConfigPath} already matches`}`);
-  if (plan.stateSnapshot) out.info(`  state   ${plan.stateSnapshot} (${then.runtime.productName}'s files as they were before the upgrade) back in ${project.stateDir}; ${project.runtime.productName}'s set aside`);
+  if (plan.stateSnapshot) out.info(`  state   ${plan.stateSnapshot} (${then.runtime.productName}'s files as they were before the upgrade) back in ${project.stateDir}; ${project.runtime.productName}'s set aside, and removed once ${then.runtime.productName} is verified (the backup keeps them)`);
   if (!changes.length) out.info('  files   unchanged');
   for (const c of changes) {
     out.info(`  file    ${c.change.padEnd(6)} ${c.path}`);

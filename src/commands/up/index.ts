@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import type { CommandContext } from '../types.js';
 import type { upSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
-import { DEFAULT_GATEWAY_PORT, gatewayCli, gatewayCliUrlFlag, TMP_SUBDIR } from '../../gateway/runtime.js';
+import { DEFAULT_GATEWAY_PORT, gatewayRpcCli, TMP_SUBDIR } from '../../gateway/runtime.js';
 import { chooseEngine, probeEngines, type EngineDecision, type EngineRequest } from '../../local/engine.js';
 import { containerName, ContainerEngine, ensureImage, prepareVolume, removeReplacedImage, splitCommand, startContainer, useImage } from '../../local/container.js';
 import { ensureLocalRuntime, hostGatewayArgv, resolveHostNode, spawnHostGateway } from '../../local/host.js';
@@ -214,7 +214,7 @@ async function runInContainer(ctx: Ctx, kind: 'podman' | 'docker', path: string,
   );
   ctx.clock.mark('container start');
   // Through the port mapping the gateway sees a remote client, which it pairs like a browser on Fly.
-  const approve = `${kind} exec ${name} ${gatewayCli(project.runtime, ['devices', 'list', gatewayCliUrlFlag(ctx.internalPort)]).join(' ')}`;
+  const approve = `${kind} exec ${name} ${gatewayRpcCli(project.runtime, ctx.internalPort, ['devices', 'list']).join(' ')}`;
   let oomKilled = false;
   let cleanup: Promise<void> | undefined;
   const removeReplaced = async (): Promise<void> => {

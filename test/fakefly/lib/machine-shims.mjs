@@ -10,7 +10,20 @@ import { DROPPED_SHELL_PRELUDE } from './backend-local.mjs';
 
 export const CLAWDBOT_VERSION = '2026.1.24-3';
 
-export function isClawdbotArgv(argv) {
+/** `env NAME=VALUE … cmd …` (as `ssh console -C` runs it, no shell): the words after the assignments, and the assignments. */
+export function splitEnvPrefix(argv) {
+  if ((argv[0] || '').split('/').pop() !== 'env') return { env: {}, argv };
+  const env = {};
+  let i = 1;
+  for (; i < argv.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i]); i++) {
+    const eq = argv[i].indexOf('=');
+    env[argv[i].slice(0, eq)] = argv[i].slice(eq + 1);
+  }
+  return { env, argv: argv.slice(i) };
+}
+
+export function isClawdbotArgv(fullArgv) {
+  const { argv } = splitEnvPrefix(fullArgv);
   const b = (argv[0] || '').split('/').pop();
   if (b === 'clawdbot') return true;
   if (b === 'node' && argv[1] && /(^|\/)dist\/(index|entry)\.(m?js)$/.test(argv[1])) return true;
@@ -18,11 +31,12 @@ export function isClawdbotArgv(argv) {
 }
 
 /** Returns { code, stdout, stderr } (strings). */
-export function runShim(dir, appName, machineId, argv) {
+export function runShim(dir, appName, machineId, fullArgv) {
+  const { env, argv } = splitEnvPrefix(fullArgv);
   const name = (argv[0] || '').split('/').pop();
   if (name === 'kill') return shimKill(dir, machineId, argv.slice(1));
   if (name === 'setpriv') return shimSetpriv(dir, machineId, argv.slice(1));
-  if (isClawdbotArgv(argv)) return shimClawdbot(dir, appName, machineId, argv);
+  if (isClawdbotArgv(argv)) return shimClawdbot(dir, appName, machineId, argv, env);
   return { code: 127, stdout: '', stderr: `${name}: not found\n` };
 }
 
@@ -70,11 +84,11 @@ function shimKill(dir, machineId, args) {
   });
 }
 
-function shimClawdbot(dir, appName, machineId, argv) {
+function shimClawdbot(dir, appName, machineId, argv, env = {}) {
   const args = isNode(argv) ? argv.slice(2) : argv.slice(1);
   return withState(dir, (s) => {
     const m = s.machines[machineId];
-    const rec = { app: appName, machine: machineId, argv: [...argv], ts: new Date().toISOString() };
+    const rec = { app: appName, machine: machineId, argv: [...argv], env, ts: new Date().toISOString() };
     (s.clawdbotCalls ||= []).push(rec);
     const devices = (m.fake.devices ||= { pending: [], paired: [] });
     const json = args.includes('--json');
@@ -85,6 +99,8 @@ function shimClawdbot(dir, appName, machineId, argv) {
       return validateConfig(m);
     }
     if (pos[0] === 'devices') {
+      const unreachable = gatewayUnreachable(m, args, env);
+      if (unreachable) return fail(unreachable);
       const sub = pos[1] || 'list';
       if (sub === 'list') {
         if (json) return ok(JSON.stringify({ pending: devices.pending, paired: devices.paired }, null, 2) + '\n');
@@ -127,6 +143,28 @@ function validateConfig(m) {
   const rejected = (m.fake.rejectedConfigKeys || []).filter((k) => Object.prototype.hasOwnProperty.call(value, k));
   const issues = rejected.map((k) => ({ path: '<root>', message: `Unrecognized key: "${k}"` }));
   return { code: issues.length ? 1 : 0, stdout: verdict(issues), stderr: '' };
+}
+
+/**
+ * Why the CLI cannot reach the machine's gateway, as the real CLIs fail: it dials the port `--url`
+ * names (clawdbot), or the port variable in its environment, else 18789. openclaw refuses `--url`
+ * without an explicit `--token`/`--password` (measured with 2026.9.6).
+ */
+function gatewayUnreachable(m, args, env) {
+  const gateway = m.api.image_ref?.labels?.['fakefly.gateway'] || 'clawdbot';
+  const urlArg = args.find((a) => a === '--url' || a.startsWith('--url='));
+  const url = urlArg === '--url' ? args[args.indexOf('--url') + 1] : urlArg?.slice('--url='.length);
+  if (gateway === 'openclaw' && url && !args.some((a) => /^--(token|password)(=|$)/.test(a))) {
+    return 'gateway url override requires explicit credentials\nFix: pass --token or --password *** --url (or gatewayToken in tools).\n';
+  }
+  const portVar = `${gateway.toUpperCase()}_GATEWAY_PORT`;
+  const machineEnv = m.api.config?.env || {};
+  const dialed = url ? Number(new URL(url).port) : Number(env[portVar] ?? machineEnv[portVar] ?? 18789);
+  const cmd = m.api.config?.init?.cmd || [];
+  const i = cmd.indexOf('--port');
+  const listening = Number(i >= 0 ? cmd[i + 1] : machineEnv[portVar] ?? 18789);
+  if (dialed !== listening) return `gateway closed (1006 abnormal closure (no close frame)): connect ECONNREFUSED 127.0.0.1:${dialed}\n`;
+  return undefined;
 }
 
 function isNode(argv) { return (argv[0] || '').split('/').pop() === 'node'; }
