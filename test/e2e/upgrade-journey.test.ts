@@ -229,10 +229,13 @@ describe('upgrade journey against the real images (podman)', () => {
     expect(before.cmd?.join(' ')).toContain('gateway');
 
     // OpenClaw offline: any openai/* model makes it install its codex plugin at start, and it never
-    // listens without network (FINDINGS, "Note for tests"). The user's config goes anthropic-only.
+    // listens without network (FINDINGS, "Note for tests"). The user's config goes anthropic-only,
+    // which also makes the migrated openclaw.json the one `init --runtime openclaw` writes: the image
+    // the upgrade builds is then podman layer-cache hits on openclaw.test.ts's build.
     const configPath = join(projectDir, CLAWDBOT.configFileName);
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { agents: { defaults: { model: { fallbacks: string[] } } } };
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { agents: { defaults: { model: { fallbacks: string[] } } }; auth?: { profiles?: Record<string, unknown> } };
     config.agents.defaults.model.fallbacks = config.agents.defaults.model.fallbacks.filter((m) => !m.startsWith('openai/'));
+    delete config.auth?.profiles?.['openai:default'];
     writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
 
     // 3. upgrade: a new image running openclaw, config on /data, the state migrated by openclaw itself
@@ -251,8 +254,12 @@ describe('upgrade journey against the real images (podman)', () => {
     expect(existsSync(onVolume('/data/openclaw.json'))).toBe(true);
     expect(existsSync(onVolume('/data/clawdbot.json'))).toBe(true);
 
-    // the same device, still paired (now from openclaw's SQLite store)
-    const afterUpgrade = await step('devices (openclaw)', () => rawDevices(OPENCLAW));
+    // the same device, still paired (now from openclaw's SQLite store): what the user sees, and the
+    // gateway's own record (createdAtMs kept)
+    const devicesNow = await step('devices (openclaw)', () => cli(['devices', '--json']));
+    expect(devicesNow.code, `${devicesNow.stdout}\n${devicesNow.stderr}`).toBe(0);
+    expect(json<{ paired: { deviceId: string }[] }>(devicesNow).paired.map((d) => d.deviceId)).toContain(device.deviceId);
+    const afterUpgrade = await rawDevices(OPENCLAW);
     expect(afterUpgrade.find((d) => d.deviceId === device.deviceId), JSON.stringify(afterUpgrade)).toMatchObject({ deviceId: device.deviceId, createdAtMs: device.createdAtMs });
     // the session, still listed; its transcript's bytes archived by openclaw's import
     expect(await sessionIds(OPENCLAW)).toContain(sessionId);
@@ -271,7 +278,12 @@ describe('upgrade journey against the real images (podman)', () => {
     expect(back.status).toBe(200);
     expect(back.body).toContain('Clawdbot Control');
     expect(existsSync(onVolume('/data/clawdbot.json'))).toBe(true);
-    const pairedAfter = await step('devices (rolled back)', () => rawDevices(CLAWDBOT));
+    // openclaw's own state (its SQLite stores) is not left beside clawdbot's
+    expect(existsSync(onVolume('/data/state/openclaw.sqlite'))).toBe(false);
+    const devicesBack = await step('devices (rolled back)', () => cli(['devices', '--json']));
+    expect(devicesBack.code, `${devicesBack.stdout}\n${devicesBack.stderr}`).toBe(0);
+    expect(json<{ paired: { deviceId: string }[] }>(devicesBack).paired.map((d) => d.deviceId)).toContain(device.deviceId);
+    const pairedAfter = await rawDevices(CLAWDBOT);
     expect(pairedAfter.find((d) => d.deviceId === device.deviceId), JSON.stringify(pairedAfter)).toMatchObject({ deviceId: device.deviceId, createdAtMs: device.createdAtMs });
     expect(await sessionIds(CLAWDBOT)).toEqual([sessionId]);
     expect(sha256(readFileSync(onVolume(`${SESSION_DIR}/${sessionId}.jsonl`)))).toBe(transcriptSha);
