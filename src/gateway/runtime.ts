@@ -102,6 +102,13 @@ export interface GatewayRuntime {
    */
   startBlockers?: { glob: string; what: string; why: string }[];
   /**
+   * Top-level entries of the state dir only this gateway writes (an older row never does). A
+   * rollback across an upgrade sets the newer gateway's files aside while it still runs (ssh needs a
+   * started machine), and it writes some again before `deploy --image` stops it: these are removed
+   * once the older gateway is verified.
+   */
+  ownStateEntries?: string[];
+  /**
    * What the image build deletes in the `npm ci` layer, because the gateway never loads it on a
    * Linux machine (checked by booting the real gateway in the pruned image, test/image/):
    * - platformPackageScopes: scopes of prebuilt native builds named `linux-<arch>[-<variant>]`
@@ -201,6 +208,9 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     // Measured (FINDINGS-openclaw-migration.md §2): with clawdbot's credential store present, 2026.9.6
     // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;
     // run openclaw doctor --fix" — which must run before the gateway's first start, with it stopped.
+    // Seen in test/e2e/upgrade-journey.test.ts: state/openclaw.sqlite(-wal,-shm) and
+    // openclaw-quarantine.sqlite written again ~10 s after the rollback set them aside.
+    ownStateEntries: ['state'],
     startBlockers: [
       {
         glob: 'agents/*/agent/auth-profiles.json',

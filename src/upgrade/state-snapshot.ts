@@ -85,8 +85,10 @@ const RESTORE_SCRIPT = [
 
 const DISCARD_SCRIPT = [
   'set -e',
-  'd="$1"; a="$2"',
+  'd="$1"; a="$2"; shift 2',
   `case "$a" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${ASIDE_PREFIX}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
+  // the newer gateway's own entries it wrote again after they were set aside (rm -rf removes a link, never its target)
+  'for n in "$@"; do case "$n" in ""|*/*|.|..) continue ;; esac; if [ -e "$d/$n" ] || [ -L "$d/$n" ]; then rm -rf -- "$d/$n"; fi; done',
   // rm -rf never follows a link it meets inside; the folder itself must be a folder, not a link
   `{ [ -d "$a" ] && [ ! -L "$a" ]; } || exit 0`,
   'rm -rf -- "$a"',
@@ -126,10 +128,13 @@ export function isAsidePath(stateDir: string, path: string): boolean {
   return posix.dirname(path) === stateDir && new RegExp(`^\\${ASIDE_PREFIX}[A-Za-z0-9]+$`).test(posix.basename(path));
 }
 
-/** Removes the newer gateway's files set aside by a rollback (only a path of that shape, never through a link). */
-export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string): Promise<void> {
+/**
+ * Removes the newer gateway's files set aside by a rollback (only a path of that shape, never through
+ * a link), and `ownEntries` (top-level names only the newer gateway writes) it wrote again meanwhile.
+ */
+export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = []): Promise<void> {
   if (!isAsidePath(stateDir, aside)) throw new ClawdflyError(`${aside} is not a folder clawdfly set aside in ${stateDir}`, { code: 'aside-invalid' });
-  await fly.ssh(asDirOwner(stateDir, DISCARD_SCRIPT, 'sh', [stateDir, aside]), { machineId });
+  await fly.ssh(asDirOwner(stateDir, DISCARD_SCRIPT, 'sh', [stateDir, aside, ...ownEntries]), { machineId });
 }
 
 /** Puts the snapshot's entries back; returns where the newer gateway's were set aside. */
