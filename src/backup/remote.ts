@@ -26,7 +26,7 @@ export function jsonWord(value: unknown): string {
 
 /** Top-level names of the state dir a backup leaves out and a restore leaves in place. */
 export function backupExcludes(): string[] {
-  // An upgrade's hard-linked copies of the old gateway's files (upgrade/state-snapshot.ts): the
+  // An upgrade's copies of the old gateway's files (upgrade/state-snapshot.ts): the
   // files themselves are in the archive already, or in the backup the upgrade took first.
   return [...BACKUP_EXCLUDED_NAMES, `re:${LOCK_FILE_NAME_RE.source}`, 're:^\\.clawdfly-(?:pre|post)-upgrade-'];
 }

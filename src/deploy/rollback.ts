@@ -130,7 +130,7 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
  */
 async function discardSetAside(fly: FlyClient, project: Project, machine: Machine, aside: string, backup: BackupResult, progress: Progress, warnings: string[]): Promise<void> {
   try {
-    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside));
+    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside, project.runtime.ownStateEntries ?? []));
   } catch (error) {
     warnings.push(`${aside} was not removed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); it holds the newer gateway's files, also in ${backup.file}: clawdfly ssh -- rm -rf ${quoteWord(aside)}`);
   }

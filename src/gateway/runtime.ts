@@ -114,6 +114,13 @@ export interface GatewayRuntime {
    */
   firstStartMigrations?: { glob: string; what: string; argv: string[]; why: string; timeoutSeconds: number; measuredSeconds: number }[];
   /**
+   * Top-level entries of the state dir only this gateway writes (an older row never does). A
+   * rollback across an upgrade sets the newer gateway's files aside while it still runs (ssh needs a
+   * started machine), and it writes some again before `deploy --image` stops it: these are removed
+   * once the older gateway is verified.
+   */
+  ownStateEntries?: string[];
+  /**
    * What the image build deletes in the `npm ci` layer, because the gateway never loads it on a
    * Linux machine (checked by booting the real gateway in the pruned image, test/image/):
    * - platformPackageScopes: scopes of prebuilt native builds named `linux-<arch>[-<variant>]`
@@ -212,6 +219,9 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     configDialect: 'agents-entries',
     cliGatewayTarget: 'port-env',
     knownCrashes: [],
+    // Seen in test/e2e/upgrade-journey.test.ts: state/openclaw.sqlite(-wal,-shm) and
+    // openclaw-quarantine.sqlite written again ~10 s after the rollback set them aside.
+    ownStateEntries: ['state'],
     // Measured (FINDINGS-openclaw-migration.md §2, §3): with clawdbot's credential store present, 2026.9.6
     // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;
     // run openclaw doctor --fix". doctor --fix imports it into state/openclaw.sqlite and renames the file

@@ -1,15 +1,22 @@
 /**
  * The old gateway's files on the state dir, kept for the way back. Before the new gateway first starts on
  * the volume, every top-level entry of the state dir (but tmp/, the workspace and clawdfly's own
- * folders) is hard-linked into `<state dir>/.clawdfly-pre-upgrade-<random>/`: no extra space, and a file
- * the new gateway later replaces, archives or deletes (OpenClaw moves legacy session stores into
- * SQLite) stays there as it was. Rolling back to the old runtime sets the new gateway's entries (the
- * same names, and the ones it created) aside in `<state dir>/.clawdfly-post-upgrade-<random>/` and
- * moves the snapshot's back; the aside folder is removed once the old gateway is verified (the
- * rollback's backup, taken before, holds it).
+ * folders) is copied into `<state dir>/.clawdfly-pre-upgrade-<random>/`, so a file the new gateway
+ * later replaces, archives or deletes (OpenClaw moves legacy session stores into SQLite) stays there
+ * as it was. Rolling back to the old runtime sets the new gateway's entries (the same names, and the
+ * ones it created) aside in `<state dir>/.clawdfly-post-upgrade-<random>/` and moves the snapshot's
+ * back; the aside folder is removed once the old gateway is verified (the rollback's backup, taken
+ * before, holds it).
+ *
+ * Copies, not hard links: OpenClaw 2026.9.6 refuses to read a file with a second link (its safe-fs
+ * guard against planted links) and its first start then fails at the device-auth migration
+ * ("FsSafeError: hardlinked path not allowed", seen in test/e2e/upgrade-journey.test.ts). The copy
+ * costs the space of those files: the script measures first and changes nothing when the volume
+ * has not that much free.
  *
  * Both scripts run as the owner of the state dir (remote/as-owner.ts), use mktemp names, and never
- * follow a link: `cp -al` links a symlink as a symlink, `mv` moves the link itself.
+ * follow a link: `cp -a` copies a symlink as a symlink, `du` does not follow it, `mv` moves the link
+ * itself.
  */
 import { posix } from 'node:path';
 import { ClawdflyError } from '../errors.js';
@@ -26,22 +33,34 @@ const NOT_SNAPSHOTTED = [TMP_SUBDIR, WORKSPACE_SUBDIR, 'lost+found'];
 // Paths are written "$d/"* (the slash inside the quotes), never "$d"/*: one spelling everywhere.
 const EACH_ENTRY = (dir: string) => `for p in "${dir}/"* "${dir}/".[!.]* "${dir}/"..?*; do [ -e "$p" ] || [ -L "$p" ] || continue; n="\${p##*/}"`;
 
+const NOT_A_SNAPSHOT = 3;
+const MISSING = 44;
+const NO_SPACE = 45;
+
 const SNAPSHOT_SCRIPT = [
   'set -e',
   'd="$1"; shift',
+  // kept "$n": 0 when the entry is the old gateway's (not tmp/, the workspace, clawdfly's own)
+  'kept() { for x in "$@"; do [ "$n" = "$x" ] && return 1; done; case "$n" in .clawdfly-*|.pre-restore-*) return 1 ;; esac; return 0; }',
+  // 1. room for the copy (kB), or nothing is made
+  'need=0',
+  `${EACH_ENTRY('$d')}`,
+  '  kept "$@" || continue',
+  '  k=$(du -sk -- "$p" 2>/dev/null | cut -f1) || k=0',
+  '  need=$((need + ${k:-0}))',
+  'done',
+  'free=$(df -Pk -- "$d" | { read -r _; read -r _ _ _ a _; echo "$a"; })',
+  // a margin of 1/8 + 1 MB: the new gateway writes its own store on the same volume
+  `[ "$((need + (need >> 3) + 1024))" -le "\${free:-0}" ] || { echo "__NOSPACE=$need $free" >&2; exit ${NO_SPACE}; }`,
+  // 2. the copy
   `s=$(mktemp -d "$d/${SNAPSHOT_PREFIX}XXXXXXXX")`,
   `${EACH_ENTRY('$d')}`,
-  '  skip=""; for x in "$@"; do [ "$n" = "$x" ] && skip=1; done',
-  '  case "$n" in .clawdfly-*|.pre-restore-*) skip=1 ;; esac',
-  '  [ -z "$skip" ] || continue',
-  // hard links first (free); a file the owner may not link (root made it): a copy; else named and skipped
-  '  cp -al -- "$p" "$s/$n" 2>/dev/null || { rm -rf -- "$s/$n"; cp -a -- "$p" "$s/$n" 2>/dev/null; } || { rm -rf -- "$s/$n"; echo "__SKIPPED=$n"; }',
+  '  kept "$@" || continue',
+  // a file the owner may not read (root made it 0600) is named and skipped: the backup has it
+  '  cp -a -- "$p" "$s/$n" 2>/dev/null || { rm -rf -- "$s/$n"; echo "__SKIPPED=$n"; }',
   'done',
   'echo "__SNAPSHOT=$s"',
 ].join('\n');
-
-const NOT_A_SNAPSHOT = 3;
-const MISSING = 44;
 
 // Every entry the snapshot would have taken goes aside (the newer gateway's versions, and what it
 // created: OpenClaw's state/ SQLite stores), so the old gateway finds its state dir exactly as it left it.
@@ -66,8 +85,10 @@ const RESTORE_SCRIPT = [
 
 const DISCARD_SCRIPT = [
   'set -e',
-  'd="$1"; a="$2"',
+  'd="$1"; a="$2"; shift 2',
   `case "$a" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${ASIDE_PREFIX}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
+  // the newer gateway's own entries it wrote again after they were set aside (rm -rf removes a link, never its target)
+  'for n in "$@"; do case "$n" in ""|*/*|.|..) continue ;; esac; if [ -e "$d/$n" ] || [ -L "$d/$n" ]; then rm -rf -- "$d/$n"; fi; done',
   // rm -rf never follows a link it meets inside; the folder itself must be a folder, not a link
   `{ [ -d "$a" ] && [ ! -L "$a" ]; } || exit 0`,
   'rm -rf -- "$a"',
@@ -79,7 +100,19 @@ export interface Snapshot {
 }
 
 export async function snapshotState(fly: FlyClient, stateDir: string, machineId: string): Promise<Snapshot> {
-  const out = await fly.ssh(asDirOwner(stateDir, SNAPSHOT_SCRIPT, 'sh', [stateDir, ...NOT_SNAPSHOTTED]), { machineId });
+  let out: string;
+  try {
+    out = await fly.ssh(asDirOwner(stateDir, SNAPSHOT_SCRIPT, 'sh', [stateDir, ...NOT_SNAPSHOTTED]), { machineId });
+  } catch (error) {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === NO_SPACE) {
+      const [need, free] = (/__NOSPACE=(\d+) (\d*)/.exec(error.stderr) ?? []).slice(1).map((v) => Math.ceil(Number(v || 0) / 1024));
+      throw new ClawdflyError(`the volume has not enough free space to keep a copy of the old gateway's files for the way back (${need ?? '?'} MB needed, ${free ?? '?'} MB free); nothing was changed`, {
+        hint: 'fly volumes extend <volume id> -s <GB>  (fly volumes list shows the id), then clawdfly upgrade again',
+        code: 'snapshot-no-space',
+      });
+    }
+    throw error;
+  }
   const dir = /^__SNAPSHOT=(.+)$/m.exec(out)?.[1];
   if (!dir || !isSnapshotPath(stateDir, dir)) throw new ClawdflyError(`keeping the old gateway's files in ${stateDir} did not confirm`, { hint: 'clawdfly upgrade again (nothing was deployed)', code: 'snapshot-failed' });
   return { dir, skipped: [...out.matchAll(/^__SKIPPED=(.+)$/gm)].map((m) => m[1]!) };
@@ -95,10 +128,13 @@ export function isAsidePath(stateDir: string, path: string): boolean {
   return posix.dirname(path) === stateDir && new RegExp(`^\\${ASIDE_PREFIX}[A-Za-z0-9]+$`).test(posix.basename(path));
 }
 
-/** Removes the newer gateway's files set aside by a rollback (only a path of that shape, never through a link). */
-export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string): Promise<void> {
+/**
+ * Removes the newer gateway's files set aside by a rollback (only a path of that shape, never through
+ * a link), and `ownEntries` (top-level names only the newer gateway writes) it wrote again meanwhile.
+ */
+export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = []): Promise<void> {
   if (!isAsidePath(stateDir, aside)) throw new ClawdflyError(`${aside} is not a folder clawdfly set aside in ${stateDir}`, { code: 'aside-invalid' });
-  await fly.ssh(asDirOwner(stateDir, DISCARD_SCRIPT, 'sh', [stateDir, aside]), { machineId });
+  await fly.ssh(asDirOwner(stateDir, DISCARD_SCRIPT, 'sh', [stateDir, aside, ...ownEntries]), { machineId });
 }
 
 /** Puts the snapshot's entries back; returns where the newer gateway's were set aside. */

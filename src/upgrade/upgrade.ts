@@ -84,7 +84,7 @@ export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult
   // 2. The way back: the release that runs now, and the old gateway's files kept on the volume
   // (the new gateway migrates them at its first start: OpenClaw moves sessions and devices into SQLite).
   const before = await ensureCurrentRelease(project, machine);
-  const snapshot = await progress.run('state', `keep ${plan.from.productName}'s files in ${project.stateDir} for the way back (hard links)`, () => snapshotState(fly, project.stateDir, machine.id));
+  const snapshot = await progress.run('state', `keep ${plan.from.productName}'s files in ${project.stateDir} for the way back (a copy)`, () => snapshotState(fly, project.stateDir, machine.id));
   const beforeImage = imageRefOf(machine);
   await applyLocalUpgrade(project, plan);
   let upgraded: Project | undefined;

@@ -6,7 +6,7 @@
  * and every refusal change nothing; a new gateway that never listens is rolled back by itself.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
@@ -157,6 +157,15 @@ describe('clawdfly upgrade', () => {
     const upgradeRecord = history.at(-1);
     expect(upgradeRecord.stateSnapshot).toMatch(/^\/data\/\.clawdfly-pre-upgrade-[A-Za-z0-9]+$/);
     const fsOf = (rel: string) => p.fake.machineFsPath(APP, p.machineId(), `/data/${rel}`);
+    // The files kept for the way back are copies: openclaw 2026.9.6 refuses a file with a second
+    // link ("FsSafeError: hardlinked path not allowed") and then fails its first start.
+    const dataRoot = fsOf('');
+    const linked = (readdirSync(dataRoot, { recursive: true }) as string[]).filter((rel) => {
+      const st = lstatSync(join(dataRoot, rel));
+      return st.isFile() && st.nlink > 1;
+    });
+    expect(linked).toEqual([]);
+    expect(readFileSync(join(fsOf(upgradeRecord.stateSnapshot.slice('/data/'.length)), 'devices', 'paired.json'), 'utf8')).toBe(DATA_FILES['devices/paired.json']);
     renameSync(fsOf('devices/paired.json'), fsOf('devices/paired.json.migrated'));
     mkdirSync(fsOf('agents/main/session-sqlite-import-archive'), { recursive: true });
     renameSync(fsOf('agents/main/sessions/sessions.json'), fsOf('agents/main/session-sqlite-import-archive/legacy-store.sessions.json.imported-1'));

@@ -118,7 +118,7 @@ function remoteSteps(project: Project, fly: FlyClient, machine: Machine, plan: L
   const newConfig = remoteConfigPath(plan.to, project.stateDir);
   const steps: RemoteStep[] = [
     { step: 'backup', what: `${project.stateDir} of machine ${machine.id} into .clawdfly/backups/ (one ssh stream, checked); if it fails, nothing else happens` },
-    { step: 'state', what: `hard-link ${plan.from.productName}'s files on ${project.stateDir} into ${project.stateDir}/.clawdfly-pre-upgrade-<random>/ (no extra space): ${plan.to.productName} migrates devices, sessions and cron into SQLite at its first start, and a rollback puts these back` },
+    { step: 'state', what: `copy ${plan.from.productName}'s files on ${project.stateDir} into ${project.stateDir}/.clawdfly-pre-upgrade-<random>/ (needs their size free on the volume): ${plan.to.productName} migrates devices, sessions and cron into SQLite at its first start, and a rollback puts these back` },
   ];
   if (plan.tokenRename) {
     steps.push({ step: 'secrets', what: `stage ${plan.tokenRename.to} with the value of ${plan.tokenRename.from} (over stdin, never on argv)`, argv: fly.secretsImportArgv(true), stdin: [`${plan.tokenRename.to}=***`] });

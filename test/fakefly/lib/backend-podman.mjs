@@ -2,6 +2,7 @@
 // of the image `fly deploy` built from the project's Dockerfile, run the way a Fly machine runs.
 //
 //   fly deploy            podman build --pull=never (the test harness's cache tag and lock, same flags)
+//   fly deploy --image R  R an earlier deploy built: that release's podman image again, no build
 //   machine boot          podman run -d: fly.toml [env] + applied secrets (0600 env-file), init.cmd as
 //                         the command (ENTRYPOINT kept), the volume folder at its mount path, --memory
 //                         = guest.memory_mb, services[].internal_port on 127.0.0.1:<host port>
@@ -166,7 +167,16 @@ function imageExists(ref) {
  */
 function buildImage(ctx, image, out) {
   const labels = image.image_ref?.labels || {};
-  if (labels['fakefly.prebuilt']) throw new Error('fakefly: the podman backend builds from a Dockerfile; --image / [build] image is not supported');
+  if (labels['fakefly.prebuilt']) throw new Error('fakefly: the podman backend builds from a Dockerfile; an --image / [build] image it did not build is not supported');
+  // `deploy --image <ref>` of an image an earlier deploy pushed (a rollback): flyctl skips the build
+  // and runs that image as it was (flyctl-day2.md §5.3). Never rebuilt from the context, which may
+  // hold other files by now.
+  const earlier = labels['fakefly.podman_image'];
+  if (earlier) {
+    if (!imageExists(earlier)) throw new Error(`fakefly: the podman image ${earlier} of ${image.ref ?? 'this release'} is no longer in podman storage`);
+    out(`--> podman image ${earlier} (the release's own image, not rebuilt)\n`);
+    return;
+  }
   const context = labels['fakefly.context'];
   const dockerfile = labels['fakefly.dockerfile'];
   const buildArgs = Object.entries(JSON.parse(labels['fakefly.build_args'] || '{}')).sort(([a], [b]) => (a < b ? -1 : 1));
