@@ -37,11 +37,17 @@ const NOT_A_SNAPSHOT = 3;
 const MISSING = 44;
 const NO_SPACE = 45;
 
+// `kept "$@"`: 0 when entry "$n" is a gateway's (not one of the names in "$@" — tmp/, the workspace —
+// nor clawdfly's own folders). The snapshot copies those entries; the restore sets them aside.
+const KEPT_FN = 'kept() { for x in "$@"; do [ "$n" = "$x" ] && return 1; done; case "$n" in .clawdfly-*|.pre-restore-*) return 1 ;; esac; return 0; }';
+
+/** Exits with NOT_A_SNAPSHOT unless "$<variable>" is a folder name mktemp made under "$d" with this prefix (its names hold no ".."). */
+const MADE_BY_US = (variable: string, prefix: string) => `case "$${variable}" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${prefix}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`;
+
 const SNAPSHOT_SCRIPT = [
   'set -e',
   'd="$1"; shift',
-  // kept "$n": 0 when the entry is the old gateway's (not tmp/, the workspace, clawdfly's own)
-  'kept() { for x in "$@"; do [ "$n" = "$x" ] && return 1; done; case "$n" in .clawdfly-*|.pre-restore-*) return 1 ;; esac; return 0; }',
+  KEPT_FN,
   // 1. room for the copy (kB), or nothing is made
   'need=0',
   `${EACH_ENTRY('$d')}`,
@@ -67,14 +73,13 @@ const SNAPSHOT_SCRIPT = [
 const RESTORE_SCRIPT = [
   'set -e',
   'd="$1"; s="$2"; shift 2',
-  // mktemp's names hold no "..": one that does was not made by the snapshot script
-  `case "$s" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${SNAPSHOT_PREFIX}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
+  MADE_BY_US('s', SNAPSHOT_PREFIX),
   `{ [ -d "$s" ] && [ ! -L "$s" ]; } || exit ${MISSING}`,
+  KEPT_FN,
   `a=$(mktemp -d "$d/${ASIDE_PREFIX}XXXXXXXX")`,
   `${EACH_ENTRY('$d')}`,
-  '  skip=""; for x in "$@"; do [ "$n" = "$x" ] && skip=1; done',
-  '  case "$n" in .clawdfly-*|.pre-restore-*) skip=1 ;; esac',
-  '  [ -n "$skip" ] || mv -- "$p" "$a/$n"',
+  '  kept "$@" || continue',
+  '  mv -- "$p" "$a/$n"',
   'done',
   `${EACH_ENTRY('$s')}`,
   '  mv -- "$p" "$d/$n"',
@@ -86,7 +91,7 @@ const RESTORE_SCRIPT = [
 const DISCARD_SCRIPT = [
   'set -e',
   'd="$1"; a="$2"; shift 2',
-  `case "$a" in *..*) exit ${NOT_A_SNAPSHOT} ;; "$d/${ASIDE_PREFIX}"*) ;; *) exit ${NOT_A_SNAPSHOT} ;; esac`,
+  MADE_BY_US('a', ASIDE_PREFIX),
   // the newer gateway's own entries it wrote again after they were set aside (rm -rf removes a link, never its target)
   'for n in "$@"; do case "$n" in ""|*/*|.|..) continue ;; esac; if [ -e "$d/$n" ] || [ -L "$d/$n" ]; then rm -rf -- "$d/$n"; fi; done',
   // rm -rf never follows a link it meets inside; the folder itself must be a folder, not a link
