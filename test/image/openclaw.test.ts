@@ -15,6 +15,7 @@ import { flyMachineOptions, initCanonical, openclawProject, projectSecretValues,
 import { measureBoot, parseTime, prewarmedFiles, type BootSample } from './boot.js';
 import { ensureNodeBaseImage, podman, runMachine, type Machine } from '../support/podman.js';
 import { RUNTIMES } from '../../src/gateway/runtime.js';
+import { TEST_SECRETS } from '../helpers/cli.js';
 
 const MIN = 60_000;
 const OPENCLAW = RUNTIMES['openclaw@2026.9.6']!;
@@ -158,7 +159,7 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
 
   it('a clawdbot volume with its credential store: the first boot imports it with doctor --fix, then ready, GET / 200, the live config byte-identical', async () => {
     // The state dir a clawdbot deployment leaves after `clawdbot onboard` / `models auth`: its config,
-    // the credential store in clawdbot's format (a made-up key), a workspace. Then what `clawdfly
+    // the credential store in clawdbot's format (the suite's made-up Anthropic key, which its secret scan looks for), a workspace. Then what `clawdfly
     // upgrade` puts there: the project's openclaw.json as the live config.
     const clawdbotDir = await initCanonical([], { OPENAI_API_KEY: undefined });
     const volume = mkdtempSync(join(tmpdir(), 'clawdfly-openclaw-upg-'));
@@ -166,7 +167,7 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     const store = join(volume, 'agents', 'main', 'agent', 'auth-profiles.json');
     mkdirSync(dirname(store), { recursive: true });
     mkdirSync(join(volume, 'workspace'), { recursive: true });
-    const storeText = JSON.stringify({ version: 1, profiles: { 'anthropic:default': { type: 'api_key', provider: 'anthropic', key: 'sk-ant-api03-clawdbot-store-test-4e7d2b91' } } }, null, 2) + '\n';
+    const storeText = JSON.stringify({ version: 1, profiles: { 'anthropic:default': { type: 'api_key', provider: 'anthropic', key: TEST_SECRETS.ANTHROPIC_API_KEY } } }, null, 2) + '\n';
     writeFileSync(store, storeText);
     writeFileSync(join(volume, 'clawdbot.json'), readFileSync(join(clawdbotDir, 'clawdbot.json')));
     writeFileSync(join(volume, 'openclaw.json'), readFileSync(join(project.dir, 'openclaw.json')));
