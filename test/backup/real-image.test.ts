@@ -9,16 +9,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM without types
-import { createFakeFly } from '../fakefly/control.mjs';
-// @ts-expect-error plain ESM without types
-import { removePodmanContainersAsync } from '../fakefly/lib/backend-podman.mjs';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
 import { ensureBaseImage, ensurePodman, freePort } from '../support/podman.js';
+import { createPodmanFly, disposePodmanFly } from '../support/podman-fly.js';
 import { tree, notBackedUp } from './setup.js';
 
 const MIN = 60_000;
@@ -63,26 +59,11 @@ describe('backup and restore against the real image (podman)', () => {
     // the canonical project and its image, shared with the image and e2e tests (cached by content hash)
     projectDir = (await canonicalProject()).dir;
     const hostPort = await freePort();
-    fake = createFakeFly({
-      dir: join(dirname(projectDir), 'fakefly'),
-      env: {
-        FAKEFLY_BACKEND: 'podman',
-        FAKEFLY_PODMAN_OWNER_PID: String(process.pid),
-        FAKEFLY_PODMAN_HOST_PORT: String(hostPort),
-        FAKEFLY_LOGS_EMPTY_EXIT: '1',
-        CLAWDFLY_APP_URL: `http://127.0.0.1:${hostPort}/`,
-        CLAWDFLY_VERIFY_INTERVAL_MS: '1000',
-        CLAWDFLY_VERIFY_TIMEOUT_MS: String(3 * MIN),
-      },
-    }) as Fake;
+    fake = createPodmanFly<Fake>(projectDir, hostPort, 3 * MIN);
   }, 25 * MIN);
 
   afterAll(async () => {
-    if (fake) {
-      await removePodmanContainersAsync(fake.dir);
-      fake.cleanup();
-    }
-    if (projectDir) await rm(dirname(projectDir), { recursive: true, force: true });
+    await disposePodmanFly(fake, projectDir);
     console.log(`backup/restore on the real image, timings (s): ${JSON.stringify(timings)}`);
   }, 5 * MIN);
 

@@ -8,17 +8,15 @@
  * One test, one real gateway (clawdbot 2026.1.24-3), one real image, loopback only.
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM without types
-import { createFakeFly } from '../fakefly/control.mjs';
-// @ts-expect-error plain ESM without types
-import { podmanContainer, removePodmanContainersAsync } from '../fakefly/lib/backend-podman.mjs';
+import { podmanContainer } from '../fakefly/lib/backend-podman.mjs';
 import { assertNoSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
 import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
 import { ensureBaseImage, ensurePodman, freePort, podman } from '../support/podman.js';
-import { run, sleep, tail } from '../support/util.js';
+import { containerLogs as containerLogsOf, createPodmanFly, disposePodmanFly, logMark as logMarkOf, waitForContainerLog as waitForLog, type LogMark } from '../support/podman-fly.js';
+import { run, tail } from '../support/util.js';
 
 const MIN = 60_000;
 const APP = CANONICAL_FLAGS[CANONICAL_FLAGS.indexOf('--app') + 1]!;
@@ -90,42 +88,18 @@ function machine(): MachineApi {
   return m;
 }
 
-interface LogMark {
-  id: string;
-  offset: number;
-}
-
 /** The machine's current container: its id and its output so far (stdout and stderr in order). */
-async function containerLogs(): Promise<{ id: string; text: string }> {
-  const name = podmanContainer(fake!.dir, machine().id) as string;
-  const id = (await podman(['inspect', '--type', 'container', '--format', '{{.Id}}', name], { check: false })).stdout.trim();
-  const r = await podman(['logs', name], { check: false, timeoutMs: 2 * MIN });
-  return { id, text: r.stdout + r.stderr };
+function containerLogs(): Promise<{ id: string; text: string }> {
+  return containerLogsOf(fake!.dir, machine().id);
 }
 
-async function logMark(): Promise<LogMark> {
-  const { id, text } = await containerLogs();
-  return { id, offset: text.length };
+function logMark(): Promise<LogMark> {
+  return logMarkOf(fake!.dir, machine().id);
 }
 
-/**
- * Polls the live container's output for a line (after `mark`, when it is still the same container);
- * fails fast with the log tail when the container stops.
- */
-async function waitForContainerLog(re: RegExp, timeoutMs: number, mark?: LogMark): Promise<string> {
-  const name = podmanContainer(fake!.dir, machine().id) as string;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { id, text } = await containerLogs();
-    const from = mark && mark.id === id ? mark.offset : 0;
-    const hit = text.slice(from).split('\n').find((l) => re.test(l));
-    if (hit) return hit;
-    const st = await podman(['inspect', '--type', 'container', '--format', '{{.State.Running}} {{.State.ExitCode}}', name], { check: false });
-    if (!st.stdout.startsWith('true') || Date.now() > deadline) {
-      throw new Error(`${st.stdout.startsWith('true') ? `timed out after ${timeoutMs} ms` : `container ${name} stopped (${st.stdout.trim()})`} waiting for ${re}\n--- log tail ---\n${tail(text, 40)}`);
-    }
-    await sleep(1_000);
-  }
+/** A line of the live container's output (after `mark`, when it is still the same container). */
+function waitForContainerLog(re: RegExp, timeoutMs: number, mark?: LogMark): Promise<string> {
+  return waitForLog(fake!.dir, machine().id, re, timeoutMs, mark);
 }
 
 async function getRoot(): Promise<{ status: number; body: string }> {
@@ -155,26 +129,11 @@ describe('end-to-end journey against the real image (podman)', () => {
     const canonical = await step('init+image', () => canonicalProject());
     projectDir = canonical.dir;
     hostPort = await freePort();
-    fake = createFakeFly({
-      dir: join(dirname(projectDir), 'fakefly'),
-      env: {
-        FAKEFLY_BACKEND: 'podman',
-        FAKEFLY_PODMAN_OWNER_PID: String(process.pid),
-        FAKEFLY_PODMAN_HOST_PORT: String(hostPort),
-        FAKEFLY_LOGS_EMPTY_EXIT: '1',
-        CLAWDFLY_APP_URL: `http://127.0.0.1:${hostPort}/`,
-        CLAWDFLY_VERIFY_INTERVAL_MS: '1000',
-        CLAWDFLY_VERIFY_TIMEOUT_MS: String(3 * MIN),
-      },
-    }) as Fake;
+    fake = createPodmanFly<Fake>(projectDir, hostPort, 3 * MIN);
   }, 25 * MIN);
 
   afterAll(async () => {
-    if (fake) {
-      await removePodmanContainersAsync(fake.dir);
-      fake.cleanup();
-    }
-    if (projectDir) await rm(dirname(projectDir), { recursive: true, force: true });
+    await disposePodmanFly(fake, projectDir);
     console.log(`journey timings (s): ${JSON.stringify(timings)}`);
   }, 5 * MIN);
 

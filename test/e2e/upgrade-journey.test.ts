@@ -13,18 +13,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM without types
-import { createFakeFly } from '../fakefly/control.mjs';
-// @ts-expect-error plain ESM without types
-import { podmanContainer, removePodmanContainersAsync } from '../fakefly/lib/backend-podman.mjs';
 import { assertNoSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
 import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
-import { ensureBaseImage, ensureNodeBaseImage, ensurePodman, freePort, podman } from '../support/podman.js';
-import { run, sleep, tail } from '../support/util.js';
-import { gatewayCli, RUNTIMES } from '../../src/gateway/runtime.js';
+import { ensureBaseImage, ensureNodeBaseImage, ensurePodman, freePort } from '../support/podman.js';
+import { createPodmanFly, disposePodmanFly, waitForContainerLog as waitForLog } from '../support/podman-fly.js';
+import { run, tail } from '../support/util.js';
+import { gatewayCli, gatewayRpcCli, RUNTIMES } from '../../src/gateway/runtime.js';
 import { remoteCommand } from '../../src/fly/quote.js';
 
 const MIN = 60_000;
@@ -120,9 +116,8 @@ function firstJson<T>(stdout: string, what: string): T {
 
 /** The gateway's own `devices list --json` (raw: with createdAtMs), over ssh as node. */
 async function rawDevices(runtime: typeof CLAWDBOT): Promise<PairedRaw[]> {
-  // openclaw refuses --url without --token (FINDINGS §1): the port comes from its env instead
-  const argv = runtime === OPENCLAW ? ['env', `${OPENCLAW.env.gatewayPort}=${PORT}`, ...gatewayCli(runtime, ['devices', 'list', '--json'])] : gatewayCli(runtime, ['devices', 'list', '--json', `--url=ws://127.0.0.1:${PORT}`]);
-  const r = await sshAsNode(argv);
+  // as clawdfly aims each gateway's CLI (openclaw refuses --url without --token: its port comes from its env)
+  const r = await sshAsNode(gatewayRpcCli(runtime, PORT, ['devices', 'list', '--json']));
   expect(r.code, `${runtime.cliName} devices list:\n${r.stdout}\n${r.stderr}`).toBe(0);
   return firstJson<{ paired: PairedRaw[] }>(r.stdout, 'devices list').paired;
 }
@@ -134,28 +129,9 @@ async function sessionIds(runtime: typeof CLAWDBOT): Promise<string[]> {
   return (doc.sessions ?? []).map((s) => s.sessionId ?? '');
 }
 
-/** The machine's current container: its id and its output so far. */
-async function containerLogs(): Promise<{ id: string; text: string }> {
-  const name = podmanContainer(fake!.dir, machine().id) as string;
-  const id = (await podman(['inspect', '--type', 'container', '--format', '{{.Id}}', name], { check: false })).stdout.trim();
-  const r = await podman(['logs', name], { check: false, timeoutMs: 2 * MIN });
-  return { id, text: r.stdout + r.stderr };
-}
-
 /** Polls the live container's output for a line; fails fast with the log tail when it stops. */
-async function waitForContainerLog(re: RegExp, timeoutMs: number): Promise<string> {
-  const name = podmanContainer(fake!.dir, machine().id) as string;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { text } = await containerLogs();
-    const hit = text.split('\n').find((l) => re.test(l));
-    if (hit) return hit;
-    const st = await podman(['inspect', '--type', 'container', '--format', '{{.State.Running}} {{.State.ExitCode}}', name], { check: false });
-    if (!st.stdout.startsWith('true') || Date.now() > deadline) {
-      throw new Error(`${st.stdout.startsWith('true') ? `timed out after ${timeoutMs} ms` : `container ${name} stopped (${st.stdout.trim()})`} waiting for ${re}\n--- log tail ---\n${tail(text, 40)}`);
-    }
-    await sleep(1_000);
-  }
+function waitForContainerLog(re: RegExp, timeoutMs: number): Promise<string> {
+  return waitForLog(fake!.dir, machine().id, re, timeoutMs);
 }
 
 async function getRoot(): Promise<{ status: number; body: string }> {
@@ -174,26 +150,11 @@ describe('upgrade journey against the real images (podman)', () => {
     projectDir = canonical.dir;
     secrets = [...Object.values(TEST_SECRETS), ...Object.values(projectSecretValues(projectDir))];
     hostPort = await freePort();
-    fake = createFakeFly({
-      dir: join(dirname(projectDir), 'fakefly'),
-      env: {
-        FAKEFLY_BACKEND: 'podman',
-        FAKEFLY_PODMAN_OWNER_PID: String(process.pid),
-        FAKEFLY_PODMAN_HOST_PORT: String(hostPort),
-        FAKEFLY_LOGS_EMPTY_EXIT: '1',
-        CLAWDFLY_APP_URL: `http://127.0.0.1:${hostPort}/`,
-        CLAWDFLY_VERIFY_INTERVAL_MS: '1000',
-        CLAWDFLY_VERIFY_TIMEOUT_MS: String(5 * MIN),
-      },
-    }) as Fake;
+    fake = createPodmanFly<Fake>(projectDir, hostPort, 5 * MIN);
   }, 25 * MIN);
 
   afterAll(async () => {
-    if (fake) {
-      await removePodmanContainersAsync(fake.dir);
-      fake.cleanup();
-    }
-    if (projectDir) await rm(dirname(projectDir), { recursive: true, force: true });
+    await disposePodmanFly(fake, projectDir);
     console.log(`upgrade journey timings (s): ${JSON.stringify(timings)}`);
   }, 5 * MIN);
 

@@ -4,3 +4,4 @@ export declare const CACHE_REPO: string;
 export declare const CONTAINERS_CONF: string;
 export declare function ensureContainersConf(cacheDir: string): string;
 export declare function podmanBaseArgs(env?: NodeJS.ProcessEnv): string[];
+export declare function podmanWorkDir(cacheDir: string): string;
