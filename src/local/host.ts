@@ -4,7 +4,7 @@
  * that the gateway accepts (runtime.minNode), the way the image runs it.
  */
 import type { ChildProcess } from '../util/process.js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -103,7 +103,7 @@ export async function ensureLocalRuntime(project: Project, node: HostNode, onPro
   const npm = findOnPath('npm', `${dirname(node.path)}${delimiter}${process.env['PATH'] ?? ''}`);
   if (!npm) throw new ClawdflyError('npm is not installed (needed to install the runtime bundle)', { hint: 'install Node.js with npm, or run in a container: --engine podman|docker', code: 'no-npm' });
 
-  const tmp = `${dir}.tmp-${process.pid}`;
+  const tmp = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   await Promise.all([copyFile(join(srcDir, 'package.json'), join(tmp, 'package.json')), copyFile(join(srcDir, 'package-lock.json'), join(tmp, 'package-lock.json'))]);
@@ -146,7 +146,8 @@ export async function ensureLocalRuntime(project: Project, node: HostNode, onPro
   await rename(tmp, dir);
   // Bundles of older lockfiles are dead weight now.
   for (const name of await readdir(base)) {
-    if (name !== hash && /^[0-9a-f]{16}(\.tmp-\d+)?$/.test(name) && !name.endsWith(`.tmp-${process.pid}`)) await rm(join(base, name), { recursive: true, force: true });
+    // Also the temp folders of an install that was killed (our own was renamed to `hash` above).
+    if (name !== hash && /^[0-9a-f]{16}(\.tmp-[0-9a-f]+)?$/.test(name)) await rm(join(base, name), { recursive: true, force: true });
   }
   return { dir, entry, packageDir, installed: true, seconds: (Date.now() - started) / 1000 };
 }

@@ -109,7 +109,7 @@ export async function readSecrets(dir: string): Promise<Secrets> {
 export async function writeSecrets(dir: string, secrets: Secrets): Promise<void> {
   const path = join(dir, PROJECT_FILES.secrets);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(tmp, formatSecretsEnv(secrets), { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, path);

@@ -3,6 +3,7 @@
 // containers.conf, so that both see the same images and containers. One place, imported by both.
 import fs from 'node:fs';
 import path from 'node:path';
+import crypto from 'node:crypto';
 
 /** Name under which the stand-in base image is stored (what `FROM node:22-bookworm-slim` resolves to). */
 export const BASE_IMAGE = 'docker.io/library/node:22-bookworm-slim';
@@ -28,8 +29,9 @@ export function ensureContainersConf(cacheDir) {
   const conf = path.join(cacheDir, 'containers.conf');
   if (!fs.existsSync(conf) || fs.readFileSync(conf, 'utf8') !== CONTAINERS_CONF) {
     fs.mkdirSync(cacheDir, { recursive: true });
-    fs.writeFileSync(`${conf}.tmp-${process.pid}`, CONTAINERS_CONF);
-    fs.renameSync(`${conf}.tmp-${process.pid}`, conf);
+    const tmp = `${conf}.tmp-${crypto.randomBytes(6).toString('hex')}`;
+    fs.writeFileSync(tmp, CONTAINERS_CONF);
+    fs.renameSync(tmp, conf);
   }
   return conf;
 }

@@ -17,6 +17,7 @@ import {
   sha256,
   sleep,
   tail,
+  uniqueTempName,
   versionFromTarball,
   which,
   withLock,
@@ -253,17 +254,18 @@ async function buildNodeBaseImage(major: number): Promise<BaseImageResult> {
     if (!existsSync(rootfsTar)) {
       await step('debootstrap', async () => {
         const dir = await mkdtemp(join(baseDir, 'debootstrap-'));
+        const partialTar = uniqueTempName(rootfsTar);
         try {
           await run(which('debootstrap')!, ['--variant=minbase', 'bookworm', dir, mirror], {
             logFile,
             timeoutMs: 20 * 60_000,
             env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` },
           });
-          await run('tar', ['-C', dir, '--numeric-owner', '-cf', `${rootfsTar}.tmp`, '.'], { logFile, timeoutMs: 10 * 60_000 });
-          await run('mv', [`${rootfsTar}.tmp`, rootfsTar]);
+          await run('tar', ['-C', dir, '--numeric-owner', '-cf', partialTar, '.'], { logFile, timeoutMs: 10 * 60_000 });
+          await run('mv', [partialTar, rootfsTar]);
         } finally {
           await rm(dir, { recursive: true, force: true });
-          await rm(`${rootfsTar}.tmp`, { force: true });
+          await rm(partialTar, { force: true });
         }
       });
     }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_RUNTIME_ID, RUNTIMES } from '../../src/gateway/runtime.js';
 import { runtimeBundleFiles } from '../../src/project/render.js';
-import { cachePath, npmPackCached, run, sha256, sleep, tail, versionFromTarball, withLock } from './util.js';
+import { cachePath, npmPackCached, run, sha256, sleep, tail, uniqueTempName, versionFromTarball, withLock } from './util.js';
 
 
 /**
@@ -48,7 +48,7 @@ export function ensureNodeMajor(major: number): Promise<string> {
       if (existsSync(bin)) return bin;
       return withLock(`node-${version}`, async () => {
         if (existsSync(bin)) return bin;
-        const tmp = `${dir}.tmp-${process.pid}`;
+        const tmp = uniqueTempName(dir);
         await rm(tmp, { recursive: true, force: true });
         await mkdir(join(tmp, 'bin'), { recursive: true });
         await run('tar', ['-xzf', tgz, '-C', join(tmp, 'bin'), '--strip-components=2', '--no-same-owner', 'package/bin/node']);
@@ -98,7 +98,7 @@ async function installRuntime(runtimeDir: string): Promise<string> {
   if (existsSync(marker) && existsSync(entry)) return entry;
   return withLock(`runtime-${hash}`, async () => {
     if (existsSync(marker) && existsSync(entry)) return entry;
-    const tmp = `${dir}.tmp-${process.pid}`;
+    const tmp = uniqueTempName(dir);
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
     await copyFile(join(runtimeDir, 'package.json'), join(tmp, 'package.json'));

@@ -1,9 +1,9 @@
 // Shared helpers for the test harness: process running, file locks, the cache dir,
 // cached `npm pack` downloads. Node built-ins only.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -204,8 +204,8 @@ export async function npmPackCached(spec: string, prefix: string): Promise<strin
   return withLock(`npm-pack-${prefix}`, async () => {
     const again = existing();
     if (again) return join(dir, again);
-    const tmp = join(dir, `.tmp-${process.pid}-${Date.now()}`);
-    await mkdir(tmp, { recursive: true });
+    // Unique by construction: two packs in one process can start within the same millisecond.
+    const tmp = await mkdtemp(join(dir, '.tmp-'));
     try {
       const res = await run('npm', ['pack', spec, '--pack-destination', tmp, '--json', '--silent'], { timeoutMs: 5 * 60_000 });
       const files = (await readdir(tmp)).filter((f) => f.endsWith('.tgz'));
@@ -266,8 +266,13 @@ export async function hashDir(dir: string, skip?: (rel: string, isDir: boolean) 
   return h.digest('hex');
 }
 
+/** `<path>.tmp-<random>`: a sibling temp name no other caller, in this process or another, can get. */
+export function uniqueTempName(path: string): string {
+  return `${path}.tmp-${randomBytes(6).toString('hex')}`;
+}
+
 export async function writeFileAtomic(path: string, data: string | Buffer, mode?: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = uniqueTempName(path);
   await writeFile(tmp, data, mode !== undefined ? { mode } : undefined);
   await rename(tmp, path);
 }

@@ -91,7 +91,7 @@ export function loadStateUnlocked(dir) {
 
 export function saveStateUnlocked(dir, s) {
   const p = statePath(dir);
-  const tmp = `${p}.${process.pid}.tmp`;
+  const tmp = `${p}.${crypto.randomBytes(6).toString('hex')}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n');
   fs.renameSync(tmp, p);
 }
