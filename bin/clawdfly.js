@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
+// dist/ is a bundle; its source maps turn a stack trace back into src/ file names and lines.
+// Read only when asked (--verbose or CLAWDFLY_DEBUG=1): loading them costs every cold start.
+if (process.argv.includes('--verbose') || process.env.CLAWDFLY_DEBUG) process.setSourceMapsEnabled(true);
+const { main } = await import('../dist/cli.js');
 
 await main();

@@ -106,6 +106,7 @@ function reportError(error: unknown): number {
   if (isJsonMode()) out.json({ ok: false, error: { code: 'unexpected', message: redact(error instanceof Error ? error.message : String(error)) } });
   out.error(`unexpected error: ${message}`);
   out.warn('this is a bug in clawdfly; please report it with the output above (secrets are redacted)');
+  if (!process.sourceMapsEnabled) out.warn('run it again with --verbose for a stack trace that names the source lines');
   return 1;
 }
 

@@ -1,14 +1,16 @@
 /**
  * Cold start: `clawdfly --help` must not load any command implementation or heavy dependency.
- * Proved with a module resolve hook (node --import + module.register) that logs every module the
- * process resolves; the same hook sees the heavy modules when a command really runs.
+ * Proved with a module resolve hook (node --import + module.register) that logs every file the
+ * process resolves. dist/ is a bundle, so a file is a chunk: dist/meta.json (written by the build)
+ * names the source modules each chunk holds. The same hook sees the heavy modules when a command
+ * really runs.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runCli, tempDir } from './helpers/cli.js';
+import { BIN, ROOT, runCli, tempDir } from './helpers/cli.js';
 
 const HEAVY = ['zod', 'smol-toml', 'execa', '@inquirer/prompts', 'ora', 'json5'];
 
@@ -47,7 +49,31 @@ function traced(args: string[]): { code: number; stdout: string; stderr: string;
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr, urls };
 }
 
-const loaded = (urls: string[], pkg: string) => urls.filter((u) => u.includes(`/node_modules/${pkg}/`));
+/** Output file of the bundle (dist/…) → the source modules it holds (node_modules/…, src/…). */
+const CHUNK_INPUTS = (JSON.parse(readFileSync(join(ROOT, 'dist', 'meta.json'), 'utf8')) as { outputs: Record<string, string[]> }).outputs;
+
+/** Every source module inside the bundle files the process loaded. */
+function modulesIn(urls: string[]): string[] {
+  const files = urls.filter((u) => u.startsWith('file:')).map((u) => relative(ROOT, fileURLToPath(u)).split(sep).join('/'));
+  return files.flatMap((file) => CHUNK_INPUTS[file] ?? []);
+}
+
+const loaded = (urls: string[], pkg: string) => modulesIn(urls).filter((m) => m.startsWith(`node_modules/${pkg}/`));
+
+describe('the bundle', () => {
+  it('has every library inside it: the published package needs no dependency', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    expect(pkg.dependencies ?? {}).toEqual({});
+    const bundled = new Set(Object.values(CHUNK_INPUTS).flat().filter((m) => m.startsWith('node_modules/')).map((m) => m.split('/').slice(1, m.split('/')[1]!.startsWith('@') ? 3 : 2).join('/')));
+    for (const pkgName of ['commander', ...HEAVY]) expect(bundled, pkgName).toContain(pkgName);
+  });
+
+  it('keeps each command implementation in a chunk of its own, out of the entry', () => {
+    expect(CHUNK_INPUTS['dist/cli.js']!.filter((m) => /^src\/commands\/[^/]+\/index\.ts$/.test(m))).toEqual([]);
+    const implementations = Object.values(CHUNK_INPUTS).flat().filter((m) => /^src\/commands\/[^/]+\/index\.ts$/.test(m));
+    expect(implementations.length).toBeGreaterThanOrEqual(15);
+  });
+});
 
 describe('cold start', () => {
   it.each(['--help', 'init --help', '--version'])('`clawdfly %s` loads none of the heavy modules', (line) => {
@@ -58,7 +84,8 @@ describe('cold start', () => {
     expect(loaded(r.urls, 'commander').length).toBeGreaterThan(0);
     for (const pkg of HEAVY) expect(loaded(r.urls, pkg), pkg).toEqual([]);
     // No command implementation either: only specs.
-    expect(r.urls.filter((u) => /\/dist\/commands\/[^/]+\/index\.js$/.test(u))).toEqual([]);
+    expect(modulesIn(r.urls).filter((m) => /^src\/commands\/[^/]+\/index\.ts$/.test(m))).toEqual([]);
+    expect(modulesIn(r.urls)).toContain('src/commands/init/spec.ts');
   });
 
   it('--help lists init', () => {
@@ -71,7 +98,7 @@ describe('cold start', () => {
     const r = traced(['init', '--yes', '--dir', dir, '--app', 'trace-claw']);
     expect(r.code, r.stderr).toBe(0);
     expect(loaded(r.urls, 'smol-toml').length).toBeGreaterThan(0);
-    expect(r.urls.some((u) => u.endsWith('/dist/commands/init/index.js'))).toBe(true);
+    expect(modulesIn(r.urls)).toContain('src/commands/init/index.ts');
   });
 });
 

@@ -8,11 +8,11 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { PROJECT_FILES } from '../project/paths.js';
+import { assetPath } from '../util/assets.js';
 
-export const ARCHIVE_SCRIPT = fileURLToPath(new URL('../../templates/remote/state-archive.cjs', import.meta.url));
+export const ARCHIVE_SCRIPT = assetPath('templates', 'remote', 'state-archive.cjs');
 
 export interface ManifestFile {
   path: string;

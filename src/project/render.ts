@@ -12,12 +12,11 @@ import { PROJECT_FILES } from './paths.js';
 import { renderTemplate, type TemplateValues } from '../util/template.js';
 import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
+import { assetPath } from '../util/assets.js';
 import { baseImage, DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
-export const TEMPLATES_DIR = new URL('../../templates/', import.meta.url);
-
 export function readTemplate(name: string): string {
-  return readFileSync(new URL(name, TEMPLATES_DIR), 'utf8');
+  return readFileSync(assetPath('templates', name), 'utf8');
 }
 
 export interface ProjectFile {

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { assetPath } from './assets.js';
 
 let cached: string | undefined;
 
 /** clawdfly's own version, from package.json. */
 export function clawdflyVersion(): string {
-  cached ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  cached ??= (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
   return cached;
 }
 

@@ -6,7 +6,7 @@ import { ROOT } from '../helpers/cli.js';
 
 /** Real gateway output (copied from shared/fixtures/gateway-logs/ by the init tests). */
 const FIXTURES = join(ROOT, 'test', 'init', 'fixtures');
-const { configsEquivalent } = (await import(`${ROOT}/dist/remote/config-transfer.js`)) as typeof import('../../src/remote/config-transfer.js');
+const { configsEquivalent } = await import('../../src/remote/config-transfer.js');
 const before = readFileSync(`${FIXTURES}/seed-example-config.json`, 'utf8');
 const after = readFileSync(`${FIXTURES}/seed-example-config.after-start.json`, 'utf8');
 

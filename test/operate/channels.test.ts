@@ -84,7 +84,7 @@ describe('Signal variant', () => {
     // a wrapper at /usr/local/bin/signal-cli that keeps the account on the volume, where the login links it
     expect(dockerfile).toMatch(/signal-cli --config \/data\/signal-cli "\$@".* > \/usr\/local\/bin\/signal-cli/);
     const configText = readFileSync(join(s.dir, 'clawdbot.json'), 'utf8');
-    const { checkConfigText } = (await import('../../dist/gateway/config-file.js')) as typeof import('../../src/gateway/config-file.js');
+    const { checkConfigText } = await import('../../src/gateway/config-file.js');
     const check = checkConfigText(configText);
     expect(check.problems).toEqual([]);
     expect(JSON.parse(configText).channels.signal).toMatchObject({ cliPath: '/usr/local/bin/signal-cli' });

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * Builds the shipped CLI: one esbuild bundle of src/cli.ts with code splitting, so every library
+ * is inside dist/ (the published package has no runtime dependencies) and each command's
+ * implementation, loaded lazily by its spec, stays in chunks of its own: `clawdfly --help` reads
+ * the entry and the specs only. dist/meta.json records which source modules each output file
+ * holds (test/cli-startup.test.ts reads it to prove what a cold start loads).
+ * Type checking is `npm run typecheck` (tsc), which esbuild does not do.
+ */
+import { build } from 'esbuild';
+import { rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST = `${ROOT}dist`;
+
+await rm(DIST, { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: ROOT,
+  entryPoints: ['src/cli.ts'],
+  outdir: 'dist',
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.12',
+  // Bundled CommonJS libraries (commander, json5) call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __clawdflyRequire } from 'node:module'; const require = __clawdflyRequire(import.meta.url);" },
+  sourcemap: 'linked',
+  sourcesContent: false,
+  metafile: true,
+  legalComments: 'linked',
+  logLevel: 'warning',
+});
+
+// Only what a reader of dist/ needs: output file → the source modules it holds.
+const outputs = Object.fromEntries(
+  Object.entries(result.metafile.outputs)
+    .filter(([file]) => file.endsWith('.js'))
+    .map(([file, out]) => [file, Object.keys(out.inputs).sort()]),
+);
+await writeFile(`${DIST}/meta.json`, JSON.stringify({ outputs }, null, 1) + '\n');
