@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, runCli, tempDir } from './helpers/cli.js';
 
-const HEAVY = ['zod', 'smol-toml', 'execa', '@inquirer/prompts', 'ora', 'json5'];
+const HEAVY = ['zod', 'smol-toml', '@inquirer/prompts', 'ora', 'json5'];
 
 const HOOKS = `
 import { appendFileSync } from 'node:fs';

@@ -3,12 +3,11 @@
  * stdin always piped and closed, ANSI stripped, a hard timeout on every call, and every line it
  * logs passed through the redaction filter.
  */
-import { spawnPiped, spawnProcess, type ChildProcess } from '../util/process.js';
+import { collectProcess, spawnPiped, spawnProcess, type ChildProcess } from '../util/process.js';
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { stripVTControlCharacters } from 'node:util';
-import { execa } from 'execa';
 import { classifyFlyError, FlyTimeoutError } from './errors.js';
 import { out } from '../ui/output.js';
 
@@ -64,40 +63,30 @@ export class FlyctlRunner {
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
     const started = Date.now();
     out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}${options.input !== undefined ? '  (stdin piped)' : ''}`);
-    const child = execa(this.path, argv, {
+    // Whole lines only: a line split across chunks would also split a secret past the redaction filter.
+    const pending = { stdout: '', stderr: '' };
+    const onLine = options.onLine;
+    const result = await collectProcess(this.path, argv, {
       input: options.input ?? '',
       cwd: options.cwd,
       env: flyctlEnv(),
-      extendEnv: false,
-      reject: false,
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      forceKillAfterDelay: 2_000,
-      stripFinalNewline: false,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      killAfterMs: SIGNAL_ESCALATION_MS,
+      onData: onLine
+        ? (chunk, stream) => {
+            const lines = (pending[stream] + chunk.toString()).split(/\r?\n/);
+            pending[stream] = lines.pop() ?? '';
+            for (const line of lines) if (line.trim()) onLine(stripAnsi(line));
+          }
+        : undefined,
     });
-    if (options.onLine) {
-      // Whole lines only: a line split across chunks would also split a secret past the redaction filter.
-      const forwarder = () => {
-        let pending = '';
-        return (chunk: Buffer | string) => {
-          const lines = (pending + chunk.toString()).split(/\r?\n/);
-          pending = lines.pop() ?? '';
-          for (const line of lines) if (line.trim()) options.onLine!(stripAnsi(line));
-        };
-      };
-      child.stdout?.on('data', forwarder());
-      child.stderr?.on('data', forwarder());
-    }
-    const result = await child;
     const ms = Date.now() - started;
-    const exitCode = typeof result.exitCode === 'number' ? result.exitCode : 1;
     const run: RunResult = {
       argv,
-      stdout: stripAnsi(String(result.stdout ?? '')),
-      stderr: stripAnsi(String(result.stderr ?? '')),
-      exitCode: result.timedOut ? 126 : exitCode,
-      timedOut: result.timedOut === true,
+      stdout: stripAnsi(result.stdout),
+      stderr: stripAnsi(result.stderr || (result.startError ? `could not start flyctl: ${result.startError.message}` : '')),
+      exitCode: result.timedOut ? 126 : (result.code ?? 1),
+      timedOut: result.timedOut,
       ms,
     };
     this.calls.push({ argv, ms, exitCode: run.exitCode });

@@ -6,7 +6,6 @@ import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type Std
 
 /** The one module that imports node:child_process; everyone else takes the types from here. */
 export type { ChildProcess, ChildProcessWithoutNullStreams };
-import { execa } from 'execa';
 
 export interface ProcessResult {
   /** Exit code; 127 when the program could not be started, 128 + n for a signal. */
@@ -30,31 +29,89 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGT
 
 /** Runs a program to its end and collects its output; never throws for a failure of the program. */
 export async function runProcess(file: string, args: readonly string[], opts: RunOptions = {}): Promise<ProcessResult> {
-  const r = await execa(file, args, {
-    env: opts.env ?? process.env,
-    extendEnv: false,
-    cwd: opts.cwd,
-    input: opts.input,
-    stdin: opts.input === undefined ? 'ignore' : 'pipe',
-    timeout: opts.timeoutMs ?? 60_000,
-    killSignal: 'SIGKILL',
-    reject: false,
-    stripFinalNewline: false,
-    encoding: 'utf8',
-  });
-  const stdout = typeof r.stdout === 'string' ? r.stdout : '';
-  let stderr = typeof r.stderr === 'string' ? r.stderr : '';
-  if (r.timedOut) return { code: 128 + 9, stdout, stderr: stderr || `timed out after ${((opts.timeoutMs ?? 60_000) / 1000).toFixed(0)} s`, timedOut: true };
-  let code = r.exitCode;
-  if (code === undefined) {
-    if (r.signal) code = 128 + (SIGNALS[r.signal] ?? 0);
-    else {
-      // Not started at all (ENOENT, EACCES): the shell's convention.
-      code = 127;
-      stderr = stderr || (r as { originalMessage?: string }).originalMessage || r.shortMessage || 'could not start';
-    }
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const r = await collectProcess(file, args, { env: opts.env ?? process.env, cwd: opts.cwd, input: opts.input, timeoutMs, killSignal: 'SIGKILL' });
+  if (r.timedOut) return { code: 128 + 9, stdout: r.stdout, stderr: r.stderr || `timed out after ${(timeoutMs / 1000).toFixed(0)} s`, timedOut: true };
+  // Not started at all (ENOENT, EACCES): the shell's convention.
+  if (r.startError) return { code: 127, stdout: r.stdout, stderr: r.stderr || r.startError.message, timedOut: false };
+  return { code: r.code ?? 128 + (SIGNALS[r.signal ?? ''] ?? 0), stdout: r.stdout, stderr: r.stderr, timedOut: false };
+}
+
+export interface CollectOptions {
+  /** The whole environment of the child. */
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Written to stdin, which is then closed; without it stdin is /dev/null. */
+  input?: string | Buffer;
+  /** After this long the child gets killSignal, and SIGKILL killAfterMs later if it is still there. */
+  timeoutMs: number;
+  killSignal?: NodeJS.Signals;
+  killAfterMs?: number;
+  /** Each chunk of output as it arrives (progress); the text is collected either way. */
+  onData?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface Collected {
+  /** null when the child was ended by a signal or never started. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** The program could not be started (ENOENT, EACCES). */
+  startError?: Error;
+}
+
+/** Children still running when clawdfly exits (an error, Ctrl-C) are ended with it, never left behind. */
+const running = new Set<ChildProcess>();
+let endChildrenOnExit = false;
+
+/**
+ * Runs a program to its end with a timeout and collects stdout and stderr as text. The one
+ * collecting spawn of the project: runProcess here and the flyctl runner (src/fly/run.ts) use it.
+ */
+export function collectProcess(file: string, args: readonly string[], opts: CollectOptions): Promise<Collected> {
+  if (!endChildrenOnExit) {
+    endChildrenOnExit = true;
+    process.once('exit', () => running.forEach((child) => child.kill('SIGTERM')));
   }
-  return { code, stdout, stderr, timedOut: false };
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    running.add(child);
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let timedOut = false;
+    let startError: Error | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    timers.push(
+      setTimeout(() => {
+        timedOut = true;
+        child.kill(opts.killSignal ?? 'SIGTERM');
+        if (opts.killSignal !== 'SIGKILL') timers.push(setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 2_000));
+      }, opts.timeoutMs),
+    );
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      opts.onData?.(chunk, 'stdout');
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr.push(chunk);
+      opts.onData?.(chunk, 'stderr');
+    });
+    if (child.stdin) {
+      // A child that exits without reading its stdin must not crash us with EPIPE.
+      child.stdin.on('error', () => {});
+      child.stdin.end(opts.input);
+    }
+    child.on('error', (error) => {
+      startError = error;
+    });
+    child.on('close', (code, signal) => {
+      timers.forEach(clearTimeout);
+      running.delete(child);
+      resolve({ code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), timedOut, startError });
+    });
+  });
 }
 
 export interface SpawnOptions {
