@@ -178,7 +178,7 @@ describe('container harness', () => {
 
 describe('real gateway validator (host, Node 22, clawdbot 2026.1.24-3)', () => {
   it('accepts the walkthrough example config', async () => {
-    const cfg = await readFile(new URL('../../../shared/fixtures/gateway-logs/seed-example-config.json', import.meta.url), 'utf8');
+    const cfg = await readFile(new URL('../fixtures/gateway-logs/seed-example-config.json', import.meta.url), 'utf8');
     const r = await validateWithRealGateway(cfg);
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
