@@ -7,6 +7,7 @@ import { compileFlags, parseArgs } from './lib/args.mjs';
 import { stateDir, withState, appendJsonl, invocationsPath, sleepSync } from './lib/state.mjs';
 import { getBackend } from './lib/backend-local.mjs';
 import { runShim } from './lib/machine-shims.mjs';
+import { applyScheduledExits } from './lib/core.mjs';
 import * as C from './lib/commands.mjs';
 import * as N from './lib/commands-network.mjs';
 
@@ -157,7 +158,11 @@ const NETWORK_ERRORS = {
 };
 
 function checkFailure(dir, canon, argv, env) {
-  const n = withState(dir, (s) => { s.calls[canon] = (s.calls[canon] || 0) + 1; return s.calls[canon]; });
+  const n = withState(dir, (s) => {
+    applyScheduledExits(s);
+    s.calls[canon] = (s.calls[canon] || 0) + 1;
+    return s.calls[canon];
+  });
   const spec = env.FAKEFLY_FAIL;
   if (!spec) return null;
   for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {

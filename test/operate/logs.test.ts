@@ -94,7 +94,6 @@ describe('clawdfly logs', () => {
     const r = await runUntil(['logs', '--follow', '--flyctl', stub, '--dir', d.dir], { cwd: d.dir, env: d.fake.env, until: /hello/, timeoutMs: 20_000 });
     expect(r.matched).toBe(true);
     expect(r.code).toBe(130);
-    expect(r.ms).toBeLessThan(15_000);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(() => process.kill(pid, 0)).toThrow();
   }, 30_000);

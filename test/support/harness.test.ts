@@ -146,14 +146,12 @@ describe('container harness', () => {
       internalPort: 3000,
     });
     machines.push(m);
-    const t = Date.now();
     const err = await m.waitForLog(/never printed/, 5 * MIN).then(
       () => undefined,
       (e: Error) => e,
     );
     expect(err?.message).toMatch(/exited \(code 3\)/);
     expect(err?.message).toContain('config broken');
-    expect(Date.now() - t).toBeLessThan(60_000);
     await m.remove();
   }, 5 * MIN);
 
