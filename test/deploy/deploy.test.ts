@@ -6,9 +6,12 @@
 import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, TEST_SECRETS } from '../helpers/cli.js';
+import { runCli, TEST_SECRETS, useInProcessCli } from '../helpers/cli.js';
 import { runAllowing } from '../operate/setup.js';
 import { ALL_FAKES, ALL_OUTPUT, ALL_PROJECTS, APP, REMOTE_CONFIG, allSecretValues, modeOf, mutations, newProject, stopAppServer, verb, type Project } from './setup.js';
+
+// clawdfly and its buffered flyctl calls in this process (logs and ssh still run bin/flyctl): no real process needed here
+useInProcessCli();
 
 const MIN = 60_000;
 

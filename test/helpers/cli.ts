@@ -106,10 +106,11 @@ let inProcessByDefault = false;
 /**
  * From now on (in this test file), runCli runs clawdfly in the test's own process (runCliInProcess)
  * whenever the run needs no stdin: no process start for the CLI or for its non-streaming flyctl
- * calls. Call it at the top of a file whose tests need no real process.
+ * calls. Call it at the top of a file whose tests need no real process. CLAWDFLY_TEST_SUBPROCESS=1
+ * turns it off (every run a real process again: to compare, or to rule the in-process runner out).
  */
 export function useInProcessCli(on = true): void {
-  inProcessByDefault = on;
+  inProcessByDefault = on && process.env['CLAWDFLY_TEST_SUBPROCESS'] !== '1';
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
