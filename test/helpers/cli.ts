@@ -168,9 +168,18 @@ function collector(): { write(text: string): boolean; text(): string } {
  * process.env (restored afterwards), its output collected, and its flyctl calls carried by the
  * double's state machine in this process where they need no real process (test/fakefly/lib/
  * in-process.mjs). Same result and the same secret checks as a run of bin/clawdfly.js. Runs one at
- * a time (process.env and the working folder are the process's).
+ * a time, queued (process.env and the working folder are the process's; describe.concurrent
+ * tests take turns).
  */
-export async function runCliInProcess(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+export function runCliInProcess(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const turn = inProcessQueue.then(() => runCliInProcessNow(args, opts));
+  inProcessQueue = turn.catch(() => undefined);
+  return turn;
+}
+
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+
+async function runCliInProcessNow(args: string[], opts: CliOptions): Promise<CliResult> {
   const [{ runCli: run }, { useFlyTransport }, fakefly] = await Promise.all([
     import('../../src/cli.js'),
     import('../../src/fly/run.js'),
