@@ -5,6 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createFakeFly } from '../fakefly/control.mjs';
 import { initProject, runCli } from '../helpers/cli.js';
 import { check, cleanupAll, deployed, failing, type DoctorJson } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(cleanupAll);
 
