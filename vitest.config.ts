@@ -1,13 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two tiers (README "Tests and benchmarks"):
+ * - fast: in-process tests and subprocess tests against the flyctl double and temp folders;
+ *   nothing but `npm ci` needed (npm run test:fast).
+ * - image: podman and the real gateways from npm: test/image/, test/e2e/ and any *.image.test.ts
+ *   (npm run test:image; its set-up checks the machine first and says what is missing).
+ * `npm test` runs both in one vitest run (one secret scan over all of it).
+ */
+const IMAGE_TESTS = ['test/image/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/**/*.image.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Tests spawn the real CLI and real processes; two cores here.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: IMAGE_TESTS, globalSetup: ['test/global-setup.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'image', include: IMAGE_TESTS, globalSetup: ['test/global-setup.ts', 'test/image-setup.ts']},
+      },
+    ],
   },
 });

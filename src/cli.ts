@@ -9,7 +9,7 @@ import type { CommandSpec, OptionSpec } from './commands/types.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isClawdflyError, UsageError } from './errors.js';
-import { configureOutput, isJsonMode, out } from './ui/output.js';
+import { configureOutput, isJsonMode, out, stderrStream, stdoutStream, useOutputStreams, type OutputStreams } from './ui/output.js';
 import { redact } from './ui/redact.js';
 import { asInvoked, setInvocation } from './ui/invocation.js';
 import { clawdflyVersion } from './util/version.js';
@@ -45,6 +45,9 @@ function refuseDirThatIsAFile(dir: unknown): void {
 /** Each command's name → its subcommands' names: what asInvoked() recognises in a hint. */
 const COMMAND_WORDS: ReadonlyMap<string, ReadonlySet<string>> = new Map(COMMANDS.map((c) => [c.name, new Set((c.subcommands ?? []).map((s) => s.name))]));
 
+/** What the command that ran returned (read by runCli after commander is done). */
+let commandExitCode = 0;
+
 function addCommand(parent: Command, spec: CommandSpec): void {
   const command = parent.command(spec.name).description(spec.summary);
   if (spec.args) command.arguments(spec.args);
@@ -62,7 +65,7 @@ function addCommand(parent: Command, spec: CommandSpec): void {
       setInvocation({ dir: opts['dir'], commands: COMMAND_WORDS });
       const module = await load();
       const code = await module.run({ args, opts });
-      process.exitCode = typeof code === 'number' ? code : 0;
+      commandExitCode = typeof code === 'number' ? code : 0;
     });
   }
 }
@@ -75,7 +78,7 @@ export function buildProgram(): Command {
     .option('--no-color', 'plain output without colours (as NO_COLOR=1 does)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(redact(text)) });
+    .configureOutput({ writeOut: (text) => stdoutStream().write(text), writeErr: (text) => stderrStream().write(redact(text)) });
   for (const spec of COMMANDS) addCommand(program, spec);
   program.addHelpText('after', '\nStart with:\n  $ npx clawdfly init\n  $ npx clawdfly deploy\n\nDocs: every command has --help.');
   return program;
@@ -97,7 +100,7 @@ function reportError(error: unknown): number {
     } else {
       out.error(error.message);
       for (const line of error.evidence) out.warn(`  ${line}`);
-      if (error.hint) process.stderr.write(redact(`  → ${asInvoked(error.hint)}\n`));
+      if (error.hint) stderrStream().write(redact(`  → ${asInvoked(error.hint)}\n`));
     }
     return error.exitCode;
   }
@@ -137,13 +140,29 @@ function applyColorChoice(argv: string[]): void {
   if (process.env['NO_COLOR']) chalk.level = 0;
 }
 
-export async function main(argv: string[] = process.argv): Promise<void> {
-  endQuietlyWhenOutputCloses();
+/**
+ * One run of clawdfly, callable in-process (wrangler's runWrangler is the model): `argv` as the
+ * user typed it (without node and the script), output to `io`'s streams (default: the process's),
+ * and the exit code returned instead of set. Tests use it through test/helpers/in-process.ts; the
+ * environment is process.env (a test sets it for the run).
+ */
+export async function runCli(argv: string[], io?: OutputStreams): Promise<number> {
+  useOutputStreams(io);
+  commandExitCode = 0;
   applyColorChoice(argv);
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(argv, { from: 'user' });
+    return commandExitCode;
   } catch (error) {
-    process.exitCode = reportError(error);
+    return reportError(error);
+  } finally {
+    useOutputStreams(undefined);
   }
+}
+
+/** The program: bin/clawdfly.js. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  endQuietlyWhenOutputCloses();
+  process.exitCode = await runCli(argv.slice(2));
 }

@@ -1,6 +1,6 @@
 /**
  * src/gateway/logs.ts against EVERY file of the real gateway's output in
- * shared/fixtures/gateway-logs/: a new fixture without an expectation here fails the suite.
+ * test/fixtures/gateway-logs/ (see its README): a new fixture without an expectation here fails the suite.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { classifyLines, findFirst, findLast, isMemoryExit, LOCK_FILE_RE, parseLo
 import { checkConfigText } from '../src/gateway/config-file.js';
 import { ROOT } from './helpers/cli.js';
 
-const DIR = join(ROOT, '..', 'shared', 'fixtures', 'gateway-logs');
+const DIR = join(ROOT, 'test', 'fixtures', 'gateway-logs');
 const read = (name: string) => readFileSync(join(DIR, name), 'utf8');
 const kinds = (name: string) => classifyLines(read(name)).map((f) => f.kind);
 

@@ -11,7 +11,18 @@ import { TEST_SECRETS } from './helpers/cli.js';
 
 let runDir = '';
 
+/**
+ * Each vitest project (fast, image) runs this set-up; `npm test` runs both in one process, and
+ * they must share one run dir and one scan at the very end: the last teardown scans.
+ */
+const shared = globalThis as typeof globalThis & { clawdflySuiteUsers?: number };
+
 export function setup(): void {
+  shared.clawdflySuiteUsers = (shared.clawdflySuiteUsers ?? 0) + 1;
+  if (process.env['CLAWDFLY_TEST_RUN_DIR']) {
+    runDir = process.env['CLAWDFLY_TEST_RUN_DIR'];
+    return;
+  }
   runDir = mkdtempSync(join(tmpdir(), 'clawdfly-suite-'));
   process.env['CLAWDFLY_TEST_RUN_DIR'] = runDir;
 }
@@ -21,6 +32,9 @@ function lines(file: string): string[] {
 }
 
 export function teardown(): void {
+  shared.clawdflySuiteUsers = (shared.clawdflySuiteUsers ?? 1) - 1;
+  if (shared.clawdflySuiteUsers > 0) return;
+  runDir = process.env['CLAWDFLY_TEST_RUN_DIR'] ?? runDir;
   const secrets = new Set<string>([...Object.values(TEST_SECRETS), ...lines(join(runDir, 'secrets.jsonl')).map((l) => JSON.parse(l) as string)]);
   const states = new Set(lines(join(runDir, 'fakefly-states.txt')));
   let invocations = 0;

@@ -11,6 +11,10 @@ import { formatSecretsImport, importLine, parseFlyctlSecretsImport } from '../sr
 import { parseSecretsImport as flyctlParserInTheDouble } from './fakefly/lib/commands.mjs';
 import { APP, newProject, stopAppServer } from './deploy/setup.js';
 import { runCli, TEST_SECRETS } from './helpers/cli.js';
+import { useInProcessCli } from './helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(stopAppServer);
 

@@ -16,6 +16,15 @@ import { gatewayMachine } from './plan.js';
 /** How long the URL may take to answer once the gateway listens (Fly's proxy picks a new machine up in seconds). */
 const URL_WINDOW_MS = 20_000;
 
+/**
+ * The URL window. CLAWDFLY_VERIFY_URL_WINDOW_MS overrides it — a test-only knob, like
+ * CLAWDFLY_VERIFY_TIMEOUT_MS and CLAWDFLY_VERIFY_INTERVAL_MS: a test of "the URL never answers"
+ * sets a short window instead of waiting out the real one.
+ */
+export function defaultUrlWindowMs(): number {
+  return Number(process.env['CLAWDFLY_VERIFY_URL_WINDOW_MS'] || URL_WINDOW_MS);
+}
+
 /** How long verification waits for the gateway by default (CLAWDFLY_VERIFY_TIMEOUT_MS overrides it, for tests). */
 export function defaultVerifyTimeoutMs(): number {
   return Number(process.env['CLAWDFLY_VERIFY_TIMEOUT_MS'] || 120_000);
@@ -36,6 +45,8 @@ export interface VerifyOptions {
   probeUrl?: boolean;
   deadlineMs?: number;
   intervalMs?: number;
+  /** How long the URL may take to answer once the gateway listens (default defaultUrlWindowMs()). */
+  urlWindowMs?: number;
   onUpdate?: (text: string) => void;
 }
 
@@ -240,7 +251,7 @@ export class Verifier {
 
     if (this.opts.probeUrl === false) return { machine: this.machine!, listening: this.listening, warnings, notes };
     this.opts.onUpdate?.(`GET ${this.opts.url}`);
-    const urlDeadline = Date.now() + Math.min(URL_WINDOW_MS, Math.max(0, this.remaining()));
+    const urlDeadline = Date.now() + Math.min(this.opts.urlWindowMs ?? defaultUrlWindowMs(), Math.max(0, this.remaining()));
     let urlStatus: number | undefined;
     let lastError = '';
     for (;;) {

@@ -55,6 +55,24 @@ export function flyctlEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.Process
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
 
+/**
+ * How a buffered flyctl call (FlyctlRunner.run) is carried out: a child process, unless a transport
+ * takes the call. Tests set one (the flyctl double's state machine in the same process, see
+ * test/helpers/in-process.ts) so that a test's flyctl calls cost no process start; a transport
+ * returns undefined for a call it leaves to a real process. Streams, transfers and interactive
+ * calls always run flyctl as a process.
+ */
+export interface FlyTransport {
+  run(argv: string[], call: { input: string | Buffer; cwd: string; env: NodeJS.ProcessEnv }): Promise<{ stdout: string; stderr: string; exitCode: number }> | undefined;
+}
+
+let transport: FlyTransport | undefined;
+
+/** Sets (or, with undefined, removes) the transport of every FlyctlRunner in this process. */
+export function useFlyTransport(next: FlyTransport | undefined): void {
+  transport = next;
+}
+
 export class FlyctlRunner {
   readonly calls: CallRecord[] = [];
 
@@ -63,6 +81,8 @@ export class FlyctlRunner {
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
     const started = Date.now();
     out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}${options.input !== undefined ? '  (stdin piped)' : ''}`);
+    const carried = transport?.run(argv, { input: options.input ?? '', cwd: options.cwd ?? process.cwd(), env: flyctlEnv() });
+    if (carried) return this.finish(argv, options, await carried, started);
     // Whole lines only: a line split across chunks would also split a secret past the redaction filter.
     const pending = { stdout: '', stderr: '' };
     const onLine = options.onLine;
@@ -81,14 +101,26 @@ export class FlyctlRunner {
         : undefined,
     });
     const ms = Date.now() - started;
-    const run: RunResult = {
+    return this.record(options, {
       argv,
       stdout: stripAnsi(result.stdout),
       stderr: stripAnsi(result.stderr || (result.startError ? `could not start flyctl: ${result.startError.message}` : '')),
       exitCode: result.timedOut ? 126 : (result.code ?? 1),
       timedOut: result.timedOut,
       ms,
-    };
+    });
+  }
+
+  /** A call a transport carried: its lines to onLine (as a process's would have come), then recorded. */
+  private finish(argv: string[], options: RunOptions, carried: { stdout: string; stderr: string; exitCode: number }, started: number): RunResult {
+    const stdout = stripAnsi(carried.stdout);
+    const stderr = stripAnsi(carried.stderr);
+    if (options.onLine) for (const line of `${stdout}\n${stderr}`.split(/\r?\n/)) if (line.trim()) options.onLine(line);
+    return this.record(options, { argv, stdout, stderr, exitCode: carried.exitCode, timedOut: false, ms: Date.now() - started });
+  }
+
+  private record(options: RunOptions, run: RunResult): RunResult {
+    const { argv, ms } = run;
     this.calls.push({ argv, ms, exitCode: run.exitCode });
     out.verbose(`  → exit ${run.exitCode} in ${ms} ms${run.stderr.trim() ? `\n${indent(run.stderr)}` : ''}`);
     if (run.exitCode !== 0 && !options.allowFailure) throw failureOf(run, options.timeoutMs);

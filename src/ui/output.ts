@@ -13,6 +13,28 @@ export interface OutputOptions {
 
 let options: OutputOptions = {};
 
+/** Where output goes: the process's streams, or the ones a caller of runCli(argv, io) gave. */
+export interface OutputStreams {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+let streams: OutputStreams | undefined;
+
+/** A run's streams (runCli), and back to the process's with undefined; options start afresh. */
+export function useOutputStreams(next: OutputStreams | undefined): void {
+  streams = next;
+  options = {};
+}
+
+export function stdoutStream(): OutputStreams['stdout'] {
+  return streams?.stdout ?? process.stdout;
+}
+
+export function stderrStream(): OutputStreams['stderr'] {
+  return streams?.stderr ?? process.stderr;
+}
+
 export function configureOutput(next: OutputOptions): void {
   options = { ...options, ...next };
 }
@@ -25,13 +47,13 @@ export function isVerbose(): boolean {
   return options.verbose === true;
 }
 
-function write(stream: NodeJS.WriteStream, text: string): void {
+function write(stream: OutputStreams['stdout'], text: string): void {
   stream.write(redact(text));
 }
 
 function human(text: string): void {
   if (options.quiet) return;
-  write(options.json ? process.stderr : process.stdout, text + '\n');
+  write(options.json ? stderrStream() : stdoutStream(), text + '\n');
 }
 
 export const out = {
@@ -48,20 +70,20 @@ export const out = {
     human(`${chalk.green('✔')} ${text}`);
   },
   warn(text: string): void {
-    write(process.stderr, `${chalk.yellow('!')} ${text}\n`);
+    write(stderrStream(), `${chalk.yellow('!')} ${text}\n`);
   },
   error(text: string): void {
-    write(process.stderr, `${chalk.red('✖')} ${text}\n`);
+    write(stderrStream(), `${chalk.red('✖')} ${text}\n`);
   },
   verbose(text: string): void {
-    if (options.verbose) write(process.stderr, chalk.dim(text) + '\n');
+    if (options.verbose) write(stderrStream(), chalk.dim(text) + '\n');
   },
   /** The one JSON document a --json command prints on stdout. */
   json(value: unknown): void {
-    write(process.stdout, JSON.stringify(value, null, 2) + '\n');
+    write(stdoutStream(), JSON.stringify(value, null, 2) + '\n');
   },
   /** Raw bytes the user asked for (e.g. `clawdfly token`), still redacted unless told otherwise. */
   raw(text: string, { unredacted = false } = {}): void {
-    process.stdout.write(unredacted ? text : redact(text));
+    stdoutStream().write(unredacted ? text : redact(text));
   },
 };

@@ -13,6 +13,10 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
 import { APP, type Deployed } from '../config/setup.js';
 import { asGateway, CACHE, CREDS, gatewayWithState, notBackedUp, SESSION, stopAppServer, tree } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const MANIFEST = '.clawdfly-backup.json';
 const live: Deployed[] = [];

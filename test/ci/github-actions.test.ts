@@ -11,6 +11,10 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ALL_OUTPUT, APP, newProject, stopAppServer } from '../deploy/setup.js';
 import { projectSecrets, runCli, tempDir, TEST_SECRETS } from '../helpers/cli.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(stopAppServer);
 

@@ -10,6 +10,10 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_SECRETS, tempDir } from '../helpers/cli.js';
 import { APP, backups, deployedProject, editLocal, gatewayRewrite, type Deployed } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const GATEWAY_UID = 1000;
 const live: Deployed[] = [];

@@ -3,6 +3,10 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_SECRETS } from '../helpers/cli.js';
 import { deployedProject, editLocal, gatewayRewrite, putRemote, type Deployed } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const live: Deployed[] = [];
 

@@ -8,6 +8,10 @@ import { TEST_SECRETS } from '../helpers/cli.js';
 import {
   APP, backups, deployedProject, editLocal, gatewayReactsTo, gatewayRewrite, modeOf, putRemote, sha256, sshCommands, stateDirFiles, type Deployed,
 } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const DISCORD = ['--discord', '--discord-guild', '123456789012345678:general'];
 const live: Deployed[] = [];

@@ -3,6 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initProject, runCli } from '../helpers/cli.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 let dir: string;
 let good: string;

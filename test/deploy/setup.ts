@@ -35,6 +35,7 @@ export interface Fake {
   secrets(app: string): Record<string, string>;
   seedLogs(app: string, lines: (string | { message: string; timestamp?: string })[], opts?: { machineId?: string }): void;
   addExitEvent(app: string, machineId: string, ev: Record<string, unknown>): void;
+  scheduleExit(app: string, machineId: string, ev: Record<string, unknown>, lines?: string[]): void;
   setMachine(app: string, machineId: string, patch: Record<string, unknown>): void;
   machineFsPath(app: string, machineId: string, path: string): string;
   addApp(name: string): void;

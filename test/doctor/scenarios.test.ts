@@ -8,6 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { APP, check, cleanupAll, deployed, failing, fixtureLines, type Deployment } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(cleanupAll);
 

@@ -11,9 +11,9 @@ import { createFakeFly } from '../fakefly/control.mjs';
 import { initProject, ROOT, runCli, type CliResult } from '../helpers/cli.js';
 
 export const APP = 'test-claw';
-export const FIXTURES = join(ROOT, '..', 'shared', 'fixtures', 'gateway-logs');
+export const FIXTURES = join(ROOT, 'test', 'fixtures', 'gateway-logs');
 
-/** The real gateway's output (shared/fixtures/gateway-logs/<name>), one string per line. */
+/** The real gateway's output (test/fixtures/gateway-logs/<name>, copied from the shared evidence), one string per line. */
 export function fixtureLines(name: string): string[] {
   return readFileSync(join(FIXTURES, name), 'utf8').split('\n').filter((l) => l.trim() !== '');
 }

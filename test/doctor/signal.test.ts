@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initProject, runCli } from '../helpers/cli.js';
 import { check, type DoctorJson } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 async function doctorOffline(dir: string): Promise<{ code: number; json: DoctorJson }> {
   const r = await runCli(['doctor', '--offline', '--dir', dir, '--json']);

@@ -120,6 +120,20 @@ export function createFakeFly(opts = {}) {
     },
 
     /**
+     * Make the machine crash at the next flyctl call (any command, from whoever calls next, normally
+     * the CLI under test): that call appends `lines` to the logs, then an exit event {exit_code,
+     * oom_killed, restarting}, then (restarting, the default) Fly's restart, all stamped with its own
+     * clock. No wall-clock schedule: the crash is always "after the CLI started".
+     */
+    scheduleExit(app, machineId, ev = {}, lines = []) {
+      withState(dir, (s) => {
+        const m = s.machines[machineId];
+        if (!m || m.app !== app) throw new Error(`no machine ${machineId} in app ${app}`);
+        (s.scheduledExits ||= []).push({ app, machineId, ev, lines });
+      });
+    },
+
+    /**
      * Shallow-merge patch into the machine's API object (e.g. {state:'stopped'}, {checks:[…]}, {host_status:'unreachable'}).
      * patch.config is merged one level deep. patch.fake is merged into internals (e.g. {listenOverride:[{command,addresses}]}).
      */

@@ -2,11 +2,13 @@
 // fakefly: a flyctl test double for clawdfly's tests. See README.md in this folder.
 import fs from 'node:fs';
 import path from 'node:path';
-import { FlyError, ExitSignal, printError, out } from './lib/output.mjs';
+import { fileURLToPath } from 'node:url';
+import { FlyError, ExitSignal, printError, out, err } from './lib/output.mjs';
 import { compileFlags, parseArgs } from './lib/args.mjs';
 import { stateDir, withState, appendJsonl, invocationsPath, sleepSync } from './lib/state.mjs';
 import { getBackend } from './lib/backend-local.mjs';
 import { runShim } from './lib/machine-shims.mjs';
+import { applyScheduledExits } from './lib/core.mjs';
 import * as C from './lib/commands.mjs';
 import * as N from './lib/commands-network.mjs';
 
@@ -157,7 +159,11 @@ const NETWORK_ERRORS = {
 };
 
 function checkFailure(dir, canon, argv, env) {
-  const n = withState(dir, (s) => { s.calls[canon] = (s.calls[canon] || 0) + 1; return s.calls[canon]; });
+  const n = withState(dir, (s) => {
+    applyScheduledExits(s);
+    s.calls[canon] = (s.calls[canon] || 0) + 1;
+    return s.calls[canon];
+  });
   const spec = env.FAKEFLY_FAIL;
   if (!spec) return null;
   for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
@@ -209,20 +215,21 @@ async function machineShim(argv) {
   process.exit(r.code);
 }
 
-async function main() {
-  const argv = process.argv.slice(2);
-  if (argv[0] === '__machine-shim') return machineShim(argv.slice(1));
+/**
+ * One flyctl call: resolve, parse, inject failures, run, record the invocation. Returns the exit
+ * code. `finish(code)` records and ends the call (the process: exits; in-process: returns).
+ * stdin: makeStdin() of this process, or an in-process call's bytes (lib/in-process.mjs).
+ */
+export async function execute(argv, { env, cwd, stdin, pid = process.pid, onFinishHook }) {
   const started = Date.now();
-  const env = process.env;
   let dir;
   try {
     dir = stateDir(env);
   } catch (e) {
-    process.stderr.write(`Error: ${e.message}\n`);
-    process.exit(1);
+    err(`Error: ${e.message}\n`);
+    return 1;
   }
   fs.mkdirSync(dir, { recursive: true });
-  const stdin = makeStdin();
   let recorded = false;
   let canon = '';
   const record = (exitCode) => {
@@ -230,37 +237,49 @@ async function main() {
     recorded = true;
     const flyEnv = Object.keys(env).filter((k) => /^FLY_/.test(k)).sort();
     appendJsonl(invocationsPath(dir), {
-      argv, command: canon, cwd: process.cwd(), stdin: { read: stdin.info.read, hadData: stdin.info.bytes > 0, bytes: stdin.info.bytes },
-      elapsedMs: Date.now() - started, exitCode, flyEnv, pid: process.pid, ts: new Date(started).toISOString(),
+      argv, command: canon, cwd, stdin: { read: stdin.info.read, hadData: stdin.info.bytes > 0, bytes: stdin.info.bytes },
+      elapsedMs: Date.now() - started, exitCode, flyEnv, pid, ts: new Date(started).toISOString(),
     });
   };
-  const finish = (code) => { record(code); process.exit(code); };
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => finish(127));
+  onFinishHook?.(record);
 
   const latency = Number(env.FAKEFLY_LATENCY_MS || 0);
   if (latency > 0) sleepSync(latency);
 
+  const finish = (code) => { record(code); return code; };
   try {
     const r = resolve(argv);
     canon = r.canon;
     const compiled = compileFlags([...G, ...(r.node.flags || [])]);
     const parsed = parseArgs(r.rest, compiled);
     if (checkFailure(dir, canon, argv, env)) throw new FlyError(networkError(canon, parsed.flags, env));
-    const ctx = { dir, env, cwd: process.cwd(), flags: parsed.flags, args: parsed.args, specified: parsed.specified, stdin, backend: getBackend(env) };
+    const ctx = { dir, env, cwd, flags: parsed.flags, args: parsed.args, specified: parsed.specified, stdin, backend: getBackend(env) };
     // A backend with real processes (podman) learns here what happened since the last call (exits, logs).
     if (ctx.backend.sync && canon !== 'version') await ctx.backend.sync(ctx, canon);
     await r.node.run(ctx);
-    finish(0);
+    return finish(0);
   } catch (e) {
-    if (e instanceof ExitSignal) finish(e.exitCode);
+    if (e instanceof ExitSignal) return finish(e.exitCode);
     if (e instanceof FlyError) {
       printError(e);
       if (e.usage) out(`${e.usage}\n`);
-      finish(e.exitCode ?? 1);
+      return finish(e.exitCode ?? 1);
     }
-    process.stderr.write(`Error: ${e && e.stack ? e.stack : e}\n`);
-    finish(3);
+    err(`Error: ${e && e.stack ? e.stack : e}\n`);
+    return finish(3);
   }
 }
 
-main();
+async function main() {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '__machine-shim') return machineShim(argv.slice(1));
+  const stdin = makeStdin();
+  let record = () => {};
+  // a signal ends the call with 127, recorded like any other end
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => { record(127); process.exit(127); });
+  const code = await execute(argv, { env: process.env, cwd: process.cwd(), stdin, onFinishHook: (r) => { record = r; } });
+  process.exit(code);
+}
+
+// Run as a program (bin/flyctl); imported (lib/in-process.mjs), it only exports execute().
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) main();

@@ -75,14 +75,49 @@ export function assertNoSecrets(text: string, secrets: Iterable<string>, where: 
   }
 }
 
-export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const cwd = opts.cwd ?? process.cwd();
-  const started = Date.now();
+/** The environment of one CLI run: the test's, plain output, CI, and what the test adds. */
+function cliEnv(opts: CliOptions): Record<string, string> {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env };
   // npm sets npm_command=exec for npx: hints then say `npx clawdfly`. Only a test that asks gets it
   // (the suite itself may have been started with `npx vitest`).
   env['npm_command'] = opts.viaNpx ? 'exec' : undefined;
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  return env as Record<string, string>;
+}
+
+/**
+ * What every run ends with, in-process or not: its secret values and output registered for the
+ * suite-wide scan (test/global-setup.ts), and a leak in its output fails the test that caused it.
+ */
+function settle(args: string[], cwd: string, opts: CliOptions, stdout: string, stderr: string): void {
+  const known = new Set([...Object.values(TEST_SECRETS), ...(opts.secrets ?? []), ...projectSecrets(dirArg(args, cwd))]);
+  const runDir = process.env['CLAWDFLY_TEST_RUN_DIR'];
+  // One JSON string per line (values may hold newlines), and every byte this run printed.
+  if (runDir) {
+    appendFileSync(join(runDir, 'secrets.jsonl'), [...known].map((v) => JSON.stringify(v)).join('\n') + '\n');
+    appendFileSync(join(runDir, 'outputs.jsonl'), JSON.stringify({ args: args.slice(0, 3), stdout, stderr }) + '\n');
+  }
+  assertNoSecrets(stdout, known, `stdout of clawdfly ${args.join(' ')}`);
+  assertNoSecrets(stderr, known, `stderr of clawdfly ${args.join(' ')}`);
+}
+
+let inProcessByDefault = false;
+
+/**
+ * From now on (in this test file), runCli runs clawdfly in the test's own process (runCliInProcess)
+ * whenever the run needs no stdin: no process start for the CLI or for its non-streaming flyctl
+ * calls. Call it at the top of a file whose tests need no real process. CLAWDFLY_TEST_SUBPROCESS=1
+ * turns it off (every run a real process again: to compare, or to rule the in-process runner out).
+ */
+export function useInProcessCli(on = true): void {
+  inProcessByDefault = on && process.env['CLAWDFLY_TEST_SUBPROCESS'] !== '1';
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  if (inProcessByDefault && opts.input === undefined) return runCliInProcess(args, opts);
+  const cwd = opts.cwd ?? process.cwd();
+  const started = Date.now();
+  const env = cliEnv(opts);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -104,17 +139,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
         reject(new Error(`clawdfly ${args.join(' ')} did not exit within ${timeoutMs} ms (killed); stderr so far:\n${stderr.slice(-2000)}`));
         return;
       }
-      const known = new Set([...Object.values(TEST_SECRETS), ...(opts.secrets ?? []), ...projectSecrets(dirArg(args, cwd))]);
-      // Registered for the suite-wide scan of every flyctl argv (test/global-setup.ts).
-      const runDir = process.env['CLAWDFLY_TEST_RUN_DIR'];
-      // One JSON string per line (values may hold newlines), and every byte this run printed.
-      if (runDir) {
-        appendFileSync(join(runDir, 'secrets.jsonl'), [...known].map((v) => JSON.stringify(v)).join('\n') + '\n');
-        appendFileSync(join(runDir, 'outputs.jsonl'), JSON.stringify({ args: args.slice(0, 3), stdout, stderr }) + '\n');
-      }
       try {
-        assertNoSecrets(stdout, known, `stdout of clawdfly ${args.join(' ')}`);
-        assertNoSecrets(stderr, known, `stderr of clawdfly ${args.join(' ')}`);
+        settle(args, cwd, opts, stdout, stderr);
       } catch (error) {
         reject(error);
         return;
@@ -123,6 +149,67 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Text written to a stream, collected. */
+function collector(): { write(text: string): boolean; text(): string } {
+  let text = '';
+  return {
+    write(chunk: string) {
+      text += chunk;
+      return true;
+    },
+    text: () => text,
+  };
+}
+
+/**
+ * clawdfly in this process: src/cli.ts's runCli(argv, io) with the run's environment in
+ * process.env (restored afterwards), its output collected, and its flyctl calls carried by the
+ * double's state machine in this process where they need no real process (test/fakefly/lib/
+ * in-process.mjs). Same result and the same secret checks as a run of bin/clawdfly.js. Runs one at
+ * a time, queued (process.env and the working folder are the process's; describe.concurrent
+ * tests take turns).
+ */
+export function runCliInProcess(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const turn = inProcessQueue.then(() => runCliInProcessNow(args, opts));
+  inProcessQueue = turn.catch(() => undefined);
+  return turn;
+}
+
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+
+async function runCliInProcessNow(args: string[], opts: CliOptions): Promise<CliResult> {
+  const [{ runCli: run }, { useFlyTransport }, fakefly] = await Promise.all([
+    import('../../src/cli.js'),
+    import('../../src/fly/run.js'),
+    // @ts-expect-error plain ESM without types
+    import('../fakefly/lib/in-process.mjs'),
+  ]);
+  const cwd = opts.cwd ?? process.cwd();
+  const started = Date.now();
+  const saved = { ...process.env };
+  const savedCwd = process.cwd();
+  const env = cliEnv(opts);
+  for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];
+  Object.assign(process.env, env);
+  process.chdir(cwd);
+  useFlyTransport({
+    run: (argv, call) => (fakefly.runsInProcess(argv, call.env) ? fakefly.runFakeflyInProcess(argv, call) : undefined),
+  });
+  const stdout = collector();
+  const stderr = collector();
+  let code: number;
+  try {
+    code = await run(args, { stdout, stderr });
+  } finally {
+    useFlyTransport(undefined);
+    process.chdir(savedCwd);
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  }
+  settle(args, cwd, opts, stdout.text(), stderr.text());
+  return { code, stdout: stdout.text(), stderr: stderr.text(), ms: Date.now() - started };
 }
 
 export function tempDir(prefix = 'clawdfly-test-'): string {

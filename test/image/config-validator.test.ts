@@ -14,7 +14,7 @@ import { checkConfigText } from '../../src/gateway/config-file.js';
 const MIN = 60_000;
 const GOLDEN = join(ROOT, 'test', 'golden');
 // The clawdbot cases: the openclaw golden holds openclaw.json, which openclaw's own validator checks
-// (test/up/host-openclaw.test.ts), not this Node 22 one.
+// (test/up/host-openclaw.image.test.ts), not this Node 22 one.
 const goldenCases = readdirSync(GOLDEN, { withFileTypes: true })
   .filter((e) => e.isDirectory() && existsSync(join(GOLDEN, e.name, 'clawdbot.json')))
   .map((e) => e.name)

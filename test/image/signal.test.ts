@@ -20,6 +20,8 @@ import { APP, cleanupAll, deployed } from '../operate/setup.js';
 
 const MIN = 60_000;
 const ACCOUNT = '+15551234567';
+/** The machine's memory (fly.toml [[vm]]): the gateway and signal-cli must fit under it. */
+const VM_MEMORY_MB = 2048;
 const LISTENING = /\[gateway\] listening on ws:\/\/0\.0\.0\.0:3000/;
 const MISSING_MODULE = /Cannot find (?:module|package)|ERR_MODULE_NOT_FOUND/;
 
@@ -61,7 +63,7 @@ describe('the Signal image variant, built against a local signal-cli stand-in', 
   it('boots the gateway with the Signal channel configured (2048 MB); signal-cli keeps its data on /data', async () => {
     volume = mkdtempSync(join(tmpdir(), 'clawdfly-signal-vol-'));
     const opts = flyMachineOptions(dir, { image, volumeDir: volume, name: `signal-${process.pid}` });
-    expect(opts.memoryMb).toBe(2048);
+    expect(opts.memoryMb).toBe(VM_MEMORY_MB);
     m = await runMachine(opts);
     await m.waitForLog(LISTENING, 6 * MIN);
     // the gateway started signal-cli's daemon through the wrapper, with the account from init
@@ -77,7 +79,7 @@ describe('the Signal image variant, built against a local signal-cli stand-in', 
     expect(logs).not.toMatch(MISSING_MODULE);
     expect((await m.inspect()).running).toBe(true);
     expect((await fetch(`${m.url}/`)).status).toBe(200);
-    expect(await m.peakMemoryMb()).toBeLessThan(2048);
+    expect(await m.peakMemoryMb()).toBeLessThan(VM_MEMORY_MB);
     // the JVM is there for the real signal-cli
     const java = await m.exec(['java', '-version']);
     expect(java.code).toBe(0);

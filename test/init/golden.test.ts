@@ -18,6 +18,10 @@ import { ROOT, TEST_SECRETS } from '../helpers/cli.js';
 import { validateConfigObject } from '../../src/gateway/schema.js';
 import { DEFAULT_RUNTIME_ID, findRuntime } from '../../src/gateway/runtime.js';
 import { freshDir, init, listFiles, readSecretsFile, sha256, templateLockfile } from './util.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 const GOLDEN_ROOT = join(ROOT, 'test', 'golden');

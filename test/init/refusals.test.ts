@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TEST_SECRETS } from '../helpers/cli.js';
 import { freshDir, init, snapshot, stderrLines } from './util.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 interface Refusal {
   name: string;

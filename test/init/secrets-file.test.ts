@@ -3,6 +3,10 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initProject, runCli } from '../helpers/cli.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 describe('secrets.env with a malformed line', () => {
   it('names the file and line number, exits non-zero, prints no stack trace and no value', async () => {

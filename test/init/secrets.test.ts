@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TEST_SECRETS, tempDir } from '../helpers/cli.js';
 import { freshDir, init, listFiles, readSecretsFile } from './util.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const ALL_SECRETS = {
   ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY,

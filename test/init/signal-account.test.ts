@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TEST_SECRETS } from '../helpers/cli.js';
 import { freshDir, init } from './util.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const KEYS = { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY };
 

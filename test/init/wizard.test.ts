@@ -46,11 +46,26 @@ class Terminal {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  /** Sends keys, with a short pause so the prompt has re-rendered. */
+  /**
+   * Sends keys one at a time, each after the prompt answered the previous one: every key a prompt
+   * reads re-renders it (an echoed character, a mask, a moved cursor, the next question), so new
+   * output is the evidence that it was read. No fixed pause between keys. (Ctrl-U, which may
+   * change nothing on screen, is always followed by text that does.)
+   */
   async send(...keys: string[]): Promise<void> {
     for (const key of keys) {
+      const before = this.output.length;
       this.child.stdin!.write(key);
-      await new Promise((r) => setTimeout(r, 120));
+      // Ctrl-U on an empty line changes nothing on screen; the key after it proves it was read (in order)
+      if (key === CTRL_U) continue;
+      await this.until(() => this.output.length > before, `the terminal to answer ${JSON.stringify(key.length > 12 ? `${key.slice(0, 4)}…` : key)}`);
+    }
+  }
+  private async until(done: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; terminal shows:\n${this.text.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 }

@@ -2,6 +2,10 @@
 // clawdbot stand-in records its argv and serves the pending/paired lists seeded here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP, cleanupAll, deployed, type Deployment } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const now = Date.now();
 // Shaped like the real gateway's pending requests (infra/device-pairing in clawdbot 2026.1.24-3).
@@ -18,10 +22,20 @@ const gatewayCalls = () => d.fake.clawdbotCalls().map((c) => c.argv);
 
 describe('clawdfly devices', () => {
   it('lists pending requests newest first with age and client, through the gateway CLI on the chosen machine', async () => {
+    // Ages are relative to when the requests were made; the CLI may run a while after the file
+    // loaded, so the shown age is checked against the time that really passed (no fixed window).
+    const seeded = Date.now();
+    const ageAtSeed = (req: { ts: number }) => seeded - req.ts;
     d.fake.setDevices(APP, d.machineId, { pending: [olderRequest, newerRequest], paired: [] });
     const before = gatewayCalls().length;
     const mark = d.mark();
     const r = await d.cli(['devices']);
+    const passed = Date.now() - seeded;
+    /** The age a line shows, in ms (its unit's floor), and the range the real age allows. */
+    const shownAge = (line: string) => {
+      const [, n, unit] = line.match(/(\d+)([smhd]) ago/)!;
+      return Number(n) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 's' | 'm' | 'h' | 'd'];
+    };
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
     const newer = lines.findIndex((l) => l.includes('req-newer-2222'));
@@ -29,8 +43,10 @@ describe('clawdfly devices', () => {
     expect(newer).toBeGreaterThan(-1);
     expect(older).toBeGreaterThan(newer);
     expect(lines[newer]).toMatch(/Safari on iPhone/);
-    expect(lines[newer]).toMatch(/3\d?s ago/);
-    expect(lines[older]).toMatch(/4m ago/);
+    for (const [line, req, unit] of [[lines[newer]!, newerRequest, 1_000], [lines[older]!, olderRequest, 60_000]] as const) {
+      expect(shownAge(line)).toBeGreaterThanOrEqual(Math.floor(ageAtSeed(req) / unit) * unit);
+      expect(shownAge(line)).toBeLessThanOrEqual(ageAtSeed(req) + passed);
+    }
     expect(r.stdout).toContain('clawdfly devices approve --latest');
     // The stand-in saw the gateway's own CLI, absolute entry, JSON, and the gateway's real port.
     expect(gatewayCalls().slice(before)).toEqual([['node', '/app/node_modules/clawdbot/dist/index.js', 'devices', 'list', '--json', '--url=ws://127.0.0.1:3000']]);

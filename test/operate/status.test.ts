@@ -1,6 +1,10 @@
 // `clawdfly status`: one screen from `status`, `machines list` and `volumes list` on the double.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP, cleanupAll, deployed, type Deployment } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 let d: Deployment;
 beforeAll(async () => {

@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ALL_OUTPUT, APP, newProject, stopAppServer, type Project } from '../deploy/setup.js';
 import { BIN, runCli } from '../helpers/cli.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(stopAppServer);
 

@@ -13,6 +13,10 @@ import { currentAndPrevious, fileChanges, KEEP_RELEASES, readReleases, recordRel
 import { chooseTarget } from '../../src/commands/rollback/index.js';
 import type { Machine } from '../../src/fly/json.js';
 import { contextHash } from '../support/podman.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 function machine(version: number, tag: string): Machine {
   return {

@@ -5,3 +5,5 @@ export declare const CONTAINERS_CONF: string;
 export declare function ensureContainersConf(cacheDir: string): string;
 export declare function podmanBaseArgs(env?: NodeJS.ProcessEnv): string[];
 export declare function podmanWorkDir(cacheDir: string): string;
+export declare function storageConfText(root: string): string;
+export declare function useTestPodmanRoot(env?: NodeJS.ProcessEnv): string | undefined;

@@ -47,14 +47,40 @@ export function podmanWorkDir(cacheDir) {
   return dir;
 }
 
+/** storage.conf of a private container store under `root` (vfs, like every podman call here). */
+export function storageConfText(root) {
+  return ['# written by clawdfly test/support/podman-engine.mjs (CLAWDFLY_TEST_PODMAN_ROOT)', '[storage]', 'driver = "vfs"', `graphroot = ${JSON.stringify(path.join(root, 'storage'))}`, `runroot = ${JSON.stringify(path.join(root, 'run'))}`, ''].join('\n');
+}
+
 /**
- * The global flags every podman call takes (vfs storage, runc, cgroupfs, file events), plus a
- * private storage root when CLAWDFLY_TEST_PODMAN_ROOT is set (to rehearse a clean machine without
- * touching the shared images).
+ * CLAWDFLY_TEST_PODMAN_ROOT=<dir>: one private container store for the whole run (to rehearse a
+ * clean machine without touching the shared images). It is handed on as podman's own setting,
+ * CONTAINERS_STORAGE_CONF (podman(1), ENVIRONMENT), put into `env` (process.env by default): every
+ * process started afterwards inherits it — the harness's podman calls, the double's podman backend
+ * AND the code under test (`clawdfly up --local` runs podman with the caller's environment), so all
+ * of them see one store. (The old --root/--runroot flags reached only the harness's own calls.)
+ * Returns the storage.conf path, or undefined when the knob is not set.
+ */
+export function useTestPodmanRoot(env = process.env) {
+  const root = env.CLAWDFLY_TEST_PODMAN_ROOT;
+  if (!root) return undefined;
+  const conf = path.join(root, 'storage.conf');
+  const text = storageConfText(root);
+  if (!fs.existsSync(conf) || fs.readFileSync(conf, 'utf8') !== text) {
+    fs.mkdirSync(root, { recursive: true });
+    const tmp = `${conf}.tmp-${crypto.randomBytes(6).toString('hex')}`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, conf);
+  }
+  env.CONTAINERS_STORAGE_CONF = conf;
+  return conf;
+}
+
+/**
+ * The global flags every podman call takes (vfs storage, runc, cgroupfs, file events). The store
+ * itself comes from the environment (useTestPodmanRoot), the same for every process of the run.
  */
 export function podmanBaseArgs(env = process.env) {
-  const args = ['--storage-driver', 'vfs', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  const root = env.CLAWDFLY_TEST_PODMAN_ROOT;
-  if (root) args.push('--root', path.join(root, 'storage'), '--runroot', path.join(root, 'run'));
-  return args;
+  useTestPodmanRoot(env);
+  return ['--storage-driver', 'vfs', '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
 }

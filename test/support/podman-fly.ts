@@ -1,7 +1,7 @@
 /**
  * The flyctl double with real machines (FAKEFLY_BACKEND=podman: each machine a container of the
  * project's image), as the real-image tests use it: test/e2e/journey.test.ts,
- * test/e2e/upgrade-journey.test.ts, test/backup/real-image.test.ts. One place for its settings and
+ * test/e2e/upgrade-journey.test.ts, test/backup/backup.image.test.ts. One place for its settings and
  * for reading a machine's container output.
  */
 import { rm } from 'node:fs/promises';

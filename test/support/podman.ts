@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { chmod, copyFile, lchown, mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { platform, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import {
@@ -65,7 +65,10 @@ export interface Engine {
 // ---------------------------------------------------------------------------------------------
 // Engine
 
-const APT_PACKAGES = ['podman', 'runc', 'debootstrap'];
+export const APT_PACKAGES = ['podman', 'runc', 'debootstrap'];
+
+/** The set-up step that provides them (the README's and .ci/run's). */
+export const IMAGE_TIER_SETUP = `install them first: sudo apt-get install -y ${APT_PACKAGES.join(' ')}  (.ci/run does this when run as root)`;
 
 async function dockerEngineWorks(): Promise<string | undefined> {
   const docker = which('docker');
@@ -79,9 +82,9 @@ async function dockerEngineWorks(): Promise<string | undefined> {
 }
 
 /**
- * Makes sure a container engine is usable and returns how to call it.
- * podman (+runc, debootstrap) is installed with apt-get when missing and we are root on Linux;
- * otherwise this throws naming the packages. A working docker engine is used when present
+ * Makes sure a container engine is usable and returns how to call it. A missing podman (+runc,
+ * debootstrap) is an error naming the packages: installing them is a set-up step (.ci/run, the
+ * README), never a side effect of a test. A working docker engine is used when present
  * (CLAWDFLY_TEST_ENGINE=podman|docker forces one).
  */
 export const ensurePodman: () => Promise<Engine> = once(async () => {
@@ -92,28 +95,14 @@ export const ensurePodman: () => Promise<Engine> = once(async () => {
     if (forced === 'docker') throw new Error('CLAWDFLY_TEST_ENGINE=docker but no working docker engine (docker version failed)');
   }
 
-  const missing = () => APT_PACKAGES.filter((p) => !which(p));
-  if (missing().length > 0) {
-    const canApt = platform() === 'linux' && process.getuid?.() === 0 && which('apt-get');
-    if (!canApt) {
-      throw new Error(
-        `container tests need the packages ${missing().join(', ')} (apt-get install -y ${APT_PACKAGES.join(' ')}); ` +
-          `cannot install them here (not root on Linux with apt-get)`,
-      );
-    }
-    await withLock('apt-install', async () => {
-      if (missing().length === 0) return;
-      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      await run('apt-get', ['update'], { env, timeoutMs: 10 * 60_000 });
-      await run('apt-get', ['install', '-y', ...APT_PACKAGES], { env, timeoutMs: 15 * 60_000 });
-    });
-    if (missing().length > 0) throw new Error(`apt-get install did not provide: ${missing().join(', ')}`);
-  }
+  const missing = APT_PACKAGES.filter((p) => !which(p));
+  if (missing.length > 0) throw new Error(`container tests need the packages ${missing.join(', ')}: ${IMAGE_TIER_SETUP}`);
 
   const conf = ensureContainersConf(cacheDir());
+  // first: with CLAWDFLY_TEST_PODMAN_ROOT it puts the run's store (CONTAINERS_STORAGE_CONF) into process.env
+  const baseArgs = podmanBaseArgs();
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: conf };
   const podman = which('podman')!;
-  const baseArgs = podmanBaseArgs();
   const v = await run(podman, [...baseArgs, 'version', '--format', '{{.Client.Version}}'], { env, check: false, timeoutMs: 60_000 });
   if (v.code !== 0) throw new Error(`podman does not work here:\n${tail(v.stdout + v.stderr)}`);
   return { podman, env, baseArgs, kind: 'podman', cwd: podmanWorkDir(cacheDir()) };

@@ -20,11 +20,10 @@ describe('runProcess', () => {
   });
 
   it('kills a program that outlives its timeout', async () => {
-    const started = Date.now();
     const r = await runProcess(node, ['-e', 'setTimeout(() => {}, 60000)'], { timeoutMs: 500 });
+    // killed, not waited for: the child's own 60 s timer never fired (it would exit 0)
     expect(r.timedOut).toBe(true);
     expect(r.code).not.toBe(0);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 

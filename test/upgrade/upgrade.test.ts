@@ -12,6 +12,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { ALL_OUTPUT, APP, allSecretValues, mutations, newProject, type Project } from '../deploy/setup.js';
 import { stopAppServer } from '../deploy/setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(stopAppServer);
 

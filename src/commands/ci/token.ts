@@ -9,7 +9,7 @@ import type { ciTokenSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { findOnPath, runProcess } from '../../util/process.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, stdoutStream } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 import { joinShellWords } from '../../util/shell-words.js';
 
@@ -37,7 +37,7 @@ export async function run({ opts }: CommandContext<typeof ciTokenSpec>): Promise
     await fly.ensureVersion();
     const token = await fly.createDeployToken({ name: tokenName, expiry });
     out.warn(`a deploy token for ${project.app}, valid ${expiry}: store it as ${CI_TOKEN_SECRET}; revoke it with flyctl tokens list / revoke -a ${project.app}`);
-    process.stdout.write(`${token}\n`);
+    stdoutStream().write(`${token}\n`);
     return 0;
   }
 

@@ -21,7 +21,7 @@ import { repoLayout } from '../../project/repo-layout.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { readStdinText } from '../../util/stdin.js';
 import { canPrompt, prompts } from '../../ui/prompt.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, stderrStream } from '../../ui/output.js';
 import { registerSecrets } from '../../ui/redact.js';
 import { style } from '../../ui/style.js';
 import { findRuntime } from '../../gateway/runtime.js';
@@ -134,7 +134,7 @@ async function decideConflicts(planned: PlannedFile[], opts: CommandOptions<type
     return keep;
   }
   if (!ask) {
-    for (const file of conflicts) process.stderr.write(redact(file.diff ?? ''));
+    for (const file of conflicts) stderrStream().write(redact(file.diff ?? ''));
     throw new UsageError(
       `${conflicts.length} file(s) differ from what init would write: ${conflicts.map((f) => f.path).join(', ')}`,
       '--force to overwrite them, or --keep to keep yours (diff above)',

@@ -94,7 +94,7 @@ export async function cmdSecretsSet(ctx) {
   let stdinUsed = false;
   for (const [k, v] of Object.entries(values)) {
     if (v !== '-') continue;
-    if (isCharDevice(0)) throw new FlyError(`secret \`${k}\` expects standard input but none provided`);
+    if (ctx.stdin.isCharDevice ? ctx.stdin.isCharDevice() : isCharDevice(0)) throw new FlyError(`secret \`${k}\` expects standard input but none provided`);
     const buf = stdinUsed ? Buffer.alloc(0) : await ctx.stdin.readAll();
     stdinUsed = true;
     if (buf.length > 64 * 1024) throw new FlyError(`error reading stdin for '${k}': Input exceeded max length of 65536 bytes`);
@@ -106,7 +106,7 @@ export async function cmdSecretsSet(ctx) {
 
 export async function cmdSecretsImport(ctx) {
   const { appName } = readApp(ctx);
-  const buf = process.stdin.isTTY ? Buffer.alloc(0) : await ctx.stdin.readAll();
+  const buf = (ctx.stdin.isTTY ?? process.stdin.isTTY) ? Buffer.alloc(0) : await ctx.stdin.readAll();
   const values = parseSecretsImport(buf.toString('utf8'));
   if (Object.keys(values).length < 1) throw new FlyError('requires at least one SECRET=VALUE pair');
   setSecretsAndDeploy(ctx, appName, values);

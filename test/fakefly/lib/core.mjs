@@ -202,6 +202,31 @@ function appendBootLogs(s, m) {
   for (const [provider, message] of lines) appendLog(s, app, { message, instance: m.api.id, region: m.api.region, provider });
 }
 
+/**
+ * control.scheduleExit: exits waiting for the next flyctl call. The call that finds them applies
+ * them with its own clock (log lines, then the exit event, then Fly's restart), so a test can make a
+ * gateway crash "while the CLI watches" without guessing how long the CLI takes to get there.
+ */
+export function applyScheduledExits(s) {
+  const pending = s.scheduledExits || [];
+  if (pending.length === 0) return;
+  delete s.scheduledExits;
+  for (const { app, machineId, ev, lines } of pending) {
+    const m = s.machines[machineId];
+    const a = s.apps[app];
+    if (!m || !a) continue;
+    const at = Date.now();
+    lines.forEach((message, i) => appendLog(s, a, { message, instance: machineId, region: m.api.region, timestamp: new Date(at + i).toISOString() }));
+    const exitAt = at + lines.length + 1;
+    const exit = {
+      exit_code: ev.exit_code ?? 0, guest_exit_code: ev.exit_code ?? 0, guest_signal: -1, oom_killed: !!ev.oom_killed,
+      requested_stop: false, restarting: ev.restarting ?? true, signal: -1, exited_at: new Date(exitAt).toISOString(),
+    };
+    pushEvent(m, { type: 'exit', status: 'stopped', source: 'flyd', request: { exit_event: exit, restart_count: 0 }, timestamp: exitAt });
+    if (exit.restarting) pushEvent(m, { type: 'start', status: 'started', source: 'flyd', timestamp: exitAt + 1 });
+  }
+}
+
 export function appendLog(s, app, { message, instance = '', region = '', level = 'info', provider = 'app', timestamp }) {
   const seq = nextSeq(s);
   (app.logs ||= []).push({ seq, timestamp: timestamp || new Date(Date.now() + (app.logs?.length || 0)).toISOString(), message, level, instance, region, provider });

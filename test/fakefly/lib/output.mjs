@@ -1,4 +1,5 @@
 // Output helpers shared by fakefly modules.
+import { AsyncLocalStorage } from 'node:async_hooks';
 export class FlyError extends Error {
   /** @param {string} message  printed as "Error: <message>" on stderr */
   constructor(message, { description, suggestion, docUrl, exitCode = 1, silent = false } = {}) {
@@ -16,8 +17,13 @@ export class ExitSignal extends Error {
   constructor(code) { super(`exit ${code}`); this.exitCode = code; }
 }
 
-export const out = (s) => process.stdout.write(s);
-export const err = (s) => process.stderr.write(s);
+/**
+ * Where a call's output goes: the process's stdout/stderr, or, for a call run in the test's own
+ * process (lib/in-process.mjs), that call's buffers (AsyncLocalStorage: parallel calls stay apart).
+ */
+export const sinks = new AsyncLocalStorage();
+export const out = (s) => (sinks.getStore()?.stdout ?? process.stdout).write(s);
+export const err = (s) => (sinks.getStore()?.stderr ?? process.stderr).write(s);
 
 /** flyctl's render.JSON: 4-space indent + trailing newline. */
 export function jsonOut(v) { out(JSON.stringify(v, null, 4) + '\n'); }
