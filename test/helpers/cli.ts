@@ -78,7 +78,8 @@ export function assertNoSecrets(text: string, secrets: Iterable<string>, where: 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const cwd = opts.cwd ?? process.cwd();
   const started = Date.now();
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env };
+  // English unless a test asks for a language: the wizard and doctor follow LC_ALL / LC_MESSAGES / LANG.
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', LC_ALL: undefined, LC_MESSAGES: undefined, LANG: 'C.UTF-8', ...opts.env };
   // npm sets npm_command=exec for npx: hints then say `npx clawdfly`. Only a test that asks gets it
   // (the suite itself may have been started with `npx vitest`).
   env['npm_command'] = opts.viaNpx ? 'exec' : undefined;

@@ -26,6 +26,12 @@ export const CLEAN_ENV: Record<string, string | undefined> = {
   CLAWDFLY_MODEL: undefined,
   CLAWDFLY_FALLBACKS: undefined,
   CLAWDFLY_RUNTIME: undefined,
+  CLAWDFLY_NPM_REGISTRY: undefined,
+  // English: the wizard follows the locale (tests that want Chinese set it).
+  LC_ALL: undefined,
+  LC_MESSAGES: undefined,
+  LANG: 'C.UTF-8',
+  TZ: 'UTC',
 };
 
 /** `clawdfly init …` with a clean environment plus `env`. */

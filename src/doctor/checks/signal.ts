@@ -4,6 +4,7 @@
  * wrapper (channels.signal.cliPath), or signal-cli falls back to ~/.local/share on the container's
  * disk and the link is lost on the next restart.
  */
+import { t } from '../../i18n/index.js';
 import { SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR } from '../../gateway/runtime.js';
 import { isInside, localConfigValue } from '../evidence.js';
 import type { Check, CheckResult } from '../types.js';
@@ -20,7 +21,7 @@ export const signalDataCheck: Check = {
   title: "signal-cli's account on the volume",
   run(ev) {
     const project = ev.project;
-    if (project.answers?.signal !== true) return { status: 'skip', summary: 'not the Signal variant (init --signal)' };
+    if (project.answers?.signal !== true) return { status: 'skip', summary: t('doctor.signal.notSignal') };
     const mount = project.fly.mountDestination;
     const wanted = `${mount ?? project.stateDir}/${SIGNAL_DATA_SUBDIR}`;
     const fix = `keep the Dockerfile's wrapper \`exec …/bin/signal-cli --config ${wanted} "$@"\` > ${SIGNAL_CLI_PATH} and channels.signal.cliPath = "${SIGNAL_CLI_PATH}", then clawdfly deploy (and clawdfly channels login signal again)`;
@@ -46,11 +47,11 @@ export const signalDataCheck: Check = {
         return lost(`machine ${m.id} has ${machineMount ? `its volume at ${machineMount}` : 'no volume'}; signal-cli's account (${dir}) is on its disk`, [`machine ${m.id} mounts[0].path = ${machineMount ? `"${machineMount}"` : '(none)'}`], fix);
       }
     }
-    return { status: 'ok', summary: `signal-cli keeps its account in ${dir}, on the volume` };
+    return { status: 'ok', summary: t('doctor.signal.ok', { dir }) };
   },
 };
 
 function lost(why: string, evidence: string[], fix: string): CheckResult {
-  return { status: 'fail', summary: `a Signal link is lost on restart: ${why}`, evidence, fix };
+  return { status: 'fail', summary: t('doctor.signal.lost', { why }), evidence, fix };
 }
 

@@ -1,4 +1,5 @@
 /** state-dir (state on the volume) and command-drift (a manual `machine update --command` the next deploy undoes). */
+import { t } from '../../i18n/index.js';
 import { stateDirFix } from '../../project/checks.js';
 import { GATEWAY_UID } from '../../gateway/runtime.js';
 import { bootLines, findings, isInside, machineCmd, machineEnv } from '../evidence.js';
@@ -52,7 +53,7 @@ export const stateDirCheck: Check = {
         return { status: 'ok', summary: `${name}=${value} on volume ${m.config?.mounts?.[0]?.name ?? m.config?.mounts?.[0]?.volume ?? ''} at ${mount}${unprobed}` };
       }
     }
-    if (!problems.length) return { status: 'ok', summary: `fly.toml ${name}=${fly.env[name]} on the volume at ${fly.mountDestination}` };
+    if (!problems.length) return { status: 'ok', summary: t('doctor.state.okToml', { name, value: fly.env[name] ?? '', mount: fly.mountDestination ?? '' }) };
     return fail(problems, evidence, ev);
   },
   fixKind: (ev) => (ev.project.fly.mountDestination ? 'redeploy' : undefined),
@@ -61,7 +62,7 @@ export const stateDirCheck: Check = {
 function fail(problems: string[], evidence: string[], ev: Parameters<Check['run']>[0]): CheckResult {
   return {
     status: 'fail',
-    summary: `state is lost on restart: ${problems.join('; ')}`,
+    summary: t('doctor.state.lost', { problems: problems.join('; ') }),
     evidence,
     fix: stateDirFix(ev.project),
   };
@@ -71,17 +72,17 @@ export const commandDriftCheck: Check = {
   id: 'command-drift',
   title: "machine command matches fly.toml",
   run(ev) {
-    if (ev.offline) return { status: 'skip', summary: 'skipped with --offline (compares the machine with fly.toml)' };
+    if (ev.offline) return { status: 'skip', summary: t('doctor.drift.skipOffline') };
     const m = needMachine(ev);
     if (isResult(m)) return m;
     const machine = machineCmd(m) ?? [];
     const toml = tomlCmd(ev) ?? [];
-    if (machine.join('\u0000') === toml.join('\u0000')) return { status: 'ok', summary: `machine runs fly.toml's command` };
+    if (machine.join('\u0000') === toml.join('\u0000')) return { status: 'ok', summary: t('doctor.drift.ok') };
     return {
       status: 'fail',
-      summary: `machine ${m.id} runs a command that is not fly.toml's: the next deploy will silently replace it`,
+      summary: t('doctor.drift.differs', { machine: m.id }),
       evidence: [`machine ${m.id} init.cmd: ${cmdText(machine)}`, `fly.toml [processes] app = "${ev.project.fly.processCommand ?? ''}"`],
-      fix: `put the command you want into fly.toml [processes] app, then: clawdfly deploy   (clawdfly doctor --fix keeps the machine's command when it is a healthy one)`,
+      fix: t('doctor.drift.fix'),
     };
   },
   fixKind: () => 'redeploy',
