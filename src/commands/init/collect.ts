@@ -141,6 +141,11 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   port = checkPort(port ?? previous?.port ?? DEFAULTS.port);
 
   let primaryDefault = previous?.model.primary ?? defaultPrimaryModel(keyedProviders);
+  // Only a DeepSeek / Qwen / Kimi / GLM key at hand (and a runtime that knows them): that provider's model.
+  const keyedCompatible = Object.values(COMPATIBLE_PROVIDERS).find((provider) => keyedProviders.has(provider.id));
+  if (!previous && row.compatibleProviders && keyedCompatible && !DEFAULT_MODEL_CHAIN.some((m) => keyedProviders.has(providerOf(m)))) {
+    primaryDefault = suggestedModel(keyedCompatible);
+  }
   // Runtimes that know OpenAI-compatible providers (DeepSeek, Qwen, Kimi, GLM) ask for the provider first.
   if (opts.model === undefined && p && row.compatibleProviders) {
     const provider = await p.select({
