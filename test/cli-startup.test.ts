@@ -35,11 +35,11 @@ beforeAll(() => {
 });
 
 /** Runs the CLI with the hook; returns the exit code and every resolved module URL. */
-function traced(args: string[]): { code: number; stdout: string; stderr: string; urls: string[] } {
+function traced(args: string[], extraEnv: Record<string, string> = {}): { code: number; stdout: string; stderr: string; urls: string[] } {
   const log = join(tempDir('clawdfly-trace-'), 'resolved.log');
   writeFileSync(log, '');
   const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(hookDir, 'register.mjs')).href, BIN, ...args], {
-    env: { ...process.env, CLAWDFLY_TEST_RESOLVE_LOG: log, NO_COLOR: '1', CI: 'true' },
+    env: { ...process.env, CLAWDFLY_TEST_RESOLVE_LOG: log, NO_COLOR: '1', CI: 'true', ...extraEnv },
     encoding: 'utf8',
     input: '',
   });
@@ -59,6 +59,15 @@ describe('cold start', () => {
     for (const pkg of HEAVY) expect(loaded(r.urls, pkg), pkg).toEqual([]);
     // No command implementation either: only specs.
     expect(r.urls.filter((u) => /\/dist\/commands\/[^/]+\/index\.js$/.test(u))).toEqual([]);
+  });
+
+  it('`clawdfly --help` in a Chinese locale loads no message catalog (they load when a command runs)', () => {
+    const r = traced(['--help'], { LANG: 'zh_CN.UTF-8' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.urls.filter((u) => u.includes('/dist/i18n/') && !u.endsWith('/dist/i18n/locale.js'))).toEqual([]);
+    const ran = traced(['doctor', '--offline', '--lang', 'zh-CN', '--dir', tempDir('clawdfly-no-project-')]);
+    // The control: a command that speaks Chinese does load the Chinese catalog.
+    expect(ran.urls.some((u) => u.endsWith('/dist/i18n/zh-CN.js'))).toBe(true);
   });
 
   it('--help lists init', () => {
