@@ -15,6 +15,7 @@ import { CLEAN_ENV, freshDir, readSecretsFile } from '../init/util.js';
 const ENTER = '\r';
 const UP = '\x1b[A';
 const DOWN = '\x1b[B';
+const CTRL_U = '\x15';
 
 /* eslint-disable no-control-regex */
 const plain = (text: string) => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
@@ -76,7 +77,10 @@ describe('init wizard in Chinese (LANG=zh_CN.UTF-8, TZ=Asia/Shanghai)', () => {
     const highlighted = await t.expect(/❯ [^\n]*/);
     t.type(highlighted.includes('OpenClaw') ? ENTER : DOWN + ENTER);
     await t.expect(/Fly 应用名（全局唯一，访问地址为 <name>\.fly\.dev）.*\(openclaw-[0-9a-f]{6}\)/);
-    t.type('zh-wiz' + ENTER);
+    // A refused answer is explained in Chinese, in place.
+    t.type('Bad_Name' + ENTER);
+    await t.expect('应用名无效：只能用小写字母、数字和短横线，必须以字母开头，少于 63 个字符');
+    t.type(CTRL_U + 'zh-wiz' + ENTER);
     await t.expect('Fly.io 在中国大陆和香港都没有机房（没有 hkg），下面先列出离你最近的区域。');
     await t.expect('区域（选离你近的；数据卷也放在那里）');
     // The list starts at Tokyo, then Singapore; Tokyo is the default.

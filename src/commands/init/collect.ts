@@ -12,7 +12,7 @@ import {
 import { isNearChina, regionOrder, REGIONS, userTimeZone, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
 import { CHANNEL_TOKENS, defaultAppPrefix, defaultVolumeName, findRuntime, PROVIDER_KEYS, runtimeIds, type GatewayRuntime } from '../../gateway/runtime.js';
 import { allProviderKeyNames, COMPATIBLE_PROVIDERS, findCompatibleProvider, providerKeyName, suggestedModel } from '../../gateway/providers.js';
-import { t } from '../../i18n/index.js';
+import { currentLocale, t, translates } from '../../i18n/index.js';
 import type { Secrets } from '../../project/secrets.js';
 import { prompts } from '../../ui/prompt.js';
 import { out } from '../../ui/output.js';
@@ -24,14 +24,20 @@ function runtimeChoiceLabel(runtime: GatewayRuntime): string {
   return `${runtime.productName} (${runtime.id}, Node ${runtime.nodeMajor})`;
 }
 
-/** Runs a check inside an inquirer prompt: returns true or the check's message. */
+/**
+ * Runs a check inside an inquirer prompt: returns true or the check's message. In English the
+ * refusal itself (it names the value); in another language the catalog's words for its code, when
+ * the catalog has them.
+ */
 function validator<T>(check: (value: T) => unknown) {
   return (value: T) => {
     try {
       check(value);
       return true;
     } catch (error) {
-      return error instanceof UsageError ? error.message : String(error);
+      if (!(error instanceof UsageError)) return String(error);
+      const key = `init.invalid.${error.code}`;
+      return currentLocale() !== 'en' && translates(key) ? t(key) : error.message;
     }
   };
 }
