@@ -41,10 +41,13 @@ describe('catalogs', () => {
   });
 
   it('zh-CN really is another language: no message is left in English', () => {
+    // Messages that are a tool's name or a config key with values, nothing to translate.
+    const NEUTRAL = ['doctor.flyctl.ok', 'doctor.bind.okMachine'];
     const same = Object.keys(en).filter((k) => en[k as keyof typeof en] === zhCN[k as keyof typeof en]);
-    expect(same).toEqual([]);
+    expect(same.sort()).toEqual([...NEUTRAL].sort());
     // Every message with words (beyond its placeholders) has Chinese in it.
     for (const [key, text] of Object.entries(zhCN)) {
+      if (NEUTRAL.includes(key)) continue;
       if (/[A-Za-z]/.test(text.replace(/\{\w+\}/g, ''))) expect(/[\u4e00-\u9fff]/.test(text), key).toBe(true);
     }
   });

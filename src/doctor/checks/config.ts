@@ -44,22 +44,22 @@ export const configCheck: Check = {
     const skip = missing(ev, ev.remote, 'the remote config');
     if (skip) return local ?? skip;
     if (!machineEnv(m)[ev.project.runtime.env.stateDir] && !machineEnv(m)[ev.project.runtime.env.configPath]) {
-      return { status: 'warn', summary: `${ev.project.runtime.env.stateDir} is unset on the machine: the gateway reads ${ev.project.runtime.homeStateDir}/${file}, not the volume (see state-dir)` };
+      return { status: 'warn', summary: t('doctor.config.stateDirUnset', { name: ev.project.runtime.env.stateDir, path: `${ev.project.runtime.homeStateDir}/${file}` }) };
     }
     const remote = remoteConfigFile(ev);
-    if (!remote) return local ?? { status: 'skip', summary: `${path} was not probed (the machine's state dir differs from fly.toml: see state-dir)` };
+    if (!remote) return local ?? { status: 'skip', summary: t('doctor.config.notProbed', { path: path ?? file }) };
     if (!remote.exists) {
       return { status: 'fail', summary: t('doctor.config.remoteAbsent', { path: remote.path }), evidence: [`${remote.path}: absent`], fix: local?.fix ?? pushFix };
     }
     if (!remote.regular || !remote.readable || remote.text === undefined) {
-      return { status: 'fail', summary: `${remote.path} is not a readable file`, evidence: [`${remote.path}: ${remote.regular ? `mode ${remote.mode ?? '?'}, unreadable` : 'not a regular file'}`], fix: local?.fix ?? pushFix };
+      return { status: 'fail', summary: t('doctor.config.unreadable', { path: remote.path }), evidence: [`${remote.path}: ${remote.regular ? `mode ${remote.mode ?? '?'}, unreadable` : 'not a regular file'}`], fix: local?.fix ?? pushFix };
     }
     if (local) return local;
     const check = checkConfigText(remote.text, ev.project.runtime);
     if (!check.ok) {
       return {
         status: 'warn',
-        summary: `${remote.path} has problems clawdfly's schema sees (the gateway has not complained in this boot's logs)`,
+        summary: t('doctor.config.schemaProblems', { path: remote.path }),
         evidence: check.problems.slice(0, 5).map((p) => formatProblem(p, remote.path)),
         fix: pushFix,
       };

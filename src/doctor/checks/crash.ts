@@ -47,7 +47,7 @@ export const crashLoopCheck: Check = {
         fix: known[0]?.k.fix ?? t('doctor.crash.otherChecks'),
       };
     }
-    return { status: 'ok', summary: `${m.state}, ${crashes.length} crash(es) since the last config change, restart policy ${policy}` };
+    return { status: 'ok', summary: t('doctor.crash.ok', { state: m.state ?? '?', count: crashes.length, policy }) };
   },
   fixKind: (ev) => (ev.machine && ev.machine.state !== 'started' ? (ev.project.fly.restartPolicy === 'always' && ev.machine.config?.restart?.policy === 'always' ? 'start' : 'redeploy') : undefined),
 };

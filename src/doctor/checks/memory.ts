@@ -54,10 +54,10 @@ export const memoryCheck: Check = {
         const oomExits = crashExits(m).filter((e) => isMemoryExit(e.code, e.oom));
         const oomLines = findings(configLines(ev)).filter((f) => f.kind === 'oom');
         const signs = oomExits.length + oomLines.length > 0;
-        if (mem !== undefined && mem < MIN_MEMORY_MB) problems.push(`machine ${m.id} has ${mem} MB`);
-        else if (mem !== undefined && mem < RECOMMENDED_MEMORY_MB) (signs ? problems : warnings).push(`machine ${m.id} has ${mem} MB (2048 recommended)`);
-        if (heap !== undefined && mem !== undefined && heap >= mem) problems.push(`machine ${m.id} heap ${heap} MB ≥ memory ${mem} MB`);
-        if (signs) problems.push(`${oomExits.length} OOM exit(s) and ${oomLines.length} out-of-memory log line(s) since the machine's config last changed`);
+        if (mem !== undefined && mem < MIN_MEMORY_MB) problems.push(t('doctor.memory.problem.machineLow', { machine: m.id, memoryMb: mem }));
+        else if (mem !== undefined && mem < RECOMMENDED_MEMORY_MB) (signs ? problems : warnings).push(t('doctor.memory.problem.machineWarn', { machine: m.id, memoryMb: mem }));
+        if (heap !== undefined && mem !== undefined && heap >= mem) problems.push(t('doctor.memory.problem.machineHeap', { machine: m.id, heapMb: heap, memoryMb: mem }));
+        if (signs) problems.push(t('doctor.memory.problem.oomSeen', { exits: oomExits.length, lines: oomLines.length }));
         if (mem !== undefined && (problems.length || warnings.length)) evidence.push(`machine ${m.id} guest.memory_mb = ${mem}, NODE_OPTIONS = "${machineEnv(m)['NODE_OPTIONS'] ?? ''}"`);
         for (const e of oomExits.slice(0, 3)) evidence.push(`exit event: exit_code=${e.code ?? '?'} oom_killed=${e.oom} at ${new Date(e.at).toISOString()}`);
         for (const f of oomLines.slice(0, 3)) evidence.push(logEvidence(f.line));

@@ -42,18 +42,18 @@ export const bindCheck: Check = {
       const cmd = machineCmd(m);
       const bind = effectiveBind(cmd, ev);
       if (!isOpen(bind)) {
-        problems.push(`machine ${m.id} runs with bind ${bind}`);
+        problems.push(t('doctor.bind.problem.machine', { machine: m.id, bind }));
         evidence.push(`machine ${m.id} init.cmd: ${cmdText(cmd)}`);
       }
       // Only lines that name an address count (some runtimes' listening lines name none).
       const listening = findings(bootLines(ev)).filter((f): f is Extract<LogFinding, { kind: 'listening' }> => f.kind === 'listening' && f.host !== undefined);
       if (listening.length && listening.every((f) => f.kind === 'listening' && LOOPBACK_HOSTS.includes(f.host!))) {
-        problems.push('the gateway said it listens on loopback only');
+        problems.push(t('doctor.bind.problem.loopbackLog'));
         evidence.push(...listening.map((f) => logEvidence(f.line)));
       }
       if (!problems.length) {
         const open = listening.find((f) => f.kind === 'listening' && !LOOPBACK_HOSTS.includes(f.host!));
-        return { status: 'ok', summary: `bind ${bind}${open ? ` (listens on ${open.host}:${open.port})` : ''}` };
+        return { status: 'ok', summary: t('doctor.bind.okMachine', { bind, listens: open ? t('doctor.bind.listensOn', { host: open.host ?? '', port: open.port ?? '' }) : '' }) };
       }
     }
     if (!problems.length) return { status: 'ok', summary: t('doctor.bind.okToml', { bind: localBind }) };
@@ -90,13 +90,13 @@ export const portCheck: Check = {
       const gwPort = machineGatewayPort(m) ?? configGateway(ev).port ?? DEFAULT_GATEWAY_PORT;
       const ports = (m.config?.services ?? []).map((s) => s.internal_port).filter((p): p is number => typeof p === 'number');
       if (ports.length && !ports.includes(gwPort)) {
-        problems.push(`machine ${m.id} services internal_port ${ports.join(', ')} ≠ gateway port ${gwPort}`);
+        problems.push(t('doctor.port.problem.machine', { machine: m.id, ports: ports.join(', '), gatewayPort: gwPort }));
         evidence.push(`machine ${m.id} services[].internal_port: ${ports.join(', ')}`, `machine ${m.id} init.cmd: ${cmdText(machineCmd(m))}`);
         const envValue = machineEnv(m)[ev.project.runtime.env.gatewayPort];
         if (envValue) evidence.push(`machine env ${ev.project.runtime.env.gatewayPort}=${envValue}`);
         for (const c of m.checks ?? []) if (c.status === 'critical') evidence.push(`health check ${c.name ?? ''}: critical ${c.output ?? ''}`.trim());
       }
-      if (!problems.length) return { status: 'ok', summary: ports.length ? `internal_port ${ports.join(', ')} = gateway port ${gwPort}` : `no [http_service] (private gateway on port ${gwPort})` };
+      if (!problems.length) return { status: 'ok', summary: ports.length ? t('doctor.port.okMachine', { ports: ports.join(', '), gatewayPort: gwPort }) : t('doctor.port.okPrivate', { gatewayPort: gwPort }) };
     }
     if (!problems.length) return { status: 'ok', summary: t('doctor.port.okToml', { internalPort: fly.internalPort ?? '(none)', gatewayPort: tomlPort }) };
     return portFail(problems, evidence, ev);
@@ -142,11 +142,11 @@ export const authTokenBindCheck: Check = {
         status: 'fail',
         summary: t('doctor.token.refused', { bind }),
         evidence,
-        fix: `printf '${tokenName}=%s\\n' "$(openssl rand -hex 32)" | fly secrets import -a ${app(ev)}   (clawdfly doctor --fix sets the token from .clawdfly/secrets.env)`,
+        fix: `printf '${tokenName}=%s\\n' "$(openssl rand -hex 32)" | fly secrets import -a ${app(ev)}   ${t('doctor.token.fixNote')}`,
       };
     }
     if (skip) return skip;
-    return { status: 'ok', summary: isOpen(bind) ? `bind ${bind} with ${names.has(tokenName) ? tokenName : 'auth from the config'}` : `bind ${bind}: no token needed` };
+    return { status: 'ok', summary: isOpen(bind) ? t('doctor.token.okBind', { bind, auth: names.has(tokenName) ? tokenName : t('doctor.token.authFromConfig') }) : t('doctor.token.okLoopback', { bind }) };
   },
   fixKind: () => 'secrets',
 };

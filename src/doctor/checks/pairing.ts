@@ -22,14 +22,14 @@ export const pairingCheck: Check = {
         status: 'fail',
         summary: t('doctor.pairing.pending', { count: pending.length }),
         evidence: [...evidence, ...pending.map((p) => `pending request ${p.requestId}${p.client ? ` from ${p.client}` : ''}${p.requestedAt ? ` at ${p.requestedAt}` : ''}`)],
-        fix: `clawdfly devices approve --latest   (or: ${approve(pending[pending.length - 1]!.requestId)})`,
+        fix: t('doctor.pairing.fix', { command: approve(pending[pending.length - 1]!.requestId) }),
       };
     }
     return {
       status: 'fail',
       summary: t('doctor.pairing.refused'),
       evidence: [...evidence, ...(ev.devices?.error ? [`devices list: ${ev.devices.error}`] : [])],
-      fix: `clawdfly devices approve --latest   (or: ${approve('<requestId>')})`,
+      fix: t('doctor.pairing.fix', { command: approve('<requestId>') }),
     };
   },
   fixKind: (ev) => (ev.devices?.ok && ev.devices.value!.pending.length ? 'pairing' : undefined),

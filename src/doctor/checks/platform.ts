@@ -13,10 +13,10 @@ export const flyctlCheck: Check = {
   run(ev) {
     if (ev.offline) return offlineSkip();
     const p = ev.flyctl;
-    if (!p) return { status: 'skip', summary: 'not probed' };
+    if (!p) return { status: 'skip', summary: t('doctor.skip.notProbed') };
     if (!p.ok) {
       if (p.code === 'flyctl-missing') return { status: 'fail', summary: t('doctor.flyctl.missing'), evidence: [p.error ?? ''], fix: INSTALL_HINT.replace(/^install flyctl: /, '') };
-      return { status: 'fail', summary: `flyctl version --json failed: ${p.error}`, evidence: [p.error ?? ''], fix: 'fly version upgrade' };
+      return { status: 'fail', summary: t('doctor.flyctl.failed', { error: p.error ?? '' }), evidence: [p.error ?? ''], fix: 'fly version upgrade' };
     }
     const version = p.value!;
     if (compareVersions(version, MIN_FLYCTL_VERSION) < 0) {
@@ -27,7 +27,7 @@ export const flyctlCheck: Check = {
         fix: 'fly version upgrade',
       };
     }
-    return { status: 'ok', summary: `flyctl ${version}` };
+    return { status: 'ok', summary: t('doctor.flyctl.ok', { version }) };
   },
 };
 
@@ -39,7 +39,7 @@ export const authCheck: Check = {
     const skip = ev.flyctl && !ev.flyctl.ok && ev.flyctl.code === 'flyctl-missing' ? missing(ev, undefined, '') : undefined;
     if (skip) return skip;
     const p = ev.whoami;
-    if (!p) return { status: 'skip', summary: 'not probed' };
+    if (!p) return { status: 'skip', summary: t('doctor.skip.notProbed') };
     if (!p.ok) {
       return {
         status: 'fail',
