@@ -242,6 +242,12 @@ export const en = {
   'doctor.flyctl.ok': 'flyctl {version}',
   'doctor.skip.notProbed': 'not probed',
   'doctor.pairing.fix': 'clawdfly devices approve --latest   (or: {command})',
+  'init.warn.memoryForced': '{memoryMb} MB is below {min} MB: the gateway\'s cold boot peaks at ~1 GB and will likely be killed (kept because of --force; {recommended} MB is recommended)',
+  'init.warn.memoryLow': '{memoryMb} MB may run out of memory under load or with verbose logging; {recommended} MB is recommended',
+  'doctor.signal.noWrapper': 'the Dockerfile writes no signal-cli wrapper to {path}',
+  'doctor.signal.wrapperOutside': 'signal-cli keeps its account in {dir}, outside the volume ({mount})',
+  'doctor.signal.notWrapper': 'the gateway runs {cli}, not the wrapper: signal-cli would keep its account in ~/.local/share on the container\'s disk',
+  'doctor.signal.machineNoVolume': 'machine {machine} has {volume}; signal-cli\'s account ({dir}) is on its disk',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -242,4 +242,10 @@ export const zhCN: Record<MessageKey, string> = {
   'doctor.flyctl.ok': 'flyctl {version}',
   'doctor.skip.notProbed': '未探测',
   'doctor.pairing.fix': 'clawdfly devices approve --latest   （或者：{command}）',
+  'init.warn.memoryForced': '{memoryMb} MB 低于 {min} MB：网关冷启动峰值约 1 GB，很可能会被杀掉（因为加了 --force 才保留；建议 {recommended} MB）',
+  'init.warn.memoryLow': '{memoryMb} MB 在高负载或日志很详细时可能内存不足；建议 {recommended} MB',
+  'doctor.signal.noWrapper': 'Dockerfile 没有在 {path} 写入 signal-cli 包装脚本',
+  'doctor.signal.wrapperOutside': 'signal-cli 把账号数据放在 {dir}，不在数据卷（{mount}）上',
+  'doctor.signal.notWrapper': '网关运行的是 {cli}，而不是包装脚本：signal-cli 会把账号数据放在容器磁盘上的 ~/.local/share',
+  'doctor.signal.machineNoVolume': '机器 {machine} 的情况是：{volume}；signal-cli 的账号数据（{dir}）在它的磁盘上',
 };

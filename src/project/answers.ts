@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { APP_NAME_RE, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
 import { BROKEN_RUNTIMES, CHANNEL_TOKENS, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, PROVIDER_KEYS, resolveRuntimeId, runtimeIds, type GatewayRuntime } from '../gateway/runtime.js';
 import { findCompatibleProvider, providerKeyName } from '../gateway/providers.js';
+import { t } from '../i18n/index.js';
 
 export interface DiscordAnswers {
   guilds: { id: string; channels: string[] }[];
@@ -132,10 +133,10 @@ export function checkMemory(vmSize: string, memoryMb: number, force: boolean): M
     );
   }
   if (memoryMb < MIN_MEMORY_MB) {
-    return { memoryMb, warning: `${memoryMb} MB is below ${MIN_MEMORY_MB} MB: the gateway's cold boot peaks at ~1 GB and will likely be killed (kept because of --force; ${RECOMMENDED_MEMORY_MB} MB is recommended)` };
+    return { memoryMb, warning: t('init.warn.memoryForced', { memoryMb, min: MIN_MEMORY_MB, recommended: RECOMMENDED_MEMORY_MB }) };
   }
   if (memoryMb < RECOMMENDED_MEMORY_MB) {
-    return { memoryMb, warning: `${memoryMb} MB may run out of memory under load or with verbose logging; ${RECOMMENDED_MEMORY_MB} MB is recommended` };
+    return { memoryMb, warning: t('init.warn.memoryLow', { memoryMb, recommended: RECOMMENDED_MEMORY_MB }) };
   }
   return { memoryMb };
 }

@@ -26,15 +26,15 @@ export const signalDataCheck: Check = {
     const wanted = `${mount ?? project.stateDir}/${SIGNAL_DATA_SUBDIR}`;
     const fix = `keep the Dockerfile's wrapper \`exec …/bin/signal-cli --config ${wanted} "$@"\` > ${SIGNAL_CLI_PATH} and channels.signal.cliPath = "${SIGNAL_CLI_PATH}", then clawdfly deploy (and clawdfly channels login signal again)`;
     const dir = wrapperConfigDir(ev.dockerfileText);
-    if (!dir) return lost(`the Dockerfile writes no signal-cli wrapper to ${SIGNAL_CLI_PATH}`, ['Dockerfile: no `signal-cli --config <dir> "$@"` wrapper'], fix);
+    if (!dir) return lost(t('doctor.signal.noWrapper', { path: SIGNAL_CLI_PATH }), ['Dockerfile: no `signal-cli --config <dir> "$@"` wrapper'], fix);
     if (!isInside(dir, mount)) {
-      return lost(`signal-cli keeps its account in ${dir}, outside the volume (${mount ?? 'no [mounts]'})`, [`Dockerfile wrapper: --config ${dir}; fly.toml [mounts] destination = ${mount ? `"${mount}"` : '(none)'}`], fix);
+      return lost(t('doctor.signal.wrapperOutside', { dir, mount: mount ?? 'no [mounts]' }), [`Dockerfile wrapper: --config ${dir}; fly.toml [mounts] destination = ${mount ? `"${mount}"` : '(none)'}`], fix);
     }
     const signal = (localConfigValue(project)?.['channels'] as Record<string, Record<string, unknown>> | undefined)?.['signal'];
     const cliPath = typeof signal?.['cliPath'] === 'string' ? signal['cliPath'] : undefined;
     if (cliPath !== SIGNAL_CLI_PATH) {
       return lost(
-        `the gateway runs ${cliPath ?? 'signal-cli from PATH'}, not the wrapper: signal-cli would keep its account in ~/.local/share on the container's disk`,
+        t('doctor.signal.notWrapper', { cli: cliPath ?? 'signal-cli from PATH' }),
         [`${project.runtime.configFileName}: channels.signal.cliPath = ${cliPath ? `"${cliPath}"` : '(unset)'}`],
         fix,
       );
@@ -44,7 +44,7 @@ export const signalDataCheck: Check = {
       if (isResult(m)) return m;
       const machineMount = m.config?.mounts?.[0]?.path;
       if (!isInside(dir, machineMount)) {
-        return lost(`machine ${m.id} has ${machineMount ? `its volume at ${machineMount}` : 'no volume'}; signal-cli's account (${dir}) is on its disk`, [`machine ${m.id} mounts[0].path = ${machineMount ? `"${machineMount}"` : '(none)'}`], fix);
+        return lost(t('doctor.signal.machineNoVolume', { machine: m.id, volume: machineMount ? `its volume at ${machineMount}` : 'no volume', dir }), [`machine ${m.id} mounts[0].path = ${machineMount ? `"${machineMount}"` : '(none)'}`], fix);
       }
     }
     return { status: 'ok', summary: t('doctor.signal.ok', { dir }) };
