@@ -13,6 +13,7 @@ import { configureOutput, isJsonMode, out, stderrStream, stdoutStream, useOutput
 import { redact } from './ui/redact.js';
 import { asInvoked, setInvocation } from './ui/invocation.js';
 import { clawdflyVersion } from './util/version.js';
+import { chooseLocale } from './i18n/locale.js';
 
 function toOption(spec: OptionSpec): Option {
   const option = new Option(spec.flags, spec.description);
@@ -63,6 +64,9 @@ function addCommand(parent: Command, spec: CommandSpec): void {
       const args = received.slice(0, -2).flat().filter((a): a is string => typeof a === 'string');
       refuseDirThatIsAFile(opts['dir']);
       setInvocation({ dir: opts['dir'], commands: COMMAND_WORDS });
+      // The catalog of another language loads only when one is asked for (--help never loads it).
+      const locale = chooseLocale(opts);
+      if (locale !== 'en') await (await import('./i18n/index.js')).useLocale(locale);
       const module = await load();
       const code = await module.run({ args, opts });
       commandExitCode = typeof code === 'number' ? code : 0;
@@ -76,6 +80,7 @@ export function buildProgram(): Command {
     .version(clawdflyVersion(), '-V, --version')
     .option('--verbose', 'show every flyctl call (secrets are redacted)')
     .option('--no-color', 'plain output without colours (as NO_COLOR=1 does)')
+    .option('--lang <locale>', 'language of the init wizard and doctor: en, zh-CN (default: from LC_ALL, LC_MESSAGES, LANG)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (text) => stdoutStream().write(text), writeErr: (text) => stderrStream().write(redact(text)) });

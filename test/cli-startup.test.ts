@@ -37,11 +37,11 @@ beforeAll(() => {
 });
 
 /** Runs the CLI with the hook; returns the exit code and every resolved module URL. */
-function traced(args: string[]): { code: number; stdout: string; stderr: string; urls: string[] } {
+function traced(args: string[], extraEnv: Record<string, string> = {}): { code: number; stdout: string; stderr: string; urls: string[] } {
   const log = join(tempDir('clawdfly-trace-'), 'resolved.log');
   writeFileSync(log, '');
   const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(hookDir, 'register.mjs')).href, BIN, ...args], {
-    env: { ...process.env, CLAWDFLY_TEST_RESOLVE_LOG: log, NO_COLOR: '1', CI: 'true' },
+    env: { ...process.env, CLAWDFLY_TEST_RESOLVE_LOG: log, NO_COLOR: '1', CI: 'true', ...extraEnv },
     encoding: 'utf8',
     input: '',
   });
@@ -86,6 +86,15 @@ describe('cold start', () => {
     // No command implementation either: only specs.
     expect(modulesIn(r.urls).filter((m) => /^src\/commands\/[^/]+\/index\.ts$/.test(m))).toEqual([]);
     expect(modulesIn(r.urls)).toContain('src/commands/init/spec.ts');
+  });
+
+  it('`clawdfly --help` in a Chinese locale loads no message catalog (they load when a command runs)', () => {
+    const r = traced(['--help'], { LANG: 'zh_CN.UTF-8' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.urls.filter((u) => u.includes('/dist/i18n/') && !u.endsWith('/dist/i18n/locale.js'))).toEqual([]);
+    const ran = traced(['doctor', '--offline', '--lang', 'zh-CN', '--dir', tempDir('clawdfly-no-project-')]);
+    // The control: a command that speaks Chinese does load the Chinese catalog.
+    expect(ran.urls.some((u) => u.endsWith('/dist/i18n/zh-CN.js'))).toBe(true);
   });
 
   it('--help lists init', () => {

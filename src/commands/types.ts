@@ -15,6 +15,7 @@ export interface OptionSpec {
 export type GlobalOptions = {
   verbose?: boolean;
   color?: boolean;
+  lang?: string;
 };
 
 export interface CommandSpec {

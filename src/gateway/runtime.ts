@@ -93,6 +93,12 @@ export interface GatewayRuntime {
    */
   configDialect: 'agents-list' | 'agents-entries';
   /**
+   * The config schema has OpenAI-compatible `models.providers.<id>` entries, so init can offer the
+   * providers of src/gateway/providers.ts (DeepSeek, Qwen, Kimi, GLM). Checked with openclaw's own
+   * `config schema` and `config validate`; clawdbot's was not, so it is not offered them.
+   */
+  compatibleProviders?: boolean;
+  /**
    * How the gateway's CLI is told which port the running gateway listens on, for its RPC commands
    * (`devices …`): it dials the default port otherwise, not the `--port` the gateway was started with.
    * - url-flag: `--url=ws://127.0.0.1:<port>`, the token still read from the environment (clawdbot);
@@ -217,6 +223,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     compileCacheEnv: 'NODE_COMPILE_CACHE',
     configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
     configDialect: 'agents-entries',
+    compatibleProviders: true,
     cliGatewayTarget: 'port-env',
     knownCrashes: [],
     // Seen in test/e2e/upgrade-journey.test.ts: state/openclaw.sqlite(-wal,-shm) and

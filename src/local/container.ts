@@ -223,7 +223,10 @@ export async function ensureImage(engine: ContainerEngine, project: Project, opt
     out.verbose(`image ${tag} is up to date (build context ${hash})`);
     return { tag, id: oldId, built: false, seconds: (Date.now() - started) / 1000 };
   }
-  const args = ['build', '--network', 'host', '--label', `${CONTEXT_LABEL}=${hash}`, '--label', `${LOCAL_LABEL}=${project.dir}`, '-t', tag, '-f', join(project.dir, PROJECT_FILES.dockerfile), project.dir];
+  // A mirror the user chose (init --npm-registry) for the image's npm ci: a build-arg of the Dockerfile.
+  const registry = project.answers?.npmRegistry;
+  const registryArgs = registry ? ['--build-arg', `NPM_REGISTRY=${registry}`] : [];
+  const args = ['build', '--network', 'host', ...registryArgs, '--label', `${CONTEXT_LABEL}=${hash}`, '--label', `${LOCAL_LABEL}=${project.dir}`, '-t', tag, '-f', join(project.dir, PROJECT_FILES.dockerfile), project.dir];
   const r = await engine.withFallback('the image build', () => streamed(engine, args, opts.onProgress, 60 * 60_000));
   if (r.code !== 0) {
     throw new ClawdflyError(`${engine.name} build of ${PROJECT_FILES.dockerfile} failed (exit ${r.code})`, {

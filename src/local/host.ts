@@ -108,7 +108,7 @@ export async function ensureLocalRuntime(project: Project, node: HostNode, onPro
   await mkdir(tmp, { recursive: true });
   await Promise.all([copyFile(join(srcDir, 'package.json'), join(tmp, 'package.json')), copyFile(join(srcDir, 'package-lock.json'), join(tmp, 'package-lock.json'))]);
   const logFile = join(base, `npm-ci-${hash}.log`);
-  out.verbose(`$ ${npm} ci --omit=dev --no-audit --no-fund  (in ${tmp}, log ${logFile})`);
+  out.verbose(`$ ${npm} ci --omit=dev --no-audit --no-fund  (in ${tmp}, log ${logFile}${project.answers?.npmRegistry ? `, registry ${project.answers.npmRegistry}` : ''})`);
   const args = ['ci', '--omit=dev', '--no-audit', '--no-fund'];
   const code = await new Promise<number>((resolvePromise, reject) => {
     const log = createWriteStream(logFile);
@@ -116,7 +116,14 @@ export async function ensureLocalRuntime(project: Project, node: HostNode, onPro
       cwd: tmp,
       timeoutMs: 30 * 60_000,
       // The bundle's install scripts run on the chosen Node, not on whatever `node` comes first.
-      env: { ...process.env, PATH: `${dirname(node.path)}${delimiter}${process.env['PATH'] ?? ''}`, npm_config_update_notifier: 'false', npm_config_progress: 'false' },
+      env: {
+        ...process.env,
+        PATH: `${dirname(node.path)}${delimiter}${process.env['PATH'] ?? ''}`,
+        npm_config_update_notifier: 'false',
+        npm_config_progress: 'false',
+        // The mirror the user chose (init --npm-registry); otherwise their own npm config decides.
+        ...(project.answers?.npmRegistry ? { npm_config_registry: project.answers.npmRegistry } : {}),
+      },
     });
     let last = '';
     const onData = (d: Buffer) => {

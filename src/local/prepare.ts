@@ -4,6 +4,7 @@
  * from fly.toml's [env] + .clawdfly/secrets.env, and the 0600 env-file that carries secrets to a
  * container engine without putting them on its argv.
  */
+import { allProviderKeyNames } from '../gateway/providers.js';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -157,7 +158,7 @@ export function channelTokensIn(secrets: Record<string, string>): string[] {
 export function hostGatewayEnv(project: Project, layout: LocalLayout, nodeDir: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const runtimeEnv = project.runtime.env;
   const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of [...Object.values(runtimeEnv), ...secretNames(project.runtime)]) delete env[name];
+  for (const name of [...Object.values(runtimeEnv), ...secretNames(project.runtime), ...allProviderKeyNames()]) delete env[name];
   for (const [k, v] of Object.entries(project.fly.env)) env[k] = remapStatePath(v, layout.remoteStateDir, layout.dataDir);
   Object.assign(env, gatewaySecrets(project));
   env[runtimeEnv.stateDir] = layout.dataDir;

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { APP_NAME_RE, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
 import { BROKEN_RUNTIMES, CHANNEL_TOKENS, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, PROVIDER_KEYS, resolveRuntimeId, runtimeIds, type GatewayRuntime } from '../gateway/runtime.js';
+import { findCompatibleProvider, providerKeyName } from '../gateway/providers.js';
+import { t } from '../i18n/index.js';
 
 export interface DiscordAnswers {
   guilds: { id: string; channels: string[] }[];
@@ -34,6 +36,11 @@ export interface Answers {
   network?: 'private';
   /** 'github-actions': init also writes the deploy workflow (and keeps it current on re-runs). */
   ci?: 'github-actions';
+  /**
+   * An npm registry mirror for local builds (`up --local`: the host's npm ci and the image build's
+   * NPM_REGISTRY build-arg). Fly's remote builders are outside China and do not use it.
+   */
+  npmRegistry?: string;
 }
 
 /**
@@ -126,10 +133,10 @@ export function checkMemory(vmSize: string, memoryMb: number, force: boolean): M
     );
   }
   if (memoryMb < MIN_MEMORY_MB) {
-    return { memoryMb, warning: `${memoryMb} MB is below ${MIN_MEMORY_MB} MB: the gateway's cold boot peaks at ~1 GB and will likely be killed (kept because of --force; ${RECOMMENDED_MEMORY_MB} MB is recommended)` };
+    return { memoryMb, warning: t('init.warn.memoryForced', { memoryMb, min: MIN_MEMORY_MB, recommended: RECOMMENDED_MEMORY_MB }) };
   }
   if (memoryMb < RECOMMENDED_MEMORY_MB) {
-    return { memoryMb, warning: `${memoryMb} MB may run out of memory under load or with verbose logging; ${RECOMMENDED_MEMORY_MB} MB is recommended` };
+    return { memoryMb, warning: t('init.warn.memoryLow', { memoryMb, recommended: RECOMMENDED_MEMORY_MB }) };
   }
   return { memoryMb };
 }
@@ -159,6 +166,41 @@ const MODEL_RE = /^[a-z0-9][a-z0-9-]*\/[A-Za-z0-9][\w.:-]*$/;
 export function checkModel(model: string, flag: string): string {
   if (!MODEL_RE.test(model)) throw new UsageError(`invalid model "${model}": use provider/model, e.g. anthropic/claude-opus-4-5`, `${flag} anthropic/claude-opus-4-5`, 'bad-model');
   return model;
+}
+
+/**
+ * A model whose provider is one of src/gateway/providers.ts needs a runtime whose schema has
+ * `models.providers` (openclaw); on another runtime the gateway would not know the provider.
+ */
+export function checkModelForRuntime(model: string, runtimeId: string, flag: string): string {
+  const provider = findCompatibleProvider(providerOf(model));
+  const runtime = findRuntime(runtimeId);
+  if (provider && runtime && !runtime.compatibleProviders) {
+    throw new UsageError(`${provider.label} models need the openclaw runtime: ${runtime.productName} does not know the provider "${provider.id}"`, `--runtime openclaw (or ${flag} anthropic/claude-opus-4-5)`, 'provider-needs-runtime');
+  }
+  return model;
+}
+
+/**
+ * `--npm-registry`: an http(s) URL without credentials (those belong in ~/.npmrc: answers.json is
+ * committed, and a build-arg is visible in the image history).
+ */
+export function checkNpmRegistry(value: string): string {
+  const text = value.trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--npm-registry "${value}" is not a URL`, '--npm-registry https://registry.npmmirror.com', 'bad-npm-registry');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new UsageError(`--npm-registry "${value}" must be an http(s) URL`, '--npm-registry https://registry.npmmirror.com', 'bad-npm-registry');
+  }
+  if (url.username || url.password) {
+    throw new UsageError('--npm-registry must not hold a user name or password (answers.json is committed)', 'put the credentials in ~/.npmrc, and pass the URL alone', 'bad-npm-registry');
+  }
+  if (/[\s"'`$\\]/.test(text)) throw new UsageError(`--npm-registry "${value}" has characters a URL does not need`, '--npm-registry https://registry.npmmirror.com', 'bad-npm-registry');
+  return url.href;
 }
 
 export function checkMaxConcurrent(value: number): number {
@@ -221,6 +263,8 @@ export function checkAnswers(answers: Answers, force = false): { answers: Answer
   checkMaxConcurrent(answers.maxConcurrent);
   answers.discord?.guilds.forEach((g) => parseGuild(`${g.id}:${g.channels.join(',')}`));
   checkRuntime(answers.runtime);
+  [answers.model.primary, ...answers.model.fallbacks].forEach((m) => checkModelForRuntime(m, answers.runtime, '--model'));
+  if (answers.npmRegistry !== undefined) checkNpmRegistry(answers.npmRegistry);
   return { answers, warnings };
 }
 
@@ -240,7 +284,7 @@ export function projectSecretNames(answers: Answers | undefined, runtime: Gatewa
   const channels = (Object.keys(CHANNEL_TOKENS) as (keyof typeof CHANNEL_TOKENS)[]).filter((c) => !answers || answers[c]);
   return [
     runtime.env.gatewayToken,
-    ...providers.flatMap((p) => PROVIDER_KEYS[p as keyof typeof PROVIDER_KEYS] ?? []),
+    ...providers.flatMap((p) => providerKeyName(p) ?? []),
     ...channels.map((c) => CHANNEL_TOKENS[c]),
   ];
 }

@@ -28,6 +28,38 @@ export const REGIONS: Record<string, string> = {
 /** Shown first in the wizard (the seed's suggestions and the common picks). */
 export const FEATURED_REGIONS = ['iad', 'lhr', 'sjc', 'fra', 'ams', 'nrt', 'sin', 'syd'];
 
+/**
+ * Time zones of mainland China, Hong Kong, Macau, Taiwan and their neighbours without a Fly region
+ * (IANA names and their old aliases). Fly has no region there (no hkg).
+ */
+const CHINA_TIME_ZONES = new Set([
+  'Asia/Shanghai', 'Asia/Chongqing', 'Asia/Chungking', 'Asia/Harbin', 'Asia/Urumqi', 'Asia/Kashgar', 'PRC',
+  'Asia/Hong_Kong', 'Hongkong', 'Asia/Macau', 'Asia/Macao', 'Asia/Taipei', 'ROC', 'Asia/Ulaanbaatar', 'Asia/Manila',
+]);
+/** The real regions closest to China, nearest first (Tokyo, Singapore, then Mumbai and Sydney). */
+export const CHINA_NEAR_REGIONS = ['nrt', 'sin', 'bom', 'syd'];
+
+/** The user's time zone: TZ when set (as the C library reads it), else what Intl resolves. */
+export function userTimeZone(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const tz = env['TZ']?.replace(/^:/, '').trim();
+  if (tz) return tz;
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isNearChina(timeZone: string | undefined): boolean {
+  return timeZone !== undefined && CHINA_TIME_ZONES.has(timeZone);
+}
+
+/** The wizard's region order: the closest real regions first in and near China, the usual picks elsewhere. */
+export function regionOrder(timeZone: string | undefined): string[] {
+  const first = isNearChina(timeZone) ? [...CHINA_NEAR_REGIONS, ...FEATURED_REGIONS.filter((c) => !CHINA_NEAR_REGIONS.includes(c))] : FEATURED_REGIONS;
+  return [...first, ...Object.keys(REGIONS).filter((c) => !first.includes(c))];
+}
+
 export type CpuKind = 'shared' | 'performance';
 
 export interface VmPreset {

@@ -8,6 +8,7 @@ import { providersOf } from './answers.js';
 import { DEFAULT_GATEWAY_PORT, findRuntime, SIGNAL_CLI_PATH, STATE_DIR, WORKSPACE_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 import type { ClawdbotConfig } from '../gateway/schema.js';
 import { exposureOf } from './network.js';
+import { findCompatibleProvider, providerEntries } from '../gateway/providers.js';
 
 /**
  * The config in the shape of the project's runtime. OpenClaw's differences were measured with its own
@@ -19,7 +20,20 @@ export function buildGatewayConfig(answers: Answers): Record<string, unknown> {
   const config = buildClawdbotConfig(answers, runtime.displayVersion);
   if (runtime.configDialect !== 'agents-entries') return config;
   // The same origins `clawdfly upgrade` adds: without them OpenClaw refuses the Control UI's browser.
-  return withControlUiOrigins(toOpenClawShape(config as Record<string, unknown>), controlUiOrigins(answers.app, exposureOf(answers)));
+  const shaped = withControlUiOrigins(toOpenClawShape(config as Record<string, unknown>), controlUiOrigins(answers.app, exposureOf(answers)));
+  return runtime.compatibleProviders ? withCompatibleProviders(shaped, [answers.model.primary, ...answers.model.fallbacks]) : shaped;
+}
+
+/**
+ * DeepSeek, Qwen, Kimi, GLM (src/gateway/providers.ts): a `models.providers` entry each, whose key
+ * comes from the environment; no auth profile (the entry carries its key reference).
+ */
+function withCompatibleProviders(config: Obj, modelRefs: string[]): Obj {
+  const entries = providerEntries(modelRefs);
+  if (Object.keys(entries).length === 0) return config;
+  const auth = isObj(config['auth']) ? config['auth'] : {};
+  const profiles = Object.fromEntries(Object.entries(isObj(auth['profiles']) ? auth['profiles'] : {}).filter(([name]) => !findCompatibleProvider(name.split(':')[0] ?? '')));
+  return { ...config, auth: { ...auth, profiles }, models: { mode: 'merge', providers: entries } };
 }
 
 type Obj = Record<string, unknown>;

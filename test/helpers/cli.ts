@@ -19,6 +19,7 @@ export const TEST_SECRETS = {
   ANTHROPIC_API_KEY: 'test-anthropic-7f3a9c1e5b2d4f60a8e1',
   OPENAI_API_KEY: 'test-openai-2b8d6e4f1a3c5e7092bd',
   GEMINI_API_KEY: 'test-gemini-9e1c3a5b7d2f4a6c8e0b',
+  DEEPSEEK_API_KEY: 'test-deepseek-4d2b8f6a0c1e3a5b7d9f',
   DISCORD_BOT_TOKEN: 'test-discord.5d7f9b1c3e.2a4c6e8f0b1d3f5a7c9e',
   TELEGRAM_BOT_TOKEN: '123456789:test-telegram-AAHf8d6c4b2a0e9f7d5c',
   /** Characters that break naive quoting, escaping and line-based scans: `"`, `\`, `#`, `'`, a newline. */
@@ -77,7 +78,8 @@ export function assertNoSecrets(text: string, secrets: Iterable<string>, where: 
 
 /** The environment of one CLI run: the test's, plain output, CI, and what the test adds. */
 function cliEnv(opts: CliOptions): Record<string, string> {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', ...opts.env };
+  // English unless a test asks for a language: the wizard and doctor follow LC_ALL / LC_MESSAGES / LANG.
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CI: 'true', LC_ALL: undefined, LC_MESSAGES: undefined, LANG: 'C.UTF-8', ...opts.env };
   // npm sets npm_command=exec for npx: hints then say `npx clawdfly`. Only a test that asks gets it
   // (the suite itself may have been started with `npx vitest`).
   env['npm_command'] = opts.viaNpx ? 'exec' : undefined;

@@ -104,7 +104,7 @@ describe('Dockerfile: slim image (clawdbot)', () => {
 describe('Dockerfile: openclaw (nothing pruned until its image is measured)', () => {
   it('keeps the plain install step', async () => {
     const text = await dockerfileFor(['--runtime', 'openclaw']);
-    expect(text).toContain('RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force\n');
+    expect(text).toContain('RUN npm ci --omit=dev --no-audit --no-fund ${NPM_REGISTRY:+--registry="$NPM_REGISTRY"} && npm cache clean --force\n');
     expect(text).not.toContain('TARGETARCH');
   });
 });

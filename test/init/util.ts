@@ -12,6 +12,10 @@ export const CLEAN_ENV: Record<string, string | undefined> = {
   ANTHROPIC_API_KEY: undefined,
   OPENAI_API_KEY: undefined,
   GEMINI_API_KEY: undefined,
+  DEEPSEEK_API_KEY: undefined,
+  DASHSCOPE_API_KEY: undefined,
+  MOONSHOT_API_KEY: undefined,
+  ZAI_API_KEY: undefined,
   DISCORD_BOT_TOKEN: undefined,
   TELEGRAM_BOT_TOKEN: undefined,
   CLAWDBOT_GATEWAY_TOKEN: undefined,
@@ -26,6 +30,12 @@ export const CLEAN_ENV: Record<string, string | undefined> = {
   CLAWDFLY_MODEL: undefined,
   CLAWDFLY_FALLBACKS: undefined,
   CLAWDFLY_RUNTIME: undefined,
+  CLAWDFLY_NPM_REGISTRY: undefined,
+  // English: the wizard follows the locale (tests that want Chinese set it).
+  LC_ALL: undefined,
+  LC_MESSAGES: undefined,
+  LANG: 'C.UTF-8',
+  TZ: 'UTC',
 };
 
 /** `clawdfly init …` with a clean environment plus `env`. */

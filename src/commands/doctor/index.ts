@@ -10,7 +10,8 @@ import { loadProject } from '../../project/project.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { confirmOrYes } from '../../ui/prompt.js';
 import { Progress } from '../../ui/progress.js';
-import { CHECKS } from '../../doctor/checks/index.js';
+import { CHECKS, checkTitle } from '../../doctor/checks/index.js';
+import { t } from '../../i18n/index.js';
 import { gatherEvidence } from '../../doctor/evidence.js';
 import { FIX_ORDER, planFix } from '../../doctor/fixes/index.js';
 import { printChecklist, printFixPlan, type FixReport } from '../../doctor/render.js';
@@ -20,10 +21,11 @@ export const DEFAULT_LOGS_TIMEOUT_S = 10;
 
 export function runChecks(ev: Evidence): (CheckResult & { id: CheckId; title: string })[] {
   return CHECKS.map((check) => {
+    const title = checkTitle(check);
     try {
-      return { id: check.id, title: check.title, ...check.run(ev) };
+      return { id: check.id, title, ...check.run(ev) };
     } catch (error) {
-      return { id: check.id, title: check.title, status: 'skip' as const, summary: `check failed to run: ${(error as Error).message}` };
+      return { id: check.id, title, status: 'skip' as const, summary: t('doctor.skip.failedToRun', { error: (error as Error).message }) };
     }
   });
 }
@@ -43,7 +45,7 @@ export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<
   const progress = new Progress();
 
   const started = Date.now();
-  let ev = await progress.run('evidence', offline ? 'Reading local files' : `Gathering evidence from ${project.app}`, () => gatherEvidence(project, gatherOpts));
+  let ev = await progress.run('evidence', offline ? t('doctor.progress.local') : t('doctor.progress.remote', { app: project.app }), () => gatherEvidence(project, gatherOpts));
   const probeMs = Date.now() - started;
   let results = runChecks(ev);
   const fixes: FixReport[] = [];
@@ -56,7 +58,7 @@ export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<
       if (!kind) fixes.push({ checks: [r.id], kind: 'manual', steps: [r.fix ?? 'see the evidence'], outcome: 'manual' });
       else byKind.set(kind, [...(byKind.get(kind) ?? []), r.id]);
     }
-    if (!isJsonMode() && failing.length) printChecklist(results, { probeMs, offline, heading: 'Before fixing' });
+    if (!isJsonMode() && failing.length) printChecklist(results, { probeMs, offline, heading: t('doctor.heading.beforeFixing') });
     for (const kind of FIX_ORDER) {
       const ids = byKind.get(kind);
       if (!ids) continue;
@@ -72,7 +74,7 @@ export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<
         continue;
       }
       printFixPlan(plan);
-      if (!(await confirmOrYes(`Apply the fix for ${now.join(', ')}?`, { yes: opts.yes === true, flagHint: 'add --yes to apply fixes without asking' }))) {
+      if (!(await confirmOrYes(t('doctor.confirmFix', { checks: now.join(', ') }), { yes: opts.yes === true, flagHint: 'add --yes to apply fixes without asking' }))) {
         fixes.push({ checks: now, kind, steps: plan.steps, outcome: 'declined' });
         continue;
       }

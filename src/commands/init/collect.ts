@@ -6,13 +6,16 @@ import type { CommandOptions } from '../types.js';
 import type { initSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import {
-  type Answers, DEFAULTS, checkAppName, checkMaxConcurrent, checkMemory, checkModel, checkPort, checkRegion, checkRuntime, checkSignalAccount,
-  checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, defaultFallbackModels, defaultPrimaryModel, parseGuild, providersOf, RECOMMENDED_MEMORY_MB,
+  type Answers, DEFAULTS, checkAppName, checkMaxConcurrent, checkMemory, checkModel, checkModelForRuntime, checkNpmRegistry, checkPort, checkRegion, checkRuntime, checkSignalAccount,
+  checkVmSize, checkVolumeName, checkVolumeSize, DEFAULT_MODEL_CHAIN, defaultAppName, defaultFallbackModels, defaultPrimaryModel, parseGuild, providerOf, providersOf, RECOMMENDED_MEMORY_MB,
 } from '../../project/answers.js';
-import { FEATURED_REGIONS, REGIONS, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
+import { isNearChina, regionOrder, REGIONS, userTimeZone, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
 import { CHANNEL_TOKENS, defaultAppPrefix, defaultVolumeName, findRuntime, PROVIDER_KEYS, runtimeIds, type GatewayRuntime } from '../../gateway/runtime.js';
+import { allProviderKeyNames, COMPATIBLE_PROVIDERS, findCompatibleProvider, providerKeyName, suggestedModel } from '../../gateway/providers.js';
+import { currentLocale, t, translates } from '../../i18n/index.js';
 import type { Secrets } from '../../project/secrets.js';
 import { prompts } from '../../ui/prompt.js';
+import { out } from '../../ui/output.js';
 
 type Opts = CommandOptions<typeof initSpec>;
 
@@ -21,14 +24,20 @@ function runtimeChoiceLabel(runtime: GatewayRuntime): string {
   return `${runtime.productName} (${runtime.id}, Node ${runtime.nodeMajor})`;
 }
 
-/** Runs a check inside an inquirer prompt: returns true or the check's message. */
+/**
+ * Runs a check inside an inquirer prompt: returns true or the check's message. In English the
+ * refusal itself (it names the value); in another language the catalog's words for its code, when
+ * the catalog has them.
+ */
 function validator<T>(check: (value: T) => unknown) {
   return (value: T) => {
     try {
       check(value);
       return true;
     } catch (error) {
-      return error instanceof UsageError ? error.message : String(error);
+      if (!(error instanceof UsageError)) return String(error);
+      const key = `init.invalid.${error.code}`;
+      return currentLocale() !== 'en' && translates(key) ? t(key) : error.message;
     }
   };
 }
@@ -54,8 +63,8 @@ function orNone(text: string): string {
 
 /** Providers whose API key is already at hand (environment, --secrets-stdin or the previous secrets.env). */
 export function providersWithKeys(...sources: Record<string, string | undefined>[]): Set<string> {
-  const keyed = Object.entries(PROVIDER_KEYS).filter(([, name]) => sources.some((source) => Boolean(source[name]?.trim())));
-  return new Set(keyed.map(([provider]) => provider));
+  const providers = [...Object.keys(PROVIDER_KEYS), ...Object.keys(COMPATIBLE_PROVIDERS)];
+  return new Set(providers.filter((provider) => sources.some((source) => Boolean(source[providerKeyName(provider)!]?.trim()))));
 }
 
 export async function collectAnswers(opts: Opts, previous: Answers | undefined, ask: boolean, keyedProviders: ReadonlySet<string> = new Set()): Promise<{ answers: Answers; warnings: string[] }> {
@@ -68,7 +77,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   if (opts.runtime !== undefined) runtime = checkRuntime(opts.runtime);
   else if (p) {
     runtime = await p.select({
-      message: 'Gateway',
+      message: t('init.prompt.runtime'),
       choices: runtimeIds().map((id) => ({ name: runtimeChoiceLabel(findRuntime(id)!), value: id })),
       default: previous?.runtime ?? DEFAULTS.runtime,
     });
@@ -78,22 +87,30 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   const app = opts.app !== undefined
     ? checkAppName(opts.app)
     : p
-      ? await p.input({ message: 'Fly app name (globally unique, becomes <name>.fly.dev)', default: previous?.app ?? defaultAppName(defaultAppPrefix(row)), validate: validator(checkAppName) })
+      ? await p.input({ message: t('init.prompt.app'), default: previous?.app ?? defaultAppName(defaultAppPrefix(row)), validate: validator(checkAppName) })
       : (previous?.app ?? defaultAppName(defaultAppPrefix(row)));
 
+  // In and near China the list starts with the closest real regions (Fly has no hkg), and says why.
+  const timeZone = userTimeZone();
+  const nearChina = isNearChina(timeZone);
   let region: string;
   if (opts.region !== undefined) region = checkRegion(opts.region);
   else if (p) {
-    const featured = FEATURED_REGIONS.map((code) => ({ name: `${code}  ${REGIONS[code]}`, value: code }));
-    const rest = Object.keys(REGIONS).filter((c) => !FEATURED_REGIONS.includes(c)).map((code) => ({ name: `${code}  ${REGIONS[code]}`, value: code }));
-    region = await p.select({ message: 'Region (pick one near you; the volume lives there)', choices: [...featured, ...rest], default: previous?.region ?? DEFAULTS.region, pageSize: 10 });
+    const order = regionOrder(timeZone);
+    if (nearChina) out.info(t('init.region.chinaNote'));
+    region = await p.select({
+      message: t('init.prompt.region'),
+      choices: order.map((code) => ({ name: `${code}  ${REGIONS[code]}`, value: code })),
+      default: previous?.region ?? (nearChina ? order[0]! : DEFAULTS.region),
+      pageSize: 10,
+    });
   } else region = previous?.region ?? DEFAULTS.region;
 
   let vmSize: string;
   if (opts.vmSize !== undefined) vmSize = checkVmSize(opts.vmSize);
   else if (p) {
     vmSize = await p.select({
-      message: 'VM size',
+      message: t('init.prompt.vmSize'),
       choices: Object.keys(VM_PRESETS).map((size) => ({ name: size, value: size })),
       default: previous?.vmSize ?? DEFAULTS.vmSize,
     });
@@ -102,7 +119,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   let memoryMb = intFlag(opts.memory, '--memory');
   if (memoryMb === undefined && p) {
     memoryMb = await p.number({
-      message: 'Memory in MB (2048 recommended; the gateway peaks at ~1 GB on a cold boot)',
+      message: t('init.prompt.memory'),
       default: previous?.memoryMb ?? DEFAULTS.memoryMb,
       required: true,
       validate: validator((v: number | undefined) => checkMemory(vmSize, v ?? Number.NaN, force)),
@@ -114,25 +131,41 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
 
   const volume = opts.volume !== undefined
     ? checkVolumeName(opts.volume)
-    : p ? await p.input({ message: 'Volume name', default: previous?.volume ?? defaultVolumeName(row), validate: validator(checkVolumeName) })
+    : p ? await p.input({ message: t('init.prompt.volume'), default: previous?.volume ?? defaultVolumeName(row), validate: validator(checkVolumeName) })
     : (previous?.volume ?? defaultVolumeName(row));
 
   let volumeSizeGb = intFlag(opts.volumeSize, '--volume-size');
   if (volumeSizeGb === undefined && p) {
-    volumeSizeGb = await p.number({ message: 'Volume size in GB', default: previous?.volumeSizeGb ?? DEFAULTS.volumeSizeGb, required: true, validate: validator((v: number | undefined) => checkVolumeSize(v ?? Number.NaN)) });
+    volumeSizeGb = await p.number({ message: t('init.prompt.volumeSize'), default: previous?.volumeSizeGb ?? DEFAULTS.volumeSizeGb, required: true, validate: validator((v: number | undefined) => checkVolumeSize(v ?? Number.NaN)) });
   }
   volumeSizeGb = checkVolumeSize(volumeSizeGb ?? previous?.volumeSizeGb ?? DEFAULTS.volumeSizeGb);
 
   let port = intFlag(opts.port, '--port');
   if (port === undefined && p) {
-    port = await p.number({ message: 'Gateway port inside the machine', default: previous?.port ?? DEFAULTS.port, required: true, validate: validator((v: number | undefined) => checkPort(v ?? Number.NaN)) });
+    port = await p.number({ message: t('init.prompt.port'), default: previous?.port ?? DEFAULTS.port, required: true, validate: validator((v: number | undefined) => checkPort(v ?? Number.NaN)) });
   }
   port = checkPort(port ?? previous?.port ?? DEFAULTS.port);
 
-  const primaryDefault = previous?.model.primary ?? defaultPrimaryModel(keyedProviders);
+  let primaryDefault = previous?.model.primary ?? defaultPrimaryModel(keyedProviders);
+  // Only a DeepSeek / Qwen / Kimi / GLM key at hand (and a runtime that knows them): that provider's model.
+  const keyedCompatible = Object.values(COMPATIBLE_PROVIDERS).find((provider) => keyedProviders.has(provider.id));
+  if (!previous && row.compatibleProviders && keyedCompatible && !DEFAULT_MODEL_CHAIN.some((m) => keyedProviders.has(providerOf(m)))) {
+    primaryDefault = suggestedModel(keyedCompatible);
+  }
+  // Runtimes that know OpenAI-compatible providers (DeepSeek, Qwen, Kimi, GLM) ask for the provider first.
+  if (opts.model === undefined && p && row.compatibleProviders) {
+    const provider = await p.select({
+      message: t('init.prompt.provider'),
+      choices: providerChoices(nearChina),
+      default: providerOf(primaryDefault),
+      pageSize: 10,
+    });
+    if (provider !== providerOf(primaryDefault)) primaryDefault = firstModelOf(provider);
+  }
+  const checkPrimary = (v: string) => checkModelForRuntime(checkModel(v, '--model'), runtime, '--model');
   const primary = opts.model !== undefined
-    ? checkModel(opts.model, '--model')
-    : p ? await p.input({ message: 'Primary model', default: primaryDefault, validate: validator((v: string) => checkModel(v, '--model')) })
+    ? checkPrimary(opts.model)
+    : p ? await p.input({ message: t('init.prompt.primary'), default: primaryDefault, validate: validator(checkPrimary) })
     : primaryDefault;
 
   // A previous answer is the user's choice; a fresh default only names providers that have a key.
@@ -141,18 +174,18 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   if (opts.fallbacks !== undefined) fallbacks = splitList(opts.fallbacks);
   else if (p) {
     const text = await p.input({
-      message: 'Fallback models (comma-separated; "none" for none)',
+      message: t('init.prompt.fallbacks'),
       default: fallbacksDefault.join(', ') || 'none',
-      validate: validator((v: string) => splitList(orNone(v)).forEach((m) => checkModel(m, '--fallbacks'))),
+      validate: validator((v: string) => splitList(orNone(v)).forEach((m) => checkModelForRuntime(checkModel(m, '--fallbacks'), runtime, '--fallbacks'))),
     });
     fallbacks = splitList(orNone(text));
   } else fallbacks = [...fallbacksDefault];
-  fallbacks.forEach((m) => checkModel(m, '--fallbacks'));
+  fallbacks.forEach((m) => checkModelForRuntime(checkModel(m, '--fallbacks'), runtime, '--fallbacks'));
 
   let maxConcurrentAnswer = intFlag(opts.maxConcurrent, '--max-concurrent');
   if (maxConcurrentAnswer === undefined && p) {
     maxConcurrentAnswer = await p.number({
-      message: 'Agent runs at once (maxConcurrent)',
+      message: t('init.prompt.maxConcurrent'),
       default: previous?.maxConcurrent ?? DEFAULTS.maxConcurrent,
       required: true,
       validate: validator((v: number | undefined) => checkMaxConcurrent(v ?? Number.NaN)),
@@ -167,7 +200,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   let telegramOn = opts.telegram === false ? false : opts.telegram === true ? true : undefined;
   if (p && discordOn === undefined && telegramOn === undefined) {
     const picked = await p.checkbox({
-      message: 'Chat channels (space to toggle; WhatsApp and Signal log in later with `clawdfly channels login`)',
+      message: t('init.prompt.channels'),
       choices: [
         { name: 'Discord', value: 'discord', checked: previous ? Boolean(previous.discord) : false },
         { name: 'Telegram', value: 'telegram', checked: Boolean(previous?.telegram) },
@@ -184,7 +217,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     let guilds = guildsFromFlags.length > 0 ? guildsFromFlags : (previous?.discord?.guilds ?? []);
     if (p && guildsFromFlags.length === 0) {
       const text = await p.input({
-        message: 'Discord guilds to allow, as id:channel,channel (space-separated; empty or "none" = none yet)',
+        message: t('init.prompt.guilds'),
         default: guilds.map((g) => `${g.id}:${g.channels.join(',')}`).join(' '),
         validate: validator((v: string) => orNone(v).split(/\s+/).filter(Boolean).forEach(parseGuild)),
       });
@@ -192,7 +225,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     }
     let requireMention = opts.requireMention;
     if (requireMention === undefined && p) {
-      requireMention = await p.confirm({ message: 'Reply in guild channels only when mentioned?', default: previous?.discord?.requireMention ?? DEFAULTS.requireMention });
+      requireMention = await p.confirm({ message: t('init.prompt.requireMention'), default: previous?.discord?.requireMention ?? DEFAULTS.requireMention });
     }
     discord = { guilds, requireMention: requireMention ?? previous?.discord?.requireMention ?? DEFAULTS.requireMention };
   }
@@ -208,7 +241,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   let isPrivate = opts.private;
   if (isPrivate === undefined && p) {
     isPrivate = await p.confirm({
-      message: 'Private: no public address, open it only through a tunnel (clawdfly open)?',
+      message: t('init.prompt.private'),
       default: previous?.network === 'private',
     });
   }
@@ -216,9 +249,21 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
 
   let githubActions = opts.githubActions;
   if (githubActions === undefined && p) {
-    githubActions = await p.confirm({ message: 'Also deploy from GitHub Actions on every push (writes .github/workflows/deploy.yml)?', default: previous?.ci === 'github-actions' });
+    githubActions = await p.confirm({ message: t('init.prompt.githubActions'), default: previous?.ci === 'github-actions' });
   }
   githubActions ??= previous?.ci === 'github-actions';
+
+  // A mirror only matters where registry.npmjs.org is slow: the wizard asks in and near China; the flag works anywhere.
+  let npmRegistry = opts.npmRegistry !== undefined ? (opts.npmRegistry.trim() === '' ? '' : checkNpmRegistry(opts.npmRegistry)) : undefined;
+  if (npmRegistry === undefined && p && nearChina) {
+    const text = await p.input({
+      message: t('init.prompt.npmRegistry'),
+      default: previous?.npmRegistry ?? '',
+      validate: validator((v: string) => (v.trim() ? checkNpmRegistry(v) : v)),
+    });
+    npmRegistry = text.trim() ? checkNpmRegistry(text) : '';
+  }
+  npmRegistry ??= previous?.npmRegistry ?? '';
 
   const answers: Answers = {
     app, region, vmSize, memoryMb, volume, volumeSizeGb, port,
@@ -230,11 +275,30 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     runtime,
     ...(isPrivate ? { network: 'private' as const } : {}),
     ...(githubActions ? { ci: 'github-actions' as const } : {}),
+    ...(npmRegistry ? { npmRegistry } : {}),
   };
   return { answers, warnings };
 }
 
 const PROVIDER_LABELS: Record<string, string> = { anthropic: 'Anthropic', openai: 'OpenAI', google: 'Google Gemini' };
+
+const providerLabel = (provider: string): string => PROVIDER_LABELS[provider] ?? findCompatibleProvider(provider)?.label ?? provider;
+
+/** The provider's suggested model: the best default one for the built-in providers, the table's first for the others. */
+function firstModelOf(provider: string): string {
+  const compatible = findCompatibleProvider(provider);
+  return compatible ? suggestedModel(compatible) : (DEFAULT_MODEL_CHAIN.find((m) => providerOf(m) === provider) ?? DEFAULT_MODEL_CHAIN[0]);
+}
+
+/** Every provider the wizard offers, with the secret its key goes in; in and near China the Chinese ones first. */
+function providerChoices(nearChina: boolean): { name: string; value: string }[] {
+  const builtIn = Object.keys(PROVIDER_LABELS);
+  const chinese = Object.keys(COMPATIBLE_PROVIDERS);
+  return (nearChina ? [...chinese, ...builtIn] : [...builtIn, ...chinese]).map((provider) => ({
+    name: `${providerLabel(provider)}  (${firstModelOf(provider)}; ${t('init.provider.keyHint', { secret: providerKeyName(provider)! })})`,
+    value: provider,
+  }));
+}
 
 /**
  * Secrets come from the environment, from --secrets-stdin, from the previous secrets.env, or a
@@ -243,7 +307,7 @@ const PROVIDER_LABELS: Record<string, string> = { anthropic: 'Anthropic', openai
 export async function collectSecrets(answers: Answers, base: Secrets, fromStdin: Secrets, ask: boolean): Promise<{ secrets: Secrets; warnings: string[] }> {
   const warnings: string[] = [];
   const secrets: Secrets = { ...base };
-  const known = [...Object.values(PROVIDER_KEYS), ...Object.values(CHANNEL_TOKENS)];
+  const known = [...allProviderKeyNames(), ...Object.values(CHANNEL_TOKENS)];
   for (const name of known) {
     const value = process.env[name];
     if (value) secrets[name] = value;
@@ -252,14 +316,15 @@ export async function collectSecrets(answers: Answers, base: Secrets, fromStdin:
   const p = ask ? await prompts() : undefined;
 
   const needed: { name: string; label: string; flag: string }[] = [];
-  if (answers.discord) needed.push({ name: CHANNEL_TOKENS.discord, label: 'Discord bot token', flag: '--no-discord' });
-  if (answers.telegram) needed.push({ name: CHANNEL_TOKENS.telegram, label: 'Telegram bot token', flag: '--no-telegram' });
+  if (answers.discord) needed.push({ name: CHANNEL_TOKENS.discord, label: 'Discord', flag: '--no-discord' });
+  if (answers.telegram) needed.push({ name: CHANNEL_TOKENS.telegram, label: 'Telegram', flag: '--no-telegram' });
   for (const item of needed) {
     if (secrets[item.name]) continue;
-    if (p) secrets[item.name] = await p.password({ message: `${item.label} (${item.name})`, mask: '•', validate: (v) => (v.trim() ? true : 'required while the channel is enabled') });
+    const label = t(item.label === 'Discord' ? 'init.label.discordToken' : 'init.label.telegramToken');
+    if (p) secrets[item.name] = await p.password({ message: t('init.secret.channelToken', { label, secret: item.name }), mask: '•', validate: (v) => (v.trim() ? true : t('init.secret.required')) });
     else {
       throw new UsageError(
-        `${item.label.split(' ')[0]} is enabled but ${item.name} is not set`,
+        `${item.label} is enabled but ${item.name} is not set`,
         `${item.name}=… in the environment, or a ${item.name}=… line on stdin with --secrets-stdin (or ${item.flag})`,
         'missing-secret',
       );
@@ -267,18 +332,18 @@ export async function collectSecrets(answers: Answers, base: Secrets, fromStdin:
   }
 
   for (const provider of providersOf(answers)) {
-    const name = PROVIDER_KEYS[provider as keyof typeof PROVIDER_KEYS];
+    const name = providerKeyName(provider);
     if (!name || secrets[name]) continue;
     if (p) {
-      const value = await p.password({ message: `${PROVIDER_LABELS[provider] ?? provider} API key (${name}; empty to add later)`, mask: '•' });
+      const value = await p.password({ message: t('init.secret.providerKey', { provider: providerLabel(provider), secret: name }), mask: '•' });
       if (value.trim()) secrets[name] = value.trim();
     }
-    if (!secrets[name]) warnings.push(`no ${name}: models from ${provider} will fail until you set it (re-run init with ${name} in the environment, then deploy)`);
+    if (!secrets[name]) warnings.push(t('init.warn.noProviderKey', { secret: name, provider }));
   }
   return { secrets, warnings };
 }
 
 export function costLine(answers: Answers): string {
   const cost = estimateMonthlyCost(VM_PRESETS[answers.vmSize]!, answers.memoryMb, answers.volumeSizeGb);
-  return `≈ $${cost.toFixed(2)}/month at Fly's list prices (${answers.vmSize}, ${answers.memoryMb} MB, ${answers.volumeSizeGb} GB volume; bandwidth extra, free allowance not deducted)`;
+  return t('init.cost', { cost: cost.toFixed(2), vmSize: answers.vmSize, memoryMb: answers.memoryMb, volumeGb: answers.volumeSizeGb });
 }

@@ -25,6 +25,7 @@ import { isJsonMode, out, stderrStream } from '../../ui/output.js';
 import { registerSecrets } from '../../ui/redact.js';
 import { style } from '../../ui/style.js';
 import { findRuntime } from '../../gateway/runtime.js';
+import { t } from '../../i18n/index.js';
 
 const STATUS_LABEL: Record<PlannedFile['status'], string> = {
   create: style.ok('create   '),
@@ -47,7 +48,7 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
   const fromStdin = opts.secretsStdin === true ? parseSecretsInput(await readStdinText('--secrets-stdin'), '--secrets-stdin') : {};
   registerSecrets(Object.values(fromStdin));
 
-  if (ask) out.info(style.bold(previous ? `Updating the clawdfly project in ${dir}` : `New Clawdbot gateway on Fly.io → ${dir}`));
+  if (ask) out.info(style.bold(previous ? t('init.heading.update', { dir }) : t('init.heading.new', { product: 'Clawdbot', dir })));
   const keyed = providersWithKeys(process.env, fromStdin, previousSecrets);
   const { answers, warnings } = await collectAnswers(opts, previous, ask, keyed);
   const secretResult = await collectSecrets(answers, previousSecrets, fromStdin, ask);
@@ -64,13 +65,13 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
   const effective = answersInKeptFlyToml(planned, keep, answers, warnings);
   if (!isJsonMode()) {
     for (const warning of warnings) out.warn(warning);
-    out.info(`Cost: ${costLine(effective)}`);
+    out.info(costLine(effective));
   }
   if (ask) {
     const { confirm } = await prompts();
     const writes = planned.filter((f) => f.status !== 'identical' && !keep.has(f.path)).length;
-    if (!(await confirm({ message: `Write ${writes} file(s) to ${dir}?`, default: true }))) {
-      out.warn('nothing written');
+    if (!(await confirm({ message: t('init.confirmWrite', { count: writes, dir }), default: true }))) {
+      out.warn(t('init.nothingWritten'));
       return 1;
     }
   }
@@ -94,12 +95,13 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
     return 0;
   }
   for (const file of planned) out.info(`  ${keep.has(file.path) ? style.warn('kept     ') : STATUS_LABEL[file.status]} ${file.path}`);
-  out.info(`  ${style.ok('write    ')} ${PROJECT_FILES.secrets} ${style.dim(`(0600, git-ignored: ${Object.keys(secrets).join(', ')})`)}`);
+  out.info(`  ${style.ok('write    ')} ${PROJECT_FILES.secrets} ${style.dim(t('init.secretsLine', { names: Object.keys(secrets).join(', ') }))}`);
   out.line();
-  out.success(`Project ready for ${style.bold(answers.app)} in ${answers.region}.`);
-  out.info(`Next: ${style.cmd('clawdfly deploy')}`);
-  if (answers.network === 'private') out.info(`      private: no public address; ${style.cmd('npx clawdfly open')} opens it through a tunnel`);
-  if (answers.ci === 'github-actions') out.info(`      then ${style.cmd('clawdfly ci token')} stores FLY_API_TOKEN in the repository, and each push deploys`);
+  out.success(t('init.ready', { app: style.bold(answers.app), region: answers.region }));
+  out.info(t('init.next', { command: style.cmd('clawdfly deploy') }));
+  if (answers.network === 'private') out.info(t('init.next.private', { command: style.cmd('npx clawdfly open') }));
+  if (answers.ci === 'github-actions') out.info(t('init.next.ci', { command: style.cmd('clawdfly ci token') }));
+  if (answers.npmRegistry) out.info(t('init.next.npmRegistry', { url: answers.npmRegistry }));
   return 0;
 }
 
@@ -145,10 +147,10 @@ async function decideConflicts(planned: PlannedFile[], opts: CommandOptions<type
   for (const file of conflicts) {
     out.info(file.diff ?? '');
     const choice = await select({
-      message: `${file.path} was changed since init wrote it`,
+      message: t('init.conflict.changed', { path: file.path }),
       choices: [
-        { name: 'keep mine', value: 'keep' },
-        { name: 'overwrite with the generated file', value: 'overwrite' },
+        { name: t('init.conflict.keep'), value: 'keep' },
+        { name: t('init.conflict.overwrite'), value: 'overwrite' },
       ],
       default: 'keep',
     });

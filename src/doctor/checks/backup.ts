@@ -3,6 +3,7 @@
  * Local files only, so it runs offline too. Fly's own daily volume snapshots restore only into a
  * new volume; a local archive is the copy a wrong push, a failed upgrade or a deleted volume cannot take.
  */
+import { t } from '../../i18n/index.js';
 import { formatBytes } from '../../backup/archive.js';
 import { PROJECT_FILES } from '../../project/paths.js';
 import type { Check } from '../types.js';
@@ -24,13 +25,13 @@ export const backupCheck: Check = {
     const dir = `${PROJECT_FILES.stateDir}/backups`;
     const newest = ev.backups?.[0];
     if (!newest) {
-      return { status: 'warn', summary: `no backup of ${ev.project.app} in ${dir}/: WhatsApp credentials, sessions and paired devices exist only on the volume`, fix: 'clawdfly backup' };
+      return { status: 'warn', summary: t('doctor.backup.none', { app: ev.project.app, dir }), fix: 'clawdfly backup' };
     }
     const ms = Date.now() - newest.takenAt.getTime();
     const evidence = [`newest: ${dir}/${newest.file.split('/').pop()} (${formatBytes(newest.bytes)}, ${age(ms)} old); ${ev.backups!.length} backup(s) in all`];
     if (ms > BACKUP_MAX_AGE_DAYS * DAY_MS) {
-      return { status: 'warn', summary: `the newest backup is ${age(ms)} old (more than ${BACKUP_MAX_AGE_DAYS} days)`, evidence, fix: 'clawdfly backup' };
+      return { status: 'warn', summary: t('doctor.backup.old', { age: age(ms), days: BACKUP_MAX_AGE_DAYS }), evidence, fix: 'clawdfly backup' };
     }
-    return { status: 'ok', summary: `newest backup ${age(ms)} old`, evidence };
+    return { status: 'ok', summary: t('doctor.backup.ok', { age: age(ms) }), evidence };
   },
 };

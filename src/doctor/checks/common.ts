@@ -1,21 +1,23 @@
 /** Small helpers shared by the checks: skip reasons, quoting, fly.toml facts. */
+import { t } from '../../i18n/index.js';
 import type { Machine } from '../../fly/json.js';
 import { quoteWord, remoteCommand } from '../../fly/quote.js';
 import { splitCommand } from '../flytoml-edit.js';
 import type { CheckResult, Evidence, Probe } from '../types.js';
 
-export const OFFLINE: CheckResult = { status: 'skip', summary: 'skipped with --offline (needs flyctl)' };
+/** The skip of a check that needs flyctl (a function: the text is in the language chosen at run time). */
+export const offlineSkip = (): CheckResult => ({ status: 'skip', summary: t('doctor.skip.offline') });
 
 /** Why a probe's evidence is missing, as a skip result; undefined when the probe has a value. */
 export function missing(ev: Evidence, probe: Probe<unknown> | undefined, what: string): CheckResult | undefined {
-  if (ev.offline) return OFFLINE;
-  if (!ev.flyctl?.ok && ev.flyctl?.code === 'flyctl-missing') return { status: 'skip', summary: 'flyctl is not installed (see flyctl)' };
-  if (!probe) return { status: 'skip', summary: `no ${what} evidence` };
+  if (ev.offline) return offlineSkip();
+  if (!ev.flyctl?.ok && ev.flyctl?.code === 'flyctl-missing') return { status: 'skip', summary: t('doctor.skip.noFlyctl') };
+  if (!probe) return { status: 'skip', summary: t('doctor.skip.noEvidence', { what }) };
   if (!probe.ok) {
-    if (probe.code === 'not-logged-in') return { status: 'skip', summary: 'not logged in to Fly.io (see auth)' };
-    if (probe.code === 'app-not-found') return { status: 'skip', summary: 'the app does not exist (see app)' };
-    if (probe.code === 'no-started-machine') return { status: 'skip', summary: `no started machine to read ${what} from (see app / crash-loop)` };
-    return { status: 'skip', summary: `could not read ${what}: ${probe.error}` };
+    if (probe.code === 'not-logged-in') return { status: 'skip', summary: t('doctor.skip.notLoggedIn') };
+    if (probe.code === 'app-not-found') return { status: 'skip', summary: t('doctor.skip.noApp') };
+    if (probe.code === 'no-started-machine') return { status: 'skip', summary: t('doctor.skip.noStartedMachine', { what }) };
+    return { status: 'skip', summary: t('doctor.skip.couldNotRead', { what, error: probe.error ?? '' }) };
   }
   return undefined;
 }
@@ -24,7 +26,7 @@ export function missing(ev: Evidence, probe: Probe<unknown> | undefined, what: s
 export function needMachine(ev: Evidence): CheckResult | Machine {
   const skip = missing(ev, ev.machines, 'the machine list');
   if (skip) return skip;
-  if (!ev.machine) return { status: 'skip', summary: 'the app has no machine (see app)' };
+  if (!ev.machine) return { status: 'skip', summary: t('doctor.skip.noMachine') };
   return ev.machine;
 }
 

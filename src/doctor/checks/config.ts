@@ -1,4 +1,5 @@
 /** config (missing, unreadable or rejected) and workspace (agent memory on the volume). */
+import { t } from '../../i18n/index.js';
 import { checkConfigText, formatProblem } from '../../gateway/config-file.js';
 import { DEFAULT_WORKSPACE, STATE_DIR, WORKSPACE_SUBDIR } from '../../gateway/runtime.js';
 import { bootLines, effectiveConfig, findings, isInside, machineConfigPath, machineEnv, remoteConfigFile } from '../evidence.js';
@@ -11,9 +12,9 @@ function localProblems(ev: Parameters<Check['run']>[0]): CheckResult | undefined
   if (!ev.localConfig.ok) {
     return {
       status: 'fail',
-      summary: `the local ${file} would be rejected by the gateway`,
+      summary: t('doctor.config.localRejected', { file }),
       evidence: ev.localConfig.problems.slice(0, 5).map((p) => formatProblem(p, file)),
-      fix: `fix ${file} (clawdfly config validate shows where), then: clawdfly config push`,
+      fix: t('doctor.config.localFix', { file }),
     };
   }
   return undefined;
@@ -25,7 +26,7 @@ export const configCheck: Check = {
   run(ev) {
     const file = ev.project.runtime.configFileName;
     const local = localProblems(ev);
-    if (ev.offline) return local ?? (ev.localConfig ? { status: 'ok', summary: `local ${file} is valid` } : { status: 'warn', summary: `no local ${file}`, fix: 'clawdfly init' });
+    if (ev.offline) return local ?? (ev.localConfig ? { status: 'ok', summary: t('doctor.config.localValid', { file }) } : { status: 'warn', summary: t('doctor.config.noLocal', { file }), fix: 'clawdfly init' });
     const rejected = findings(bootLines(ev)).filter((f) => f.kind === 'config-invalid' || f.kind === 'config-missing');
     const m = needMachine(ev);
     const path = machineConfigPath(ev);
@@ -34,7 +35,7 @@ export const configCheck: Check = {
       const problems = rejected.flatMap((f) => (f.kind === 'config-invalid' ? f.problems : []));
       return {
         status: 'fail',
-        summary: rejected.some((f) => f.kind === 'config-invalid') ? `the gateway rejected ${path ?? file}` : 'the gateway found no config and refused to start',
+        summary: rejected.some((f) => f.kind === 'config-invalid') ? t('doctor.config.remoteRejected', { path: path ?? file }) : t('doctor.config.remoteMissingRefused'),
         evidence: [...rejected.slice(0, 2).map((f) => logEvidence(f.line)), ...problems.slice(0, 5).map((p) => `problem: ${p}`)],
         fix: local ? local.fix : pushFix,
       };
@@ -43,27 +44,27 @@ export const configCheck: Check = {
     const skip = missing(ev, ev.remote, 'the remote config');
     if (skip) return local ?? skip;
     if (!machineEnv(m)[ev.project.runtime.env.stateDir] && !machineEnv(m)[ev.project.runtime.env.configPath]) {
-      return { status: 'warn', summary: `${ev.project.runtime.env.stateDir} is unset on the machine: the gateway reads ${ev.project.runtime.homeStateDir}/${file}, not the volume (see state-dir)` };
+      return { status: 'warn', summary: t('doctor.config.stateDirUnset', { name: ev.project.runtime.env.stateDir, path: `${ev.project.runtime.homeStateDir}/${file}` }) };
     }
     const remote = remoteConfigFile(ev);
-    if (!remote) return local ?? { status: 'skip', summary: `${path} was not probed (the machine's state dir differs from fly.toml: see state-dir)` };
+    if (!remote) return local ?? { status: 'skip', summary: t('doctor.config.notProbed', { path: path ?? file }) };
     if (!remote.exists) {
-      return { status: 'fail', summary: `no config at ${remote.path}: the gateway runs unconfigured (no channels, no agents)`, evidence: [`${remote.path}: absent`], fix: local?.fix ?? pushFix };
+      return { status: 'fail', summary: t('doctor.config.remoteAbsent', { path: remote.path }), evidence: [`${remote.path}: absent`], fix: local?.fix ?? pushFix };
     }
     if (!remote.regular || !remote.readable || remote.text === undefined) {
-      return { status: 'fail', summary: `${remote.path} is not a readable file`, evidence: [`${remote.path}: ${remote.regular ? `mode ${remote.mode ?? '?'}, unreadable` : 'not a regular file'}`], fix: local?.fix ?? pushFix };
+      return { status: 'fail', summary: t('doctor.config.unreadable', { path: remote.path }), evidence: [`${remote.path}: ${remote.regular ? `mode ${remote.mode ?? '?'}, unreadable` : 'not a regular file'}`], fix: local?.fix ?? pushFix };
     }
     if (local) return local;
     const check = checkConfigText(remote.text, ev.project.runtime);
     if (!check.ok) {
       return {
         status: 'warn',
-        summary: `${remote.path} has problems clawdfly's schema sees (the gateway has not complained in this boot's logs)`,
+        summary: t('doctor.config.schemaProblems', { path: remote.path }),
         evidence: check.problems.slice(0, 5).map((p) => formatProblem(p, remote.path)),
         fix: pushFix,
       };
     }
-    return { status: 'ok', summary: `${remote.path} (${remote.bytes ?? '?'} bytes, mode ${remote.mode ?? '?'}) is valid` };
+    return { status: 'ok', summary: t('doctor.config.remoteValid', { path: remote.path, bytes: remote.bytes ?? '?', mode: remote.mode ?? '?' }) };
   },
   fixKind: (ev) => (ev.localConfig?.ok ? 'config-push' : undefined),
 };
@@ -73,28 +74,28 @@ export const workspaceCheck: Check = {
   title: 'agent workspace on the volume',
   run(ev) {
     const { value, source } = effectiveConfig(ev);
-    if (!value) return { status: 'skip', summary: ev.offline ? `no local ${ev.project.runtime.configFileName}` : 'no config to read agents.defaults.workspace from (see config)' };
+    if (!value) return { status: 'skip', summary: ev.offline ? t('doctor.workspace.noConfigOffline', { file: ev.project.runtime.configFileName }) : t('doctor.workspace.noConfig') };
     const ws = (value['agents'] as { defaults?: { workspace?: unknown } } | undefined)?.defaults?.workspace;
     let mount = ev.project.fly.mountDestination;
     if (!ev.offline && ev.machine) mount = ev.machine.config?.mounts?.[0]?.path ?? undefined;
     if (typeof ws !== 'string' || !ws) {
       return {
         status: 'fail',
-        summary: `agents.defaults.workspace is unset: the agent workspace is ${DEFAULT_WORKSPACE}, lost on every restart`,
+        summary: t('doctor.workspace.unset', { dir: DEFAULT_WORKSPACE }),
         evidence: [`${source}: agents.defaults.workspace is not set`],
-        fix: `set agents.defaults.workspace = "${mount ?? STATE_DIR}/${WORKSPACE_SUBDIR}" in ${ev.project.runtime.configFileName}, then: clawdfly config push   (clawdfly doctor --fix does both)`,
+        fix: t('doctor.workspace.fix', { workspace: `${mount ?? STATE_DIR}/${WORKSPACE_SUBDIR}`, file: ev.project.runtime.configFileName, doesBoth: t('doctor.doesBoth') }),
       };
     }
-    if (!mount) return { status: 'skip', summary: `workspace ${ws}, but no volume is mounted (see state-dir)` };
+    if (!mount) return { status: 'skip', summary: t('doctor.workspace.noMount', { workspace: ws }) };
     if (!isInside(ws, mount)) {
       return {
         status: 'fail',
-        summary: `the agent workspace ${ws} is outside the volume (${mount}): lost on every restart`,
+        summary: t('doctor.workspace.outside', { workspace: ws, mount }),
         evidence: [`${source}: agents.defaults.workspace = "${ws}"`, `volume mounted at ${mount}`],
-        fix: `set agents.defaults.workspace = "${mount}/workspace" in ${ev.project.runtime.configFileName}, then: clawdfly config push   (clawdfly doctor --fix does both)`,
+        fix: t('doctor.workspace.fix', { workspace: `${mount}/workspace`, file: ev.project.runtime.configFileName, doesBoth: t('doctor.doesBoth') }),
       };
     }
-    return { status: 'ok', summary: `workspace ${ws} is on the volume` };
+    return { status: 'ok', summary: t('doctor.workspace.ok', { workspace: ws }) };
   },
   fixKind: (ev) => (ev.localConfig?.ok ? 'config-push' : undefined),
 };

@@ -2,6 +2,7 @@
  * crash-loop: the machine stopped after repeated crashes (Fly's default on-failure policy gives up
  * after 10), including the known crash of the pinned runtime (runtime.knownCrashes).
  */
+import { t } from '../../i18n/index.js';
 import { configLines, crashExits } from '../evidence.js';
 import type { Check } from '../types.js';
 import { app, isResult, logEvidence, needMachine } from './common.js';
@@ -13,9 +14,9 @@ export const crashLoopCheck: Check = {
     const tomlPolicy = ev.project.fly.restartPolicy;
     if (ev.offline) {
       if (tomlPolicy !== 'always') {
-        return { status: 'warn', summary: `fly.toml has no [[restart]] policy = "always": Fly stops the machine after 10 crashes`, fix: 'fly.toml: [[restart]] policy = "always"' };
+        return { status: 'warn', summary: t('doctor.crash.offlineNoPolicy'), fix: 'fly.toml: [[restart]] policy = "always"' };
       }
-      return { status: 'ok', summary: 'fly.toml [[restart]] policy = "always"' };
+      return { status: 'ok', summary: t('doctor.crash.offlineOk') };
     }
     const m = needMachine(ev);
     if (isResult(m)) return m;
@@ -31,22 +32,22 @@ export const crashLoopCheck: Check = {
     if (m.state !== 'started' && crashes.length) {
       return {
         status: 'fail',
-        summary: `machine ${m.id} is ${m.state} after ${crashes.length} crash(es)${knownNote}`,
+        summary: t('doctor.crash.stopped', { machine: m.id, state: m.state ?? '?', count: crashes.length, note: knownNote }),
         evidence,
         fix: tomlPolicy === 'always' && m.config?.restart?.policy === 'always'
           ? `fly machine start ${m.id} -a ${app(ev)}`
-          : `fly.toml [[restart]] policy = "always", then: clawdfly deploy   (clawdfly doctor --fix does both; the deploy starts the machine)`,
+          : t('doctor.crash.policyFix'),
       };
     }
     if (crashes.length >= 3 || known.length) {
       return {
         status: 'warn',
-        summary: `${crashes.length} crash(es) since the last config change${knownNote}${m.config?.restart?.policy !== 'always' ? '; with this restart policy Fly stops the machine after 10' : ''}`,
+        summary: t('doctor.crash.many', { count: crashes.length, note: knownNote }) + (m.config?.restart?.policy !== 'always' ? t('doctor.crash.manyPolicy') : ''),
         evidence,
-        fix: known[0]?.k.fix ?? 'clawdfly doctor (the other checks name the cause)',
+        fix: known[0]?.k.fix ?? t('doctor.crash.otherChecks'),
       };
     }
-    return { status: 'ok', summary: `${m.state}, ${crashes.length} crash(es) since the last config change, restart policy ${policy}` };
+    return { status: 'ok', summary: t('doctor.crash.ok', { state: m.state ?? '?', count: crashes.length, policy }) };
   },
   fixKind: (ev) => (ev.machine && ev.machine.state !== 'started' ? (ev.project.fly.restartPolicy === 'always' && ev.machine.config?.restart?.policy === 'always' ? 'start' : 'redeploy') : undefined),
 };

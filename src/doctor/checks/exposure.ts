@@ -1,4 +1,5 @@
 /** network: public or private, as the project says — judged from the app's addresses on Fly. */
+import { t } from '../../i18n/index.js';
 import { classifyIps, describeIps } from '../../project/network.js';
 import type { Check } from '../types.js';
 import { missing } from './common.js';
@@ -15,14 +16,14 @@ export const exposureCheck: Check = {
     const fix = 'clawdfly deploy  (shows the address changes and asks first)';
     if (ev.project.exposure === 'private') {
       if (ips.public.length > 0) {
-        return { status: 'fail', summary: `the project is private, but the app has public addresses: anyone can reach https://${ev.project.app}.fly.dev/`, evidence, fix };
+        return { status: 'fail', summary: t('doctor.network.privateButPublic', { app: ev.project.app }), evidence, fix };
       }
-      if (ips.flycast.length === 0) return { status: 'fail', summary: 'private, but no Flycast address: the gateway cannot be reached at all, not even through clawdfly open', evidence, fix };
-      return { status: 'ok', summary: `private: Flycast ${describeIps(ips.flycast)}, no public address`, evidence };
+      if (ips.flycast.length === 0) return { status: 'fail', summary: t('doctor.network.privateNoFlycast'), evidence, fix };
+      return { status: 'ok', summary: t('doctor.network.privateOk', { addresses: describeIps(ips.flycast) }), evidence };
     }
     if (ips.public.length === 0) {
-      return { status: 'fail', summary: `the project is public, but the app has no public address: https://${ev.project.app}.fly.dev/ cannot answer`, evidence, fix };
+      return { status: 'fail', summary: t('doctor.network.publicButNone', { app: ev.project.app }), evidence, fix };
     }
-    return { status: 'ok', summary: `public: ${describeIps(ips.public)}`, evidence };
+    return { status: 'ok', summary: t('doctor.network.publicOk', { addresses: describeIps(ips.public) }), evidence };
   },
 };

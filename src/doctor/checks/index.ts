@@ -1,5 +1,6 @@
 /** Every doctor check, in the issue's order (the ids are stable: scripts match on them). */
 import type { Check } from '../types.js';
+import { t, translates, type MessageKey } from '../../i18n/index.js';
 import { appCheck, authCheck, flyctlCheck } from './platform.js';
 import { authTokenBindCheck, bindCheck, portCheck } from './network.js';
 import { memoryCheck } from './memory.js';
@@ -18,3 +19,9 @@ export const CHECKS: Check[] = [
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
   backupCheck, signalDataCheck,
 ];
+
+/** A check's title in the chosen language (its own English title for a check the catalogs do not know yet). */
+export function checkTitle(check: Check): string {
+  const key = `doctor.title.${check.id}` as MessageKey;
+  return translates(key) ? t(key) : check.title;
+}

@@ -4,6 +4,7 @@
  * ownerLease) outlived a killed boot. The entrypoint releases a lease whose owner is gone at every
  * start, so a restart is the fix.
  */
+import { t } from '../../i18n/index.js';
 import { bootLines, findings } from '../evidence.js';
 import { staleReason } from '../remote.js';
 import type { Check } from '../types.js';
@@ -29,7 +30,7 @@ export const lockCheck: Check = {
     if (!stale.length && !lockLines.length && leaseLines.length) {
       return {
         status: 'fail',
-        summary: 'the gateway refused to start: "Another Gateway owner lease is still active" (left by a boot that was killed; the entrypoint releases it at the next start)',
+        summary: t('doctor.lock.lease'),
         evidence: leaseLines.slice(0, 2).map((f) => logEvidence(f.line)),
         fix: restart,
       };
@@ -38,8 +39,8 @@ export const lockCheck: Check = {
       return {
         status: 'fail',
         summary: stale.length
-          ? `${stale.length} gateway lock file(s) whose owner is gone: the gateway refuses to start ("already running")`
-          : 'the gateway refused to start: "gateway already running" (lock timeout)',
+          ? t('doctor.lock.stale', { count: stale.length })
+          : t('doctor.lock.timeout'),
         evidence,
         fix: stale.length
           ? `${sshHint(ev, ['rm', '-f', '--', ...stale.map((s) => s.l.path)])} && ${restart}`
@@ -47,7 +48,7 @@ export const lockCheck: Check = {
       };
     }
     if (skip) return skip;
-    return { status: 'ok', summary: locks.length ? `${locks.length} lock file(s), owner alive` : 'no lock files' };
+    return { status: 'ok', summary: locks.length ? t('doctor.lock.ok', { count: locks.length }) : t('doctor.lock.none') };
   },
   fixKind: () => 'lock',
 };

@@ -1,4 +1,5 @@
 /** memory: OOM kills, heap-limit crashes, silent restarts; too little memory or a heap as big as the VM. */
+import { t } from '../../i18n/index.js';
 import { findings, configLines, crashExits, machineEnv } from '../evidence.js';
 import { heapFromNodeOptions, heapSizeMb } from '../../project/render.js';
 import { isMemoryExit } from '../../gateway/logs.js';
@@ -38,9 +39,9 @@ export const memoryCheck: Check = {
     const warnings: string[] = [];
     const tomlHeap = heapFromNodeOptions(fly.env['NODE_OPTIONS']);
     if (fly.memoryMb !== undefined) {
-      if (fly.memoryMb < MIN_MEMORY_MB) problems.push(`fly.toml [[vm]] memory ${fly.memoryMb} MB is below ${MIN_MEMORY_MB} MB`);
-      else if (fly.memoryMb < RECOMMENDED_MEMORY_MB) warnings.push(`fly.toml [[vm]] memory ${fly.memoryMb} MB (2048 recommended)`);
-      if (tomlHeap !== undefined && tomlHeap >= fly.memoryMb) problems.push(`fly.toml NODE_OPTIONS heap ${tomlHeap} MB ≥ memory ${fly.memoryMb} MB`);
+      if (fly.memoryMb < MIN_MEMORY_MB) problems.push(t('doctor.memory.problem.tomlLow', { memoryMb: fly.memoryMb, min: MIN_MEMORY_MB }));
+      else if (fly.memoryMb < RECOMMENDED_MEMORY_MB) warnings.push(t('doctor.memory.problem.tomlWarn', { memoryMb: fly.memoryMb }));
+      if (tomlHeap !== undefined && tomlHeap >= fly.memoryMb) problems.push(t('doctor.memory.problem.tomlHeap', { heapMb: tomlHeap, memoryMb: fly.memoryMb }));
       if (problems.length || warnings.length) evidence.push(`fly.toml [[vm]] memory = ${fly.memoryMb} MB, NODE_OPTIONS = "${fly.env['NODE_OPTIONS'] ?? ''}"`);
     }
     let machineId: string | undefined;
@@ -53,10 +54,10 @@ export const memoryCheck: Check = {
         const oomExits = crashExits(m).filter((e) => isMemoryExit(e.code, e.oom));
         const oomLines = findings(configLines(ev)).filter((f) => f.kind === 'oom');
         const signs = oomExits.length + oomLines.length > 0;
-        if (mem !== undefined && mem < MIN_MEMORY_MB) problems.push(`machine ${m.id} has ${mem} MB`);
-        else if (mem !== undefined && mem < RECOMMENDED_MEMORY_MB) (signs ? problems : warnings).push(`machine ${m.id} has ${mem} MB (2048 recommended)`);
-        if (heap !== undefined && mem !== undefined && heap >= mem) problems.push(`machine ${m.id} heap ${heap} MB ≥ memory ${mem} MB`);
-        if (signs) problems.push(`${oomExits.length} OOM exit(s) and ${oomLines.length} out-of-memory log line(s) since the machine's config last changed`);
+        if (mem !== undefined && mem < MIN_MEMORY_MB) problems.push(t('doctor.memory.problem.machineLow', { machine: m.id, memoryMb: mem }));
+        else if (mem !== undefined && mem < RECOMMENDED_MEMORY_MB) (signs ? problems : warnings).push(t('doctor.memory.problem.machineWarn', { machine: m.id, memoryMb: mem }));
+        if (heap !== undefined && mem !== undefined && heap >= mem) problems.push(t('doctor.memory.problem.machineHeap', { machine: m.id, heapMb: heap, memoryMb: mem }));
+        if (signs) problems.push(t('doctor.memory.problem.oomSeen', { exits: oomExits.length, lines: oomLines.length }));
         if (mem !== undefined && (problems.length || warnings.length)) evidence.push(`machine ${m.id} guest.memory_mb = ${mem}, NODE_OPTIONS = "${machineEnv(m)['NODE_OPTIONS'] ?? ''}"`);
         for (const e of oomExits.slice(0, 3)) evidence.push(`exit event: exit_code=${e.code ?? '?'} oom_killed=${e.oom} at ${new Date(e.at).toISOString()}`);
         for (const f of oomLines.slice(0, 3)) evidence.push(logEvidence(f.line));
@@ -68,15 +69,16 @@ export const memoryCheck: Check = {
     if (problems.length) {
       return {
         status: 'fail',
-        summary: `out of memory: ${problems.join('; ')} → ${describeStep(step, ev)}`,
+        summary: t('doctor.memory.oom', { problems: problems.join('; '), step: describeStep(step, ev) }),
         evidence,
-        fix: `${machineId ? `fly machine update ${machineId}${sizeFlag} --vm-memory ${step.memoryMb} -e NODE_OPTIONS=--max-old-space-size=${heapSizeMb(step.memoryMb)} -y -a ${app(ev)}, and ` : ''}fly.toml [[vm]] memory = "${step.memoryMb}mb"${sizeToml}, NODE_OPTIONS = "--max-old-space-size=${heapSizeMb(step.memoryMb)}"   (clawdfly doctor --fix does both)`,
+        fix: (machineId ? t('doctor.memory.fixMachine', { machine: machineId, sizeFlag, memoryMb: step.memoryMb, heapMb: heapSizeMb(step.memoryMb), app: app(ev) }) : '')
+          + t('doctor.memory.fixToml', { memoryMb: step.memoryMb, size: sizeToml, heapMb: heapSizeMb(step.memoryMb), doesBoth: t('doctor.doesBoth') }),
       };
     }
     if (warnings.length) return { status: 'warn', summary: warnings.join('; '), evidence, fix: `fly.toml [[vm]] memory = "${RECOMMENDED_MEMORY_MB}mb"` };
     const heap = heapFromNodeOptions(machineEnv(ev.machine)['NODE_OPTIONS']) ?? tomlHeap ?? 'default';
-    const since = ev.offline ? 'out-of-memory crashes not checked offline' : 'no OOM since the last config change';
-    return { status: 'ok', summary: `${ev.machine?.config?.guest?.memory_mb ?? fly.memoryMb ?? '?'} MB, heap ${heap} MB, ${since}` };
+    const since = ev.offline ? t('doctor.memory.notCheckedOffline') : t('doctor.memory.noOomSince');
+    return { status: 'ok', summary: t('doctor.memory.ok', { memoryMb: ev.machine?.config?.guest?.memory_mb ?? fly.memoryMb ?? '?', heapMb: heap, since }) };
   },
   fixKind: () => 'memory',
 };

@@ -1,4 +1,5 @@
 /** bind, port, auth-token-bind: can Fly's proxy reach the gateway, and will it agree to listen? */
+import { t } from '../../i18n/index.js';
 import { projectBind } from '../../project/checks.js';
 import { DEFAULT_GATEWAY_PORT, NON_LOOPBACK_BINDS } from '../../gateway/runtime.js';
 import type { LogFinding } from '../../gateway/logs.js';
@@ -32,7 +33,7 @@ export const bindCheck: Check = {
     const problems: string[] = [];
     const localBind = projectBind(ev.project);
     if (!isOpen(localBind)) {
-      problems.push(`fly.toml's process binds ${localBind}`);
+      problems.push(t('doctor.bind.problem.toml', { bind: localBind }));
       evidence.push(`fly.toml [processes] app = "${ev.project.fly.processCommand ?? ''}"`);
     }
     if (!ev.offline) {
@@ -41,21 +42,21 @@ export const bindCheck: Check = {
       const cmd = machineCmd(m);
       const bind = effectiveBind(cmd, ev);
       if (!isOpen(bind)) {
-        problems.push(`machine ${m.id} runs with bind ${bind}`);
+        problems.push(t('doctor.bind.problem.machine', { machine: m.id, bind }));
         evidence.push(`machine ${m.id} init.cmd: ${cmdText(cmd)}`);
       }
       // Only lines that name an address count (some runtimes' listening lines name none).
       const listening = findings(bootLines(ev)).filter((f): f is Extract<LogFinding, { kind: 'listening' }> => f.kind === 'listening' && f.host !== undefined);
       if (listening.length && listening.every((f) => f.kind === 'listening' && LOOPBACK_HOSTS.includes(f.host!))) {
-        problems.push('the gateway said it listens on loopback only');
+        problems.push(t('doctor.bind.problem.loopbackLog'));
         evidence.push(...listening.map((f) => logEvidence(f.line)));
       }
       if (!problems.length) {
         const open = listening.find((f) => f.kind === 'listening' && !LOOPBACK_HOSTS.includes(f.host!));
-        return { status: 'ok', summary: `bind ${bind}${open ? ` (listens on ${open.host}:${open.port})` : ''}` };
+        return { status: 'ok', summary: t('doctor.bind.okMachine', { bind, listens: open ? t('doctor.bind.listensOn', { host: open.host ?? '', port: open.port ?? '' }) : '' }) };
       }
     }
-    if (!problems.length) return { status: 'ok', summary: `fly.toml binds ${localBind}` };
+    if (!problems.length) return { status: 'ok', summary: t('doctor.bind.okToml', { bind: localBind }) };
     return fail(problems, evidence, ev);
   },
   fixKind: () => 'redeploy',
@@ -64,9 +65,9 @@ export const bindCheck: Check = {
 function fail(problems: string[], evidence: string[], ev: Evidence): CheckResult {
   return {
     status: 'fail',
-    summary: `gateway bound to loopback: Fly's proxy cannot reach it ("app is not listening on the expected address"): ${problems.join('; ')}`,
+    summary: t('doctor.bind.fail', { problems: problems.join('; ') }),
     evidence,
-    fix: `add --bind lan to fly.toml [processes] app, then: clawdfly deploy   (clawdfly doctor --fix does both)`,
+    fix: t('doctor.bind.fix', { doesBoth: t('doctor.doesBoth') }),
   };
 }
 
@@ -80,7 +81,7 @@ export const portCheck: Check = {
     const envPort = Object.entries(fly.env).find(([k]) => k === ev.project.runtime.env.gatewayPort)?.[1];
     const tomlPort = cmdPort(tomlCmd(ev)) ?? (envPort ? Number(envPort) : undefined) ?? configGateway(ev, ev.localConfig?.value as Record<string, unknown> | undefined).port ?? DEFAULT_GATEWAY_PORT;
     if (fly.internalPort !== undefined && fly.internalPort !== tomlPort) {
-      problems.push(`fly.toml internal_port ${fly.internalPort} ≠ gateway port ${tomlPort}`);
+      problems.push(t('doctor.port.problem.toml', { internalPort: fly.internalPort, gatewayPort: tomlPort }));
       evidence.push(`fly.toml [http_service] internal_port = ${fly.internalPort}`, `fly.toml [processes] app = "${fly.processCommand ?? ''}"`);
     }
     if (!ev.offline) {
@@ -89,15 +90,15 @@ export const portCheck: Check = {
       const gwPort = machineGatewayPort(m) ?? configGateway(ev).port ?? DEFAULT_GATEWAY_PORT;
       const ports = (m.config?.services ?? []).map((s) => s.internal_port).filter((p): p is number => typeof p === 'number');
       if (ports.length && !ports.includes(gwPort)) {
-        problems.push(`machine ${m.id} services internal_port ${ports.join(', ')} ≠ gateway port ${gwPort}`);
+        problems.push(t('doctor.port.problem.machine', { machine: m.id, ports: ports.join(', '), gatewayPort: gwPort }));
         evidence.push(`machine ${m.id} services[].internal_port: ${ports.join(', ')}`, `machine ${m.id} init.cmd: ${cmdText(machineCmd(m))}`);
         const envValue = machineEnv(m)[ev.project.runtime.env.gatewayPort];
         if (envValue) evidence.push(`machine env ${ev.project.runtime.env.gatewayPort}=${envValue}`);
         for (const c of m.checks ?? []) if (c.status === 'critical') evidence.push(`health check ${c.name ?? ''}: critical ${c.output ?? ''}`.trim());
       }
-      if (!problems.length) return { status: 'ok', summary: ports.length ? `internal_port ${ports.join(', ')} = gateway port ${gwPort}` : `no [http_service] (private gateway on port ${gwPort})` };
+      if (!problems.length) return { status: 'ok', summary: ports.length ? t('doctor.port.okMachine', { ports: ports.join(', '), gatewayPort: gwPort }) : t('doctor.port.okPrivate', { gatewayPort: gwPort }) };
     }
-    if (!problems.length) return { status: 'ok', summary: `internal_port ${fly.internalPort ?? '(none)'} = gateway port ${tomlPort}` };
+    if (!problems.length) return { status: 'ok', summary: t('doctor.port.okToml', { internalPort: fly.internalPort ?? '(none)', gatewayPort: tomlPort }) };
     return portFail(problems, evidence, ev);
   },
   fixKind: () => 'redeploy',
@@ -107,9 +108,9 @@ function portFail(problems: string[], evidence: string[], ev: Evidence): CheckRe
   const p = ev.project.fly.internalPort;
   return {
     status: 'fail',
-    summary: `health checks fail / connection refused: ${problems.join('; ')}`,
+    summary: t('doctor.port.fail', { problems: problems.join('; ') }),
     evidence,
-    fix: `set --port ${p ?? '<internal_port>'} in fly.toml [processes] app (it must equal [http_service] internal_port), then: clawdfly deploy   (clawdfly doctor --fix does both)`,
+    fix: t('doctor.port.fix', { port: p ?? '<internal_port>', doesBoth: t('doctor.doesBoth') }),
   };
 }
 
@@ -122,9 +123,9 @@ export const authTokenBindCheck: Check = {
     if (ev.offline) {
       const bind = projectBind(ev.project);
       if (isOpen(bind) && !ev.project.secrets[tokenName]) {
-        return { status: 'warn', summary: `${tokenName} is not in .clawdfly/secrets.env (checked on Fly without --offline)`, fix: 'clawdfly init  (generates it)' };
+        return { status: 'warn', summary: t('doctor.token.offlineMissing', { secret: tokenName }), fix: t('doctor.token.offlineFix') };
       }
-      return { status: 'ok', summary: isOpen(bind) ? `${tokenName} is in .clawdfly/secrets.env` : 'loopback bind: no token needed' };
+      return { status: 'ok', summary: isOpen(bind) ? t('doctor.token.offlineOk', { secret: tokenName }) : t('doctor.token.loopback') };
     }
     const m = needMachine(ev);
     if (isResult(m)) return m;
@@ -139,13 +140,13 @@ export const authTokenBindCheck: Check = {
       evidence.push(`machine ${m.id} bind: ${bind}`);
       return {
         status: 'fail',
-        summary: `the gateway refuses to bind ${bind} without auth ("Refusing to bind gateway to lan without auth.")`,
+        summary: t('doctor.token.refused', { bind }),
         evidence,
-        fix: `printf '${tokenName}=%s\\n' "$(openssl rand -hex 32)" | fly secrets import -a ${app(ev)}   (clawdfly doctor --fix sets the token from .clawdfly/secrets.env)`,
+        fix: `printf '${tokenName}=%s\\n' "$(openssl rand -hex 32)" | fly secrets import -a ${app(ev)}   ${t('doctor.token.fixNote')}`,
       };
     }
     if (skip) return skip;
-    return { status: 'ok', summary: isOpen(bind) ? `bind ${bind} with ${names.has(tokenName) ? tokenName : 'auth from the config'}` : `bind ${bind}: no token needed` };
+    return { status: 'ok', summary: isOpen(bind) ? t('doctor.token.okBind', { bind, auth: names.has(tokenName) ? tokenName : t('doctor.token.authFromConfig') }) : t('doctor.token.okLoopback', { bind }) };
   },
   fixKind: () => 'secrets',
 };

@@ -1,4 +1,5 @@
 /** pairing: the Control UI closes with `1008 pairing required` until the device is approved. */
+import { t } from '../../i18n/index.js';
 import { bootLines, devicesArgv, findings } from '../evidence.js';
 import type { Check } from '../types.js';
 import { logEvidence, missing, sshHint } from './common.js';
@@ -11,24 +12,24 @@ export const pairingCheck: Check = {
     const skip = missing(ev, ev.logs, 'the logs');
     if (skip) return skip;
     const lines = findings(bootLines(ev)).filter((f) => f.kind === 'pairing');
-    if (!lines.length) return { status: 'ok', summary: 'no "pairing required" in this boot\'s logs' };
+    if (!lines.length) return { status: 'ok', summary: t('doctor.pairing.none') };
     const evidence = lines.slice(-2).map((f) => logEvidence(f.line));
     const approve = (id: string) => sshHint(ev, devicesArgv(ev.project, ev.machine, ['approve', id]), GATEWAY_USER);
     if (ev.devices?.ok) {
       const pending = ev.devices.value!.pending;
-      if (!pending.length) return { status: 'ok', summary: 'pairing requests in the logs were all approved (none pending)' };
+      if (!pending.length) return { status: 'ok', summary: t('doctor.pairing.allApproved') };
       return {
         status: 'fail',
-        summary: `${pending.length} device(s) wait for pairing approval: the Control UI closes with 1008 pairing required`,
+        summary: t('doctor.pairing.pending', { count: pending.length }),
         evidence: [...evidence, ...pending.map((p) => `pending request ${p.requestId}${p.client ? ` from ${p.client}` : ''}${p.requestedAt ? ` at ${p.requestedAt}` : ''}`)],
-        fix: `clawdfly devices approve --latest   (or: ${approve(pending[pending.length - 1]!.requestId)})`,
+        fix: t('doctor.pairing.fix', { command: approve(pending[pending.length - 1]!.requestId) }),
       };
     }
     return {
       status: 'fail',
-      summary: 'the Control UI was refused with 1008 pairing required',
+      summary: t('doctor.pairing.refused'),
       evidence: [...evidence, ...(ev.devices?.error ? [`devices list: ${ev.devices.error}`] : [])],
-      fix: `clawdfly devices approve --latest   (or: ${approve('<requestId>')})`,
+      fix: t('doctor.pairing.fix', { command: approve('<requestId>') }),
     };
   },
   fixKind: (ev) => (ev.devices?.ok && ev.devices.value!.pending.length ? 'pairing' : undefined),

@@ -1,5 +1,7 @@
 /** secrets: the provider key of the primary model and every enabled channel's token are set on Fly. */
-import { CHANNEL_TOKENS, PROVIDER_KEYS } from '../../gateway/runtime.js';
+import { t } from '../../i18n/index.js';
+import { CHANNEL_TOKENS } from '../../gateway/runtime.js';
+import { providerKeyName } from '../../gateway/providers.js';
 import { effectiveConfig } from '../evidence.js';
 import type { Check, Evidence } from '../types.js';
 import { app, missing } from './common.js';
@@ -17,18 +19,18 @@ export function neededSecrets(ev: Evidence): NeededSecrets {
   const required: NeededSecrets['required'] = [];
   const optional: NeededSecrets['optional'] = [];
   const model = (value?.['agents'] as { defaults?: { model?: { primary?: unknown; fallbacks?: unknown } } } | undefined)?.defaults?.model;
-  const keyOf = (ref: unknown) => (typeof ref === 'string' ? (PROVIDER_KEYS as Record<string, string>)[ref.split('/')[0] ?? ''] : undefined);
+  const keyOf = (ref: unknown) => (typeof ref === 'string' ? providerKeyName(ref.split('/')[0] ?? '') : undefined);
   const primary = keyOf(model?.primary);
-  if (primary) required.push({ name: primary, why: `primary model ${String(model?.primary)}` });
+  if (primary) required.push({ name: primary, why: t('doctor.secrets.whyPrimary', { model: String(model?.primary) }) });
   for (const fb of Array.isArray(model?.fallbacks) ? model.fallbacks : []) {
     const key = keyOf(fb);
-    if (key && key !== primary && !optional.some((o) => o.name === key)) optional.push({ name: key, why: `fallback model ${String(fb)}` });
+    if (key && key !== primary && !optional.some((o) => o.name === key)) optional.push({ name: key, why: t('doctor.secrets.whyFallback', { model: String(fb) }) });
   }
   const channels = (value?.['channels'] ?? {}) as Record<string, { enabled?: unknown; token?: unknown; botToken?: unknown } | undefined>;
   for (const [channel, token] of Object.entries(CHANNEL_TOKENS)) {
     const c = channels[channel];
     if (!c || c.enabled === false || c.token || c.botToken) continue;
-    required.push({ name: token, why: `channel ${channel} is enabled` });
+    required.push({ name: token, why: t('doctor.secrets.whyChannel', { channel }) });
   }
   return { required, optional };
 }
@@ -40,8 +42,8 @@ export const secretsCheck: Check = {
     const needed = neededSecrets(ev);
     if (ev.offline) {
       const absent = needed.required.filter((n) => !ev.project.secrets[n.name]);
-      if (absent.length) return { status: 'warn', summary: `not in .clawdfly/secrets.env: ${absent.map((n) => n.name).join(', ')}`, fix: 'clawdfly init --secrets-stdin' };
-      return { status: 'ok', summary: `local secrets.env has ${needed.required.map((n) => n.name).join(', ') || 'nothing required'}` };
+      if (absent.length) return { status: 'warn', summary: t('doctor.secrets.offlineMissing', { names: absent.map((n) => n.name).join(', ') }), fix: 'clawdfly init --secrets-stdin' };
+      return { status: 'ok', summary: t('doctor.secrets.offlineOk', { names: needed.required.map((n) => n.name).join(', ') || t('doctor.secrets.nothingRequired') }) };
     }
     const skip = missing(ev, ev.secrets, 'the secret names');
     if (skip) return skip;
@@ -53,27 +55,27 @@ export const secretsCheck: Check = {
     const staged = list.filter((s) => s.status?.toLowerCase() === 'staged');
     const evidence = [`flyctl secrets list: ${list.map((s) => `${s.name}${s.status ? ` (${s.status})` : ''}`).join(', ') || '(none)'}`];
     const token = ev.project.runtime.env.gatewayToken;
-    const tokenNote = names.has(token) ? '' : ` (${token}: see auth-token-bind)`;
+    const tokenNote = names.has(token) ? '' : t('doctor.secrets.tokenNote', { secret: token });
     if (absent.length) {
       return {
         status: 'fail',
-        summary: `not set on Fly: ${absent.map((n) => `${n.name} (${n.why})`).join(', ')}${tokenNote}`,
+        summary: t('doctor.secrets.notOnFly', { list: absent.map((n) => `${n.name} (${n.why})`).join(', ') }) + tokenNote,
         evidence,
-        fix: `${absent.map((n) => `printf '${n.name}=%s\\n' "$${n.name}"`).join('; ')} | fly secrets import -a ${app(ev)}   (clawdfly doctor --fix imports them from .clawdfly/secrets.env)`,
+        fix: `${absent.map((n) => `printf '${n.name}=%s\\n' "$${n.name}"`).join('; ')} | fly secrets import -a ${app(ev)}   ${t('doctor.secrets.fixImport')}`,
       };
     }
     if (staged.length || absentOptional.length) {
       return {
         status: 'warn',
         summary: [
-          staged.length ? `staged but not applied: ${staged.map((s) => s.name).join(', ')} (next deploy applies them)` : '',
-          absentOptional.length ? `not set: ${absentOptional.map((n) => `${n.name} (${n.why})`).join(', ')}` : '',
+          staged.length ? t('doctor.secrets.staged', { names: staged.map((s) => s.name).join(', ') }) : '',
+          absentOptional.length ? t('doctor.secrets.notSet', { list: absentOptional.map((n) => `${n.name} (${n.why})`).join(', ') }) : '',
         ].filter(Boolean).join('; ') + tokenNote,
         evidence,
         fix: staged.length ? 'clawdfly deploy' : undefined,
       };
     }
-    return { status: 'ok', summary: `set: ${[...needed.required.map((n) => n.name)].join(', ') || 'no provider or channel key needed'}${tokenNote}` };
+    return { status: 'ok', summary: t('doctor.secrets.ok', { names: needed.required.map((n) => n.name).join(', ') || t('doctor.secrets.noneNeeded') }) + tokenNote };
   },
   fixKind: () => 'secrets',
 };

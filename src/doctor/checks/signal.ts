@@ -4,6 +4,7 @@
  * wrapper (channels.signal.cliPath), or signal-cli falls back to ~/.local/share on the container's
  * disk and the link is lost on the next restart.
  */
+import { t } from '../../i18n/index.js';
 import { SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR } from '../../gateway/runtime.js';
 import { isInside, localConfigValue } from '../evidence.js';
 import type { Check, CheckResult } from '../types.js';
@@ -20,20 +21,20 @@ export const signalDataCheck: Check = {
   title: "signal-cli's account on the volume",
   run(ev) {
     const project = ev.project;
-    if (project.answers?.signal !== true) return { status: 'skip', summary: 'not the Signal variant (init --signal)' };
+    if (project.answers?.signal !== true) return { status: 'skip', summary: t('doctor.signal.notSignal') };
     const mount = project.fly.mountDestination;
     const wanted = `${mount ?? project.stateDir}/${SIGNAL_DATA_SUBDIR}`;
     const fix = `keep the Dockerfile's wrapper \`exec …/bin/signal-cli --config ${wanted} "$@"\` > ${SIGNAL_CLI_PATH} and channels.signal.cliPath = "${SIGNAL_CLI_PATH}", then clawdfly deploy (and clawdfly channels login signal again)`;
     const dir = wrapperConfigDir(ev.dockerfileText);
-    if (!dir) return lost(`the Dockerfile writes no signal-cli wrapper to ${SIGNAL_CLI_PATH}`, ['Dockerfile: no `signal-cli --config <dir> "$@"` wrapper'], fix);
+    if (!dir) return lost(t('doctor.signal.noWrapper', { path: SIGNAL_CLI_PATH }), ['Dockerfile: no `signal-cli --config <dir> "$@"` wrapper'], fix);
     if (!isInside(dir, mount)) {
-      return lost(`signal-cli keeps its account in ${dir}, outside the volume (${mount ?? 'no [mounts]'})`, [`Dockerfile wrapper: --config ${dir}; fly.toml [mounts] destination = ${mount ? `"${mount}"` : '(none)'}`], fix);
+      return lost(t('doctor.signal.wrapperOutside', { dir, mount: mount ?? 'no [mounts]' }), [`Dockerfile wrapper: --config ${dir}; fly.toml [mounts] destination = ${mount ? `"${mount}"` : '(none)'}`], fix);
     }
     const signal = (localConfigValue(project)?.['channels'] as Record<string, Record<string, unknown>> | undefined)?.['signal'];
     const cliPath = typeof signal?.['cliPath'] === 'string' ? signal['cliPath'] : undefined;
     if (cliPath !== SIGNAL_CLI_PATH) {
       return lost(
-        `the gateway runs ${cliPath ?? 'signal-cli from PATH'}, not the wrapper: signal-cli would keep its account in ~/.local/share on the container's disk`,
+        t('doctor.signal.notWrapper', { cli: cliPath ?? 'signal-cli from PATH' }),
         [`${project.runtime.configFileName}: channels.signal.cliPath = ${cliPath ? `"${cliPath}"` : '(unset)'}`],
         fix,
       );
@@ -43,14 +44,14 @@ export const signalDataCheck: Check = {
       if (isResult(m)) return m;
       const machineMount = m.config?.mounts?.[0]?.path;
       if (!isInside(dir, machineMount)) {
-        return lost(`machine ${m.id} has ${machineMount ? `its volume at ${machineMount}` : 'no volume'}; signal-cli's account (${dir}) is on its disk`, [`machine ${m.id} mounts[0].path = ${machineMount ? `"${machineMount}"` : '(none)'}`], fix);
+        return lost(t('doctor.signal.machineNoVolume', { machine: m.id, volume: machineMount ? `its volume at ${machineMount}` : 'no volume', dir }), [`machine ${m.id} mounts[0].path = ${machineMount ? `"${machineMount}"` : '(none)'}`], fix);
       }
     }
-    return { status: 'ok', summary: `signal-cli keeps its account in ${dir}, on the volume` };
+    return { status: 'ok', summary: t('doctor.signal.ok', { dir }) };
   },
 };
 
 function lost(why: string, evidence: string[], fix: string): CheckResult {
-  return { status: 'fail', summary: `a Signal link is lost on restart: ${why}`, evidence, fix };
+  return { status: 'fail', summary: t('doctor.signal.lost', { why }), evidence, fix };
 }
 
