@@ -91,10 +91,10 @@ describe('cold start', () => {
   it('`clawdfly --help` in a Chinese locale loads no message catalog (they load when a command runs)', () => {
     const r = traced(['--help'], { LANG: 'zh_CN.UTF-8' });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.urls.filter((u) => u.includes('/dist/i18n/') && !u.endsWith('/dist/i18n/locale.js'))).toEqual([]);
+    expect(modulesIn(r.urls).filter((m) => m.startsWith('src/i18n/') && m !== 'src/i18n/locale.ts')).toEqual([]);
     const ran = traced(['doctor', '--offline', '--lang', 'zh-CN', '--dir', tempDir('clawdfly-no-project-')]);
     // The control: a command that speaks Chinese does load the Chinese catalog.
-    expect(ran.urls.some((u) => u.endsWith('/dist/i18n/zh-CN.js'))).toBe(true);
+    expect(modulesIn(ran.urls)).toContain('src/i18n/zh-CN.ts');
   });
 
   it('--help lists init', () => {
