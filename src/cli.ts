@@ -148,7 +148,7 @@ function applyColorChoice(argv: string[]): void {
 /**
  * One run of clawdfly, callable in-process (wrangler's runWrangler is the model): `argv` as the
  * user typed it (without node and the script), output to `io`'s streams (default: the process's),
- * and the exit code returned instead of set. Tests use it through test/helpers/in-process.ts; the
+ * and the exit code returned instead of set. Tests use it through runCliInProcess (test/helpers/cli.ts); the
  * environment is process.env (a test sets it for the run).
  */
 export async function runCli(argv: string[], io?: OutputStreams): Promise<number> {

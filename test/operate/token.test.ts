@@ -1,6 +1,6 @@
 // `clawdfly token`: the one command allowed to print a secret (only on stdout, only that one),
 // --copy through a clipboard tool's stdin, --rotate = save, stage on stdin, ONE machine update.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
@@ -24,7 +24,9 @@ function fakeClipboard(): { binDir: string; file: string } {
   const binDir = join(tempDir('clip-'), 'bin');
   mkdirSync(binDir, { recursive: true });
   const file = join(binDir, '..', 'clipboard.txt');
-  writeFileSync(join(binDir, 'xclip'), `#!/bin/sh\necho "$@" > '${file}.argv'\ncat > '${file}'\n`);
+  // xclip serves the selection: clawdfly hands it the text and does not wait for it to exit, so the
+  // stand-in publishes what it read in one rename once stdin closed (the test waits for that file)
+  writeFileSync(join(binDir, 'xclip'), `#!/bin/sh\necho "$@" > '${file}.argv'\ncat > '${file}.part' && mv '${file}.part' '${file}'\n`);
   chmodSync(join(binDir, 'xclip'), 0o755);
   return { binDir, file };
 }
@@ -43,6 +45,7 @@ describe('clawdfly token', () => {
     const clip = fakeClipboard();
     const r = await run(['token', '--copy'], { PATH: `${clip.binDir}:${d.fake.env['PATH']}`, DISPLAY: ':99', WAYLAND_DISPLAY: '' }, []);
     expect(r.code, r.stderr).toBe(0);
+    for (const deadline = Date.now() + 20_000; !existsSync(clip.file) && Date.now() < deadline; ) await new Promise((res) => setTimeout(res, 10));
     expect(readFileSync(clip.file, 'utf8')).toBe(token);
     expect(readFileSync(`${clip.file}.argv`, 'utf8').trim()).toBe('-selection clipboard');
     expect(r.stdout).toMatch(/copied to the clipboard \(xclip\)/);
