@@ -13,6 +13,7 @@ export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export const CHECK_IDS = [
   'flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift',
   'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data',
+  'upgrade',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
@@ -80,4 +81,6 @@ export interface Evidence {
   dockerfileText?: string;
   /** The gateway machine (process group app; a started one first). */
   machine?: Machine;
+  /** An upgrade that stopped half-way (its journal), with what to run. */
+  interruptedUpgrade?: { journal: string; stage: string; summary: string; next: string };
 }

@@ -18,8 +18,17 @@ import type { CheckId, CheckResult, Evidence, FixKind } from '../../doctor/types
 
 export const DEFAULT_LOGS_TIMEOUT_S = 10;
 
+/**
+ * Checks that hold whatever gateway the local files name: the rest compare the project with the
+ * machine, and while an upgrade is stopped half-way the two disagree by construction (not a fault to fix).
+ */
+const JUDGED_DURING_INTERRUPTED_UPGRADE = new Set<CheckId>(['flyctl', 'auth', 'app', 'crash-loop', 'backup', 'upgrade']);
+
 export function runChecks(ev: Evidence): (CheckResult & { id: CheckId; title: string })[] {
   return CHECKS.map((check) => {
+    if (ev.interruptedUpgrade && !JUDGED_DURING_INTERRUPTED_UPGRADE.has(check.id)) {
+      return { id: check.id, title: check.title, status: 'skip' as const, summary: 'skipped: an upgrade stopped half-way (see upgrade)' };
+    }
     try {
       return { id: check.id, title: check.title, ...check.run(ev) };
     } catch (error) {
