@@ -60,7 +60,14 @@ export function holdSignals(opts: { firstNotice: string; whenStopped: string }):
 
 /** Throws InterruptedError when a held signal came and no clean-up has begun: nothing new starts. */
 export function throwIfInterrupted(): void {
-  if (active?.signal && !active.cleaning) throw new InterruptedError(`interrupted (${active.signal})`);
+  if (active?.signal && !active.cleaning) throw new InterruptedError(`interrupted (${active.signal})`, undefined, SIGNAL_CODE);
+}
+
+const SIGNAL_CODE = 'signal';
+
+/** The error a command turns into its own "interrupted: <what state things are in>": anything but such a sentence already. */
+export function needsInterruptedMessage(error: unknown): boolean {
+  return !(error instanceof InterruptedError) || error.code === SIGNAL_CODE;
 }
 
 /** Whether a held signal came (during clean-up too). */

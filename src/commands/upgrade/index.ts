@@ -10,7 +10,7 @@ import type { upgradeSpec } from './spec.js';
 import { isClawdflyError, UsageError } from '../../errors.js';
 import { UPGRADE_JOURNAL } from '../../upgrade/journal.js';
 import { convergeInterruptedUpgrade } from '../../upgrade/converge.js';
-import { holdSignals, InterruptedError, wasInterrupted } from '../../util/interrupt.js';
+import { holdSignals, InterruptedError, needsInterruptedMessage, wasInterrupted } from '../../util/interrupt.js';
 import { quoteWord } from '../../fly/quote.js';
 import type { FlyClient } from '../../fly/client.js';
 import type { Machine } from '../../fly/json.js';
@@ -57,7 +57,7 @@ export async function run({ opts }: CommandContext<typeof upgradeSpec>): Promise
   try {
     return await upgrade(opts, opened, { timeoutMs, dryRun, yes });
   } catch (error) {
-    if (guard.signal && !(isClawdflyError(error) && error.exitCode === 130)) {
+    if (guard.signal && needsInterruptedMessage(error) && !(isClawdflyError(error) && error.exitCode === 130)) {
       // Stopped before the upgrade began (a flyctl call that would have started): nothing changed.
       throw new InterruptedError(`interrupted before the upgrade changed anything`, `clawdfly upgrade${opts.to ? ` --to ${quoteWord(opts.to)}` : ''}  (starts again)`);
     }
