@@ -86,6 +86,7 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
   if (project.configText !== undefined) ev.localConfig = checkConfigText(project.configText, project.runtime);
   ev.backups = await listBackups(project.dir, project.app);
   ev.interruptedUpgrade = await interruptedUpgrade(project);
+  ev.neededSnapshots = await neededSnapshots(project);
   if (project.answers?.signal === true) ev.dockerfileText = await readFile(join(project.dir, 'Dockerfile'), 'utf8').catch(() => undefined);
   if (opts.offline) return ev;
 
@@ -121,6 +122,12 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
     ev.devices = await probe(() => listDevices(client, project, ev.machine!));
   }
   return ev;
+}
+
+async function neededSnapshots(project: Project): Promise<string[]> {
+  const recorded = (await readReleases(project.dir, project.app)).releases.map((r) => r.stateSnapshot);
+  const inProgress = await readUpgradeJournal(project.dir, project.app).then((j) => j?.snapshot, () => undefined);
+  return [...recorded, inProgress].filter((s): s is string => typeof s === 'string');
 }
 
 async function interruptedUpgrade(project: Project): Promise<Evidence['interruptedUpgrade']> {

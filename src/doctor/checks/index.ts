@@ -13,9 +13,10 @@ import { exposureCheck } from './exposure.js';
 import { backupCheck } from './backup.js';
 import { signalDataCheck } from './signal.js';
 import { upgradeCheck } from './upgrade.js';
+import { leftoversCheck } from './leftovers.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
-  backupCheck, signalDataCheck, upgradeCheck,
+  backupCheck, signalDataCheck, upgradeCheck, leftoversCheck,
 ];
