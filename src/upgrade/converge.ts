@@ -10,6 +10,7 @@ import type { Project } from '../project/project.js';
 import { isJsonMode, out } from '../ui/output.js';
 import { Progress } from '../ui/progress.js';
 import { canPrompt, confirmOrYes } from '../ui/prompt.js';
+import { InterruptedError, needsInterruptedMessage } from '../util/interrupt.js';
 import { announceResolution, readUpgradeJournal, resolveInterruptedUpgrade, type ResolveResult } from './journal.js';
 
 export interface ConvergeOptions {
@@ -33,7 +34,13 @@ export async function convergeInterruptedUpgrade(project: Project, flyOf: () => 
   if (!isJsonMode()) out.warn(what);
   const ok = await confirmOrYes('Do that first?', { yes: opts.yes, defaultValue: true, flagHint: `add --yes: ${opts.rerun}` });
   if (!ok) throw new UsageError('nothing done', opts.rerun, 'not-confirmed');
-  const resolved = await resolveInterruptedUpgrade(project, flyOf(), { progress: new Progress(), deadlineMs: opts.deadlineMs });
+  let resolved: ResolveResult | undefined;
+  try {
+    resolved = await resolveInterruptedUpgrade(project, flyOf(), { progress: new Progress(), deadlineMs: opts.deadlineMs });
+  } catch (error) {
+    if (!needsInterruptedMessage(error) || !(error instanceof InterruptedError)) throw error;
+    throw new InterruptedError(`interrupted while returning from the stopped upgrade: its journal stays, and the next run goes on from where this one stopped`, opts.rerun);
+  }
   if (!resolved) return project;
   if (!isJsonMode()) out.success(resolved.done);
   return Object.assign(resolved.project, { resolved });

@@ -197,7 +197,7 @@ async function putTokenNameBack(dir: string, j: UpgradeJournal): Promise<void> {
   await writeSecrets(dir, renameGatewayToken(await readSecrets(dir), to.env.gatewayToken, from.env.gatewayToken));
 }
 
-async function restoreDeployState(dir: string, text: string | null): Promise<void> {
+export async function restoreDeployState(dir: string, text: string | null): Promise<void> {
   if (text === null) await rm(join(dir, DEPLOY_STATE_FILE), { force: true });
   else await writeFileAtomic(join(dir, DEPLOY_STATE_FILE), text, 0o600);
 }

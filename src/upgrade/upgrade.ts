@@ -22,7 +22,7 @@ import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secret
 import { Progress } from '../ui/progress.js';
 import { applyLocalUpgrade, type LocalUpgrade } from './local.js';
 import { dropSnapshot, snapshotState, type Snapshot } from './state-snapshot.js';
-import { backupKey, JournalWriter, UPGRADE_JOURNAL } from './journal.js';
+import { backupKey, JournalWriter, restoreDeployState, UPGRADE_JOURNAL } from './journal.js';
 import { beginCleanup, InterruptedError, wasInterrupted } from '../util/interrupt.js';
 import { findFirstStartMigrations, type FoundMigration } from './first-start.js';
 
@@ -133,7 +133,7 @@ export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult
   } catch (error) {
     // The way back runs whatever stopped the way forward (a failure, Ctrl-C): flyctl calls go again.
     beginCleanup();
-    const failure = await undo({ project, upgraded, fly, before, beforeImage, backup, plan, error, deadlineMs: input.deadlineMs, snapshot: snapshot.dir });
+    const failure = await undo({ project, upgraded, fly, before, beforeImage, backup, plan, error, deadlineMs: input.deadlineMs, snapshot: snapshot.dir, deployState: journal.entry.deployState });
     if (failure.code !== 'upgrade-rollback-failed') await journal.clear();
     throw failure;
   }
@@ -156,7 +156,7 @@ async function checkMigrations(fly: FlyClient, project: Project, machineId: stri
  * Puts things back after a failed upgrade and returns the error to throw: why the upgrade failed,
  * and what was restored (or, when the way back failed too, what to run).
  */
-async function undo(ctx: { project: Project; upgraded?: Project; fly: FlyClient; before: ReleaseRecord; beforeImage: string; backup: BackupResult; plan: LocalUpgrade; error: unknown; deadlineMs?: number; snapshot: string }): Promise<ClawdflyError> {
+async function undo(ctx: { project: Project; upgraded?: Project; fly: FlyClient; before: ReleaseRecord; beforeImage: string; backup: BackupResult; plan: LocalUpgrade; error: unknown; deadlineMs?: number; snapshot: string; deployState?: string | null }): Promise<ClawdflyError> {
   const { fly, before, plan, error } = ctx;
   const interrupted = wasInterrupted();
   const why = interrupted ? 'interrupted by Ctrl-C' : error instanceof Error ? error.message : String(error);
@@ -176,6 +176,8 @@ async function undo(ctx: { project: Project; upgraded?: Project; fly: FlyClient;
       // Nothing new was deployed: the machine still runs the old gateway. Only the local files go back.
       await restoreFiles(now, before, changes);
       await writeSecrets(now.dir, renameGatewayToken(await readSecrets(now.dir), plan.to.env.gatewayToken, plan.from.env.gatewayToken));
+      // deploy's record of what runs, as it was: the next deploy sees the old release as deployed
+      if (ctx.deployState !== undefined) await restoreDeployState(now.dir, ctx.deployState);
       // No release needs the copy of the old gateway's files: the new one never started on the volume.
       const warnings = await dropUnneededSnapshot(fly, ctx.project.stateDir, machine.id, ctx.snapshot);
       return new UpgradeFailedError(`the upgrade to ${plan.to.id} ${interrupted ? 'was interrupted' : 'failed'} before its image was deployed: ${why}. ${ctx.project.app} still runs ${plan.from.id}; the local files are back as they were`, {

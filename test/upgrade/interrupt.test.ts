@@ -6,7 +6,7 @@
  * image agree; a re-run of the upgrade goes through; and a later `rollback` still puts the old
  * gateway's files back from /data/.clawdfly-pre-upgrade-*.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
@@ -149,6 +149,7 @@ describe('upgrade interrupted', () => {
     await run.exitWithin(30_000);
     expect(gatewayOf(p)).toBe('clawdbot');
     expect(existsSync(journalPath(p))).toBe(true);
+    expect(statSync(journalPath(p)).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(p.dir, '.clawdfly', 'journal', '.gitignore'), 'utf8')).toContain('*');
 
     const status = await cli(p, ['status', '--json']);
@@ -172,6 +173,18 @@ describe('upgrade interrupted', () => {
     const back = await cli(p, ['rollback', '--yes']);
     expect(back.code, back.stdout + back.stderr).toBe(0);
     expectOnClawdbot(p);
+  }, 600_000);
+
+  it('killed after the local files changed: the next deploy returns to the old release first, not a plain deploy of half an upgrade', async () => {
+    const p = await deployedClawdbot();
+    const run = await upgradeUntil(p, () => existsSync(join(p.dir, 'openclaw.json')) && runtimeOf(p).startsWith('openclaw'));
+    run.child.kill('SIGKILL');
+    await run.exitWithin(30_000);
+    const deploy = await p.deploy(['--yes']);
+    expect(deploy.code, deploy.stdout + deploy.stderr).toBe(0);
+    expect(deploy.stdout + deploy.stderr).toContain('was interrupted: first, back to release');
+    expectOnClawdbot(p);
+    await rerunThenRollback(p);
   }, 600_000);
 
   it('killed after the new image is deployed: rollback sees the journal and returns to the old release', async () => {
