@@ -3,14 +3,15 @@
  * caught at one boundary (cli.ts), which prints the one-line cause, the hint that fixes it,
  * and exits with the error's code. Messages pass through the redaction filter there.
  */
-export type ExitCode = 1 | 2;
+/** 130: stopped by Ctrl-C (SIGINT) or SIGTERM, after what was begun was finished or undone. */
+export type ExitCode = 1 | 2 | 130;
 
 export interface ErrorDetails {
   /** The command or flag that fixes it, printed on its own line. */
   hint?: string;
   /** Stable machine-readable id, shown in --json output. */
   code?: string;
-  /** 2 = the user's input was refused (nothing was done); 1 = something failed while doing it. */
+  /** 2 = the user's input was refused (nothing was done); 1 = something failed while doing it; 130 = interrupted. */
   exitCode?: ExitCode;
   /** Supporting evidence (a log line, a config value) printed under the cause. */
   evidence?: string[];

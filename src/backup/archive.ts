@@ -33,7 +33,8 @@ export interface Manifest {
   excluded: string[];
   files: ManifestFile[];
   dirs: { path: string; mode: number }[];
-  skipped: { path: string; reason: string }[];
+  /** Links (with what they point at) and special files an archive cannot hold, and files the owner could not read. */
+  skipped: { path: string; reason: string; target?: string }[];
   changedWhileRead: string[];
   vanished: string[];
   durationMs?: number;

@@ -11,7 +11,9 @@
  *   4. the machine restarts; once the gateway listens on the restored state, the
  *      `.pre-restore-*` dir is removed (`--keep-previous` keeps it).
  */
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { asDirOwner } from '../remote/as-owner.js';
 import { ClawdflyError, UsageError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
 import { FlyRemoteExitError } from '../fly/errors.js';
@@ -82,14 +84,42 @@ export interface SwapResult {
   bytes: number;
   movedAside: string[];
   problems: string[];
+  /** Links and special files (no archive holds them) put back in place after the swap. */
+  keptInPlace?: string[];
+  /** The same, where the restored tree has no folder for them: they stay in the .pre-restore-* dir. */
+  leftAside?: string[];
+}
+
+/** Links and special files on the machine now (the safety backup's manifest names them): an archive cannot bring them back. */
+export function unarchivable(current: Manifest): { path: string; reason: string; target?: string }[] {
+  // the names are the gateway user's: no control character reaches a terminal
+  const clean = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return current.skipped
+    .filter((s) => s.reason === 'symlink' || s.reason === 'special file')
+    .map((s) => ({ path: clean(s.path), reason: s.reason, ...(typeof s.target === 'string' ? { target: clean(s.target) } : {}) }));
+}
+
+/** A tag for this restore's `.pre-restore-*` folder: how a run that lost the script's answer (Ctrl-C) finds whether the swap happened. */
+export function swapTag(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/**
+ * Whether the swap tagged `tag` happened: the name of its `.pre-restore-*` folder, or undefined.
+ * Looked up as the state dir's owner, real folders only, names checked here again.
+ */
+export async function findSwap(project: Project, fly: FlyClient, machine: Machine, tag: string): Promise<string | undefined> {
+  const script = 'for p in "$1/.pre-restore-"*"-$2"*; do if [ -d "$p" ] && [ ! -L "$p" ]; then echo "__PRE=${p##*/}"; fi; done';
+  const out = await fly.ssh(asDirOwner(project.stateDir, script, 'sh', [project.stateDir, tag]), { machineId: machine.id });
+  return [...out.matchAll(/^__PRE=(\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+)$/gm)].map((m) => m[1]!).find((name) => name.includes(`-${tag}`));
 }
 
 /** Step 3: upload, extract into a fresh temp dir, verify, swap. Throws with nothing changed on any failure before the swap. */
-export async function uploadAndSwap(project: Project, fly: FlyClient, machine: Machine, file: string, archive: VerifiedArchive, onSent?: (n: number) => void): Promise<SwapResult> {
+export async function uploadAndSwap(project: Project, fly: FlyClient, machine: Machine, file: string, archive: VerifiedArchive, onSent?: (n: number) => void, tag = swapTag()): Promise<SwapResult> {
   const status = archiveModule().STATUS;
   let stdout: string;
   try {
-    const result = await fly.sshTransfer(archiveCommand(project.stateDir, 'restore', [archive.archiveSha256, { excludes: backupExcludes() }]), {
+    const result = await fly.sshTransfer(archiveCommand(project.stateDir, 'restore', [archive.archiveSha256, { excludes: backupExcludes(), tag }]), {
       machineId: machine.id,
       stdinFile: file,
       idleTimeoutMs: IDLE_TIMEOUT_MS,

@@ -13,6 +13,8 @@ import { checkConfigText } from '../gateway/config-file.js';
 import { classifyLines, type LogFinding } from '../gateway/logs.js';
 import { gatewayRpcCli, GATEWAY_USER, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
 import type { Project } from '../project/project.js';
+import { readReleases } from '../deploy/releases.js';
+import { describeInterruptedUpgrade, readUpgradeJournal, UPGRADE_JOURNAL } from '../upgrade/journal.js';
 import { parseRemoteFacts, remoteFactsArgv, type RemoteFacts } from './remote.js';
 import type { DevicesList, Evidence, LogLine, Probe } from './types.js';
 
@@ -83,6 +85,8 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
   const ev: Evidence = { offline: opts.offline, project };
   if (project.configText !== undefined) ev.localConfig = checkConfigText(project.configText, project.runtime);
   ev.backups = await listBackups(project.dir, project.app);
+  ev.interruptedUpgrade = await interruptedUpgrade(project);
+  ev.neededSnapshots = await neededSnapshots(project);
   if (project.answers?.signal === true) ev.dockerfileText = await readFile(join(project.dir, 'Dockerfile'), 'utf8').catch(() => undefined);
   if (opts.offline) return ev;
 
@@ -118,6 +122,27 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
     ev.devices = await probe(() => listDevices(client, project, ev.machine!));
   }
   return ev;
+}
+
+async function neededSnapshots(project: Project): Promise<string[]> {
+  const recorded = (await readReleases(project.dir, project.app)).releases.map((r) => r.stateSnapshot);
+  const inProgress = await readUpgradeJournal(project.dir, project.app).then((j) => j?.snapshot, () => undefined);
+  return [...recorded, inProgress].filter((s): s is string => typeof s === 'string');
+}
+
+async function interruptedUpgrade(project: Project): Promise<Evidence['interruptedUpgrade']> {
+  let journal;
+  try {
+    journal = await readUpgradeJournal(project.dir, project.app);
+  } catch (error) {
+    return { journal: UPGRADE_JOURNAL, stage: 'unreadable', summary: (error as Error).message, next: isClawdflyError(error) && error.hint ? error.hint : `look at ${UPGRADE_JOURNAL}` };
+  }
+  if (!journal) return undefined;
+  try {
+    return { journal: UPGRADE_JOURNAL, stage: journal.stage, ...describeInterruptedUpgrade(journal, await readReleases(project.dir, project.app)) };
+  } catch (error) {
+    return { journal: UPGRADE_JOURNAL, stage: journal.stage, summary: (error as Error).message, next: isClawdflyError(error) && error.hint ? error.hint : `look at ${UPGRADE_JOURNAL}` };
+  }
 }
 
 export function devicesArgv(project: Project, machine: Machine | undefined, args: string[]): string[] {

@@ -50,7 +50,25 @@ export interface RemoteLock {
   procStart?: number;
 }
 
+/** A folder clawdfly made on the state dir and did not remove (an interrupted restore or upgrade). */
+export interface RemoteLeftover {
+  path: string;
+  /** du -sk, as the state dir's owner (what it cannot read is not counted). */
+  kb?: number;
+  /** Last change, seconds since the epoch. */
+  mtime?: number;
+}
+
+/**
+ * Top-level names clawdfly gives its own work folders on the state dir (restore's aside and stage
+ * folders, an upgrade's snapshot and aside folders): mkdtemp/mktemp names, never anything else.
+ */
+export const LEFTOVER_NAME_RE = /^\.(?:pre-restore-[0-9TZ]+-[A-Za-z0-9]+|clawdfly-(?:restore|pre-upgrade|post-upgrade)-[A-Za-z0-9]+)$/;
+const LEFTOVER_GLOBS = ['.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
+
 export interface RemoteFacts {
+  /** clawdfly's own folders left on the state dir (the first state dir's), with their sizes. */
+  leftovers: RemoteLeftover[];
   /** $TMPDIR of the ssh session. */
   tmpdir?: string;
   configs: RemoteFile[];
@@ -132,7 +150,11 @@ function script(runtime: GatewayRuntime): string {
     `       if [ -r "$p" ]; then echo "readable=1"; echo "$M config-text $p"; echo "base64=$(head -c ${MAX_CONFIG_BYTES} "$p" | base64 | tr -d '\\n')"; fi`,
     '     elif [ -e "$p" ] || [ -L "$p" ]; then echo "exists=1"; echo "regular=0"; else echo "exists=0"; fi ;;',
     '  s) dirfact statedir "$p"',
-    '     for f in "$p/"' + LOCK_FILE_GLOB + '; do lockfact "$f"; done ;;',
+    '     for f in "$p/"' + LOCK_FILE_GLOB + '; do lockfact "$f"; done',
+    // clawdfly's own work folders left here (real folders only; du as the owner, never following a link)
+    '     for e in ' + LEFTOVER_GLOBS.map((g) => `"$p/"${g}`).join(' ') + '; do',
+    '       if [ -d "$e" ] && [ ! -L "$e" ]; then echo "$M leftover $e"; echo "kb=$(du -sk -- "$e" 2>/dev/null | cut -f1)"; echo "mtime=$(stat -c %Y -- "$e" 2>/dev/null)"; fi',
+    '     done ;;',
     '  t) tmplocks "$p" ;;',
     '  w) dirfact workspace "$p" ;;',
     '  esac',
@@ -190,7 +212,7 @@ function decodeBase64(text: string | undefined): string | undefined {
  * known lock dirs with a numeric pid. Anything else (however it got into the output) is dropped.
  */
 export function parseRemoteFacts(stdout: string, runtime: GatewayRuntime, targets: RemoteTargets): RemoteFacts {
-  const facts: RemoteFacts = { configs: [], stateDirs: [], workspaces: [], locks: [], complete: false, lockBases: { stateDirs: uniqAbsolute(targets.stateDirs), tmpBases: uniqAbsolute(targets.tmpBases) } };
+  const facts: RemoteFacts = { leftovers: [], configs: [], stateDirs: [], workspaces: [], locks: [], complete: false, lockBases: { stateDirs: uniqAbsolute(targets.stateDirs), tmpBases: uniqAbsolute(targets.tmpBases) } };
   const sections: { kind: string; arg: string; body: string[] }[] = [];
   for (const line of stdout.split('\n')) {
     if (line.startsWith(`${MARK} `)) {
@@ -255,12 +277,42 @@ export function parseRemoteFacts(stdout: string, runtime: GatewayRuntime, target
         });
         break;
       }
+      case 'leftover': {
+        // only a name of ours, straight under a state dir asked about, once
+        if (!isLeftoverPath(section.arg, facts.lockBases.stateDirs) || facts.leftovers.some((l) => l.path === section.arg)) break;
+        const num = (x: string | undefined) => (x && /^\d+$/.test(x) ? Number(x) : undefined);
+        facts.leftovers.push({ path: section.arg, kb: num(v['kb']), mtime: num(v['mtime']) });
+        break;
+      }
       case 'end':
         facts.complete = true;
         break;
     }
   }
   return facts;
+}
+
+export function isLeftoverPath(path: string, stateDirs: string[]): boolean {
+  return stateDirs.includes(posix.dirname(path)) && LEFTOVER_NAME_RE.test(posix.basename(path));
+}
+
+/**
+ * Removes clawdfly's leftover folders: as the state dir's owner, each re-checked on the machine to be
+ * a real folder (not a link) with one of our names straight under the state dir; `rm -rf` never
+ * follows a link inside. Prints `removed <path>` / `skipped <path>`.
+ */
+export function removeLeftoversArgv(stateDir: string, paths: string[]): string[] {
+  const ours = paths.filter((p) => isLeftoverPath(p, [stateDir]));
+  const body = [
+    'd="$1"; shift',
+    'for p in "$@"; do',
+    '  n="${p##*/}"',
+    '  case "$n" in *..*|*/*) echo "skipped $p"; continue ;; .pre-restore-*|.clawdfly-restore-*|.clawdfly-pre-upgrade-*|.clawdfly-post-upgrade-*) ;; *) echo "skipped $p"; continue ;; esac',
+    '  [ "$p" = "$d/$n" ] || { echo "skipped $p"; continue; }',
+    '  if [ -d "$p" ] && [ ! -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; else echo "skipped $p"; fi',
+    'done',
+  ].join('\n');
+  return asDirOwner(stateDir, body, 'doctor', [stateDir, ...ours]);
 }
 
 /** The gateway's own rule (gateway.md §4): why a lock's owner is gone, or undefined when it may be alive. */

@@ -13,6 +13,7 @@ export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export const CHECK_IDS = [
   'flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift',
   'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data',
+  'upgrade', 'leftovers',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
@@ -26,7 +27,7 @@ export interface CheckResult {
 }
 
 /** What `--fix` can do for a failing check (see fixes.ts). */
-export type FixKind = 'redeploy' | 'memory' | 'lock' | 'config-push' | 'secrets' | 'pairing' | 'start';
+export type FixKind = 'redeploy' | 'memory' | 'lock' | 'config-push' | 'secrets' | 'pairing' | 'start' | 'leftovers';
 
 export interface Check {
   id: CheckId;
@@ -34,6 +35,8 @@ export interface Check {
   run(ev: Evidence): CheckResult;
   /** How --fix repairs it; absent = the fix is manual (printed only). */
   fixKind?: (ev: Evidence, result: CheckResult) => FixKind | undefined;
+  /** --fix also repairs it when it only warns (a clean-up, not a failure). */
+  fixesWarning?: boolean;
 }
 
 /** One probe's outcome: a value, or the error text that replaced it. */
@@ -80,4 +83,8 @@ export interface Evidence {
   dockerfileText?: string;
   /** The gateway machine (process group app; a started one first). */
   machine?: Machine;
+  /** An upgrade that stopped half-way (its journal), with what to run. */
+  interruptedUpgrade?: { journal: string; stage: string; summary: string; next: string };
+  /** Snapshots on the state dir that a recorded release (or an upgrade in progress) goes back to: not leftovers. */
+  neededSnapshots?: string[];
 }

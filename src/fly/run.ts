@@ -4,6 +4,7 @@
  * logs passed through the redaction filter.
  */
 import { collectProcess, spawnPiped, spawnProcess, type ChildProcess } from '../util/process.js';
+import { throwIfInterrupted } from '../util/interrupt.js';
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -79,6 +80,7 @@ export class FlyctlRunner {
   constructor(readonly path: string) {}
 
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    throwIfInterrupted();
     const started = Date.now();
     out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}${options.input !== undefined ? '  (stdin piped)' : ''}`);
     const carried = transport?.run(argv, { input: options.input ?? '', cwd: options.cwd ?? process.cwd(), env: flyctlEnv() });
@@ -133,6 +135,11 @@ export class FlyctlRunner {
    * the call ends when `idleTimeoutMs` passes with no byte either way (a stalled connection).
    */
   transfer(argv: string[], options: TransferOptions): Promise<TransferResult> {
+    try {
+      throwIfInterrupted();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     out.verbose(`$ flyctl ${argv.map((a) => (a.length > 200 ? `${a.slice(0, 60)}…(${a.length} chars)` : /\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}  (transfer)`);
     const started = Date.now();
     return new Promise((resolve, reject) => {
@@ -227,6 +234,11 @@ export class FlyctlRunner {
 
   /** flyctl with its output delivered line by line as it arrives (`logs` following). Returns flyctl's exit code. */
   stream(argv: string[], options: StreamOptions): Promise<number> {
+    try {
+      throwIfInterrupted();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     out.verbose(`$ flyctl ${argv.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}  (streaming)`);
     const started = Date.now();
     return new Promise((resolve, reject) => {

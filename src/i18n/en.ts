@@ -95,6 +95,8 @@ export const en = {
   'doctor.title.network': 'public or private, as the project says',
   'doctor.title.backup': 'a recent local backup of the state',
   'doctor.title.signal-data': "signal-cli's account on the volume",
+  'doctor.title.upgrade': 'no upgrade stopped half-way',
+  'doctor.title.leftovers': 'no clawdfly work folders left on the volume',
   // skips shared by the checks
   'doctor.skip.offline': 'skipped with --offline (needs flyctl)',
   'doctor.skip.noFlyctl': 'flyctl is not installed (see flyctl)',
@@ -105,6 +107,7 @@ export const en = {
   'doctor.skip.couldNotRead': 'could not read {what}: {error}',
   'doctor.skip.noMachine': 'the app has no machine (see app)',
   'doctor.skip.failedToRun': 'check failed to run: {error}',
+  'doctor.skip.interruptedUpgrade': 'skipped: an upgrade stopped half-way (see upgrade)',
   // flyctl, auth, app
   'doctor.flyctl.missing': 'flyctl is not installed',
   'doctor.flyctl.old': 'flyctl {version} is older than {min} (older versions lose the end of ssh output)',

@@ -95,6 +95,8 @@ export const zhCN: Record<MessageKey, string> = {
   'doctor.title.network': '公开/私有状态与项目设置一致',
   'doctor.title.backup': '有一份较新的本地状态备份',
   'doctor.title.signal-data': 'signal-cli 的账号数据在数据卷上',
+  'doctor.title.upgrade': '没有中途停下的升级',
+  'doctor.title.leftovers': '卷上没有 clawdfly 遗留的工作目录',
   // 通用的跳过原因
   'doctor.skip.offline': '已跳过：--offline 模式（需要 flyctl）',
   'doctor.skip.noFlyctl': '未安装 flyctl（见 flyctl）',
@@ -105,6 +107,7 @@ export const zhCN: Record<MessageKey, string> = {
   'doctor.skip.couldNotRead': '无法读取（{what}）：{error}',
   'doctor.skip.noMachine': '应用没有机器（见 app）',
   'doctor.skip.failedToRun': '检查本身运行出错：{error}',
+  'doctor.skip.interruptedUpgrade': '已跳过：有一次升级中途停下了（见 upgrade）',
   // flyctl、auth、app
   'doctor.flyctl.missing': '未安装 flyctl',
   'doctor.flyctl.old': 'flyctl {version} 低于 {min}（旧版本会丢失 ssh 输出的结尾）',

@@ -4,6 +4,7 @@
  */
 import { isJsonMode, out } from './output.js';
 import { redact } from './redact.js';
+import { throwIfInterrupted } from '../util/interrupt.js';
 
 export interface StepRecord {
   id: string;
@@ -31,6 +32,8 @@ export class Progress {
   readonly steps: StepRecord[] = [];
 
   async run<T>(id: string, label: string, fn: (update: (text: string) => void) => Promise<T>): Promise<T> {
+    // Ctrl-C held by a guard (util/interrupt.ts): no new step starts.
+    throwIfInterrupted();
     const started = Date.now();
     let spinner: import('ora').Ora | undefined;
     if (fancy()) {

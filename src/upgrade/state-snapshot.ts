@@ -99,6 +99,16 @@ const DISCARD_SCRIPT = [
   'rm -rf -- "$a"',
 ].join('\n');
 
+// A snapshot no release needs (an upgrade that never deployed its image, or one returned from):
+// removed as the owner, only a folder of that shape, never through a link.
+const DROP_SCRIPT = [
+  'set -e',
+  'd="$1"; s="$2"',
+  MADE_BY_US('s', SNAPSHOT_PREFIX),
+  `{ [ -d "$s" ] && [ ! -L "$s" ]; } || exit 0`,
+  'rm -rf -- "$s"',
+].join('\n');
+
 export interface Snapshot {
   dir: string;
   skipped: string[];
@@ -140,6 +150,12 @@ export function isAsidePath(stateDir: string, path: string): boolean {
 export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = []): Promise<void> {
   if (!isAsidePath(stateDir, aside)) throw new ClawdflyError(`${aside} is not a folder clawdfly set aside in ${stateDir}`, { code: 'aside-invalid' });
   await fly.ssh(asDirOwner(stateDir, DISCARD_SCRIPT, 'sh', [stateDir, aside, ...ownEntries]), { machineId });
+}
+
+/** Removes a snapshot (gone already: nothing to do). */
+export async function dropSnapshot(fly: FlyClient, stateDir: string, machineId: string, snapshot: string): Promise<void> {
+  if (!isSnapshotPath(stateDir, snapshot)) throw new ClawdflyError(`${snapshot} is not a clawdfly snapshot of ${stateDir}`, { code: 'snapshot-invalid', exitCode: 2 });
+  await fly.ssh(asDirOwner(stateDir, DROP_SCRIPT, 'sh', [stateDir, snapshot]), { machineId });
 }
 
 /** Puts the snapshot's entries back; returns where the newer gateway's were set aside. */

@@ -18,7 +18,9 @@
  *     again (up to 5 times), and named in `changedWhileRead` if it never held still;
  *   - never mixes old and new files: the archive is extracted and checked in full in the fresh
  *     temp dir, then the current top-level entries are moved into `<dir>/.pre-restore-<stamp>-*`
- *     and the new ones moved in (renames within one filesystem); any failure moves them back.
+ *     and the new ones moved in (renames within one filesystem); any failure moves them back;
+ *   - links and special files (which no archive holds) are put back in place after the swap, not
+ *     deleted with the replaced tree; the manifest names each with its target.
  */
 'use strict';
 const fs = require('fs');
@@ -323,11 +325,16 @@ function walk(root, excludes) {
       try { st = fs.lstatSync(`${root}/${path}`); } catch { continue; /* gone since readdir */ }
       if (st.isDirectory()) { dirs.push({ path, st }); visit(path); }
       else if (st.isFile()) files.push({ path, st });
-      else skipped.push({ path, reason: st.isSymbolicLink() ? 'symlink' : 'special file' });
+      else skipped.push(st.isSymbolicLink() ? { path, reason: 'symlink', target: linkTarget(`${root}/${path}`) } : { path, reason: 'special file' });
     }
   };
   visit('');
   return { dirs, files, skipped };
+}
+
+/** What a link points at (read, never followed), for the manifest: control characters shown as '?'. */
+function linkTarget(abs) {
+  try { return fs.readlinkSync(abs).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, 4096); } catch { return undefined; }
 }
 
 function sameStat(a, b) {
@@ -490,7 +497,36 @@ function extractor(stage) {
   };
 }
 
-async function restore(root, expectedSha256, excludes) {
+/**
+ * Links and special files an archive cannot hold (backup names them as skipped): after the swap,
+ * each one moved aside with the old tree goes back to its place when the restored tree has a real
+ * folder there and nothing of that name (renames only: a link is moved, never followed).
+ * Returns { kept: [paths put back], left: [paths that stay in the .pre-restore-* dir] }.
+ */
+function keepUnarchivable(root, pre, excludes) {
+  const kept = [];
+  const left = [];
+  const old = walk(pre, excludes);
+  for (const s of old.skipped) {
+    if (s.reason !== 'symlink' && s.reason !== 'special file') continue;
+    const parent = s.path.includes('/') ? s.path.slice(0, s.path.lastIndexOf('/')) : '';
+    let ok = true;
+    // every folder on the way is a real folder of the restored tree (never a link)
+    if (parent) {
+      let rel = '';
+      for (const part of parent.split('/')) {
+        rel = rel ? `${rel}/${part}` : part;
+        try { if (!fs.lstatSync(`${root}/${rel}`).isDirectory()) { ok = false; break; } } catch { ok = false; break; }
+      }
+    }
+    if (ok) { try { fs.lstatSync(`${root}/${s.path}`); ok = false; } catch (e) { ok = e.code === 'ENOENT'; } }
+    if (ok) { try { fs.renameSync(`${pre}/${s.path}`, `${root}/${s.path}`); kept.push(s.path); continue; } catch { /* left below */ } }
+    left.push(s.path);
+  }
+  return { kept, left };
+}
+
+async function restore(root, expectedSha256, excludes, tag) {
   const rootSt = fs.lstatSync(root);
   if (!rootSt.isDirectory()) { process.stderr.write(`${root} is not a directory\n`); process.exit(STATUS.notDir); }
   const stage = fs.mkdtempSync(`${root}/.clawdfly-restore-`);
@@ -526,7 +562,11 @@ async function restore(root, expectedSha256, excludes) {
     process.exit(STATUS.refused);
   }
   // Swap: everything current (but excluded names) into .pre-restore-*, then the staged tree in.
-  const pre = fs.mkdtempSync(`${root}/.pre-restore-${stamp()}-`);
+  // Once begun it is finished: a dropped connection (SIGHUP) or a signal does not stop it half-way,
+  // and a closed stdout does not crash it (the caller finds the swap by its tag).
+  for (const sig of ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE']) process.on(sig, () => {});
+  process.stdout.on('error', () => {});
+  const pre = fs.mkdtempSync(`${root}/.pre-restore-${stamp()}-${/^[A-Za-z0-9]{1,16}$/.test(tag || '') ? tag : ''}`);
   const movedOut = [];
   const movedIn = [];
   try {
@@ -549,6 +589,7 @@ async function restore(root, expectedSha256, excludes) {
     process.stderr.write(`the swap failed (${e.message}); the previous files were put back\n`);
     process.exit(STATUS.swapFailed);
   }
+  const unarchivable = keepUnarchivable(root, pre, excludes);
   // What is in place now, read back.
   const now = walk(root, excludes);
   const files = now.files.map((f) => {
@@ -557,7 +598,7 @@ async function restore(root, expectedSha256, excludes) {
     try { const data = readWhole(o.fd, o.st.size); return { path: f.path, size: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex') }; } finally { fs.closeSync(o.fd); }
   });
   const problems = compareToManifest(result.manifest, files);
-  process.stdout.write(`${JSON.stringify({ restored: true, preRestore: pre.slice(pre.lastIndexOf('/') + 1), files: result.files.length, bytes: result.files.reduce((n, f) => n + f.size, 0), movedAside: movedOut, problems })}\n`);
+  process.stdout.write(`${JSON.stringify({ restored: true, preRestore: pre.slice(pre.lastIndexOf('/') + 1), files: result.files.length, bytes: result.files.reduce((n, f) => n + f.size, 0), movedAside: movedOut, problems, keptInPlace: unarchivable.kept, leftAside: unarchivable.left })}\n`);
 }
 
 /** Removes one `.pre-restore-*` dir (after the gateway came up on the restored state). */
@@ -574,7 +615,7 @@ async function main(args) {
   const [mode, root, ...rest] = args;
   const decode = (b64) => JSON.parse(Buffer.from(b64 || 'e30', 'base64url').toString('utf8'));
   if (mode === 'backup') return backup(root, decode(rest[0]));
-  if (mode === 'restore') return restore(root, rest[0], decode(rest[1]).excludes || []);
+  if (mode === 'restore') { const o = decode(rest[1]); return restore(root, rest[0], o.excludes || [], o.tag); }
   if (mode === 'drop-previous') return dropPrevious(root, rest[0]);
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);

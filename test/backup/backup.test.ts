@@ -135,8 +135,9 @@ describe('clawdfly backup', () => {
     lchownSync(join(data, 'planted.json'), 1000, 1000);
     const r = await d.cli(['backup', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const result = JSON.parse(r.stdout) as BackupJson & { skipped: { path: string; reason: string }[] };
-    expect(result.skipped).toEqual([{ path: 'planted-dir', reason: 'symlink' }, { path: 'planted.json', reason: 'symlink' }]);
+    const result = JSON.parse(r.stdout) as BackupJson & { skipped: { path: string; reason: string; target?: string }[] };
+    // named with what they point at (read, never followed): a restore keeps them in place
+    expect(result.skipped).toEqual([{ path: 'planted-dir', reason: 'symlink', target: dirname(outside) }, { path: 'planted.json', reason: 'symlink', target: outside }]);
     const unpacked = untar(result.file);
     expect(Object.keys(tree(unpacked)).filter((p) => p.startsWith('planted'))).toEqual([]);
     expect(gunzipSync(readFileSync(result.file)).includes('root-only-content-7d1f')).toBe(false);

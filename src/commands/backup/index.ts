@@ -13,9 +13,24 @@ import { isJsonMode, out } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { relative } from 'node:path';
 import { quoteWord } from '../../fly/quote.js';
+import type { Project } from '../../project/project.js';
+import { holdSignals, InterruptedError, needsInterruptedMessage } from '../../util/interrupt.js';
 
 export async function run({ opts }: CommandContext<typeof backupSpec>): Promise<number> {
   const project = await openProject(opts);
+  // Ctrl-C: the stream stops, the partial file goes, exit 130 (a backup changes nothing remote).
+  const guard = holdSignals({ firstNotice: 'stopping the backup', whenStopped: 'no archive was kept; run clawdfly backup again' });
+  try {
+    return await backup(opts, project);
+  } catch (error) {
+    if (guard.signal && needsInterruptedMessage(error)) throw new InterruptedError('interrupted: no backup was written (the partial file was removed)', 'clawdfly backup  (starts again)');
+    throw error;
+  } finally {
+    guard.release();
+  }
+}
+
+async function backup(opts: CommandContext<typeof backupSpec>['opts'], project: Project): Promise<number> {
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const progress = new Progress();

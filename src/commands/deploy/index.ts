@@ -15,6 +15,7 @@ import { adoptDigests, computePlan, observe, planToJson, showArgv, type Observed
 import { localPreflight } from '../../deploy/preflight.js';
 import { readDeployState, writeDeployState } from '../../deploy/state.js';
 import { recordRelease, RELEASES_FILE } from '../../deploy/releases.js';
+import { convergeInterruptedUpgrade } from '../../upgrade/converge.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { confirmOrYes } from '../../ui/prompt.js';
@@ -38,7 +39,9 @@ export async function run({ opts }: CommandContext<typeof deploySpec>): Promise<
   const org = opts.org;
 
   // Local checks first: a bad project is refused (exit 2) before flyctl is even looked for.
-  const project = await loadProject(opts.dir, { app: opts.app });
+  const loaded = await loadProject(opts.dir, { app: opts.app });
+  // An upgrade that stopped half-way is finished or undone first: deploy then starts from a project that says what runs.
+  const project = localOnly ? loaded : await convergeInterruptedUpgrade(loaded, () => new FlyClient({ flyctl: opts.flyctl, app: loaded.app }), { dryRun, yes: opts.yes === true, rerun: 'clawdfly deploy --yes' });
   const facts = localPreflight(project, { localOnly, secretsFromEnv: opts.secretsFromEnv === true });
   for (const warning of facts.warnings) out.warn(warning);
 

@@ -19,15 +19,29 @@ import type { CheckId, CheckResult, Evidence, FixKind } from '../../doctor/types
 
 export const DEFAULT_LOGS_TIMEOUT_S = 10;
 
+/**
+ * Checks that hold whatever gateway the local files name: the rest compare the project with the
+ * machine, and while an upgrade is stopped half-way the two disagree by construction (not a fault to fix).
+ */
+const JUDGED_DURING_INTERRUPTED_UPGRADE = new Set<CheckId>(['flyctl', 'auth', 'app', 'crash-loop', 'backup', 'upgrade', 'leftovers']);
+
 export function runChecks(ev: Evidence): (CheckResult & { id: CheckId; title: string })[] {
   return CHECKS.map((check) => {
     const title = checkTitle(check);
+    if (ev.interruptedUpgrade && !JUDGED_DURING_INTERRUPTED_UPGRADE.has(check.id)) {
+      return { id: check.id, title, status: 'skip' as const, summary: t('doctor.skip.interruptedUpgrade') };
+    }
     try {
       return { id: check.id, title, ...check.run(ev) };
     } catch (error) {
       return { id: check.id, title, status: 'skip' as const, summary: t('doctor.skip.failedToRun', { error: (error as Error).message }) };
     }
   });
+}
+
+/** What --fix repairs: a failing check, or a warning whose fix is a clean-up (leftovers). */
+function needsFix(r: CheckResult & { id: CheckId }): boolean {
+  return r.status === 'fail' || (r.status === 'warn' && CHECKS.find((c) => c.id === r.id)?.fixesWarning === true);
 }
 
 export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<number> {
@@ -51,7 +65,7 @@ export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<
   const fixes: FixReport[] = [];
 
   if (fix) {
-    const failing = results.filter((r) => r.status === 'fail');
+    const failing = results.filter(needsFix);
     const byKind = new Map<FixKind, CheckId[]>();
     for (const r of failing) {
       const kind = CHECKS.find((c) => c.id === r.id)!.fixKind?.(ev, r);
@@ -63,7 +77,7 @@ export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<
       const ids = byKind.get(kind);
       if (!ids) continue;
       // An earlier repair (a redeploy, a restart) may already have fixed these.
-      const now = runChecks(ev).filter((r) => ids.includes(r.id) && r.status === 'fail').map((r) => r.id);
+      const now = runChecks(ev).filter((r) => ids.includes(r.id) && needsFix(r)).map((r) => r.id);
       if (!now.length) {
         fixes.push({ checks: ids, kind, steps: [], outcome: 'fixed', note: 'fixed by an earlier repair' });
         continue;
@@ -88,7 +102,7 @@ export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<
       project = await loadProject(dir, { app: appOpt });
       ev = await progress.run('recheck', `Re-checking ${now.join(', ')}`, () => gatherEvidence(project, gatherOpts));
       const after = runChecks(ev).filter((r) => now.includes(r.id));
-      const stillFailing = after.filter((r) => r.status === 'fail');
+      const stillFailing = after.filter(needsFix);
       fixes.push({
         checks: now,
         kind,

@@ -5,9 +5,15 @@
  */
 import type { CommandContext } from '../types.js';
 import type { restoreSpec } from './spec.js';
-import { UsageError } from '../../errors.js';
+import { ClawdflyError, UsageError } from '../../errors.js';
 import { formatBytes, verifyArchiveFile } from '../../backup/archive.js';
-import { backupCurrent, changesBetween, checkArchiveFits, discard, dropPrevious, uploadAndSwap, type RestoreChanges } from '../../backup/restore.js';
+import { backupCurrent, changesBetween, checkArchiveFits, discard, dropPrevious, findSwap, swapTag, unarchivable, uploadAndSwap, type RestoreChanges, type SwapResult } from '../../backup/restore.js';
+import type { BackupResult } from '../../backup/backup.js';
+import type { VerifiedArchive } from '../../backup/archive.js';
+import type { FlyClient } from '../../fly/client.js';
+import type { Machine } from '../../fly/json.js';
+import type { Project } from '../../project/project.js';
+import { holdSignals, InterruptedError, needsInterruptedMessage, wasInterrupted, type SignalGuard } from '../../util/interrupt.js';
 import { Verifier } from '../../deploy/verify.js';
 import { appUrl } from '../../project/network.js';
 import { quoteWord } from '../../fly/quote.js';
@@ -35,35 +41,96 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   }
   if (!isJsonMode()) out.success(`${shown(file)}: ${archive.files.length} files of ${m.app} from ${m.createdAt}, verified against its manifest`);
 
-  const fly = flyFor(project, opts);
-  const { machine } = await pickMachine(fly, { machineId: opts.machine });
-  const progress = new Progress();
-  // 2. The way back, and what the machine holds now.
-  const current = await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine));
-  const changes = changesBetween(current.manifest, m);
-  if (!isJsonMode()) showChanges(project.stateDir, changes, shown(current.file));
+  // Ctrl-C is held from here: before the swap it stops the run with nothing changed on the machine,
+  // after it the machine is still restarted on the restored state (exit 130 either way).
+  let swapBegun = false;
+  const guard = holdSignals({ firstNotice: 'stopping once the machine runs a consistent state', whenStopped: `if ${project.stateDir} was swapped, restart the machine: clawdfly restart` });
+  try {
+    const fly = flyFor(project, opts);
+    const { machine } = await pickMachine(fly, { machineId: opts.machine });
+    const progress = new Progress();
+    // 2. The way back, and what the machine holds now.
+    const current = await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine));
+    const changes = changesBetween(current.manifest, m);
+    const unrestorable = unarchivable(current.manifest);
+    if (!isJsonMode()) showChanges(project.stateDir, changes, shown(current.file), unrestorable);
 
-  const confirmed = await confirmOrYes(`Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`, {
-    yes: opts.yes === true,
-    defaultValue: false,
-    flagHint: `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`,
-  });
-  if (!confirmed) {
-    // nothing was changed, so the copy made for the way back is not needed
-    await discard(current.file);
-    throw new UsageError('nothing restored', `clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+    const confirmed = await confirmOrYes(`Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`, {
+      yes: opts.yes === true,
+      defaultValue: false,
+      flagHint: `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`,
+    });
+    if (!confirmed) {
+      // nothing was changed, so the copy made for the way back is not needed
+      await discard(current.file);
+      throw new UsageError('nothing restored', `clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+    }
+    // 3. Upload, extract into a fresh temp dir, verify, swap; 4. restart, verify, drop the replaced state.
+    swapBegun = true;
+    return await swapAndRestart({ project, fly, machine, file, archive, current, changes, unrestorable, progress, verifyTimeout: opts.verifyTimeout, keepPrevious: opts.keepPrevious === true, guard });
+  } catch (error) {
+    if (guard.signal && !swapBegun && needsInterruptedMessage(error)) {
+      throw new InterruptedError(`interrupted before the restore began: nothing on ${project.app} was changed`, `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`);
+    }
+    throw error;
+  } finally {
+    guard.release();
   }
+}
 
-  // 3. Upload, extract into a fresh temp dir, verify, swap.
-  const swap = await progress.run('restore', `Restoring ${formatBytes(archive.bytes)} to ${project.stateDir} on ${machine.id}`, (update) => {
-    let sent = 0;
-    return uploadAndSwap(project, fly, machine, file, archive, (n) => update(`${formatBytes((sent += n))} of ${formatBytes(archive.bytes)} sent`));
-  });
+interface SwapContext {
+  project: Project;
+  fly: FlyClient;
+  machine: Machine;
+  file: string;
+  archive: VerifiedArchive;
+  current: BackupResult;
+  changes: RestoreChanges;
+  unrestorable: { path: string; reason: string; target?: string }[];
+  progress: Progress;
+  verifyTimeout: unknown;
+  keepPrevious: boolean;
+  guard: SignalGuard;
+}
+
+async function swapAndRestart(ctx: SwapContext): Promise<number> {
+  const { project, fly, machine, file, archive, current, changes, progress } = ctx;
+  const m = archive.manifest;
+  const tag = swapTag();
+  let swap: SwapResult;
+  try {
+    swap = await progress.run('restore', `Restoring ${formatBytes(archive.bytes)} to ${project.stateDir} on ${machine.id}`, (update) => {
+      let sent = 0;
+      return uploadAndSwap(project, fly, machine, file, archive, (n) => update(`${formatBytes((sent += n))} of ${formatBytes(archive.bytes)} sent`), tag);
+    });
+  } catch (error) {
+    if (!ctx.guard.signal) throw error;
+    // Interrupted: the machine's answer may be lost while its swap went through. Its tag says.
+    ctx.guard.beginCleanup();
+    const preRestore = await findSwap(project, fly, machine, tag);
+    if (!preRestore) {
+      throw new InterruptedError(`interrupted before the swap: nothing on ${project.app} was changed (the state it has is also saved in ${shown(current.file)})`, `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`);
+    }
+    swap = { preRestore, files: archive.files.length, bytes: archive.files.reduce((n, f) => n + f.size, 0), movedAside: [], problems: [] };
+  }
+  // Swapped: whatever comes now, the machine restarts on the restored state before the run ends.
+  ctx.guard.beginCleanup();
   if (swap.problems.length) out.warn(`after the swap, ${project.stateDir} differs from the archive (the gateway wrote in between): ${swap.problems.slice(0, 3).join('; ')}`);
+  if (swap.keptInPlace?.length) out.info(`  kept in place (no archive holds links or special files): ${swap.keptInPlace.join(', ')}`);
+  const previous = `${project.stateDir}/${swap.preRestore}`;
+  if (swap.leftAside?.length) out.warn(`not put back (the restored state has no folder for them): ${swap.leftAside.join(', ')}; they stay in ${previous}`);
 
   // 4. Restart on the restored state, and wait until the gateway listens.
   const since = Date.now();
-  await progress.run('restart', `Restarting machine ${machine.id}`, () => fly.restartMachine(machine.id));
+  try {
+    await progress.run('restart', `Restarting machine ${machine.id}`, () => fly.restartMachine(machine.id));
+  } catch (error) {
+    throw new ClawdflyError(`${project.stateDir} was restored, but restarting machine ${machine.id} failed: the gateway still runs on the state it had loaded (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`, {
+      hint: `fly machine restart ${machine.id} -a ${quoteWord(project.app)}  (the replaced state is in ${previous} and ${shown(current.file)})`,
+      code: 'restore-restart-failed',
+      exitCode: wasInterrupted() ? 130 : 1,
+    });
+  }
   const verifier = new Verifier(fly, {
     port: gatewayPortOf(machine, project.fly.internalPort),
     url: appUrl(project.app, project.exposure),
@@ -72,9 +139,8 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
     runtime: project.runtime,
     newApp: false,
     probeUrl: project.exposure !== 'private',
-    deadlineMs: typeof opts.verifyTimeout === 'number' ? opts.verifyTimeout * 1000 : undefined,
+    deadlineMs: typeof ctx.verifyTimeout === 'number' ? ctx.verifyTimeout * 1000 : undefined,
   });
-  const previous = `${project.stateDir}/${swap.preRestore}`;
   let verified;
   try {
     verified = await progress.run('verify', 'Waiting for the gateway on the restored state', async (update) => {
@@ -87,13 +153,16 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   }
   for (const w of verified.warnings) out.warn(w);
   let dropped = false;
-  if (opts.keepPrevious !== true) {
+  if (!ctx.keepPrevious && !swap.leftAside?.length) {
     try {
       await dropPrevious(project, fly, machine, swap.preRestore);
       dropped = true;
     } catch (error) {
-      out.warn(`could not remove ${previous} (${error instanceof Error ? error.message.slice(0, 120) : String(error)}); remove it yourself once you are satisfied`);
+      out.warn(`could not remove ${previous} (${error instanceof Error ? error.message.slice(0, 120) : String(error)}); clawdfly doctor --fix removes it once you are satisfied`);
     }
+  }
+  if (ctx.guard.signal) {
+    throw new InterruptedError(`interrupted after the swap: ${project.app} was restarted and runs on the restored state (${swap.files} files)${dropped ? '' : `; the replaced state is in ${previous}`}`, `the state it replaced: ${shown(current.file)}`);
   }
   if (isJsonMode()) {
     out.json({
@@ -107,6 +176,9 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
       changes: { replaced: changes.replaced, removed: changes.removed, added: changes.added, unchanged: changes.unchanged },
       previousBackup: current.file,
       previousOnVolume: dropped ? null : previous,
+      notInArchive: ctx.unrestorable,
+      keptInPlace: swap.keptInPlace ?? [],
+      leftAside: swap.leftAside ?? [],
       warnings: verified.warnings,
     });
     return 0;
@@ -121,7 +193,7 @@ function shown(file: string): string {
   return rel && !rel.startsWith('..') ? rel : file;
 }
 
-function showChanges(stateDir: string, c: RestoreChanges, saved: string): void {
+function showChanges(stateDir: string, c: RestoreChanges, saved: string, unrestorable: { path: string; reason: string; target?: string }[]): void {
   out.info(`This restore changes ${stateDir}: ${c.replaced.length} replaced, ${c.removed.length} removed, ${c.added.length} added, ${c.unchanged} unchanged`);
   const list = (mark: string, paths: string[]) => {
     for (const p of paths.slice(0, 15)) out.info(`  ${mark} ${p}`);
@@ -130,5 +202,10 @@ function showChanges(stateDir: string, c: RestoreChanges, saved: string): void {
   list('~', c.replaced);
   list('-', c.removed);
   list('+', c.added);
-  out.info(`  (the current state is saved in ${saved} before anything changes)`);
+  if (unrestorable.length) {
+    // No archive holds links or special files (backup skips them): the restore keeps these where they are.
+    out.info(`Not in any archive, kept where they are: ${unrestorable.length} link(s) or special file(s)`);
+    list('=', unrestorable.map((u) => `${u.path} (${u.reason}${u.target !== undefined ? ` → ${u.target}` : ''})`));
+  }
+  out.info(`  (the current state is saved in ${saved} before anything changes${unrestorable.length ? '; its manifest names the links above and their targets' : ''})`);
 }

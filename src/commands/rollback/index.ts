@@ -12,6 +12,7 @@ import { quoteWord } from '../../fly/quote.js';
 import { currentAndPrevious, fileChanges, findRelease, readReleases, releaseConfigText, RELEASES_FILE, type FileChange, type ReleaseHistory, type ReleaseRecord } from '../../deploy/releases.js';
 import { imageRefOf } from '../../deploy/state.js';
 import { projectAsRuntime, rollbackToRelease } from '../../deploy/rollback.js';
+import { convergeInterruptedUpgrade } from '../../upgrade/converge.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { pickMachine } from '../../operate/machine.js';
 import type { Project } from '../../project/project.js';
@@ -59,7 +60,13 @@ export async function run({ opts }: CommandContext<typeof rollbackSpec>): Promis
   const timeoutMs = verifyTimeoutMs(opts.verifyTimeout);
   const dryRun = opts.dryRun === true;
   const yes = opts.yes === true;
-  const project = await openProject(opts);
+  const opened = await openProject(opts);
+  // An upgrade that stopped half-way: going back to the release before it IS the rollback (unless --to names another).
+  const project = await convergeInterruptedUpgrade(opened, () => flyFor(opened, opts), { dryRun, yes, deadlineMs: timeoutMs, rerun: `clawdfly rollback${opts.to ? ` --to ${quoteWord(opts.to)}` : ''} --yes` });
+  if (project.resolved && opts.to === undefined) {
+    if (isJsonMode()) out.json({ ok: true, app: project.app, interruptedUpgrade: project.resolved.resolution, runtime: project.runtime.id, done: project.resolved.done });
+    return 0;
+  }
   const history = await readReleases(project.dir, project.app);
   const { current, target } = chooseTarget(history, opts.to);
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.

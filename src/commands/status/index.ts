@@ -14,6 +14,7 @@ import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 import { imageRefOf } from '../../deploy/state.js';
 import { currentAndPrevious, readReleases, type ReleaseRecord } from '../../deploy/releases.js';
+import { describeInterruptedUpgrade, readUpgradeJournal } from '../../upgrade/journal.js';
 
 export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<number> {
   const project = await openProject(opts);
@@ -29,8 +30,9 @@ export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<
   const mount = machine?.config?.mounts?.[0];
   const volume: Volume | undefined = mount?.volume ? volumes.find((v) => v.id === mount.volume) : undefined;
   const exit = machine ? lastExit(machine) : undefined;
+  const interrupted = await interruptedUpgradeFacts(project.dir, project.app);
   const report = {
-    ok: machine?.state === 'started',
+    ok: machine?.state === 'started' && !interrupted,
     app: project.app,
     appStatus: app.status ?? null,
     url: appUrl(project.app, project.exposure),
@@ -50,6 +52,8 @@ export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<
     unattachedVolumes: volumes.filter((v) => !v.attached_machine_id).map((v) => ({ id: v.id, name: v.name, region: v.region })),
     lastExit: exit ? { ...exit, cause: describeExit(exit) } : null,
     releases: await releaseFacts(project.dir, project.app, machine),
+    // An upgrade that stopped half-way: the runtime above is what the local files say, not necessarily what runs.
+    interruptedUpgrade: interrupted ?? null,
   };
 
   if (isJsonMode()) {
@@ -73,6 +77,10 @@ export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<
     row('Image', m.image ?? '?');
   }
   row('Runtime', `${report.runtime.id} ${style.dim('(from the project)')}`);
+  if (interrupted) {
+    row('Upgrade', style.warn(interrupted.summary));
+    row('', `next: ${interrupted.next}`);
+  }
   row('Volume', report.volume ? `${report.volume.name ?? '?'} ${report.volume.id ?? ''} ${report.volume.sizeGb ?? '?'} GB at ${report.volume.path}` : style.warn('none attached: state is lost on restart'));
   const rel = report.releases;
   row('Release', rel.current ? `v${rel.current.version} ${style.dim(`${rel.current.kind}${rel.current.rolledBackTo ? ` to v${rel.current.rolledBackTo}` : ''}${rel.current.upgradedFrom ? ` from ${rel.current.upgradedFrom}` : ''} ${rel.current.at}`)}${rel.current.running ? '' : style.warn('  (the machine runs another image: clawdfly deploy)')}` : style.dim('none recorded (clawdfly deploy records one)'));
@@ -96,6 +104,12 @@ function machineFacts(m: Machine) {
     image: m.config?.image ?? (m.image_ref ? `${m.image_ref.repository ?? ''}:${m.image_ref.tag ?? ''}` : null),
     checks: checks.length ? `${passing}/${checks.length} passing` : null,
   };
+}
+
+async function interruptedUpgradeFacts(dir: string, app: string) {
+  const journal = await readUpgradeJournal(dir, app);
+  if (!journal) return undefined;
+  return { from: journal.from, to: journal.to, startedAt: journal.startedAt, stage: journal.stage, ...describeInterruptedUpgrade(journal, await readReleases(dir, app)) };
 }
 
 /** From .clawdfly/releases.json: the release the machine runs and the one `clawdfly rollback` goes to. */

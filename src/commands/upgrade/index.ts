@@ -7,7 +7,10 @@
 import { relative } from 'node:path';
 import type { CommandContext } from '../types.js';
 import type { upgradeSpec } from './spec.js';
-import { UsageError } from '../../errors.js';
+import { isClawdflyError, UsageError } from '../../errors.js';
+import { UPGRADE_JOURNAL } from '../../upgrade/journal.js';
+import { convergeInterruptedUpgrade } from '../../upgrade/converge.js';
+import { holdSignals, InterruptedError, needsInterruptedMessage, wasInterrupted } from '../../util/interrupt.js';
 import { quoteWord } from '../../fly/quote.js';
 import type { FlyClient } from '../../fly/client.js';
 import type { Machine } from '../../fly/json.js';
@@ -48,7 +51,24 @@ export async function run({ opts }: CommandContext<typeof upgradeSpec>): Promise
   const timeoutMs = verifyTimeoutMs(opts.verifyTimeout);
   const dryRun = opts.dryRun === true;
   const yes = opts.yes === true;
-  const project = await openProject(opts);
+  const opened = await openProject(opts);
+  // Ctrl-C is held from here: the upgrade finishes or undoes what it began, then exits 130.
+  const guard = holdSignals({ firstNotice: 'stopping once what the upgrade began is finished or undone', whenStopped: `the next clawdfly upgrade, deploy or rollback finishes it (${UPGRADE_JOURNAL})` });
+  try {
+    return await upgrade(opts, opened, { timeoutMs, dryRun, yes });
+  } catch (error) {
+    if (guard.signal && needsInterruptedMessage(error) && !(isClawdflyError(error) && error.exitCode === 130)) {
+      // Stopped before the upgrade began (a flyctl call that would have started): nothing changed.
+      throw new InterruptedError(`interrupted before the upgrade changed anything`, `clawdfly upgrade${opts.to ? ` --to ${quoteWord(opts.to)}` : ''}  (starts again)`);
+    }
+    throw error;
+  } finally {
+    guard.release();
+  }
+}
+
+async function upgrade(opts: CommandContext<typeof upgradeSpec>['opts'], opened: Project, { timeoutMs, dryRun, yes }: { timeoutMs?: number; dryRun: boolean; yes: boolean }): Promise<number> {
+  const project = await convergeInterruptedUpgrade(opened, () => flyFor(opened, opts), { dryRun, yes, deadlineMs: timeoutMs, rerun: `clawdfly upgrade${opts.to ? ` --to ${quoteWord(opts.to)}` : ''} --yes` });
   const target = resolveUpgradeTarget(opts.to, project.runtime);
   if (target.kind === 'same') {
     if (isJsonMode()) out.json({ ok: true, app: project.app, runtime: project.runtime.id, changed: false });
@@ -94,6 +114,9 @@ export async function run({ opts }: CommandContext<typeof upgradeSpec>): Promise
   if (!ok) throw new UsageError('nothing upgraded', `clawdfly upgrade --to ${plan.to.id} --yes`, 'not-confirmed');
 
   const result = await performUpgrade({ project, fly, machine, plan, progress: new Progress(), deadlineMs: verifyMs, migrations });
+  if (wasInterrupted()) {
+    throw new InterruptedError(`interrupted after the upgrade had finished: ${project.app} runs ${plan.to.id} (release v${result.record.version})`, `go back: clawdfly rollback --to v${result.before.version}`);
+  }
   if (isJsonMode()) {
     out.json({ ok: true, ...summary, migrated: result.migrated.map((m) => m.path), release: result.record.version, imageRef: result.record.imageRef, rollbackTo: result.before.version, backup: result.backup.file, config: result.project.remoteConfigPath, warnings: [...plan.warnings, ...result.warnings] });
     return 0;

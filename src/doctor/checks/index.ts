@@ -13,11 +13,13 @@ import { pairingCheck } from './pairing.js';
 import { exposureCheck } from './exposure.js';
 import { backupCheck } from './backup.js';
 import { signalDataCheck } from './signal.js';
+import { upgradeCheck } from './upgrade.js';
+import { leftoversCheck } from './leftovers.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
-  backupCheck, signalDataCheck,
+  backupCheck, signalDataCheck, upgradeCheck, leftoversCheck,
 ];
 
 /** A check's title in the chosen language (its own English title for a check the catalogs do not know yet). */

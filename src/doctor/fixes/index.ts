@@ -13,6 +13,7 @@ import { redeployFix } from './redeploy.js';
 import { startFix } from './start.js';
 import { configPushFix } from './config-push.js';
 import { pairingFix } from './pairing.js';
+import { leftoversFix } from './leftovers.js';
 
 export type { Fix, FixPlan } from './types.js';
 
@@ -28,6 +29,7 @@ const FIXES = {
   start: startFix,
   'config-push': configPushFix,
   pairing: pairingFix,
+  leftovers: leftoversFix,
 } as const satisfies Record<FixKind, Fix>;
 
 export const FIX_ORDER = Object.keys(FIXES) as FixKind[];
