@@ -1,5 +1,5 @@
 /** The checklist: ✔ / ! / ✖ / - per check, evidence quoted under it, the fix copy-pasteable. */
-import { out } from '../ui/output.js';
+import { out, untrustedLines } from '../ui/output.js';
 import { style } from '../ui/style.js';
 import type { FixPlan } from './fixes/index.js';
 import type { CheckId, CheckResult, FixKind } from './types.js';
@@ -24,7 +24,8 @@ export function printChecklist(
   for (const r of results) {
     out.line(`${COLOURS[r.status](MARKS[r.status])} ${r.id.padEnd(width)}  ${r.status === 'skip' ? style.dim(r.summary) : r.summary}`);
     if (r.status === 'fail' || r.status === 'warn') {
-      for (const e of r.evidence ?? []) out.line(`    ${style.dim('│')} ${e}`);
+      // evidence quotes the machine (log lines, file names, config values): filtered, line by line
+      for (const e of r.evidence ?? []) for (const line of untrustedLines(e)) out.line(`    ${style.dim('│')} ${line}`);
       if (r.fix) out.line(`    ${style.dim('→')} ${style.cmd(r.fix)}`);
     }
   }

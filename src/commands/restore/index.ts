@@ -13,7 +13,7 @@ import { appUrl } from '../../project/network.js';
 import { quoteWord } from '../../fly/quote.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { gatewayPortOf, pickMachine } from '../../operate/machine.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
 import { relative, resolve } from 'node:path';
@@ -59,7 +59,7 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
     let sent = 0;
     return uploadAndSwap(project, fly, machine, file, archive, (n) => update(`${formatBytes((sent += n))} of ${formatBytes(archive.bytes)} sent`));
   });
-  if (swap.problems.length) out.warn(`after the swap, ${project.stateDir} differs from the archive (the gateway wrote in between): ${swap.problems.slice(0, 3).join('; ')}`);
+  if (swap.problems.length) out.warn(`after the swap, ${project.stateDir} differs from the archive (the gateway wrote in between): ${swap.problems.slice(0, 3).map(untrusted).join('; ')}`);
 
   // 4. Restart on the restored state, and wait until the gateway listens.
   const since = Date.now();
@@ -124,7 +124,7 @@ function shown(file: string): string {
 function showChanges(stateDir: string, c: RestoreChanges, saved: string): void {
   out.info(`This restore changes ${stateDir}: ${c.replaced.length} replaced, ${c.removed.length} removed, ${c.added.length} added, ${c.unchanged} unchanged`);
   const list = (mark: string, paths: string[]) => {
-    for (const p of paths.slice(0, 15)) out.info(`  ${mark} ${p}`);
+    for (const p of paths.slice(0, 15)) out.info(`  ${mark} ${untrusted(p)}`); // names from the archive and the volume
     if (paths.length > 15) out.info(`  ${mark} … ${paths.length - 15} more`);
   };
   list('~', c.replaced);
