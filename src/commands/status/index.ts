@@ -60,7 +60,11 @@ export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<
   out.info(style.bold(`${project.app}`) + style.dim(`  (Fly app status: ${report.appStatus ?? 'unknown'})`));
   row('URL', report.url + (project.exposure === 'private' ? style.dim('  (private network only: clawdfly open)') : ''));
   const network = report.network;
-  const networkText = `${network.actual}${network.actual === network.wanted ? '' : ` (the project says ${network.wanted}: clawdfly deploy)`}  ${describeIps([...addresses.public, ...addresses.flycast])}`;
+  // A private app whose files say public: a bare `clawdfly deploy` would publish it, so that is not what status suggests.
+  const mismatch = network.wanted === 'public' && network.actual === 'private'
+    ? ' (the project files say public: clawdfly deploy would give it public addresses; to keep it private: clawdfly init --private)'
+    : ` (the project says ${network.wanted}: clawdfly deploy)`;
+  const networkText = `${network.actual}${network.actual === network.wanted ? '' : mismatch}  ${describeIps([...addresses.public, ...addresses.flycast])}`;
   row('Network', network.actual === network.wanted ? networkText : style.warn(networkText));
   if (!machine) {
     row('Machine', style.warn('none — not deployed yet (clawdfly deploy)'));
