@@ -192,11 +192,11 @@ describe('a rollback keeps each file\'s recorded mode', () => {
   it('clawdbot.json recorded 0600 comes back 0600 (it was 0644 in the release rolled back from)', async () => {
     const p = await newProject({ initFlags: ['--runtime', 'clawdbot'] });
     await twoReleases(p);
-    expect(history(p).releases[0]!.files['clawdbot.json']!.mode).toBe(0o600);
     expect(statSync(join(p.dir, 'clawdbot.json')).mode & 0o777).toBe(0o644);
     const r = await cli(p, ['rollback', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(statSync(join(p.dir, 'clawdbot.json')).mode & 0o777).toBe(0o600);
+    expect(history(p).releases[0]!.files['clawdbot.json']!.mode).toBe(0o600);
     expect(existsSync(join(p.dir, 'runtime'))).toBe(true);
   }, 300_000);
 });
