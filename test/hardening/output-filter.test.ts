@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { deployedProject, type Deployed } from '../config/setup.js';
 import { asGateway, GATEWAY_UID, startAppServer, stopAppServer } from '../backup/setup.js';
 import { APP, check, cleanupAll, deployed } from '../doctor/setup.js';
-import { TEST_SECRETS } from '../helpers/cli.js';
+import { runCli, TEST_SECRETS } from '../helpers/cli.js';
 import { untrusted, untrustedLines } from '../../src/ui/output.js';
 
 const ESC = '\u001b';
@@ -122,4 +122,18 @@ describe('doctor', () => {
     expect(check(json.json, 'lock').evidence.join('\n')).toContain('state directory.\\r\\u0008\\u0008\\u001b✔ all good\\u0007 key=***');
     for (const out of [text.stdout, text.stderr, json.stdout]) expect(out).not.toContain(secret);
   }, 300_000);
+
+  it('logs: a gateway line with control characters is printed inertly, in text and in --json', async () => {
+    const d = await deployed({ initFlags: ['--runtime', 'clawdbot'] });
+    d.fake.seedLogs(APP, [`[gateway] hello\r\u0008\u0008${ESC}✔ all good\u0007\u009b2J`], { machineId: d.machineId });
+    const env = { ...d.fake.env, FAKEFLY_LOGS_EMPTY_EXIT: '1' };
+    const text = await runCli(['logs', '--dir', d.dir], { env });
+    expect(text.code, text.stderr).toBe(0);
+    // (flyctl's ANSI strip already took the C1 CSI sequence)
+    expect(text.stdout).toContain('[gateway] hello\\r\\u0008\\u0008\\u001b✔ all good\\u0007');
+    expectInert(text.stdout + text.stderr);
+    const json = await runCli(['logs', '--dir', d.dir, '--json'], { env });
+    expect(json.code, json.stderr).toBe(0);
+    expectInert(json.stdout);
+  }, 120_000);
 });
