@@ -122,6 +122,11 @@ describe('releases.json is data clawdfly validates', () => {
     const p = await newProject({ initFlags: ['--runtime', 'clawdbot'] });
     await twoReleases(p);
     tamper(p, (r) => { r[0]!.image = FOREIGN; });
+    // status only reads: it says so, and never offers the refused record as the rollback target
+    const status = await cli(p, ['status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stderr).toContain('refused');
+    expect(JSON.parse(status.stdout).releases.rollbackTo).toBeNull();
     writeFileSync(join(p.dir, 'Dockerfile'), `${read(p, 'Dockerfile')}\nLABEL hardening.test="v3"\n`);
     const third = await p.deploy(['--yes', '--json']);
     expect(third.code, third.stderr).toBe(0);

@@ -13,7 +13,7 @@ import { chooseMachine, describeExit, lastExit } from '../../operate/machine.js'
 import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 import { imageRefOf } from '../../deploy/state.js';
-import { currentAndPrevious, readReleases, type ReleaseRecord } from '../../deploy/releases.js';
+import { currentAndPrevious, readReleases, ReleasesRefusedError, type ReleaseRecord } from '../../deploy/releases.js';
 
 export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<number> {
   const project = await openProject(opts);
@@ -104,7 +104,13 @@ function machineFacts(m: Machine) {
 
 /** From .clawdfly/releases.json: the release the machine runs and the one `clawdfly rollback` goes to. */
 async function releaseFacts(dir: string, app: string, machine: Machine | undefined) {
-  const { current, previous } = currentAndPrevious(await readReleases(dir, app));
+  // status only reads: a refused record (a hand-edited file) is said, and left out of what is shown
+  const history = await readReleases(dir, app).catch(async (error: unknown) => {
+    if (!(error instanceof ReleasesRefusedError)) throw error;
+    out.warn(`${error.message.replace(/; nothing was deployed$/, '')}: left out (rollback refuses it)`);
+    return readReleases(dir, app, { refused: 'drop' });
+  });
+  const { current, previous } = currentAndPrevious(history);
   const brief = (r: ReleaseRecord) => ({ version: r.version, imageRef: r.imageRef, runtime: r.runtime, kind: r.kind, rolledBackTo: r.rolledBackTo ?? null, upgradedFrom: r.upgradedFrom ?? null, at: r.at });
   return {
     current: current ? { ...brief(current), running: machine ? imageRefOf(machine) === current.imageRef : false } : null,
