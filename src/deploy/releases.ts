@@ -235,7 +235,20 @@ function safeVersion(version: string): string {
   return version;
 }
 
+/**
+ * releases.json stays out of git in a project of any age: init's .gitignore lists it, and
+ * `.clawdfly/.gitignore` does too (a project made before that line existed, or a .gitignore edited).
+ */
+async function ignoreHistoryInGit(dir: string): Promise<void> {
+  const file = join(dir, PROJECT_FILES.stateDir, '.gitignore');
+  const text = (await readTextIfExists(file)) ?? '';
+  if (text.split(/\r?\n/).some((line) => line.trim() === '/releases.json' || line.trim() === 'releases.json')) return;
+  const header = text ? '' : '# clawdfly: the release history is local (its copies in releases/ never go in git either)\n';
+  await writeFile(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${header}/releases.json\n`, { mode: 0o644 });
+}
+
 async function ensureReleasesDir(dir: string): Promise<string> {
+  await ignoreHistoryInGit(dir);
   const root = join(dir, RELEASES_DIR);
   await mkdir(root, { recursive: true, mode: 0o700 });
   // The copies include the gateway config, which may hold literal keys: never in git, in projects of any age.

@@ -7,6 +7,7 @@
  *   and the next deploy does not publish it.
  * - a rollback puts each file back with its recorded mode (a 0600 clawdbot.json stays 0600).
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -153,9 +154,17 @@ describe('releases.json is data clawdfly validates', () => {
     expect(read(p, '.clawdfly/answers.json')).toBe(before.answers);
   }, 300_000);
 
-  it('releases.json is git-ignored in a new project', async () => {
+  it('releases.json is git-ignored, in a new project and in one whose .gitignore predates it', async () => {
     const p = await newProject({ initFlags: ['--runtime', 'clawdbot'] });
     expect(read(p, '.gitignore').split('\n')).toContain('.clawdfly/releases.json');
+    // an older project: its .gitignore has no such line; the first release recorded adds .clawdfly/.gitignore
+    writeFileSync(join(p.dir, '.gitignore'), read(p, '.gitignore').replace('.clawdfly/releases.json\n', ''));
+    const deployed = await p.deploy(['--yes', '--json']);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    expect(existsSync(join(p.dir, '.clawdfly/releases.json'))).toBe(true);
+    expect(spawnSync('git', ['init', '-q'], { cwd: p.dir }).status).toBe(0);
+    const ignored = spawnSync('git', ['check-ignore', '.clawdfly/releases.json'], { cwd: p.dir, encoding: 'utf8' });
+    expect(ignored.status, ignored.stderr).toBe(0);
   }, 120_000);
 });
 
