@@ -47,9 +47,12 @@ export function untrustedLines(text: string): string[] {
   return text.replace(/\r?\n$/, '').split(/\r?\n/).map(untrusted);
 }
 
-/** A --json value with every string filtered line by line (newlines kept: JSON escapes them). */
+/** Controls a --json string may not carry: all but the newline and the tab (a file's own layout; JSON escapes both). */
+const JSON_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** A --json value with every string filtered line by line (newlines and tabs kept: JSON escapes them). */
 function filteredForJson(value: unknown): unknown {
-  if (typeof value === 'string') return value.includes('\n') ? value.split('\n').map(untrusted).join('\n') : untrusted(value);
+  if (typeof value === 'string') return value.replace(JSON_CONTROL, escaped);
   if (Array.isArray(value)) return value.map(filteredForJson);
   if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [untrusted(k), filteredForJson(v)]));
