@@ -141,7 +141,7 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
  * record without one, the recorded ref) in this app's registry. Anything else stops the rollback
  * before the release's config is pushed to it or it is recorded as a release.
  */
-function checkRunsRelease(machine: Machine, target: ReleaseRecord, app: string): void {
+export function checkRunsRelease(machine: Machine, target: ReleaseRecord, app: string): void {
   const digest = digestOf(target);
   const ref = machine.image_ref;
   const ok = digest ? ref?.digest === digest && (ref.repository === undefined || ref.repository === app) : machine.config?.image === target.image;
