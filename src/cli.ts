@@ -9,7 +9,7 @@ import type { CommandSpec, OptionSpec } from './commands/types.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isClawdflyError, UsageError } from './errors.js';
-import { configureOutput, isJsonMode, out, stderrStream, stdoutStream, useOutputStreams, type OutputStreams } from './ui/output.js';
+import { configureOutput, isJsonMode, out, stderrStream, stdoutStream, untrustedLines, useOutputStreams, type OutputStreams } from './ui/output.js';
 import { redact } from './ui/redact.js';
 import { asInvoked, setInvocation } from './ui/invocation.js';
 import { clawdflyVersion } from './util/version.js';
@@ -104,7 +104,7 @@ function reportError(error: unknown): number {
       out.json({ ok: false, error: { code: error.code, message: redact(error.message), hint: error.hint && asInvoked(error.hint), evidence: error.evidence } });
     } else {
       out.error(error.message);
-      for (const line of error.evidence) out.warn(`  ${line}`);
+      for (const line of error.evidence.flatMap(untrustedLines)) out.warn(`  ${line}`);
       if (error.hint) stderrStream().write(redact(`  → ${asInvoked(error.hint)}\n`));
     }
     return error.exitCode;

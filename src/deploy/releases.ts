@@ -5,13 +5,21 @@
  * .clawdfly/releases/<version>/ (0600 copies in a 0700 folder: the gateway config may hold literal
  * keys; secrets.env is never copied). `.clawdfly` is docker-ignored, so none of this reaches the
  * image build context or changes the image hash; the folder carries its own `.gitignore`.
+ *
+ * releases.json is git-ignored (a record without its git-ignored copies is no use elsewhere) and is
+ * read as untrusted data all the same: every record is checked against a schema, and an image outside
+ * `registry.fly.io/<this app>` is refused (exit 2) before anything is deployed.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ClawdflyError } from '../errors.js';
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Machine } from '../fly/json.js';
 import { findRuntime } from '../gateway/runtime.js';
+import { exposureOf, type Exposure } from '../project/network.js';
 import { PROJECT_FILES } from '../project/paths.js';
+import { readTemplate } from '../project/render.js';
 import type { Project } from '../project/project.js';
 import { repoLayout } from '../project/repo-layout.js';
 import { readTextIfExists, writeFileAtomic } from '../util/fs.js';
@@ -26,6 +34,8 @@ export interface ReleaseFile {
   sha256: string;
   /** Executable bit (runtime/entrypoint.sh must stay executable when put back). */
   executable: boolean;
+  /** Permission bits the file had (a 0600 clawdbot.json is put back 0600); absent in records of older versions. */
+  mode?: number;
 }
 
 export interface ReleaseRecord {
@@ -57,17 +67,111 @@ export interface ReleaseHistory {
   releases: ReleaseRecord[];
 }
 
-export async function readReleases(dir: string, app: string): Promise<ReleaseHistory> {
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+const ReleaseFileSchema = z.strictObject({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  executable: z.boolean(),
+  mode: z.number().int().min(0).max(0o777).optional(),
+});
+
+const ReleaseRecordSchema = z.strictObject({
+  version: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  imageRef: z.string(),
+  image: z.string(),
+  runtime: z.string().refine((id) => findRuntime(id) !== undefined, 'not a known gateway runtime'),
+  files: z.record(z.string(), ReleaseFileSchema),
+  at: z.string(),
+  kind: z.enum(['deploy', 'rollback', 'upgrade']),
+  rolledBackTo: z.string().optional(),
+  upgradedFrom: z.string().optional(),
+  stateSnapshot: z.string().optional(),
+  backup: z.string().nullable(),
+});
+
+/**
+ * `registry.fly.io/<app>` with a tag, a digest or both: the only images a release of this app can
+ * name (what its own deploys pushed). Anything else in releases.json was not written by clawdfly.
+ */
+export function isAppImage(image: string, app: string): boolean {
+  const prefix = `registry.fly.io/${app}`;
+  if (!image.startsWith(prefix)) return false;
+  const m = /^(?::([^@]+))?(?:@(.+))?$/.exec(image.slice(prefix.length));
+  if (!m || (m[1] === undefined && m[2] === undefined)) return false;
+  return (m[1] === undefined || TAG.test(m[1])) && (m[2] === undefined || DIGEST.test(m[2]));
+}
+
+/** The record's imageRef (state.ts imageRefOf): `<app>:<tag>@<digest>` from the machine's image_ref, or its config image. */
+function isAppImageRef(imageRef: string, app: string): boolean {
+  if (isAppImage(imageRef, app)) return true;
+  const m = /^([^:@]+):([^@]*)@(.*)$/.exec(imageRef);
+  if (!m || m[1] !== app || (!m[2] && !m[3])) return false;
+  return (!m[2] || TAG.test(m[2])) && (!m[3] || DIGEST.test(m[3]));
+}
+
+/** The digest the machine reported for the release's image, when flyctl gave one. */
+export function digestOf(record: Pick<ReleaseRecord, 'imageRef' | 'image'>): string | undefined {
+  for (const ref of [record.imageRef, record.image]) {
+    const digest = /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1];
+    if (digest) return digest;
+  }
+  return undefined;
+}
+
+/** What `fly deploy --image` gets: the exact image by its digest when one is known, else the recorded tag. */
+export function deployRefOf(record: ReleaseRecord, app: string): string {
+  const digest = digestOf(record);
+  return digest ? `registry.fly.io/${app}@${digest}` : record.image;
+}
+
+/** Why a record cannot be used (schema, or an image from outside this app's registry), or undefined. */
+function recordProblem(raw: unknown, app: string): string | undefined {
+  const parsed = ReleaseRecordSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return `${issue?.path.join('.') || 'record'}: ${issue?.message ?? 'invalid'}`;
+  }
+  const r = parsed.data;
+  if (!isAppImage(r.image, app)) return `image ${JSON.stringify(r.image)} is not in registry.fly.io/${app}`;
+  if (!isAppImageRef(r.imageRef, app)) return `imageRef ${JSON.stringify(r.imageRef)} is not an image of ${app}`;
+  return undefined;
+}
+
+export class ReleasesRefusedError extends ClawdflyError {}
+
+/**
+ * The release history. A record that is not what clawdfly writes (a hand-edited or tampered file)
+ * is refused with exit 2 before anything is deployed; `drop` (used when a deploy records a new
+ * release) leaves such records out instead, so the rewritten file no longer holds them.
+ */
+export async function readReleases(dir: string, app: string, opts: { refused?: 'throw' | 'drop' } = {}): Promise<ReleaseHistory> {
   const text = await readTextIfExists(join(dir, RELEASES_FILE));
+  let history: { version?: unknown; app?: unknown; releases?: unknown } | undefined;
   if (text) {
     try {
-      const history = JSON.parse(text) as ReleaseHistory;
-      if (history.version === 1 && history.app === app && Array.isArray(history.releases)) return history;
+      history = JSON.parse(text) as typeof history;
     } catch {
-      // unreadable: no history (rollback then says there is nothing to go back to)
+      history = undefined; // unreadable: no history (rollback then says there is nothing to go back to)
     }
   }
-  return { version: 1, app, releases: [] };
+  if (!history || history.version !== 1 || history.app !== app || !Array.isArray(history.releases)) return { version: 1, app, releases: [] };
+  const releases: ReleaseRecord[] = [];
+  for (const [i, raw] of history.releases.entries()) {
+    const problem = recordProblem(raw, app);
+    if (!problem) {
+      releases.push(raw as ReleaseRecord);
+      continue;
+    }
+    if (opts.refused === 'drop') continue;
+    const version = typeof (raw as { version?: unknown })?.version === 'string' ? `v${(raw as { version: string }).version}` : `#${i + 1}`;
+    throw new ReleasesRefusedError(`${RELEASES_FILE}: release ${version} is refused (${problem}); nothing was deployed`, {
+      hint: `clawdfly writes that file itself: remove the record (or the file; the next clawdfly deploy records a new history) — a rollback only ever deploys an image of registry.fly.io/${app}`,
+      code: 'release-refused',
+      exitCode: 2,
+    });
+  }
+  return { version: 1, app, releases };
 }
 
 /**
@@ -115,7 +219,8 @@ export async function hashLocalFiles(project: Project): Promise<Record<string, R
   const files: Record<string, ReleaseFile> = {};
   for (const file of await releaseFilePaths(project)) {
     const abs = join(project.dir, file);
-    files[file] = { sha256: sha256(await readFile(abs)), executable: ((await stat(abs)).mode & 0o111) !== 0 };
+    const mode = (await stat(abs)).mode & 0o777;
+    files[file] = { sha256: sha256(await readFile(abs)), executable: (mode & 0o111) !== 0, mode };
   }
   return files;
 }
@@ -130,7 +235,20 @@ function safeVersion(version: string): string {
   return version;
 }
 
+/**
+ * releases.json stays out of git in a project of any age: init's .gitignore lists it, and
+ * `.clawdfly/.gitignore` does too (a project made before that line existed, or a .gitignore edited).
+ */
+async function ignoreHistoryInGit(dir: string): Promise<void> {
+  const file = join(dir, PROJECT_FILES.stateDir, '.gitignore');
+  const text = (await readTextIfExists(file)) ?? '';
+  if (text.split(/\r?\n/).some((line) => line.trim() === '/releases.json' || line.trim() === 'releases.json')) return;
+  const header = text ? '' : '# clawdfly: the release history is local (its copies in releases/ never go in git either)\n';
+  await writeFile(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}${header}/releases.json\n`, { mode: 0o644 });
+}
+
 async function ensureReleasesDir(dir: string): Promise<string> {
+  await ignoreHistoryInGit(dir);
   const root = join(dir, RELEASES_DIR);
   await mkdir(root, { recursive: true, mode: 0o700 });
   // The copies include the gateway config, which may hold literal keys: never in git, in projects of any age.
@@ -149,7 +267,7 @@ export async function recordRelease(
   machine: Machine,
   extra: { kind: ReleaseRecord['kind']; backup?: string; rolledBackTo?: string; upgradedFrom?: string; stateSnapshot?: string },
 ): Promise<ReleaseRecord> {
-  const history = await readReleases(project.dir, project.app);
+  const history = await readReleases(project.dir, project.app, { refused: 'drop' });
   const version = String(machine.config?.metadata?.['fly_release_version'] ?? `local-${Date.now()}`);
   const files = await hashLocalFiles(project);
   await ensureReleasesDir(project.dir);
@@ -221,6 +339,8 @@ export interface FileChange {
   /** Text now and after (for the diff); undefined for a file that does not exist on that side. */
   now?: string;
   then?: string;
+  /** Permission bits now and as recorded, when they differ (the release's are put back). */
+  mode?: { now?: number; then: number };
 }
 
 /** What putting the release's files back changes in the project (and the copy is intact). */
@@ -229,12 +349,15 @@ export async function fileChanges(project: Project, target: ReleaseRecord): Prom
   const nowFiles = await hashLocalFiles(project);
   const changes: FileChange[] = [];
   for (const [file, meta] of Object.entries(target.files)) {
-    const then = await readFile(copyPathOf(copyDir, checkedKey(project, file))).catch(() => undefined);
-    if (!then || sha256(then) !== meta.sha256) throw new Error(`the saved copy of ${file} for release v${target.version} is missing or altered (${join(RELEASES_DIR, target.version, file)})`);
+    const saved = await readFile(copyPathOf(copyDir, checkedKey(project, file))).catch(() => undefined);
+    if (!saved || sha256(saved) !== meta.sha256) throw new Error(`the saved copy of ${file} for release v${target.version} is missing or altered (${join(RELEASES_DIR, target.version, file)})`);
+    // what is put back: the saved copy, in the project's network mode as it is now
+    const then = withNetworkMode(file, saved.toString('utf8'), project.exposure);
     const now = nowFiles[file];
-    if (!now) changes.push({ path: file, change: 'create', then: then.toString('utf8') });
-    else if (now.sha256 !== meta.sha256 || now.executable !== meta.executable) {
-      changes.push({ path: file, change: 'update', now: await readFile(join(project.dir, file), 'utf8'), then: then.toString('utf8') });
+    const mode = meta.mode !== undefined && now?.mode !== meta.mode ? { ...(now?.mode !== undefined ? { now: now.mode } : {}), then: meta.mode } : undefined;
+    if (!now) changes.push({ path: file, change: 'create', then, ...(mode ? { mode } : {}) });
+    else if (now.sha256 !== sha256(Buffer.from(then)) || now.executable !== meta.executable || mode) {
+      changes.push({ path: file, change: 'update', now: await readFile(join(project.dir, file), 'utf8'), then, ...(mode ? { mode } : {}) });
     }
   }
   // runtime/ files the release did not have would change the next build: they go. So does the config
@@ -256,12 +379,84 @@ export async function restoreFiles(project: Project, target: ReleaseRecord, chan
       continue;
     }
     const meta = target.files[c.path]!;
-    const previousMode = (await stat(abs).catch(() => undefined))?.mode;
-    // Keep the user's own permissions (a config kept 0600 stays 0600); only the executable bit follows the release.
-    const base = previousMode !== undefined ? previousMode & 0o666 : 0o644;
-    const mode = meta.executable ? base | ((base & 0o444) >> 2) : base;
-    await writeFileAtomic(abs, await readFile(copyPathOf(copyDir, checkedKey(project, c.path)), 'utf8'), mode);
+    const saved = await readFile(copyPathOf(copyDir, checkedKey(project, c.path)), 'utf8');
+    await writeFileAtomic(abs, withNetworkMode(c.path, saved, project.exposure), await modeToRestore(abs, meta));
   }
+}
+
+/**
+ * A rollback never changes the network mode: going back to a release made while the app was public
+ * must not make a private app public again (the next deploy, or CI's, would allocate public
+ * addresses). The mode lives in answers.json (`network`) and in fly.toml's [http_service] block
+ * (templates/fly.toml.tmpl `{{#public}}`/`{{#private}}`); those two files are put back in the mode
+ * the project has now. Going public again is `clawdfly init --no-private` then `clawdfly deploy`.
+ */
+export function withNetworkMode(file: string, text: string, exposure: Exposure): string {
+  if (file === PROJECT_FILES.answers) {
+    let answers: Record<string, unknown>;
+    try {
+      answers = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return text;
+    }
+    if (exposureOf(answers as { network?: Exposure }) === exposure) return text;
+    if (exposure === 'private') answers['network'] = 'private';
+    else delete answers['network'];
+    return JSON.stringify(answers, null, 2) + '\n';
+  }
+  if (file === PROJECT_FILES.flyToml) {
+    const blocks = networkBlocks();
+    const [from, to] = exposure === 'private' ? [blocks.public, blocks.private] : [blocks.private, blocks.public];
+    if (from && to && text.includes(from)) return text.replace(from, to);
+    // a fly.toml edited by hand: at least the redirect follows the mode
+    return text.replace(/^(\s*force_https\s*=\s*)(true|false)\s*$/m, `$1${exposure === 'private' ? 'false' : 'true'}`);
+  }
+  return text;
+}
+
+/** fly.toml's public and private [http_service] lines, as the template writes them. */
+function networkBlocks(): { public: string; private: string } {
+  const template = readTemplate('fly.toml.tmpl');
+  const block = (flag: string) => new RegExp(`\\{\\{#${flag}\\}\\}\\n([\\s\\S]*?)\\{\\{/${flag}\\}\\}`).exec(template)?.[1] ?? '';
+  return { public: block('public'), private: block('private') };
+}
+
+/** The network mode the release was made in (its answers.json; public when it has none). */
+export async function releaseExposure(project: Project, target: ReleaseRecord): Promise<Exposure> {
+  if (!target.files[PROJECT_FILES.answers]) return 'public';
+  const text = await readFile(copyPathOf(copyDirOf(project.dir, target.version), PROJECT_FILES.answers), 'utf8').catch(() => '');
+  try {
+    return exposureOf(JSON.parse(text) as { network?: Exposure });
+  } catch {
+    return 'public';
+  }
+}
+
+/**
+ * The fly.toml `fly deploy --image` gets for the release: its saved copy, or, when the release was
+ * made in another network mode, that copy in the mode the project has now (written next to it).
+ */
+export async function releaseFlyTomlFor(project: Project, target: ReleaseRecord): Promise<string> {
+  const saved = `${RELEASES_DIR}/${safeVersion(target.version)}/${PROJECT_FILES.flyToml}`;
+  const text = await readFile(join(project.dir, saved), 'utf8').catch(() => undefined);
+  if (text === undefined) return saved;
+  const adjusted = withNetworkMode(PROJECT_FILES.flyToml, text, project.exposure);
+  if (adjusted === text) return saved;
+  const path = `${RELEASES_DIR}/${safeVersion(target.version)}/fly.${project.exposure}.toml`;
+  await writeFileAtomic(join(project.dir, path), adjusted, 0o600);
+  return path;
+}
+
+/**
+ * The mode a file is put back with: the one recorded with the release (a 0600 clawdbot.json comes
+ * back 0600, even where it was deleted since). A record of an older version has none: the file's
+ * permissions now, with only the executable bit following the release.
+ */
+async function modeToRestore(abs: string, meta: ReleaseFile): Promise<number> {
+  if (meta.mode !== undefined) return meta.mode;
+  const previousMode = (await stat(abs).catch(() => undefined))?.mode;
+  const base = previousMode !== undefined ? previousMode & 0o666 : 0o644;
+  return meta.executable ? base | ((base & 0o444) >> 2) : base;
 }
 
 /** The saved copy of the release's gateway config (named by the release's runtime), as text. */

@@ -20,7 +20,7 @@ import { loadProject, type Project } from '../project/project.js';
 import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secrets.js';
 import { configsEquivalent, pushConfigFile, readRemoteConfig } from '../remote/config-transfer.js';
 import type { Progress } from '../ui/progress.js';
-import { recordRelease, restoreFiles, RELEASES_DIR, type FileChange, type ReleaseRecord } from './releases.js';
+import { deployRefOf, digestOf, isAppImage, recordRelease, releaseFlyTomlFor, ReleasesRefusedError, restoreFiles, RELEASES_DIR, RELEASES_FILE, type FileChange, type ReleaseRecord } from './releases.js';
 import { stagedSecrets } from './preflight.js';
 import { buildInputsHash, imageRefOf, readDeployState, secretsSetHash, writeDeployState } from './state.js';
 import { Verifier, type VerifyResult } from './verify.js';
@@ -54,6 +54,16 @@ export interface RollbackResult {
 
 export async function rollbackToRelease(input: RollbackInput): Promise<RollbackResult> {
   const { project, fly, machine, target, changes, targetConfig, progress } = input;
+  // readReleases refused any record naming another image; checked again here, before the backup,
+  // for every caller (rollback and upgrade's automatic one): this is what reaches `fly deploy --image`.
+  const image = deployRefOf(target, project.app);
+  if (!isAppImage(image, project.app)) {
+    throw new ReleasesRefusedError(`release v${target.version} names image ${JSON.stringify(target.image)}, outside registry.fly.io/${project.app}: refused, nothing was deployed`, {
+      hint: `check ${RELEASES_FILE} (clawdfly writes it itself)`,
+      code: 'release-refused',
+      exitCode: 2,
+    });
+  }
   // 1. The way back from the way back: the state dir as it is now.
   const backup = input.backup ?? (await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} first`, () => takeBackup(project, fly, machine)));
 
@@ -67,9 +77,11 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
 
   // 2. The old image, deployed with the old fly.toml (its env and command belong to that image).
   const since = Date.now();
+  // the release's fly.toml, in the network mode the project has now (a rollback never changes it)
+  const flyToml = await releaseFlyTomlFor(project, target);
   try {
-    await progress.run('deploy', `fly deploy --image ${target.image}`, (update) =>
-      fly.deployImage({ cwd: project.dir, config: `${RELEASES_DIR}/${target.version}/fly.toml`, image: target.image, noPublicIps: project.exposure === 'private', onLine: (line) => update(line.slice(0, 120)) }),
+    await progress.run('deploy', `fly deploy --image ${image}`, (update) =>
+      fly.deployImage({ cwd: project.dir, config: flyToml, image, noPublicIps: project.exposure === 'private', onLine: (line) => update(line.slice(0, 120)) }),
     );
   } catch (error) {
     if (error instanceof FlyImageNotFoundError) {
@@ -105,6 +117,7 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
   const started = await progress.run('config', `make ${restored.remoteConfigPath} equal release v${target.version}'s ${restored.runtime.configFileName}`, async (update) => {
     verifier.opts.onUpdate = update;
     const m = await verifier.machineStarted();
+    checkRunsRelease(m, target, project.app);
     await recordDeployState(restored, m, runtimeChanged);
     if (targetConfig === undefined) return m;
     const remote = await readRemoteConfig(fly, restored, m.id);
@@ -121,6 +134,22 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
   if (aside) await discardSetAside(fly, project, final, aside, backup, progress, verified.warnings);
   const record = await recordRelease(restored, final, { kind: 'rollback', backup: backup.file, rolledBackTo: target.version });
   return { record, restored, configWritten, backup, verify: verified };
+}
+
+/**
+ * After the deploy, the machine must run the release's own image: the recorded digest (or, for a
+ * record without one, the recorded ref) in this app's registry. Anything else stops the rollback
+ * before the release's config is pushed to it or it is recorded as a release.
+ */
+export function checkRunsRelease(machine: Machine, target: ReleaseRecord, app: string): void {
+  const digest = digestOf(target);
+  const ref = machine.image_ref;
+  const ok = digest ? ref?.digest === digest && (ref.repository === undefined || ref.repository === app) : machine.config?.image === target.image;
+  if (ok) return;
+  throw new ClawdflyError(`after the deploy, machine ${machine.id} runs ${imageRefOf(machine) || 'an unknown image'}, not release v${target.version}'s image (${digest ?? target.image})`, {
+    hint: `clawdfly status  (then clawdfly rollback --to v${target.version} --yes, or clawdfly deploy)`,
+    code: 'image-mismatch',
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The checklist: ✔ / ! / ✖ / - per check, evidence quoted under it, the fix copy-pasteable. */
 import { t } from '../i18n/index.js';
-import { out } from '../ui/output.js';
+import { out, untrustedLines } from '../ui/output.js';
 import { style } from '../ui/style.js';
 import type { FixPlan } from './fixes/index.js';
 import type { CheckId, CheckResult, FixKind } from './types.js';
@@ -27,7 +27,8 @@ export function printChecklist(
     if (r.status === 'fail' || r.status === 'warn') {
       // What the check is about, in the reader's language, above the proof.
       if (r.title) out.line(`    ${style.dim(t('doctor.expected', { title: r.title }))}`);
-      for (const e of r.evidence ?? []) out.line(`    ${style.dim('│')} ${e}`);
+      // evidence quotes the machine (log lines, file names, config values): filtered, line by line
+      for (const e of r.evidence ?? []) for (const line of untrustedLines(e)) out.line(`    ${style.dim('│')} ${line}`);
       if (r.fix) out.line(`    ${style.dim('→')} ${style.cmd(r.fix)}`);
     }
   }

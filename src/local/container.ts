@@ -9,7 +9,7 @@
 import type { ChildProcess } from '../util/process.js';
 import { findOnPath, spawnProcess } from '../util/process.js';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { lstat, readdir, readFile, chown, mkdir, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, lchown, mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ClawdflyError, UsageError } from '../errors.js';
 import { GATEWAY_UID } from '../gateway/runtime.js';
@@ -312,16 +312,21 @@ export async function prepareVolume(engine: ContainerEngine, dataDir: string): P
     await chownTree(dataDir, GATEWAY_UID);
   } else if (engine.kind === 'podman') {
     // Rootless podman: uid 1000 inside is a sub-uid outside; only podman's user namespace can chown to it.
-    const r = await engine.run(['unshare', 'chown', '-R', `${GATEWAY_UID}:${GATEWAY_UID}`, dataDir]);
+    const r = await engine.run(['unshare', 'chown', '-R', '-h', `${GATEWAY_UID}:${GATEWAY_UID}`, '--', dataDir]); // -h (and -R's default -P): a link is changed itself, never followed
     if (r.code !== 0) out.warn(`could not hand ${dataDir} to the container's user (${r.stderr.trim().split('\n')[0]}); the gateway may not be able to save state`);
   } else if (uid !== GATEWAY_UID) {
     out.warn(`the container runs as uid ${GATEWAY_UID}; ${dataDir} belongs to uid ${uid}: if the gateway logs EACCES, run: sudo chown -R ${GATEWAY_UID}:${GATEWAY_UID} ${dataDir}`);
   }
 }
 
+/**
+ * Hands local-data/ to the container's user. The container's user writes there, so a link in it may
+ * point anywhere (at a root-owned file): lchown changes the link itself, and a link is never entered.
+ * It runs before the container starts, so no process of that user can swap an entry during the walk.
+ */
 async function chownTree(path: string, id: number): Promise<void> {
   const st = await lstat(path);
-  if (st.uid !== id || st.gid !== id) await chown(path, id, id).catch(() => undefined);
+  if (st.uid !== id || st.gid !== id) await lchown(path, id, id).catch(() => undefined);
   if (!st.isDirectory()) return;
   for (const e of await readdir(path)) await chownTree(join(path, e), id);
 }

@@ -6,6 +6,7 @@
 import { UsageError } from '../errors.js';
 import { classifyLines, type LogFinding } from '../gateway/logs.js';
 import { style } from '../ui/style.js';
+import { untrusted } from '../ui/output.js';
 
 export type Mark = 'listening' | 'error' | 'oom' | 'lock' | 'pairing';
 
@@ -58,11 +59,13 @@ export interface ShownLine {
 }
 
 export function renderLine(line: ShownLine): string {
-  const head = [line.timestamp ? style.dim(line.timestamp.replace(/\.\d+Z$/, 'Z')) : undefined, line.instance ? style.dim(line.instance) : undefined]
+  const head = [line.timestamp ? style.dim(line.timestamp.replace(/\.\d+Z$/, 'Z')) : undefined, line.instance ? style.dim(untrusted(line.instance)) : undefined]
     .filter(Boolean)
     .join(' ');
   const tag = line.mark ? `${LABEL[line.mark](TAG[line.mark])} ` : '';
-  const message = line.mark ? LABEL[line.mark](line.message) : line.message;
+  // the gateway's text, as the machine logged it: through the output filter before any colour of ours
+  const text = untrusted(line.message);
+  const message = line.mark ? LABEL[line.mark](text) : text;
   return `${head ? `${head} ` : ''}${tag}${message}`;
 }
 

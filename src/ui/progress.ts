@@ -2,7 +2,7 @@
  * Progress for multi-step commands: an ora spinner per step with elapsed time on a terminal,
  * plain lines otherwise (CI, pipes), nothing on stdout in --json mode.
  */
-import { isJsonMode, out } from './output.js';
+import { isJsonMode, out, untrusted } from './output.js';
 import { redact } from './redact.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 
@@ -42,7 +42,9 @@ export class Progress {
     } else if (!isJsonMode()) {
       out.step(label);
     }
-    const update = (text: string) => {
+    // progress text is flyctl's or the machine's own line: through the output filter
+    const update = (raw: string) => {
+      const text = untrusted(raw);
       if (spinner) spinner.text = redact(`${label} — ${text}`);
       else out.verbose(`  ${text}`);
     };

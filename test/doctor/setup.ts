@@ -73,6 +73,8 @@ export interface DeployOptions {
   /** Deploy without the boot log lines (an empty log buffer). */
   noBootLogs?: boolean;
   env?: Record<string, string>;
+  /** Flags for `init --yes` (e.g. --runtime). */
+  initFlags?: string[];
 }
 
 const created: Fake[] = [];
@@ -81,7 +83,7 @@ export function cleanupAll(): void {
 }
 
 export async function deployed(opts: DeployOptions = {}): Promise<Deployment> {
-  const dir = await initProject();
+  const dir = await initProject(opts.initFlags ?? []);
   const fake = createFakeFly({ env: { ...(opts.noBootLogs ? {} : { FAKEFLY_BOOT_LOGS: '1' }), ...(opts.env ?? {}) } }) as Fake;
   created.push(fake);
   const fly = (args: string[], input?: string): string => {

@@ -3,6 +3,7 @@
  * the default target skips releases identical to the current one, and the release copies never
  * reach the image build context (the build inputs hash does not move when they appear).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ function machine(version: number, tag: string): Machine {
   return {
     id: 'm1',
     state: 'started',
-    image_ref: { registry: 'registry.fly.io', repository: 'test-claw', tag, digest: `sha256:${tag}` },
+    image_ref: { registry: 'registry.fly.io', repository: 'test-claw', tag, digest: `sha256:${createHash('sha256').update(tag).digest('hex')}` },
     config: { image: `registry.fly.io/test-claw:${tag}`, metadata: { fly_release_version: String(version) } },
   } as unknown as Machine;
 }

@@ -118,7 +118,8 @@ describe('clawdfly rollback', () => {
     expect(imageRef(p)).toEqual(v1.image);
     const deploys = p.since(mark).filter((i) => i.argv[0] === 'deploy');
     expect(deploys).toHaveLength(1);
-    expect(deploys[0]!.argv).toEqual(expect.arrayContaining(['--image', recorded[0]!.image]));
+    // by the digest the machine reported for that release, not by its (movable) tag
+    expect(deploys[0]!.argv).toEqual(expect.arrayContaining(['--image', `registry.fly.io/${APP}@${recorded[0]!.imageRef.split('@')[1]}`]));
     expect(read(p, 'Dockerfile')).toBe(v1.dockerfile);
     expect(read(p, 'clawdbot.json')).toBe(v1.config);
     expect(read(p, 'fly.toml')).toBe(v1.flyToml);

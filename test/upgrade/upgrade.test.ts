@@ -199,7 +199,7 @@ describe('clawdfly upgrade', () => {
     expect(back.code, back.stderr).toBe(0);
     const after = machine(p);
     expect(after.image_ref).toEqual(before.image);
-    expect(after.config.image).toBe(before.imageName);
+    expect(after.config.image).toBe(`registry.fly.io/${APP}@${(before.image as { digest: string }).digest}`); // the same image, deployed by its digest
     expect(after.config.init?.cmd).toEqual(before.cmd);
     expect(after.config.env?.['CLAWDBOT_STATE_DIR']).toBe('/data');
     expect(localFiles(p)['clawdbot.json']).toBe(before.files['clawdbot.json']);

@@ -9,7 +9,7 @@ import { formatBytes } from '../../backup/archive.js';
 import { snapshotVolume, takeBackup, type BackupProgress } from '../../backup/backup.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { pickMachine } from '../../operate/machine.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { relative } from 'node:path';
 import { quoteWord } from '../../fly/quote.js';
@@ -64,7 +64,7 @@ async function backup(opts: CommandContext<typeof backupSpec>['opts'], project: 
   }
   out.success(`${shown}: ${result.files} files, ${formatBytes(result.dataBytes)} → ${formatBytes(result.bytes)} in ${(result.durationMs / 1000).toFixed(1)} s, verified against its manifest`);
   out.info(`  left out: ${m.excluded.join(', ')}`);
-  if (m.skipped.length) out.warn(`not copied (a backup never follows links, and reads as the state dir's owner): ${m.skipped.slice(0, 5).map((s) => `${s.path} (${s.reason})`).join(', ')}${m.skipped.length > 5 ? ` and ${m.skipped.length - 5} more` : ''}`);
+  if (m.skipped.length) out.warn(`not copied (a backup never follows links, and reads as the state dir's owner): ${m.skipped.slice(0, 5).map((s) => `${untrusted(s.path)} (${untrusted(s.reason)})`).join(', ')}${m.skipped.length > 5 ? ` and ${m.skipped.length - 5} more` : ''}`);
   if (m.changedWhileRead.length) out.warn(`kept changing while read (copied as last read): ${m.changedWhileRead.slice(0, 5).join(', ')}`);
   if (result.snapshot) out.info(`  volume snapshot of ${result.snapshot.volume}: ${result.snapshot.id ? result.snapshot.id : 'scheduled (no id yet)'}${result.snapshot.status ? ` (${result.snapshot.status})` : ''}`);
   out.info(`  restore with: clawdfly restore ${quoteWord(shown)}`);

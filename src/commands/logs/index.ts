@@ -8,7 +8,7 @@ import type { logsSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { isAtOrAfter, markOf, parseSince, parseTextLine, renderLine, type Mark, type ShownLine } from '../../operate/logs.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 
 export async function run({ opts }: CommandContext<typeof logsSpec>): Promise<number> {
@@ -28,7 +28,7 @@ export async function run({ opts }: CommandContext<typeof logsSpec>): Promise<nu
       (text, stream) => {
         const line = parseTextLine(text);
         if (!line.timestamp && stream === 'stderr') {
-          out.warn(text);
+          out.warn(untrusted(text));
           return;
         }
         if (isAtOrAfter(line.timestamp, since)) out.info(renderLine(line));

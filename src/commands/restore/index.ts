@@ -19,7 +19,7 @@ import { appUrl } from '../../project/network.js';
 import { quoteWord } from '../../fly/quote.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { gatewayPortOf, pickMachine } from '../../operate/machine.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
 import { relative, resolve } from 'node:path';
@@ -115,10 +115,10 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
   }
   // Swapped: whatever comes now, the machine restarts on the restored state before the run ends.
   ctx.guard.beginCleanup();
-  if (swap.problems.length) out.warn(`after the swap, ${project.stateDir} differs from the archive (the gateway wrote in between): ${swap.problems.slice(0, 3).join('; ')}`);
-  if (swap.keptInPlace?.length) out.info(`  kept in place (no archive holds links or special files): ${swap.keptInPlace.join(', ')}`);
+  if (swap.problems.length) out.warn(`after the swap, ${project.stateDir} differs from the archive (the gateway wrote in between): ${swap.problems.slice(0, 3).map(untrusted).join('; ')}`);
+  if (swap.keptInPlace?.length) out.info(`  kept in place (no archive holds links or special files): ${swap.keptInPlace.map(untrusted).join(', ')}`);
   const previous = `${project.stateDir}/${swap.preRestore}`;
-  if (swap.leftAside?.length) out.warn(`not put back (the restored state has no folder for them): ${swap.leftAside.join(', ')}; they stay in ${previous}`);
+  if (swap.leftAside?.length) out.warn(`not put back (the restored state has no folder for them): ${swap.leftAside.map(untrusted).join(', ')}; they stay in ${previous}`);
 
   // 4. Restart on the restored state, and wait until the gateway listens.
   const since = Date.now();
@@ -196,7 +196,7 @@ function shown(file: string): string {
 function showChanges(stateDir: string, c: RestoreChanges, saved: string, unrestorable: { path: string; reason: string; target?: string }[]): void {
   out.info(`This restore changes ${stateDir}: ${c.replaced.length} replaced, ${c.removed.length} removed, ${c.added.length} added, ${c.unchanged} unchanged`);
   const list = (mark: string, paths: string[]) => {
-    for (const p of paths.slice(0, 15)) out.info(`  ${mark} ${p}`);
+    for (const p of paths.slice(0, 15)) out.info(`  ${mark} ${untrusted(p)}`); // names from the archive and the volume
     if (paths.length > 15) out.info(`  ${mark} … ${paths.length - 15} more`);
   };
   list('~', c.replaced);

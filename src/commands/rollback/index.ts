@@ -9,12 +9,13 @@ import type { CommandContext } from '../types.js';
 import type { rollbackSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import { quoteWord } from '../../fly/quote.js';
-import { currentAndPrevious, fileChanges, findRelease, readReleases, releaseConfigText, RELEASES_FILE, type FileChange, type ReleaseHistory, type ReleaseRecord } from '../../deploy/releases.js';
+import { currentAndPrevious, deployRefOf, fileChanges, releaseExposure, findRelease, readReleases, releaseConfigText, RELEASES_FILE, type FileChange, type ReleaseHistory, type ReleaseRecord } from '../../deploy/releases.js';
 import { imageRefOf } from '../../deploy/state.js';
 import { projectAsRuntime, rollbackToRelease } from '../../deploy/rollback.js';
 import { convergeInterruptedUpgrade } from '../../upgrade/converge.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { pickMachine } from '../../operate/machine.js';
+import type { Exposure } from '../../project/network.js';
 import type { Project } from '../../project/project.js';
 import { configsEquivalent, readRemoteConfig } from '../../remote/config-transfer.js';
 import { isJsonMode, out } from '../../ui/output.js';
@@ -90,7 +91,9 @@ export async function run({ opts }: CommandContext<typeof rollbackSpec>): Promis
   const pushConfig = targetConfig !== undefined && (remoteNow === undefined || !configsEquivalent(targetConfig, remoteNow));
   // Back across an upgrade: the old gateway's files it kept on the volume go back in place.
   const stateSnapshot = target.runtime !== project.runtime.id ? (current?.stateSnapshot ?? null) : null;
-  const plan = { stateSnapshot, app: project.app, machine: machine.id, from: { version: current?.version ?? null, imageRef: imageNow }, to: { version: target.version, imageRef: target.imageRef, image: target.image, runtime: target.runtime }, files: changes.map(({ path, change }) => ({ path, change })), pushConfig };
+  // The network mode is the project's as it is now, whatever the release's was.
+  const network = { mode: project.exposure, release: await releaseExposure(project, target) };
+  const plan = { network, stateSnapshot, app: project.app, machine: machine.id, from: { version: current?.version ?? null, imageRef: imageNow }, to: { version: target.version, imageRef: target.imageRef, image: target.image, deployRef: deployRefOf(target, project.app), runtime: target.runtime }, files: changes.map(({ path, change }) => ({ path, change })), pushConfig };
 
   if (dryRun || (!yes && !isJsonMode())) printPlan(project, then, plan, changes, dryRun);
   if (dryRun) {
@@ -123,23 +126,26 @@ interface RollbackPlan {
   app: string;
   machine: string;
   from: { version: string | null; imageRef: string };
-  to: { version: string; imageRef: string; image: string; runtime: string };
+  to: { version: string; imageRef: string; image: string; deployRef: string; runtime: string };
   pushConfig: boolean;
   stateSnapshot: string | null;
+  network: { mode: Exposure; release: Exposure };
 }
 
 function printPlan(project: Project, then: Project, plan: RollbackPlan, changes: FileChange[], dryRun: boolean): void {
   if (isJsonMode()) return;
   out.info(style.bold(`Rollback of ${plan.app} to release v${plan.to.version}${dryRun ? ' — dry run, nothing will be changed' : ''}:`));
   out.info(`  image   ${plan.from.imageRef || '?'}${plan.from.version ? ` (v${plan.from.version})` : ''}`);
-  out.info(`       →  ${plan.to.imageRef}  (fly deploy --image ${plan.to.image}; no rebuild)`);
+  out.info(`       →  ${plan.to.imageRef}  (fly deploy --image ${plan.to.deployRef}${plan.to.deployRef.includes('@sha256:') ? ', by its recorded digest' : ''}; no rebuild)`);
   out.info(`  runtime ${plan.to.runtime === project.runtime.id ? plan.to.runtime : `${project.runtime.id} → ${plan.to.runtime} (${project.runtime.env.gatewayToken} becomes ${then.runtime.env.gatewayToken} again in .clawdfly/secrets.env, same value)`}`);
+  out.info(`  network ${plan.network.mode}, kept${plan.network.release === plan.network.mode ? '' : ` (release v${plan.to.version} was made ${plan.network.release}; a rollback never changes the network mode${plan.network.mode === 'private' ? ': making it public again is clawdfly init --no-private, then clawdfly deploy' : ''})`}`);
   out.info(`  backup  ${project.stateDir} into .clawdfly/backups/ first`);
   out.info(`  config  ${plan.pushConfig ? `${then.remoteConfigPath} replaced by release v${plan.to.version}'s (previous kept as a .bak)` : `${then.remoteConfigPath} already matches`}`);
   if (plan.stateSnapshot) out.info(`  state   ${plan.stateSnapshot} (${then.runtime.productName}'s files as they were before the upgrade) back in ${project.stateDir}; ${project.runtime.productName}'s set aside, and removed once ${then.runtime.productName} is verified (the backup keeps them)`);
   if (!changes.length) out.info('  files   unchanged');
   for (const c of changes) {
-    out.info(`  file    ${c.change.padEnd(6)} ${c.path}`);
+    const mode = c.mode ? `  (mode ${c.mode.now !== undefined ? `${c.mode.now.toString(8)} → ` : ''}${c.mode.then.toString(8)})` : '';
+    out.info(`  file    ${c.change.padEnd(6)} ${c.path}${mode}`);
     const diff = unifiedDiff(c.now ?? '', c.then ?? '', { from: `${c.path} (now)`, to: `${c.path} (v${plan.to.version})` });
     for (const line of diff.split('\n').filter(Boolean).slice(0, 40)) out.info(style.dim(`          ${line}`));
   }

@@ -13,7 +13,7 @@ import { chooseMachine, describeExit, lastExit } from '../../operate/machine.js'
 import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 import { imageRefOf } from '../../deploy/state.js';
-import { currentAndPrevious, readReleases, type ReleaseRecord } from '../../deploy/releases.js';
+import { currentAndPrevious, readReleases, ReleasesRefusedError, type ReleaseRecord } from '../../deploy/releases.js';
 import { describeInterruptedUpgrade, readUpgradeJournal } from '../../upgrade/journal.js';
 
 export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<number> {
@@ -64,7 +64,11 @@ export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<
   out.info(style.bold(`${project.app}`) + style.dim(`  (Fly app status: ${report.appStatus ?? 'unknown'})`));
   row('URL', report.url + (project.exposure === 'private' ? style.dim('  (private network only: clawdfly open)') : ''));
   const network = report.network;
-  const networkText = `${network.actual}${network.actual === network.wanted ? '' : ` (the project says ${network.wanted}: clawdfly deploy)`}  ${describeIps([...addresses.public, ...addresses.flycast])}`;
+  // A private app whose files say public: a bare `clawdfly deploy` would publish it, so that is not what status suggests.
+  const mismatch = network.wanted === 'public' && network.actual === 'private'
+    ? ' (the project files say public: clawdfly deploy would give it public addresses; to keep it private: clawdfly init --private)'
+    : ` (the project says ${network.wanted}: clawdfly deploy)`;
+  const networkText = `${network.actual}${network.actual === network.wanted ? '' : mismatch}  ${describeIps([...addresses.public, ...addresses.flycast])}`;
   row('Network', network.actual === network.wanted ? networkText : style.warn(networkText));
   if (!machine) {
     row('Machine', style.warn('none — not deployed yet (clawdfly deploy)'));
@@ -109,12 +113,18 @@ function machineFacts(m: Machine) {
 async function interruptedUpgradeFacts(dir: string, app: string) {
   const journal = await readUpgradeJournal(dir, app);
   if (!journal) return undefined;
-  return { from: journal.from, to: journal.to, startedAt: journal.startedAt, stage: journal.stage, ...describeInterruptedUpgrade(journal, await readReleases(dir, app)) };
+  return { from: journal.from, to: journal.to, startedAt: journal.startedAt, stage: journal.stage, ...describeInterruptedUpgrade(journal, await readReleases(dir, app, { refused: 'drop' })) };
 }
 
 /** From .clawdfly/releases.json: the release the machine runs and the one `clawdfly rollback` goes to. */
 async function releaseFacts(dir: string, app: string, machine: Machine | undefined) {
-  const { current, previous } = currentAndPrevious(await readReleases(dir, app));
+  // status only reads: a refused record (a hand-edited file) is said, and left out of what is shown
+  const history = await readReleases(dir, app).catch(async (error: unknown) => {
+    if (!(error instanceof ReleasesRefusedError)) throw error;
+    out.warn(`${error.message.replace(/; nothing was deployed$/, '')}: left out (rollback refuses it)`);
+    return readReleases(dir, app, { refused: 'drop' });
+  });
+  const { current, previous } = currentAndPrevious(history);
   const brief = (r: ReleaseRecord) => ({ version: r.version, imageRef: r.imageRef, runtime: r.runtime, kind: r.kind, rolledBackTo: r.rolledBackTo ?? null, upgradedFrom: r.upgradedFrom ?? null, at: r.at });
   return {
     current: current ? { ...brief(current), running: machine ? imageRefOf(machine) === current.imageRef : false } : null,

@@ -147,11 +147,24 @@ function gatewayOfContext(workdir) {
   return 'clawdbot';
 }
 
-/** An image an earlier deploy pushed to registry.fly.io (any app of the org), 'missing' when pruned or never built. */
+/**
+ * An image an earlier deploy pushed to registry.fly.io (any app of the org), 'missing' when pruned or
+ * never built. A digest ref (`registry.fly.io/<app>@sha256:…`, a tag before the `@` allowed) names
+ * the pushed image with that digest in that repository: the same image, its image_ref unchanged
+ * (invented: the tag real Fly reports for a machine deployed by digest is not known), gone once the
+ * tag it was pushed under is pruned.
+ */
 function registryImage(s, ref) {
   if ((s.prunedImages || []).includes(ref)) return 'missing';
+  const byDigest = /^registry\.fly\.io\/([^:@]+)(?::[^@]*)?@(sha256:[0-9a-f]{64})$/.exec(ref);
   for (const app of Object.values(s.apps || {})) {
-    for (const rel of app.releases || []) if (rel.image?.ref === ref) return rel.image;
+    for (const rel of app.releases || []) {
+      if (rel.image?.ref === ref) return rel.image;
+      const pushed = rel.image?.image_ref;
+      if (byDigest && pushed?.registry === 'registry.fly.io' && pushed.repository === byDigest[1] && pushed.digest === byDigest[2]) {
+        return (s.prunedImages || []).includes(rel.image.ref) ? 'missing' : { ref, image_ref: pushed };
+      }
+    }
   }
   return ref.startsWith('registry.fly.io/') ? 'missing' : undefined;
 }
