@@ -13,6 +13,7 @@ import { configureOutput, isJsonMode, out } from './ui/output.js';
 import { redact } from './ui/redact.js';
 import { asInvoked, setInvocation } from './ui/invocation.js';
 import { clawdflyVersion } from './util/version.js';
+import { isDiskFull } from './util/fs.js';
 
 function toOption(spec: OptionSpec): Option {
   const option = new Option(spec.flags, spec.description);
@@ -100,6 +101,14 @@ function reportError(error: unknown): number {
       if (error.hint) process.stderr.write(redact(`  → ${asInvoked(error.hint)}\n`));
     }
     return error.exitCode;
+  }
+  if (isDiskFull(error)) {
+    // One line, whichever write hit it first: no stack trace for a full disk.
+    const path = (error as NodeJS.ErrnoException).path;
+    const message = `the local disk is full: ${path ? `${path} could not be written` : (error as Error).message}`;
+    if (isJsonMode()) out.json({ ok: false, error: { code: 'local-disk-full', message: redact(message) } });
+    else out.error(message);
+    return 1;
   }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   // --json promises one JSON document on stdout, failures included

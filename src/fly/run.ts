@@ -176,9 +176,14 @@ export class FlyctlRunner {
           this.calls.push({ argv, ms: Date.now() - started, exitCode });
           resolve({ argv, exitCode, stalled, sinkError, stdout: Buffer.concat(stdoutText).toString('utf8'), stderr: stderr.join('\n'), ms: Date.now() - started });
         };
-        // the file must hold every byte before anyone reads it
-        if (options.stdout && !options.stdout.writableFinished) options.stdout.once('finish', finish).once('error', finish);
-        else finish();
+        // The file must hold every byte before anyone reads it. A sink that already failed (a full
+        // disk) will never emit 'finish' or 'error' again: waiting for them left the promise unsettled.
+        const sink = options.stdout;
+        if (!sink || sinkError || sink.writableFinished || sink.destroyed || sink.errored) finish();
+        else sink.once('finish', finish).once('error', (error) => {
+          sinkError ??= error;
+          finish();
+        });
       });
     });
   }
