@@ -52,6 +52,14 @@ function addCommand(parent: Command, spec: CommandSpec): void {
   for (const option of spec.options ?? []) command.addOption(toOption(option));
   if (spec.examples?.length) command.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`);
   for (const sub of spec.subcommands ?? []) addCommand(command, sub);
+  if (!spec.load && spec.subcommands?.length) {
+    // `clawdfly config` alone is a usage error (exit 2), with the usage, not a help page that exits 0.
+    const names = spec.subcommands.map((s) => s.name);
+    command.action(() => {
+      command.outputHelp({ error: true });
+      throw new UsageError(`clawdfly ${spec.name} needs a subcommand: ${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names[names.length - 1]}`, `clawdfly ${spec.name} ${names[0]}  (or clawdfly ${spec.name} --help)`, 'missing-subcommand');
+    });
+  }
   const load = spec.load;
   if (load) {
     command.action(async (...received: unknown[]) => {
@@ -82,7 +90,34 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The signal that interrupted this run (Ctrl-C, SIGTERM), if any. */
+let interruptedBy: NodeJS.Signals | undefined;
+const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Ctrl-C ends the run with 130 (SIGTERM: 143) however far it got. With nobody else listening, it
+ * exits at once, as Node's default would (but with the shell's code, not a signal death). While a
+ * command listens itself (a flyctl child it waits for, a tunnel, a journal to settle), the signal
+ * is only recorded: whatever error the interrupted child then causes, the run still ends with 130.
+ */
+function exitWithTheShellCodeOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      interruptedBy ??= signal;
+      if (process.listenerCount(signal) === 1) {
+        process.stderr.write('\n');
+        process.exit(SIGNAL_EXIT_CODES[signal]);
+      }
+    });
+  }
+}
+
 function reportError(error: unknown): number {
+  if (interruptedBy) {
+    // the failure is the interruption's echo (flyctl killed mid-call), not news
+    out.warn(interruptedBy === 'SIGINT' ? 'interrupted (Ctrl-C)' : `interrupted (${interruptedBy})`);
+    return SIGNAL_EXIT_CODES[interruptedBy] ?? 1;
+  }
   if (error instanceof CommanderError) {
     // Help and version are "errors" to exitOverride; commander already printed them.
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
@@ -147,6 +182,7 @@ function applyColorChoice(argv: string[]): void {
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   endQuietlyWhenOutputCloses();
+  exitWithTheShellCodeOnSignals();
   applyColorChoice(argv);
   const program = buildProgram();
   try {
@@ -154,4 +190,5 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   } catch (error) {
     process.exitCode = reportError(error);
   }
+  if (interruptedBy && process.exitCode !== 0) process.exitCode = SIGNAL_EXIT_CODES[interruptedBy] ?? process.exitCode;
 }

@@ -89,7 +89,9 @@ export class FlyctlRunner {
       child.stdout?.on('data', forwarder());
       child.stderr?.on('data', forwarder());
     }
-    const result = await child;
+    // Ctrl-C ends flyctl too (its end is this run's end: see cli.ts), instead of leaving us waiting for it
+    const release = whileChildRuns(child as unknown as ChildProcess);
+    const result = await child.finally(release);
     const ms = Date.now() - started;
     const exitCode = typeof result.exitCode === 'number' ? result.exitCode : 1;
     const run: RunResult = {

@@ -139,13 +139,18 @@ describe('clawdfly ci token', () => {
     for (const call of p.since(mark)) expect(call.argv.join(' ')).not.toContain(token.slice(6, 40));
   }, 120_000);
 
-  it('without gh: creates no token and prints the pipe to run; --print is the one way to see the token', async () => {
+  it('without gh: creates no token, exits 1 and prints the pipe to run; --print is the one way to see the token', async () => {
     const p = await newProject();
     expect((await p.deploy(['--yes'])).code).toBe(0);
     const noGh = { ...p.env, PATH: (p.env['PATH'] ?? '').split(':').filter((d) => !existsSync(join(d, 'gh'))).join(':') };
     const r = await runCli(['ci', 'token', '--dir', p.dir], { env: noGh });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`flyctl tokens create deploy -a ${APP} -x 8760h | gh secret set FLY_API_TOKEN`);
+    // the secret was not stored: a script going on to `git push` must not think it was
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/gh \(the GitHub CLI\) is not on PATH/);
+    expect(r.stderr).toContain(`flyctl tokens create deploy -a ${APP} -x 8760h | gh secret set FLY_API_TOKEN`);
+    const json = await runCli(['ci', 'token', '--dir', p.dir, '--json'], { env: noGh });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'gh-missing' } });
     expect((p.fake.state() as unknown as { tokens?: unknown[] }).tokens ?? []).toHaveLength(0);
 
     const printed = await runCli(['ci', 'token', '--dir', p.dir, '--print'], { env: noGh });
