@@ -12,6 +12,7 @@ import { PROJECT_FILES } from './paths.js';
 import { renderTemplate, type TemplateValues } from '../util/template.js';
 import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
+import { CI_INSTALL_DIR } from './ci-install.js';
 import { baseImage, DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
 export const TEMPLATES_DIR = new URL('../../templates/', import.meta.url);
@@ -160,6 +161,7 @@ export function renderWorkflow(answers: Answers, layout: RepoLayout): string {
     branch: yamlQuote(layout.branch),
     workflowName: `Deploy ${answers.app} to Fly.io`,
     workingDirectory: yamlQuote(layout.workingDirectory),
+    ciInstallDir: CI_INSTALL_DIR,
     dirFlag: layout.workingDirectory === '.' ? '' : ` --dir ${layout.workingDirectory}`,
     secretComment: [
       `#   ${names.join(', ')}`,

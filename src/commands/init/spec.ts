@@ -30,6 +30,7 @@ export const initSpec = defineCommand({
     { flags: '--no-private', description: 'public again (https://<app>.fly.dev/); the next deploy allocates public addresses', hidden: true },
     { flags: '--github-actions', description: 'also write .github/workflows/deploy.yml: deploy on push, secrets from repository secrets' },
     { flags: '--no-github-actions', description: 'stop generating the workflow (the file is left as it is)', hidden: true },
+    { flags: '--clawdfly-spec <spec>', description: 'the published clawdfly the workflow installs when this one did not come from a registry: a version, a tarball URL#sha512-…, or github:owner/repo#<commit>' },
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
     { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')}, or a package name alone for its newest row (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },
