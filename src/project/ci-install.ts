@@ -45,7 +45,7 @@ interface Origin {
   packages: Record<string, LockNode>;
   key: string;
   /** Set when that entry is a registry (or any https) tarball with its integrity. */
-  published?: { resolved: string; integrity: string };
+  published?: { resolved?: string; integrity: string };
 }
 
 const PACKAGE_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -69,7 +69,8 @@ export function runningOrigin(packageRoot = PACKAGE_ROOT): Origin | undefined {
     const node = packages?.[key];
     if (!packages || !node || node.link) continue;
     const version = node.version ?? clawdflyVersion();
-    const published = key && /^https?:\/\//.test(node.resolved ?? '') && node.integrity ? { resolved: node.resolved!, integrity: node.integrity } : undefined;
+    // npm leaves `resolved` out of a registry package's entry at times (it then means the registry's own URL)
+    const published = key && node.integrity && (node.resolved === undefined || /^https?:\/\//.test(node.resolved)) ? { resolved: node.resolved, integrity: node.integrity } : undefined;
     return { version, packages, key, published };
   }
   return undefined;
@@ -177,7 +178,7 @@ export function ciInstallFiles(spec: string | undefined, origin = runningOrigin(
       code: 'ci-no-lock',
     });
   }
-  let source: { dependency: string; resolved: string; integrity?: string };
+  let source: { dependency: string; resolved?: string; integrity?: string };
   if (spec !== undefined) source = parseSpec(spec.trim(), version, viewRegistry);
   else if (origin.published) source = { dependency: version, ...origin.published };
   else {
@@ -189,7 +190,7 @@ export function ciInstallFiles(spec: string | undefined, origin = runningOrigin(
   }
   const own = withoutInstallFlags(origin.packages[origin.key]!);
   const { name: _name, devDependencies: _dev, license, bin, engines, dependencies, optionalDependencies, peerDependencies } = own as LockNode & { name?: string; devDependencies?: unknown };
-  const clawdfly: LockNode = { version, resolved: source.resolved, ...(source.integrity ? { integrity: source.integrity } : {}), license, dependencies, optionalDependencies, peerDependencies, bin, engines };
+  const clawdfly: LockNode = { version, ...(source.resolved ? { resolved: source.resolved } : {}), ...(source.integrity ? { integrity: source.integrity } : {}), license, dependencies, optionalDependencies, peerDependencies, bin, engines };
   for (const k of Object.keys(clawdfly)) if (clawdfly[k] === undefined) delete clawdfly[k];
   const packages: Record<string, LockNode> = {
     '': { name: 'clawdfly-ci', dependencies: { clawdfly: source.dependency } },
@@ -199,5 +200,5 @@ export function ciInstallFiles(spec: string | undefined, origin = runningOrigin(
   Object.assign(packages, closure(origin));
   const packageJson = `${JSON.stringify({ name: 'clawdfly-ci', private: true, description: 'The clawdfly the deploy workflow installs (npm ci checks every integrity in package-lock.json). Written by clawdfly init --github-actions.', dependencies: { clawdfly: source.dependency } }, null, 2)}\n`;
   const lock = `${JSON.stringify({ name: 'clawdfly-ci', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`;
-  return { packageJson, lock, pinned: source.integrity ? `clawdfly ${version} (${source.resolved}, ${source.integrity.slice(0, 19)}…)` : `clawdfly ${version} (${source.resolved})` };
+  return { packageJson, lock, pinned: `clawdfly ${version} (${[source.resolved ?? 'the registry', source.integrity?.slice(0, 19)].filter(Boolean).join(', ')})` };
 }
