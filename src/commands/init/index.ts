@@ -80,7 +80,8 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
 
   await mkdir(dir, { recursive: true });
   await applyFiles(dir, planned, keep);
-  await writeFileAtomic(join(dir, PROJECT_FILES.answers), JSON.stringify(answers, null, 2) + '\n');
+  // What the project really is: a kept fly.toml's region, size and port, not this run's unapplied answers
+  await writeFileAtomic(join(dir, PROJECT_FILES.answers), JSON.stringify(effective, null, 2) + '\n');
   await writeFileAtomic(join(dir, PROJECT_FILES.written), JSON.stringify(writtenHashesAfter(planned, keep, written), null, 2) + '\n');
   await writeSecrets(dir, secrets);
 
@@ -99,7 +100,7 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
   for (const file of planned) out.info(`  ${keep.has(file.path) ? style.warn('kept     ') : STATUS_LABEL[file.status]} ${file.path}`);
   out.info(`  ${style.ok('write    ')} ${PROJECT_FILES.secrets} ${style.dim(`(0600, git-ignored: ${Object.keys(secrets).join(', ')})`)}`);
   out.line();
-  out.success(`Project ready for ${style.bold(answers.app)} in ${answers.region}.`);
+  out.success(`Project ready for ${style.bold(answers.app)} in ${effective.region}.`);
   out.info(`Next: ${style.cmd('clawdfly deploy')}`);
   if (answers.network === 'private') out.info(`      private: no public address; ${style.cmd('npx clawdfly open')} opens it through a tunnel`);
   if (answers.ci === 'github-actions') out.info(`      then ${style.cmd('clawdfly ci token')} stores FLY_API_TOKEN in the repository, and each push deploys`);
