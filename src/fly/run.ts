@@ -181,7 +181,9 @@ export class FlyctlRunner {
         // The file must hold every byte before anyone reads it. A sink that already failed (a full
         // disk) will never emit 'finish' or 'error' again: waiting for them left the promise unsettled.
         const sink = options.stdout;
-        if (!sink || sinkError || sink.writableFinished || sink.destroyed || sink.errored) finish();
+        // `errored` is set at once, its 'error' event only on the next tick: take it from there.
+        if (sink?.errored) sinkError ??= sink.errored;
+        if (!sink || sinkError || sink.writableFinished || sink.destroyed) finish();
         else sink.once('finish', finish).once('error', (error) => {
           sinkError ??= error;
           finish();
