@@ -14,6 +14,7 @@ import { redact } from './ui/redact.js';
 import { asInvoked, setInvocation } from './ui/invocation.js';
 import { clawdflyVersion } from './util/version.js';
 import { chooseLocale } from './i18n/locale.js';
+import { isDiskFull } from './util/fs.js';
 
 function toOption(spec: OptionSpec): Option {
   const option = new Option(spec.flags, spec.description);
@@ -55,6 +56,14 @@ function addCommand(parent: Command, spec: CommandSpec): void {
   for (const option of spec.options ?? []) command.addOption(toOption(option));
   if (spec.examples?.length) command.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`);
   for (const sub of spec.subcommands ?? []) addCommand(command, sub);
+  if (!spec.load && spec.subcommands?.length) {
+    // `clawdfly config` alone is a usage error (exit 2), with the usage, not a help page that exits 0.
+    const names = spec.subcommands.map((s) => s.name);
+    command.action(() => {
+      command.outputHelp({ error: true });
+      throw new UsageError(`clawdfly ${spec.name} needs a subcommand: ${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names[names.length - 1]}`, `clawdfly ${spec.name} ${names[0]}  (or clawdfly ${spec.name} --help)`, 'missing-subcommand');
+    });
+  }
   const load = spec.load;
   if (load) {
     command.action(async (...received: unknown[]) => {
@@ -89,7 +98,35 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The signal that interrupted this run (Ctrl-C, SIGTERM), if any. */
+let interruptedBy: NodeJS.Signals | undefined;
+const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Ctrl-C ends the run with 130 (SIGTERM: 143) however far it got. With nobody else listening, it
+ * exits at once, as Node's default would (but with the shell's code, not a signal death). While a
+ * command listens itself (a flyctl child it waits for, a tunnel, a journal to settle), the signal
+ * is only recorded: whatever error the interrupted child then causes, the run still ends with 130.
+ */
+function exitWithTheShellCodeOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      interruptedBy ??= signal;
+      if (process.listenerCount(signal) === 1) {
+        process.stderr.write('\n');
+        process.exit(SIGNAL_EXIT_CODES[signal]);
+      }
+    });
+  }
+}
+
 function reportError(error: unknown): number {
+  // A command that was interrupted says itself what state things are in (exit 130, an InterruptedError);
+  // any other failure after a signal is the interruption's echo (flyctl killed mid-call), not news.
+  if (interruptedBy && !(isClawdflyError(error) && error.exitCode === 130)) {
+    out.warn(interruptedBy === 'SIGINT' ? 'interrupted (Ctrl-C)' : `interrupted (${interruptedBy})`);
+    return SIGNAL_EXIT_CODES[interruptedBy] ?? 1;
+  }
   if (error instanceof CommanderError) {
     // Help and version are "errors" to exitOverride; commander already printed them.
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
@@ -108,6 +145,14 @@ function reportError(error: unknown): number {
       if (error.hint) stderrStream().write(redact(`  → ${asInvoked(error.hint)}\n`));
     }
     return error.exitCode;
+  }
+  if (isDiskFull(error)) {
+    // One line, whichever write hit it first: no stack trace for a full disk.
+    const path = (error as NodeJS.ErrnoException).path;
+    const message = `the local disk is full: ${path ? `${path} could not be written` : (error as Error).message}`;
+    if (isJsonMode()) out.json({ ok: false, error: { code: 'local-disk-full', message: redact(message) } });
+    else out.error(message);
+    return 1;
   }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   // --json promises one JSON document on stdout, failures included
@@ -169,5 +214,8 @@ export async function runCli(argv: string[], io?: OutputStreams): Promise<number
 /** The program: bin/clawdfly.js. */
 export async function main(argv: string[] = process.argv): Promise<void> {
   endQuietlyWhenOutputCloses();
-  process.exitCode = await runCli(argv.slice(2));
+  exitWithTheShellCodeOnSignals();
+  const code = await runCli(argv.slice(2));
+  // However far an interrupted run got, it ends with the shell's code for the signal.
+  process.exitCode = interruptedBy && code !== 0 ? (SIGNAL_EXIT_CODES[interruptedBy] ?? code) : code;
 }

@@ -113,6 +113,10 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     await progress.run('deploy', `fly deploy (${input.localOnly ? 'local' : 'remote'} build; ${deploy.reason})`, (update) =>
       fly.deploy({ cwd: project.dir, config: 'fly.toml', localOnly: input.localOnly, noPublicIps: project.exposure === 'private', onLine: (line) => update(redact(line).slice(0, 120)) }),
     );
+    // The image is on the machine now: a run interrupted from here on must not build it again.
+    // Which machine and image ref it is, the verifier fills in once it sees the machine.
+    state.deploy = { inputsHash: plan.inputsHash, secretsHash: plan.secretsHash, machineId: '', imageRef: '', at: new Date().toISOString() };
+    await writeDeployState(project.dir, state);
     mutations.push('deploy');
   } else {
     progress.skip('deploy', 'deploy', deploy.reason);

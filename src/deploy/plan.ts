@@ -162,7 +162,8 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   else if (record.inputsHash !== inputsHash) deployReason = `build inputs changed (Dockerfile, ${PROJECT_FILES.runtimeDir}/, fly.toml)`;
   else if (toSet.length > 0 || record.secretsHash !== secretsHash) deployReason = 'secrets changed';
   else if (staged.length > 0) deployReason = `staged secrets not applied yet (${staged.join(', ')})`;
-  else if (record.machineId !== machine.id || record.imageRef !== imageRefOf(machine)) deployReason = 'the machine runs another image than clawdfly deployed';
+  // an empty machine id: `fly deploy` finished and the run was interrupted before it saw the machine
+  else if (record.machineId !== '' && (record.machineId !== machine.id || record.imageRef !== imageRefOf(machine))) deployReason = 'the machine runs another image than clawdfly deployed';
   steps.push(
     deployReason
       ? { id: 'deploy', action: 'deploy', reason: deployReason, argv: [fly.deployArgv({ config: PROJECT_FILES.flyToml, localOnly: opts.localOnly, noPublicIps: project.exposure === 'private' })], cwd: project.dir }

@@ -135,7 +135,13 @@ export function localPreflight(project: Project, opts: { localOnly?: boolean; se
   const tokenName = project.runtime.env.gatewayToken;
   // From the environment (CI), a token already on Fly is kept: the plan checks that it is there.
   if (!secrets[tokenName] && !secretsFromEnv) {
-    problem(`${tokenName} is missing from ${PROJECT_FILES.secrets}: the gateway refuses to bind beyond loopback without it`, 'clawdfly init  (generates one and keeps your other answers)', 'no-gateway-token');
+    // Never `clawdfly init` here: in a clone of a deployed project it would mint a new token, and the
+    // next deploy would silently rotate the live one (every paired browser logged out).
+    problem(
+      `${tokenName} is missing from ${PROJECT_FILES.secrets}: the gateway refuses to bind beyond loopback without it`,
+      `copy ${PROJECT_FILES.secrets} from the computer that deployed (git ignores it, so a clone has none); or keep the token already on Fly: clawdfly deploy --secrets-from-env; or replace it on purpose: clawdfly token --rotate`,
+      'no-gateway-token',
+    );
   }
 
   // A value flyctl's import parser would change is refused here, not discovered on Fly.

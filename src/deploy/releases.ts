@@ -277,7 +277,7 @@ export async function recordRelease(
   for (const file of Object.keys(files)) {
     const target = copyPathOf(copyDir, file);
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-    await writeFile(target, await readFile(join(project.dir, file)), { mode: 0o600 });
+    await writeFileAtomic(target, await readFile(join(project.dir, file)), 0o600);
     await chmod(target, 0o600);
   }
   const record: ReleaseRecord = {

@@ -24,8 +24,9 @@ export interface DeployRecord {
   inputsHash: string;
   /** Hash of the secret value hashes the deploy applied. */
   secretsHash: string;
+  /** Empty while `fly deploy` has finished but its machine was not seen yet (an interrupted run). */
   machineId: string;
-  /** `repository:tag@digest` of the machine's image right after the deploy. */
+  /** `repository:tag@digest` of the machine's image right after the deploy ('' until seen, as machineId). */
   imageRef: string;
   releaseVersion?: string;
   at: string;

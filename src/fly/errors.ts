@@ -20,7 +20,10 @@ export class FlyctlMissingError extends FlyError {}
 export class FlyctlTooOldError extends FlyError {}
 export class FlyAuthError extends FlyError {}
 export class FlyAppNotFoundError extends FlyError {}
-export class FlyNameTakenError extends FlyError {}
+/** A taken app name is refused input (exit 2): nothing was created, and another name fixes it. */
+export class FlyNameTakenError extends FlyError {
+  override readonly exitCode = 2 as const;
+}
 export class FlyRegionError extends FlyError {}
 export class FlyVolumeError extends FlyError {}
 export class FlyMemoryError extends FlyError {}

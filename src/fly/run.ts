@@ -94,6 +94,8 @@ export class FlyctlRunner {
       env: flyctlEnv(),
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       killAfterMs: SIGNAL_ESCALATION_MS,
+      // Ctrl-C ends flyctl too (its end is this run's end: see cli.ts), instead of leaving us waiting for it
+      whileRunning: (child) => whileChildRuns(child),
       onData: onLine
         ? (chunk, stream) => {
             const lines = (pending[stream] + chunk.toString()).split(/\r?\n/);
@@ -204,9 +206,16 @@ export class FlyctlRunner {
           this.calls.push({ argv, ms: Date.now() - started, exitCode });
           resolve({ argv, exitCode, stalled, sinkError, stdout: Buffer.concat(stdoutText).toString('utf8'), stderr: stderr.join('\n'), ms: Date.now() - started });
         };
-        // the file must hold every byte before anyone reads it
-        if (options.stdout && !options.stdout.writableFinished) options.stdout.once('finish', finish).once('error', finish);
-        else finish();
+        // The file must hold every byte before anyone reads it. A sink that already failed (a full
+        // disk) will never emit 'finish' or 'error' again: waiting for them left the promise unsettled.
+        const sink = options.stdout;
+        // `errored` is set at once, its 'error' event only on the next tick: take it from there.
+        if (sink?.errored) sinkError ??= sink.errored;
+        if (!sink || sinkError || sink.writableFinished || sink.destroyed) finish();
+        else sink.once('finish', finish).once('error', (error) => {
+          sinkError ??= error;
+          finish();
+        });
       });
     });
   }

@@ -4,6 +4,7 @@
  */
 import { FlyClient } from '../fly/client.js';
 import { loadProject, type Project } from '../project/project.js';
+import { ClawdflyError } from '../errors.js';
 
 export interface OperateOptions {
   dir?: string;
@@ -25,4 +26,20 @@ export async function openProject(opts: OperateOptions): Promise<Project> {
 
 export function flyFor(project: Project, opts: OperateOptions): FlyClient {
   return new FlyClient({ app: project.app, flyctl: operateOptions(opts).flyctl });
+}
+
+/**
+ * An app named with `--app` that is not fly.toml's: a "not deployed" or "no such app" error must not
+ * send the user to `clawdfly deploy`, which deploys fly.toml's app, not the one they named.
+ */
+export function notThisProjectsApp(error: unknown, project: Project): unknown {
+  const tomlApp = project.fly.app;
+  if (!(error instanceof ClawdflyError) || !tomlApp || tomlApp === project.app) return error;
+  if (!['not-deployed', 'app-not-found'].includes(error.code)) return error;
+  return new ClawdflyError(error.message, {
+    hint: `check the name with: fly apps list  (${project.app} is not this project's app: clawdfly deploy would deploy ${tomlApp}, from fly.toml)`,
+    code: error.code,
+    exitCode: error.exitCode,
+    evidence: error.evidence,
+  });
 }

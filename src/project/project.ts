@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../errors.js';
+import { ClawdflyError, UsageError } from '../errors.js';
 import { PROJECT_FILES } from './paths.js';
 import { flyTomlFacts, type FlyTomlFacts } from './render.js';
 import type { Answers } from './answers.js';
@@ -48,7 +48,17 @@ export async function loadProject(dirOption: string | undefined, opts: { app?: s
   try {
     fly = flyTomlFacts(flyTomlText);
   } catch (error) {
-    throw new UsageError(`fly.toml is not valid TOML: ${(error as Error).message.split('\n')[0]}`, `fix ${join(dir, PROJECT_FILES.flyToml)}`, 'bad-fly-toml');
+    // smol-toml's TomlError knows where: say the line (and show it), as `config validate` does for JSON
+    const { line, column } = error as { line?: number; column?: number };
+    const cause = (error as Error).message.split('\n')[0]!.replace(/^Invalid TOML document:\s*/, '');
+    const at = line ? ` at line ${line}${column ? `, column ${column}` : ''}` : '';
+    const shown = line ? flyTomlText.split('\n')[line - 1] : undefined;
+    throw new ClawdflyError(`fly.toml is not valid TOML${at}: ${cause}`, {
+      hint: `fix ${join(dir, PROJECT_FILES.flyToml)}${line ? `:${line}` : ''}`,
+      code: 'bad-fly-toml',
+      exitCode: 2,
+      evidence: shown !== undefined ? [`${line} | ${shown.slice(0, 200)}`] : [],
+    });
   }
   const answers = await readAnswers(dir);
   const runtime = findRuntime(answers?.runtime ?? DEFAULT_RUNTIME_ID) ?? findRuntime(DEFAULT_RUNTIME_ID)!;

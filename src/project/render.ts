@@ -13,6 +13,7 @@ import { renderTemplate, type TemplateValues } from '../util/template.js';
 import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
 import { assetPath } from '../util/assets.js';
+import { CI_INSTALL_DIR } from './ci-install.js';
 import { baseImage, DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
 export function readTemplate(name: string): string {
@@ -159,6 +160,7 @@ export function renderWorkflow(answers: Answers, layout: RepoLayout): string {
     branch: yamlQuote(layout.branch),
     workflowName: `Deploy ${answers.app} to Fly.io`,
     workingDirectory: yamlQuote(layout.workingDirectory),
+    ciInstallDir: CI_INSTALL_DIR,
     dirFlag: layout.workingDirectory === '.' ? '' : ` --dir ${layout.workingDirectory}`,
     secretComment: [
       `#   ${names.join(', ')}`,

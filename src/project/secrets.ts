@@ -4,9 +4,10 @@
  * back exactly (flyctl strips an unquoted `#…` as a comment).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PROJECT_FILES } from './paths.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { registerSecrets } from '../ui/redact.js';
 import { ClawdflyError, UsageError } from '../errors.js';
 
@@ -107,12 +108,7 @@ export async function readSecrets(dir: string): Promise<Secrets> {
 
 /** Written atomically with mode 0600 from the first byte. */
 export async function writeSecrets(dir: string, secrets: Secrets): Promise<void> {
-  const path = join(dir, PROJECT_FILES.secrets);
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, formatSecretsEnv(secrets), { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  await writeFileAtomic(join(dir, PROJECT_FILES.secrets), formatSecretsEnv(secrets), 0o600);
 }
 
 /**

@@ -49,6 +49,8 @@ export interface CollectOptions {
   killAfterMs?: number;
   /** Each chunk of output as it arrives (progress); the text is collected either way. */
   onData?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  /** Called with the child once it is started (e.g. to forward Ctrl-C to it); its result runs when the child is gone. */
+  whileRunning?: (child: ChildProcess) => () => void;
 }
 
 export interface Collected {
@@ -78,6 +80,7 @@ export function collectProcess(file: string, args: readonly string[], opts: Coll
   return new Promise((resolve) => {
     const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     running.add(child);
+    const release = opts.whileRunning?.(child);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let timedOut = false;
@@ -109,6 +112,7 @@ export function collectProcess(file: string, args: readonly string[], opts: Coll
     child.on('close', (code, signal) => {
       timers.forEach(clearTimeout);
       running.delete(child);
+      release?.();
       resolve({ code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), timedOut, startError });
     });
   });

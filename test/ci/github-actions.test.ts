@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ALL_OUTPUT, APP, newProject, stopAppServer } from '../deploy/setup.js';
 import { projectSecrets, runCli, tempDir, TEST_SECRETS } from '../helpers/cli.js';
+import { ciSpecFlags } from '../helpers/clawdfly-pack.js';
 import { useInProcessCli } from '../helpers/cli.js';
 
 // clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
@@ -33,14 +34,16 @@ function validate(file: string): [number, string] {
 
 describe('init --github-actions', () => {
   it('writes a workflow the schema accepts: push to the branch + by hand, one deploy at a time, secrets by name only', async () => {
-    const p = await newProject({ initFlags: ['--github-actions', '--discord'], initEnv: { DISCORD_BOT_TOKEN: TEST_SECRETS.DISCORD_BOT_TOKEN } });
+    const p = await newProject({ initFlags: ['--github-actions', ...ciSpecFlags(), '--discord'], initEnv: { DISCORD_BOT_TOKEN: TEST_SECRETS.DISCORD_BOT_TOKEN } });
     const file = join(p.dir, '.github', 'workflows', 'deploy.yml');
     const text = readFileSync(file, 'utf8');
     expect(validate(file)).toEqual([0, '']);
     expect(text).toMatch(/on:\n {2}push:\n {4}branches: \[main\]\n {2}workflow_dispatch:/);
     expect(text).toMatch(/concurrency:\n {2}group: clawdfly-deploy-test-claw\n {2}cancel-in-progress: false/);
     expect(text).toContain('uses: superfly/flyctl-actions/setup-flyctl@');
-    expect(text).toMatch(/run: npx --yes clawdfly@\S+ deploy --yes --json --secrets-from-env/);
+    // the clawdfly that wrote it, from .github/clawdfly/package-lock.json (test/ci/install-step.test.ts runs that step)
+    expect(text).toContain('working-directory: .github/clawdfly\n        run: npm ci --no-audit --no-fund');
+    expect(text).toContain('run: \'"$GITHUB_WORKSPACE/.github/clawdfly/node_modules/.bin/clawdfly" deploy --yes --json --secrets-from-env\'');
     expect(text).toContain('FLY_API_TOKEN: ${{ secrets.FLY_API_TOKEN }}');
     for (const name of ['CLAWDBOT_GATEWAY_TOKEN', 'ANTHROPIC_API_KEY', 'DISCORD_BOT_TOKEN']) expect(text).toContain(`${name}: \${{ secrets.${name} }}`);
     for (const value of projectSecrets(p.dir)) expect(text).not.toContain(value);
@@ -61,11 +64,12 @@ describe('init --github-actions', () => {
     mkdirSync(join(repo, '.git'));
     writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/trunk\n');
     const dir = join(repo, 'infra', 'gateway');
-    const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--github-actions'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
+    const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--github-actions', ...ciSpecFlags()], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
     expect(r.code, r.stderr).toBe(0);
     const file = join(repo, '.github', 'workflows', 'deploy.yml');
     expect(existsSync(file)).toBe(true);
     expect(existsSync(join(dir, '.github'))).toBe(false);
+    expect(existsSync(join(repo, '.github', 'clawdfly', 'package-lock.json'))).toBe(true);
     const text = readFileSync(file, 'utf8');
     expect(validate(file)).toEqual([0, '']);
     expect(text).toContain('branches: [trunk]');
@@ -143,13 +147,18 @@ describe('clawdfly ci token', () => {
     for (const call of p.since(mark)) expect(call.argv.join(' ')).not.toContain(token.slice(6, 40));
   }, 120_000);
 
-  it('without gh: creates no token and prints the pipe to run; --print is the one way to see the token', async () => {
+  it('without gh: creates no token, exits 1 and prints the pipe to run; --print is the one way to see the token', async () => {
     const p = await newProject();
     expect((await p.deploy(['--yes'])).code).toBe(0);
     const noGh = { ...p.env, PATH: (p.env['PATH'] ?? '').split(':').filter((d) => !existsSync(join(d, 'gh'))).join(':') };
     const r = await runCli(['ci', 'token', '--dir', p.dir], { env: noGh });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`flyctl tokens create deploy -a ${APP} -x 8760h | gh secret set FLY_API_TOKEN`);
+    // the secret was not stored: a script going on to `git push` must not think it was
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/gh \(the GitHub CLI\) is not on PATH/);
+    expect(r.stderr).toContain(`flyctl tokens create deploy -a ${APP} -x 8760h | gh secret set FLY_API_TOKEN`);
+    const json = await runCli(['ci', 'token', '--dir', p.dir, '--json'], { env: noGh });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'gh-missing' } });
     expect((p.fake.state() as unknown as { tokens?: unknown[] }).tokens ?? []).toHaveLength(0);
 
     const printed = await runCli(['ci', 'token', '--dir', p.dir, '--print'], { env: noGh });

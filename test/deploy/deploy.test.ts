@@ -267,10 +267,10 @@ describe('clawdfly deploy: refusals before any change', () => {
     expect(p.fake.invocations()).toEqual([]);
   }, MIN);
 
-  it('the app name is taken: a clear message with another name, and nothing else is created', async () => {
+  it('the app name is taken: refused input (exit 2), a clear message with another name, and nothing else is created', async () => {
     const p = await newProject({ fakeEnv: { FAKEFLY_TAKEN_NAMES: APP } });
     const result = await p.deploy(['--yes']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain(`the app name "${APP}" is taken`);
     expect(result.stderr).toMatch(/clawdfly init --dir \S+ --app test-claw-\w+/);
     expect(mutations(p.fake.invocations()).map((m) => m.split(' ').slice(0, 2).join(' '))).toEqual(['apps create']);

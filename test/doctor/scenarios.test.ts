@@ -100,6 +100,21 @@ describe('doctor scenarios (flyctl double)', () => {
     expect(d.flyToml()).toContain('NODE_OPTIONS = "--max-old-space-size=3072"');
   }, T);
 
+  it('memory: an OOM at 1024 MB on a machine whose fly.toml says 2048 MB steps to 2048 (the README rule: the memory it ran out at), not 4096', async () => {
+    const d = await deployed();
+    d.fly(['machine', 'update', d.machineId, '--vm-memory', '1024', '-y', '-a', APP]);
+    d.fake.addExitEvent(APP, d.machineId, { exit_code: 137, oom_killed: true });
+    const r = await d.doctor();
+    expect(failing(r.json)).toEqual(['memory']);
+    const memory = check(r.json, 'memory');
+    expect(memory.summary).toMatch(/→ 2048 MB \(≈ \$\d+\.\d\d\/month\)/);
+    expect(memory.fix).toContain(`fly machine update ${d.machineId} --vm-memory 2048`);
+    expect(memory.fix).not.toContain('4096');
+    await fixAndRecheck(d, 'memory');
+    expect(d.machine().config.guest!.memory_mb).toBe(2048);
+    expect(d.flyToml()).toContain('memory = "2048mb"');
+  }, T);
+
   it('memory: an OOM at the most a VM size holds moves to the next size', async () => {
     const d = await deployed({ flyToml: (t) => t.replace('memory = "2048mb"', 'memory = "4096mb"').replace('--max-old-space-size=1536', '--max-old-space-size=3072') });
     d.fake.addExitEvent(APP, d.machineId, { exit_code: 137, oom_killed: true });

@@ -43,6 +43,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Run as `npx clawdfly …` does (npm_command=exec). */
   viaNpx?: boolean;
+  /** Another clawdfly's bin (one npm installed), instead of this checkout's. */
+  bin?: string;
 }
 
 /** Secret values of a project dir (its .clawdfly/secrets.env), if any. */
@@ -121,7 +123,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   const started = Date.now();
   const env = cliEnv(opts);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

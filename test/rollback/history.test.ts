@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initProject, runCli, tempDir, TEST_SECRETS } from '../helpers/cli.js';
+import { ciSpecFlags } from '../helpers/clawdfly-pack.js';
 import { loadProject } from '../../src/project/project.js';
 import { buildInputsHash } from '../../src/deploy/state.js';
 import { currentAndPrevious, fileChanges, KEEP_RELEASES, readReleases, recordRelease, restoreFiles } from '../../src/deploy/releases.js';
@@ -77,7 +78,7 @@ describe('release history', () => {
     mkdirSync(join(repo, '.git'));
     writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n');
     const dir = join(repo, 'infra', 'gateway');
-    const init = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--github-actions'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
+    const init = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--github-actions', ...ciSpecFlags()], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
     expect(init.code, init.stderr).toBe(0);
     const workflow = join(repo, '.github', 'workflows', 'deploy.yml');
     const original = readFileSync(workflow, 'utf8');

@@ -10,6 +10,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { ciSpecFlags } from '../helpers/clawdfly-pack.js';
 import { ALL_OUTPUT, APP, allSecretValues, mutations, newProject, type Project } from '../deploy/setup.js';
 import { stopAppServer } from '../deploy/setup.js';
 import { useInProcessCli } from '../helpers/cli.js';
@@ -81,7 +82,7 @@ async function deployedClawdbot(initFlags: string[] = []): Promise<Project> {
 describe('clawdfly upgrade', () => {
   it('clawdbot → openclaw: new image running openclaw, /data intact, config under its new name; rollback restores the exact image and command', async () => {
     // with a CI workflow: it names the gateway token's secret, so it changes with the runtime and comes back on rollback
-    const p = await deployedClawdbot(['--github-actions']);
+    const p = await deployedClawdbot(['--github-actions', ...ciSpecFlags()]);
     const workflow = '.github/workflows/deploy.yml';
     const before = { image: machine(p).image_ref, imageName: machine(p).config.image, cmd: machine(p).config.init?.cmd, files: localFiles(p), remote: p.remoteConfig()!, workflow: read(p, workflow) };
     expect(before.workflow).toContain('CLAWDBOT_GATEWAY_TOKEN: ${{ secrets.CLAWDBOT_GATEWAY_TOKEN }}');

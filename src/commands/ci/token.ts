@@ -43,16 +43,12 @@ export async function run({ opts }: CommandContext<typeof ciTokenSpec>): Promise
 
   if (!gh) {
     // Creating a token with nowhere safe to put it would only leave a live credential behind.
+    // Exit 1: the secret was not stored, and a script that goes on to push must not think it was.
     const pipe = `${joinShellWords(flyctlWords)} | ${joinShellWords(['gh', ...ghArgs])}`;
-    if (isJsonMode()) {
-      out.json({ ok: true, stored: false, reason: 'gh is not installed', command: pipe });
-      return 0;
-    }
-    out.warn('gh (the GitHub CLI) is not on PATH, so no token was created.');
-    out.info(`Install gh (https://cli.github.com) and run ${style.cmd('clawdfly ci token')} again, or run this yourself:`);
-    out.info(`  ${style.cmd(pipe)}`);
-    out.info(style.dim(`(or: clawdfly ci token --print, and paste it into Settings → Secrets and variables → Actions → ${CI_TOKEN_SECRET})`));
-    return 0;
+    throw new ClawdflyError('gh (the GitHub CLI) is not on PATH, so no token was created and FLY_API_TOKEN was not set', {
+      hint: `install gh (https://cli.github.com) and run clawdfly ci token again, or run the pipe yourself: ${pipe}  (or clawdfly ci token --print, and paste it into Settings → Secrets and variables → Actions → ${CI_TOKEN_SECRET})`,
+      code: 'gh-missing',
+    });
   }
 
   await fly.ensureVersion();

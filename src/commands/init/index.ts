@@ -4,6 +4,7 @@
  * the user edited are decided (or refused) before anything is written.
  */
 import { redact } from '../../ui/redact.js';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandOptions } from '../types.js';
@@ -12,12 +13,13 @@ import { UsageError } from '../../errors.js';
 import { collectAnswers, collectSecrets, costLine, providersWithKeys } from './collect.js';
 import { readAnswers } from '../../project/project.js';
 import { generateGatewayToken, parseSecretsInput, readSecrets, writeSecrets } from '../../project/secrets.js';
-import { flyTomlFacts, renderProject } from '../../project/render.js';
+import { flyTomlFacts, renderProject, type ProjectFile, type RepoLayout } from '../../project/render.js';
 import type { Answers } from '../../project/answers.js';
 import { applyFiles, planFiles, readWrittenHashes, writtenHashesAfter, type PlannedFile } from '../../project/file-plan.js';
 import { PROJECT_FILES } from '../../project/paths.js';
 import { appUrl } from '../../project/network.js';
 import { repoLayout } from '../../project/repo-layout.js';
+import { CI_INSTALL_DIR, ciInstallFiles, runningOrigin } from '../../project/ci-install.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { readStdinText } from '../../util/stdin.js';
 import { canPrompt, prompts } from '../../ui/prompt.js';
@@ -59,7 +61,8 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
   warnings.push(...secretResult.warnings);
 
   const written = await readWrittenHashes(dir, PROJECT_FILES.written);
-  const planned = await planFiles(dir, renderProject(answers, repoLayout(dir)), written);
+  const layout = repoLayout(dir);
+  const planned = await planFiles(dir, [...renderProject(answers, layout), ...ciInstallPlan(dir, answers, layout, opts.clawdflySpec)], written);
   const keep = await decideConflicts(planned, opts, ask);
 
   const effective = answersInKeptFlyToml(planned, keep, answers, warnings);
@@ -78,7 +81,8 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
 
   await mkdir(dir, { recursive: true });
   await applyFiles(dir, planned, keep);
-  await writeFileAtomic(join(dir, PROJECT_FILES.answers), JSON.stringify(answers, null, 2) + '\n');
+  // What the project really is: a kept fly.toml's region, size and port, not this run's unapplied answers
+  await writeFileAtomic(join(dir, PROJECT_FILES.answers), JSON.stringify(effective, null, 2) + '\n');
   await writeFileAtomic(join(dir, PROJECT_FILES.written), JSON.stringify(writtenHashesAfter(planned, keep, written), null, 2) + '\n');
   await writeSecrets(dir, secrets);
 
@@ -97,7 +101,7 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
   for (const file of planned) out.info(`  ${keep.has(file.path) ? style.warn('kept     ') : STATUS_LABEL[file.status]} ${file.path}`);
   out.info(`  ${style.ok('write    ')} ${PROJECT_FILES.secrets} ${style.dim(t('init.secretsLine', { names: Object.keys(secrets).join(', ') }))}`);
   out.line();
-  out.success(t('init.ready', { app: style.bold(answers.app), region: answers.region }));
+  out.success(t('init.ready', { app: style.bold(answers.app), region: effective.region }));
   out.info(t('init.next', { command: style.cmd('clawdfly deploy') }));
   if (answers.network === 'private') out.info(t('init.next.private', { command: style.cmd('npx clawdfly open') }));
   if (answers.ci === 'github-actions') out.info(t('init.next.ci', { command: style.cmd('clawdfly ci token') }));
@@ -157,4 +161,22 @@ async function decideConflicts(planned: PlannedFile[], opts: CommandOptions<type
     if (choice === 'keep') keep.add(file.path);
   }
   return keep;
+}
+
+/**
+ * `.github/clawdfly/` beside the workflow: what its install step pins (src/project/ci-install.ts).
+ * Computed before anything is written, so a clawdfly that cannot name a published source is refused
+ * with nothing half-written. A re-run from such a clawdfly, without --clawdfly-spec, keeps the pin
+ * that is there.
+ */
+function ciInstallPlan(dir: string, answers: Answers, layout: RepoLayout, spec: string | undefined): ProjectFile[] {
+  if (answers.ci !== 'github-actions') return [];
+  const base = layout.workflowPath.replace(/\.github\/workflows\/[^/]+$/, '') + CI_INSTALL_DIR;
+  const origin = runningOrigin();
+  if (spec === undefined && !origin?.published && existsSync(join(dir, base, 'package-lock.json'))) return [];
+  const files = ciInstallFiles(spec, origin);
+  return [
+    { path: `${base}/package.json`, content: files.packageJson },
+    { path: `${base}/package-lock.json`, content: files.lock },
+  ];
 }

@@ -31,6 +31,7 @@ export const initSpec = defineCommand({
     { flags: '--github-actions', description: 'also write .github/workflows/deploy.yml: deploy on push, secrets from repository secrets' },
     { flags: '--no-github-actions', description: 'stop generating the workflow (the file is left as it is)', hidden: true },
     { flags: '--npm-registry <url>', description: 'npm registry mirror for local builds (up --local: host npm ci, image build-arg NPM_REGISTRY); "" for the default. Fly\'s remote builders do not need it', env: 'CLAWDFLY_NPM_REGISTRY' },
+    { flags: '--clawdfly-spec <spec>', description: 'the published clawdfly the workflow installs when this one did not come from a registry: a version, a tarball URL#sha512-…, or github:owner/repo#<commit>' },
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
     { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')}, or a package name alone for its newest row (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },

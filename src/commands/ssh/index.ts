@@ -3,7 +3,7 @@ import type { CommandContext } from '../types.js';
 import type { sshSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { STATE_DIR } from '../../gateway/runtime.js';
-import { flyFor, openProject } from '../../operate/context.js';
+import { flyFor, notThisProjectsApp, openProject } from '../../operate/context.js';
 import { pickMachine } from '../../operate/machine.js';
 import { out } from '../../ui/output.js';
 
@@ -15,7 +15,9 @@ export async function run({ args, opts }: CommandContext<typeof sshSpec>): Promi
   const project = await openProject(opts);
   const fly = flyFor(project, opts);
   await fly.ensureVersion();
-  const { machine, others } = await pickMachine(fly, { machineId: opts.machine });
+  const { machine, others } = await pickMachine(fly, { machineId: opts.machine }).catch((error: unknown) => {
+    throw notThisProjectsApp(error, project);
+  });
   if (others.length > 0) out.warn(`${others.length + 1} started machines; using ${machine.id} (pick another with --machine ID)`);
   const code = await fly.sshInteractive({ machineId: machine.id, command, pty: opts.pty === true });
   if (code !== 0 && command) out.verbose(`ssh exited with code ${code} (flyctl reports any remote failure as 1)`);

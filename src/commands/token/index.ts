@@ -28,7 +28,7 @@ export async function run({ opts }: CommandContext<typeof tokenSpec>): Promise<n
   if (opts.rotate === true) {
     token = await rotate(project, opts);
   } else if (!token) {
-    throw new UsageError(`no gateway token (${name}) in ${PROJECT_FILES.secrets}`, 'clawdfly init  (writes one), or clawdfly token --rotate', 'no-token');
+    throw new UsageError(`no gateway token (${name}) in ${PROJECT_FILES.secrets}`, `copy ${PROJECT_FILES.secrets} from the computer that deployed (git ignores it, so a clone has none), or make a new one on purpose: clawdfly token --rotate`, 'no-token');
   }
 
   if (opts.copy === true) {

@@ -14,9 +14,14 @@ const MIN_MEMORY_MB = 1024;
 /** The step the fix takes: up to 2048 MB, or double (a bigger size if needed) after an OOM there. */
 export function memoryStep(ev: Evidence): MemoryStep {
   const machineMb = ev.machine?.config?.guest?.memory_mb ?? 0;
-  const current = Math.max(ev.project.fly.memoryMb ?? 0, machineMb);
+  const tomlMb = ev.project.fly.memoryMb ?? 0;
   const vmSize = ev.project.fly.vmSize ?? 'shared-cpu-1x';
-  return nextMemoryStep(vmSize, current, outOfMemorySeen(ev), RECOMMENDED_MEMORY_MB);
+  const oom = outOfMemorySeen(ev);
+  // "Double after an OOM at 2048 MB or more" (README): at the memory the machine ran out with, not
+  // what fly.toml asks for. An OOM at 1024 on a machine fly.toml sizes at 2048 steps to 2048.
+  const step = nextMemoryStep(vmSize, oom && machineMb ? machineMb : Math.max(tomlMb, machineMb), oom, RECOMMENDED_MEMORY_MB);
+  // never below what fly.toml already asks for (the next deploy would set that anyway)
+  return step.memoryMb >= tomlMb ? step : nextMemoryStep(vmSize, tomlMb, false, RECOMMENDED_MEMORY_MB);
 }
 
 function outOfMemorySeen(ev: Evidence): boolean {

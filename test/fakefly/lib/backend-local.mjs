@@ -19,6 +19,38 @@ import { machineRoot } from './state.mjs';
 import { podmanBackend } from './backend-podman.mjs';
 
 const FAKEFLY_MJS = fileURLToPath(new URL('../fakefly.mjs', import.meta.url));
+const FAKEFLY_DIR = path.dirname(FAKEFLY_MJS);
+/** The one module outside test/fakefly/ that the double imports (backend-podman.mjs). */
+const SUPPORT_MODULES = [fileURLToPath(new URL('../../support/podman-engine.mjs', import.meta.url))];
+
+/**
+ * The double's own code, copied into its state dir, for the shims a machine script runs: a script
+ * that `setpriv` dropped to the gateway user (uid 1000) re-enters the double through them, and that
+ * user cannot read a checkout that sits under a 0700 folder (root's home, a `mktemp -d`). The state
+ * dir is the one folder tests already make traversable for that user. Made once per state dir,
+ * under a mkdtemp name renamed into place (concurrent calls: the first rename wins).
+ */
+function reachableScript(stateDir) {
+  const target = path.join(stateDir, 'code');
+  const script = path.join(target, 'fakefly', 'fakefly.mjs');
+  if (fs.existsSync(script)) return script;
+  const staging = fs.mkdtempSync(path.join(stateDir, 'code-'));
+  try {
+    fs.cpSync(FAKEFLY_DIR, path.join(staging, 'fakefly'), { recursive: true, filter: (src) => !/\.(test\.ts|md)$/.test(src) });
+    fs.mkdirSync(path.join(staging, 'support'));
+    for (const file of SUPPORT_MODULES) fs.copyFileSync(file, path.join(staging, 'support', path.basename(file)));
+    // readable whatever the checkout's umask was
+    for (const name of ['', ...fs.readdirSync(staging, { recursive: true, encoding: 'utf8' })]) {
+      const p = path.join(staging, name);
+      fs.chmodSync(p, fs.statSync(p).isDirectory() || p.includes(`${path.sep}bin${path.sep}`) ? 0o755 : 0o644);
+    }
+    fs.renameSync(staging, target);
+  } catch (error) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    if (!fs.existsSync(script)) throw error;
+  }
+  return script;
+}
 
 // top-level directories that stay host paths (tools live there); everything else maps into the machine
 const HOST_DIRS = new Set(['bin', 'sbin', 'usr', 'lib', 'lib32', 'lib64', 'libx32', 'dev', 'proc', 'sys', 'run', 'nix']);
@@ -169,7 +201,7 @@ export const localBackend = {
       HOME: `${root}/root`,
       TMPDIR: `${root}/tmp`,
       FAKEFLY_NODE: process.execPath,
-      FAKEFLY_MJS,
+      FAKEFLY_MJS: reachableScript(ctx.dir),
       FAKEFLY_STATE: ctx.dir,
       FAKEFLY_SHIM_APP: m.app,
       FAKEFLY_SHIM_MACHINE: m.api.id,
