@@ -88,7 +88,8 @@ export async function performUpgrade(input: UpgradeInput): Promise<UpgradeResult
     backup = await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} first`, () => takeBackup(project, fly, machine));
   } catch (error) {
     await journal.clear();
-    if (error instanceof InterruptedError) throw new InterruptedError(`interrupted during the backup of ${project.stateDir}: nothing was upgraded; ${project.app} runs ${plan.from.id}`, `clawdfly upgrade --to ${plan.to.id}  (starts again)`);
+    // A held Ctrl-C ends the backup's flyctl call: whatever it failed with, the cause is the signal.
+    if (error instanceof InterruptedError || wasInterrupted()) throw new InterruptedError(`interrupted during the backup of ${project.stateDir}: nothing was upgraded; ${project.app} runs ${plan.from.id}`, `clawdfly upgrade --to ${plan.to.id}  (starts again)`);
     const why = error instanceof Error ? error.message : String(error);
     throw new ClawdflyError(`the backup of ${project.stateDir} failed, so nothing was upgraded: ${why}`, {
       hint: isClawdflyError(error) && error.hint ? error.hint : 'clawdfly backup  (shows what fails), then clawdfly upgrade again',

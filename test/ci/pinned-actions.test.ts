@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir, TEST_SECRETS } from '../helpers/cli.js';
+import { ciSpecFlags } from '../helpers/clawdfly-pack.js';
 
 /** `uses: owner/repo[/path]@<40 hex> # <tag>` */
 const PINNED = /^\s*(?:-\s+)?uses:\s+([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_./-]+)?)@([0-9a-f]{40})\s+#\s+(v?\d+(?:\.\d+)*)\s*$/;
@@ -15,7 +16,7 @@ const PINNED = /^\s*(?:-\s+)?uses:\s+([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(?:\/[A-Za
 describe('the generated workflow', () => {
   it('pins every action to a full commit SHA, with its tag in a comment', async () => {
     const dir = join(tempDir(), 'gateway');
-    const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--runtime', 'openclaw', '--github-actions'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
+    const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--runtime', 'openclaw', '--github-actions', ...ciSpecFlags()], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
     expect(r.code, r.stderr).toBe(0);
     const text = readFileSync(join(dir, '.github', 'workflows', 'deploy.yml'), 'utf8');
     const uses = text.split('\n').filter((line) => /^\s*(?:-\s+)?uses:/.test(line));
