@@ -68,7 +68,7 @@ describe('cold start', () => {
 
   it('the same hook does see heavy modules when a command runs (control)', () => {
     const dir = join(tempDir(), 'g');
-    const r = traced(['init', '--yes', '--dir', dir, '--app', 'trace-claw']);
+    const r = traced(['init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'trace-claw']);
     expect(r.code, r.stderr).toBe(0);
     expect(loaded(r.urls, 'smol-toml').length).toBeGreaterThan(0);
     expect(r.urls.some((u) => u.endsWith('/dist/commands/init/index.js'))).toBe(true);

@@ -39,6 +39,11 @@ export interface GatewayRuntime {
     gatewayPort: string;
     gatewayToken: string;
     disableBonjour: string;
+    /**
+     * Turns the gateway's own updater off, when it has one (openclaw: `OPENCLAW_NO_AUTO_UPDATE`, read
+     * by dist/update-startup-*.mjs): the image is the version, a redeploy is the update.
+     */
+    noAutoUpdate?: string;
   };
   /** Lock file directory prefix under os.tmpdir(): `<prefix><uid>/gateway.<hash>.lock`. */
   lockTmpDirPrefix: string;
@@ -198,6 +203,7 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
       gatewayPort: 'OPENCLAW_GATEWAY_PORT',
       gatewayToken: 'OPENCLAW_GATEWAY_TOKEN',
       disableBonjour: 'OPENCLAW_DISABLE_BONJOUR',
+      noAutoUpdate: 'OPENCLAW_NO_AUTO_UPDATE',
     },
     // <state>/tmp/openclaw-<uid>/gateway.<8 hex>.lock and gateway.state.lock (+ .sqlite siblings)
     lockTmpDirPrefix: 'openclaw-',
@@ -243,7 +249,11 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
   },
 };
 
-export const DEFAULT_RUNTIME_ID = 'clawdbot@2026.1.24-3';
+/**
+ * The seed's gateway, frozen at 2026.1.24-3 (kept for existing deployments): the runtime of a project
+ * whose .clawdfly/answers.json names none (written before runtime rows existed).
+ */
+export const LEGACY_RUNTIME_ID = 'clawdbot@2026.1.24-3';
 
 /** npm `clawdbot@2026.1.24` is published without dist/link-understanding and cannot start. */
 export const BROKEN_RUNTIMES: Record<string, string> = {
@@ -278,8 +288,13 @@ export function findRuntime(id: string): GatewayRuntime | undefined {
 export function resolveRuntimeId(spec: string): string | undefined {
   const wanted = spec.trim();
   if (RUNTIMES[wanted]) return wanted;
-  const rows = Object.values(RUNTIMES).filter((r) => r.packageName === wanted);
-  return rows[rows.length - 1]?.id;
+  return newestRow(wanted)?.id;
+}
+
+/** A package's row with the highest version (not the last one written into RUNTIMES). */
+export function newestRow(packageName: string): GatewayRuntime | undefined {
+  const rows = Object.values(RUNTIMES).filter((r) => r.packageName === packageName);
+  return rows.sort((a, b) => compareVersions(a.packageVersion, b.packageVersion)).at(-1);
 }
 
 /**
@@ -288,6 +303,9 @@ export function resolveRuntimeId(spec: string): string | undefined {
  * clawdbot cannot read (`clawdfly rollback` returns to the image and files that ran before).
  */
 export const MAINTAINED_PACKAGE = 'openclaw';
+
+/** What `init` writes without `--runtime`: the maintained gateway's newest row. */
+export const DEFAULT_RUNTIME_ID = newestRow(MAINTAINED_PACKAGE)!.id;
 
 /** The app-name prefix and volume name init proposes for a runtime (`openclaw-<random>`, `openclaw_data`). */
 export function defaultAppPrefix(runtime: GatewayRuntime): string {
@@ -307,9 +325,9 @@ export const WORKSPACE_SUBDIR = 'workspace';
  * transpile cache and the lock files, rebuilt on boot) and lock files of older builds at the top.
  */
 export const BACKUP_EXCLUDED_NAMES = [TMP_SUBDIR];
-/** Default Fly volume name and app-name prefix that init proposes. */
-export const DEFAULT_VOLUME = 'clawdbot_data';
-export const DEFAULT_APP_PREFIX = 'clawdbot';
+/** Default Fly volume name and app-name prefix that init proposes (those of the default runtime). */
+export const DEFAULT_VOLUME = defaultVolumeName(RUNTIMES[DEFAULT_RUNTIME_ID]!);
+export const DEFAULT_APP_PREFIX = defaultAppPrefix(RUNTIMES[DEFAULT_RUNTIME_ID]!);
 /** Where the image keeps the runtime bundle. */
 export const APP_DIR = '/app';
 

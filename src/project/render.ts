@@ -83,6 +83,8 @@ export function templateValues(answers: Answers): TemplateValues {
     gatewayPortEnv: runtime.env.gatewayPort,
     stateDirEnv: runtime.env.stateDir,
     disableBonjourEnv: runtime.env.disableBonjour,
+    noAutoUpdate: runtime.env.noAutoUpdate !== undefined,
+    noAutoUpdateEnv: runtime.env.noAutoUpdate ?? '',
     configFileName: runtime.configFileName,
     lockTmpDirPrefix: runtime.lockTmpDirPrefix,
     lockStateSubdir: runtime.lockStateSubdir ?? '',

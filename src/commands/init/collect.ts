@@ -10,7 +10,7 @@ import {
   checkVmSize, checkVolumeName, checkVolumeSize, defaultAppName, defaultFallbackModels, defaultPrimaryModel, parseGuild, providersOf, RECOMMENDED_MEMORY_MB,
 } from '../../project/answers.js';
 import { FEATURED_REGIONS, REGIONS, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
-import { CHANNEL_TOKENS, defaultAppPrefix, defaultVolumeName, findRuntime, PROVIDER_KEYS, runtimeIds, type GatewayRuntime } from '../../gateway/runtime.js';
+import { CHANNEL_TOKENS, defaultAppPrefix, defaultVolumeName, findRuntime, LEGACY_RUNTIME_ID, PROVIDER_KEYS, type GatewayRuntime } from '../../gateway/runtime.js';
 import type { Secrets } from '../../project/secrets.js';
 import { prompts } from '../../ui/prompt.js';
 
@@ -19,6 +19,22 @@ type Opts = CommandOptions<typeof initSpec>;
 /** `<productName> (<row id>, Node <major>)` */
 function runtimeChoiceLabel(runtime: GatewayRuntime): string {
   return `${runtime.productName} (${runtime.id}, Node ${runtime.nodeMajor})`;
+}
+
+/**
+ * The wizard's first question: OpenClaw's newest row (recommended), then the frozen Clawdbot row
+ * (kept for existing deployments), then the row a previous run chose when it is neither.
+ */
+export function runtimeChoices(previous?: string): { name: string; value: string }[] {
+  const recommended = findRuntime(DEFAULTS.runtime)!;
+  const frozen = findRuntime(LEGACY_RUNTIME_ID)!;
+  const choices = [
+    { name: `${runtimeChoiceLabel(recommended)} (recommended)`, value: recommended.id },
+    { name: `${frozen.productName} ${frozen.packageVersion} (frozen; kept for existing deployments)`, value: frozen.id },
+  ];
+  const kept = previous ? findRuntime(previous) : undefined;
+  if (kept && !choices.some((c) => c.value === kept.id)) choices.push({ name: runtimeChoiceLabel(kept), value: kept.id });
+  return choices;
 }
 
 /** Runs a check inside an inquirer prompt: returns true or the check's message. */
@@ -69,7 +85,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   else if (p) {
     runtime = await p.select({
       message: 'Gateway',
-      choices: runtimeIds().map((id) => ({ name: runtimeChoiceLabel(findRuntime(id)!), value: id })),
+      choices: runtimeChoices(previous?.runtime),
       default: previous?.runtime ?? DEFAULTS.runtime,
     });
   } else runtime = checkRuntime(previous?.runtime ?? DEFAULTS.runtime);

@@ -1,4 +1,4 @@
-import { DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, runtimeIds } from '../../gateway/runtime.js';
+import { DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, LEGACY_RUNTIME_ID, runtimeIds } from '../../gateway/runtime.js';
 import { common, defineCommand } from '../types.js';
 
 export const initSpec = defineCommand({
@@ -31,7 +31,11 @@ export const initSpec = defineCommand({
     { flags: '--github-actions', description: 'also write .github/workflows/deploy.yml: deploy on push, secrets from repository secrets' },
     { flags: '--no-github-actions', description: 'stop generating the workflow (the file is left as it is)', hidden: true },
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
-    { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')}, or a package name alone for its newest row (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
+    {
+      flags: '--runtime <id>',
+      description: `gateway runtime (default: ${DEFAULT_RUNTIME_ID}, the newest OpenClaw): openclaw, ${runtimeIds().filter((id) => id !== LEGACY_RUNTIME_ID).join(', ')}, or ${LEGACY_RUNTIME_ID} (clawdbot; frozen, for existing deployments)`,
+      env: 'CLAWDFLY_RUNTIME',
+    },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },
     { flags: '--keep', description: 'keep files you changed (write only new ones)' },
     common.json,
@@ -39,6 +43,7 @@ export const initSpec = defineCommand({
   examples: [
     'npx clawdfly init',
     'npx clawdfly init --yes --dir my-gateway --app my-claw --region lhr',
+    'npx clawdfly init --yes --runtime clawdbot   # the frozen Clawdbot 2026.1.24-3, as before OpenClaw',
     'DISCORD_BOT_TOKEN=… npx clawdfly init --yes --discord-guild 123456789012345678:general',
   ],
   load: () => import('./index.js'),
