@@ -13,6 +13,8 @@ import { checkConfigText } from '../gateway/config-file.js';
 import { classifyLines, type LogFinding } from '../gateway/logs.js';
 import { gatewayRpcCli, GATEWAY_USER, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
 import type { Project } from '../project/project.js';
+import { appUrl } from '../project/network.js';
+import { fetchReadiness, readinessUrl } from '../gateway/health.js';
 import { parseRemoteFacts, remoteFactsArgv, type RemoteFacts } from './remote.js';
 import type { DevicesList, Evidence, LogLine, Probe } from './types.js';
 
@@ -93,7 +95,8 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
     ev.flyctl = { ok: false, error: (error as Error).message, code: isClawdflyError(error) ? error.code : undefined, ms: 0 };
     return ev;
   }
-  const [flyctl, whoami, status, machines, secrets, ips, logs, remote] = await Promise.all([
+  const readyUrl = project.exposure === 'public' ? readinessUrl(project.runtime, appUrl(project.app, project.exposure)) : undefined;
+  const [flyctl, whoami, status, machines, secrets, ips, logs, remote, readiness] = await Promise.all([
     probe(() => client.flyctlVersion()),
     probe(() => client.whoami()),
     probe(() => client.status()),
@@ -109,8 +112,9 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
       const targets = remoteTargets(project);
       return parseRemoteFacts(await client.ssh(remoteFactsArgv(project.runtime, targets), { timeoutMs: DOCTOR_SSH_TIMEOUT_MS }), project.runtime, targets);
     }),
+    readyUrl ? probe(async () => ({ url: readyUrl, readiness: await fetchReadiness(readyUrl, 10_000) })) : Promise.resolve(undefined),
   ]);
-  Object.assign(ev, { flyctl, whoami, status, machines, secrets, ips, logs, remote });
+  Object.assign(ev, { flyctl, whoami, status, machines, secrets, ips, logs, remote, readiness });
   ev.machine = pickMachine(machines.value);
 
   // Pairing needs the gateway's own pending list, asked only when this boot's logs show the refusal.

@@ -45,6 +45,14 @@ export interface GatewayRuntime {
      */
     noAutoUpdate?: string;
   };
+  /**
+   * The gateway's own HTTP health endpoints, unauthenticated, when it has them (openclaw 2026.9.x,
+   * measured on 2026.9.6: test/fixtures/openclaw-health/): `live` answers 200 from the listening line
+   * on; `started` 503 until the start finished (`[gateway] ready`), then 200; `ready` the same, and
+   * later 503 with the channels (or other parts) it names in `failing`. Undefined: none (clawdbot,
+   * whose fly.toml checks `GET /`).
+   */
+  health?: { live: string; started: string; ready: string };
   /** Lock file directory prefix under os.tmpdir(): `<prefix><uid>/gateway.<hash>.lock`. */
   lockTmpDirPrefix: string;
   /** Older builds put the lock straight into the state dir; both are checked. */
@@ -160,6 +168,7 @@ const OPENCLAW_2026_9: RuntimeBase = {
   listeningLine: /\[gateway\] http server listening \(/,
   // FINDINGS-openclaw-migration.md §2: "http server listening", then "Gateway failed to start: …"
   readyLine: /\[gateway\] ready\b/,
+  health: { live: '/healthz', started: '/startupz', ready: '/readyz' },
   env: {
     stateDir: 'OPENCLAW_STATE_DIR',
     configPath: 'OPENCLAW_CONFIG_PATH',

@@ -242,7 +242,8 @@ describe.each(CASES)('init golden files: $name', (c) => {
     expect(fly['build']['dockerfile']).toBe('Dockerfile');
     expect(http).toMatchObject({ internal_port: answers['port'], force_https: true, auto_stop_machines: 'off', auto_start_machines: true, min_machines_running: 1 });
     expect(fly['processes']['app']).toBe(`node dist/index.js gateway --allow-unconfigured --port ${answers['port']} --bind lan`);
-    expect(http['checks'][0]).toMatchObject({ method: 'GET', path: '/' });
+    // The gateway's own "started" endpoint when it has one (openclaw: /startupz), else the Control UI.
+    expect(http['checks'][0]).toMatchObject({ method: 'GET', path: runtime.health?.started ?? '/' });
     expect(Number(String(http['checks'][0]['grace_period']).replace(/s$/, ''))).toBeGreaterThanOrEqual(90);
     expect(fly['restart'][0]['policy']).toBe('always');
     expect(fly['env']).toMatchObject({ NODE_ENV: 'production', [runtime.env.stateDir]: '/data', [runtime.env.disableBonjour]: '1' });

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { ALL_OUTPUT, APP, allSecretValues, newProject, stopAppServer, type Project } from '../deploy/setup.js';
+import { ALL_OUTPUT, APP, allSecretValues, newProject, OPENCLAW_HEALTH, readyzHits, scriptReadyz, stopAppServer, type Project } from '../deploy/setup.js';
 
 afterAll(stopAppServer);
 
@@ -63,5 +63,23 @@ describe('openclaw → openclaw', () => {
     expect(readdirSync(dataPath(p, '.')).filter((n) => n.startsWith('.clawdfly-'))).toEqual([]);
 
     for (const out of ALL_OUTPUT) for (const secret of allSecretValues()) expect(out).not.toContain(secret);
+  }, 400_000);
+
+  it("upgrade's go/no-go waits for /readyz: a 2026.9.6 that logs ready but never answers ready is rolled back by itself", async () => {
+    const p = await newProject({ initFlags: ['--runtime', 'openclaw@2026.9.5'] });
+    scriptReadyz([]);
+    expect((await p.deploy(['--yes', '--json'])).code).toBe(0);
+    const imageBefore = (p.fake.machines(APP)[0] as unknown as { image_ref: unknown }).image_ref;
+    // the new gateway logs "[gateway] ready" (the double) but its /readyz keeps answering 503; 2026.9.5's answers 200
+    const runsBefore = () => JSON.stringify((p.fake.machines(APP)[0] as unknown as { image_ref: unknown }).image_ref) === JSON.stringify(imageBefore);
+    scriptReadyz(() => (runsBefore() ? OPENCLAW_HEALTH.afterReady['/readyz']! : OPENCLAW_HEALTH.afterListening['/readyz']!));
+    const up = await cli(p, ['upgrade', '--to', 'openclaw@2026.9.6', '--yes', '--verify-timeout', '10']);
+    expect(up.code, up.stderr).toBe(1);
+    expect(readyzHits).toBeGreaterThan(1);
+    expect(up.stderr).toContain('did not finish its start (startup-sidecars)');
+    expect(up.stderr, up.stderr).toContain('rolled back automatically');
+    expect((p.fake.machines(APP)[0] as unknown as { image_ref: unknown }).image_ref).toEqual(imageBefore);
+    expect(JSON.parse(readFileSync(join(p.dir, '.clawdfly', 'answers.json'), 'utf8')).runtime).toBe('openclaw@2026.9.5');
+    scriptReadyz([]);
   }, 400_000);
 });
