@@ -286,6 +286,11 @@ export class Verifier {
       try {
         const readiness = await fetchReadiness(readyUrl, Math.max(1_000, Math.min(10_000, this.remaining())));
         if (readiness?.ready) return { machine: this.machine!, listening: this.listening, urlStatus: readiness.status, readiness, warnings, notes };
+        // Nothing was started by this run (an unchanged machine): what it says is reported, not waited out.
+        if (readiness && !this.opts.requireListening) {
+          warnings.push(`${readyUrl} answers ${readiness.status}: not ready (failing ${describeFailing(readiness)}); clawdfly doctor names the fix`);
+          return { machine: this.machine!, listening: this.listening, urlStatus: readiness.status, readiness, warnings, notes };
+        }
         if (readiness) last = readiness;
         else lastError = `not the gateway's ${this.opts.runtime.health!.ready} answer`;
       } catch (error) {

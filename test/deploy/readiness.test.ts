@@ -33,6 +33,11 @@ describe('openclaw readiness (/readyz)', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('channel discord is not ready');
     expect(r.stderr).toContain('failing ["discord"]');
+    // deploy again with nothing to change: what /readyz says is reported at once, not waited out
+    const steady = await p.deploy(['--yes']);
+    ALL_OUTPUT.push(steady.stdout, steady.stderr);
+    expect(steady.code, steady.stderr).toBe(0);
+    expect(steady.stdout + steady.stderr).toContain('not ready (failing discord); clawdfly doctor names the fix');
 
     const doctor = await runCli(['doctor', '--json', '--dir', p.dir], { env: p.env, timeoutMs: 240_000 });
     ALL_OUTPUT.push(doctor.stdout, doctor.stderr);
