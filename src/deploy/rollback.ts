@@ -99,6 +99,7 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
     runtime: restored.runtime,
     newApp: false,
     probeUrl: restored.exposure !== 'private',
+    gatewayToken: restored.secrets[restored.runtime.env.gatewayToken],
     deadlineMs: input.deadlineMs,
   });
   let configWritten = false;

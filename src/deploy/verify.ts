@@ -35,6 +35,8 @@ export interface VerifyOptions {
   newApp: boolean;
   /** false: the URL is private (Flycast) and cannot be fetched from here. */
   probeUrl?: boolean;
+  /** The gateway token: sent (HTTPS only) so the ready endpoint names what is failing. */
+  gatewayToken?: string;
   deadlineMs?: number;
   intervalMs?: number;
   onUpdate?: (text: string) => void;
@@ -284,7 +286,7 @@ export class Verifier {
     for (;;) {
       this.opts.onUpdate?.(last ? `GET ${readyUrl}: ${describeFailing(last)} not ready yet` : `GET ${readyUrl}`);
       try {
-        const readiness = await fetchReadiness(readyUrl, Math.max(1_000, Math.min(10_000, this.remaining())));
+        const readiness = await fetchReadiness(readyUrl, Math.max(1_000, Math.min(10_000, this.remaining())), this.opts.gatewayToken);
         if (readiness?.ready) return { machine: this.machine!, listening: this.listening, urlStatus: readiness.status, readiness, warnings, notes };
         // Nothing was started by this run (an unchanged machine): what it says is reported, not waited out.
         if (readiness && !this.opts.requireListening) {

@@ -112,7 +112,7 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
       const targets = remoteTargets(project);
       return parseRemoteFacts(await client.ssh(remoteFactsArgv(project.runtime, targets), { timeoutMs: DOCTOR_SSH_TIMEOUT_MS }), project.runtime, targets);
     }),
-    readyUrl ? probe(async () => ({ url: readyUrl, readiness: await fetchReadiness(readyUrl, 10_000) })) : Promise.resolve(undefined),
+    readyUrl ? probe(async () => ({ url: readyUrl, readiness: await fetchReadiness(readyUrl, 10_000, project.secrets[project.runtime.env.gatewayToken]) })) : Promise.resolve(undefined),
   ]);
   Object.assign(ev, { flyctl, whoami, status, machines, secrets, ips, logs, remote, readiness });
   ev.machine = pickMachine(machines.value);

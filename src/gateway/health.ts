@@ -49,14 +49,23 @@ export function readinessUrl(runtime: GatewayRuntime, baseUrl: string): string |
   return runtime.health ? new URL(runtime.health.ready, baseUrl).toString() : undefined;
 }
 
-/** One GET of the ready endpoint. Throws on a network error; undefined when the answer is not the gateway's. */
-export async function fetchReadiness(url: string, timeoutMs: number): Promise<Readiness | undefined> {
-  const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+/**
+ * One GET of the ready endpoint. Throws on a network error; undefined when the answer is not the
+ * gateway's. openclaw names what is failing only to a loopback client or one that sends its gateway
+ * token as a bearer token (dist/server-start-*.mjs shouldIncludeGatewayProbeDetails); to anyone else
+ * it answers `{"ready":false}` (seen in the image, through a port mapping). So the project's token
+ * goes in the Authorization header, and only over HTTPS or to loopback, never in plain text elsewhere.
+ */
+export async function fetchReadiness(url: string, timeoutMs: number, token?: string): Promise<Readiness | undefined> {
+  const target = new URL(url);
+  const safe = target.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname);
+  const headers: Record<string, string> = token && safe ? { authorization: `Bearer ${token}` } : {};
+  const response = await fetch(url, { redirect: 'manual', headers, signal: AbortSignal.timeout(timeoutMs) });
   const text = (await response.text()).slice(0, 64 * 1024);
   return parseReadiness(response.status, text);
 }
 
 /** `discord, telegram` or `startup-sidecars` for a message. */
 export function describeFailing(readiness: Readiness): string {
-  return readiness.failing.length ? readiness.failing.join(', ') : `HTTP ${readiness.status}`;
+  return readiness.failing.length ? readiness.failing.join(', ') : `HTTP ${readiness.status}, no details (the gateway token was not accepted)`;
 }

@@ -78,6 +78,19 @@ function nextReadyz(): HealthAnswer {
 }
 
 /**
+ * Like openclaw (dist/server-start-*.mjs shouldIncludeGatewayProbeDetails): a client that is not on
+ * loopback (Fly's proxy) gets the details only with a gateway token as bearer token; else
+ * `{"ok","status"}` (/startupz, seen in the image) or `{"ready"}` (/readyz).
+ */
+function withDetailsFor(authorization: string | undefined, path: string, body: unknown): unknown {
+  const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+  const known = token !== undefined && /^[0-9a-f]{64}$/.test(token) && ALL_PROJECTS.some((dir) => projectSecrets(dir).includes(token));
+  if (known || path === '/healthz') return body;
+  const b = body as { ok?: boolean; status?: string; ready?: boolean };
+  return path === '/readyz' ? { ready: b.ready } : { ok: b.ok, status: b.status };
+}
+
+/**
  * The stand-in for https://<app>.fly.dev/: answers like the Control UI's SPA (200 text/html), and on
  * /healthz, /startupz and /readyz like openclaw's own endpoints (clawdbot never asks them).
  */
@@ -89,7 +102,7 @@ export async function startAppServer(): Promise<string> {
     const health = path === '/readyz' ? nextReadyz() : OPENCLAW_HEALTH.afterReady[path];
     if (health) {
       res.writeHead(health.status, { 'content-type': 'application/json; charset=utf-8' });
-      res.end(JSON.stringify(health.body));
+      res.end(JSON.stringify(withDetailsFor(req.headers.authorization, path, health.body)));
       return;
     }
     res.writeHead(200, { 'content-type': 'text/html' });
