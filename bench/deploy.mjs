@@ -107,7 +107,7 @@ const samples = [];
 for (let run = 0; run < RUNS; run++) {
   const root = mkdtempSync(join(tmpdir(), 'clawdfly-bench-deploy-'));
   const dir = join(root, 'gateway');
-  const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--dir', dir, '--app', 'bench-claw', '--region', 'iad'], {
+  const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'bench-claw', '--region', 'iad'], {
     env: { ...process.env, CI: 'true', NO_COLOR: '1', ANTHROPIC_API_KEY: 'bench-anthropic-5c1d7e9a3b', OPENAI_API_KEY: 'bench-openai-8e2f4a6c0d' },
     encoding: 'utf8',
   });

@@ -40,7 +40,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function setup() {
   const work = mkdtempSync(join(tmpdir(), 'clawdfly-bench-doctor-'));
   const dir = join(work, 'gateway');
-  const init = await run(process.execPath, [BIN, 'init', '--yes', '--dir', dir, '--app', APP, '--region', 'iad'], {
+  const init = await run(process.execPath, [BIN, 'init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', APP, '--region', 'iad'], {
     env: { ...process.env, CI: 'true', NO_COLOR: '1', ANTHROPIC_API_KEY: 'bench-anthropic-0123456789abcdef', OPENAI_API_KEY: 'bench-openai-0123456789abcdef' },
   });
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);

@@ -86,7 +86,7 @@ try {
   for (const engine of ENGINES) {
     const dir = join(parent, engine, 'gateway');
     const app = `clawdfly-bench-up-${engine}`;
-    const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--dir', dir, '--app', app, '--region', 'iad'], {
+    const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', app, '--region', 'iad'], {
       env: { ...process.env, NO_COLOR: '1', CI: 'true', ANTHROPIC_API_KEY: 'test-anthropic-bench-00000000' },
       encoding: 'utf8',
     });

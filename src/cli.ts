@@ -85,7 +85,7 @@ function addCommand(parent: Command, spec: CommandSpec): void {
 
 export function buildProgram(): Command {
   const program = new Command('clawdfly')
-    .description('From nothing to a running, private Clawdbot gateway on Fly.io — and keep it healthy.')
+    .description('From nothing to a running, private OpenClaw gateway on Fly.io — and keep it healthy.')
     .version(clawdflyVersion(), '-V, --version')
     .option('--verbose', 'show every flyctl call (secrets are redacted)')
     .option('--no-color', 'plain output without colours (as NO_COLOR=1 does)')

@@ -104,7 +104,7 @@ describe('cold start', () => {
 
   it('the same hook does see heavy modules when a command runs (control)', () => {
     const dir = join(tempDir(), 'g');
-    const r = traced(['init', '--yes', '--dir', dir, '--app', 'trace-claw']);
+    const r = traced(['init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'trace-claw']);
     expect(r.code, r.stderr).toBe(0);
     expect(loaded(r.urls, 'smol-toml').length).toBeGreaterThan(0);
     expect(modulesIn(r.urls)).toContain('src/commands/init/index.ts');

@@ -133,6 +133,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     newApp: plan.appCreated,
     // A private app's URL answers only inside Fly's network (or through `clawdfly open`).
     probeUrl: project.exposure !== 'private',
+    gatewayToken: project.secrets[project.runtime.env.gatewayToken],
     deadlineMs: input.verifyTimeoutMs,
   });
 

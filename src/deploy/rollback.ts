@@ -13,7 +13,7 @@ import type { FlyClient } from '../fly/client.js';
 import type { Machine } from '../fly/json.js';
 import { quoteWord } from '../fly/quote.js';
 import { join } from 'node:path';
-import { findRuntime, remoteConfigPath } from '../gateway/runtime.js';
+import { findRuntime, remoteConfigPath, stateEntriesToDiscard } from '../gateway/runtime.js';
 import { gatewayPortOf } from '../operate/machine.js';
 import { appUrl } from '../project/network.js';
 import { loadProject, type Project } from '../project/project.js';
@@ -111,6 +111,7 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
     runtime: restored.runtime,
     newApp: false,
     probeUrl: restored.exposure !== 'private',
+    gatewayToken: restored.secrets[restored.runtime.env.gatewayToken],
     deadlineMs: input.deadlineMs,
   });
   let configWritten = false;
@@ -131,7 +132,7 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
     return verifier.finish();
   });
   const final: Machine = verified.machine ?? started;
-  if (aside) await discardSetAside(fly, project, final, aside, backup, progress, verified.warnings);
+  if (aside) await discardSetAside(fly, project, restored, final, aside, backup, progress, verified.warnings);
   const record = await recordRelease(restored, final, { kind: 'rollback', backup: backup.file, rolledBackTo: target.version });
   return { record, restored, configWritten, backup, verify: verified };
 }
@@ -157,9 +158,11 @@ export function checkRunsRelease(machine: Machine, target: ReleaseRecord, app: s
  * the backup taken first holds them, so they go (OpenClaw's SQLite stores and caches are not small).
  * Failing to remove them is said, never a failed rollback.
  */
-async function discardSetAside(fly: FlyClient, project: Project, machine: Machine, aside: string, backup: BackupResult, progress: Progress, warnings: string[]): Promise<void> {
+async function discardSetAside(fly: FlyClient, project: Project, restored: Project, machine: Machine, aside: string, backup: BackupResult, progress: Progress, warnings: string[]): Promise<void> {
+  // From the pair: what the newer gateway wrote again that the one now running never writes.
+  const ownEntries = stateEntriesToDiscard(project.runtime, restored.runtime);
   try {
-    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside, project.runtime.ownStateEntries ?? []));
+    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside, ownEntries));
   } catch (error) {
     warnings.push(`${aside} was not removed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); it holds the newer gateway's files, also in ${backup.file}: clawdfly ssh -- rm -rf ${quoteWord(aside)}`);
   }

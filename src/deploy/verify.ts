@@ -11,6 +11,7 @@ import type { FlyClient } from '../fly/client.js';
 import { exitOf, type LogEntry, type Machine } from '../fly/json.js';
 import { classifyLines, isMemoryExit, type LogFinding } from '../gateway/logs.js';
 import type { GatewayRuntime } from '../gateway/runtime.js';
+import { describeFailing, fetchReadiness, readinessUrl, type Readiness } from '../gateway/health.js';
 import { gatewayMachine } from './plan.js';
 
 /** How long the URL may take to answer once the gateway listens (Fly's proxy picks a new machine up in seconds). */
@@ -43,6 +44,8 @@ export interface VerifyOptions {
   newApp: boolean;
   /** false: the URL is private (Flycast) and cannot be fetched from here. */
   probeUrl?: boolean;
+  /** The gateway token: sent (HTTPS only) so the ready endpoint names what is failing. */
+  gatewayToken?: string;
   deadlineMs?: number;
   intervalMs?: number;
   /** How long the URL may take to answer once the gateway listens (default defaultUrlWindowMs()). */
@@ -54,6 +57,8 @@ export interface VerifyResult {
   machine: Machine;
   listening?: Extract<LogFinding, { kind: 'listening' }>;
   urlStatus?: number;
+  /** The gateway's own ready endpoint's answer, when the runtime has one and it was asked. */
+  readiness?: Readiness;
   warnings: string[];
   /** Log findings worth reporting that are not failures (reload lines, EACCES). */
   notes: string[];
@@ -250,6 +255,8 @@ export class Verifier {
       .map((f) => f.line);
 
     if (this.opts.probeUrl === false) return { machine: this.machine!, listening: this.listening, warnings, notes };
+    const readyUrl = readinessUrl(this.opts.runtime, this.opts.url);
+    if (readyUrl) return this.waitReady(readyUrl, warnings, notes);
     this.opts.onUpdate?.(`GET ${this.opts.url}`);
     const urlDeadline = Date.now() + Math.min(this.opts.urlWindowMs ?? defaultUrlWindowMs(), Math.max(0, this.remaining()));
     let urlStatus: number | undefined;
@@ -275,5 +282,52 @@ export class Verifier {
       await sleep(Math.min(this.interval, Math.max(0, urlDeadline - Date.now())));
     }
     return { machine: this.machine!, listening: this.listening, urlStatus, warnings, notes };
+  }
+
+  /**
+   * A gateway with its own ready endpoint (runtime.health) is up once that answers 200 through the
+   * app's URL: its start finished and no channel is failing. While it answers 503 this waits (until
+   * the deadline, then fails naming what it lists); a URL that does not answer at all is reported
+   * after the URL window, like the plain URL check, never waited out.
+   */
+  private async waitReady(readyUrl: string, warnings: string[], notes: string[]): Promise<VerifyResult> {
+    const urlDeadline = Date.now() + Math.min(URL_WINDOW_MS, Math.max(0, this.remaining()));
+    let last: Readiness | undefined;
+    let lastError = '';
+    for (;;) {
+      this.opts.onUpdate?.(last ? `GET ${readyUrl}: ${describeFailing(last)} not ready yet` : `GET ${readyUrl}`);
+      try {
+        const readiness = await fetchReadiness(readyUrl, Math.max(1_000, Math.min(10_000, this.remaining())), this.opts.gatewayToken);
+        if (readiness?.ready) return { machine: this.machine!, listening: this.listening, urlStatus: readiness.status, readiness, warnings, notes };
+        // Nothing was started by this run (an unchanged machine): what it says is reported, not waited out.
+        if (readiness && !this.opts.requireListening) {
+          warnings.push(`${readyUrl} answers ${readiness.status}: not ready (failing ${describeFailing(readiness)}); clawdfly doctor names the fix`);
+          return { machine: this.machine!, listening: this.listening, urlStatus: readiness.status, readiness, warnings, notes };
+        }
+        if (readiness) last = readiness;
+        else lastError = `not the gateway's ${this.opts.runtime.health!.ready} answer`;
+      } catch (error) {
+        lastError = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      }
+      if (last && this.remaining() <= 0) throw this.notReady(readyUrl, last);
+      if (!last && Date.now() >= urlDeadline) {
+        const why = this.opts.newApp ? "a new app's DNS and certificate can take a few minutes" : 'run clawdfly doctor (port, bind address, health checks)';
+        warnings.push(`${readyUrl} does not answer yet (${lastError}); ${why}`);
+        return { machine: this.machine!, listening: this.listening, warnings, notes };
+      }
+      await sleep(Math.min(this.interval, Math.max(0, this.remaining())));
+    }
+  }
+
+  private notReady(readyUrl: string, readiness: Readiness): ClawdflyError {
+    const channels = readiness.channels;
+    const what = channels.length
+      ? `the gateway started, but ${channels.length === 1 ? 'channel' : 'channels'} ${channels.join(', ')} ${channels.length === 1 ? 'is' : 'are'} not ready`
+      : `the gateway did not finish its start (${describeFailing(readiness)})`;
+    return new ClawdflyError(`${what} within ${Math.round((this.deadline - this.opts.since) / 1000)} s`, {
+      hint: channels.length ? 'clawdfly doctor  (names the channel and its fix; clawdfly logs shows its own words)' : 'clawdfly logs  (then clawdfly doctor)',
+      code: 'gateway-not-ready',
+      evidence: [`GET ${readyUrl} → ${readiness.status}: failing ${JSON.stringify(readiness.failing)}`, ...tail(this.lines)],
+    });
   }
 }

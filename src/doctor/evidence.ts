@@ -15,6 +15,8 @@ import { gatewayRpcCli, GATEWAY_USER, STATE_DIR, WORKSPACE_SUBDIR } from '../gat
 import type { Project } from '../project/project.js';
 import { readReleases } from '../deploy/releases.js';
 import { describeInterruptedUpgrade, readUpgradeJournal, UPGRADE_JOURNAL } from '../upgrade/journal.js';
+import { appUrl } from '../project/network.js';
+import { fetchReadiness, readinessUrl } from '../gateway/health.js';
 import { parseRemoteFacts, remoteFactsArgv, type RemoteFacts } from './remote.js';
 import type { DevicesList, Evidence, LogLine, Probe } from './types.js';
 
@@ -97,7 +99,8 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
     ev.flyctl = { ok: false, error: (error as Error).message, code: isClawdflyError(error) ? error.code : undefined, ms: 0 };
     return ev;
   }
-  const [flyctl, whoami, status, machines, secrets, ips, logs, remote] = await Promise.all([
+  const readyUrl = project.exposure === 'public' ? readinessUrl(project.runtime, appUrl(project.app, project.exposure)) : undefined;
+  const [flyctl, whoami, status, machines, secrets, ips, logs, remote, readiness] = await Promise.all([
     probe(() => client.flyctlVersion()),
     probe(() => client.whoami()),
     probe(() => client.status()),
@@ -113,8 +116,9 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
       const targets = remoteTargets(project);
       return parseRemoteFacts(await client.ssh(remoteFactsArgv(project.runtime, targets), { timeoutMs: DOCTOR_SSH_TIMEOUT_MS }), project.runtime, targets);
     }),
+    readyUrl ? probe(async () => ({ url: readyUrl, readiness: await fetchReadiness(readyUrl, 10_000, project.secrets[project.runtime.env.gatewayToken]) })) : Promise.resolve(undefined),
   ]);
-  Object.assign(ev, { flyctl, whoami, status, machines, secrets, ips, logs, remote });
+  Object.assign(ev, { flyctl, whoami, status, machines, secrets, ips, logs, remote, readiness });
   ev.machine = pickMachine(machines.value);
 
   // Pairing needs the gateway's own pending list, asked only when this boot's logs show the refusal.

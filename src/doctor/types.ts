@@ -7,12 +7,13 @@ import type { Project } from '../project/project.js';
 import type { ConfigCheck } from '../gateway/config-file.js';
 import type { RemoteFacts } from './remote.js';
 import type { LocalBackup } from '../backup/archive.js';
+import type { Readiness } from '../gateway/health.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export const CHECK_IDS = [
   'flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift',
-  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data',
+  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data', 'ready',
   'upgrade', 'leftovers',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
@@ -77,6 +78,8 @@ export interface Evidence {
   remote?: Probe<RemoteFacts>;
   /** Only fetched when the current boot's logs show `pairing required`. */
   devices?: Probe<DevicesList>;
+  /** The gateway's own ready endpoint through the app's URL (runtimes with one, public apps). */
+  readiness?: Probe<{ url: string; readiness?: Readiness }>;
   /** This project's local backups of the app (clawdfly backup), newest first. */
   backups?: LocalBackup[];
   /** The project's Dockerfile, read for the Signal variant only (its signal-cli wrapper). */

@@ -39,7 +39,20 @@ export interface GatewayRuntime {
     gatewayPort: string;
     gatewayToken: string;
     disableBonjour: string;
+    /**
+     * Turns the gateway's own updater off, when it has one (openclaw: `OPENCLAW_NO_AUTO_UPDATE`, read
+     * by dist/update-startup-*.mjs): the image is the version, a redeploy is the update.
+     */
+    noAutoUpdate?: string;
   };
+  /**
+   * The gateway's own HTTP health endpoints, unauthenticated, when it has them (openclaw 2026.9.x,
+   * measured on 2026.9.6: test/fixtures/openclaw-health/): `live` answers 200 from the listening line
+   * on; `started` 503 until the start finished (`[gateway] ready`), then 200; `ready` the same, and
+   * later 503 with the channels (or other parts) it names in `failing`. Undefined: none (clawdbot,
+   * whose fly.toml checks `GET /`).
+   */
+  health?: { live: string; started: string; ready: string };
   /** Lock file directory prefix under os.tmpdir(): `<prefix><uid>/gateway.<hash>.lock`. */
   lockTmpDirPrefix: string;
   /** Older builds put the lock straight into the state dir; both are checked. */
@@ -120,12 +133,11 @@ export interface GatewayRuntime {
    */
   firstStartMigrations?: { glob: string; what: string; argv: string[]; why: string; timeoutSeconds: number; measuredSeconds: number }[];
   /**
-   * Top-level entries of the state dir only this gateway writes (an older row never does). A
-   * rollback across an upgrade sets the newer gateway's files aside while it still runs (ssh needs a
-   * started machine), and it writes some again before `deploy --image` stops it: these are removed
-   * once the older gateway is verified.
+   * Top-level entries of the state dir this gateway writes by itself that another row may not (openclaw:
+   * `state/`, its SQLite stores). What a rollback discards is a property of the PAIR of rows, never of
+   * one: see stateEntriesToDiscard.
    */
-  ownStateEntries?: string[];
+  stateEntries?: string[];
   /**
    * What the image build deletes in the `npm ci` layer, because the gateway never loads it on a
    * Linux machine (checked by booting the real gateway in the pruned image, test/image/):
@@ -135,6 +147,85 @@ export interface GatewayRuntime {
    */
   imagePrune: { platformPackageScopes: string[]; declarationsAndSourceMaps: boolean };
 }
+
+/** Everything a row says but its version: what releases of one line share (a release is a few lines). */
+export type RuntimeBase = Omit<GatewayRuntime, 'id' | 'packageVersion' | 'displayVersion'>;
+
+/**
+ * One row of RUNTIMES: a line's shared facts, its version, and what this release changes. A release
+ * that changes nothing is `...release(BASE, '<version>')`; its lockfile comes from
+ * `node scripts/release-lockfile.mjs <package>@<version>`.
+ */
+export function release(base: RuntimeBase, version: string, changes: Partial<RuntimeBase> = {}): Record<string, GatewayRuntime> {
+  const id = `${base.packageName}@${version}`;
+  return { [id]: { ...base, ...changes, id, packageVersion: version, displayVersion: version } };
+}
+
+/*
+ * OpenClaw 2026.9.x, measured by running 2026.9.6 on Node 24.22.3 (shared/reference/openclaw.md).
+ */
+const OPENCLAW_2026_9: RuntimeBase = {
+  packageName: 'openclaw',
+  entry: 'dist/index.js',
+  productName: 'OpenClaw',
+  cliName: 'openclaw',
+  configFileName: 'openclaw.json',
+  homeStateDir: '~/.openclaw',
+  listeningLine: /\[gateway\] http server listening \(/,
+  // FINDINGS-openclaw-migration.md §2: "http server listening", then "Gateway failed to start: …"
+  readyLine: /\[gateway\] ready\b/,
+  health: { live: '/healthz', started: '/startupz', ready: '/readyz' },
+  env: {
+    stateDir: 'OPENCLAW_STATE_DIR',
+    configPath: 'OPENCLAW_CONFIG_PATH',
+    gatewayPort: 'OPENCLAW_GATEWAY_PORT',
+    gatewayToken: 'OPENCLAW_GATEWAY_TOKEN',
+    disableBonjour: 'OPENCLAW_DISABLE_BONJOUR',
+    noAutoUpdate: 'OPENCLAW_NO_AUTO_UPDATE',
+  },
+  // <state>/tmp/openclaw-<uid>/gateway.<8 hex>.lock and gateway.state.lock (+ .sqlite siblings)
+  lockTmpDirPrefix: 'openclaw-',
+  lockInStateDir: false,
+  lockStateSubdir: 'tmp',
+  lockFileName: /^gateway\.(?:[0-9a-f]{8}|state)\.lock$/,
+  // dist/windows-port-pids-*.mjs acquireGatewayOwnerLease: payload {owner:{pid, host, startedAt}}, TTL 300 s
+  ownerLease: { database: 'state/openclaw.sqlite', table: 'state_leases', scope: 'gateway-owner', key: 'global' },
+  extraDependencies: {},
+  overrides: {},
+  // engines: ">=24.16.0 <25 || >=26.1.0"
+  minNode: '24.16.0',
+  refusedNodeMajors: [25],
+  nodeMajor: 24,
+  compileCacheSubdir: 'node-compile-cache',
+  compileCacheName: 'Node compile cache',
+  compileCacheEnv: 'NODE_COMPILE_CACHE',
+  configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
+  configDialect: 'agents-entries',
+  compatibleProviders: true,
+  cliGatewayTarget: 'port-env',
+  knownCrashes: [],
+  // Its SQLite stores (state/openclaw.sqlite, -wal, -shm, openclaw-quarantine.sqlite): seen written again
+  // ~10 s after a rollback set them aside (test/e2e/upgrade-journey.test.ts).
+  stateEntries: ['state'],
+  // Measured (FINDINGS-openclaw-migration.md §2, §3): with clawdbot's credential store present, 2026.9.6
+  // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;
+  // run openclaw doctor --fix". doctor --fix imports it into state/openclaw.sqlite and renames the file
+  // `auth-profiles.json.migrated-<time>-<uuid>`; with OPENCLAW_CONFIG_PATH on a scratch copy it leaves
+  // the live openclaw.json alone (it rewrites the config it resolves: model refs, origins, skills).
+  firstStartMigrations: [
+    {
+      glob: 'agents/*/agent/auth-profiles.json',
+      what: "Clawdbot's credential store (made by `clawdbot onboard` / `models auth`)",
+      argv: ['doctor', '--fix', '--non-interactive', '--yes'],
+      why: 'OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite',
+      // 74 s in the image (test/image/openclaw.test.ts), 57 s and 107 s on loaded hosts: "about 2 min"
+      timeoutSeconds: 600,
+      measuredSeconds: 120,
+    },
+  ],
+  // No node-llama-cpp in its lock. Nothing pruned until its own image is measured booting without.
+  imagePrune: { platformPackageScopes: [], declarationsAndSourceMaps: false },
+};
 
 export const RUNTIMES: Record<string, GatewayRuntime> = {
   'clawdbot@2026.1.24-3': {
@@ -185,72 +276,16 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
    * (the `openclaw.mjs` bin is a launcher that may respawn it), logs
    * `[gateway] http server listening (N plugins: …; 6.0s)` and exits cleanly on SIGTERM.
    */
-  'openclaw@2026.9.6': {
-    id: 'openclaw@2026.9.6',
-    packageName: 'openclaw',
-    packageVersion: '2026.9.6',
-    displayVersion: '2026.9.6',
-    entry: 'dist/index.js',
-    productName: 'OpenClaw',
-    cliName: 'openclaw',
-    configFileName: 'openclaw.json',
-    homeStateDir: '~/.openclaw',
-    listeningLine: /\[gateway\] http server listening \(/,
-    // FINDINGS-openclaw-migration.md §2: "http server listening", then "Gateway failed to start: …"
-    readyLine: /\[gateway\] ready\b/,
-    env: {
-      stateDir: 'OPENCLAW_STATE_DIR',
-      configPath: 'OPENCLAW_CONFIG_PATH',
-      gatewayPort: 'OPENCLAW_GATEWAY_PORT',
-      gatewayToken: 'OPENCLAW_GATEWAY_TOKEN',
-      disableBonjour: 'OPENCLAW_DISABLE_BONJOUR',
-    },
-    // <state>/tmp/openclaw-<uid>/gateway.<8 hex>.lock and gateway.state.lock (+ .sqlite siblings)
-    lockTmpDirPrefix: 'openclaw-',
-    lockInStateDir: false,
-    lockStateSubdir: 'tmp',
-    lockFileName: /^gateway\.(?:[0-9a-f]{8}|state)\.lock$/,
-    // dist/windows-port-pids-*.mjs acquireGatewayOwnerLease: payload {owner:{pid, host, startedAt}}, TTL 300 s
-    ownerLease: { database: 'state/openclaw.sqlite', table: 'state_leases', scope: 'gateway-owner', key: 'global' },
-    extraDependencies: {},
-    overrides: {},
-    // engines: ">=24.16.0 <25 || >=26.1.0"
-    minNode: '24.16.0',
-    refusedNodeMajors: [25],
-    nodeMajor: 24,
-    compileCacheSubdir: 'node-compile-cache',
-    compileCacheName: 'Node compile cache',
-    compileCacheEnv: 'NODE_COMPILE_CACHE',
-    configValidator: { kind: 'gateway', args: ['config', 'validate', '--json'] },
-    configDialect: 'agents-entries',
-    compatibleProviders: true,
-    cliGatewayTarget: 'port-env',
-    knownCrashes: [],
-    // Seen in test/e2e/upgrade-journey.test.ts: state/openclaw.sqlite(-wal,-shm) and
-    // openclaw-quarantine.sqlite written again ~10 s after the rollback set them aside.
-    ownStateEntries: ['state'],
-    // Measured (FINDINGS-openclaw-migration.md §2, §3): with clawdbot's credential store present, 2026.9.6
-    // logs its listening line, then "Gateway failed to start: … requires legacy credential migration;
-    // run openclaw doctor --fix". doctor --fix imports it into state/openclaw.sqlite and renames the file
-    // `auth-profiles.json.migrated-<time>-<uuid>`; with OPENCLAW_CONFIG_PATH on a scratch copy it leaves
-    // the live openclaw.json alone (it rewrites the config it resolves: model refs, origins, skills).
-    firstStartMigrations: [
-      {
-        glob: 'agents/*/agent/auth-profiles.json',
-        what: "Clawdbot's credential store (made by `clawdbot onboard` / `models auth`)",
-        argv: ['doctor', '--fix', '--non-interactive', '--yes'],
-        why: 'OpenClaw 2026.9.6 refuses to start until `openclaw doctor --fix` has imported it into SQLite',
-        // 74 s in the image (test/image/openclaw.test.ts), 57 s and 107 s on loaded hosts: "about 2 min"
-        timeoutSeconds: 600,
-        measuredSeconds: 120,
-      },
-    ],
-    // No node-llama-cpp in its lock. Nothing pruned until its own image is measured booting without.
-    imagePrune: { platformPackageScopes: [], declarationsAndSourceMaps: false },
-  },
+  ...release(OPENCLAW_2026_9, '2026.9.6'),
+  // Written after 2026.9.6 on purpose: the newest row is the highest version, not the last one here.
+  ...release(OPENCLAW_2026_9, '2026.9.5'),
 };
 
-export const DEFAULT_RUNTIME_ID = 'clawdbot@2026.1.24-3';
+/**
+ * The seed's gateway, frozen at 2026.1.24-3 (kept for existing deployments): the runtime of a project
+ * whose .clawdfly/answers.json names none (written before runtime rows existed).
+ */
+export const LEGACY_RUNTIME_ID = 'clawdbot@2026.1.24-3';
 
 /** npm `clawdbot@2026.1.24` is published without dist/link-understanding and cannot start. */
 export const BROKEN_RUNTIMES: Record<string, string> = {
@@ -263,6 +298,18 @@ export function nodeVersionProblem(runtime: GatewayRuntime, version: string): st
   const major = Number.parseInt(version.replace(/^v/, ''), 10);
   if (runtime.refusedNodeMajors.includes(major)) return `its package refuses Node ${major} (use Node ${runtime.nodeMajor})`;
   return undefined;
+}
+
+/**
+ * A rollback across an upgrade sets the newer gateway's files aside while it still runs (ssh needs a
+ * started machine), and it writes some of its own again before `deploy --image` stops it: the entries
+ * it writes that the gateway rolled back to never does are removed once that one is verified. An entry
+ * both write is the older gateway's own again (openclaw → openclaw: `state/` is the SQLite store the
+ * older one has just started on) and is never removed.
+ */
+export function stateEntriesToDiscard(from: GatewayRuntime, to: GatewayRuntime): string[] {
+  const kept = new Set(to.stateEntries ?? []);
+  return (from.stateEntries ?? []).filter((entry) => !kept.has(entry));
 }
 
 /** The image's base: Debian slim with the runtime's Node major. */
@@ -285,8 +332,13 @@ export function findRuntime(id: string): GatewayRuntime | undefined {
 export function resolveRuntimeId(spec: string): string | undefined {
   const wanted = spec.trim();
   if (RUNTIMES[wanted]) return wanted;
-  const rows = Object.values(RUNTIMES).filter((r) => r.packageName === wanted);
-  return rows[rows.length - 1]?.id;
+  return newestRow(wanted)?.id;
+}
+
+/** A package's row with the highest version (not the last one written into RUNTIMES). */
+export function newestRow(packageName: string): GatewayRuntime | undefined {
+  const rows = Object.values(RUNTIMES).filter((r) => r.packageName === packageName);
+  return rows.sort((a, b) => compareVersions(a.packageVersion, b.packageVersion)).at(-1);
 }
 
 /**
@@ -295,6 +347,9 @@ export function resolveRuntimeId(spec: string): string | undefined {
  * clawdbot cannot read (`clawdfly rollback` returns to the image and files that ran before).
  */
 export const MAINTAINED_PACKAGE = 'openclaw';
+
+/** What `init` writes without `--runtime`: the maintained gateway's newest row. */
+export const DEFAULT_RUNTIME_ID = newestRow(MAINTAINED_PACKAGE)!.id;
 
 /** The app-name prefix and volume name init proposes for a runtime (`openclaw-<random>`, `openclaw_data`). */
 export function defaultAppPrefix(runtime: GatewayRuntime): string {
@@ -314,9 +369,9 @@ export const WORKSPACE_SUBDIR = 'workspace';
  * transpile cache and the lock files, rebuilt on boot) and lock files of older builds at the top.
  */
 export const BACKUP_EXCLUDED_NAMES = [TMP_SUBDIR];
-/** Default Fly volume name and app-name prefix that init proposes. */
-export const DEFAULT_VOLUME = 'clawdbot_data';
-export const DEFAULT_APP_PREFIX = 'clawdbot';
+/** Default Fly volume name and app-name prefix that init proposes (those of the default runtime). */
+export const DEFAULT_VOLUME = defaultVolumeName(RUNTIMES[DEFAULT_RUNTIME_ID]!);
+export const DEFAULT_APP_PREFIX = defaultAppPrefix(RUNTIMES[DEFAULT_RUNTIME_ID]!);
 /** Where the image keeps the runtime bundle. */
 export const APP_DIR = '/app';
 

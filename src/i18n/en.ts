@@ -5,9 +5,11 @@
  */
 export const en = {
   // ── init: the wizard ──────────────────────────────────────────────────────────────────────────
-  'init.heading.new': 'New {product} gateway on Fly.io → {dir}',
+  'init.heading.new': 'New gateway on Fly.io → {dir}',
   'init.heading.update': 'Updating the clawdfly project in {dir}',
   'init.prompt.runtime': 'Gateway',
+  'init.runtime.recommended': '{label} (recommended)',
+  'init.runtime.frozen': '{product} {version} (frozen; kept for existing deployments)',
   'init.prompt.app': 'Fly app name (globally unique, becomes <name>.fly.dev)',
   'init.prompt.region': 'Region (pick one near you; the volume lives there)',
   'init.region.chinaNote': 'Fly.io has no region in mainland China or Hong Kong (no hkg): the closest are listed first.',
@@ -97,6 +99,7 @@ export const en = {
   'doctor.title.signal-data': "signal-cli's account on the volume",
   'doctor.title.upgrade': 'no upgrade stopped half-way',
   'doctor.title.leftovers': 'no clawdfly work folders left on the volume',
+  'doctor.title.ready': "the gateway's own readiness (/readyz), channels included",
   // skips shared by the checks
   'doctor.skip.offline': 'skipped with --offline (needs flyctl)',
   'doctor.skip.noFlyctl': 'flyctl is not installed (see flyctl)',

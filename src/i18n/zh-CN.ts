@@ -6,9 +6,11 @@ import type { MessageKey } from './en.js';
 
 export const zhCN: Record<MessageKey, string> = {
   // ── init：向导 ──
-  'init.heading.new': '在 Fly.io 上新建 {product} 网关 → {dir}',
+  'init.heading.new': '在 Fly.io 上新建网关 → {dir}',
   'init.heading.update': '更新 {dir} 中的 clawdfly 项目',
   'init.prompt.runtime': '网关',
+  'init.runtime.recommended': '{label}（推荐）',
+  'init.runtime.frozen': '{product} {version}（已冻结；仅为已有部署保留）',
   'init.prompt.app': 'Fly 应用名（全局唯一，访问地址为 <name>.fly.dev）',
   'init.prompt.region': '区域（选离你近的；数据卷也放在那里）',
   'init.region.chinaNote': 'Fly.io 在中国大陆和香港都没有机房（没有 hkg），下面先列出离你最近的区域。',
@@ -97,6 +99,7 @@ export const zhCN: Record<MessageKey, string> = {
   'doctor.title.signal-data': 'signal-cli 的账号数据在数据卷上',
   'doctor.title.upgrade': '没有中途停下的升级',
   'doctor.title.leftovers': '卷上没有 clawdfly 遗留的工作目录',
+  'doctor.title.ready': "网关自身的就绪检查（/readyz），含各渠道",
   // 通用的跳过原因
   'doctor.skip.offline': '已跳过：--offline 模式（需要 flyctl）',
   'doctor.skip.noFlyctl': '未安装 flyctl（见 flyctl）',

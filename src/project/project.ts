@@ -12,7 +12,7 @@ import type { Answers } from './answers.js';
 import { readSecrets, type Secrets } from './secrets.js';
 import { readTextIfExists } from '../util/fs.js';
 import { exposureOf, type Exposure } from './network.js';
-import { DEFAULT_RUNTIME_ID, findRuntime, remoteConfigPath, STATE_DIR, type GatewayRuntime } from '../gateway/runtime.js';
+import { LEGACY_RUNTIME_ID, findRuntime, remoteConfigPath, STATE_DIR, type GatewayRuntime } from '../gateway/runtime.js';
 
 export interface Project {
   dir: string;
@@ -61,7 +61,7 @@ export async function loadProject(dirOption: string | undefined, opts: { app?: s
     });
   }
   const answers = await readAnswers(dir);
-  const runtime = findRuntime(answers?.runtime ?? DEFAULT_RUNTIME_ID) ?? findRuntime(DEFAULT_RUNTIME_ID)!;
+  const runtime = findRuntime(answers?.runtime ?? LEGACY_RUNTIME_ID) ?? findRuntime(LEGACY_RUNTIME_ID)!;
   const app = opts.app ?? fly.app;
   if (!app) throw new UsageError('fly.toml has no app name', '--app NAME, or add app = "NAME" to fly.toml', 'no-app');
   const stateDir = fly.env[runtime.env.stateDir] ?? STATE_DIR;

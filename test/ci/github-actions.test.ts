@@ -64,7 +64,7 @@ describe('init --github-actions', () => {
     mkdirSync(join(repo, '.git'));
     writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/trunk\n');
     const dir = join(repo, 'infra', 'gateway');
-    const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--github-actions', ...ciSpecFlags()], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
+    const r = await runCli(['init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'test-claw', '--github-actions', ...ciSpecFlags()], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
     expect(r.code, r.stderr).toBe(0);
     const file = join(repo, '.github', 'workflows', 'deploy.yml');
     expect(existsSync(file)).toBe(true);

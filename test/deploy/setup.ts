@@ -10,7 +10,7 @@ import { join } from 'node:path';
 // @ts-expect-error plain ESM without types
 import { createFakeFly } from '../fakefly/control.mjs';
 import { mayWrite, verbOf } from '../support/fly-writes.mjs';
-import { initProject, projectSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
+import { initProject, projectSecrets, ROOT, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
 
 export const APP = 'test-claw';
 export const REMOTE_CONFIG = '/data/clawdbot.json';
@@ -52,11 +52,60 @@ let server: Server | undefined;
 let serverUrl = '';
 export let urlHits = 0;
 
-/** The stand-in for https://<app>.fly.dev/: answers like the Control UI's SPA (200 text/html). */
+/**
+ * What openclaw 2026.9.6 answers on its health endpoints, recorded from the real gateway
+ * (test/fixtures/openclaw-health/2026.9.6.json): the stand-in answers the same once it is ready.
+ */
+type HealthAnswer = { status: number; body: unknown };
+export const OPENCLAW_HEALTH = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'openclaw-health', '2026.9.6.json'), 'utf8')) as {
+  afterListening: Record<string, HealthAnswer>;
+  afterReady: Record<string, HealthAnswer>;
+  channelFailing: Record<string, HealthAnswer>;
+};
+let readyzScript: HealthAnswer[] | (() => HealthAnswer) = [];
+export let readyzHits = 0;
+/**
+ * The next /readyz answers, one per request; the last one stays (empty: the ready answer). Or a
+ * function asked on every request (e.g. by which image the double's machine runs).
+ */
+export function scriptReadyz(answers: HealthAnswer[] | (() => HealthAnswer)): void {
+  readyzScript = typeof answers === 'function' ? answers : [...answers];
+  readyzHits = 0;
+}
+function nextReadyz(): HealthAnswer {
+  readyzHits++;
+  if (typeof readyzScript === 'function') return readyzScript();
+  return readyzScript.length > 1 ? readyzScript.shift()! : (readyzScript[0] ?? OPENCLAW_HEALTH.afterReady['/readyz']!);
+}
+
+/**
+ * Like openclaw (dist/server-start-*.mjs shouldIncludeGatewayProbeDetails): a client that is not on
+ * loopback (Fly's proxy) gets the details only with a gateway token as bearer token; else
+ * `{"ok","status"}` (/startupz, seen in the image) or `{"ready"}` (/readyz).
+ */
+function withDetailsFor(authorization: string | undefined, path: string, body: unknown): unknown {
+  const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+  const known = token !== undefined && /^[0-9a-f]{64}$/.test(token) && ALL_PROJECTS.some((dir) => projectSecrets(dir).includes(token));
+  if (known || path === '/healthz') return body;
+  const b = body as { ok?: boolean; status?: string; ready?: boolean };
+  return path === '/readyz' ? { ready: b.ready } : { ok: b.ok, status: b.status };
+}
+
+/**
+ * The stand-in for https://<app>.fly.dev/: answers like the Control UI's SPA (200 text/html), and on
+ * /healthz, /startupz and /readyz like openclaw's own endpoints (clawdbot never asks them).
+ */
 export async function startAppServer(): Promise<string> {
   if (server) return serverUrl;
-  server = createServer((_req, res) => {
+  server = createServer((req, res) => {
     urlHits++;
+    const path = (req.url ?? '/').split('?')[0]!;
+    const health = path === '/readyz' ? nextReadyz() : OPENCLAW_HEALTH.afterReady[path];
+    if (health) {
+      res.writeHead(health.status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify(withDetailsFor(req.headers.authorization, path, health.body)));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<!doctype html><title>Clawdbot Control</title>');
   });

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sshHint } from '../../src/doctor/checks/common.js';
 import { MARK, parseRemoteFacts, type RemoteTargets } from '../../src/doctor/remote.js';
-import { RUNTIMES, DEFAULT_RUNTIME_ID } from '../../src/gateway/runtime.js';
+import { RUNTIMES, LEGACY_RUNTIME_ID } from '../../src/gateway/runtime.js';
 import { remoteCommand } from '../../src/fly/quote.js';
 import type { Evidence } from '../../src/doctor/types.js';
 import { tempDir } from '../helpers/cli.js';
 
-const runtime = RUNTIMES[DEFAULT_RUNTIME_ID]!;
+const runtime = RUNTIMES[LEGACY_RUNTIME_ID]!;
 const targets: RemoteTargets = { configs: ['/data/clawdbot.json'], stateDirs: ['/data'], tmpBases: ['/data/tmp'], workspaces: ['/data/workspace'] };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

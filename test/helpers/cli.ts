@@ -220,10 +220,15 @@ export function tempDir(prefix = 'clawdfly-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** A project written by the real `init --yes`, with test secrets in the environment. */
+/**
+ * A project written by the real `init --yes`, with test secrets in the environment. The tests using
+ * it were written for the seed's clawdbot project: without a `--runtime` flag it is that one
+ * (`--runtime clawdbot`), not init's default (OpenClaw).
+ */
 export async function initProject(flags: string[] = [], env: Record<string, string | undefined> = {}): Promise<string> {
   const dir = join(tempDir(), 'gateway');
-  const result = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--region', 'iad', ...flags], {
+  const runtime = flags.includes('--runtime') ? [] : ['--runtime', 'clawdbot'];
+  const result = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--region', 'iad', ...runtime, ...flags], {
     env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY, ...env },
   });
   if (result.code !== 0) throw new Error(`init failed (${result.code}): ${result.stderr}`);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, podman, type BuildResult } from '../support/podman.js';
 import { runtimeBundleFiles } from '../../src/project/render.js';
-import { DEFAULT_RUNTIME_ID } from '../../src/gateway/runtime.js';
+import { LEGACY_RUNTIME_ID } from '../../src/gateway/runtime.js';
 
 export interface BuiltImage {
   name: string;
@@ -51,7 +51,7 @@ export const NAIVE_DOCKERFILE = [
 
 export async function naiveImage(opts: { noCache?: boolean } = {}): Promise<BuiltImage> {
   const dir = mkdtempSync(join(tmpdir(), 'clawdfly-naive-'));
-  for (const f of runtimeBundleFiles(DEFAULT_RUNTIME_ID)) writeFileSync(join(dir, f.name), f.content);
+  for (const f of runtimeBundleFiles(LEGACY_RUNTIME_ID)) writeFileSync(join(dir, f.name), f.content);
   writeFileSync(join(dir, 'Dockerfile'), NAIVE_DOCKERFILE);
   const build = await buildImage(dir, 'localhost/clawdfly-test-naive:latest', opts);
   return { name: 'naive', image: cacheRef(build), build };

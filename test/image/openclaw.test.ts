@@ -7,6 +7,7 @@
  * after a Fly restart, also when the previous boot was killed and left its lock and owner lease behind.
  */
 import { createHash } from 'node:crypto';
+import { parse as parseToml } from 'smol-toml';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,6 +45,17 @@ async function bootLikeFly(m: Machine, boot: 'first' | 'restart', cacheBefore: (
       crashes.push(`${boot}: exit ${st.exitCode}: ${cause.slice(0, 200)}`);
       await m.restart({ keepRootfs: true });
     }
+  }
+}
+
+/** GETs `url` until `done(status)`; the last answer (status, parsed JSON body). Polls, never a fixed wait. */
+async function pollUntil(url: string, done: (status: number) => boolean, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await fetch(url).catch(() => undefined);
+    const answer = r ? { status: r.status, body: await r.json().catch(() => undefined) } : { status: 0, body: undefined };
+    if (done(answer.status) || Date.now() > deadline) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
@@ -99,6 +111,17 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     const res = await fetch(`${m.url}/`);
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/OpenClaw/);
+    // fly.toml's health check path is the gateway's "started" endpoint, and it answers as the README
+    // says to a client that is not on loopback without the token (Fly's proxy, here the port mapping):
+    // 200 {"ok":true,"status":"started"} once the start finished; /readyz 200, /healthz 200 live
+    const checkPath = (parseToml(readFileSync(join(project.dir, 'fly.toml'), 'utf8')) as { http_service: { checks: { path: string }[] } }).http_service.checks[0]!.path;
+    expect(checkPath).toBe(OPENCLAW.health!.started);
+    const started = await pollUntil(`${m.url}${checkPath}`, (status) => status === 200, 2 * MIN);
+    expect(started).toEqual({ status: 200, body: { ok: true, status: 'started' } });
+    const readyz = await pollUntil(`${m.url}${OPENCLAW.health!.ready}`, (status) => status === 200, MIN);
+    expect(readyz.body).toMatchObject({ ready: true });
+    const healthz = await fetch(`${m.url}${OPENCLAW.health!.live}`);
+    expect([healthz.status, await healthz.json()]).toEqual([200, { ok: true, status: 'live' }]);
     const logs1 = await m.logs();
     expect(logs1).toContain('[clawdfly] seeded /data/openclaw.json from the image (first boot)');
     expect(logs1).not.toMatch(/OPENCLAW_LEGACY_ENV_VARS|CLAWDBOT_/);

@@ -53,7 +53,9 @@ export async function initCanonical(extraFlags: string[] = [], env: Record<strin
   const parent = await mkdtemp(join(tmpdir(), 'clawdfly-canonical-'));
   made.push(parent);
   const dir = join(parent, 'gateway');
-  const r = await runCli(['init', '--yes', '--dir', dir, ...CANONICAL_FLAGS, ...extraFlags], { env: { ...INIT_ENV, ...env }, timeoutMs: 120_000 });
+  // The canonical project is the seed's clawdbot one unless the caller names a runtime (init's default is OpenClaw).
+  const runtime = extraFlags.includes('--runtime') ? [] : ['--runtime', 'clawdbot'];
+  const r = await runCli(['init', '--yes', '--dir', dir, ...CANONICAL_FLAGS, ...runtime, ...extraFlags], { env: { ...INIT_ENV, ...env }, timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`clawdfly init failed (exit ${r.code}):\n${r.stderr}`);
   return dir;
 }

@@ -19,7 +19,7 @@ function models(dir: string): { primary: string; fallbacks: string[] } {
 describe('init --yes default models', { timeout: 60_000 }, () => {
   it('with only ANTHROPIC_API_KEY, falls back to Anthropic models only', async () => {
     const dir = freshDir();
-    const r = await init(['--yes', '--dir', dir, '--app', 'models-a'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
+    const r = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'models-a'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
     expect(r.code, r.stderr).toBe(0);
     expect(models(dir)).toEqual({ primary: 'anthropic/claude-opus-4-5', fallbacks: ['anthropic/claude-sonnet-4-5'] });
     expect(r.stderr).not.toContain('OPENAI_API_KEY');
@@ -27,7 +27,7 @@ describe('init --yes default models', { timeout: 60_000 }, () => {
 
   it('with only OPENAI_API_KEY, picks an OpenAI primary and no keyless fallback', async () => {
     const dir = freshDir();
-    const r = await init(['--yes', '--dir', dir, '--app', 'models-o'], { env: { OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY } });
+    const r = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'models-o'], { env: { OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY } });
     expect(r.code, r.stderr).toBe(0);
     expect(models(dir)).toEqual({ primary: 'openai/gpt-4o', fallbacks: [] });
     expect(r.stderr).not.toMatch(/ANTHROPIC_API_KEY|GEMINI_API_KEY/);
@@ -36,14 +36,14 @@ describe('init --yes default models', { timeout: 60_000 }, () => {
   it('with every key, chains every provider', async () => {
     const dir = freshDir();
     const env = { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY, GEMINI_API_KEY: TEST_SECRETS.GEMINI_API_KEY };
-    const r = await init(['--yes', '--dir', dir, '--app', 'models-all'], { env });
+    const r = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'models-all'], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(models(dir)).toEqual({ primary: 'anthropic/claude-opus-4-5', fallbacks: ['anthropic/claude-sonnet-4-5', 'openai/gpt-4o', 'google/gemini-2.5-pro'] });
   });
 
   it('with no key at all, writes one provider and names the one variable to set', async () => {
     const dir = freshDir();
-    const r = await init(['--yes', '--dir', dir, '--app', 'models-none']);
+    const r = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'models-none']);
     expect(r.code, r.stderr).toBe(0);
     expect(models(dir)).toEqual({ primary: 'anthropic/claude-opus-4-5', fallbacks: ['anthropic/claude-sonnet-4-5'] });
     expect(r.stderr).toContain('no ANTHROPIC_API_KEY');
@@ -52,7 +52,7 @@ describe('init --yes default models', { timeout: 60_000 }, () => {
 
   it('keeps fallbacks the user chose, keyed or not', async () => {
     const dir = freshDir();
-    const r = await init(['--yes', '--dir', dir, '--app', 'models-own', '--fallbacks', 'openai/gpt-4o'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
+    const r = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'models-own', '--fallbacks', 'openai/gpt-4o'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
     expect(r.code, r.stderr).toBe(0);
     expect(models(dir).fallbacks).toEqual(['openai/gpt-4o']);
     expect(r.stderr).toContain('no OPENAI_API_KEY');

@@ -16,7 +16,7 @@ const KEYS = { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY };
 
 async function dockerfileFor(flags: string[]): Promise<string> {
   const dir = freshDir();
-  const result = await init(['--yes', '--dir', dir, '--app', 'slim-test', ...flags], { env: KEYS });
+  const result = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'slim-test', ...flags], { env: KEYS });
   expect(result.code, result.stderr).toBe(0);
   return readFileSync(join(dir, 'Dockerfile'), 'utf8');
 }

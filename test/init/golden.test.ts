@@ -16,7 +16,7 @@ import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { ROOT, TEST_SECRETS } from '../helpers/cli.js';
 import { validateConfigObject } from '../../src/gateway/schema.js';
-import { DEFAULT_RUNTIME_ID, findRuntime } from '../../src/gateway/runtime.js';
+import { DEFAULT_RUNTIME_ID, findRuntime, LEGACY_RUNTIME_ID } from '../../src/gateway/runtime.js';
 import { freshDir, init, listFiles, readSecretsFile, sha256, templateLockfile } from './util.js';
 import { useInProcessCli } from '../helpers/cli.js';
 
@@ -43,7 +43,7 @@ type Json = Record<string, any>;
 interface Case {
   name: string;
   flags: string[];
-  /** The runtime row the case writes (default: clawdbot, the seed's). */
+  /** The runtime row the case writes (default: init's default, the newest openclaw row). */
   runtime?: string;
   env?: Record<string, string>;
   check: (fly: Toml, config: Json, dir: string, stdout: string) => void;
@@ -58,7 +58,8 @@ function dockerfile(dir: string): string {
 const CASES: Case[] = [
   {
     name: 'defaults',
-    flags: ['--app', 'golden-defaults'],
+    runtime: LEGACY_RUNTIME_ID,
+    flags: ['--runtime', 'clawdbot', '--app', 'golden-defaults'],
     env: KEYS,
     check(fly, config, _dir, stdout) {
       expect(fly['primary_region']).toBe('iad');
@@ -76,7 +77,8 @@ const CASES: Case[] = [
   },
   {
     name: 'memory-4gb',
-    flags: ['--app', 'golden-4gb', '--memory', '4096'],
+    runtime: LEGACY_RUNTIME_ID,
+    flags: ['--runtime', 'clawdbot', '--app', 'golden-4gb', '--memory', '4096'],
     env: KEYS,
     check(fly) {
       expect(fly['vm'][0]).toEqual({ size: 'shared-cpu-2x', memory: '4096mb' });
@@ -85,7 +87,8 @@ const CASES: Case[] = [
   },
   {
     name: 'port-8080',
-    flags: ['--app', 'golden-port', '--port', '8080'],
+    runtime: LEGACY_RUNTIME_ID,
+    flags: ['--runtime', 'clawdbot', '--app', 'golden-port', '--port', '8080'],
     env: KEYS,
     check(fly, _config, dir) {
       expect(fly['http_service']['internal_port']).toBe(8080);
@@ -99,8 +102,9 @@ const CASES: Case[] = [
   },
   {
     name: 'discord-telegram',
+    runtime: LEGACY_RUNTIME_ID,
     flags: [
-      '--app', 'golden-chat', '--region', 'lhr',
+      '--runtime', 'clawdbot', '--app', 'golden-chat', '--region', 'lhr',
       '--discord-guild', '123456789012345678:general,random', '--discord-guild', '876543210987654321:bots',
       '--no-require-mention', '--telegram',
     ],
@@ -154,8 +158,25 @@ const CASES: Case[] = [
     },
   },
   {
+    // `init --yes` with no --runtime: OpenClaw's newest row, with its own names and its updater off.
+    name: 'openclaw-defaults',
+    flags: ['--app', 'golden-openclaw-defaults'],
+    env: KEYS,
+    check(fly, config, dir) {
+      expect(JSON.parse(readFileSync(join(dir, '.clawdfly', 'answers.json'), 'utf8'))['runtime']).toBe(DEFAULT_RUNTIME_ID);
+      expect(DEFAULT_RUNTIME_ID).toMatch(/^openclaw@/);
+      expect(fly['env']['OPENCLAW_STATE_DIR']).toBe('/data');
+      expect(fly['env']['OPENCLAW_NO_AUTO_UPDATE']).toBe('1');
+      expect(fly['mounts']['source']).toBe('openclaw_data');
+      expect(readFileSync(join(dir, 'fly.toml'), 'utf8')).not.toMatch(/clawdbot/i);
+      expect(config['agents']['entries']).toEqual({ main: {} });
+      expect(config['channels']).toBeUndefined();
+    },
+  },
+  {
     name: 'no-channels',
-    flags: ['--app', 'golden-quiet', '--region', 'fra', '--no-discord', '--no-telegram', '--model', 'openai/gpt-4o', '--fallbacks', ''],
+    runtime: LEGACY_RUNTIME_ID,
+    flags: ['--runtime', 'clawdbot', '--app', 'golden-quiet', '--region', 'fra', '--no-discord', '--no-telegram', '--model', 'openai/gpt-4o', '--fallbacks', ''],
     env: { OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY },
     check(fly, config) {
       expect(fly['primary_region']).toBe('fra');
@@ -225,7 +246,8 @@ describe.each(CASES)('init golden files: $name', (c) => {
     expect(fly['build']['dockerfile']).toBe('Dockerfile');
     expect(http).toMatchObject({ internal_port: answers['port'], force_https: true, auto_stop_machines: 'off', auto_start_machines: true, min_machines_running: 1 });
     expect(fly['processes']['app']).toBe(`node dist/index.js gateway --allow-unconfigured --port ${answers['port']} --bind lan`);
-    expect(http['checks'][0]).toMatchObject({ method: 'GET', path: '/' });
+    // The gateway's own "started" endpoint when it has one (openclaw: /startupz), else the Control UI.
+    expect(http['checks'][0]).toMatchObject({ method: 'GET', path: runtime.health?.started ?? '/' });
     expect(Number(String(http['checks'][0]['grace_period']).replace(/s$/, ''))).toBeGreaterThanOrEqual(90);
     expect(fly['restart'][0]['policy']).toBe('always');
     expect(fly['env']).toMatchObject({ NODE_ENV: 'production', [runtime.env.stateDir]: '/data', [runtime.env.disableBonjour]: '1' });

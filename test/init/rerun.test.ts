@@ -32,7 +32,7 @@ describe('init re-run', { timeout: 60_000 }, () => {
   let original: string;
   beforeEach(async () => {
     dir = freshDir();
-    const first = await initJson(['--yes', '--dir', dir, '--app', 'again-claw', '--region', 'lhr']);
+    const first = await initJson(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'again-claw', '--region', 'lhr']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.doc!.files.every((f) => f.status === 'create')).toBe(true);
     original = readFileSync(join(dir, 'fly.toml'), 'utf8');
@@ -125,7 +125,7 @@ describe('init over a folder that already has a .gitignore', { timeout: 60_000 }
     const dir = freshDir();
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, '.gitignore'), userText);
-    const result = await initJson(['--yes', '--dir', dir, '--app', 'ignore-claw']);
+    const result = await initJson(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'ignore-claw']);
     expect(result.code, result.stderr).toBe(0);
     expect(statusOf(result.doc?.files, '.gitignore')).toBe('update');
 

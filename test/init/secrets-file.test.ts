@@ -28,7 +28,7 @@ describe('init --yes conflict diff', () => {
     const token = /CLAWDBOT_GATEWAY_TOKEN="([^"]+)"/.exec(readFileSync(join(dir, '.clawdfly', 'secrets.env'), 'utf8'))![1]!;
     appendFileSync(join(dir, 'fly.toml'), `# pasted by hand: ${token}\n`);
     // runCli fails the test if the token (a project secret) shows in any output
-    const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--region', 'iad']);
+    const r = await runCli(['init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'test-claw', '--region', 'iad']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('# pasted by hand: ***');
   }, 60_000);

@@ -32,7 +32,7 @@ function git(cwd: string, ...args: string[]): { code: number; stdout: string } {
 describe('init secrets', { timeout: 60_000 }, () => {
   it('writes every secret to .clawdfly/secrets.env (0600) and nowhere else, and prints none', async () => {
     const dir = freshDir();
-    const human = await init(['--yes', '--dir', dir, '--app', 'secret-claw', '--model', 'google/gemini-2.5-pro', ...CHANNELS], { env: ALL_SECRETS });
+    const human = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'secret-claw', '--model', 'google/gemini-2.5-pro', ...CHANNELS], { env: ALL_SECRETS });
     expect(human.code, human.stderr).toBe(0);
 
     const secretsFile = join(dir, '.clawdfly', 'secrets.env');
@@ -56,7 +56,7 @@ describe('init secrets', { timeout: 60_000 }, () => {
     expect(config.channels.telegram.botToken).toBeUndefined();
 
     // Output, human and --json (a re-run, which reads the secrets back from secrets.env).
-    const json = await init(['--yes', '--dir', dir, '--json'], { env: ALL_SECRETS });
+    const json = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--json'], { env: ALL_SECRETS });
     expect(json.code, json.stderr).toBe(0);
     const doc = JSON.parse(json.stdout);
     expect(doc.secrets).toEqual(expect.arrayContaining(['CLAWDBOT_GATEWAY_TOKEN', ...Object.keys(ALL_SECRETS)]));
@@ -73,7 +73,7 @@ describe('init secrets', { timeout: 60_000 }, () => {
     execFileSync('git', ['init', '-q'], { cwd: repo });
     // The project in a subfolder of the repo, the common layout.
     const dir = join(repo, 'gateway');
-    const result = await init(['--yes', '--dir', dir, '--app', 'git-claw'], { env: ALL_SECRETS });
+    const result = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'git-claw'], { env: ALL_SECRETS });
     expect(result.code).toBe(0);
 
     expect(git(dir, 'check-ignore', '-q', '.clawdfly/secrets.env').code).toBe(0);
@@ -102,7 +102,7 @@ describe('init secrets', { timeout: 60_000 }, () => {
       `DISCORD_BOT_TOKEN='${TEST_SECRETS.DISCORD_BOT_TOKEN}'`,
       '',
     ].join('\n');
-    const result = await init(['--yes', '--dir', dir, '--app', 'stdin-claw', '--discord', '--secrets-stdin'], { input, secrets: [tricky] });
+    const result = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'stdin-claw', '--discord', '--secrets-stdin'], { input, secrets: [tricky] });
     expect(result.code, result.stderr).toBe(0);
     const secrets = readSecretsFile(dir);
     expect(secrets['ANTHROPIC_API_KEY']).toBe(TEST_SECRETS.ANTHROPIC_API_KEY);
@@ -114,14 +114,14 @@ describe('init secrets', { timeout: 60_000 }, () => {
   it('--secrets-stdin takes a quoted value literally: no escape is turned into a newline', async () => {
     const dir = freshDir();
     const literal = 'test-openai-back\\nslash';
-    const result = await init(['--yes', '--dir', dir, '--app', 'stdin-literal', '--secrets-stdin'], { input: `OPENAI_API_KEY="${literal}"\n`, secrets: [literal] });
+    const result = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'stdin-literal', '--secrets-stdin'], { input: `OPENAI_API_KEY="${literal}"\n`, secrets: [literal] });
     expect(result.code, result.stderr).toBe(0);
     expect(readSecretsFile(dir)['OPENAI_API_KEY']).toBe(literal);
   });
 
   it('reuses the gateway token on re-run, and takes updated keys from the environment', async () => {
     const dir = freshDir();
-    const first = await init(['--yes', '--dir', dir, '--app', 'rerun-claw'], { env: { ANTHROPIC_API_KEY: 'test-anthropic-first-0001' } });
+    const first = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'rerun-claw'], { env: { ANTHROPIC_API_KEY: 'test-anthropic-first-0001' } });
     expect(first.code).toBe(0);
     const before = readSecretsFile(dir);
 
@@ -146,8 +146,8 @@ describe('init secrets', { timeout: 60_000 }, () => {
   it('a fresh project gets a fresh token', async () => {
     const a = freshDir();
     const b = freshDir();
-    expect((await init(['--yes', '--dir', a, '--app', 'one-claw'])).code).toBe(0);
-    expect((await init(['--yes', '--dir', b, '--app', 'two-claw'])).code).toBe(0);
+    expect((await init(['--yes', '--runtime', 'clawdbot', '--dir', a, '--app', 'one-claw'])).code).toBe(0);
+    expect((await init(['--yes', '--runtime', 'clawdbot', '--dir', b, '--app', 'two-claw'])).code).toBe(0);
     expect(readSecretsFile(a)['CLAWDBOT_GATEWAY_TOKEN']).not.toBe(readSecretsFile(b)['CLAWDBOT_GATEWAY_TOKEN']);
   });
 });

@@ -14,7 +14,7 @@ const KEYS = { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY };
 describe('init --signal-account', () => {
   it.each(['15551234567', '+0551234567', '+1 555 123 4567', '+1234', '+1234567890123456'])('refuses %s with exit 2 and writes nothing', async (bad) => {
     const dir = freshDir();
-    const result = await init(['--yes', '--dir', dir, '--app', 'sig-test', '--signal-account', bad], { env: KEYS });
+    const result = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'sig-test', '--signal-account', bad], { env: KEYS });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('E.164');
     expect(result.stderr).toContain('--signal-account +15551234567');
@@ -23,7 +23,7 @@ describe('init --signal-account', () => {
 
   it('writes the number into channels.signal.account and builds the Signal variant', async () => {
     const dir = freshDir();
-    const result = await init(['--yes', '--dir', dir, '--app', 'sig-test', '--signal-account', '+15551234567'], { env: KEYS });
+    const result = await init(['--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'sig-test', '--signal-account', '+15551234567'], { env: KEYS });
     expect(result.code).toBe(0);
     const config = JSON.parse(readFileSync(join(dir, 'clawdbot.json'), 'utf8'));
     expect(config.channels.signal.account).toBe('+15551234567');

@@ -89,11 +89,12 @@ describe('init wizard on a terminal', () => {
     const dir = freshDir();
     const t = wizard(dir, { OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY });
 
-    await t.expect('New Clawdbot gateway on Fly.io');
-    // The gateway comes first (the app name and volume defaults follow it); Enter keeps clawdbot.
-    await t.expect(/Gateway[\s\S]*OpenClaw \(openclaw@2026\.9\.6, Node 24\)/);
+    await t.expect('New gateway on Fly.io');
+    // The gateway comes first (the app name and volume defaults follow it): OpenClaw recommended,
+    // then the frozen Clawdbot; Enter takes OpenClaw.
+    await t.expect(/Gateway[\s\S]*OpenClaw \(openclaw@2026\.9\.6, Node 24\) \(recommended\)[\s\S]*Clawdbot 2026\.1\.24-3 \(frozen; kept for existing deployments\)/);
     await t.send(ENTER);
-    await t.expect(/Fly app name .*\(clawdbot-[0-9a-f]{6}\)/);
+    await t.expect(/Fly app name .*\(openclaw-[0-9a-f]{6}\)/);
     await t.send('Bad_Name', ENTER);
     await t.expect('invalid app name "Bad_Name"');
     await t.send(CTRL_U, 'wiz-claw', ENTER);
@@ -105,7 +106,7 @@ describe('init wizard on a terminal', () => {
     await t.send('512', ENTER);
     await t.expect('--memory 512 is too small');
     await t.send(CTRL_U, '4096', ENTER);
-    await t.expect(/Volume name.*\(clawdbot_data\)/);
+    await t.expect(/Volume name.*\(openclaw_data\)/);
     await t.send('wiz-vol', ENTER);
     await t.expect('invalid volume name "wiz-vol"');
     await t.send(CTRL_U, 'wiz_vol', ENTER);
@@ -159,7 +160,8 @@ describe('init wizard on a terminal', () => {
     const secrets = readSecretsFile(dir);
     expect(secrets['DISCORD_BOT_TOKEN']).toBe(TEST_SECRETS.DISCORD_BOT_TOKEN);
     expect(secrets['ANTHROPIC_API_KEY']).toBe(TEST_SECRETS.ANTHROPIC_API_KEY);
-    expect(secrets['CLAWDBOT_GATEWAY_TOKEN']).toMatch(/^[0-9a-f]{64}$/);
+    expect(secrets['OPENCLAW_GATEWAY_TOKEN']).toMatch(/^[0-9a-f]{64}$/);
+    expect(answers.runtime).toBe('openclaw@2026.9.6');
     expect(statSync(join(dir, '.clawdfly', 'secrets.env')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, 'fly.toml'), 'utf8')).toContain('source = "wiz_vol"');
   }, 90_000);

@@ -76,7 +76,7 @@ describe('clawdfly channels login', () => {
 describe('Signal variant', () => {
   it('init --signal refuses less than 2048 MB, even with --force', async () => {
     const dir = join(tempDir(), 'g');
-    const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'sig-claw', '--signal', '--memory', '1024', '--force'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY } });
+    const r = await runCli(['init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'sig-claw', '--signal', '--memory', '1024', '--force'], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Signal needs Java and signal-cli: at least 2048 MB, got 1024/);
   });

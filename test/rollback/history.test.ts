@@ -78,7 +78,7 @@ describe('release history', () => {
     mkdirSync(join(repo, '.git'));
     writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n');
     const dir = join(repo, 'infra', 'gateway');
-    const init = await runCli(['init', '--yes', '--dir', dir, '--app', 'test-claw', '--github-actions', ...ciSpecFlags()], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
+    const init = await runCli(['init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'test-claw', '--github-actions', ...ciSpecFlags()], { env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY } });
     expect(init.code, init.stderr).toBe(0);
     const workflow = join(repo, '.github', 'workflows', 'deploy.yml');
     const original = readFileSync(workflow, 'utf8');

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { DEFAULT_RUNTIME_ID, RUNTIMES } from '../../src/gateway/runtime.js';
+import { LEGACY_RUNTIME_ID, RUNTIMES } from '../../src/gateway/runtime.js';
 import { runtimeBundleFiles } from '../../src/project/render.js';
 import { cachePath, npmPackCached, run, sha256, sleep, tail, uniqueTempName, versionFromTarball, withLock } from './util.js';
 
@@ -15,7 +15,7 @@ import { cachePath, npmPackCached, run, sha256, sleep, tail, uniqueTempName, ver
  * The runtime bundle (package.json + package-lock.json) exactly as `clawdfly init` renders it from
  * the runtime table row, written into the suite's cache: tests and init share one source.
  */
-export async function defaultRuntimeDir(runtimeId: string = DEFAULT_RUNTIME_ID): Promise<string> {
+export async function defaultRuntimeDir(runtimeId: string = LEGACY_RUNTIME_ID): Promise<string> {
   if (process.env.CLAWDFLY_RUNTIME_DIR) return process.env.CLAWDFLY_RUNTIME_DIR;
   const files = runtimeBundleFiles(runtimeId);
   const dir = cachePath('runtime-src', sha256(JSON.stringify(files)).slice(0, 16));

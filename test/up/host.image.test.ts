@@ -25,7 +25,7 @@ const KEEP = new Set(['.clawdfly/local-runtime', '.clawdfly/local-data/tmp']);
 /** Empties the cached project except the runtime bundle and the warm TMPDIR, then runs the real init. */
 async function freshProject(dir: string): Promise<void> {
   await pruneProjectExcept(dir, KEEP);
-  const r = await runCli(['init', '--yes', '--dir', dir, '--app', 'up-host-test', '--region', 'iad'], {
+  const r = await runCli(['init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'up-host-test', '--region', 'iad'], {
     env: { ANTHROPIC_API_KEY: TEST_SECRETS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_SECRETS.OPENAI_API_KEY, CLAWDBOT_GATEWAY_TOKEN: undefined, DISCORD_BOT_TOKEN: undefined, TELEGRAM_BOT_TOKEN: undefined },
   });
   if (r.code !== 0) throw new Error(`init failed (${r.code}): ${r.stderr}`);

@@ -2,7 +2,7 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { checkConfigText, formatProblem } from '../../gateway/config-file.js';
-import { DEFAULT_RUNTIME_ID, findRuntime, nodeVersionProblem, type GatewayRuntime } from '../../gateway/runtime.js';
+import { LEGACY_RUNTIME_ID, findRuntime, nodeVersionProblem, type GatewayRuntime } from '../../gateway/runtime.js';
 import { validateWithGateway, type GatewayValidation } from '../../gateway/validate.js';
 import { installedLocalRuntime, nodeVersionOf } from '../../local/host.js';
 import { loadProject, readAnswers } from '../../project/project.js';
@@ -32,7 +32,7 @@ async function gatewayVerdict(dir: string, runtime: GatewayRuntime, file: string
 export async function run({ args, opts }: CommandContext<typeof configValidateSpec>): Promise<number> {
   const dir = resolve(str(opts.dir) ?? '.');
   const answers = await readAnswers(dir).catch(() => undefined);
-  const runtime = findRuntime(answers?.runtime ?? DEFAULT_RUNTIME_ID) ?? findRuntime(DEFAULT_RUNTIME_ID)!;
+  const runtime = findRuntime(answers?.runtime ?? LEGACY_RUNTIME_ID) ?? findRuntime(LEGACY_RUNTIME_ID)!;
   const file = args[0] ? resolve(args[0]) : join(dir, runtime.configFileName);
   const rel = relative(process.cwd(), file);
   const label = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;

@@ -10,7 +10,7 @@ import {
   checkVmSize, checkVolumeName, checkVolumeSize, DEFAULT_MODEL_CHAIN, defaultAppName, defaultFallbackModels, defaultPrimaryModel, parseGuild, providerOf, providersOf, RECOMMENDED_MEMORY_MB,
 } from '../../project/answers.js';
 import { isNearChina, regionOrder, REGIONS, userTimeZone, VM_PRESETS, estimateMonthlyCost } from '../../project/fly-platform.js';
-import { CHANNEL_TOKENS, defaultAppPrefix, defaultVolumeName, findRuntime, PROVIDER_KEYS, runtimeIds, type GatewayRuntime } from '../../gateway/runtime.js';
+import { CHANNEL_TOKENS, defaultAppPrefix, defaultVolumeName, findRuntime, LEGACY_RUNTIME_ID, PROVIDER_KEYS, type GatewayRuntime } from '../../gateway/runtime.js';
 import { allProviderKeyNames, COMPATIBLE_PROVIDERS, findCompatibleProvider, providerKeyName, suggestedModel } from '../../gateway/providers.js';
 import { currentLocale, t, translates } from '../../i18n/index.js';
 import type { Secrets } from '../../project/secrets.js';
@@ -22,6 +22,22 @@ type Opts = CommandOptions<typeof initSpec>;
 /** `<productName> (<row id>, Node <major>)` */
 function runtimeChoiceLabel(runtime: GatewayRuntime): string {
   return `${runtime.productName} (${runtime.id}, Node ${runtime.nodeMajor})`;
+}
+
+/**
+ * The wizard's first question: OpenClaw's newest row (recommended), then the frozen Clawdbot row
+ * (kept for existing deployments), then the row a previous run chose when it is neither.
+ */
+export function runtimeChoices(previous?: string): { name: string; value: string }[] {
+  const recommended = findRuntime(DEFAULTS.runtime)!;
+  const frozen = findRuntime(LEGACY_RUNTIME_ID)!;
+  const choices = [
+    { name: t('init.runtime.recommended', { label: runtimeChoiceLabel(recommended) }), value: recommended.id },
+    { name: t('init.runtime.frozen', { product: frozen.productName, version: frozen.packageVersion }), value: frozen.id },
+  ];
+  const kept = previous ? findRuntime(previous) : undefined;
+  if (kept && !choices.some((c) => c.value === kept.id)) choices.push({ name: runtimeChoiceLabel(kept), value: kept.id });
+  return choices;
 }
 
 /**
@@ -78,7 +94,7 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
   else if (p) {
     runtime = await p.select({
       message: t('init.prompt.runtime'),
-      choices: runtimeIds().map((id) => ({ name: runtimeChoiceLabel(findRuntime(id)!), value: id })),
+      choices: runtimeChoices(previous?.runtime),
       default: previous?.runtime ?? DEFAULTS.runtime,
     });
   } else runtime = checkRuntime(previous?.runtime ?? DEFAULTS.runtime);

@@ -50,7 +50,7 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
   const fromStdin = opts.secretsStdin === true ? parseSecretsInput(await readStdinText('--secrets-stdin'), '--secrets-stdin') : {};
   registerSecrets(Object.values(fromStdin));
 
-  if (ask) out.info(style.bold(previous ? t('init.heading.update', { dir }) : t('init.heading.new', { product: 'Clawdbot', dir })));
+  if (ask) out.info(style.bold(previous ? t('init.heading.update', { dir }) : t('init.heading.new', { dir })));
   const keyed = providersWithKeys(process.env, fromStdin, previousSecrets);
   const { answers, warnings } = await collectAnswers(opts, previous, ask, keyed);
   const secretResult = await collectSecrets(answers, previousSecrets, fromStdin, ask);

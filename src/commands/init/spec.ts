@@ -1,4 +1,4 @@
-import { DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, runtimeIds } from '../../gateway/runtime.js';
+import { DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, LEGACY_RUNTIME_ID, runtimeIds } from '../../gateway/runtime.js';
 import { common, defineCommand } from '../types.js';
 
 export const initSpec = defineCommand({
@@ -33,7 +33,11 @@ export const initSpec = defineCommand({
     { flags: '--npm-registry <url>', description: 'npm registry mirror for local builds (up --local: host npm ci, image build-arg NPM_REGISTRY); "" for the default. Fly\'s remote builders do not need it', env: 'CLAWDFLY_NPM_REGISTRY' },
     { flags: '--clawdfly-spec <spec>', description: 'the published clawdfly the workflow installs when this one did not come from a registry: a version, a tarball URL#sha512-…, or github:owner/repo#<commit>' },
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
-    { flags: '--runtime <id>', description: `gateway runtime: ${runtimeIds().join(', ')}, or a package name alone for its newest row (default: ${DEFAULT_RUNTIME_ID})`, env: 'CLAWDFLY_RUNTIME' },
+    {
+      flags: '--runtime <id>',
+      description: `gateway runtime (default: ${DEFAULT_RUNTIME_ID}, the newest OpenClaw): openclaw, ${runtimeIds().filter((id) => id !== LEGACY_RUNTIME_ID).join(', ')}, or ${LEGACY_RUNTIME_ID} (clawdbot; frozen, for existing deployments)`,
+      env: 'CLAWDFLY_RUNTIME',
+    },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },
     { flags: '--keep', description: 'keep files you changed (write only new ones)' },
     common.json,
@@ -41,6 +45,7 @@ export const initSpec = defineCommand({
   examples: [
     'npx clawdfly init',
     'npx clawdfly init --yes --dir my-gateway --app my-claw --region lhr',
+    'npx clawdfly init --yes --runtime clawdbot   # the frozen Clawdbot 2026.1.24-3, as before OpenClaw',
     'DISCORD_BOT_TOKEN=… npx clawdfly init --yes --discord-guild 123456789012345678:general',
   ],
   load: () => import('./index.js'),

@@ -1,8 +1,8 @@
 import { common, defineCommand } from '../types.js';
-import { DEFAULT_RUNTIME_ID, findRuntime, MAINTAINED_PACKAGE, resolveRuntimeId, STATE_DIR } from '../../gateway/runtime.js';
+import { LEGACY_RUNTIME_ID, findRuntime, MAINTAINED_PACKAGE, resolveRuntimeId, STATE_DIR } from '../../gateway/runtime.js';
 
-// Names come from the runtime table: the default row's package → the maintained one, its newest row.
-const FROM = findRuntime(DEFAULT_RUNTIME_ID)!.packageName;
+// Names come from the runtime table: the frozen seed's package → the maintained one, its newest row.
+const FROM = findRuntime(LEGACY_RUNTIME_ID)!.packageName;
 const TO = MAINTAINED_PACKAGE;
 const NEWEST = resolveRuntimeId(MAINTAINED_PACKAGE)!;
 

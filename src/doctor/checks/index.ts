@@ -15,11 +15,12 @@ import { backupCheck } from './backup.js';
 import { signalDataCheck } from './signal.js';
 import { upgradeCheck } from './upgrade.js';
 import { leftoversCheck } from './leftovers.js';
+import { readyCheck } from './ready.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
-  backupCheck, signalDataCheck, upgradeCheck, leftoversCheck,
+  backupCheck, signalDataCheck, readyCheck, upgradeCheck, leftoversCheck,
 ];
 
 /** A check's title in the chosen language (its own English title for a check the catalogs do not know yet). */
