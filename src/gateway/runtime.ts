@@ -128,6 +128,13 @@ export interface GatewayRuntime {
    * - declarationsAndSourceMaps: `*.d.ts` and `*.js.map` files outside the gateway's own package.
    */
   imagePrune: { platformPackageScopes: string[]; declarationsAndSourceMaps: boolean };
+  /**
+   * What the image's watchdog (templates/runtime/supervisor.mjs) asks on localhost to know the
+   * gateway is alive: `accept` 'ok' wants a 2xx (a liveness endpoint), 'any' any HTTP answer (a
+   * gateway without one still answers GET /; a bare TCP connect proves nothing, the kernel accepts
+   * connections for a frozen process too).
+   */
+  liveness: { path: string; accept: 'ok' | 'any' };
 }
 
 export const RUNTIMES: Record<string, GatewayRuntime> = {
@@ -165,6 +172,8 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     // node-llama-cpp (local embeddings) ships ~700 MB of cuda/vulkan/arm builds; a Fly CPU machine
     // uses linux-x64 alone. Declarations and source maps are another ~250 MB.
     imagePrune: { platformPackageScopes: ['@node-llama-cpp'], declarationsAndSourceMaps: true },
+    // no health endpoint: GET / serves the Control UI (fly.toml's check)
+    liveness: { path: '/', accept: 'any' },
     knownCrashes: [
       {
         pattern: /Unhandled promise rejection: TypeError: fetch failed/,
@@ -240,6 +249,9 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     ],
     // No node-llama-cpp in its lock. Nothing pruned until its own image is measured booting without.
     imagePrune: { platformPackageScopes: [], declarationsAndSourceMaps: false },
+    // 200 {"ok":true,"status":"live"} from its listening line on (/startupz and /readyz wait for
+    // more: shared/reference/openclaw.md; checked in the image by test/image/watchdog.test.ts)
+    liveness: { path: '/healthz', accept: 'ok' },
   },
 };
 
