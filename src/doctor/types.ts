@@ -12,7 +12,7 @@ export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export const CHECK_IDS = [
   'flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift',
-  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data',
+  'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data', 'watchdog',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 

@@ -4,7 +4,7 @@ import { APP, check, cleanupAll, deployed, notOk } from './setup.js';
 
 afterAll(cleanupAll);
 
-const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data'];
+const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data', 'watchdog'];
 
 /** A fresh local backup: the `backup` check is ok only with one. */
 async function backedUp(d: Awaited<ReturnType<typeof deployed>>): Promise<void> {

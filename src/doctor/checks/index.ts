@@ -12,9 +12,10 @@ import { pairingCheck } from './pairing.js';
 import { exposureCheck } from './exposure.js';
 import { backupCheck } from './backup.js';
 import { signalDataCheck } from './signal.js';
+import { watchdogCheck } from './watchdog.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
-  backupCheck, signalDataCheck,
+  backupCheck, signalDataCheck, watchdogCheck,
 ];
