@@ -95,7 +95,9 @@ describe('the watchdog in the real OpenClaw image', () => {
     const logs1 = await m.logs();
     expect(logs1.indexOf('[clawdfly] watchdog: armed')).toBeGreaterThan(logs1.search(OPENCLAW.listeningLine)); // never before the start
     const pid = await gatewayPid(m);
-    expect(await commandOf(m, pid)).toMatch(/^node dist\/index\.js gateway --allow-unconfigured --port 3000 --bind lan/);
+    // PID 1 is the supervisor, the gateway its child
+    expect(await commandOf(m, 1)).toContain('/app/supervisor.mjs --health-path /healthz');
+    expect(await commandOf(m, pid)).not.toContain('supervisor.mjs');
 
     // 2. frozen for less than the window: counted, answered again, no restart, the same gateway
     const before = (await m.logs()).length;
