@@ -95,6 +95,9 @@ describe('the watchdog in the real OpenClaw image', () => {
     const logs1 = await m.logs();
     expect(logs1.indexOf('[clawdfly] watchdog: armed')).toBeGreaterThan(logs1.search(OPENCLAW.listeningLine)); // never before the start
     const pid = await gatewayPid(m);
+    // what the supervisor costs beside the gateway (measured, printed)
+    const rssKb = async (p: number) => Number(/VmRSS:\s+(\d+) kB/.exec((await m.exec(['cat', `/proc/${p}/status`])).stdout)?.[1] ?? NaN);
+    const memory = { supervisorRssMb: Math.round((await rssKb(1)) / 102.4) / 10, gatewayRssMb: Math.round((await rssKb(pid)) / 102.4) / 10 };
     // PID 1 is the supervisor, the gateway its child
     expect(await commandOf(m, 1)).toContain('/app/supervisor.mjs --health-path /healthz');
     expect(await commandOf(m, pid)).not.toContain('supervisor.mjs');
@@ -143,7 +146,7 @@ describe('the watchdog in the real OpenClaw image', () => {
     const stopLog = (await m.logs()).slice(beforeStop).trim().split('\n');
     expect(stopLog.at(-1)).toMatch(/\[shutdown\] completed cleanly in/);
     expect(stopLog.join('\n')).not.toContain('watchdog: restarting');
-    console.log(`[watchdog image] ${JSON.stringify({ restartLine: line, crashes })}`);
+    console.log(`[watchdog image] ${JSON.stringify({ restartLine: line, memory, crashes })}`);
   }, 40 * MIN);
 
   it('doctor names the watchdog restart (the machine’s real lines on the flyctl double): time and last health answer', async () => {
