@@ -41,6 +41,6 @@ describe('doctor on a healthy deployment', () => {
     expect(r.code, r.stderr).toBe(0);
     for (const id of IDS.filter((i) => i !== 'signal-data')) expect(r.stdout).toMatch(new RegExp(`✔ ${id.replace('-', '\\-')}\\s`));
     expect(r.stdout).toMatch(/- signal-data\s+not the Signal variant/);
-    expect(r.stdout).toMatch(/17 ok, 0 warning\(s\), 0 failing, 1 skipped — evidence in \d+\.\d s/);
+    expect(r.stdout).toMatch(/18 ok, 0 warning\(s\), 0 failing, 1 skipped — evidence in \d+\.\d s/);
   }, 240_000);
 });
