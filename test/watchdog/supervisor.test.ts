@@ -350,3 +350,20 @@ describe('more processes beside the gateway (sidecars)', () => {
     expect(run.text()).toContain('[gateway] received SIGTERM; shutting down');
   }, T);
 });
+
+describe('supervisor: arguments and settings', () => {
+  it('the port to check: --port N (or --port=N) of the gateway command, else the port variable, else the default', async () => {
+    // @ts-expect-error plain ESM without types
+    const { gatewayPort, parseArgs, parseDuration } = await import('../../templates/runtime/supervisor.mjs');
+    expect(gatewayPort(['node', 'dist/index.js', 'gateway', '--port', '3000', '--bind', 'lan'], {}, 'OPENCLAW_GATEWAY_PORT', 18789)).toBe(3000);
+    expect(gatewayPort(['node', 'dist/index.js', 'gateway', '--port=8080'], { OPENCLAW_GATEWAY_PORT: '3000' }, 'OPENCLAW_GATEWAY_PORT', 18789)).toBe(8080);
+    expect(gatewayPort(['node', 'dist/index.js', 'gateway'], { OPENCLAW_GATEWAY_PORT: '3000' }, 'OPENCLAW_GATEWAY_PORT', 18789)).toBe(3000);
+    expect(gatewayPort(['node', 'dist/index.js', 'gateway'], {}, 'OPENCLAW_GATEWAY_PORT', 18789)).toBe(18789);
+    expect(['20', '20s', '1.5s', '500ms', '2m', 'soon'].map(parseDuration)).toEqual([20_000, 20_000, 1500, 500, 120_000, undefined]);
+    expect(() => parseArgs(['--health-path', '/healthz'])).toThrow(/usage/);
+    expect(parseArgs(['--health-path', '/healthz', '--sidecar', 'uploader=node up.mjs --every 1h', '--', 'node', 'x'])).toMatchObject({
+      options: { healthPath: '/healthz', sidecars: [{ name: 'uploader', argv: ['node', 'up.mjs', '--every', '1h'] }] },
+      argv: ['node', 'x'],
+    });
+  });
+});
