@@ -117,7 +117,9 @@ describe('the watchdog in the real OpenClaw image', () => {
 
     // 3. frozen for good: the watchdog's line, SIGTERM (then SIGCONT), exit 70
     const beforeFreeze = (await m.logs()).length;
-    expect((await m.exec(['kill', '-STOP', String(pid)])).code).toBe(0);
+    // (`kill` is the shell's: the slim image has no /bin/kill)
+    const stop = await m.exec(['sh', '-c', 'kill -STOP "$1"', 'sh', String(pid)]);
+    expect(stop.code, stop.stderr).toBe(0);
     const line = await m.waitForLog(/\[clawdfly\] watchdog: restarting the gateway/, 3 * MIN, { fromOffset: beforeFreeze });
     const restart = parseWatchdogRestart(line);
     expect(restart).toMatchObject({ failures: 3, check: 'GET /healthz on port 3000', lastAnswer: 'no answer within 4 s', pid });
