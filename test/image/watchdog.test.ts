@@ -5,7 +5,7 @@
  *  - for less than the window: failed checks, the gateway answers again, no restart;
  *  - for good: one line saying why, SIGTERM, exit 70; restarted as Fly's `[[restart]] policy =
  *    "always"` does, the gateway listens again;
- *  - Fly's stop (SIGTERM to the entrypoint) still ends with openclaw's clean shutdown line.
+ *  - Fly's stop (SIGTERM to the entrypoint) still reaches the gateway: its own shutdown line, exit 0.
  * Then doctor, against the flyctl double holding that machine's real log lines and its exit
  * event, names the watchdog restart with its time and the last health answer.
  * The windows are fly.toml [env] settings, shortened here (3 checks, 3 s apart, 4 s to answer).
