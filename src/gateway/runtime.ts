@@ -146,6 +146,13 @@ export interface GatewayRuntime {
    * - declarationsAndSourceMaps: `*.d.ts` and `*.js.map` files outside the gateway's own package.
    */
   imagePrune: { platformPackageScopes: string[]; declarationsAndSourceMaps: boolean };
+  /**
+   * What the image's watchdog (templates/runtime/supervisor.mjs) asks on localhost to know the
+   * gateway is alive: `accept` 'ok' wants a 2xx (a liveness endpoint), 'any' any HTTP answer (a
+   * gateway without one still answers GET /; a bare TCP connect proves nothing, the kernel accepts
+   * connections for a frozen process too).
+   */
+  liveness: { path: string; accept: 'ok' | 'any' };
 }
 
 /** Everything a row says but its version: what releases of one line share (a release is a few lines). */
@@ -175,6 +182,9 @@ const OPENCLAW_2026_9: RuntimeBase = {
   // FINDINGS-openclaw-migration.md §2: "http server listening", then "Gateway failed to start: …"
   readyLine: /\[gateway\] ready\b/,
   health: { live: '/healthz', started: '/startupz', ready: '/readyz' },
+  // The watchdog's question: 200 {"ok":true,"status":"live"} from the listening line on
+  // (checked in the image by test/image/watchdog.test.ts)
+  liveness: { path: '/healthz', accept: 'ok' },
   env: {
     stateDir: 'OPENCLAW_STATE_DIR',
     configPath: 'OPENCLAW_CONFIG_PATH',
@@ -262,6 +272,8 @@ export const RUNTIMES: Record<string, GatewayRuntime> = {
     // node-llama-cpp (local embeddings) ships ~700 MB of cuda/vulkan/arm builds; a Fly CPU machine
     // uses linux-x64 alone. Declarations and source maps are another ~250 MB.
     imagePrune: { platformPackageScopes: ['@node-llama-cpp'], declarationsAndSourceMaps: true },
+    // no health endpoint: GET / serves the Control UI (fly.toml's check)
+    liveness: { path: '/', accept: 'any' },
     knownCrashes: [
       {
         pattern: /Unhandled promise rejection: TypeError: fetch failed/,

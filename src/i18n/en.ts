@@ -100,6 +100,7 @@ export const en = {
   'doctor.title.upgrade': 'no upgrade stopped half-way',
   'doctor.title.leftovers': 'no clawdfly work folders left on the volume',
   'doctor.title.ready': "the gateway's own readiness (/readyz), channels included",
+  'doctor.title.watchdog': 'no frozen gateway (watchdog restarts)',
   // skips shared by the checks
   'doctor.skip.offline': 'skipped with --offline (needs flyctl)',
   'doctor.skip.noFlyctl': 'flyctl is not installed (see flyctl)',
@@ -239,6 +240,7 @@ export const en = {
   'doctor.memory.problem.machineWarn': 'machine {machine} has {memoryMb} MB (2048 recommended)',
   'doctor.memory.problem.machineHeap': 'machine {machine} heap {heapMb} MB ≥ memory {memoryMb} MB',
   'doctor.memory.problem.oomSeen': '{exits} OOM exit(s) and {lines} out-of-memory log line(s) since the machine\'s config last changed',
+  'doctor.memory.problem.watchdog': "the watchdog restarted a frozen gateway {count}× or more since the machine's config last changed",
   'doctor.config.stateDirUnset': '{name} is unset on the machine: the gateway reads {path}, not the volume (see state-dir)',
   'doctor.config.notProbed': '{path} was not probed (the machine\'s state dir differs from fly.toml: see state-dir)',
   'doctor.config.unreadable': '{path} is not a readable file',

@@ -100,6 +100,7 @@ export const zhCN: Record<MessageKey, string> = {
   'doctor.title.upgrade': '没有中途停下的升级',
   'doctor.title.leftovers': '卷上没有 clawdfly 遗留的工作目录',
   'doctor.title.ready': "网关自身的就绪检查（/readyz），含各渠道",
+  'doctor.title.watchdog': '没有卡死的网关（看门狗重启）',
   // 通用的跳过原因
   'doctor.skip.offline': '已跳过：--offline 模式（需要 flyctl）',
   'doctor.skip.noFlyctl': '未安装 flyctl（见 flyctl）',
@@ -239,6 +240,7 @@ export const zhCN: Record<MessageKey, string> = {
   'doctor.memory.problem.machineWarn': '机器 {machine} 有 {memoryMb} MB（建议 2048）',
   'doctor.memory.problem.machineHeap': '机器 {machine} 的堆上限 {heapMb} MB ≥ 内存 {memoryMb} MB',
   'doctor.memory.problem.oomSeen': '自机器配置上次变更以来，有 {exits} 次 OOM 退出和 {lines} 行内存不足日志',
+  'doctor.memory.problem.watchdog': "自机器配置上次变更以来，看门狗已重启卡死的网关 {count} 次或更多",
   'doctor.config.stateDirUnset': '机器上没有设置 {name}：网关读取的是 {path}，而不是数据卷（见 state-dir）',
   'doctor.config.notProbed': '没有探测 {path}（机器的状态目录和 fly.toml 不一致：见 state-dir）',
   'doctor.config.unreadable': '{path} 不是一个可读的文件',

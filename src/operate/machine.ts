@@ -5,6 +5,7 @@
 import { ClawdflyError, UsageError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
 import { exitOf, type Machine, type MachineEvent } from '../fly/json.js';
+import { WATCHDOG_EXIT_CODE } from '../gateway/watchdog.js';
 import { commandPort } from '../project/render.js';
 import { isMemoryExit } from '../gateway/logs.js';
 
@@ -77,8 +78,17 @@ export interface ExitInfo {
 
 /** The newest exit event of a machine (events are newest first in flyctl's output; we sort to be sure). */
 export function lastExit(machine: Machine): ExitInfo | undefined {
+  return newestExit(machine, () => true);
+}
+
+/** The newest exit with the watchdog's code: its last restart of a frozen gateway. */
+export function lastWatchdogRestart(machine: Machine): ExitInfo | undefined {
+  return newestExit(machine, (x) => (x.exit_code ?? x.guest_exit_code) === WATCHDOG_EXIT_CODE);
+}
+
+function newestExit(machine: Machine, wanted: (x: NonNullable<ReturnType<typeof exitOf>>) => boolean): ExitInfo | undefined {
   const events = [...(machine.events ?? [])].sort((a, b) => (b.timestamp ?? 0) - (a.timestamp ?? 0));
-  const exit = events.find((e: MachineEvent) => e.type === 'exit' && exitOf(e));
+  const exit = events.find((e: MachineEvent) => e.type === 'exit' && exitOf(e) && wanted(exitOf(e)!));
   if (!exit) return undefined;
   const x = exitOf(exit)!;
   return {
@@ -99,6 +109,7 @@ export function describeExit(exit: ExitInfo): string {
   else if (exit.requestedStop) cause = 'stopped on request (deploy, update or restart)';
   else if (code === 0) cause = 'exited normally';
   else if (code === 1) cause = 'crashed (exit 1: see clawdfly logs)';
+  else if (code === WATCHDOG_EXIT_CODE) cause = 'restarted by the watchdog: the gateway stopped answering its health check (clawdfly doctor)';
   else cause = `exited with code ${code ?? 'unknown'}`;
   return `${cause}${code !== undefined ? ` [exit ${code}]` : ''}${exit.at ? ` at ${exit.at}` : ''}`;
 }

@@ -14,6 +14,7 @@ import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
 import { assetPath } from '../util/assets.js';
 import { CI_INSTALL_DIR } from './ci-install.js';
+import { WATCHDOG_DEFAULTS, WATCHDOG_HOLD_FILE } from '../gateway/watchdog.js';
 import { baseImage, DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
 export function readTemplate(name: string): string {
@@ -121,6 +122,21 @@ export function templateValues(answers: Answers): TemplateValues {
     private: answers.network === 'private',
     signalConfigDir: `${STATE_DIR}/${SIGNAL_DATA_SUBDIR}`,
     signalCliPath: SIGNAL_CLI_PATH,
+    ...watchdogValues(runtime),
+  };
+}
+
+/** The entrypoint's supervisor and fly.toml's watchdog settings (src/gateway/watchdog.ts). */
+function watchdogValues(runtime: GatewayRuntime): TemplateValues {
+  return {
+    livenessPath: runtime.liveness.path,
+    livenessAccept: runtime.liveness.accept,
+    livenessWhat: `GET ${runtime.liveness.path}${runtime.liveness.accept === 'ok' ? '' : ' (any answer)'}`,
+    defaultGatewayPort: DEFAULT_GATEWAY_PORT,
+    watchdogHoldFile: WATCHDOG_HOLD_FILE,
+    watchdogInterval: `${WATCHDOG_DEFAULTS.intervalSeconds}s`,
+    watchdogIntervalText: `${WATCHDOG_DEFAULTS.intervalSeconds} s`,
+    watchdogFailures: WATCHDOG_DEFAULTS.failures,
   };
 }
 
@@ -193,6 +209,7 @@ export function renderProject(answers: Answers, layout: RepoLayout = DEFAULT_REP
     { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: renderTemplate(readTemplate('runtime/entrypoint.sh'), values, 'entrypoint.sh'), mode: 0o755 },
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/prewarm.mjs`, content: renderTemplate(readTemplate('runtime/prewarm.mjs'), values, 'prewarm.mjs') },
+    { path: `${PROJECT_FILES.runtimeDir}/supervisor.mjs`, content: readTemplate('runtime/supervisor.mjs') },
     ...(answers.ci === 'github-actions' ? [{ path: layout.workflowPath, content: renderWorkflow(answers, layout) }] : []),
   ];
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
-# clawdfly entrypoint: prepare the state volume, clear stale gateway locks, then become the gateway.
-# `exec` keeps one process: the gateway gets this PID and Fly's stop signal directly.
+# clawdfly entrypoint: prepare the state volume, clear stale gateway locks, then become the
+# supervisor, which runs the gateway as its child (supervisor.mjs: Fly's stop signal is passed on,
+# the gateway's exit code is the machine's, and a frozen gateway is restarted).
 set -e
 {{#compileCacheEnv}}
 # The gateway turns its {{compileCacheName}} on only when its launcher starts it: turn it on here,
@@ -10,4 +11,13 @@ export {{compileCacheEnv}}="${TMPDIR:-/tmp}/{{compileCacheSubdir}}"
 node /app/prepare-data.mjs "$$" || echo "[clawdfly] volume preparation failed; starting the gateway anyway" >&2
 # fly.toml's command is relative to the gateway package (`node dist/index.js gateway …`).
 cd {{packageDir}}
-exec "$@"
+# The watchdog: once the gateway answered, {{watchdogFailures}} failed checks of {{livenessWhat}} in a row
+# ({{watchdogIntervalText}} apart) restart it; fly.toml [env] CLAWDFLY_WATCHDOG* set it, "off" turns it off (README
+# "Watchdog"). A backup or restore that holds the gateway stopped writes {{watchdogHoldFile}}.
+# A small heap: the supervisor only waits and asks.
+exec node --max-old-space-size=64 /app/supervisor.mjs \
+  --health-path {{livenessPath}} --health-accept {{livenessAccept}} \
+  --port-env {{gatewayPortEnv}} --default-port {{defaultGatewayPort}} \
+  --config "${{{configPathEnv}}:-${{{stateDirEnv}}:-{{stateDir}}}/{{configFileName}}}" \
+  --hold-file {{watchdogHoldFile}} \
+  -- "$@"

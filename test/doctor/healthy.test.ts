@@ -8,7 +8,7 @@ useInProcessCli();
 
 afterAll(cleanupAll);
 
-const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data', 'ready', 'upgrade', 'leftovers'];
+const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data', 'ready', 'upgrade', 'leftovers', 'watchdog'];
 
 /** A fresh local backup: the `backup` check is ok only with one. */
 async function backedUp(d: Awaited<ReturnType<typeof deployed>>): Promise<void> {
@@ -45,6 +45,6 @@ describe('doctor on a healthy deployment', () => {
     expect(r.code, r.stderr).toBe(0);
     for (const id of IDS.filter((i) => i !== 'signal-data' && i !== 'ready')) expect(r.stdout).toMatch(new RegExp(`✔ ${id.replace('-', '\\-')}\\s`));
     expect(r.stdout).toMatch(/- signal-data\s+not the Signal variant/);
-    expect(r.stdout).toMatch(/19 ok, 0 warning\(s\), 0 failing, 2 skipped — evidence in \d+\.\d s/);
+    expect(r.stdout).toMatch(/20 ok, 0 warning\(s\), 0 failing, 2 skipped — evidence in \d+\.\d s/);
   }, 240_000);
 });

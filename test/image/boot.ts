@@ -29,7 +29,7 @@ export interface BootSample {
   seconds: number;
   /** Peak of the container's memory cgroup during the boot (read `settleMs` after listening). */
   peakMb: number;
-  /** The gateway process's own RSS high-water mark (VmHWM of PID 1). */
+  /** The gateway process's own RSS high-water mark (VmHWM of the supervisor's child, or of PID 1). */
   rssPeakMb?: number;
   /** Files jiti wrote into its cache during this boot (0 = every extension came from the cache). */
   transpiled: number;
@@ -86,7 +86,9 @@ export async function measureBoot(
   const seconds = (Date.parse(stamp) - started) / 1000;
   await sleep(opts.settleMs ?? 10_000);
   const peakMb = await m.peakMemoryMb();
-  const status = await m.exec(['cat', '/proc/1/status']);
+  // the gateway is the child of PID 1 (the entrypoint's supervisor); an image without one runs it as PID 1
+  const children = (await m.exec(['sh', '-c', 'cat /proc/1/task/*/children'])).stdout.trim().split(/\s+/).filter(Boolean);
+  const status = await m.exec(['cat', `/proc/${children.length === 1 ? children[0] : 1}/status`]);
   const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status.stdout)?.[1];
   const after = await countFiles(m, jitiDir(setup));
   return {

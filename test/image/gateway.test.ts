@@ -28,6 +28,8 @@ const LOCK_DIR = 'tmp/clawdbot-1000'; // $TMPDIR/clawdbot-<uid>, TMPDIR=/data/tm
 let project: CanonicalProject;
 let volume: string;
 let m: Machine;
+/** The gateway's pid in the first container (the supervisor's child). */
+let gatewayPid = 0;
 const temps: string[] = [];
 const machines: Machine[] = [];
 
@@ -127,8 +129,11 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
       m = await runMachine(opts);
       machines.push(m);
       const line = await m.waitForLog(LISTENING, BOOT_TIMEOUT);
-      // exec: the gateway replaced the entrypoint's shell, so Fly's stop signal reaches it directly
-      expect(LISTENING.exec(line)![1]).toBe('1');
+      // the entrypoint execs the supervisor (PID 1), which runs the gateway as its only child and
+      // passes Fly's stop signal on (templates/runtime/supervisor.mjs)
+      gatewayPid = Number(LISTENING.exec(line)![1]);
+      expect(gatewayPid).toBeGreaterThan(1);
+      expect((await m.exec(['sh', '-c', 'cat /proc/1/task/*/children'])).stdout.trim()).toBe(String(gatewayPid));
 
       const res = await fetch(`${m.url}/`);
       expect(res.status).toBe(200);
@@ -136,8 +141,9 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
 
       const status = await m.exec(['cat', '/proc/1/status']);
       expect(status.stdout).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
-      // the gateway sets its process title; `exec` in the entrypoint made it PID 1 (no shell in between)
-      expect((await m.exec(['cat', '/proc/1/cmdline'])).stdout.replace(/\0+$/, '')).toBe('clawdbot-gateway');
+      // the gateway sets its process title; PID 1 is the supervisor (no shell in between)
+      expect((await m.exec(['cat', `/proc/${gatewayPid}/cmdline`])).stdout.replace(/\0+$/, '')).toBe('clawdbot-gateway');
+      expect((await m.exec(['cat', '/proc/1/cmdline'])).stdout).toContain('/app/supervisor.mjs');
       expect((await m.exec(['id', '-un'])).stdout.trim()).toBe('node');
 
       const logs = await m.logs();
@@ -171,16 +177,16 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
       const lockPath = join(volume, LOCK_DIR, LOCK_NAME);
       expect(existsSync(lockPath)).toBe(true);
       const lock = parseLock(readFileSync(lockPath, 'utf8'))!;
-      expect(lock).toMatchObject({ pid: 1, configPath: '/data/clawdbot.json' });
-      // Same pid namespace as the live gateway (PID 1), as the lock's pid refers to it: the second
+      expect(lock).toMatchObject({ pid: gatewayPid, configPath: '/data/clawdbot.json' });
+      // Same pid namespace as the live gateway, as the lock's pid refers to it: the second
       // start goes through the image's own entrypoint inside the same container.
       const second = await m.exec(['/bin/sh', '/app/entrypoint.sh', 'node', 'dist/index.js', 'gateway', '--allow-unconfigured', '--port', '3005', '--bind', 'lan']);
       const out = second.stdout + second.stderr;
       expect(second.code).toBe(1);
-      expect(out).toContain(`[clawdfly] kept gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid 1 is alive`);
-      expect(out).toMatch(/gateway already running \(pid 1\); lock timeout after 5000ms/);
+      expect(out).toContain(`[clawdfly] kept gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid ${gatewayPid} is alive`);
+      expect(out).toContain(`gateway already running (pid ${gatewayPid}); lock timeout after 5000ms`);
       const finding = findLast(classifyLines(out), 'lock');
-      expect(finding).toMatchObject({ kind: 'lock', pid: 1 });
+      expect(finding).toMatchObject({ kind: 'lock', pid: gatewayPid });
       // the first gateway is untouched and its lock is still there
       expect((await m.inspect()).running).toBe(true);
       expect(parseLock(readFileSync(lockPath, 'utf8'))).toEqual(lock);
@@ -225,18 +231,18 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
       expect(st.exitCode).toBe(137);
       expect(existsSync(lockPath)).toBe(true);
       const lock = parseLock(readFileSync(lockPath, 'utf8'))!;
-      expect(lock.pid).toBe(1);
+      expect(lock.pid).toBeGreaterThan(1); // the gateway, the supervisor's child
 
       // Restarted in place (`podman restart`: one vfs rootfs copy less; the lock is on the volume
       // and the pid namespace is new either way, as on Fly)
       await m.restart({ keepRootfs: true });
       await m.waitForLog(LISTENING, BOOT_TIMEOUT, { fromOffset: offset });
       const logs = (await m.logs()).slice(offset);
-      // the new boot's entrypoint is PID 1 too (a fresh pid namespace): the lock is provably stale
-      expect(logs).toContain(`[clawdfly] removed stale gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid 1 is this boot's own entrypoint, not a gateway`);
+      // a fresh pid namespace: the killed gateway's pid runs nothing when the entrypoint looks
+      expect(logs).toContain(`[clawdfly] removed stale gateway lock /data/${LOCK_DIR}/${LOCK_NAME}: pid ${lock.pid} is not running`);
       expect(logs).not.toMatch(/gateway already running/);
       const fresh = parseLock(readFileSync(lockPath, 'utf8'))!;
-      expect(fresh.pid).toBe(1);
+      expect(fresh.pid).toBeGreaterThan(1);
       expect(fresh.createdAt).not.toBe(lock.createdAt);
       expect((await fetch(`${m.url}/`)).status).toBe(200);
       await m.remove();

@@ -9,7 +9,7 @@ import { ClawdflyError } from '../../errors.js';
 import type { Machine, Volume } from '../../fly/json.js';
 import { flyFor, openProject } from '../../operate/context.js';
 import { appUrl, classifyIps, describeIps } from '../../project/network.js';
-import { chooseMachine, describeExit, lastExit } from '../../operate/machine.js';
+import { chooseMachine, describeExit, lastExit, lastWatchdogRestart } from '../../operate/machine.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 import { imageRefOf } from '../../deploy/state.js';
@@ -31,6 +31,7 @@ export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<
   const volume: Volume | undefined = mount?.volume ? volumes.find((v) => v.id === mount.volume) : undefined;
   const exit = machine ? lastExit(machine) : undefined;
   const interrupted = await interruptedUpgradeFacts(project.dir, project.app);
+  const watchdog = machine ? lastWatchdogRestart(machine) : undefined;
   const report = {
     ok: machine?.state === 'started' && !interrupted,
     app: project.app,
@@ -51,6 +52,7 @@ export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<
       : null,
     unattachedVolumes: volumes.filter((v) => !v.attached_machine_id).map((v) => ({ id: v.id, name: v.name, region: v.region })),
     lastExit: exit ? { ...exit, cause: describeExit(exit) } : null,
+    lastWatchdogRestart: watchdog ? { at: watchdog.at ?? null, exitCode: watchdog.exitCode } : null,
     releases: await releaseFacts(project.dir, project.app, machine),
     // An upgrade that stopped half-way: the runtime above is what the local files say, not necessarily what runs.
     interruptedUpgrade: interrupted ?? null,
@@ -90,6 +92,7 @@ export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<
   row('Release', rel.current ? `v${rel.current.version} ${style.dim(`${rel.current.kind}${rel.current.rolledBackTo ? ` to v${rel.current.rolledBackTo}` : ''}${rel.current.upgradedFrom ? ` from ${rel.current.upgradedFrom}` : ''} ${rel.current.at}`)}${rel.current.running ? '' : style.warn('  (the machine runs another image: clawdfly deploy)')}` : style.dim('none recorded (clawdfly deploy records one)'));
   row('Rollback to', rel.rollbackTo ? `v${rel.rollbackTo.version} ${style.dim(`${rel.rollbackTo.imageRef}  (clawdfly rollback)`)}` : style.dim('nothing earlier recorded'));
   row('Last exit', report.lastExit ? report.lastExit.cause : style.dim('none recorded'));
+  if (report.lastWatchdogRestart) row('Watchdog', style.warn(`restarted a frozen gateway at ${report.lastWatchdogRestart.at ?? '?'}  (clawdfly doctor names why)`));
   for (const other of report.otherMachines) row('Also', `${other.id} ${other.state} ${other.region ?? ''}`);
   if (report.unattachedVolumes.length > 0) row('Unattached', report.unattachedVolumes.map((v) => `${v.name} ${v.id} (${v.region})`).join(', '));
   return 0;

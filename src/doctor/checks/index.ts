@@ -16,11 +16,12 @@ import { signalDataCheck } from './signal.js';
 import { upgradeCheck } from './upgrade.js';
 import { leftoversCheck } from './leftovers.js';
 import { readyCheck } from './ready.js';
+import { watchdogCheck } from './watchdog.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
-  backupCheck, signalDataCheck, readyCheck, upgradeCheck, leftoversCheck,
+  backupCheck, signalDataCheck, readyCheck, upgradeCheck, leftoversCheck, watchdogCheck,
 ];
 
 /** A check's title in the chosen language (its own English title for a check the catalogs do not know yet). */

@@ -6,6 +6,7 @@ import { isMemoryExit } from '../../gateway/logs.js';
 import type { Check, Evidence } from '../types.js';
 import { nextMemoryStep, type MemoryStep } from '../../project/fly-platform.js';
 import { app, isResult, logEvidence, needMachine } from './common.js';
+import { describeRestart, watchdogPointsToMemory, watchdogRestarts } from './watchdog.js';
 
 /** The seed: 512 MB is too small, 1 GB may OOM under load, 2 GB recommended. */
 export const RECOMMENDED_MEMORY_MB = 2048;
@@ -26,7 +27,7 @@ export function memoryStep(ev: Evidence): MemoryStep {
 
 function outOfMemorySeen(ev: Evidence): boolean {
   if (ev.offline || !ev.machine) return false;
-  return crashExits(ev.machine).some((e) => isMemoryExit(e.code, e.oom)) || findings(configLines(ev)).some((f) => f.kind === 'oom');
+  return crashExits(ev.machine).some((e) => isMemoryExit(e.code, e.oom)) || findings(configLines(ev)).some((f) => f.kind === 'oom') || watchdogPointsToMemory(ev);
 }
 
 function describeStep(step: MemoryStep, ev: Evidence): string {
@@ -58,14 +59,18 @@ export const memoryCheck: Check = {
         const heap = heapFromNodeOptions(machineEnv(m)['NODE_OPTIONS']);
         const oomExits = crashExits(m).filter((e) => isMemoryExit(e.code, e.oom));
         const oomLines = findings(configLines(ev)).filter((f) => f.kind === 'oom');
-        const signs = oomExits.length + oomLines.length > 0;
+        // a gateway frozen again and again under heap pressure is the same story as an OOM
+        const frozen = watchdogPointsToMemory(ev) ? watchdogRestarts(ev) : [];
+        const signs = oomExits.length + oomLines.length > 0 || watchdogPointsToMemory(ev);
         if (mem !== undefined && mem < MIN_MEMORY_MB) problems.push(t('doctor.memory.problem.machineLow', { machine: m.id, memoryMb: mem }));
         else if (mem !== undefined && mem < RECOMMENDED_MEMORY_MB) (signs ? problems : warnings).push(t('doctor.memory.problem.machineWarn', { machine: m.id, memoryMb: mem }));
         if (heap !== undefined && mem !== undefined && heap >= mem) problems.push(t('doctor.memory.problem.machineHeap', { machine: m.id, heapMb: heap, memoryMb: mem }));
-        if (signs) problems.push(t('doctor.memory.problem.oomSeen', { exits: oomExits.length, lines: oomLines.length }));
+        if (oomExits.length + oomLines.length > 0) problems.push(t('doctor.memory.problem.oomSeen', { exits: oomExits.length, lines: oomLines.length }));
+        if (watchdogPointsToMemory(ev)) problems.push(t('doctor.memory.problem.watchdog', { count: Math.max(frozen.length, 2) }));
         if (mem !== undefined && (problems.length || warnings.length)) evidence.push(`machine ${m.id} guest.memory_mb = ${mem}, NODE_OPTIONS = "${machineEnv(m)['NODE_OPTIONS'] ?? ''}"`);
         for (const e of oomExits.slice(0, 3)) evidence.push(`exit event: exit_code=${e.code ?? '?'} oom_killed=${e.oom} at ${new Date(e.at).toISOString()}`);
         for (const f of oomLines.slice(0, 3)) evidence.push(logEvidence(f.line));
+        for (const r of frozen.slice(-3)) evidence.push(`watchdog restart at ${describeRestart(r)}`);
       }
     }
     const step = memoryStep(ev);
