@@ -1,6 +1,7 @@
 #!/bin/sh
-# clawdfly entrypoint: prepare the state volume, clear stale gateway locks, then become the gateway.
-# `exec` keeps one process: the gateway gets this PID and Fly's stop signal directly.
+# clawdfly entrypoint: prepare the state volume, clear stale gateway locks, then become the
+# supervisor, which runs the gateway as its child (supervisor.mjs: Fly's stop signal is passed on,
+# the gateway's exit code is the machine's, and a frozen gateway is restarted).
 set -e
 # The gateway turns its Node compile cache on only when its launcher starts it: turn it on here,
 # in TMPDIR (on the volume), where prepare-data.mjs seeded it from the image.
@@ -8,4 +9,13 @@ export NODE_COMPILE_CACHE="${TMPDIR:-/tmp}/node-compile-cache"
 node /app/prepare-data.mjs "$$" || echo "[clawdfly] volume preparation failed; starting the gateway anyway" >&2
 # fly.toml's command is relative to the gateway package (`node dist/index.js gateway …`).
 cd /app/node_modules/openclaw
-exec "$@"
+# The watchdog: once the gateway answered, 3 failed checks of GET /healthz in a row
+# (20 s apart) restart it; fly.toml [env] CLAWDFLY_WATCHDOG* set it, "off" turns it off (README
+# "Watchdog"). A backup or restore that holds the gateway stopped writes /data/tmp/clawdfly-watchdog.hold.
+# A small heap: the supervisor only waits and asks.
+exec node --max-old-space-size=64 /app/supervisor.mjs \
+  --health-path /healthz --health-accept ok \
+  --port-env OPENCLAW_GATEWAY_PORT --default-port 18789 \
+  --config "${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR:-/data}/openclaw.json}" \
+  --hold-file /data/tmp/clawdfly-watchdog.hold \
+  -- "$@"
