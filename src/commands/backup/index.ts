@@ -43,12 +43,16 @@ export async function run({ opts }: CommandContext<typeof backupSpec>): Promise<
       excluded: m.excluded,
       skipped: m.skipped,
       changedWhileRead: m.changedWhileRead,
+      sqlite: m.sqlite ?? [],
       snapshot: result.snapshot ?? null,
     });
     return 0;
   }
   out.success(`${shown}: ${result.files} files, ${formatBytes(result.dataBytes)} → ${formatBytes(result.bytes)} in ${(result.durationMs / 1000).toFixed(1)} s, verified against its manifest`);
   out.info(`  left out: ${m.excluded.join(', ')}`);
+  const databases = (m.sqlite ?? []).filter((d) => d.method !== 'file-copy');
+  if (databases.length) out.info(`  SQLite, copied through SQLite (a consistent snapshot, no -wal/-shm): ${databases.map((d) => d.path.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')).join(', ')}`);
+  if (m.sqliteUnavailable) out.warn(m.sqliteUnavailable);
   if (m.skipped.length) out.warn(`not copied (a backup never follows links, and reads as the state dir's owner): ${m.skipped.slice(0, 5).map((s) => `${s.path} (${s.reason})`).join(', ')}${m.skipped.length > 5 ? ` and ${m.skipped.length - 5} more` : ''}`);
   if (m.changedWhileRead.length) out.warn(`kept changing while read (copied as last read): ${m.changedWhileRead.slice(0, 5).join(', ')}`);
   if (result.snapshot) out.info(`  volume snapshot of ${result.snapshot.volume}: ${result.snapshot.id ? result.snapshot.id : 'scheduled (no id yet)'}${result.snapshot.status ? ` (${result.snapshot.status})` : ''}`);
