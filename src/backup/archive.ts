@@ -68,6 +68,9 @@ interface ArchiveModule {
   readArchive(input: NodeJS.ReadableStream): Promise<VerifiedArchive>;
   ArchiveError: new (message: string) => Error;
   MANIFEST_NAME: string;
+  EXCLUDED_PREFIXES: string[];
+  /** Top-level names that are the filesystem's (lost+found): never backed up nor replaced. */
+  FILESYSTEM_NAMES: string[];
   STATUS: { damaged: number; notDir: number; swapFailed: number; refused: number; sqliteFailed: number };
 }
 

@@ -29,9 +29,18 @@ const MANIFEST_NAME = '.clawdfly-backup.json';
 const FORMAT = 'clawdfly-backup/1';
 /** Top-level names of the state dir that are never archived nor replaced: caches, locks, our own work dirs. */
 const EXCLUDED_PREFIXES = ['.pre-restore-', '.clawdfly-restore-', '.clawdfly-snapshot-'];
+/** Top-level names that belong to the filesystem, not the gateway: ext4's root-owned `lost+found` (a restore could never move it aside). */
+const FILESYSTEM_NAMES = ['lost+found'];
 /** Files up to this size are read whole (so a changed file can be re-read before any byte is sent). */
 const WHOLE_READ_MAX = 64 * 1024 * 1024;
 const READ_TRIES = 5;
+/** What reading an archive holds in memory at most: a pax header, the manifest, the number of members. */
+const MAX_PAX_BYTES = 1024 * 1024;
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+const MAX_MEMBERS = 1_000_000;
+/** A file whose logical size passes this and is over 4× its allocated blocks is sparse: refused, never read as zeros. */
+const SPARSE_MIN_BYTES = 64 * 1024 * 1024;
+const SPARSE_RATIO = 4;
 /** Remote exit statuses clawdfly maps to errors. */
 const STATUS = { damaged: 4, notDir: 5, swapFailed: 6, refused: 7, sqliteFailed: 8 };
 
@@ -133,7 +142,7 @@ class TarReader {
         this.buf = this.buf.subarray(this.pad);
         this.state = 'header';
         if (this.paxBody) {
-          this.pax = parsePax(Buffer.concat(this.paxBody).toString('utf8'));
+          this.pax = parsePax(Buffer.concat(this.paxBody));
           this.paxBody = null;
         } else this.h.onEntryEnd();
         continue;
@@ -151,6 +160,7 @@ class TarReader {
       let name = block.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
       if (prefix) name = `${prefix}/${name}`;
       if (type === 'x' || type === 'g') {
+        if (size > MAX_PAX_BYTES) throw new ArchiveError(`a pax header of ${size} bytes (over ${MAX_PAX_BYTES / 1024 / 1024} MB): not a clawdfly backup, refused`);
         this.state = 'data';
         this.remaining = size;
         this.pad = (512 - (size % 512)) % 512;
@@ -175,17 +185,21 @@ class TarReader {
   }
 }
 
-function parsePax(text) {
+/** `<len> <key>=<value>\n` records, read by byte offset (one pass: no copy of the rest per record). */
+function parsePax(buf) {
   const out = {};
-  let rest = text;
-  while (rest.length) {
-    const m = /^(\d+) /.exec(rest);
-    if (!m) break;
-    const len = Number(m[1]);
-    const rec = Buffer.from(rest, 'utf8').subarray(0, len).toString('utf8');
+  let at = 0;
+  while (at < buf.length) {
+    const space = buf.indexOf(0x20, at);
+    if (space < 0 || space - at > 20) break;
+    const lenText = buf.toString('ascii', at, space);
+    if (!/^\d+$/.test(lenText)) break;
+    const len = Number(lenText);
+    if (len <= space - at || at + len > buf.length) break;
+    const rec = buf.toString('utf8', space + 1, at + len);
     const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(m[0].length, eq)] = rec.slice(eq + 1).replace(/\n$/, '');
-    rest = Buffer.from(rest, 'utf8').subarray(len).toString('utf8');
+    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1).replace(/\n$/, '');
+    at += len;
   }
   return out;
 }
@@ -203,7 +217,7 @@ function safeRelative(name) {
 
 /** `excludes`: top-level names, or `re:<regex source>` for a family of names (the gateway's lock files). */
 function excludedTop(name, excludes) {
-  return excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) || EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) || name === MANIFEST_NAME;
+  return excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) || EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) || FILESYSTEM_NAMES.includes(name) || name === MANIFEST_NAME;
 }
 
 // ---------------------------------------------------------------- reading an archive (local + restore)
@@ -232,7 +246,13 @@ function readArchive(input, { onFile, onDir } = {}) {
     const reader = new TarReader({
       onEntry(entry) {
         if (manifest) throw new ArchiveError(`a member follows the manifest (${entry.name}): the manifest must be last`);
-        if (entry.name === MANIFEST_NAME && entry.type === '0') { manifestChunks = []; current = null; return; }
+        if (files.length + dirs.length >= MAX_MEMBERS) throw new ArchiveError(`the archive holds over ${MAX_MEMBERS} members: not a clawdfly backup, refused`);
+        if (entry.name === MANIFEST_NAME && entry.type === '0') {
+          if (entry.size > MAX_MANIFEST_BYTES) throw new ArchiveError(`its manifest is ${entry.size} bytes (over ${MAX_MANIFEST_BYTES / 1024 / 1024} MB): not a clawdfly backup, refused`);
+          manifestChunks = [];
+          current = null;
+          return;
+        }
         const path = safeRelative(entry.name);
         if (path === null) throw new ArchiveError(`unsafe member name in the archive: ${JSON.stringify(entry.name)}`);
         if (entry.type === '5') {
@@ -480,6 +500,17 @@ async function streamMember(write, fd, path, size, st) {
   return { sha256: hash.digest('hex'), short: off < size };
 }
 
+/**
+ * Why a file is refused as sparse (null when it is not): a `truncate -s 2G` file would be read as
+ * 2 GB of zeros, and a restore would write them all (holes are not recorded).
+ */
+function sparseReason(st) {
+  const allocated = (st.blocks || 0) * 512;
+  if (st.size < SPARSE_MIN_BYTES || st.size <= allocated * SPARSE_RATIO) return null;
+  const mb = (n) => `${Math.round(n / 1024 / 1024)} MB`;
+  return `sparse file: ${mb(st.size)} long, ${mb(allocated)} on disk (holes are not copied)`;
+}
+
 /** One plain file as it is on the volume (read whole and re-read while it changes, or streamed when big). */
 async function writePlainFile(write, manifest, path, fd, opened) {
   let st = opened;
@@ -556,7 +587,7 @@ async function backup(root, meta) {
   const api = databases.size ? sqlite() : null;
   // Without node:sqlite (an old Node) the files go as today, named in the manifest as such.
   const leftOut = new Set(api ? [...databases.values()].flat() : []);
-  const total = tree.files.reduce((n, f) => n + (leftOut.has(f.path) ? 0 : f.st.size), 0);
+  const total = tree.files.reduce((n, f) => n + (leftOut.has(f.path) || sparseReason(f.st) ? 0 : f.st.size), 0);
   process.stderr.write(`__TOTAL ${total} ${tree.files.length - leftOut.size}\n`);
   let scratch = null;
   const dropScratch = () => { if (scratch) { try { fs.rmSync(scratch, { recursive: true, force: true }); } catch { /* best effort */ } scratch = null; } };
@@ -600,7 +631,9 @@ async function backup(root, meta) {
         continue;
       }
       try {
-        if (api && databases.has(f.path)) {
+        const sparse = sparseReason(opened.st);
+        if (sparse && !(api && databases.has(f.path))) manifest.skipped.push({ path: f.path, reason: sparse });
+        else if (api && databases.has(f.path)) {
           scratch = scratch || makeScratch(root);
           await writeDatabase(write, manifest, root, f.path, databases.get(f.path), opened.st, scratch);
         } else await writePlainFile(write, manifest, f.path, opened.fd, opened.st);
@@ -758,5 +791,5 @@ async function main(args) {
 if (typeof globalThis.__clawdflyRemote !== 'undefined') {
   main(process.argv.slice(2)).catch((e) => { process.stderr.write(`${e && e.stack ? e.stack : e}\n`); process.exit(1); });
 } else {
-  module.exports = { readArchive, compareToManifest, ArchiveError, MANIFEST_NAME, FORMAT, STATUS, EXCLUDED_PREFIXES };
+  module.exports = { readArchive, compareToManifest, ArchiveError, MANIFEST_NAME, FORMAT, STATUS, EXCLUDED_PREFIXES, FILESYSTEM_NAMES };
 }

@@ -35,9 +35,9 @@ export const SESSION = 'agents/main/sessions/3f1c9a.jsonl';
 export const CREDS = 'credentials/whatsapp/creds.json';
 export const CACHE = 'tmp/jiti/x';
 
-export async function gatewayWithState(): Promise<Deployed> {
+export async function gatewayWithState(initFlags: string[] = []): Promise<Deployed> {
   if (process.getuid?.() !== 0) throw new Error('these tests play root against a gateway user: run the suite as root (the CI container does)');
-  const d = await deployedProject([], {}, {
+  const d = await deployedProject(initFlags, {}, {
     FAKEFLY_VOLUME_OWNER: `${GATEWAY_UID}:${GATEWAY_UID}`,
     FAKEFLY_BOOT_LOGS: '1',
     CLAWDFLY_APP_URL: await startAppServer(),

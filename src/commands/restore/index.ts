@@ -31,27 +31,33 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   const m = archive.manifest;
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
   if (opts.yes !== true && !canPrompt()) {
-    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+    const flags = opts.safetyBackup === false ? ' --no-safety-backup' : '';
+    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore ${quoteWord(shown(file))}${flags} --yes`, 'not-confirmed');
   }
   if (!isJsonMode()) out.success(`${shown(file)}: ${archive.files.length} files of ${m.app} from ${m.createdAt}, verified against its manifest`);
 
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const progress = new Progress();
-  // 2. The way back, and what the machine holds now.
-  const current = await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine));
-  const changes = changesBetween(current.manifest, m);
-  if (!isJsonMode()) showChanges(project.stateDir, changes, shown(current.file));
+  // 2. The way back, and what the machine holds now (unless the user says the current state is
+  //    itself what is broken: then the replaced files stay only on the volume, in .pre-restore-*).
+  const safetyBackup = opts.safetyBackup !== false;
+  const current = safetyBackup ? await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine)) : undefined;
+  const changes = current ? changesBetween(current.manifest, m) : undefined;
+  if (!isJsonMode()) {
+    if (current && changes) showChanges(project.stateDir, changes, shown(current.file));
+    else out.warn(`--no-safety-backup: the current ${project.stateDir} is not saved here first; what it holds is moved aside on the volume and kept there (${project.stateDir}/.pre-restore-*)`);
+  }
 
-  const confirmed = await confirmOrYes(`Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`, {
-    yes: opts.yes === true,
-    defaultValue: false,
-    flagHint: `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`,
-  });
+  const question = current
+    ? `Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`
+    : `Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive, WITHOUT a copy of the current state on this computer, and restart the machine?`;
+  const again = `clawdfly restore ${quoteWord(shown(file))}${current ? '' : ' --no-safety-backup'} --yes`;
+  const confirmed = await confirmOrYes(question, { yes: opts.yes === true, defaultValue: false, flagHint: `add --yes: ${again}` });
   if (!confirmed) {
     // nothing was changed, so the copy made for the way back is not needed
-    await discard(current.file);
-    throw new UsageError('nothing restored', `clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+    if (current) await discard(current.file);
+    throw new UsageError('nothing restored', again, 'not-confirmed');
   }
 
   // 3. Upload, extract into a fresh temp dir, verify, swap.
@@ -87,7 +93,8 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   }
   for (const w of verified.warnings) out.warn(w);
   let dropped = false;
-  if (opts.keepPrevious !== true) {
+  // Without a safety backup, the moved-aside state is the only way back: it stays.
+  if (opts.keepPrevious !== true && current) {
     try {
       await dropPrevious(project, fly, machine, swap.preRestore);
       dropped = true;
@@ -104,15 +111,15 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
       from: { app: m.app, runtime: m.runtime, createdAt: m.createdAt },
       files: swap.files,
       bytes: swap.bytes,
-      changes: { replaced: changes.replaced, removed: changes.removed, added: changes.added, unchanged: changes.unchanged },
-      previousBackup: current.file,
+      changes: changes ? { replaced: changes.replaced, removed: changes.removed, added: changes.added, unchanged: changes.unchanged } : null,
+      previousBackup: current?.file ?? null,
       previousOnVolume: dropped ? null : previous,
       warnings: verified.warnings,
     });
     return 0;
   }
   out.success(`${project.app} runs on the restored state (${swap.files} files, ${formatBytes(swap.bytes)})`);
-  out.info(`  the state it replaced: ${shown(current.file)}${dropped ? '' : ` and ${previous} on the volume`}`);
+  out.info(`  the state it replaced: ${[current ? shown(current.file) : '', dropped ? '' : `${previous} on the volume`].filter(Boolean).join(' and ')}`);
   return 0;
 }
 
