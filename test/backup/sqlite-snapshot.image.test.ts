@@ -77,29 +77,41 @@ async function committedRows(): Promise<number> {
   return Number(r.stdout.trim());
 }
 
+interface Inspected {
+  integrity: string;
+  count?: number;
+  min?: number;
+  max?: number;
+}
+
 /**
- * integrity_check, row count, min and max id of a database as a restore would put it back (with
- * whatever -wal/-shm the archive holds beside it), checked with the image's Node in a throwaway container.
+ * integrity_check (and, with a table, row count, min and max id) of databases as a restore would
+ * put them back (with whatever -wal/-shm the archive holds beside them), checked with the image's
+ * Node in one throwaway container.
  */
-async function inspectDatabase(file: string, table: string | null): Promise<{ integrity: string; count?: number; min?: number; max?: number }> {
-  const files: Record<string, string> = {};
-  for (const suffix of ['', '-wal', '-shm', '-journal']) if (existsSync(file + suffix)) files[`db.sqlite${suffix}`] = readFileSync(file + suffix).toString('base64');
+async function inspectDatabases(dbs: { file: string; table: string | null }[]): Promise<Inspected[]> {
+  const input = dbs.map(({ file, table }) => {
+    const files: Record<string, string> = {};
+    for (const suffix of ['', '-wal', '-shm', '-journal']) if (existsSync(file + suffix)) files[`db.sqlite${suffix}`] = readFileSync(file + suffix).toString('base64');
+    return { files, table };
+  });
   const script = `
 const fs = require('fs'); const os = require('os');
-const dir = fs.mkdtempSync(os.tmpdir() + '/check-');
-for (const [name, b64] of Object.entries(JSON.parse(fs.readFileSync(0, 'utf8')))) fs.writeFileSync(dir + '/' + name, Buffer.from(b64, 'base64'));
 const { DatabaseSync } = require('node:sqlite');
-const db = new DatabaseSync(dir + '/db.sqlite');
-const out = { integrity: db.prepare('PRAGMA integrity_check').all().map((r) => Object.values(r)[0]).join('; ').slice(0, 500) };
-const table = ${JSON.stringify(table)};
-if (table) Object.assign(out, db.prepare('SELECT count(*) AS count, min(id) AS min, max(id) AS max FROM ' + table).get());
-process.stdout.write(JSON.stringify(out));`;
-  const r = await podman(['run', '--rm', '-i', '--network', 'none', '--user', '1000', '--entrypoint', 'node', project.image, '-e', script], { input: JSON.stringify(files), timeoutMs: 2 * MIN, check: false });
+const out = [];
+for (const { files, table } of JSON.parse(fs.readFileSync(0, 'utf8'))) {
+  const dir = fs.mkdtempSync(os.tmpdir() + '/check-');
+  for (const [name, b64] of Object.entries(files)) fs.writeFileSync(dir + '/' + name, Buffer.from(b64, 'base64'));
   try {
-    return JSON.parse(r.stdout) as { integrity: string; count?: number; min?: number; max?: number };
-  } catch {
-    return { integrity: `unreadable: ${r.stderr.slice(-300)}` };
-  }
+    const db = new DatabaseSync(dir + '/db.sqlite');
+    const one = { integrity: db.prepare('PRAGMA integrity_check').all().map((r) => Object.values(r)[0]).join('; ').slice(0, 500) };
+    if (table) Object.assign(one, db.prepare('SELECT count(*) AS count, min(id) AS min, max(id) AS max FROM ' + table).get());
+    out.push(one);
+  } catch (e) { out.push({ integrity: 'unreadable: ' + e.message }); }
+}
+process.stdout.write(JSON.stringify(out));`;
+  const r = await podman(['run', '--rm', '-i', '--network', 'none', '--user', '1000', '--entrypoint', 'node', project.image, '-e', script], { input: JSON.stringify(input), timeoutMs: 10 * MIN });
+  return JSON.parse(r.stdout) as Inspected[];
 }
 
 describe('backup of live SQLite databases on the real OpenClaw image (podman)', () => {
@@ -144,10 +156,12 @@ describe('backup of live SQLite databases on the real OpenClaw image (podman)', 
     temps.push(out);
     expect(spawnSync('tar', ['-xzf', backup.file, '-C', out]).status).toBe(0);
 
-    const rows = await inspectDatabase(join(out, DB), 'rows');
-    const gateway = await inspectDatabase(join(out, 'state', 'openclaw.sqlite'), null);
+    const [rows, gateway] = (await inspectDatabases([
+      { file: join(out, DB), table: 'rows' },
+      { file: join(out, 'state', 'openclaw.sqlite'), table: null },
+    ])) as [Inspected, Inspected];
+    console.log(`[sqlite backup] ${before} rows committed before the backup, ${during} when it ended; in the archive: ${JSON.stringify(rows)}; the gateway's database: ${JSON.stringify(gateway)}`);
     expect(gateway.integrity).toBe('ok');
-    console.log(`[sqlite backup] rows: ${JSON.stringify(rows)}`);
     expect(rows.integrity).toBe('ok');
     expect(rows.min).toBe(1);
     expect(rows.count).toBe(rows.max);
@@ -159,6 +173,5 @@ describe('backup of live SQLite databases on the real OpenClaw image (podman)', 
     expect(byPath.get(DB)?.method).toMatch(/^(sqlite-online-backup|vacuum-into)$/);
     expect(byPath.get(DB)?.siblingsLeftOut).toEqual(expect.arrayContaining([`${DB}-wal`]));
     expect(byPath.get('state/openclaw.sqlite')?.method).toMatch(/^(sqlite-online-backup|vacuum-into)$/);
-    console.log(`[sqlite backup] ${before} rows committed before the backup, ${rows.max} in the archive, ${during} when it ended`);
   }, 40 * MIN);
 });
