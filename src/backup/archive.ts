@@ -20,6 +20,17 @@ export interface ManifestFile {
   sha256: string;
   mode?: number;
   mtime?: number;
+  /** How a SQLite database was copied (`sqlite-online-backup`, `vacuum-into`); absent for a plain file. */
+  snapshot?: string;
+}
+
+/** A SQLite database found on the volume (by its header) and how the archive holds it. */
+export interface ManifestDatabase {
+  path: string;
+  /** `sqlite-online-backup` | `vacuum-into`: a consistent copy made through SQLite; `file-copy`: no node:sqlite on the machine. */
+  method: string;
+  /** Its -wal / -shm / -journal, not copied (the snapshot holds their committed pages). */
+  siblingsLeftOut: string[];
 }
 
 export interface Manifest {
@@ -37,6 +48,10 @@ export interface Manifest {
   skipped: { path: string; reason: string; target?: string }[];
   changedWhileRead: string[];
   vanished: string[];
+  /** Absent in archives made before databases were snapshotted. */
+  sqlite?: ManifestDatabase[];
+  /** Set when the machine's Node has no node:sqlite (the databases were copied as files). */
+  sqliteUnavailable?: string;
   durationMs?: number;
   /** Added locally once the archive is verified. */
   snapshot?: { volume: string; id?: string; status?: string };
@@ -54,7 +69,10 @@ interface ArchiveModule {
   readArchive(input: NodeJS.ReadableStream): Promise<VerifiedArchive>;
   ArchiveError: new (message: string) => Error;
   MANIFEST_NAME: string;
-  STATUS: { damaged: number; notDir: number; swapFailed: number; refused: number };
+  EXCLUDED_PREFIXES: string[];
+  /** Top-level names that are the filesystem's (lost+found): never backed up nor replaced. */
+  FILESYSTEM_NAMES: string[];
+  STATUS: { damaged: number; notDir: number; swapFailed: number; refused: number; sqliteFailed: number };
 }
 
 let loaded: ArchiveModule | undefined;

@@ -156,6 +156,13 @@ function remoteFailure(error: unknown, project: Project): unknown {
   if (error.remoteStatus === status.notDir) {
     return new ClawdflyError(`${project.stateDir} is not a directory on the machine`, { hint: 'clawdfly doctor  (state-dir)', code: 'no-state-dir' });
   }
+  if (error.remoteStatus === status.sqliteFailed) {
+    return new ClawdflyError('a SQLite database on the machine could not be copied consistently; no archive was written', {
+      hint: 'run clawdfly backup again (a long write may have held the database); clawdfly backup --verbose shows the cause',
+      code: 'sqlite-snapshot-failed',
+      evidence: said,
+    });
+  }
   if (error.remoteStatus === 127) {
     return new ClawdflyError('node was not found on the machine (the backup runs with the image\'s Node)', { hint: 'clawdfly deploy  (an image made by clawdfly init has it)', code: 'no-node' });
   }

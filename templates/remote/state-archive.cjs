@@ -30,12 +30,21 @@ const crypto = require('crypto');
 const MANIFEST_NAME = '.clawdfly-backup.json';
 const FORMAT = 'clawdfly-backup/1';
 /** Top-level names of the state dir that are never archived nor replaced: caches, locks, our own work dirs. */
-const EXCLUDED_PREFIXES = ['.pre-restore-', '.clawdfly-restore-'];
+const EXCLUDED_PREFIXES = ['.pre-restore-', '.clawdfly-restore-', '.clawdfly-snapshot-'];
+/** Top-level names that belong to the filesystem, not the gateway: ext4's root-owned `lost+found` (a restore could never move it aside). */
+const FILESYSTEM_NAMES = ['lost+found'];
 /** Files up to this size are read whole (so a changed file can be re-read before any byte is sent). */
 const WHOLE_READ_MAX = 64 * 1024 * 1024;
 const READ_TRIES = 5;
+/** What reading an archive holds in memory at most: a pax header, the manifest, the number of members. */
+const MAX_PAX_BYTES = 1024 * 1024;
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+const MAX_MEMBERS = 1_000_000;
+/** A file whose logical size passes this and is over 4× its allocated blocks is sparse: refused, never read as zeros. */
+const SPARSE_MIN_BYTES = 64 * 1024 * 1024;
+const SPARSE_RATIO = 4;
 /** Remote exit statuses clawdfly maps to errors. */
-const STATUS = { damaged: 4, notDir: 5, swapFailed: 6, refused: 7 };
+const STATUS = { damaged: 4, notDir: 5, swapFailed: 6, refused: 7, sqliteFailed: 8 };
 
 // ---------------------------------------------------------------- tar (POSIX ustar + pax)
 
@@ -135,7 +144,7 @@ class TarReader {
         this.buf = this.buf.subarray(this.pad);
         this.state = 'header';
         if (this.paxBody) {
-          this.pax = parsePax(Buffer.concat(this.paxBody).toString('utf8'));
+          this.pax = parsePax(Buffer.concat(this.paxBody));
           this.paxBody = null;
         } else this.h.onEntryEnd();
         continue;
@@ -153,6 +162,7 @@ class TarReader {
       let name = block.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
       if (prefix) name = `${prefix}/${name}`;
       if (type === 'x' || type === 'g') {
+        if (size > MAX_PAX_BYTES) throw new ArchiveError(`a pax header of ${size} bytes (over ${MAX_PAX_BYTES / 1024 / 1024} MB): not a clawdfly backup, refused`);
         this.state = 'data';
         this.remaining = size;
         this.pad = (512 - (size % 512)) % 512;
@@ -177,17 +187,21 @@ class TarReader {
   }
 }
 
-function parsePax(text) {
+/** `<len> <key>=<value>\n` records, read by byte offset (one pass: no copy of the rest per record). */
+function parsePax(buf) {
   const out = {};
-  let rest = text;
-  while (rest.length) {
-    const m = /^(\d+) /.exec(rest);
-    if (!m) break;
-    const len = Number(m[1]);
-    const rec = Buffer.from(rest, 'utf8').subarray(0, len).toString('utf8');
+  let at = 0;
+  while (at < buf.length) {
+    const space = buf.indexOf(0x20, at);
+    if (space < 0 || space - at > 20) break;
+    const lenText = buf.toString('ascii', at, space);
+    if (!/^\d+$/.test(lenText)) break;
+    const len = Number(lenText);
+    if (len <= space - at || at + len > buf.length) break;
+    const rec = buf.toString('utf8', space + 1, at + len);
     const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(m[0].length, eq)] = rec.slice(eq + 1).replace(/\n$/, '');
-    rest = Buffer.from(rest, 'utf8').subarray(len).toString('utf8');
+    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1).replace(/\n$/, '');
+    at += len;
   }
   return out;
 }
@@ -205,7 +219,7 @@ function safeRelative(name) {
 
 /** `excludes`: top-level names, or `re:<regex source>` for a family of names (the gateway's lock files). */
 function excludedTop(name, excludes) {
-  return excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) || EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) || name === MANIFEST_NAME;
+  return excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) || EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) || FILESYSTEM_NAMES.includes(name) || name === MANIFEST_NAME;
 }
 
 // ---------------------------------------------------------------- reading an archive (local + restore)
@@ -234,7 +248,13 @@ function readArchive(input, { onFile, onDir } = {}) {
     const reader = new TarReader({
       onEntry(entry) {
         if (manifest) throw new ArchiveError(`a member follows the manifest (${entry.name}): the manifest must be last`);
-        if (entry.name === MANIFEST_NAME && entry.type === '0') { manifestChunks = []; current = null; return; }
+        if (files.length + dirs.length >= MAX_MEMBERS) throw new ArchiveError(`the archive holds over ${MAX_MEMBERS} members: not a clawdfly backup, refused`);
+        if (entry.name === MANIFEST_NAME && entry.type === '0') {
+          if (entry.size > MAX_MANIFEST_BYTES) throw new ArchiveError(`its manifest is ${entry.size} bytes (over ${MAX_MANIFEST_BYTES / 1024 / 1024} MB): not a clawdfly backup, refused`);
+          manifestChunks = [];
+          current = null;
+          return;
+        }
         const path = safeRelative(entry.name);
         if (path === null) throw new ArchiveError(`unsafe member name in the archive: ${JSON.stringify(entry.name)}`);
         if (entry.type === '5') {
@@ -366,7 +386,203 @@ function readWhole(fd, size) {
   return off === size ? buf : buf.subarray(0, off);
 }
 
+// ---------------------------------------------------------------- SQLite databases (on the machine)
+
+/** The first 16 bytes of every SQLite database file (https://sqlite.org/fileformat.html §1.3). */
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+/** The first 4 bytes of a WAL file (big-endian 0x377f0682 or 0x377f0683). */
+const WAL_MAGICS = [0x377f0682, 0x377f0683];
+/** Files that belong to a database and are never copied raw: its snapshot holds what they hold. */
+const SQLITE_SIBLING_SUFFIXES = ['-wal', '-shm', '-journal'];
+/** Pages per backup step: all of them, so one step is one read transaction (a consistent snapshot that never restarts). */
+const SQLITE_ONE_STEP = 2 ** 30;
+const SQLITE_TRIES = 4;
+const SQLITE_BUSY_MS = 10_000;
+
+/** The first `n` bytes of a regular file, opened without following a link (null when unreadable or shorter). */
+function headBytes(abs, n) {
+  const opened = openPlain(abs);
+  if (opened.error) return null;
+  try {
+    if (opened.st.size < n) return null;
+    const buf = Buffer.alloc(n);
+    return fs.readSync(opened.fd, buf, 0, n, 0) === n ? buf : null;
+  } finally { fs.closeSync(opened.fd); }
+}
+
+/**
+ * The SQLite databases among the walked files, found by content, whoever made them: a file that
+ * starts with the SQLite magic, or an empty one whose `-wal` holds its pages (a fresh WAL database
+ * before its first checkpoint). Returns the databases and, for each, its siblings in the tree.
+ */
+function findDatabases(root, files) {
+  const byPath = new Set(files.map((f) => f.path));
+  const databases = new Map();
+  for (const f of files) {
+    if (SQLITE_SIBLING_SUFFIXES.some((s) => f.path.endsWith(s))) continue;
+    let isDb = false;
+    if (f.st.size >= 512) {
+      const head = headBytes(`${root}/${f.path}`, SQLITE_MAGIC.length);
+      isDb = head !== null && head.equals(SQLITE_MAGIC);
+    } else if (f.st.size === 0 && byPath.has(`${f.path}-wal`)) {
+      const head = headBytes(`${root}/${f.path}-wal`, 4);
+      isDb = head !== null && WAL_MAGICS.includes(head.readUInt32BE(0));
+    }
+    if (isDb) databases.set(f.path, SQLITE_SIBLING_SUFFIXES.map((s) => f.path + s).filter((p) => byPath.has(p)));
+  }
+  return databases;
+}
+
+let sqliteApi;
+/** node:sqlite, or null on a Node without it (before 22.5, or 22.5–22.12 without --experimental-sqlite). */
+function sqlite() {
+  if (sqliteApi === undefined) {
+    const warn = process.emitWarning;
+    process.emitWarning = () => {}; // "SQLite is an experimental feature" on Node 22 would land in the CLI's stderr
+    try { sqliteApi = require('node:sqlite'); } catch { sqliteApi = null; } finally { process.emitWarning = warn; }
+  }
+  return sqliteApi;
+}
+
+function openDatabase(api, abs, readOnly) {
+  const db = new api.DatabaseSync(abs, readOnly ? { readOnly: true } : {});
+  db.exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_MS}`);
+  return db;
+}
+
+/**
+ * A consistent copy of the live database at `abs`, written to `dest` (in our scratch dir) through
+ * SQLite: the online backup API in one step (Node >= 22.16 / 24), else `VACUUM INTO`. Both read
+ * in one read transaction: the copy is the database as of one commit, whatever writes meanwhile
+ * (WAL readers never block the writer). The copy is then checked with `PRAGMA quick_check`.
+ */
+async function snapshotDatabase(api, abs, dest) {
+  let db;
+  try { db = openDatabase(api, abs, true); } catch { db = openDatabase(api, abs, false); /* a WAL database without its -shm yet */ }
+  let method;
+  try {
+    if (typeof api.backup === 'function') {
+      await api.backup(db, dest, { rate: SQLITE_ONE_STEP });
+      method = 'sqlite-online-backup';
+    } else {
+      db.exec(`VACUUM INTO '${dest.replace(/'/g, "''")}'`);
+      method = 'vacuum-into';
+    }
+  } finally { db.close(); }
+  const copy = new api.DatabaseSync(dest);
+  let check;
+  try {
+    // A standalone file: the live database's journal mode stays (the gateway sets its own at open).
+    check = copy.prepare('PRAGMA quick_check').all().map((row) => Object.values(row)[0]).join('; ');
+  } finally { copy.close(); }
+  if (check !== 'ok') throw new Error(`the copy fails PRAGMA quick_check: ${check.slice(0, 200)}`);
+  return method;
+}
+
+/** A fresh private scratch dir for snapshots (mkdtemp: 0700, a name nobody can guess), in $TMPDIR, else on the volume. */
+function makeScratch(root) {
+  try { return fs.mkdtempSync(`${require('os').tmpdir().replace(/\/+$/, '')}/clawdfly-sqlite-`); } catch {
+    return fs.mkdtempSync(`${root}/.clawdfly-snapshot-`);
+  }
+}
+
 // ---------------------------------------------------------------- backup (on the machine)
+
+/** Streams `size` bytes of an open file as one member (zeros if it shrank); returns its sha256 and whether it fell short. */
+async function streamMember(write, fd, path, size, st) {
+  const hash = crypto.createHash('sha256');
+  await write(memberHeader(path, { size, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 }));
+  const chunk = Buffer.alloc(1024 * 1024);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - off), off);
+    if (n === 0) break;
+    const part = Buffer.from(chunk.subarray(0, n));
+    hash.update(part);
+    await write(part);
+    off += n;
+  }
+  if (off < size) { const zeros = Buffer.alloc(size - off); hash.update(zeros); await write(zeros); }
+  await write(padding(size));
+  return { sha256: hash.digest('hex'), short: off < size };
+}
+
+/**
+ * Why a file is refused as sparse (null when it is not): a `truncate -s 2G` file would be read as
+ * 2 GB of zeros, and a restore would write them all (holes are not recorded).
+ */
+function sparseReason(st) {
+  const allocated = (st.blocks || 0) * 512;
+  if (st.size < SPARSE_MIN_BYTES || st.size <= allocated * SPARSE_RATIO) return null;
+  const mb = (n) => `${Math.round(n / 1024 / 1024)} MB`;
+  return `sparse file: ${mb(st.size)} long, ${mb(allocated)} on disk (holes are not copied)`;
+}
+
+/** One plain file as it is on the volume (read whole and re-read while it changes, or streamed when big). */
+async function writePlainFile(write, manifest, path, fd, opened) {
+  let st = opened;
+  if (st.size <= WHOLE_READ_MAX) {
+    let data;
+    let stable = false;
+    for (let i = 0; i < READ_TRIES && !stable; i++) {
+      if (i > 0) st = fs.fstatSync(fd);
+      data = readWhole(fd, st.size);
+      const after = fs.fstatSync(fd);
+      stable = data.length === st.size && sameStat(st, after);
+    }
+    if (!stable) manifest.changedWhileRead.push(path);
+    const sha256 = crypto.createHash('sha256').update(data).digest('hex');
+    await write(memberHeader(path, { size: data.length, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 }));
+    await write(data);
+    await write(padding(data.length));
+    manifest.files.push({ path, size: data.length, sha256, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) });
+    return;
+  }
+  // Too big to hold: streamed in the size it had when opened (a growing log keeps its first part).
+  const { sha256, short } = await streamMember(write, fd, path, st.size, st);
+  if (short || !sameStat(st, fs.fstatSync(fd))) manifest.changedWhileRead.push(path);
+  manifest.files.push({ path, size: st.size, sha256, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) });
+}
+
+/**
+ * One database: snapshotted through SQLite into the scratch dir, the copy streamed under the live
+ * file's name, mode and mtime, then deleted. Its -wal/-shm/-journal are never copied.
+ */
+async function writeDatabase(write, manifest, root, path, siblings, liveSt, scratch) {
+  const api = sqlite();
+  const row = { path, method: null, siblingsLeftOut: siblings };
+  manifest.sqlite.push(row);
+  const dest = `${scratch}/${crypto.randomBytes(8).toString('hex')}.sqlite`;
+  let lastError;
+  for (let i = 0; i < SQLITE_TRIES && !row.method; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** i));
+    try { row.method = await snapshotDatabase(api, `${root}/${path}`, dest); } catch (e) {
+      lastError = e;
+      for (const s of ['', '-wal', '-shm', '-journal']) fs.rmSync(dest + s, { force: true });
+    }
+  }
+  if (!row.method) {
+    const error = new Error(`${path}: no consistent copy could be made through SQLite (${lastError && lastError.message ? lastError.message : lastError})`);
+    error.status = STATUS.sqliteFailed;
+    throw error;
+  }
+  // The live file must still be the one we walked (a link put in its place is never read through).
+  const now = fs.lstatSync(`${root}/${path}`, { throwIfNoEntry: false });
+  if (!now || !now.isFile() || now.ino !== liveSt.ino) {
+    const error = new Error(`${path} was replaced while it was copied; run the backup again`);
+    error.status = STATUS.sqliteFailed;
+    throw error;
+  }
+  const fd = fs.openSync(dest, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const size = fs.fstatSync(fd).size;
+    const { sha256 } = await streamMember(write, fd, path, size, now);
+    manifest.files.push({ path, size, sha256, mode: now.mode & 0o7777, mtime: Math.floor(now.mtimeMs / 1000), snapshot: row.method });
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(dest, { force: true });
+  }
+}
 
 async function backup(root, meta) {
   const excludes = meta.excludes || [];
@@ -374,8 +590,16 @@ async function backup(root, meta) {
   const rootSt = fs.lstatSync(root);
   if (!rootSt.isDirectory()) { process.stderr.write(`${root} is not a directory\n`); process.exit(STATUS.notDir); }
   const tree = walk(root, excludes);
-  const total = tree.files.reduce((n, f) => n + f.st.size, 0);
-  process.stderr.write(`__TOTAL ${total} ${tree.files.length}\n`);
+  const databases = findDatabases(root, tree.files);
+  const api = databases.size ? sqlite() : null;
+  // Without node:sqlite (an old Node) the files go as today, named in the manifest as such.
+  const leftOut = new Set(api ? [...databases.values()].flat() : []);
+  const total = tree.files.reduce((n, f) => n + (leftOut.has(f.path) || sparseReason(f.st) ? 0 : f.st.size), 0);
+  process.stderr.write(`__TOTAL ${total} ${tree.files.length - leftOut.size}\n`);
+  let scratch = null;
+  const dropScratch = () => { if (scratch) { try { fs.rmSync(scratch, { recursive: true, force: true }); } catch { /* best effort */ } scratch = null; } };
+  process.once('exit', dropScratch);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => { dropScratch(); process.exit(130); });
   const gzip = zlib.createGzip({ level: 6 });
   gzip.pipe(process.stdout);
   const write = (buf) => new Promise((resolve) => { if (gzip.write(buf)) resolve(); else gzip.once('drain', resolve); });
@@ -390,63 +614,47 @@ async function backup(root, meta) {
     excluded: meta.excludedLabels || excludes.map((e) => (e.startsWith('re:') ? e.slice(3) : `${e}/`)).concat(EXCLUDED_PREFIXES.map((p) => `${p}*`)),
     files: [],
     dirs: [],
+    /** The SQLite databases: each snapshotted through SQLite (method), its -wal/-shm/-journal not copied. */
+    sqlite: [],
     skipped: tree.skipped,
     changedWhileRead: [],
     vanished: [],
   };
+  if (databases.size && !api) {
+    manifest.sqliteUnavailable = `node:sqlite is not available on Node ${process.version}: ${databases.size} database(s) copied as files, which is not a consistent copy of a database in use`;
+    for (const path of databases.keys()) manifest.sqlite.push({ path, method: 'file-copy', siblingsLeftOut: [] });
+  }
   for (const d of tree.dirs) {
     manifest.dirs.push({ path: d.path, mode: d.st.mode & 0o7777 });
     await write(memberHeader(`${d.path}/`, { type: '5', mode: d.st.mode, uid: d.st.uid, gid: d.st.gid, mtime: d.st.mtimeMs / 1000 }));
   }
-  for (const f of tree.files) {
-    const opened = openPlain(`${root}/${f.path}`);
-    if (opened.error) {
-      if (opened.gone) manifest.vanished.push(f.path);
-      else manifest.skipped.push({ path: f.path, reason: opened.error });
-      continue;
-    }
-    const { fd } = opened;
-    let st = opened.st;
-    try {
-      if (st.size <= WHOLE_READ_MAX) {
-        let data;
-        let stable = false;
-        for (let i = 0; i < READ_TRIES && !stable; i++) {
-          if (i > 0) st = fs.fstatSync(fd);
-          data = readWhole(fd, st.size);
-          const after = fs.fstatSync(fd);
-          stable = data.length === st.size && sameStat(st, after);
-        }
-        if (!stable) manifest.changedWhileRead.push(f.path);
-        const sha256 = crypto.createHash('sha256').update(data).digest('hex');
-        await write(memberHeader(f.path, { size: data.length, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 }));
-        await write(data);
-        await write(padding(data.length));
-        manifest.files.push({ path: f.path, size: data.length, sha256, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) });
-      } else {
-        // Too big to hold: streamed in the size it had when opened (a growing log keeps its first part).
-        const size = st.size;
-        const hash = crypto.createHash('sha256');
-        await write(memberHeader(f.path, { size, mode: st.mode, uid: st.uid, gid: st.gid, mtime: st.mtimeMs / 1000 }));
-        const chunk = Buffer.alloc(1024 * 1024);
-        let off = 0;
-        while (off < size) {
-          const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - off), off);
-          if (n === 0) break;
-          const part = Buffer.from(chunk.subarray(0, n));
-          hash.update(part);
-          await write(part);
-          off += n;
-        }
-        if (off < size) { const zeros = Buffer.alloc(size - off); hash.update(zeros); await write(zeros); }
-        await write(padding(size));
-        if (off < size || !sameStat(st, fs.fstatSync(fd))) manifest.changedWhileRead.push(f.path);
-        manifest.files.push({ path: f.path, size, sha256: hash.digest('hex'), mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) });
+  try {
+    for (const f of tree.files) {
+      if (leftOut.has(f.path)) continue;
+      const opened = openPlain(`${root}/${f.path}`);
+      if (opened.error) {
+        if (opened.gone) manifest.vanished.push(f.path);
+        else manifest.skipped.push({ path: f.path, reason: opened.error });
+        continue;
       }
-    } finally {
-      fs.closeSync(fd);
+      try {
+        const sparse = sparseReason(opened.st);
+        if (sparse && !(api && databases.has(f.path))) manifest.skipped.push({ path: f.path, reason: sparse });
+        else if (api && databases.has(f.path)) {
+          scratch = scratch || makeScratch(root);
+          await writeDatabase(write, manifest, root, f.path, databases.get(f.path), opened.st, scratch);
+        } else await writePlainFile(write, manifest, f.path, opened.fd, opened.st);
+      } finally {
+        fs.closeSync(opened.fd);
+      }
     }
+  } catch (e) {
+    dropScratch();
+    if (!e || !e.status) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(e.status);
   }
+  dropScratch();
   manifest.durationMs = Date.now() - started;
   const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
   await write(memberHeader(MANIFEST_NAME, { size: body.length, mode: 0o600, mtime: Date.now() / 1000 }));
@@ -624,5 +832,5 @@ async function main(args) {
 if (typeof globalThis.__clawdflyRemote !== 'undefined') {
   main(process.argv.slice(2)).catch((e) => { process.stderr.write(`${e && e.stack ? e.stack : e}\n`); process.exit(1); });
 } else {
-  module.exports = { readArchive, compareToManifest, ArchiveError, MANIFEST_NAME, FORMAT, STATUS, EXCLUDED_PREFIXES };
+  module.exports = { readArchive, compareToManifest, ArchiveError, MANIFEST_NAME, FORMAT, STATUS, EXCLUDED_PREFIXES, FILESYSTEM_NAMES };
 }

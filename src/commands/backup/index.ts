@@ -58,13 +58,17 @@ async function backup(opts: CommandContext<typeof backupSpec>['opts'], project: 
       excluded: m.excluded,
       skipped: m.skipped,
       changedWhileRead: m.changedWhileRead,
+      sqlite: m.sqlite ?? [],
       snapshot: result.snapshot ?? null,
     });
     return 0;
   }
   out.success(`${shown}: ${result.files} files, ${formatBytes(result.dataBytes)} → ${formatBytes(result.bytes)} in ${(result.durationMs / 1000).toFixed(1)} s, verified against its manifest`);
   out.info(`  left out: ${m.excluded.join(', ')}`);
-  if (m.skipped.length) out.warn(`not copied (a backup never follows links, and reads as the state dir's owner): ${m.skipped.slice(0, 5).map((s) => `${untrusted(s.path)} (${untrusted(s.reason)})`).join(', ')}${m.skipped.length > 5 ? ` and ${m.skipped.length - 5} more` : ''}`);
+  const databases = (m.sqlite ?? []).filter((d) => d.method !== 'file-copy');
+  if (databases.length) out.info(`  SQLite, copied through SQLite (a consistent snapshot, no -wal/-shm): ${databases.map((d) => untrusted(d.path)).join(', ')}`);
+  if (m.sqliteUnavailable) out.warn(m.sqliteUnavailable);
+    if (m.skipped.length) out.warn(`not copied (a backup never follows links, and reads as the state dir's owner): ${m.skipped.slice(0, 5).map((s) => `${untrusted(s.path)} (${untrusted(s.reason)})`).join(', ')}${m.skipped.length > 5 ? ` and ${m.skipped.length - 5} more` : ''}`);
   if (m.changedWhileRead.length) out.warn(`kept changing while read (copied as last read): ${m.changedWhileRead.slice(0, 5).join(', ')}`);
   if (result.snapshot) out.info(`  volume snapshot of ${result.snapshot.volume}: ${result.snapshot.id ? result.snapshot.id : 'scheduled (no id yet)'}${result.snapshot.status ? ` (${result.snapshot.status})` : ''}`);
   out.info(`  restore with: clawdfly restore ${quoteWord(shown)}`);

@@ -37,7 +37,8 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   const m = archive.manifest;
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
   if (opts.yes !== true && !canPrompt()) {
-    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+    const flags = opts.safetyBackup === false ? ' --no-safety-backup' : '';
+    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore ${quoteWord(shown(file))}${flags} --yes`, 'not-confirmed');
   }
   if (!isJsonMode()) out.success(`${shown(file)}: ${archive.files.length} files of ${m.app} from ${m.createdAt}, verified against its manifest`);
 
@@ -49,21 +50,26 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
     const fly = flyFor(project, opts);
     const { machine } = await pickMachine(fly, { machineId: opts.machine });
     const progress = new Progress();
-    // 2. The way back, and what the machine holds now.
-    const current = await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine));
-    const changes = changesBetween(current.manifest, m);
-    const unrestorable = unarchivable(current.manifest);
-    if (!isJsonMode()) showChanges(project.stateDir, changes, shown(current.file), unrestorable);
+    // 2. The way back, and what the machine holds now (unless the user says the current state is
+    //    itself what is broken: then the replaced files stay only on the volume, in .pre-restore-*).
+    const safetyBackup = opts.safetyBackup !== false;
+    const current = safetyBackup ? await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine)) : undefined;
+    const changes = current ? changesBetween(current.manifest, m) : undefined;
+    const unrestorable = current ? unarchivable(current.manifest) : [];
+    if (!isJsonMode()) {
+      if (current && changes) showChanges(project.stateDir, changes, shown(current.file), unrestorable);
+      else out.warn(`--no-safety-backup: the current ${project.stateDir} is not saved here first; what it holds is moved aside on the volume and kept there (${project.stateDir}/.pre-restore-*)`);
+    }
 
-    const confirmed = await confirmOrYes(`Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`, {
-      yes: opts.yes === true,
-      defaultValue: false,
-      flagHint: `add --yes: clawdfly restore ${quoteWord(shown(file))} --yes`,
-    });
+    const question = current
+      ? `Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`
+      : `Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive, WITHOUT a copy of the current state on this computer, and restart the machine?`;
+    const again = `clawdfly restore ${quoteWord(shown(file))}${current ? '' : ' --no-safety-backup'} --yes`;
+    const confirmed = await confirmOrYes(question, { yes: opts.yes === true, defaultValue: false, flagHint: `add --yes: ${again}` });
     if (!confirmed) {
       // nothing was changed, so the copy made for the way back is not needed
-      await discard(current.file);
-      throw new UsageError('nothing restored', `clawdfly restore ${quoteWord(shown(file))} --yes`, 'not-confirmed');
+      if (current) await discard(current.file);
+      throw new UsageError('nothing restored', again, 'not-confirmed');
     }
     // 3. Upload, extract into a fresh temp dir, verify, swap; 4. restart, verify, drop the replaced state.
     swapBegun = true;
@@ -84,8 +90,9 @@ interface SwapContext {
   machine: Machine;
   file: string;
   archive: VerifiedArchive;
-  current: BackupResult;
-  changes: RestoreChanges;
+  /** The safety backup on this computer; none with --no-safety-backup. */
+  current: BackupResult | undefined;
+  changes: RestoreChanges | undefined;
   unrestorable: { path: string; reason: string; target?: string }[];
   progress: Progress;
   verifyTimeout: unknown;
@@ -109,7 +116,7 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
     ctx.guard.beginCleanup();
     const preRestore = await findSwap(project, fly, machine, tag);
     if (!preRestore) {
-      throw new InterruptedError(`interrupted before the swap: nothing on ${project.app} was changed (the state it has is also saved in ${shown(current.file)})`, `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`);
+      throw new InterruptedError(`interrupted before the swap: nothing on ${project.app} was changed${current ? ` (the state it has is also saved in ${shown(current.file)})` : ''}`, `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`);
     }
     swap = { preRestore, files: archive.files.length, bytes: archive.files.reduce((n, f) => n + f.size, 0), movedAside: [], problems: [] };
   }
@@ -126,7 +133,7 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
     await progress.run('restart', `Restarting machine ${machine.id}`, () => fly.restartMachine(machine.id));
   } catch (error) {
     throw new ClawdflyError(`${project.stateDir} was restored, but restarting machine ${machine.id} failed: the gateway still runs on the state it had loaded (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`, {
-      hint: `fly machine restart ${machine.id} -a ${quoteWord(project.app)}  (the replaced state is in ${previous} and ${shown(current.file)})`,
+      hint: `fly machine restart ${machine.id} -a ${quoteWord(project.app)}  (the replaced state is in ${previous}${current ? ` and ${shown(current.file)}` : ''})`,
       code: 'restore-restart-failed',
       exitCode: wasInterrupted() ? 130 : 1,
     });
@@ -153,7 +160,8 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
   }
   for (const w of verified.warnings) out.warn(w);
   let dropped = false;
-  if (!ctx.keepPrevious && !swap.leftAside?.length) {
+  // Without a safety backup, the moved-aside state is the only way back: it stays.
+  if (!ctx.keepPrevious && current && !swap.leftAside?.length) {
     try {
       await dropPrevious(project, fly, machine, swap.preRestore);
       dropped = true;
@@ -162,7 +170,7 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
     }
   }
   if (ctx.guard.signal) {
-    throw new InterruptedError(`interrupted after the swap: ${project.app} was restarted and runs on the restored state (${swap.files} files)${dropped ? '' : `; the replaced state is in ${previous}`}`, `the state it replaced: ${shown(current.file)}`);
+    throw new InterruptedError(`interrupted after the swap: ${project.app} was restarted and runs on the restored state (${swap.files} files)${dropped ? '' : `; the replaced state is in ${previous}`}`, `the state it replaced: ${[current ? shown(current.file) : '', dropped ? '' : previous].filter(Boolean).join(' and ')}`);
   }
   if (isJsonMode()) {
     out.json({
@@ -173,8 +181,8 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
       from: { app: m.app, runtime: m.runtime, createdAt: m.createdAt },
       files: swap.files,
       bytes: swap.bytes,
-      changes: { replaced: changes.replaced, removed: changes.removed, added: changes.added, unchanged: changes.unchanged },
-      previousBackup: current.file,
+      changes: changes ? { replaced: changes.replaced, removed: changes.removed, added: changes.added, unchanged: changes.unchanged } : null,
+      previousBackup: current?.file ?? null,
       previousOnVolume: dropped ? null : previous,
       notInArchive: ctx.unrestorable,
       keptInPlace: swap.keptInPlace ?? [],
@@ -184,7 +192,7 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
     return 0;
   }
   out.success(`${project.app} runs on the restored state (${swap.files} files, ${formatBytes(swap.bytes)})`);
-  out.info(`  the state it replaced: ${shown(current.file)}${dropped ? '' : ` and ${previous} on the volume`}`);
+  out.info(`  the state it replaced: ${[current ? shown(current.file) : '', dropped ? '' : `${previous} on the volume`].filter(Boolean).join(' and ')}`);
   return 0;
 }
 

@@ -11,11 +11,19 @@ export const restoreSpec = defineCommand({
     common.yes,
     { flags: '--force', description: 'restore an archive taken from another gateway runtime' },
     { flags: '--keep-previous', description: `keep the replaced state on the volume as ${STATE_DIR}/.pre-restore-<time>-*/ after the restore` },
+    {
+      flags: '--no-safety-backup',
+      description: `do not save the current state here first (for when the volume's own state is what is broken and cannot be backed up); the replaced state is then kept on the volume as ${STATE_DIR}/.pre-restore-<time>-*/`,
+    },
     { flags: '--machine <id>', description: 'machine to restore to (default: the gateway machine)' },
     { flags: '--verify-timeout <seconds>', description: 'how long to wait for the gateway to listen again after the restart (default: 120)', parse: 'int' },
     common.json,
     common.flyctl,
   ],
-  examples: ['npx clawdfly restore .clawdfly/backups/my-gateway-20261129T031500Z.tar.gz', 'npx clawdfly restore backup.tar.gz --app my-new-gateway --yes'],
+  examples: [
+    'npx clawdfly restore .clawdfly/backups/my-gateway-20261129T031500Z.tar.gz',
+    'npx clawdfly restore backup.tar.gz --app my-new-gateway --yes',
+    'npx clawdfly restore backup.tar.gz --no-safety-backup',
+  ],
   load: () => import('./index.js'),
 });
