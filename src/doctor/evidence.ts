@@ -129,7 +129,7 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
 }
 
 async function neededSnapshots(project: Project): Promise<string[]> {
-  const recorded = (await readReleases(project.dir, project.app)).releases.map((r) => r.stateSnapshot);
+  const recorded = (await readReleases(project.dir, project.app, { refused: 'drop' })).releases.map((r) => r.stateSnapshot);
   const inProgress = await readUpgradeJournal(project.dir, project.app).then((j) => j?.snapshot, () => undefined);
   return [...recorded, inProgress].filter((s): s is string => typeof s === 'string');
 }
@@ -143,7 +143,7 @@ async function interruptedUpgrade(project: Project): Promise<Evidence['interrupt
   }
   if (!journal) return undefined;
   try {
-    return { journal: UPGRADE_JOURNAL, stage: journal.stage, ...describeInterruptedUpgrade(journal, await readReleases(project.dir, project.app)) };
+    return { journal: UPGRADE_JOURNAL, stage: journal.stage, ...describeInterruptedUpgrade(journal, await readReleases(project.dir, project.app, { refused: 'drop' })) };
   } catch (error) {
     return { journal: UPGRADE_JOURNAL, stage: journal.stage, summary: (error as Error).message, next: isClawdflyError(error) && error.hint ? error.hint : `look at ${UPGRADE_JOURNAL}` };
   }

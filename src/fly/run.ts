@@ -4,7 +4,7 @@
  * logs passed through the redaction filter.
  */
 import { collectProcess, spawnPiped, spawnProcess, type ChildProcess } from '../util/process.js';
-import { throwIfInterrupted } from '../util/interrupt.js';
+import { isCleaningUp, throwIfInterrupted } from '../util/interrupt.js';
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -94,8 +94,9 @@ export class FlyctlRunner {
       env: flyctlEnv(),
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       killAfterMs: SIGNAL_ESCALATION_MS,
-      // Ctrl-C ends flyctl too (its end is this run's end: see cli.ts), instead of leaving us waiting for it
-      whileRunning: (child) => whileChildRuns(child),
+      // Ctrl-C ends flyctl too (its end is this run's end: see cli.ts), instead of leaving us waiting
+      // for it; not a call that finishes what an interrupted command began (util/interrupt.ts).
+      whileRunning: (child) => (isCleaningUp() ? () => {} : whileChildRuns(child)),
       onData: onLine
         ? (chunk, stream) => {
             const lines = (pending[stream] + chunk.toString()).split(/\r?\n/);

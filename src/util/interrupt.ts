@@ -70,6 +70,14 @@ export function needsInterruptedMessage(error: unknown): boolean {
   return !(error instanceof InterruptedError) || error.code === SIGNAL_CODE;
 }
 
+/**
+ * Whether a command is finishing what it began after a held signal (a restore's restart, an
+ * upgrade's way back): its flyctl calls must run to their end, so signals are not passed on to them.
+ */
+export function isCleaningUp(): boolean {
+  return active?.cleaning === true;
+}
+
 /** Whether a held signal came (during clean-up too). */
 export function wasInterrupted(): boolean {
   return active?.signal !== undefined;

@@ -7,9 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { defaultUrlWindowMs, Verifier } from '../../src/deploy/verify.js';
 import type { FlyClient } from '../../src/fly/client.js';
-import { DEFAULT_RUNTIME_ID, findRuntime } from '../../src/gateway/runtime.js';
+import { findRuntime, LEGACY_RUNTIME_ID } from '../../src/gateway/runtime.js';
 
-const runtime = findRuntime(DEFAULT_RUNTIME_ID)!;
+// clawdbot's row: its listening line below, and no ready endpoint to wait for
+const runtime = findRuntime(LEGACY_RUNTIME_ID)!;
 const started = Date.now();
 const machine = { id: 'm1', state: 'started', region: 'iad', events: [{ type: 'start', status: 'started', source: 'flyd', timestamp: started }], checks: [] };
 

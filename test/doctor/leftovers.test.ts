@@ -27,7 +27,7 @@ describe('doctor: leftovers on the volume', () => {
     symlinkSync(outside, d.remotePath('/data/.pre-restore-20261206T101500Z-link12'));
     // the release history names the snapshot an upgrade's rollback goes back to
     mkdirSync(join(d.dir, '.clawdfly'), { recursive: true });
-    writeFileSync(join(d.dir, '.clawdfly', 'releases.json'), JSON.stringify({ version: 1, app: APP, releases: [{ version: '2', imageRef: 'x', image: 'x', runtime: 'openclaw@2026.9.6', files: {}, at: new Date().toISOString(), kind: 'upgrade', upgradedFrom: 'clawdbot@2026.1.24-3', stateSnapshot: needed, backup: null }] }));
+    writeFileSync(join(d.dir, '.clawdfly', 'releases.json'), JSON.stringify({ version: 1, app: APP, releases: [{ version: '2', imageRef: `registry.fly.io/${APP}:deployment-2`, image: `registry.fly.io/${APP}:deployment-2`, runtime: 'openclaw@2026.9.6', files: {}, at: new Date().toISOString(), kind: 'upgrade', upgradedFrom: 'clawdbot@2026.1.24-3', stateSnapshot: needed, backup: null }] }));
 
     const r = await d.doctor();
     const c = check(r.json, 'leftovers');

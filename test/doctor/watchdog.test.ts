@@ -47,8 +47,8 @@ describe('doctor: watchdog restarts', () => {
     const d = await deployed();
     const now = Date.now();
     d.fake.seedLogs(APP, [
-      { message: restartLine(55, 'no answer within 5 s'), timestamp: new Date(now + 1_000).toISOString() },
-      { message: restartLine(61, 'HTTP 503 Service Unavailable'), timestamp: new Date(now + 2_000).toISOString() },
+      { message: restartLine(55, 'no answer within 5 s'), timestamp: new Date(now + 1).toISOString() },
+      { message: restartLine(61, 'HTTP 503 Service Unavailable'), timestamp: new Date(now + 2).toISOString() },
     ], { machineId: d.machineId });
     const r = await d.doctor();
     expect(failing(r.json)).toEqual(['memory', 'watchdog']);

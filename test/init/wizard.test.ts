@@ -114,7 +114,10 @@ describe('init wizard on a terminal', () => {
     await t.send(ENTER);
     await t.expect(/Gateway port.*\(3000\)/);
     await t.send(ENTER);
-    // Only OPENAI_API_KEY is set: the default is a model that key can run; the user picks Anthropic.
+    // Only OPENAI_API_KEY is set: the provider it unlocks is preselected, and the default model is one
+    // that key can run; the user keeps the provider, then picks Anthropic's model.
+    await t.expect(/Model provider[\s\S]*❯ OpenAI/);
+    await t.send(ENTER);
     await t.expect(/Primary model.*\(openai\/gpt-4o\)/);
     await t.send(CTRL_U, 'anthropic/claude-opus-4-5', ENTER);
     await t.expect(/Fallback models.*\(anthropic\/claude-sonnet-4-5, openai\/gpt-4o\)/);
