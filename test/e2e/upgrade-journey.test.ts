@@ -186,7 +186,8 @@ describe('upgrade journey against the real images (podman)', () => {
     expect(transcript.length).toBeGreaterThan(0);
     expect(await sessionIds(CLAWDBOT)).toEqual([sessionId]);
 
-    const before = { image: machine().config.image, cmd: machine().config.init?.cmd, flyToml: readFileSync(join(projectDir, 'fly.toml'), 'utf8') };
+    const before = { image: machine().config.image, digest: machine().image_ref?.digest, cmd: machine().config.init?.cmd, flyToml: readFileSync(join(projectDir, 'fly.toml'), 'utf8') };
+    expect(before.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(before.cmd?.join(' ')).toContain('gateway');
 
     // OpenClaw offline: any openai/* model makes it install its codex plugin at start, and it never
@@ -228,11 +229,13 @@ describe('upgrade journey against the real images (podman)', () => {
     expect(archived).toHaveLength(1);
     expect(sha256(readFileSync(onVolume(`${ARCHIVE_DIR}/${archived[0]}`)))).toBe(transcriptSha);
 
-    // 4. rollback: the exact image and command from before, clawdbot on the state it left
+    // 4. rollback: the exact image (by its digest: a tag can be moved) and command from before,
+    //    clawdbot on the state it left
     const rollbackStarted = new Date().toISOString();
     const rollback = await step('rollback', () => cli(['rollback', '--yes', '--json'], 15 * MIN));
     expect(rollback.code, `${rollback.stdout}\n${rollback.stderr}`).toBe(0);
-    expect(machine().config.image).toBe(before.image);
+    expect(machine().config.image).toBe(`registry.fly.io/${APP}@${before.digest}`);
+    expect(machine().image_ref?.digest).toBe(before.digest);
     expect(machine().config.init?.cmd).toEqual(before.cmd);
     expect(readFileSync(join(projectDir, 'fly.toml'), 'utf8')).toBe(before.flyToml);
     await waitForContainerLog(CLAWDBOT.listeningLine, 3 * MIN);

@@ -68,6 +68,10 @@ describe('flyMachineOptions', () => {
       TMPDIR: '/data/tmp',
       NODE_OPTIONS: '--max-old-space-size=3072',
       CLAWDBOT_DISABLE_BONJOUR: '1',
+      // the watchdog's settings (fly.toml [env], README "Watchdog")
+      CLAWDFLY_WATCHDOG: 'on',
+      CLAWDFLY_WATCHDOG_INTERVAL: '20s',
+      CLAWDFLY_WATCHDOG_FAILURES: '3',
       ...secrets,
       EXTRA: '1',
     });
