@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checkRunsRelease } from '../../src/deploy/rollback.js';
+import { checkRunsRelease } from '../../src/release/rollback.js';
 import type { Machine } from '../../src/fly/json.js';
-import type { ReleaseRecord } from '../../src/deploy/releases.js';
+import type { ReleaseRecord } from '../../src/release/releases.js';
 
 const APP = 'test-claw';
 const digest = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;

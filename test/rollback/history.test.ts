@@ -11,7 +11,7 @@ import { initProject, runCli, tempDir, TEST_SECRETS } from '../helpers/cli.js';
 import { ciSpecFlags } from '../helpers/clawdfly-pack.js';
 import { loadProject } from '../../src/project/project.js';
 import { buildInputsHash } from '../../src/deploy/state.js';
-import { currentAndPrevious, fileChanges, KEEP_RELEASES, readReleases, recordRelease, restoreFiles } from '../../src/deploy/releases.js';
+import { currentAndPrevious, fileChanges, KEEP_RELEASES, readReleases, recordRelease, restoreFiles } from '../../src/release/releases.js';
 import { chooseTarget } from '../../src/commands/rollback/index.js';
 import type { Machine } from '../../src/fly/json.js';
 import { contextHash } from '../support/podman.js';

@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RUNTIMES } from '../../src/gateway/runtime.js';
-import { resolveUpgradeTarget } from '../../src/upgrade/target.js';
+import { resolveUpgradeTarget } from '../../src/release/target.js';
 import { buildGatewayConfig, controlUiOrigins, migrateGatewayConfig, withControlUiOrigins } from '../../src/project/gateway-config.js';
 import { renameGatewayToken } from '../../src/project/secrets.js';
 import { DEFAULTS, type Answers } from '../../src/project/answers.js';

@@ -13,8 +13,8 @@ import { chooseMachine, describeExit, lastExit, lastWatchdogRestart } from '../.
 import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 import { imageRefOf } from '../../deploy/state.js';
-import { currentAndPrevious, readReleases, ReleasesRefusedError, type ReleaseRecord } from '../../deploy/releases.js';
-import { describeInterruptedUpgrade, readUpgradeJournal } from '../../upgrade/journal.js';
+import { currentAndPrevious, readReleases, ReleasesRefusedError, type ReleaseRecord } from '../../release/releases.js';
+import { describeInterruptedUpgrade, readUpgradeJournal } from '../../release/journal.js';
 
 export async function run({ opts }: CommandContext<typeof statusSpec>): Promise<number> {
   const project = await openProject(opts);

@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
-import { readReleases } from '../deploy/releases.js';
+import { readReleases } from './releases.js';
 import type { Project } from '../project/project.js';
 import { isJsonMode, out } from '../ui/output.js';
 import { Progress } from '../ui/progress.js';

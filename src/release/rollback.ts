@@ -21,10 +21,10 @@ import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secret
 import { configsEquivalent, pushConfigFile, readRemoteConfig } from '../remote/config-transfer.js';
 import type { Progress } from '../ui/progress.js';
 import { deployRefOf, digestOf, isAppImage, recordRelease, releaseFlyTomlFor, ReleasesRefusedError, restoreFiles, RELEASES_DIR, RELEASES_FILE, type FileChange, type ReleaseRecord } from './releases.js';
-import { stagedSecrets } from './preflight.js';
-import { buildInputsHash, imageRefOf, readDeployState, secretsSetHash, writeDeployState } from './state.js';
-import { Verifier, type VerifyResult } from './verify.js';
-import { discardAside, restoreStateSnapshot } from '../upgrade/state-snapshot.js';
+import { stagedSecrets } from '../deploy/preflight.js';
+import { buildInputsHash, imageRefOf, readDeployState, secretsSetHash, writeDeployState } from '../deploy/state.js';
+import { Verifier, type VerifyResult } from '../deploy/verify.js';
+import { discardAside, restoreStateSnapshot } from './state-snapshot.js';
 
 export interface RollbackInput {
   project: Project;

@@ -23,7 +23,7 @@ import { readTemplate } from '../project/render.js';
 import type { Project } from '../project/project.js';
 import { repoLayout } from '../project/repo-layout.js';
 import { readTextIfExists, writeFileAtomic } from '../util/fs.js';
-import { imageRefOf, listFiles } from './state.js';
+import { imageRefOf, listFiles } from '../deploy/state.js';
 
 export const RELEASES_FILE = `${PROJECT_FILES.stateDir}/releases.json`;
 export const RELEASES_DIR = `${PROJECT_FILES.stateDir}/releases`;

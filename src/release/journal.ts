@@ -25,8 +25,8 @@ import { loadProject, type Project } from '../project/project.js';
 import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secrets.js';
 import type { Progress } from '../ui/progress.js';
 import { readTextIfExists, writeFileAtomic } from '../util/fs.js';
-import { fileChanges, findRelease, readReleases, releaseConfigText, restoreFiles, type ReleaseHistory, type ReleaseRecord } from '../deploy/releases.js';
-import { projectAsRuntime, rollbackToRelease } from '../deploy/rollback.js';
+import { fileChanges, findRelease, readReleases, releaseConfigText, restoreFiles, type ReleaseHistory, type ReleaseRecord } from './releases.js';
+import { projectAsRuntime, rollbackToRelease } from './rollback.js';
 import { DEPLOY_STATE_FILE, imageRefOf } from '../deploy/state.js';
 import { dropSnapshot } from './state-snapshot.js';
 
