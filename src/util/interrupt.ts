@@ -7,7 +7,6 @@
  * begun is then recorded on disk (the upgrade journal) and the next run finishes it.
  */
 import { ClawdflyError } from '../errors.js';
-import { out } from '../ui/output.js';
 
 export class InterruptedError extends ClawdflyError {
   constructor(message: string, hint?: string, code = 'interrupted') {
@@ -27,19 +26,20 @@ let active: { signal?: NodeJS.Signals; cleaning: boolean } | undefined;
 
 /**
  * Holds Ctrl-C until release(). `whenStopped`: what the user is told when a second signal ends
- * the run at once (what the next run does about it).
+ * the run at once (what the next run does about it). `warn` prints those notices (the command passes
+ * its output's warn: util sits below ui and does not import it).
  */
-export function holdSignals(opts: { firstNotice: string; whenStopped: string }): SignalGuard {
+export function holdSignals(opts: { firstNotice: string; whenStopped: string; warn: (line: string) => void }): SignalGuard {
   const state: { signal?: NodeJS.Signals; cleaning: boolean } = { cleaning: false };
   const previous = active;
   active = state;
   const onSignal = (signal: NodeJS.Signals) => {
     if (state.signal) {
-      out.warn(`stopped at once (${signal}): ${opts.whenStopped}`);
+      opts.warn(`stopped at once (${signal}): ${opts.whenStopped}`);
       process.exit(130);
     }
     state.signal = signal;
-    out.warn(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: ${opts.firstNotice} (press Ctrl-C again to stop at once)`);
+    opts.warn(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: ${opts.firstNotice} (press Ctrl-C again to stop at once)`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -19,7 +19,7 @@ import { holdSignals, InterruptedError, needsInterruptedMessage } from '../../ut
 export async function run({ opts }: CommandContext<typeof backupSpec>): Promise<number> {
   const project = await openProject(opts);
   // Ctrl-C: the stream stops, the partial file goes, exit 130 (a backup changes nothing remote).
-  const guard = holdSignals({ firstNotice: 'stopping the backup', whenStopped: 'no archive was kept; run clawdfly backup again' });
+  const guard = holdSignals({ firstNotice: 'stopping the backup', whenStopped: 'no archive was kept; run clawdfly backup again', warn: (line) => out.warn(line) });
   try {
     return await backup(opts, project);
   } catch (error) {

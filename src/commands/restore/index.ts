@@ -45,7 +45,7 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   // Ctrl-C is held from here: before the swap it stops the run with nothing changed on the machine,
   // after it the machine is still restarted on the restored state (exit 130 either way).
   let swapBegun = false;
-  const guard = holdSignals({ firstNotice: 'stopping once the machine runs a consistent state', whenStopped: `if ${project.stateDir} was swapped, restart the machine: clawdfly restart` });
+  const guard = holdSignals({ firstNotice: 'stopping once the machine runs a consistent state', whenStopped: `if ${project.stateDir} was swapped, restart the machine: clawdfly restart`, warn: (line) => out.warn(line) });
   try {
     const fly = flyFor(project, opts);
     const { machine } = await pickMachine(fly, { machineId: opts.machine });

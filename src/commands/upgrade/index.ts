@@ -53,7 +53,7 @@ export async function run({ opts }: CommandContext<typeof upgradeSpec>): Promise
   const yes = opts.yes === true;
   const opened = await openProject(opts);
   // Ctrl-C is held from here: the upgrade finishes or undoes what it began, then exits 130.
-  const guard = holdSignals({ firstNotice: 'stopping once what the upgrade began is finished or undone', whenStopped: `the next clawdfly upgrade, deploy or rollback finishes it (${UPGRADE_JOURNAL})` });
+  const guard = holdSignals({ firstNotice: 'stopping once what the upgrade began is finished or undone', whenStopped: `the next clawdfly upgrade, deploy or rollback finishes it (${UPGRADE_JOURNAL})`, warn: (line) => out.warn(line) });
   try {
     return await upgrade(opts, opened, { timeoutMs, dryRun, yes });
   } catch (error) {
