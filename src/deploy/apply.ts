@@ -1,6 +1,8 @@
 /**
  * Carries out a plan, step by step, recording in .clawdfly/state.json what each successful
- * mutation did so a re-run recomputes a smaller plan. Independent steps run concurrently (volume
+ * mutation did so a re-run recomputes a smaller plan. A mutation runs its step's argv exactly as
+ * planned (the plan is the program: what --dry-run printed is what runs), secrets named by the
+ * step sent on stdin. Independent steps run concurrently (volume
  * and secrets); secrets travel on stdin only; the config reaches the machine without a restart.
  */
 import { redact } from '../ui/redact.js';
@@ -57,13 +59,29 @@ function step(plan: Plan, id: StepId): PlanStep {
   return plan.steps.find((s) => s.id === id)!;
 }
 
+/** The step's `NAME=value` stdin lines, from the secrets it names (values never were in the plan). */
+function stdinOf(planned: PlanStep, facts: LocalFacts): string | undefined {
+  if (!planned.stdinSecrets) return undefined;
+  return formatSecretsImport(Object.fromEntries(planned.stdinSecrets.map((name) => [name, facts.secrets[name]!])));
+}
+
+/** Runs a step's flyctl argv in order, as planned. */
+async function runStep(fly: FlyClient, planned: PlanStep, facts: LocalFacts, opts: { onArgv?: (argv: string[]) => void; onLine?: (line: string) => void } = {}): Promise<void> {
+  const input = stdinOf(planned, facts);
+  for (const argv of planned.argv) {
+    opts.onArgv?.(argv);
+    await fly.runPlanned(argv, { input, cwd: planned.cwd, onLine: opts.onLine });
+  }
+}
+
 export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const { fly, project, facts, plan, state, progress } = input;
   const mutations: StepId[] = [];
 
   // 1. the app — only now: every local check has passed, so a refused deploy leaves no orphan app.
-  if (step(plan, 'app').action === 'create') {
-    await progress.run('app', `create app ${plan.app}`, () => fly.createApp(input.org));
+  const app = step(plan, 'app');
+  if (app.action === 'create') {
+    await progress.run('app', `create app ${plan.app}`, () => runStep(fly, app, facts));
     mutations.push('app');
   } else {
     progress.skip('app', 'app', `${plan.app} exists`);
@@ -73,12 +91,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const network = step(plan, 'network');
   if (network.action === 'skip') progress.skip('network', 'network', network.reason);
   else {
-    await progress.run('network', network.action === 'release' ? 'make the app private (Flycast only)' : 'allocate addresses', async (update) => {
-      for (const argv of network.argv) {
-        update(argv.slice(0, 3).join(' '));
-        await fly.runIpChange(argv);
-      }
-    });
+    await progress.run('network', network.action === 'release' ? 'make the app private (Flycast only)' : 'allocate addresses', (update) =>
+      runStep(fly, network, facts, { onArgv: (argv) => update(argv.slice(0, 3).join(' ')) }),
+    );
     mutations.push('network');
   }
 
@@ -88,19 +103,15 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   await together([
     async () => {
       if (volume.action !== 'create') return progress.skip('volume', 'volume', volume.reason);
-      await progress.run('volume', `create volume ${facts.volume} (${facts.volumeSizeGb} GB, ${facts.region})`, () =>
-        fly.createVolume(facts.volume, facts.region, facts.volumeSizeGb, { size: facts.vmSize, memoryMb: facts.memoryMb }),
-      );
+      await progress.run('volume', `create volume ${facts.volume} (${facts.volumeSizeGb} GB, ${facts.region})`, () => runStep(fly, volume, facts));
       mutations.push('volume');
     },
     async () => {
       if (secrets.action !== 'set') return progress.skip('secrets', 'secrets', secrets.reason);
-      const values = Object.fromEntries(plan.secretsToSet.map((name) => [name, facts.secrets[name]!]));
-      await progress.run('secrets', `stage ${plan.secretsToSet.length} secret(s) over stdin: ${plan.secretsToSet.join(', ')}`, () =>
-        fly.importSecrets(formatSecretsImport(values), true),
-      );
+      const names = secrets.stdinSecrets ?? [];
+      await progress.run('secrets', `stage ${names.length} secret(s) over stdin: ${names.join(', ')}`, () => runStep(fly, secrets, facts));
       const now = new Date().toISOString();
-      for (const name of plan.secretsToSet) state.secrets[name] = { valueHash: valueHash(state.salt, values[name]!), setAt: now };
+      for (const name of names) state.secrets[name] = { valueHash: valueHash(state.salt, facts.secrets[name]!), setAt: now };
       await writeDeployState(project.dir, state);
       mutations.push('secrets');
     },
@@ -111,7 +122,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const deployStarted = Date.now();
   if (deploy.action === 'deploy') {
     await progress.run('deploy', `fly deploy (${input.localOnly ? 'local' : 'remote'} build; ${deploy.reason})`, (update) =>
-      fly.deploy({ cwd: project.dir, config: 'fly.toml', localOnly: input.localOnly, noPublicIps: project.exposure === 'private', onLine: (line) => update(redact(line).slice(0, 120)) }),
+      runStep(fly, deploy, facts, { onLine: (line) => update(redact(line).slice(0, 120)) }),
     );
     // The image is on the machine now: a run interrupted from here on must not build it again.
     // Which machine and image ref it is, the verifier fills in once it sees the machine.

@@ -1,8 +1,9 @@
 /**
  * Observe what exists on Fly, compare it with the project, and turn the difference into an ordered
  * plan: each step says what it will do, why, and the exact flyctl argv (secret values never appear:
- * `secrets import` shows its stdin as `NAME=***`). The plan is recomputed on every run, so an
- * interrupted deploy is resumed by running deploy again.
+ * `secrets import` shows its stdin as `NAME=***`, and the step carries the names, not the values).
+ * The plan is the program: apply runs these argv as they are (deploy/apply.ts), `--dry-run` prints
+ * them. The plan is recomputed on every run, so an interrupted deploy is resumed by running deploy again.
  */
 import { ClawdflyError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
@@ -11,6 +12,7 @@ import type { IpAddress, Machine, SecretInfo, Volume } from '../fly/json.js';
 import type { Project } from '../project/project.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import { appUrl, classifyIps, describeIps, GOING_PRIVATE_BREAKS } from '../project/network.js';
+import { readConfigCommand } from '../remote/config-transfer.js';
 import type { LocalFacts } from './preflight.js';
 import { buildInputsHash, imageRefOf, secretsSetHash, valueHash, type DeployState } from './state.js';
 
@@ -25,6 +27,11 @@ export interface PlanStep {
   argv: string[][];
   /** Lines fed to stdin, values shown as ***. */
   stdin?: string[];
+  /**
+   * The secrets whose values apply sends on stdin as `NAME=value` lines (references: the values
+   * come from the project's secrets when apply runs, never from the plan).
+   */
+  stdinSecrets?: string[];
   /** Working directory of the flyctl call, when it matters (deploy). */
   cwd?: string;
 }
@@ -69,6 +76,9 @@ export function observe(fly: FlyClient): Promise<Observed> {
 }
 
 const GONE = new Set(['destroyed', 'destroying']);
+
+/** In a step's argv, the machine a first deploy creates (its id is known only then). */
+export const MACHINE_PLACEHOLDER = '<machine>';
 
 /** The gateway's machine: the Fly Launch machine of process group `app` (the one deploy manages). */
 export function gatewayMachine(machines: Machine[]): Machine | undefined {
@@ -145,7 +155,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
   }
   steps.push(
     toSet.length > 0
-      ? { id: 'secrets', action: 'set', reason: why.join(', '), argv: [fly.secretsImportArgv(true)], stdin: toSet.map((n) => `${n}=***`) }
+      ? { id: 'secrets', action: 'set', reason: why.join(', '), argv: [fly.secretsImportArgv(true)], stdin: toSet.map((n) => `${n}=***`), stdinSecrets: toSet }
       : { id: 'secrets', action: 'skip', reason: `${Object.keys(facts.secrets).length} unchanged`, argv: [] },
   );
 
@@ -175,13 +185,16 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
     id: 'config',
     action: 'ensure',
     reason: `${project.remoteConfigPath} must equal ${project.runtime.configFileName} (written over ssh only when missing or different)`,
-    argv: [fly.sshArgv(['cat', project.remoteConfigPath], machine?.id ?? '<machine>')],
+    // the read apply runs; the write that may follow depends on what it reads
+    argv: [fly.sshArgv(readConfigCommand(project), machine?.id ?? MACHINE_PLACEHOLDER)],
   });
   steps.push({
     id: 'verify',
     action: 'check',
     reason: `machine started, the gateway listens on 0.0.0.0:${facts.port}${project.exposure === 'private' ? ` (private: ${appUrl(app, 'private')} is reached with clawdfly open)` : `, ${appUrl(app)} answers`}`,
-    argv: [['machines', 'list', '--json', '-a', app], ['logs', '--no-tail', '--json', '-a', app, '-m', machine?.id ?? '<machine>']],
+    // polled until the gateway is up (or the window closes): the machines, and the logs (the app's
+    // until the verifier has seen which machine it is, then that machine's)
+    argv: [fly.machinesArgv(), fly.recentLogsArgv(), fly.recentLogsArgv(machine?.id ?? MACHINE_PLACEHOLDER)],
   });
 
   return {

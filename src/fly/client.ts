@@ -151,6 +151,15 @@ export class FlyClient {
     return ['ips', 'release', address, ...this.a()];
   }
 
+  /**
+   * Runs one argv of a deploy plan exactly as planned (the plan is the program: deploy/apply.ts
+   * does not rebuild it from the client's other methods). Secret values come only as `input`.
+   */
+  async runPlanned(argv: string[], opts: { input?: string; cwd?: string; onLine?: (line: string) => void } = {}): Promise<RunResult> {
+    const timeoutMs = argv[0] === 'deploy' ? TIMEOUTS.deploy : TIMEOUTS.default;
+    return this.runner.run(argv, { input: opts.input, cwd: opts.cwd, timeoutMs, onLine: opts.onLine });
+  }
+
   /** Runs one planned `ips …` argv (allocate or release); they print a table we do not need. */
   async runIpChange(argv: string[]): Promise<void> {
     await this.runner.run(argv, { timeoutMs: TIMEOUTS.default });
@@ -197,8 +206,12 @@ export class FlyClient {
     return this.runner.run([...this.deployArgv(opts), '--image', opts.image], { cwd: opts.cwd, timeoutMs: TIMEOUTS.deploy, onLine: opts.onLine });
   }
 
+  machinesArgv(): string[] {
+    return ['machines', 'list', '--json', ...this.a()];
+  }
+
   async machines(): Promise<Machine[]> {
-    const result = await this.runner.run(['machines', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
+    const result = await this.runner.run(this.machinesArgv(), { timeoutMs: TIMEOUTS.default });
     return parseJson(z.array(MachineSchema), result.stdout || '[]', 'machines list');
   }
 
@@ -226,8 +239,12 @@ export class FlyClient {
   }
 
   /** Recent log lines. An empty buffer makes flyctl hang; after the timeout that reads as "no lines". */
+  recentLogsArgv(machineId?: string): string[] {
+    return ['logs', '--no-tail', '--json', ...this.a(), ...(machineId ? ['-m', machineId] : [])];
+  }
+
   async recentLogs(opts: { machineId?: string; timeoutMs?: number } = {}): Promise<{ entries: LogEntry[]; timedOut: boolean }> {
-    const argv = ['logs', '--no-tail', '--json', ...this.a(), ...(opts.machineId ? ['-m', opts.machineId] : [])];
+    const argv = this.recentLogsArgv(opts.machineId);
     const result = await this.runner.run(argv, { timeoutMs: opts.timeoutMs ?? TIMEOUTS.logs, allowFailure: true });
     if (!result.timedOut && result.exitCode !== 0) throw failureOf(result);
     const entries = parseConcatenatedJson(result.stdout).flatMap((value) => {

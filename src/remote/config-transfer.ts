@@ -62,15 +62,20 @@ export function sha256Hex(text: string | Buffer): string {
   return createHash('sha256').update(typeof text === 'string' ? Buffer.from(text, 'utf8') : text).digest('hex');
 }
 
+/** The remote command readRemoteConfig runs (a deploy plan prints it). */
+export function readConfigCommand(project: Project): string[] {
+  const { file, dir } = remoteConfigPaths(project);
+  const script = `if [ -f "$1" ] && [ ! -L "$1" ]; then exec cat -- "$1"; elif [ -e "$1" ] || [ -L "$1" ]; then echo "$1 is not a regular file" >&2; exit 2; else exit ${MISSING_STATUS}; fi`;
+  return asDirOwner(dir, script, 'sh', [file]);
+}
+
 /**
  * The remote config text, or undefined when the file does not exist. A failed connection (or any
  * other flyctl failure) throws: "missing" is only ever the remote test saying so.
  */
 export async function readRemoteConfig(fly: FlyClient, project: Project, machineId: string): Promise<string | undefined> {
-  const { file, dir } = remoteConfigPaths(project);
-  const script = `if [ -f "$1" ] && [ ! -L "$1" ]; then exec cat -- "$1"; elif [ -e "$1" ] || [ -L "$1" ]; then echo "$1 is not a regular file" >&2; exit 2; else exit ${MISSING_STATUS}; fi`;
   try {
-    return await fly.ssh(asDirOwner(dir, script, 'sh', [file]), { machineId });
+    return await fly.ssh(readConfigCommand(project), { machineId });
   } catch (error) {
     if (error instanceof FlyRemoteExitError && error.remoteStatus === MISSING_STATUS) return undefined;
     throw error;
