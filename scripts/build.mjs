@@ -7,6 +7,7 @@
  * holds (test/cli-startup.test.ts reads it to prove what a cold start loads).
  * Type checking is `npm run typecheck` (tsc), which esbuild does not do.
  */
+import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -41,3 +42,10 @@ const outputs = Object.fromEntries(
     .map(([file, out]) => [file, Object.keys(out.inputs).sort()]),
 );
 await writeFile(`${DIST}/meta.json`, JSON.stringify({ outputs }, null, 1) + '\n');
+
+// `clawdfly --help`'s page, rendered once by the CLI just built (its top-level page depends on
+// nothing but the specs; 80 columns, src/cli.ts HELP_WIDTH): bin/clawdfly.js prints this copy
+// without loading the CLI. test/cli-startup.test.ts proves it equals what the CLI prints.
+const help = spawnSync(process.execPath, [`${ROOT}bin/clawdfly.js`, '--help'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+if (help.status !== 0 || !help.stdout) throw new Error(`clawdfly --help failed while building: ${help.stderr}`);
+await writeFile(`${DIST}/help.txt`, help.stdout);

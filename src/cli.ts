@@ -83,6 +83,13 @@ function addCommand(parent: Command, spec: CommandSpec): void {
   }
 }
 
+/**
+ * Help pages wrap at 80 columns (fewer on a narrower terminal): so the top-level page is the same
+ * text everywhere, and bin/clawdfly.js can print the copy the build rendered (dist/help.txt)
+ * without loading the CLI.
+ */
+export const HELP_WIDTH = 80;
+
 export function buildProgram(): Command {
   const program = new Command('clawdfly')
     .description('From nothing to a running, private OpenClaw gateway on Fly.io — and keep it healthy.')
@@ -92,6 +99,7 @@ export function buildProgram(): Command {
     .option('--lang <locale>', 'language of the init wizard and doctor: en, zh-CN (default: from LC_ALL, LC_MESSAGES, LANG)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+    .configureHelp({ helpWidth: process.stdout.isTTY && process.stdout.columns ? Math.min(process.stdout.columns, HELP_WIDTH) : HELP_WIDTH })
     .configureOutput({ writeOut: (text) => stdoutStream().write(text), writeErr: (text) => stderrStream().write(redact(text)) });
   for (const spec of COMMANDS) addCommand(program, spec);
   program.addHelpText('after', '\nStart with:\n  $ npx clawdfly init\n  $ npx clawdfly deploy\n\nDocs: every command has --help.');

@@ -76,7 +76,18 @@ describe('the bundle', () => {
 });
 
 describe('cold start', () => {
-  it.each(['--help', 'init --help', '--version'])('`clawdfly %s` loads none of the heavy modules', (line) => {
+  it('`clawdfly --help` prints the page the build rendered without loading the CLI, the same page the CLI renders', () => {
+    const built = traced(['--help']);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.urls.some((u) => u.includes('/dist/'))).toBe(false);
+    // Two arguments: commander renders the page (the hook sees the CLI load), and it is the same text.
+    const rendered = traced(['--help', '--no-color']);
+    expect(rendered.urls.some((u) => u.endsWith('/dist/cli.js'))).toBe(true);
+    expect(built.stdout).toBe(rendered.stdout);
+    expect(built.stdout).toBe(readFileSync(join(ROOT, 'dist', 'help.txt'), 'utf8'));
+  });
+
+  it.each(['--help --no-color', 'init --help', '--version'])('`clawdfly %s` loads none of the heavy modules', (line) => {
     const r = traced(line.split(' '));
     expect(r.code, r.stderr).toBe(0);
     // The hook works: it saw the CLI itself and commander.

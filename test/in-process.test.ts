@@ -18,6 +18,7 @@ describe('runCliInProcess = bin/clawdfly.js', () => {
   const cases: [string, string[]][] = [
     ['--version', ['--version']],
     ['--help of a command', ['deploy', '--help']],
+    ['--help (bin/clawdfly.js prints the page the build rendered)', ['--help']],
     ['an unknown command (commander, exit 2)', ['deplyo']],
     ['a refused input (exit 2, one line and the fix)', ['init', '--yes', '--runtime', 'clawdbot', '--dir', dir, '--app', 'Bad_Name']],
     ['a refusal in --json', ['init', '--yes', '--runtime', 'clawdbot', '--json', '--dir', dir, '--memory', '100']],
