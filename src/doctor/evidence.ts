@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listBackups } from '../backup/archive.js';
 import { isClawdflyError } from '../errors.js';
-import { FlyClient } from '../fly/client.js';
+import type { FlyClient } from '../fly/client.js';
 import { exitOf, type Machine, type MachineEvent } from '../fly/json.js';
 import { checkConfigText } from '../gateway/config-file.js';
 import { classifyLines, type LogFinding } from '../gateway/logs.js';
@@ -94,6 +94,8 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
 
   let client: FlyClient;
   try {
+    // Loaded only online: doctor --offline never needs flyctl's client.
+    const { FlyClient } = await import('../fly/client.js');
     client = new FlyClient({ app: project.app, flyctl: opts.flyctl });
   } catch (error) {
     ev.flyctl = { ok: false, error: (error as Error).message, code: isClawdflyError(error) ? error.code : undefined, ms: 0 };

@@ -26,9 +26,7 @@ import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secret
 import type { Progress } from '../ui/progress.js';
 import { readTextIfExists, writeFileAtomic } from '../util/fs.js';
 import { fileChanges, findRelease, readReleases, releaseConfigText, restoreFiles, type ReleaseHistory, type ReleaseRecord } from './releases.js';
-import { projectAsRuntime, rollbackToRelease } from './rollback.js';
 import { DEPLOY_STATE_FILE, imageRefOf } from '../deploy/state.js';
-import { dropSnapshot } from './state-snapshot.js';
 
 export const JOURNAL_DIR = `${PROJECT_FILES.stateDir}/journal`;
 export const UPGRADE_JOURNAL = `${JOURNAL_DIR}/upgrade.json`;
@@ -166,13 +164,15 @@ export async function resolveInterruptedUpgrade(project: Project, fly: FlyClient
   const before = r.release;
   const { machine } = await pickMachine(fly, { started: false });
   // The project as the new runtime names things (its config file is the one to remove), whatever answers.json says by now.
+  // The way back loads only when there is an interrupted upgrade to resolve (doctor and status only read the journal).
+  const { projectAsRuntime } = await import('./rollback.js');
   const now = projectAsRuntime(await loadProject(project.dir, { app: project.app }), j.to);
   if (j.beforeImage !== undefined && imageRefOf(machine) === j.beforeImage) {
     await opts.progress.run('state', `put the local files of release v${before.version} (${j.from}) back`, async () => {
       await restoreFiles(now, before, await checkedChanges(now, before));
       await putTokenNameBack(project.dir, j);
       if (j.deployState !== undefined) await restoreDeployState(project.dir, j.deployState);
-      if (j.snapshot) await dropSnapshot(fly, project.stateDir, machine.id, j.snapshot);
+      if (j.snapshot) await (await import('./state-snapshot.js')).dropSnapshot(fly, project.stateDir, machine.id, j.snapshot);
     });
     await clear();
     return { project: await loadProject(project.dir, { app: project.app }), resolution: 'return', done: `back to release v${before.version}: ${project.app} still ran ${j.from}, and the local files are ${j.from}'s again` };
@@ -204,6 +204,7 @@ export async function restoreDeployState(dir: string, text: string | null): Prom
 
 /** The new image reached the machine: rollback's own path back to the release before the upgrade. */
 async function returnAcrossUpgrade(project: Project, fly: FlyClient, machine: Machine, before: ReleaseRecord, j: UpgradeJournal, opts: { progress: Progress; deadlineMs?: number }): Promise<void> {
+  const { rollbackToRelease } = await import('./rollback.js');
   const input = { project, fly, machine, target: before, changes: await checkedChanges(project, before), targetConfig: await releaseConfigText(project, before), progress: opts.progress, deadlineMs: opts.deadlineMs };
   try {
     await rollbackToRelease({ ...input, stateSnapshot: j.snapshot });

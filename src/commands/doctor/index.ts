@@ -5,7 +5,6 @@
 import type { CommandContext } from '../types.js';
 import type { doctorSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
-import { FlyClient } from '../../fly/client.js';
 import { loadProject } from '../../project/project.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { confirmOrYes } from '../../ui/prompt.js';
@@ -92,6 +91,7 @@ export async function run({ opts }: CommandContext<typeof doctorSpec>): Promise<
         fixes.push({ checks: now, kind, steps: plan.steps, outcome: 'declined' });
         continue;
       }
+      const { FlyClient } = await import('../../fly/client.js');
       const client = new FlyClient({ app: project.app, flyctl: gatherOpts.flyctl });
       try {
         await progress.run(`fix-${kind}`, `Fixing ${now.join(', ')}`, (update) => plan.apply(client, update));
