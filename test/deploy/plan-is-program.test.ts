@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useInProcessCli } from '../helpers/cli.js';
 import { ALL_FAKES, newProject, stopAppServer, verb, type Invocation, type Project } from './setup.js';
-// @ts-expect-error plain ESM without types
 import { mayWrite } from '../support/fly-writes.mjs';
 
 useInProcessCli();
