@@ -123,6 +123,11 @@ export async function run({ opts }: CommandContext<typeof deploySpec>): Promise<
   }
 }
 
+/** A remote script is shown by its size on screen; `--json` prints every argv whole. */
+function shortScript(arg: string): string {
+  return arg.includes('\n') ? `<script: ${arg.split('\n').length} lines; --dry-run --json prints it>` : arg;
+}
+
 function printPlan(plan: Plan, dryRun: boolean): void {
   if (isJsonMode()) {
     out.json({ ok: true, dryRun, ...(planToJson(plan) as object) });
@@ -134,7 +139,7 @@ function printPlan(plan: Plan, dryRun: boolean): void {
     out.info(`  ${i + 1}. ${step.id.padEnd(8)} ${label} ${step.reason}`);
     if (step.action === 'skip') return;
     for (const argv of step.argv) {
-      const line = showArgv(argv);
+      const line = showArgv(argv.map(shortScript));
       out.info(style.dim(`       $ ${step.cwd ? `(cd ${resolve(step.cwd)} && ${line})` : line}`));
     }
     for (const stdinLine of step.stdin ?? []) out.info(style.dim(`         stdin: ${stdinLine}`));
