@@ -10,10 +10,26 @@
 import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = `${ROOT}dist`;
+
+/**
+ * zod's namespaces re-export all ~50 of its message locales (z.locales, z.core.locales): half of
+ * the zod chunk that every command parses. clawdfly uses none of them by name (zod sets its English
+ * messages up itself), so in the bundle they hold English only.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), '../locales/en.js'), namespace: 'zod-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: dirname(args.path) }));
+  },
+};
 
 await rm(DIST, { recursive: true, force: true });
 const result = await build({
@@ -33,6 +49,7 @@ const result = await build({
   metafile: true,
   legalComments: 'linked',
   logLevel: 'warning',
+  plugins: [zodEnglishOnly],
 });
 
 // Only what a reader of dist/ needs: output file → the source modules it holds.
