@@ -43,7 +43,7 @@ export function generateBackupKey(): string {
  */
 export function parseInterval(text: string): { minutes: number; every: string } {
   const m = /^\s*(\d{1,6})\s*(m|min|h|d)\s*$/i.exec(text);
-  const fix = '--every 1h  (a whole number of minutes, hours or days: 30m, 1h, 6h, 1d)';
+  const fix = 'clawdfly backup schedule --every 1h  (a whole number of minutes, hours or days: 30m, 1h, 6h, 1d)';
   if (!m) throw new UsageError(`--every ${JSON.stringify(text)} is not an interval`, fix, 'bad-interval');
   const n = Number(m[1]);
   const unit = m[2]!.toLowerCase();
