@@ -57,6 +57,9 @@ export function parseInterval(text: string): { minutes: number; every: string } 
 export function scheduledMinutes(env: Record<string, string>): number | undefined {
   const value = env[OFFSITE_ENV];
   if (!value || /^(off|0|false|no)$/i.test(value.trim())) return undefined;
+  // set by hand in seconds (the uploader reads `90s` too)
+  const seconds = /^\s*(\d+)\s*s\s*$/i.exec(value);
+  if (seconds) return Number(seconds[1]) / 60 || undefined;
   try {
     return parseInterval(value).minutes;
   } catch {

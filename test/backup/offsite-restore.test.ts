@@ -22,8 +22,8 @@ afterEach((ctx) => {
 });
 afterAll(stopAppServer);
 
-const OLDER = 'clawdfly/test-claw/20261129T031500Z.tar.enc';
-const NEWEST = 'clawdfly/test-claw/20261130T031500Z.tar.enc';
+const OLDER = '20261129T031500Z.tar.enc';
+const NEWEST = '20261130T031500Z.tar.enc';
 
 /**
  * A stand-in uploader: `list --json` lists two copies; `fetch <name> --to <path>` writes the archive

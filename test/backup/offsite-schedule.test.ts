@@ -269,8 +269,8 @@ describe('backup list --remote', () => {
     const d = await deployed();
     expect((await d.cli(['backup', 'schedule', '--every', '1h'])).code).toBe(0);
     plantUploader(d, [
-      { name: 'clawdfly/test-claw/20261129T031500Z.tar.enc', size: 2048, time: '2026-11-29T03:15:00Z' },
-      { name: 'clawdfly/test-claw/20261130T031500Z.tar.enc\u001b[2J', size: 4096, time: '2026-11-30T03:15:00Z' },
+      { name: '20261129T031500Z.tar.enc', size: 2048, time: '2026-11-29T03:15:00Z' },
+      { name: '20261130T031500Z.tar.enc\u001b[2J', size: 4096, time: '2026-11-30T03:15:00Z' },
     ]);
     const r = await d.cli(['backup', 'list', '--remote']);
     expect(r.code, r.stderr).toBe(0);

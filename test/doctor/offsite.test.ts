@@ -23,18 +23,18 @@ describe('doctor: off-site copies', () => {
     expect(c.summary).toMatch(/no uploader status yet \(\/data\/\.clawdfly-offsite\.json\)/);
     expect(c.fix).toMatch(/clawdfly deploy/);
 
-    d.writeRemote(STATUS, JSON.stringify({ every: '1h', lastUploadAt: ago(30), lastObject: 'clawdfly/test-claw/20261130T031500Z.tar.enc', lastError: null, lastErrorAt: null }));
+    d.writeRemote(STATUS, JSON.stringify({ every: 3600, lastUploadAt: ago(30), lastObject: '20261130T031500Z.tar.enc', lastError: null, lastErrorAt: null }));
     c = check((await d.doctor()).json, 'offsite');
     expect(c.status).toBe('ok');
     expect(c.summary).toBe('newest off-site copy 30 min old (every 1h)');
     expect(c.evidence[0]).toContain('20261130T031500Z.tar.enc');
 
-    d.writeRemote(STATUS, JSON.stringify({ every: '1h', lastUploadAt: ago(180), lastObject: 'x.tar.enc', lastError: null, lastErrorAt: null }));
+    d.writeRemote(STATUS, JSON.stringify({ every: 3600, lastUploadAt: ago(180), lastObject: 'x.tar.enc', lastError: null, lastErrorAt: null }));
     c = check((await d.doctor()).json, 'offsite');
     expect(c.status).toBe('warn');
     expect(c.summary).toMatch(/is 3 h old: more than twice the interval \(1h\)/);
 
-    d.writeRemote(STATUS, JSON.stringify({ every: '1h', lastUploadAt: ago(300), lastObject: 'x.tar.enc', lastError: 'AccessDenied: bad key\u001b[2J', lastErrorAt: ago(2) }));
+    d.writeRemote(STATUS, JSON.stringify({ every: 3600, lastUploadAt: ago(300), lastObject: 'x.tar.enc', lastError: 'AccessDenied: bad key\u001b[2J', lastErrorAt: ago(2) }));
     const r = await d.doctor();
     c = check(r.json, 'offsite');
     expect(c.status).toBe('fail');
