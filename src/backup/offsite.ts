@@ -85,9 +85,18 @@ export function hasOffsite(project: Project): boolean {
 
 const CHECK_UPLOADER = `[ -f "$1" ] || { echo "$1 is not in this machine's image" >&2; exit ${NO_UPLOADER_STATUS}; }`;
 
+/**
+ * Whose copies: fly.toml's app (the uploader's prefix `clawdfly/<app>/`), also when `--app` names
+ * another target: a new app restored from the old one's bucket (the volume-died drill) reads the
+ * old app's copies. The uploader takes it as CLAWDFLY_OFFSITE_APP.
+ */
+export function copiesOf(project: Project): string {
+  return project.fly.app ?? project.app;
+}
+
 /** `node offsite.mjs list --json`, as the state dir's owner (the uploader's own user; it needs no root). */
 export function listCommand(project: Project): string[] {
-  return asDirOwner(project.stateDir, `${CHECK_UPLOADER}\nexec node "$1" list --json`, 'sh', [OFFSITE_SCRIPT]);
+  return asDirOwner(project.stateDir, `${CHECK_UPLOADER}\nCLAWDFLY_OFFSITE_APP="$2" exec node "$1" list --json`, 'sh', [OFFSITE_SCRIPT, copiesOf(project)]);
 }
 
 /**
@@ -99,11 +108,11 @@ export function fetchCommand(project: Project, name: string): string[] {
   const script = [
     CHECK_UPLOADER,
     'd=$(mktemp -d "$3/.clawdfly-restore-XXXXXXXX") || exit 1',
-    'if node "$1" fetch "$2" --to "$d/archive.tar.gz" >&2; then cat "$d/archive.tar.gz"; rc=$?; else rc=$?; fi',
+    'if CLAWDFLY_OFFSITE_APP="$4" node "$1" fetch "$2" --to "$d/archive.tar.gz" >&2; then cat "$d/archive.tar.gz"; rc=$?; else rc=$?; fi',
     'rm -rf "$d"',
     'exit $rc',
   ].join('\n');
-  return asDirOwner(project.stateDir, script, 'sh', [OFFSITE_SCRIPT, name, project.stateDir]);
+  return asDirOwner(project.stateDir, script, 'sh', [OFFSITE_SCRIPT, name, project.stateDir, copiesOf(project)]);
 }
 
 export const RemoteCopySchema = z.object({ name: z.string().min(1), size: z.number().nonnegative(), time: z.string() }).loose();

@@ -4,7 +4,7 @@
  * decrypts the copy into a fresh staging folder on the volume, the archive streams here, and the
  * same verified restore as for a local archive puts it back. Bad sources are refused first.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { useInProcessCli } from '../helpers/cli.js';
@@ -49,6 +49,7 @@ function plantUploader(d: Deployed, archives: Record<string, string>): string {
       "import fs from 'node:fs';",
       'const [cmd, name, flag, to] = process.argv.slice(2);',
       `const planted = ${JSON.stringify(planted)};`,
+      "if (process.env.CLAWDFLY_OFFSITE_APP !== 'test-claw') { console.error('copies of ' + process.env.CLAWDFLY_OFFSITE_APP + '?'); process.exit(5); }",
       `if (cmd === 'list') { process.stdout.write(JSON.stringify([{ name: ${JSON.stringify(OLDER)}, size: 1, time: '2026-11-29T03:15:00Z' }, { name: ${JSON.stringify(NEWEST)}, size: 2, time: '2026-11-30T03:15:00Z' }])); process.exit(0); }`,
       `if (cmd === 'fetch' && flag === '--to') { if (!planted[name]) { console.error('no such copy: ' + name); process.exit(4); } fs.copyFileSync(planted[name], to); fs.appendFileSync(${JSON.stringify(record)}, to + '\\n'); console.log('decrypted ' + name); process.exit(0); }`,
       'process.exit(2);',
@@ -101,6 +102,35 @@ describe('restore --from remote', () => {
     const fetch = d.fake.invocations().filter((i) => i.argv[0] === 'ssh' && i.argv.join(' ').includes(' fetch ')).at(-1);
     expect(fetch?.argv.join(' ')).toContain(NEWEST);
   }, 180_000);
+
+  it('the volume-died drill: a new app deployed from the project gets the key and the bucket, and comes back from the old app\'s newest copy', async () => {
+    const d = await scheduled();
+    const data = d.remotePath('/data');
+    const expected = tree(data, notBackedUp);
+    const newest = await localBackup(d);
+    const NEW = `${APP}-2`;
+    const deployed = await d.cli(['deploy', '--app', NEW, '--yes']);
+    expect(deployed.code, deployed.stderr).toBe(0);
+    // deploy carried the key and the bucket's credentials from secrets.env to the new app
+    const local = Object.fromEntries(readFileSync(join(d.dir, '.clawdfly', 'secrets.env'), 'utf8').split('\n').flatMap((l) => {
+      const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(l);
+      return m ? [[m[1]!, JSON.parse(m[2]!) as string]] : [];
+    }));
+    const onNew = (d.fake as unknown as { secrets(app: string): Record<string, string> }).secrets(NEW);
+    for (const name of ['CLAWDFLY_BACKUP_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'BUCKET_NAME']) expect(onNew[name], name).toBe(local[name]);
+    const [fresh] = d.fake.machines(NEW);
+    const freshData = d.fake.machineFsPath(NEW, fresh!.id, '/data');
+    chownSync(freshData, 1000, 1000);
+    // the new machine's uploader is asked for the old app's copies (fly.toml's app)
+    plantUploader({ ...d, machineId: fresh!.id, fake: { ...d.fake, machineFsPath: (_app: string, id: string, p: string) => d.fake.machineFsPath(NEW, id, p) } } as Deployed, { [NEWEST]: newest });
+    const r = await d.cli(['restore', '--from', 'remote', '--app', NEW, '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ app: NEW, from: { app: APP } });
+    // paired device and WhatsApp credentials in place
+    expect(tree(freshData, notBackedUp)).toEqual(expected);
+    expect(readFileSync(join(freshData, 'devices/paired.json'), 'utf8')).toContain('dev-1');
+    expect(readFileSync(join(freshData, CREDS), 'utf8')).toContain('15551234567');
+  }, 240_000);
 
   it('restores a named copy', async () => {
     const d = await scheduled();

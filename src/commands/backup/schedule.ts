@@ -32,7 +32,7 @@ export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): 
   if (dryRun) return 0;
   await applySchedule(project, fly, plan);
   if (isJsonMode()) {
-    out.json({ ok: true, dryRun: false, ...planJson(plan), next: 'clawdfly deploy' });
+    out.json({ ok: true, dryRun: false, ...planJson(plan), next: 'clawdfly deploy', ...(plan.key ? { warnings: [t('backup.schedule.keyWarning', { key: BACKUP_KEY_NAME, file: PROJECT_FILES.secrets })] } : {}) });
     return 0;
   }
   const changed = plan.steps.some((s) => s.action !== 'skip');
