@@ -62,7 +62,7 @@ function plantUploader(d: Deployed, archives: Record<string, string>): string {
 async function scheduled(): Promise<Deployed> {
   const d = await gatewayWithState(['--runtime', 'clawdbot']);
   live.push(d);
-  const r = await d.cli(['backup', 'schedule', '--every', '1h']);
+  const r = await d.cli(['backup', 'schedule', '--every', '1h', '--yes']);
   expect(r.code, r.stderr).toBe(0);
   return d;
 }

@@ -64,7 +64,7 @@ const mutating = (d: Deployed, from = 0) =>
 describe('backup schedule', () => {
   it('provisions the bucket, keeps its credentials and a new key in secrets.env (0600), stages the key over stdin, and sets fly.toml [env]; no secret in any output or argv', async () => {
     const d = await deployed();
-    const r = await d.cli(['backup', 'schedule', '--every', '1h']);
+    const r = await d.cli(['backup', 'schedule', '--every', '1h', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     const secrets = secretsEnv(d);
     for (const name of [...STORAGE_NAMES, 'CLAWDFLY_BACKUP_KEY']) expect(secrets[name], name).toBeTruthy();
@@ -91,7 +91,7 @@ describe('backup schedule', () => {
       for (const i of d.fake.invocations()) expect(i.argv.join(' ')).not.toContain(value);
     }
     // --verbose shows every flyctl call, still without them
-    const again = await d.cli(['backup', 'schedule', '--every', '1h', '--verbose']);
+    const again = await d.cli(['backup', 'schedule', '--every', '1h', '--verbose', '--yes']);
     expect(again.code, again.stderr).toBe(0);
     for (const value of [secrets['AWS_SECRET_ACCESS_KEY']!, secrets['CLAWDFLY_BACKUP_KEY']!]) expect(again.stdout + again.stderr).not.toContain(value);
   });
@@ -109,7 +109,7 @@ describe('backup schedule', () => {
     expect(plan.steps.find((s) => s.id === 'key')!.stdin).toEqual(['CLAWDFLY_BACKUP_KEY=***']);
     const planned = plan.steps.flatMap((s) => (s.argv ? [s.argv.slice(1)] : []));
     const at = d.fake.invocations().length;
-    const r = await d.cli(['backup', 'schedule', '--every', '30m']);
+    const r = await d.cli(['backup', 'schedule', '--every', '30m', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(mutating(d, at)).toEqual(planned);
     expect(planned[0]).toEqual(['storage', 'create', '-n', `${APP}-backups`, '-y', '-a', APP]);
@@ -118,7 +118,7 @@ describe('backup schedule', () => {
 
   it('a re-run converges (no second bucket, the same key), a new interval only changes fly.toml, and --off takes the schedule out', async () => {
     const d = await deployed();
-    expect((await d.cli(['backup', 'schedule', '--every', '1h'])).code).toBe(0);
+    expect((await d.cli(['backup', 'schedule', '--every', '1h', '--yes'])).code).toBe(0);
     const key = secretsEnv(d)['CLAWDFLY_BACKUP_KEY'];
     const from = d.fake.invocations().length;
     const r = await d.cli(['backup', 'schedule', '--every', '1d', '--json']);
@@ -161,12 +161,23 @@ describe('backup schedule', () => {
     expect(snapshot(d)).toBe(before);
   });
 
+  it('without a terminal, making the bucket needs --yes (it restarts the machine): exit 2, nothing made', async () => {
+    const d = await deployed();
+    const before = snapshot(d);
+    const r = await d.cli(['backup', 'schedule', '--every', '1h']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/needs confirmation and there is no terminal/);
+    expect(r.stderr).toMatch(/→ add --yes: clawdfly backup schedule .*--every 1h --yes/);
+    expect(mutating(d)).toEqual([]);
+    expect(snapshot(d)).toBe(before);
+  });
+
   it('refuses an app that is not on Fly yet, and a project without fly.toml (exit 2, nothing made)', async () => {
     const fake = createFakeFly();
     live.push(fake);
     const dir = await initProject(['--runtime', 'openclaw']);
     const before = readFileSync(join(dir, 'fly.toml'), 'utf8');
-    const r = await runCli(['backup', 'schedule', '--every', '1h', '--dir', dir], { env: fake.env });
+    const r = await runCli(['backup', 'schedule', '--every', '1h', '--yes', '--dir', dir], { env: fake.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/does not exist on Fly yet/);
     expect(r.stderr).toMatch(/→ clawdfly deploy/);
@@ -182,7 +193,7 @@ describe('backup schedule', () => {
     // another computer made it: the credentials went to its secrets.env, and Fly set them on the app
     expect(flyctl(d, ['storage', 'create', '-n', 'elsewhere', '-y', '-a', APP]).status).toBe(0);
     const before = snapshot(d);
-    const r = await d.cli(['backup', 'schedule', '--every', '1h']);
+    const r = await d.cli(['backup', 'schedule', '--every', '1h', '--yes']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('  →'))).toHaveLength(1);
     expect(r.stderr).toMatch(/already has the secrets AWS_ACCESS_KEY_ID/);
@@ -197,7 +208,7 @@ describe('backup schedule', () => {
     expect(flyctl(d, ['storage', 'create', '-n', 'elsewhere', '-y', '-a', APP]).status).toBe(0);
     expect(flyctl(d, ['secrets', 'unset', ...STORAGE_NAMES, '-a', APP, '--stage']).status).toBe(0);
     const before = snapshot(d);
-    const r = await d.cli(['backup', 'schedule', '--every', '1h']);
+    const r = await d.cli(['backup', 'schedule', '--every', '1h', '--yes']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/already has a Tigris bucket \(elsewhere\)/);
     expect(r.stderr).toMatch(/→ .*fly storage destroy elsewhere -a test-claw/);
@@ -205,7 +216,7 @@ describe('backup schedule', () => {
 
     const e = await deployed();
     const beforeE = snapshot(e);
-    const failed = await e.cli(['backup', 'schedule', '--every', '1h'], { FAKEFLY_FAIL: 'storage create' });
+    const failed = await e.cli(['backup', 'schedule', '--every', '1h', '--yes'], { FAKEFLY_FAIL: 'storage create' });
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/fly storage create failed: .*i\/o timeout/);
     expect(snapshot(e)).toBe(beforeE);
@@ -213,7 +224,7 @@ describe('backup schedule', () => {
 
   it('deploy puts the key back on an app that lacks it (a new app, or the secret removed)', async () => {
     const d = await deployed();
-    expect((await d.cli(['backup', 'schedule', '--every', '1h'])).code).toBe(0);
+    expect((await d.cli(['backup', 'schedule', '--every', '1h', '--yes'])).code).toBe(0);
     expect(flyctl(d, ['secrets', 'unset', 'CLAWDFLY_BACKUP_KEY', '-a', APP, '--stage']).status).toBe(0);
     const r = await d.cli(['deploy', '--dry-run', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -267,7 +278,7 @@ function plantUploader(d: Deployed, copies: unknown, archive?: string): void {
 describe('backup list --remote', () => {
   it('lists the copies newest first, with names from the bucket passed through the output filter', async () => {
     const d = await deployed();
-    expect((await d.cli(['backup', 'schedule', '--every', '1h'])).code).toBe(0);
+    expect((await d.cli(['backup', 'schedule', '--every', '1h', '--yes'])).code).toBe(0);
     plantUploader(d, [
       { name: '20261129T031500Z.tar.enc', size: 2048, time: '2026-11-29T03:15:00Z' },
       { name: '20261130T031500Z.tar.enc\u001b[2J', size: 4096, time: '2026-11-30T03:15:00Z' },
@@ -289,7 +300,7 @@ describe('backup list --remote', () => {
     const none = await d.cli(['backup', 'list', '--remote']);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/→ clawdfly backup schedule (--dir \S+ )?--every 1h/);
-    expect((await d.cli(['backup', 'schedule', '--every', '1h'])).code).toBe(0);
+    expect((await d.cli(['backup', 'schedule', '--every', '1h', '--yes'])).code).toBe(0);
     const r = await d.cli(['backup', 'list', '--remote']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/has no off-site uploader/);

@@ -15,6 +15,7 @@ import { PROJECT_FILES } from '../../project/paths.js';
 import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 import { t } from '../../i18n/index.js';
+import { confirmOrYes } from '../../ui/prompt.js';
 
 export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): Promise<number> {
   const off = opts.off === true;
@@ -30,6 +31,14 @@ export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): 
   const dryRun = opts.dryRun === true;
   printPlan(plan, dryRun);
   if (dryRun) return 0;
+  // Making the bucket restarts the machine (Fly deploys its credentials at once): asked first.
+  if (plan.steps.some((s) => s.id === 'bucket' && s.action === 'create')) {
+    const ok = await confirmOrYes(`Create the bucket ${plan.bucket} (${project.app}'s machine restarts once) and apply these steps?`, {
+      yes: opts.yes === true,
+      flagHint: `add --yes: clawdfly backup schedule --every ${every} --yes  (or look first: --dry-run)`,
+    });
+    if (!ok) throw new UsageError('nothing changed', `clawdfly backup schedule --every ${every} --yes`, 'not-confirmed');
+  }
   await applySchedule(project, fly, plan);
   if (isJsonMode()) {
     out.json({ ok: true, dryRun: false, ...planJson(plan), next: 'clawdfly deploy', ...(plan.key ? { warnings: [t('backup.schedule.keyWarning', { key: BACKUP_KEY_NAME, file: PROJECT_FILES.secrets })] } : {}) });

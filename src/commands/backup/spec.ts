@@ -10,10 +10,11 @@ export const backupScheduleSpec = defineCommand({
     { flags: '--every <interval>', description: 'how often the machine uploads a copy: 30m, 1h, 6h, 1d (5m to 7d)' },
     { flags: '--off', description: 'stop the uploads (the bucket, its copies and the key are kept)' },
     { flags: '--dry-run', description: 'print every step (flyctl calls, files written; secrets as ***) and change nothing' },
+    common.yes,
     common.json,
     common.flyctl,
   ],
-  examples: ['npx clawdfly backup schedule --every 1h', 'npx clawdfly backup schedule --every 6h --dry-run', 'npx clawdfly backup schedule --off'],
+  examples: ['npx clawdfly backup schedule --every 1h', 'npx clawdfly backup schedule --every 1h --yes --json', 'npx clawdfly backup schedule --every 6h --dry-run', 'npx clawdfly backup schedule --off'],
   load: () => import('./schedule.js'),
 });
 
