@@ -144,7 +144,7 @@ export class FlyClient {
    * app and deploys them at once (a restart of its machines).
    */
   async createStorage(name: string): Promise<StorageCredentials> {
-    const result = await this.runner.run(this.createStorageArgv(name), { timeoutMs: TIMEOUTS.deploy, allowFailure: true });
+    const result = await this.runner.run(this.createStorageArgv(name), { timeoutMs: TIMEOUTS.deploy, allowFailure: true, uninterruptible: true });
     const credentials = parseStorageCredentials(result.stdout);
     // flyctl may fail after printing them (the secrets' deployment): the bucket exists, so keep them
     if (credentials) return credentials;

@@ -10,11 +10,11 @@
  *   - `backup list --remote` and `restore --from remote` run the image's uploader on the machine
  *     (a stand-in here: the real one is templates/runtime/offsite.mjs), its names filtered.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { initProject, runCli, useInProcessCli } from '../helpers/cli.js';
+import { assertNoSecrets, BIN, initProject, projectSecrets, runCli, tempDir, useInProcessCli } from '../helpers/cli.js';
 import { APP, deployedProject, type Deployed } from '../config/setup.js';
 // @ts-expect-error plain ESM without types
 import { createFakeFly } from '../fakefly/control.mjs';
@@ -171,6 +171,39 @@ describe('backup schedule', () => {
     expect(mutating(d)).toEqual([]);
     expect(snapshot(d)).toBe(before);
   });
+
+  it('Ctrl-C (to the whole process group, as a terminal sends it) while the bucket is made: flyctl is not cut off, its credentials land in secrets.env, exit 130', async () => {
+    const d = await deployed();
+    const dir = tempDir('clawdfly-ctrlc-');
+    const [started, go, wrapper] = ['started', 'go', 'flyctl'].map((n) => join(dir, n)) as [string, string, string];
+    // a flyctl that holds `storage create` until the test says go (the double's flyctl is next on PATH)
+    writeFileSync(wrapper, `#!/bin/sh\nif [ "$1 $2" = "storage create" ]; then : > '${started}'; while [ ! -e '${go}' ]; do sleep 0.05; done; fi\nexec flyctl "$@"\n`, { mode: 0o755 });
+    const child = spawn(process.execPath, [BIN, 'backup', 'schedule', '--every', '1h', '--yes', '--dir', d.dir, '--flyctl', wrapper], {
+      env: { ...process.env, ...d.fake.env, NO_COLOR: '1', CI: 'true' },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const until = async (what: () => boolean) => {
+      while (!what()) await new Promise((r) => setTimeout(r, 20));
+    };
+    await until(() => existsSync(started));
+    process.kill(-child.pid!, 'SIGINT');
+    await until(() => stderr.includes('finishing the set-up first'));
+    writeFileSync(go, '');
+    expect(await exited).toBe(130);
+    const secrets = secretsEnv(d);
+    const fake = d.fake as unknown as { buckets(): Record<string, { accessKeyId: string }> };
+    expect(fake.buckets()[`${APP}-backups`]!.accessKeyId).toBe(secrets['AWS_ACCESS_KEY_ID']);
+    expect(secrets['CLAWDFLY_BACKUP_KEY']).toBeTruthy();
+    expect(readFileSync(join(d.dir, 'fly.toml'), 'utf8')).toMatch(/CLAWDFLY_OFFSITE_EVERY = "1h"/);
+    expect(stderr).toMatch(/interrupted after the set-up finished/);
+    assertNoSecrets(stdout + stderr, projectSecrets(d.dir), 'the interrupted schedule');
+  }, 60_000);
 
   it('refuses an app that is not on Fly yet, and a project without fly.toml (exit 2, nothing made)', async () => {
     const fake = createFakeFly();

@@ -16,6 +16,7 @@ import { isJsonMode, out } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 import { t } from '../../i18n/index.js';
 import { confirmOrYes } from '../../ui/prompt.js';
+import { holdSignals, InterruptedError } from '../../util/interrupt.js';
 
 export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): Promise<number> {
   const off = opts.off === true;
@@ -39,7 +40,16 @@ export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): 
     });
     if (!ok) throw new UsageError('nothing changed', `clawdfly backup schedule --every ${every} --yes`, 'not-confirmed');
   }
-  await applySchedule(project, fly, plan);
+  // Fly prints the bucket's credentials once: a Ctrl-C must not cut `fly storage create` off before
+  // they are in secrets.env. So the few steps run to their end, then the run stops (exit 130).
+  const guard = holdSignals({ firstNotice: 'finishing the set-up first (the bucket\'s credentials are printed only once)', whenStopped: 'run clawdfly backup schedule again: it picks up where this stopped' });
+  try {
+    guard.beginCleanup();
+    await applySchedule(project, fly, plan);
+  } finally {
+    guard.release();
+  }
+  if (guard.signal) throw new InterruptedError('interrupted after the set-up finished: off-site copies are set up', 'clawdfly deploy  (the machine picks up the schedule)');
   if (isJsonMode()) {
     out.json({ ok: true, dryRun: false, ...planJson(plan), next: 'clawdfly deploy', ...(plan.key ? { warnings: [t('backup.schedule.keyWarning', { key: BACKUP_KEY_NAME, file: PROJECT_FILES.secrets })] } : {}) });
     return 0;
