@@ -181,6 +181,7 @@ export const en = {
   'doctor.offsite.none': 'scheduled every {every}, and no copy has been uploaded yet',
   'doctor.offsite.ok': 'newest off-site copy {age} old (every {every})',
   'doctor.offsite.old': 'the newest off-site copy is {age} old: more than twice the interval ({every})',
+  'doctor.offsite.noLocalKey': '{key} is not in {file}: the off-site copies are encrypted with it, and without it none can be restored into a new app',
   'doctor.offsite.failing': 'the uploader fails: {error} (newest copy: {newest})',
   'backup.schedule.keyWarning': 'keep a copy of {key} (in {file}) somewhere safe, such as a password manager: every off-site copy is encrypted with it, it is never stored in the bucket, and without it none of them can be restored',
   'doctor.signal.notSignal': 'not the Signal variant (init --signal)',

@@ -181,6 +181,7 @@ export const zhCN: Record<MessageKey, string> = {
   'doctor.offsite.none': '已安排每 {every} 一次，但还没有上传过任何副本',
   'doctor.offsite.ok': '最新的异地副本于 {age} 前（每 {every} 一次）',
   'doctor.offsite.old': '最新的异地副本已经是 {age} 前的了：超过间隔（{every}）的两倍',
+  'doctor.offsite.noLocalKey': '{file} 中没有 {key}：异地副本用它加密，没有它，任何副本都无法恢复到新应用中',
   'doctor.offsite.failing': '上传失败：{error}（最新副本：{newest}）',
   'backup.schedule.keyWarning': '请把 {key}（在 {file} 中）另存一份到安全的地方，例如密码管理器：每个异地副本都用它加密，它从不存放在存储桶里，没有它任何副本都无法恢复',
   'doctor.signal.notSignal': '不是 Signal 版本（init --signal）',
