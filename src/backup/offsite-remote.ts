@@ -26,7 +26,12 @@ function uploaderFailure(error: unknown, project: Project, what: string): unknow
     return new ClawdflyError(`the machine's image has no off-site uploader (${OFFSITE_SCRIPT}): it was built before backup schedule`, { hint: 'clawdfly deploy  (builds the image again from the project files)', code: 'no-uploader' });
   }
   const said = error.stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !/Process exited with status|^Error: ssh shell/.test(l)).slice(-2).map(untrusted).join(' ');
-  return new ClawdflyError(`${what} failed on ${project.app}'s machine (exit ${error.remoteStatus})${said ? `: ${said}` : ''}`, { hint: 'clawdfly doctor  (shows the uploader\'s last error)', code: 'offsite-failed' });
+  // a key or credentials staged by `backup schedule` reach the machine with the next deploy
+  const notDeployed = /not set on the machine/.test(error.stderr);
+  return new ClawdflyError(`${what} failed on ${project.app}'s machine (exit ${error.remoteStatus})${said ? `: ${said}` : ''}`, {
+    hint: notDeployed ? 'clawdfly deploy  (applies the staged key and the schedule to the machine)' : 'clawdfly doctor  (shows the uploader\'s last error)',
+    code: notDeployed ? 'offsite-not-deployed' : 'offsite-failed',
+  });
 }
 
 /** Newest first, as the uploader lists them. */

@@ -338,5 +338,13 @@ describe('backup list --remote', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/has no off-site uploader/);
     expect(r.stderr).toMatch(/→ clawdfly deploy/);
+    // the uploader's own words (one line on stderr), and the fix when the staged key is not on the machine yet
+    const path = d.fake.machineFsPath(APP, d.machineId, '/app/offsite.mjs');
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, "process.stderr.write('[clawdfly] off-site: not set on the machine: CLAWDFLY_BACKUP_KEY\\n'); process.exit(1);\n");
+    const staged = await d.cli(['backup', 'list', '--remote']);
+    expect(staged.code).toBe(1);
+    expect(staged.stderr).toMatch(/failed on test-claw's machine \(exit 1\): \[clawdfly\] off-site: not set on the machine: CLAWDFLY_BACKUP_KEY/);
+    expect(staged.stderr).toMatch(/→ clawdfly deploy .*applies the staged key/);
   });
 });
