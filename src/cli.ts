@@ -55,6 +55,9 @@ function addCommand(parent: Command, spec: CommandSpec): void {
   if (spec.args) command.arguments(spec.args);
   for (const option of spec.options ?? []) command.addOption(toOption(option));
   if (spec.examples?.length) command.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`);
+  // A command that runs itself AND has subcommands (`backup`, `backup schedule`): its own options are
+  // only its own before the subcommand's name, so `backup schedule --dir x` gives --dir to schedule.
+  if (spec.load && spec.subcommands?.length) command.enablePositionalOptions();
   for (const sub of spec.subcommands ?? []) addCommand(command, sub);
   if (!spec.load && spec.subcommands?.length) {
     // `clawdfly config` alone is a usage error (exit 2), with the usage, not a help page that exits 0.

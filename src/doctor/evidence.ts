@@ -18,6 +18,8 @@ import { describeInterruptedUpgrade, readUpgradeJournal, UPGRADE_JOURNAL } from 
 import { appUrl } from '../project/network.js';
 import { fetchReadiness, readinessUrl } from '../gateway/health.js';
 import { parseRemoteFacts, remoteFactsArgv, type RemoteFacts } from './remote.js';
+import { scheduledMinutes } from '../backup/offsite.js';
+import { offsiteStatusPath } from './checks/offsite.js';
 import type { DevicesList, Evidence, LogLine, Probe } from './types.js';
 
 export const DOCTOR_SSH_TIMEOUT_MS = 60_000;
@@ -69,7 +71,12 @@ function remoteTargets(project: Project) {
   const ws = (local?.['agents'] as { defaults?: { workspace?: unknown } } | undefined)?.defaults?.workspace;
   const stateDirs = [project.stateDir, project.fly.mountDestination ?? '', STATE_DIR];
   return {
-    configs: [project.remoteConfigPath, ...stateDirs.filter(Boolean).map((d) => `${d}/${project.runtime.configFileName}`)],
+    configs: [
+      project.remoteConfigPath,
+      ...stateDirs.filter(Boolean).map((d) => `${d}/${project.runtime.configFileName}`),
+      // the off-site uploader's status (doctor's offsite check), only when a schedule is set
+      ...(scheduledMinutes(project.fly.env) !== undefined ? [offsiteStatusPath(project.stateDir)] : []),
+    ],
     stateDirs,
     // a runtime may keep its lock dirs under <state>/tmp whatever TMPDIR says (runtime.lockStateSubdir)
     tmpBases: [project.fly.env['TMPDIR'] ?? '', '/tmp', ...(project.runtime.lockStateSubdir ? [`${project.stateDir}/${project.runtime.lockStateSubdir}`] : [])],

@@ -101,6 +101,22 @@ export function setEnv(text: string, name: string, value: string): string {
   return verified(setKey(text, 'env', name, tomlString(value)), (f) => f.env[name] === value, `[env] ${name} = ${value}`);
 }
 
+/** Removes `name` from [env] (and a comment line directly above it that names it); the text unchanged when absent. */
+export function unsetEnv(text: string, name: string): string {
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const lines = text.split(/\r?\n/);
+  const env = sections(lines).find((s) => s.name === 'env');
+  if (!env) return text;
+  const keyRe = new RegExp(`^\\s*(${name}|"${name}")\\s*=`);
+  for (let i = env.header + 1; i < env.end; i++) {
+    if (!keyRe.test(lines[i]!)) continue;
+    const comment = i - 1 > env.header && /^\s*#/.test(lines[i - 1]!) && lines[i - 1]!.includes('clawdfly backup schedule');
+    lines.splice(comment ? i - 1 : i, comment ? 2 : 1);
+    return verified(lines.join(eol), (f) => f.env[name] === undefined, `[env] without ${name}`);
+  }
+  return text;
+}
+
 export function setVmMemory(text: string, memoryMb: number): string {
   const lines = text.split(/\r?\n/);
   const vm = sections(lines).find((s) => s.name === 'vm');

@@ -14,7 +14,7 @@ export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export const CHECK_IDS = [
   'flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift',
   'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data', 'ready',
-  'upgrade', 'leftovers', 'watchdog',
+  'upgrade', 'leftovers', 'watchdog', 'offsite',
 ] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 

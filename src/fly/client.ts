@@ -10,6 +10,7 @@ import {
   parseConcatenatedJson, parseJson, type IpAddress, type LogEntry, type Machine, type SecretInfo, type Volume,
 } from './json.js';
 import { remoteCommand } from './quote.js';
+import { parseStorageCredentials, storageCreateFailure, type StorageCredentials } from './storage.js';
 import { registerSecrets } from '../ui/redact.js';
 import { compareVersions } from '../util/version.js';
 import { z } from 'zod';
@@ -130,6 +131,24 @@ export class FlyClient {
   /** Values go over stdin (never argv); `--stage` applies them with the next deploy instead of restarting now. */
   async importSecrets(stdinText: string, stage: boolean): Promise<void> {
     await this.runner.run(this.secretsImportArgv(stage), { input: stdinText, timeoutMs: TIMEOUTS.default });
+  }
+
+  /** `-y`: the Tigris terms are agreed (a prompt otherwise, which fails without a terminal); `-n`: the same. */
+  createStorageArgv(name: string): string[] {
+    return ['storage', 'create', '-n', name, '-y', ...this.a()];
+  }
+
+  /**
+   * A private Tigris bucket for the app. Its credentials are printed once, in clear text: captured
+   * from stdout (registered for redaction at once), never echoed. Fly sets them as secrets of the
+   * app and deploys them at once (a restart of its machines).
+   */
+  async createStorage(name: string): Promise<StorageCredentials> {
+    const result = await this.runner.run(this.createStorageArgv(name), { timeoutMs: TIMEOUTS.deploy, allowFailure: true, uninterruptible: true });
+    const credentials = parseStorageCredentials(result.stdout);
+    // flyctl may fail after printing them (the secrets' deployment): the bucket exists, so keep them
+    if (credentials) return credentials;
+    throw storageCreateFailure(this.app, name, result);
   }
 
   async listIps(): Promise<IpAddress[]> {

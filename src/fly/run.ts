@@ -24,6 +24,11 @@ export interface RunOptions {
   cwd?: string;
   /** Called with each line of stdout+stderr while the command runs (deploy progress). */
   onLine?: (line: string) => void;
+  /**
+   * A call that must not be cut off (`storage create` prints credentials once): flyctl runs in its
+   * own process group, out of reach of a terminal's Ctrl-C, and no signal is forwarded to it.
+   */
+  uninterruptible?: boolean;
 }
 
 export interface RunResult {
@@ -96,7 +101,8 @@ export class FlyctlRunner {
       killAfterMs: SIGNAL_ESCALATION_MS,
       // Ctrl-C ends flyctl too (its end is this run's end: see cli.ts), instead of leaving us waiting
       // for it; not a call that finishes what an interrupted command began (util/interrupt.ts).
-      whileRunning: (child) => (isCleaningUp() ? () => {} : whileChildRuns(child)),
+      whileRunning: (child) => (isCleaningUp() || options.uninterruptible ? () => {} : whileChildRuns(child)),
+      detached: options.uninterruptible === true,
       onData: onLine
         ? (chunk, stream) => {
             const lines = (pending[stream] + chunk.toString()).split(/\r?\n/);

@@ -41,6 +41,11 @@ export interface Answers {
    * NPM_REGISTRY build-arg). Fly's remote builders are outside China and do not use it.
    */
   npmRegistry?: string;
+  /**
+   * Off-site copies (`clawdfly backup schedule --every`): the interval fly.toml's [env]
+   * CLAWDFLY_OFFSITE_EVERY gives the machine's uploader, e.g. `1h`. Absent: no schedule.
+   */
+  offsiteEvery?: string;
 }
 
 /**

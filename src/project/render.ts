@@ -123,6 +123,8 @@ export function templateValues(answers: Answers): TemplateValues {
     signalConfigDir: `${STATE_DIR}/${SIGNAL_DATA_SUBDIR}`,
     signalCliPath: SIGNAL_CLI_PATH,
     ...watchdogValues(runtime),
+    offsite: Boolean(answers.offsiteEvery),
+    offsiteEvery: answers.offsiteEvery ?? '',
   };
 }
 

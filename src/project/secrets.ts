@@ -13,6 +13,13 @@ import { ClawdflyError, UsageError } from '../errors.js';
 
 export type Secrets = Record<string, string>;
 
+/**
+ * Lines of secrets.env that are settings, not secrets: where the off-site bucket is (`fly storage
+ * create` sets them as Fly secrets beside its keys). They are not hidden in output (a bucket's name
+ * is not a credential, and `***` in its place would hide what a message is about).
+ */
+export const NOT_SECRET_NAMES: ReadonlySet<string> = new Set(['BUCKET_NAME', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION']);
+
 /** 32 bytes from the CSPRNG as 64 hex characters, like `openssl rand -hex 32`. */
 export function generateGatewayToken(): string {
   return randomBytes(32).toString('hex');
@@ -98,7 +105,7 @@ export function formatSecretsEnv(secrets: Secrets): string {
 export async function readSecrets(dir: string): Promise<Secrets> {
   try {
     const secrets = parseSecretsEnv(await readFile(join(dir, PROJECT_FILES.secrets), 'utf8'));
-    registerSecrets(Object.values(secrets));
+    registerSecrets(Object.entries(secrets).flatMap(([name, value]) => (NOT_SECRET_NAMES.has(name) ? [] : [value])));
     return secrets;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};

@@ -51,6 +51,8 @@ export interface CollectOptions {
   onData?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
   /** Called with the child once it is started (e.g. to forward Ctrl-C to it); its result runs when the child is gone. */
   whileRunning?: (child: ChildProcess) => () => void;
+  /** Its own process group: a terminal's Ctrl-C (sent to our group) does not reach it. */
+  detached?: boolean;
 }
 
 export interface Collected {
@@ -78,7 +80,7 @@ export function collectProcess(file: string, args: readonly string[], opts: Coll
     process.once('exit', () => running.forEach((child) => child.kill('SIGTERM')));
   }
   return new Promise((resolve) => {
-    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: opts.detached ?? false });
     running.add(child);
     const release = opts.whileRunning?.(child);
     const stdout: Buffer[] = [];

@@ -8,7 +8,7 @@ useInProcessCli();
 
 afterAll(cleanupAll);
 
-const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data', 'ready', 'upgrade', 'leftovers', 'watchdog'];
+const IDS = ['flyctl', 'auth', 'app', 'bind', 'port', 'memory', 'lock', 'config', 'state-dir', 'command-drift', 'secrets', 'auth-token-bind', 'crash-loop', 'workspace', 'pairing', 'network', 'backup', 'signal-data', 'ready', 'upgrade', 'leftovers', 'watchdog', 'offsite'];
 
 /** A fresh local backup: the `backup` check is ok only with one. */
 async function backedUp(d: Awaited<ReturnType<typeof deployed>>): Promise<void> {
@@ -30,7 +30,7 @@ describe('doctor on a healthy deployment', () => {
     expect(notOk(r.json)).toEqual([]);
     // every check ok; signal-data has nothing to look at in a project without Signal, ready in a clawdbot one
     const notOkIds = r.json!.checks.filter((c) => c.status !== 'ok').map((c) => `${c.id}:${c.status}`);
-    expect(notOkIds).toEqual(['signal-data:skip', 'ready:skip']);
+    expect(notOkIds).toEqual(['signal-data:skip', 'ready:skip', 'offsite:skip']);
     expect(check(r.json, 'lock').summary).toMatch(/1 lock file\(s\), owner alive/);
     expect(check(r.json, 'bind').summary).toContain('listens on 0.0.0.0:3000');
     const calls = d.fake.invocations().slice(before).map((i) => i.argv.slice(0, 2).join(' '));
@@ -43,8 +43,8 @@ describe('doctor on a healthy deployment', () => {
     await backedUp(d);
     const r = await d.doctor([]);
     expect(r.code, r.stderr).toBe(0);
-    for (const id of IDS.filter((i) => i !== 'signal-data' && i !== 'ready')) expect(r.stdout).toMatch(new RegExp(`✔ ${id.replace('-', '\\-')}\\s`));
+    for (const id of IDS.filter((i) => i !== 'signal-data' && i !== 'ready' && i !== 'offsite')) expect(r.stdout).toMatch(new RegExp(`✔ ${id.replace('-', '\\-')}\\s`));
     expect(r.stdout).toMatch(/- signal-data\s+not the Signal variant/);
-    expect(r.stdout).toMatch(/20 ok, 0 warning\(s\), 0 failing, 2 skipped — evidence in \d+\.\d s/);
+    expect(r.stdout).toMatch(/20 ok, 0 warning\(s\), 0 failing, 3 skipped — evidence in \d+\.\d s/);
   }, 240_000);
 });

@@ -65,6 +65,9 @@ export function createFakeFly(opts = {}) {
     /** argv of every clawdbot / node dist/index.js stand-in call: [{app, machine, argv, ts}] */
     clawdbotCalls() { return readState(dir).clawdbotCalls || []; },
 
+    /** Tigris buckets made by `storage create`: { name: { app, public, accessKeyId, secretAccessKey } }. */
+    buckets() { return readState(dir).buckets || {}; },
+
     /** Machines of an app as `machines list --json` shows them. */
     machines(app) {
       return Object.values(readState(dir).machines).filter((m) => m.app === app && m.api.state !== 'destroyed').map((m) => m.api);

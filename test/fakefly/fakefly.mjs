@@ -109,6 +109,12 @@ const TREE = {
       list: { aliases: ['ls'], run: N.cmdTokensList, flags: [...APP, 'scope|s:s', 'org|o:s'] },
     },
   },
+  storage: {
+    aliases: ['tigris'],
+    children: {
+      create: { run: C.cmdStorageCreate, flags: [...APP, 'org|o:s', 'name|n:s', 'public|p:b', 'yes|y:b'] },
+    },
+  },
   orgs: { aliases: ['org'], children: { list: { aliases: ['ls'], run: C.cmdOrgsList, flags: ['json|j:b'] } } },
 };
 

@@ -54,6 +54,8 @@ export function projectSecrets(dir: string): string[] {
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
+    // where the off-site bucket is: settings, not secrets (src/project/secrets.ts NOT_SECRET_NAMES)
+    .filter((l) => !/^(BUCKET_NAME|AWS_ENDPOINT_URL_S3|AWS_REGION)=/.test(l))
     .map((l) => {
       const raw = l.slice(l.indexOf('=') + 1).trim();
       try {

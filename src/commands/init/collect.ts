@@ -292,6 +292,8 @@ export async function collectAnswers(opts: Opts, previous: Answers | undefined, 
     ...(isPrivate ? { network: 'private' as const } : {}),
     ...(githubActions ? { ci: 'github-actions' as const } : {}),
     ...(npmRegistry ? { npmRegistry } : {}),
+    // set by `clawdfly backup schedule`, kept by re-runs
+    ...(previous?.offsiteEvery ? { offsiteEvery: previous.offsiteEvery } : {}),
   };
   return { answers, warnings };
 }

@@ -23,9 +23,12 @@ import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
 import { relative, resolve } from 'node:path';
+import { fetchRemoteCopy, listRemoteCopies } from '../../backup/offsite-remote.js';
+import { checkCopyName, hasOffsite } from '../../backup/offsite.js';
 
 export async function run({ args, opts }: CommandContext<typeof restoreSpec>): Promise<number> {
-  const file = resolve(String(args[0]));
+  // --from remote[:<name>]: the copy is fetched into a local archive first; from there it is one.
+  const file = opts.from !== undefined || args[0] === undefined ? await fetchOffsiteCopy(args[0], opts) : resolve(String(args[0]));
   const verifyTimeout = opts.verifyTimeout;
   if (verifyTimeout !== undefined && (typeof verifyTimeout !== 'number' || !Number.isInteger(verifyTimeout) || verifyTimeout < 10)) {
     throw new UsageError('--verify-timeout takes a whole number of seconds, at least 10', '--verify-timeout 300', 'bad-flag');
@@ -194,6 +197,36 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
   out.success(`${project.app} runs on the restored state (${swap.files} files, ${formatBytes(swap.bytes)})`);
   out.info(`  the state it replaced: ${[current ? shown(current.file) : '', dropped ? '' : `${previous} on the volume`].filter(Boolean).join(' and ')}`);
   return 0;
+}
+
+/**
+ * `--from remote[:<name>]`: refused like any bad input before a flyctl call (a file as well, another
+ * source, a name that is no copy's, no way to confirm), then the copy is decrypted on the machine
+ * into a fresh staging folder and streamed into .clawdfly/backups: the archive the rest of restore verifies.
+ */
+async function fetchOffsiteCopy(fileArg: string | undefined, opts: CommandContext<typeof restoreSpec>['opts']): Promise<string> {
+  const from = opts.from;
+  if (from === undefined) throw new UsageError('restore what? name an archive, or an off-site copy', 'clawdfly restore <file>  (or: clawdfly restore --from remote)', 'missing-argument');
+  if (fileArg !== undefined) throw new UsageError(`restore either ${fileArg} or --from ${from}, not both`, `clawdfly restore ${quoteWord(fileArg)}  (or: clawdfly restore --from ${quoteWord(from)})`, 'bad-flag');
+  const m = /^remote(?::(.+))?$/.exec(from);
+  if (!m) throw new UsageError(`--from ${from}: the only source is remote (the app's off-site copies)`, 'clawdfly restore --from remote  (the newest; or remote:<name> from clawdfly backup list --remote)', 'bad-flag');
+  const name = m[1] !== undefined ? checkCopyName(m[1]) : undefined;
+  const project = await openProject(opts);
+  if (!hasOffsite(project)) throw new UsageError(`${project.app} has no off-site copies: fly.toml schedules none and .clawdfly/secrets.env names no bucket`, 'clawdfly restore <file>  (a local archive), or first: clawdfly backup schedule --every 1h', 'not-scheduled');
+  if (opts.yes !== true && !canPrompt()) {
+    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore --from ${quoteWord(from)} --yes`, 'not-confirmed');
+  }
+  const fly = flyFor(project, opts);
+  const { machine } = await pickMachine(fly, { machineId: opts.machine });
+  const progress = new Progress();
+  const chosen = name ?? (await progress.run('list', `Finding the newest off-site copy of ${project.app}`, () => listRemoteCopies(project, fly, machine)))[0]?.name;
+  if (chosen === undefined) throw new ClawdflyError(`${project.app}'s bucket holds no off-site copy yet`, { hint: 'clawdfly doctor  (the uploader\'s last upload and error)', code: 'no-offsite-copy', exitCode: 2 });
+  const file = await progress.run('fetch', `Fetching and decrypting ${untrusted(chosen)} on machine ${machine.id}`, (update) => {
+    let received = 0;
+    return fetchRemoteCopy(project, fly, machine, chosen, (n) => update(`${formatBytes((received += n))} received`));
+  });
+  if (!isJsonMode()) out.info(`  ${untrusted(chosen)} → ${shown(file)}`);
+  return file;
 }
 
 function shown(file: string): string {

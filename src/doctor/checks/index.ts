@@ -17,11 +17,12 @@ import { upgradeCheck } from './upgrade.js';
 import { leftoversCheck } from './leftovers.js';
 import { readyCheck } from './ready.js';
 import { watchdogCheck } from './watchdog.js';
+import { offsiteCheck } from './offsite.js';
 
 export const CHECKS: Check[] = [
   flyctlCheck, authCheck, appCheck, bindCheck, portCheck, memoryCheck, lockCheck, configCheck, stateDirCheck,
   commandDriftCheck, secretsCheck, authTokenBindCheck, crashLoopCheck, workspaceCheck, pairingCheck, exposureCheck,
-  backupCheck, signalDataCheck, readyCheck, upgradeCheck, leftoversCheck, watchdogCheck,
+  backupCheck, signalDataCheck, readyCheck, upgradeCheck, leftoversCheck, watchdogCheck, offsiteCheck,
 ];
 
 /** A check's title in the chosen language (its own English title for a check the catalogs do not know yet). */

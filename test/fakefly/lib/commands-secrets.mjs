@@ -50,7 +50,7 @@ export function parseSecretsImport(text) {
   return secrets;
 }
 
-function setSecretsAndDeploy(ctx, appName, values, unset = []) {
+export function setSecretsAndDeploy(ctx, appName, values, unset = []) {
   withState(ctx.dir, (s) => {
     requireAuth(ctx, s);
     const app = gqlApp(s, appName);

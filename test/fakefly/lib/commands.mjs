@@ -8,3 +8,4 @@ export * from './commands-deploy.mjs';
 export * from './commands-machines.mjs';
 export * from './commands-logs.mjs';
 export * from './commands-ssh.mjs';
+export * from './commands-storage.mjs';
