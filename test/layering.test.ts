@@ -6,7 +6,8 @@
  * Why this order: commands are thin and call everything; doctor reads everything (a release history,
  * an interrupted upgrade's journal) and changes nothing of the release lifecycle; release (releases,
  * rollback, upgrade, the state snapshot) drives a deploy's plan/apply/verify, a backup and the remote
- * calls, and nothing below it knows a release; fly, gateway, ui and util know no command.
+ * calls, and nothing below it knows a release; backup (archives, restore, the off-site schedule)
+ * records what it sets on Fly in the deploy state, and no deploy step makes a backup; fly, gateway, ui and util know no command.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -21,7 +22,8 @@ const FLOORS: readonly (readonly string[])[] = [
   ['commands'],
   ['doctor'],
   ['release'],
-  ['deploy', 'backup', 'local', 'operate'],
+  ['backup'],
+  ['deploy', 'local', 'operate'],
   ['remote'],
   ['project'],
   ['fly', 'gateway'],

@@ -11,7 +11,7 @@ import type { FlyClient } from '../fly/client.js';
 import type { SecretInfo } from '../fly/json.js';
 import { formatSecretsImport } from '../fly/secrets-import.js';
 import { STORAGE_SECRET_NAMES, type StorageCredentials } from '../fly/storage.js';
-import { setEnv, unsetEnv } from '../doctor/flytoml-edit.js';
+import { setEnv, unsetEnv } from '../project/flytoml-edit.js';
 import { stagedSecrets } from '../deploy/preflight.js';
 import { readDeployState, recordAppliedSecrets, valueHash } from '../deploy/state.js';
 import { readWrittenHashes, sha256 } from '../project/file-plan.js';

@@ -42,7 +42,7 @@ export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): 
   }
   // Fly prints the bucket's credentials once: a Ctrl-C must not cut `fly storage create` off before
   // they are in secrets.env. So the few steps run to their end, then the run stops (exit 130).
-  const guard = holdSignals({ firstNotice: 'finishing the set-up first (the bucket\'s credentials are printed only once)', whenStopped: 'run clawdfly backup schedule again: it picks up where this stopped' });
+  const guard = holdSignals({ firstNotice: 'finishing the set-up first (the bucket\'s credentials are printed only once)', whenStopped: 'run clawdfly backup schedule again: it picks up where this stopped', warn: (line) => out.warn(line) });
   try {
     guard.beginCleanup();
     await applySchedule(project, fly, plan);

@@ -2,7 +2,7 @@
 import { t } from '../../i18n/index.js';
 import type { Machine } from '../../fly/json.js';
 import { quoteWord, remoteCommand } from '../../fly/quote.js';
-import { splitCommand } from '../flytoml-edit.js';
+import { splitCommand } from '../../project/flytoml-edit.js';
 import type { CheckResult, Evidence, Probe } from '../types.js';
 
 /** The skip of a check that needs flyctl (a function: the text is in the language chosen at run time). */

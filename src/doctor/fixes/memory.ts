@@ -2,7 +2,7 @@
 import { heapFromNodeOptions, heapSizeMb } from '../../project/render.js';
 import { machineEnv } from '../evidence.js';
 import { memoryStep } from '../checks/memory.js';
-import { setEnv, setVmMemory, setVmSize, withHeap } from '../flytoml-edit.js';
+import { setEnv, setVmMemory, setVmSize, withHeap } from '../../project/flytoml-edit.js';
 import { blocked, saveFlyToml } from './common.js';
 import type { Fix } from './types.js';
 

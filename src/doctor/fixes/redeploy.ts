@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { PROJECT_FILES } from '../../project/paths.js';
 import { machineCmd, cmdBind, cmdPort } from '../evidence.js';
-import { setCommandFlag, setEnv, setProcessCommand, setRestartAlways, splitCommand } from '../flytoml-edit.js';
+import { setCommandFlag, setEnv, setProcessCommand, setRestartAlways, splitCommand } from '../../project/flytoml-edit.js';
 import { saveFlyToml } from './common.js';
 import type { Fix } from './types.js';
 

@@ -2,7 +2,7 @@
  * Minimal, line-level edits of fly.toml: change one value in one section and keep every other
  * byte (the user's comments, order, spacing). Each edit is checked by parsing the result back.
  */
-import { flyTomlFacts, type FlyTomlFacts } from '../project/render.js';
+import { flyTomlFacts, type FlyTomlFacts } from './render.js';
 import { joinShellWords, splitShellWords } from '../util/shell-words.js';
 
 /** flyctl splits [processes] commands shell-style (src/util/shell-words.ts); an unterminated quote reads as-is. */
