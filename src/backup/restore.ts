@@ -13,15 +13,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { asDirOwner } from '../remote/as-owner.js';
 import { ClawdflyError, UsageError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
 import { FlyRemoteExitError } from '../fly/errors.js';
 import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
-import { archiveModule, type Manifest, type VerifiedArchive } from './archive.js';
+import { EXCLUDED_PREFIXES, FILESYSTEM_NAMES, type Manifest, type VerifiedArchive } from './archive.js';
 import { remoteStderr, takeBackup, type BackupResult } from './backup.js';
-import { archiveCommand, backupExcludes } from './remote.js';
+import { backupExcludes } from './remote.js';
+import { agentCommand, agentFrame, agentInput, agentReply } from '../remote/agent-call.js';
+import { AGENT_STATUS } from '../remote/agent/protocol.js';
 import { quoteWord } from '../fly/quote.js';
 import { GATEWAY_UID, STATE_DIR } from '../gateway/runtime.js';
 
@@ -45,7 +46,6 @@ export function checkArchiveFits(archive: VerifiedArchive, project: Project, opt
     );
   }
   const excluded = backupExcludes().map((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)) : e));
-  const { EXCLUDED_PREFIXES, FILESYSTEM_NAMES } = archiveModule();
   const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || EXCLUDED_PREFIXES.some((p) => top.startsWith(p)) || FILESYSTEM_NAMES.includes(top);
   const foreign = archive.files.map((f) => f.path).filter((p) => leftOut(p.split('/')[0]!));
   if (foreign.length) {
@@ -110,18 +110,19 @@ export function swapTag(): string {
  * Looked up as the state dir's owner, real folders only, names checked here again.
  */
 export async function findSwap(project: Project, fly: FlyClient, machine: Machine, tag: string): Promise<string | undefined> {
-  const script = 'for p in "$1/.pre-restore-"*"-$2"*; do if [ -d "$p" ] && [ ! -L "$p" ]; then echo "__PRE=${p##*/}"; fi; done';
-  const out = await fly.ssh(asDirOwner(project.stateDir, script, 'sh', [project.stateDir, tag]), { machineId: machine.id });
-  return [...out.matchAll(/^__PRE=(\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+)$/gm)].map((m) => m[1]!).find((name) => name.includes(`-${tag}`));
+  const out = await fly.ssh(agentCommand('find-swap', project.stateDir, { tag }), { machineId: machine.id, input: agentInput() });
+  const names = agentReply<'find-swap'>(out)?.preRestore ?? [];
+  return names.filter((name) => /^\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+$/.test(name)).find((name) => name.includes(`-${tag}`));
 }
 
 /** Step 3: upload, extract into a fresh temp dir, verify, swap. Throws with nothing changed on any failure before the swap. */
 export async function uploadAndSwap(project: Project, fly: FlyClient, machine: Machine, file: string, archive: VerifiedArchive, onSent?: (n: number) => void, tag = swapTag()): Promise<SwapResult> {
-  const status = archiveModule().STATUS;
+  const status = AGENT_STATUS;
   let stdout: string;
   try {
-    const result = await fly.sshTransfer(archiveCommand(project.stateDir, 'restore', [archive.archiveSha256, { excludes: backupExcludes(), tag }]), {
+    const result = await fly.sshTransfer(agentCommand('restore', project.stateDir, { sha256: archive.archiveSha256, excludes: backupExcludes(), tag }), {
       machineId: machine.id,
+      stdinPrefix: agentFrame(),
       stdinFile: file,
       idleTimeoutMs: IDLE_TIMEOUT_MS,
       onStdinBytes: onSent,
@@ -163,7 +164,7 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
 
 /** Step 4's clean-up: the previous state's dir on the volume, once the restored state is live. */
 export async function dropPrevious(project: Project, fly: FlyClient, machine: Machine, name: string): Promise<void> {
-  await fly.ssh(archiveCommand(project.stateDir, 'drop-previous', [name]), { machineId: machine.id });
+  await fly.ssh(agentCommand('drop-previous', project.stateDir, { name }), { machineId: machine.id, input: agentInput() });
 }
 
 /** A local file we made and no longer need (the safety backup of a restore the user declined). */
