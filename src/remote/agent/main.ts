@@ -13,6 +13,7 @@ import { AgentFailure } from './failure.js';
 import { dropToOwner } from './owner.js';
 import { AGENT_STATUS, type AgentOp, type AgentParams } from './protocol.js';
 import { dropPrevious, findSwap, restore } from './restore.js';
+import { discardAside, dropSnapshot, restoreSnapshot, snapshotState } from './upgrade-snapshot.js';
 
 export { createArchive, readArchive, AGENT_STATUS };
 
@@ -72,6 +73,22 @@ async function dispatch(op: string, root: string, word: string | undefined): Pro
       return;
     case 'find-swap':
       reply(findSwap(root, decodeParams<'find-swap'>(word).tag));
+      return;
+    case 'upgrade-snapshot':
+      reply(snapshotState(root, decodeParams<'upgrade-snapshot'>(word).notSnapshotted ?? []));
+      return;
+    case 'upgrade-snapshot-restore': {
+      const p = decodeParams<'upgrade-snapshot-restore'>(word);
+      reply(restoreSnapshot(root, p.snapshot, p.notSnapshotted ?? []));
+      return;
+    }
+    case 'upgrade-aside-discard': {
+      const p = decodeParams<'upgrade-aside-discard'>(word);
+      reply(discardAside(root, p.aside, p.ownEntries ?? []));
+      return;
+    }
+    case 'upgrade-snapshot-drop':
+      reply(dropSnapshot(root, decodeParams<'upgrade-snapshot-drop'>(word).snapshot));
       return;
     default:
       throw new AgentFailure(`unknown request ${JSON.stringify(op)} (is the agent older than clawdfly?)`, AGENT_STATUS.badRequest);

@@ -57,6 +57,13 @@ export interface AgentParams {
   'drop-previous': { name: string };
   /** The `.pre-restore-*` folders a restore tagged `tag` made (how a run that lost the answer finds the swap). */
   'find-swap': { tag: string };
+  /** An upgrade's copy of the old gateway's files; `notSnapshotted`: top-level names left where they are. */
+  'upgrade-snapshot': { notSnapshotted: string[] };
+  /** A rollback: the snapshot (a name straight under the state dir) back in place, the newer gateway's entries aside. */
+  'upgrade-snapshot-restore': { snapshot: string; notSnapshotted: string[] };
+  /** Removes an aside folder, and `ownEntries` the newer gateway wrote again since. */
+  'upgrade-aside-discard': { aside: string; ownEntries: string[] };
+  'upgrade-snapshot-drop': { snapshot: string };
 }
 
 export type AgentOp = keyof AgentParams;
@@ -77,6 +84,10 @@ export interface AgentResponses {
   restore: RestoreResponse;
   'drop-previous': { dropped: string };
   'find-swap': { preRestore: string[] };
+  'upgrade-snapshot': { snapshot: string; skipped: string[]; specialFiles: string[] };
+  'upgrade-snapshot-restore': { aside: string };
+  'upgrade-aside-discard': { removed: string[] };
+  'upgrade-snapshot-drop': { dropped: boolean };
 }
 
 /** Length of the frame header: the script's byte length in decimal, zero-padded. */
