@@ -13,6 +13,7 @@ import { AgentFailure } from './failure.js';
 import { dropToOwner } from './owner.js';
 import { AGENT_STATUS, type AgentOp, type AgentParams } from './protocol.js';
 import { dropPrevious, findSwap, restore } from './restore.js';
+import { pushConfig, readConfig, restoreConfig } from './config-file.js';
 import { discardAside, dropSnapshot, restoreSnapshot, snapshotState } from './upgrade-snapshot.js';
 
 export { createArchive, readArchive, AGENT_STATUS };
@@ -89,6 +90,15 @@ async function dispatch(op: string, root: string, word: string | undefined): Pro
     }
     case 'upgrade-snapshot-drop':
       reply(dropSnapshot(root, decodeParams<'upgrade-snapshot-drop'>(word).snapshot));
+      return;
+    case 'config-read':
+      reply(readConfig(root, decodeParams<'config-read'>(word)));
+      return;
+    case 'config-push':
+      reply(await pushConfig(root, decodeParams<'config-push'>(word), process.stdin));
+      return;
+    case 'config-restore':
+      reply(await restoreConfig(root, decodeParams<'config-restore'>(word)));
       return;
     default:
       throw new AgentFailure(`unknown request ${JSON.stringify(op)} (is the agent older than clawdfly?)`, AGENT_STATUS.badRequest);

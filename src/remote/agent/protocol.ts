@@ -64,6 +64,12 @@ export interface AgentParams {
   /** Removes an aside folder, and `ownEntries` the newer gateway wrote again since. */
   'upgrade-aside-discard': { aside: string; ownEntries: string[] };
   'upgrade-snapshot-drop': { snapshot: string };
+  /** The gateway's config file (`name`, straight in the dir the call runs in). */
+  'config-read': { name: string };
+  /** stdin (after the frame): the new bytes. `keep`: backups kept. `validator`: the machine's gateway judges the upload first. */
+  'config-push': { name: string; sha256: string; keep: number; validator?: { stateDirVar: string; configPathVar: string; argv: string[] } };
+  /** `backup` (a name in the dir) back in place of the live file; without one, the live file moved aside. */
+  'config-restore': { name: string; backup?: string };
 }
 
 export type AgentOp = keyof AgentParams;
@@ -88,7 +94,13 @@ export interface AgentResponses {
   'upgrade-snapshot-restore': { aside: string };
   'upgrade-aside-discard': { removed: string[] };
   'upgrade-snapshot-drop': { dropped: boolean };
+  'config-read': { text64: string };
+  'config-push': { committed: true; backup?: string };
+  'config-restore': { restored: boolean; aside?: string };
 }
+
+/** How long a config push waits for a concurrent one (seconds). */
+export const CONFIG_LOCK_WAIT_S = 60;
 
 /** Length of the frame header: the script's byte length in decimal, zero-padded. */
 export const FRAME_DIGITS = 12;
