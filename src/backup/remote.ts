@@ -32,9 +32,9 @@ export function backupExcludes(): string[] {
 }
 
 /** The same, as a person reads them (the manifest's `excluded`). */
-export const EXCLUDED_LABELS = [...BACKUP_EXCLUDED_NAMES.map((n) => `${n}/`), 'lost+found/', 'gateway.*.lock', '.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-snapshot-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
+export const EXCLUDED_LABELS = [...BACKUP_EXCLUDED_NAMES.map((n) => `${n}/`), 'lost+found/', 'gateway.*.lock', '.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-staged-restore-*', '.clawdfly-restore.json', '.failed-restore-*', '.clawdfly-snapshot-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
 
-export type ArchiveMode = 'backup' | 'restore' | 'drop-previous';
+export type ArchiveMode = 'backup' | 'restore' | 'drop-previous' | 'confirm-restore';
 
 /** `args`: strings pass as they are, anything else as a base64url JSON word. */
 export function archiveCommand(stateDir: string, mode: ArchiveMode, args: unknown[]): string[] {

@@ -6,10 +6,13 @@
  *   2. the machine's current state is backed up here first (the way back, and the source of
  *      "what will be replaced");
  *   3. one ssh call streams the archive to the machine, which extracts it into a fresh
- *      `mktemp`-named dir under the state dir, checks it against the manifest and the archive's
- *      sha256, then moves the current entries into `.pre-restore-<stamp>-*` and the new ones in;
- *   4. the machine restarts; once the gateway listens on the restored state, the
- *      `.pre-restore-*` dir is removed (`--keep-previous` keeps it).
+ *      `mktemp`-named dir under the state dir and checks it against the manifest and the archive's
+ *      sha256, then leaves it staged (`.clawdfly-staged-restore-*`, named in `.clawdfly-restore.json`);
+ *   4. the machine restarts; its entrypoint (prepare-data.mjs) moves the current entries into
+ *      `.pre-restore-<stamp>-*` and the staged ones in before the gateway starts; once the gateway
+ *      listens, clawdfly confirms and the `.pre-restore-*` dir is removed (`--keep-previous` keeps
+ *      it). A boot that finds the restore still unconfirmed puts the old state back by itself.
+ *      (An image made by an older clawdfly has no such step: the script swaps at once instead.)
  */
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -26,6 +29,8 @@ import { quoteWord } from '../fly/quote.js';
 import { GATEWAY_UID, STATE_DIR } from '../gateway/runtime.js';
 
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
+/** A staged restore is applied only by a boot this soon after staging (the restart that follows it). */
+export const APPLY_WITHIN_MS = Number(process.env['CLAWDFLY_RESTORE_APPLY_WITHIN_MS'] || 10 * 60_000);
 
 export interface RestoreChanges {
   replaced: string[];
@@ -79,7 +84,21 @@ export function backupCurrent(project: Project, fly: FlyClient, machine: Machine
   return takeBackup(project, fly, machine);
 }
 
-export interface SwapResult {
+/**
+ * What the machine did with the upload: `staged` (its image applies the tree at the next boot,
+ * before the gateway starts) or `live` (an image made by an older clawdfly: swapped at once).
+ */
+export type SwapResult = StagedSwap | LiveSwap;
+
+export interface StagedSwap {
+  kind: 'staged';
+  stage: string;
+  files: number;
+  bytes: number;
+}
+
+export interface LiveSwap {
+  kind: 'live';
   preRestore: string;
   files: number;
   bytes: number;
@@ -89,6 +108,17 @@ export interface SwapResult {
   keptInPlace?: string[];
   /** The same, where the restored tree has no folder for them: they stay in the .pre-restore-* dir. */
   leftAside?: string[];
+}
+
+/** The staged restore's marker on the volume, as the boot left it (see applyStagedRestore in prepare-data.mjs). */
+export interface RestoreOutcome {
+  /** `applied` (the boot swapped it in), `reverted` (a later boot put the old state back), `staged` (no boot applied it), `failed`, `none`. */
+  state: string;
+  confirmed: boolean;
+  preRestore: string | null;
+  failedRestore: string | null;
+  dropped: boolean;
+  error: string | null;
 }
 
 /** Links and special files on the machine now (the safety backup's manifest names them): an archive cannot bring them back. */
@@ -106,13 +136,18 @@ export function swapTag(): string {
 }
 
 /**
- * Whether the swap tagged `tag` happened: the name of its `.pre-restore-*` folder, or undefined.
+ * Whether the upload tagged `tag` went through: its `.pre-restore-*` folder (a live swap) or its
+ * `.clawdfly-staged-restore-*` folder (staged for the next boot), or undefined.
  * Looked up as the state dir's owner, real folders only, names checked here again.
  */
-export async function findSwap(project: Project, fly: FlyClient, machine: Machine, tag: string): Promise<string | undefined> {
-  const script = 'for p in "$1/.pre-restore-"*"-$2"*; do if [ -d "$p" ] && [ ! -L "$p" ]; then echo "__PRE=${p##*/}"; fi; done';
+export async function findSwap(project: Project, fly: FlyClient, machine: Machine, tag: string): Promise<{ kind: 'live'; preRestore: string } | { kind: 'staged'; stage: string } | undefined> {
+  const script = 'for p in "$1/.pre-restore-"*"-$2"* "$1/.clawdfly-staged-restore-$2"*; do if [ -d "$p" ] && [ ! -L "$p" ]; then echo "__PRE=${p##*/}"; fi; done';
   const out = await fly.ssh(asDirOwner(project.stateDir, script, 'sh', [project.stateDir, tag]), { machineId: machine.id });
-  return [...out.matchAll(/^__PRE=(\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+)$/gm)].map((m) => m[1]!).find((name) => name.includes(`-${tag}`));
+  const names = [...out.matchAll(/^__PRE=(\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+|\.clawdfly-staged-restore-[A-Za-z0-9]+)$/gm)].map((m) => m[1]!);
+  const live = names.find((name) => name.startsWith('.pre-restore-') && name.includes(`-${tag}`));
+  if (live) return { kind: 'live', preRestore: live };
+  const stage = names.find((name) => name.startsWith(`.clawdfly-staged-restore-${tag}`));
+  return stage ? { kind: 'staged', stage } : undefined;
 }
 
 /** Step 3: upload, extract into a fresh temp dir, verify, swap. Throws with nothing changed on any failure before the swap. */
@@ -120,7 +155,7 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
   const status = archiveModule().STATUS;
   let stdout: string;
   try {
-    const result = await fly.sshTransfer(archiveCommand(project.stateDir, 'restore', [archive.archiveSha256, { excludes: backupExcludes(), tag }]), {
+    const result = await fly.sshTransfer(archiveCommand(project.stateDir, 'restore', [archive.archiveSha256, { excludes: backupExcludes(), tag, applyWithinMs: APPLY_WITHIN_MS }]), {
       machineId: machine.id,
       stdinFile: file,
       idleTimeoutMs: IDLE_TIMEOUT_MS,
@@ -156,9 +191,24 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
     }
     throw error;
   }
+  const staged = stdout.split('\n').find((l) => l.startsWith('{"staged":true'));
+  if (staged) return { kind: 'staged', ...(JSON.parse(staged) as Omit<StagedSwap, 'kind'>) };
   const line = stdout.split('\n').find((l) => l.startsWith('{"restored":true'));
   if (!line) throw new ClawdflyError(`the restore on machine ${machine.id} did not confirm`, { hint: `clawdfly ssh -- ls -la ${STATE_DIR}`, code: 'restore-unconfirmed' });
-  return JSON.parse(line) as SwapResult;
+  return { kind: 'live', ...(JSON.parse(line) as Omit<LiveSwap, 'kind'>) };
+}
+
+/**
+ * After the gateway listened: what the boot did with the staged restore, and, when it applied it,
+ * the confirmation (marker removed; the replaced state removed unless `keep`). Called with `keep`
+ * or `drop` only once the gateway is verified (an unconfirmed restore is reverted by the machine's
+ * next boot); `status` only reads; `discard` takes back a restore still staged (its restart failed).
+ */
+export async function confirmRestore(project: Project, fly: FlyClient, machine: Machine, how: 'keep' | 'drop' | 'status' | 'discard'): Promise<RestoreOutcome> {
+  const stdout = await fly.ssh(archiveCommand(project.stateDir, 'confirm-restore', [how]), { machineId: machine.id });
+  const line = stdout.split('\n').find((l) => l.startsWith('{"confirmed":'));
+  if (!line) throw new ClawdflyError(`the machine did not say what became of the restore`, { hint: `clawdfly ssh -- ls -la ${STATE_DIR}`, code: 'restore-unconfirmed' });
+  return JSON.parse(line) as RestoreOutcome;
 }
 
 /** Step 4's clean-up: the previous state's dir on the volume, once the restored state is live. */

@@ -63,8 +63,8 @@ export interface RemoteLeftover {
  * Top-level names clawdfly gives its own work folders on the state dir (restore's aside and stage
  * folders, an upgrade's snapshot and aside folders): mkdtemp/mktemp names, never anything else.
  */
-export const LEFTOVER_NAME_RE = /^\.(?:pre-restore-[0-9TZ]+-[A-Za-z0-9]+|clawdfly-(?:restore|pre-upgrade|post-upgrade)-[A-Za-z0-9]+)$/;
-const LEFTOVER_GLOBS = ['.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
+export const LEFTOVER_NAME_RE = /^\.(?:(?:pre|failed)-restore-[0-9TZ]+-[A-Za-z0-9]+|clawdfly-(?:restore|staged-restore|pre-upgrade|post-upgrade)-[A-Za-z0-9]+)$/;
+const LEFTOVER_GLOBS = ['.pre-restore-*', '.failed-restore-*', '.clawdfly-restore-*', '.clawdfly-staged-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
 
 export interface RemoteFacts {
   /** clawdfly's own folders left on the state dir (the first state dir's), with their sizes. */
@@ -307,7 +307,7 @@ export function removeLeftoversArgv(stateDir: string, paths: string[]): string[]
     'd="$1"; shift',
     'for p in "$@"; do',
     '  n="${p##*/}"',
-    '  case "$n" in *..*|*/*) echo "skipped $p"; continue ;; .pre-restore-*|.clawdfly-restore-*|.clawdfly-pre-upgrade-*|.clawdfly-post-upgrade-*) ;; *) echo "skipped $p"; continue ;; esac',
+    '  case "$n" in *..*|*/*) echo "skipped $p"; continue ;; .pre-restore-*|.failed-restore-*|.clawdfly-restore-*|.clawdfly-staged-restore-*|.clawdfly-pre-upgrade-*|.clawdfly-post-upgrade-*) ;; *) echo "skipped $p"; continue ;; esac',
     '  [ "$p" = "$d/$n" ] || { echo "skipped $p"; continue; }',
     '  if [ -d "$p" ] && [ ! -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; else echo "skipped $p"; fi',
     'done',

@@ -30,7 +30,14 @@ const crypto = require('crypto');
 const MANIFEST_NAME = '.clawdfly-backup.json';
 const FORMAT = 'clawdfly-backup/1';
 /** Top-level names of the state dir that are never archived nor replaced: caches, locks, our own work dirs. */
-const EXCLUDED_PREFIXES = ['.pre-restore-', '.clawdfly-restore-', '.clawdfly-snapshot-'];
+const EXCLUDED_PREFIXES = ['.pre-restore-', '.clawdfly-restore-', '.clawdfly-staged-restore-', '.clawdfly-snapshot-', '.failed-restore-'];
+/**
+ * A staged restore, applied by the image's prepare-data.mjs before the gateway starts (see
+ * applyStagedRestore there): `{ state: staged → applied → (confirmed: removed) | reverted }`.
+ */
+const PENDING_NAME = '.clawdfly-restore.json';
+/** The image file that applies a staged restore at boot (an image made by an older clawdfly has none: live swap). */
+const BOOT_APPLIER = process.env.CLAWDFLY_TEST_BOOT_APPLIER || '/app/prepare-data.mjs';
 /** Top-level names that belong to the filesystem, not the gateway: ext4's root-owned `lost+found` (a restore could never move it aside). */
 const FILESYSTEM_NAMES = ['lost+found'];
 /** Files up to this size are read whole (so a changed file can be re-read before any byte is sent). */
@@ -219,7 +226,7 @@ function safeRelative(name) {
 
 /** `excludes`: top-level names, or `re:<regex source>` for a family of names (the gateway's lock files). */
 function excludedTop(name, excludes) {
-  return excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) || EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) || FILESYSTEM_NAMES.includes(name) || name === MANIFEST_NAME;
+  return excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) || EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) || FILESYSTEM_NAMES.includes(name) || name === MANIFEST_NAME || name === PENDING_NAME;
 }
 
 // ---------------------------------------------------------------- reading an archive (local + restore)
@@ -734,7 +741,84 @@ function keepUnarchivable(root, pre, excludes) {
   return { kept, left };
 }
 
-async function restore(root, expectedSha256, excludes, tag) {
+/** Whether this machine's image applies a staged restore before its gateway starts. */
+function appliesAtBoot() {
+  try { return fs.readFileSync(BOOT_APPLIER, 'utf8').includes(PENDING_NAME); } catch { return false; }
+}
+
+function readPending(root) {
+  const abs = `${root}/${PENDING_NAME}`;
+  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  if (!st) return null;
+  if (!st.isFile()) return { state: 'invalid' };
+  try { return JSON.parse(fs.readFileSync(abs, 'utf8')); } catch { return { state: 'invalid' }; }
+}
+
+/** The marker, written whole (a fresh temp file renamed over it): prepare-data never sees half of it. */
+function writePending(root, pending) {
+  const tmp = `${root}/${PENDING_NAME}.${crypto.randomBytes(6).toString('hex')}`;
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  try { fs.writeSync(fd, `${JSON.stringify(pending, null, 2)}\n`); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  fs.renameSync(tmp, `${root}/${PENDING_NAME}`);
+}
+
+const STAGE_NAME_RE = /^\.clawdfly-staged-restore-[A-Za-z0-9]+$/;
+const PREVIOUS_NAME_RE = /^\.(?:pre|failed)-restore-[0-9TZ]+-[A-Za-z0-9]+$/;
+
+/**
+ * Leaves the verified tree in its temp dir and names it in the marker: the next boot moves the
+ * current state aside and this one in before the gateway starts. An earlier staged tree that was
+ * never applied is replaced. The name carries the caller's tag (how a run that lost this answer to
+ * Ctrl-C finds that the staging happened).
+ */
+function leaveStaged(root, stageDir, result, excludes, tag, applyWithinMs) {
+  // Once begun it is finished (two renames): a dropped connection or a signal does not stop it half-way.
+  for (const sig of ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE']) process.on(sig, () => {});
+  process.stdout.on('error', () => {});
+  const earlier = readPending(root);
+  if (earlier && earlier.state === 'staged' && typeof earlier.stage === 'string' && STAGE_NAME_RE.test(earlier.stage)) {
+    fs.rmSync(`${root}/${earlier.stage}`, { recursive: true, force: true });
+  }
+  // Its own prefix from now on: a temp dir of an extraction that died is clawdfly's to clean, a staged tree is not.
+  const safeTag = /^[A-Za-z0-9]{1,16}$/.test(tag || '') ? tag : '';
+  const name = `.clawdfly-staged-restore-${safeTag}${stageDir.slice(stageDir.lastIndexOf('-') + 1)}`;
+  fs.renameSync(stageDir, `${root}/${name}`);
+  // Applied only by a boot within `applyWithinMs` (the restart clawdfly makes next): a restore
+  // interrupted before its restart must not come back at some later, unrelated boot.
+  writePending(root, { format: 'clawdfly-restore/1', state: 'staged', stage: name, tag: safeTag, excludes, archiveSha256: result.archiveSha256, stagedAt: new Date().toISOString(), applyWithinMs });
+  process.stdout.write(`${JSON.stringify({ staged: true, stage: name, files: result.files.length, bytes: result.files.reduce((n, f) => n + f.size, 0) })}\n`);
+}
+
+/**
+ * After the gateway listened on the restored state: the marker goes, and the state it replaced too
+ * (unless kept). Reports what the boot did: applied, reverted (the gateway failed to start on it and
+ * the next boot put the old state back), or still staged (the machine did not boot through prepare-data).
+ */
+function confirmRestore(root, how) {
+  const pending = readPending(root);
+  const keepPrevious = how === 'keep';
+  if (how === 'discard' && pending && pending.state !== 'staged') how = 'status'; // only a staged restore is taken back
+  const report = { state: pending ? pending.state : 'none', preRestore: null, failedRestore: null, dropped: false, error: pending && pending.error ? String(pending.error).slice(0, 300) : null };
+  if (pending && typeof pending.preRestore === 'string' && PREVIOUS_NAME_RE.test(pending.preRestore)) report.preRestore = pending.preRestore;
+  if (pending && typeof pending.failedRestore === 'string' && PREVIOUS_NAME_RE.test(pending.failedRestore)) report.failedRestore = pending.failedRestore;
+  if (how === 'status') { /* only read */ } else if (report.state === 'applied') {
+    if (report.preRestore && !keepPrevious) {
+      fs.rmSync(`${root}/${report.preRestore}`, { recursive: true, force: true });
+      report.dropped = true;
+    }
+    fs.rmSync(`${root}/${PENDING_NAME}`, { force: true });
+  } else if (report.state === 'reverted' || report.state === 'failed') {
+    fs.rmSync(`${root}/${PENDING_NAME}`, { force: true });
+  } else if (how === 'discard' && report.state === 'staged') {
+    // the restart never came: the staged tree goes, the state is as it was
+    if (typeof pending.stage === 'string' && STAGE_NAME_RE.test(pending.stage)) fs.rmSync(`${root}/${pending.stage}`, { recursive: true, force: true });
+    fs.rmSync(`${root}/${PENDING_NAME}`, { force: true });
+    report.state = 'discarded';
+  }
+  process.stdout.write(`${JSON.stringify({ confirmed: how !== 'status' && report.state === 'applied', ...report })}\n`);
+}
+
+async function restore(root, expectedSha256, excludes, tag, applyWithinMs = 10 * 60 * 1000) {
   const rootSt = fs.lstatSync(root);
   if (!rootSt.isDirectory()) { process.stderr.write(`${root} is not a directory\n`); process.exit(STATUS.notDir); }
   const stage = fs.mkdtempSync(`${root}/.clawdfly-restore-`);
@@ -769,6 +853,8 @@ async function restore(root, expectedSha256, excludes, tag) {
     process.stderr.write(`${stuck.map((n) => `${root}/${n}`).join(' ')}: not writable by the owner of ${root} (made by root?), so it cannot be moved aside\n`);
     process.exit(STATUS.refused);
   }
+  if (appliesAtBoot()) return leaveStaged(root, stage, result, excludes, tag, applyWithinMs);
+  // An image without the boot step: swap now (the gateway still runs until the restart).
   // Swap: everything current (but excluded names) into .pre-restore-*, then the staged tree in.
   // Once begun it is finished: a dropped connection (SIGHUP) or a signal does not stop it half-way,
   // and a closed stdout does not crash it (the caller finds the swap by its tag).
@@ -823,8 +909,9 @@ async function main(args) {
   const [mode, root, ...rest] = args;
   const decode = (b64) => JSON.parse(Buffer.from(b64 || 'e30', 'base64url').toString('utf8'));
   if (mode === 'backup') return backup(root, decode(rest[0]));
-  if (mode === 'restore') { const o = decode(rest[1]); return restore(root, rest[0], o.excludes || [], o.tag); }
+  if (mode === 'restore') { const o = decode(rest[1]); return restore(root, rest[0], o.excludes || [], o.tag, o.applyWithinMs); }
   if (mode === 'drop-previous') return dropPrevious(root, rest[0]);
+  if (mode === 'confirm-restore') return confirmRestore(root, rest[0]);
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);
 }
@@ -832,5 +919,5 @@ async function main(args) {
 if (typeof globalThis.__clawdflyRemote !== 'undefined') {
   main(process.argv.slice(2)).catch((e) => { process.stderr.write(`${e && e.stack ? e.stack : e}\n`); process.exit(1); });
 } else {
-  module.exports = { readArchive, compareToManifest, ArchiveError, MANIFEST_NAME, FORMAT, STATUS, EXCLUDED_PREFIXES, FILESYSTEM_NAMES };
+  module.exports = { readArchive, compareToManifest, ArchiveError, MANIFEST_NAME, FORMAT, STATUS, EXCLUDED_PREFIXES, FILESYSTEM_NAMES, PENDING_NAME };
 }
