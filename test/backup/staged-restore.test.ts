@@ -6,11 +6,13 @@
  *
  *   stage → boot: the restored tree is in place, the old one aside, tmp/ and lost+found untouched;
  *   → confirm: the old one and the marker are gone;
- *   stage → boot → boot again unconfirmed (the gateway never listened): the old state is back by itself.
+ *   stage → boot → boot again unconfirmed (the gateway never listened): the old state is back by itself;
+ *   stage → boot → a boot long after, still unconfirmed (clawdfly was stopped): the restored state stays;
+ *   stage → clawdfly's restart failed → discard: the state is as it was.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -53,8 +55,8 @@ function marker(volume: string): { state: string; preRestore?: string; failedRes
 
 const EXCLUDES = ['tmp', 're:^gateway\\.[0-9a-f]{8}\\.lock$'];
 
-/** A volume with the "old" state, and a staged archive of the "new" state. */
-function stagedVolume(): string {
+/** A volume with the "old" state, and a staged archive of the "new" state (`tag`: restore's swap tag). */
+function stagedVolume(tag?: string): string {
   const source = temp('clawdfly-source-');
   writeFileSync(join(source, 'openclaw.json'), '{"restored":true}\n');
   mkdirSync(join(source, 'devices'));
@@ -70,7 +72,7 @@ function stagedVolume(): string {
   writeFileSync(join(volume, 'tmp', 'cache'), 'cache\n');
   mkdirSync(join(volume, 'lost+found'), { mode: 0o700 });
   const sha = createHash('sha256').update(made.stdout).digest('hex');
-  const staged = archiveScript(['restore', volume, sha, { excludes: EXCLUDES }], { input: made.stdout });
+  const staged = archiveScript(['restore', volume, sha, { excludes: EXCLUDES, ...(tag ? { tag } : {}) }], { input: made.stdout });
   expect(staged.status, staged.stderr).toBe(0);
   expect(JSON.parse(staged.stdout.toString('utf8'))).toMatchObject({ staged: true, files: 2 });
   // nothing changed yet: the gateway that still runs keeps writing into the old state
@@ -145,5 +147,55 @@ describe('a restore staged on the volume, applied by the boot before the gateway
     expect(boot(volume)).toMatch(/\[clawdfly\] discarded a restore staged at .*: this boot is not the restart it was staged for/);
     expect(read(volume, 'openclaw.json')).toBe('{"old":true}\n');
     expect(readdirSync(volume).filter((n) => n.startsWith('.')).sort()).toEqual([]);
+  });
+
+  it('the staged tree carries the restore\'s tag (how a run that lost the answer to Ctrl-C finds it), and a discard takes it back', () => {
+    const volume = stagedVolume('abc123');
+    const { stage } = JSON.parse(read(volume, '.clawdfly-restore.json')) as { stage: string };
+    expect(stage).toMatch(/^\.clawdfly-staged-restore-abc123[A-Za-z0-9]+$/);
+    expect(readdirSync(volume)).toContain(stage);
+    // a confirmation of a restore no boot applied changes nothing
+    const status = archiveScript(['confirm-restore', volume, 'drop']);
+    expect(JSON.parse(status.stdout.toString('utf8'))).toMatchObject({ confirmed: false, state: 'staged' });
+    expect(readdirSync(volume)).toContain(stage);
+    const discarded = archiveScript(['confirm-restore', volume, 'discard']);
+    expect(discarded.status, discarded.stderr).toBe(0);
+    expect(JSON.parse(discarded.stdout.toString('utf8'))).toMatchObject({ confirmed: false, state: 'discarded' });
+    expect(readdirSync(volume).filter((n) => n.startsWith('.')).sort()).toEqual([]);
+    expect(read(volume, 'openclaw.json')).toBe('{"old":true}\n');
+    expect(boot(volume)).not.toContain('restore');
+    expect(read(volume, 'openclaw.json')).toBe('{"old":true}\n');
+  });
+
+  it('a discard never undoes a restore a boot applied', () => {
+    const volume = stagedVolume();
+    boot(volume);
+    const r = archiveScript(['confirm-restore', volume, 'discard']);
+    expect(JSON.parse(r.stdout.toString('utf8'))).toMatchObject({ confirmed: false, state: 'applied' });
+    expect(read(volume, 'openclaw.json')).toBe('{"restored":true}\n');
+    expect(marker(volume).state).toBe('applied');
+  });
+
+  it('a boot long after an applied restore that clawdfly never confirmed keeps the restored state (the gateway ran on it)', () => {
+    const volume = stagedVolume();
+    boot(volume);
+    const path = join(volume, '.clawdfly-restore.json');
+    const applied = JSON.parse(readFileSync(path, 'utf8')) as { appliedAt: string; preRestore: string };
+    writeFileSync(path, JSON.stringify({ ...applied, appliedAt: new Date(Date.parse(applied.appliedAt) - 60 * 60_000).toISOString() }));
+    expect(boot(volume)).toMatch(/\[clawdfly\] kept the restore applied at .* \(never confirmed by clawdfly/);
+    expect(read(volume, 'openclaw.json')).toBe('{"restored":true}\n');
+    expect(readdirSync(volume)).not.toContain('.clawdfly-restore.json');
+    // the replaced state stays aside (doctor lists it; doctor --fix removes it)
+    expect(read(volume, `${applied.preRestore}/openclaw.json`)).toBe('{"old":true}\n');
+    expect(boot(volume)).not.toContain('restore');
+  });
+
+  it('a marker that names no staged tree is dropped by the boot, the state unchanged', () => {
+    const volume = stagedVolume();
+    const { stage } = marker(volume) as { stage?: string } & ReturnType<typeof marker>;
+    rmSync(join(volume, stage!), { recursive: true });
+    expect(boot(volume)).toMatch(/\[clawdfly\] discarded .*\.clawdfly-restore\.json: it names no staged tree/);
+    expect(readdirSync(volume)).not.toContain('.clawdfly-restore.json');
+    expect(read(volume, 'openclaw.json')).toBe('{"old":true}\n');
   });
 });
