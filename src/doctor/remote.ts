@@ -69,6 +69,8 @@ const LEFTOVER_GLOBS = ['.pre-restore-*', '.failed-restore-*', '.clawdfly-restor
 export interface RemoteFacts {
   /** clawdfly's own folders left on the state dir (the first state dir's), with their sizes. */
   leftovers: RemoteLeftover[];
+  /** A restore staged or applied and never confirmed (`.clawdfly-restore.json` on the first state dir): its state word. */
+  restoreMarker?: { path: string; state: string };
   /** $TMPDIR of the ssh session. */
   tmpdir?: string;
   configs: RemoteFile[];
@@ -154,7 +156,9 @@ function script(runtime: GatewayRuntime): string {
     // clawdfly's own work folders left here (real folders only; du as the owner, never following a link)
     '     for e in ' + LEFTOVER_GLOBS.map((g) => `"$p/"${g}`).join(' ') + '; do',
     '       if [ -d "$e" ] && [ ! -L "$e" ]; then echo "$M leftover $e"; echo "kb=$(du -sk -- "$e" 2>/dev/null | cut -f1)"; echo "mtime=$(stat -c %Y -- "$e" 2>/dev/null)"; fi',
-    '     done ;;',
+    '     done',
+    // a restore that never finished (clawdfly restore was stopped): the marker's state word only
+    '     r="$p/.clawdfly-restore.json"; if [ -f "$r" ] && [ ! -L "$r" ]; then echo "$M restore-marker $r"; echo "state=$(sed -n \'s/^ *"state": *"\\([a-z]*\\)".*/\\1/p\' "$r" | head -n 1)"; fi ;;',
     '  t) tmplocks "$p" ;;',
     '  w) dirfact workspace "$p" ;;',
     '  esac',
@@ -282,6 +286,12 @@ export function parseRemoteFacts(stdout: string, runtime: GatewayRuntime, target
         if (!isLeftoverPath(section.arg, facts.lockBases.stateDirs) || facts.leftovers.some((l) => l.path === section.arg)) break;
         const num = (x: string | undefined) => (x && /^\d+$/.test(x) ? Number(x) : undefined);
         facts.leftovers.push({ path: section.arg, kb: num(v['kb']), mtime: num(v['mtime']) });
+        break;
+      }
+      case 'restore-marker': {
+        if (facts.restoreMarker || !facts.lockBases.stateDirs.includes(posix.dirname(section.arg))) break;
+        const state = /^[a-z]{1,20}$/.test(v['state'] ?? '') ? v['state']! : 'unreadable';
+        facts.restoreMarker = { path: section.arg, state };
         break;
       }
       case 'end':
