@@ -72,6 +72,8 @@ interface ArchiveModule {
   EXCLUDED_PREFIXES: string[];
   /** Top-level names that are the filesystem's (lost+found): never backed up nor replaced. */
   FILESYSTEM_NAMES: string[];
+  /** The staged restore's marker (`.clawdfly-restore.json`): never backed up nor replaced. */
+  PENDING_NAME: string;
   STATUS: { damaged: number; notDir: number; swapFailed: number; refused: number; sqliteFailed: number };
 }
 

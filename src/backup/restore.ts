@@ -50,8 +50,8 @@ export function checkArchiveFits(archive: VerifiedArchive, project: Project, opt
     );
   }
   const excluded = backupExcludes().map((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)) : e));
-  const { EXCLUDED_PREFIXES, FILESYSTEM_NAMES } = archiveModule();
-  const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || EXCLUDED_PREFIXES.some((p) => top.startsWith(p)) || FILESYSTEM_NAMES.includes(top);
+  const { EXCLUDED_PREFIXES, FILESYSTEM_NAMES, PENDING_NAME } = archiveModule();
+  const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || EXCLUDED_PREFIXES.some((p) => top.startsWith(p)) || FILESYSTEM_NAMES.includes(top) || top.startsWith(PENDING_NAME);
   const foreign = archive.files.map((f) => f.path).filter((p) => leftOut(p.split('/')[0]!));
   if (foreign.length) {
     throw new UsageError(`the archive holds ${foreign.slice(0, 3).join(', ')}, which a backup never contains and a restore never writes (not made by clawdfly backup?)`, 'use an archive made by clawdfly backup', 'archive-foreign');

@@ -226,7 +226,7 @@ function safeRelative(name) {
 
 /** `excludes`: top-level names, or `re:<regex source>` for a family of names (the gateway's lock files). */
 function excludedTop(name, excludes) {
-  return excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) || EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) || FILESYSTEM_NAMES.includes(name) || name === MANIFEST_NAME || name === PENDING_NAME;
+  return excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) || EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) || FILESYSTEM_NAMES.includes(name) || name === MANIFEST_NAME || name.startsWith(PENDING_NAME);
 }
 
 // ---------------------------------------------------------------- reading an archive (local + restore)

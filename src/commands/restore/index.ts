@@ -47,7 +47,7 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   // changed on the machine, after it the machine is still restarted on the restored state and the
   // restore confirmed (exit 130 either way).
   let swapBegun = false;
-  const guard = holdSignals({ firstNotice: 'stopping once the machine runs a consistent state', whenStopped: `clawdfly doctor says what the machine holds and what to run (a restore staged but never restarted is discarded by the machine's next boot)` });
+  const guard = holdSignals({ firstNotice: 'stopping once the machine runs a consistent state', whenStopped: `clawdfly doctor says what is left on the machine and what to run (a restore staged but never restarted is discarded by a boot 10 minutes later; one swapped in by an image from an older clawdfly needs: clawdfly restart)` });
   try {
     const fly = flyFor(project, opts);
     const { machine } = await pickMachine(fly, { machineId: opts.machine });
