@@ -741,6 +741,10 @@ function keepUnarchivable(root, pre, excludes) {
   return { kept, left };
 }
 
+// ---------------------------------------------------------------- staged restore (restore before start)
+// appliesAtBoot, readPending, writePending, leaveStaged, confirmRestore: the machine's half of a restore
+// applied by the image's prepare-data.mjs at boot (its own delimited block there).
+
 /** Whether this machine's image applies a staged restore before its gateway starts. */
 function appliesAtBoot() {
   try { return fs.readFileSync(BOOT_APPLIER, 'utf8').includes(PENDING_NAME); } catch { return false; }
@@ -817,6 +821,8 @@ function confirmRestore(root, how) {
   }
   process.stdout.write(`${JSON.stringify({ confirmed: how !== 'status' && report.state === 'applied', ...report })}\n`);
 }
+
+// ---------------------------------------------------------------- end of staged restore
 
 async function restore(root, expectedSha256, excludes, tag, applyWithinMs = 10 * 60 * 1000) {
   const rootSt = fs.lstatSync(root);
