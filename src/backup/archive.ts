@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import { readArchive, type VerifiedArchive } from '../remote/agent/archive.js';
 
-export { readArchive, EXCLUDED_PREFIXES, FILESYSTEM_NAMES, MANIFEST_NAME } from '../remote/agent/archive.js';
+export { readArchive, EXCLUDED_PREFIXES, FILESYSTEM_NAMES, MANIFEST_NAME, PENDING_NAME } from '../remote/agent/archive.js';
 export type { Manifest, ManifestDatabase, ManifestFile, VerifiedArchive } from '../remote/agent/archive.js';
 
 /**

@@ -12,4 +12,4 @@ export function backupExcludes(): string[] {
 }
 
 /** The same, as a person reads them (the manifest's `excluded`). */
-export const EXCLUDED_LABELS = [...BACKUP_EXCLUDED_NAMES.map((n) => `${n}/`), 'lost+found/', 'gateway.*.lock', '.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-snapshot-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
+export const EXCLUDED_LABELS = [...BACKUP_EXCLUDED_NAMES.map((n) => `${n}/`), 'lost+found/', 'gateway.*.lock', '.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-staged-restore-*', '.clawdfly-restore.json', '.failed-restore-*', '.clawdfly-snapshot-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];

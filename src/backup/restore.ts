@@ -6,10 +6,13 @@
  *   2. the machine's current state is backed up here first (the way back, and the source of
  *      "what will be replaced");
  *   3. one ssh call streams the archive to the machine, which extracts it into a fresh
- *      `mktemp`-named dir under the state dir, checks it against the manifest and the archive's
- *      sha256, then moves the current entries into `.pre-restore-<stamp>-*` and the new ones in;
- *   4. the machine restarts; once the gateway listens on the restored state, the
- *      `.pre-restore-*` dir is removed (`--keep-previous` keeps it).
+ *      `mktemp`-named dir under the state dir and checks it against the manifest and the archive's
+ *      sha256, then leaves it staged (`.clawdfly-staged-restore-*`, named in `.clawdfly-restore.json`);
+ *   4. the machine restarts; its entrypoint (prepare-data.mjs) moves the current entries into
+ *      `.pre-restore-<stamp>-*` and the staged ones in before the gateway starts; once the gateway
+ *      listens, clawdfly confirms and the `.pre-restore-*` dir is removed (`--keep-previous` keeps
+ *      it). A boot that finds the restore still unconfirmed puts the old state back by itself.
+ *      (An image made by an older clawdfly has no such step: the script swaps at once instead.)
  */
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -18,7 +21,7 @@ import type { FlyClient } from '../fly/client.js';
 import { FlyRemoteExitError } from '../fly/errors.js';
 import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
-import { EXCLUDED_PREFIXES, FILESYSTEM_NAMES, type Manifest, type VerifiedArchive } from './archive.js';
+import { EXCLUDED_PREFIXES, FILESYSTEM_NAMES, PENDING_NAME, type Manifest, type VerifiedArchive } from './archive.js';
 import { remoteStderr, takeBackup, type BackupResult } from './backup.js';
 import { backupExcludes } from './remote.js';
 import { agentCommand, agentFrame, agentInput, agentReply } from '../remote/agent-call.js';
@@ -27,6 +30,8 @@ import { quoteWord } from '../fly/quote.js';
 import { GATEWAY_UID, STATE_DIR } from '../gateway/runtime.js';
 
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
+/** A staged restore is applied only by a boot this soon after staging (the restart that follows it). */
+export const APPLY_WITHIN_MS = Number(process.env['CLAWDFLY_RESTORE_APPLY_WITHIN_MS'] || 10 * 60_000);
 
 export interface RestoreChanges {
   replaced: string[];
@@ -46,7 +51,7 @@ export function checkArchiveFits(archive: VerifiedArchive, project: Project, opt
     );
   }
   const excluded = backupExcludes().map((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)) : e));
-  const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || EXCLUDED_PREFIXES.some((p) => top.startsWith(p)) || FILESYSTEM_NAMES.includes(top);
+  const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || EXCLUDED_PREFIXES.some((p) => top.startsWith(p)) || FILESYSTEM_NAMES.includes(top) || top.startsWith(PENDING_NAME);
   const foreign = archive.files.map((f) => f.path).filter((p) => leftOut(p.split('/')[0]!));
   if (foreign.length) {
     throw new UsageError(`the archive holds ${foreign.slice(0, 3).join(', ')}, which a backup never contains and a restore never writes (not made by clawdfly backup?)`, 'use an archive made by clawdfly backup', 'archive-foreign');
@@ -79,7 +84,21 @@ export function backupCurrent(project: Project, fly: FlyClient, machine: Machine
   return takeBackup(project, fly, machine);
 }
 
-export interface SwapResult {
+/**
+ * What the machine did with the upload: `staged` (its image applies the tree at the next boot,
+ * before the gateway starts) or `live` (an image made by an older clawdfly: swapped at once).
+ */
+export type SwapResult = StagedSwap | LiveSwap;
+
+export interface StagedSwap {
+  kind: 'staged';
+  stage: string;
+  files: number;
+  bytes: number;
+}
+
+export interface LiveSwap {
+  kind: 'live';
   preRestore: string;
   files: number;
   bytes: number;
@@ -89,6 +108,17 @@ export interface SwapResult {
   keptInPlace?: string[];
   /** The same, where the restored tree has no folder for them: they stay in the .pre-restore-* dir. */
   leftAside?: string[];
+}
+
+/** The staged restore's marker on the volume, as the boot left it (see applyStagedRestore in prepare-data.mjs). */
+export interface RestoreOutcome {
+  /** `applied` (the boot swapped it in), `reverted` (a later boot put the old state back), `staged` (no boot applied it), `failed`, `none`. */
+  state: string;
+  confirmed: boolean;
+  preRestore: string | null;
+  failedRestore: string | null;
+  dropped: boolean;
+  error: string | null;
 }
 
 /** Links and special files on the machine now (the safety backup's manifest names them): an archive cannot bring them back. */
@@ -106,13 +136,17 @@ export function swapTag(): string {
 }
 
 /**
- * Whether the swap tagged `tag` happened: the name of its `.pre-restore-*` folder, or undefined.
+ * Whether the upload tagged `tag` went through: its `.pre-restore-*` folder (a live swap) or its
+ * `.clawdfly-staged-restore-*` folder (staged for the next boot), or undefined.
  * Looked up as the state dir's owner, real folders only, names checked here again.
  */
-export async function findSwap(project: Project, fly: FlyClient, machine: Machine, tag: string): Promise<string | undefined> {
+export async function findSwap(project: Project, fly: FlyClient, machine: Machine, tag: string): Promise<{ kind: 'live'; preRestore: string } | { kind: 'staged'; stage: string } | undefined> {
   const out = await fly.ssh(agentCommand('find-swap', project.stateDir, { tag }), { machineId: machine.id, input: agentInput() });
-  const names = agentReply<'find-swap'>(out)?.preRestore ?? [];
-  return names.filter((name) => /^\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+$/.test(name)).find((name) => name.includes(`-${tag}`));
+  const answer = agentReply<'find-swap'>(out);
+  const live = (answer?.preRestore ?? []).find((name) => /^\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+$/.test(name) && name.includes(`-${tag}`));
+  if (live) return { kind: 'live', preRestore: live };
+  const stage = (answer?.staged ?? []).find((name) => /^\.clawdfly-staged-restore-[A-Za-z0-9]+$/.test(name) && name.startsWith(`.clawdfly-staged-restore-${tag}`));
+  return stage ? { kind: 'staged', stage } : undefined;
 }
 
 /** Step 3: upload, extract into a fresh temp dir, verify, swap. Throws with nothing changed on any failure before the swap. */
@@ -120,7 +154,7 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
   const status = AGENT_STATUS;
   let stdout: string;
   try {
-    const result = await fly.sshTransfer(agentCommand('restore', project.stateDir, { sha256: archive.archiveSha256, excludes: backupExcludes(), tag }), {
+    const result = await fly.sshTransfer(agentCommand('restore', project.stateDir, { sha256: archive.archiveSha256, excludes: backupExcludes(), tag, applyWithinMs: APPLY_WITHIN_MS }), {
       machineId: machine.id,
       stdinPrefix: agentFrame(),
       stdinFile: file,
@@ -157,9 +191,24 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
     }
     throw error;
   }
+  const staged = stdout.split('\n').find((l) => l.startsWith('{"staged":true'));
+  if (staged) return { kind: 'staged', ...(JSON.parse(staged) as Omit<StagedSwap, 'kind'>) };
   const line = stdout.split('\n').find((l) => l.startsWith('{"restored":true'));
   if (!line) throw new ClawdflyError(`the restore on machine ${machine.id} did not confirm`, { hint: `clawdfly ssh -- ls -la ${STATE_DIR}`, code: 'restore-unconfirmed' });
-  return JSON.parse(line) as SwapResult;
+  return { kind: 'live', ...(JSON.parse(line) as Omit<LiveSwap, 'kind'>) };
+}
+
+/**
+ * After the gateway listened: what the boot did with the staged restore, and, when it applied it,
+ * the confirmation (marker removed; the replaced state removed unless `keep`). Called with `keep`
+ * or `drop` only once the gateway is verified (an unconfirmed restore is reverted by the machine's
+ * next boot); `status` only reads; `discard` takes back a restore still staged (its restart failed).
+ */
+export async function confirmRestore(project: Project, fly: FlyClient, machine: Machine, how: 'keep' | 'drop' | 'status' | 'discard'): Promise<RestoreOutcome> {
+  const stdout = await fly.ssh(agentCommand('confirm-restore', project.stateDir, { how }), { machineId: machine.id, input: agentInput() });
+  const line = stdout.split('\n').find((l) => l.startsWith('{"confirmed":'));
+  if (!line) throw new ClawdflyError(`the machine did not say what became of the restore`, { hint: `clawdfly ssh -- ls -la ${STATE_DIR}`, code: 'restore-unconfirmed' });
+  return JSON.parse(line) as RestoreOutcome;
 }
 
 /** Step 4's clean-up: the previous state's dir on the volume, once the restored state is live. */

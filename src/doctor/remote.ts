@@ -63,12 +63,14 @@ export interface RemoteLeftover {
  * Top-level names clawdfly gives its own work folders on the state dir (restore's aside and stage
  * folders, an upgrade's snapshot and aside folders): mkdtemp/mktemp names, never anything else.
  */
-export const LEFTOVER_NAME_RE = /^\.(?:pre-restore-[0-9TZ]+-[A-Za-z0-9]+|clawdfly-(?:restore|pre-upgrade|post-upgrade)-[A-Za-z0-9]+)$/;
-const LEFTOVER_GLOBS = ['.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
+export const LEFTOVER_NAME_RE = /^\.(?:(?:pre|failed)-restore-[0-9TZ]+-[A-Za-z0-9]+|clawdfly-(?:restore|staged-restore|pre-upgrade|post-upgrade)-[A-Za-z0-9]+)$/;
+const LEFTOVER_GLOBS = ['.pre-restore-*', '.failed-restore-*', '.clawdfly-restore-*', '.clawdfly-staged-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
 
 export interface RemoteFacts {
   /** clawdfly's own folders left on the state dir (the first state dir's), with their sizes. */
   leftovers: RemoteLeftover[];
+  /** A restore staged or applied and never confirmed (`.clawdfly-restore.json` on the first state dir): its state word. */
+  restoreMarker?: { path: string; state: string };
   /** $TMPDIR of the ssh session. */
   tmpdir?: string;
   configs: RemoteFile[];
@@ -154,7 +156,9 @@ function script(runtime: GatewayRuntime): string {
     // clawdfly's own work folders left here (real folders only; du as the owner, never following a link)
     '     for e in ' + LEFTOVER_GLOBS.map((g) => `"$p/"${g}`).join(' ') + '; do',
     '       if [ -d "$e" ] && [ ! -L "$e" ]; then echo "$M leftover $e"; echo "kb=$(du -sk -- "$e" 2>/dev/null | cut -f1)"; echo "mtime=$(stat -c %Y -- "$e" 2>/dev/null)"; fi',
-    '     done ;;',
+    '     done',
+    // a restore that never finished (clawdfly restore was stopped): the marker's state word only
+    '     r="$p/.clawdfly-restore.json"; if [ -f "$r" ] && [ ! -L "$r" ]; then echo "$M restore-marker $r"; echo "state=$(sed -n \'s/^ *"state": *"\\([a-z]*\\)".*/\\1/p\' "$r" | head -n 1)"; fi ;;',
     '  t) tmplocks "$p" ;;',
     '  w) dirfact workspace "$p" ;;',
     '  esac',
@@ -284,6 +288,12 @@ export function parseRemoteFacts(stdout: string, runtime: GatewayRuntime, target
         facts.leftovers.push({ path: section.arg, kb: num(v['kb']), mtime: num(v['mtime']) });
         break;
       }
+      case 'restore-marker': {
+        if (facts.restoreMarker || !facts.lockBases.stateDirs.includes(posix.dirname(section.arg))) break;
+        const state = /^[a-z]{1,20}$/.test(v['state'] ?? '') ? v['state']! : 'unreadable';
+        facts.restoreMarker = { path: section.arg, state };
+        break;
+      }
       case 'end':
         facts.complete = true;
         break;
@@ -307,7 +317,7 @@ export function removeLeftoversArgv(stateDir: string, paths: string[]): string[]
     'd="$1"; shift',
     'for p in "$@"; do',
     '  n="${p##*/}"',
-    '  case "$n" in *..*|*/*) echo "skipped $p"; continue ;; .pre-restore-*|.clawdfly-restore-*|.clawdfly-pre-upgrade-*|.clawdfly-post-upgrade-*) ;; *) echo "skipped $p"; continue ;; esac',
+    '  case "$n" in *..*|*/*) echo "skipped $p"; continue ;; .pre-restore-*|.failed-restore-*|.clawdfly-restore-*|.clawdfly-staged-restore-*|.clawdfly-pre-upgrade-*|.clawdfly-post-upgrade-*) ;; *) echo "skipped $p"; continue ;; esac',
     '  [ "$p" = "$d/$n" ] || { echo "skipped $p"; continue; }',
     '  if [ -d "$p" ] && [ ! -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; else echo "skipped $p"; fi',
     'done',

@@ -80,7 +80,7 @@ describe('the agent as root drops to the owner of the state dir', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('.clawdfly-restore-'))).toEqual([]);
 
     // the swap is found again by its tag, and its folder removed by name only
-    expect(runAgent('find-swap', dir, { tag: 'T1' }).json()).toEqual({ preRestore: [answer.preRestore] });
+    expect(runAgent('find-swap', dir, { tag: 'T1' }).json()).toEqual({ preRestore: [answer.preRestore], staged: [] });
     const refused = runAgent('drop-previous', dir, { name: '../data' });
     expect(refused.status).toBe(AGENT_STATUS.refused);
     expect(runAgent('drop-previous', dir, { name: answer.preRestore }).status).toBe(0);

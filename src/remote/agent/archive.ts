@@ -13,7 +13,12 @@ export { ArchiveError } from './tar.js';
 export const MANIFEST_NAME = '.clawdfly-backup.json';
 export const FORMAT = 'clawdfly-backup/1';
 /** Top-level names of the state dir that are never archived nor replaced: our own work dirs. */
-export const EXCLUDED_PREFIXES = ['.pre-restore-', '.clawdfly-restore-', '.clawdfly-snapshot-'];
+export const EXCLUDED_PREFIXES = ['.pre-restore-', '.clawdfly-restore-', '.clawdfly-staged-restore-', '.clawdfly-snapshot-', '.failed-restore-'];
+/**
+ * A staged restore, applied by the image's prepare-data.mjs before the gateway starts (see
+ * applyStagedRestore there): `{ state: staged → applied → (confirmed: removed) | reverted }`.
+ */
+export const PENDING_NAME = '.clawdfly-restore.json';
 /** Top-level names that belong to the filesystem, not the gateway: ext4's root-owned `lost+found` (a restore could never move it aside). */
 export const FILESYSTEM_NAMES = ['lost+found'];
 /** What reading an archive holds in memory at most: the manifest, the number of members. */
@@ -97,7 +102,8 @@ export function excludedTop(name: string, excludes: string[]): boolean {
     excludes.some((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)).test(name) : e === name)) ||
     EXCLUDED_PREFIXES.some((p) => name.startsWith(p)) ||
     FILESYSTEM_NAMES.includes(name) ||
-    name === MANIFEST_NAME
+    name === MANIFEST_NAME ||
+    name.startsWith(PENDING_NAME)
   );
 }
 

@@ -12,7 +12,7 @@ import { createArchive } from './create-archive.js';
 import { AgentFailure } from './failure.js';
 import { dropToOwner } from './owner.js';
 import { AGENT_STATUS, type AgentOp, type AgentParams } from './protocol.js';
-import { dropPrevious, findSwap, restore } from './restore.js';
+import { confirmRestore, dropPrevious, findSwap, restore } from './restore.js';
 import { pushConfig, readConfig, restoreConfig } from './config-file.js';
 import { discardAside, dropSnapshot, restoreSnapshot, snapshotState } from './upgrade-snapshot.js';
 
@@ -69,6 +69,9 @@ async function dispatch(op: string, root: string, word: string | undefined): Pro
       reply(await restore(root, process.stdin, decodeParams<'restore'>(word), beginSwap));
       return;
     }
+    case 'confirm-restore':
+      reply(confirmRestore(root, decodeParams<'confirm-restore'>(word).how));
+      return;
     case 'drop-previous':
       reply(dropPrevious(root, decodeParams<'drop-previous'>(word).name));
       return;

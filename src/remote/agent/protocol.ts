@@ -52,7 +52,12 @@ export interface AgentParams {
   /** stdout: the gzip'd archive. */
   backup: BackupMeta;
   /** stdin (after the frame): the archive; `sha256` is what the laptop sent. */
-  restore: { sha256: string; excludes: string[]; tag?: string };
+  restore: { sha256: string; excludes: string[]; tag?: string; applyWithinMs?: number };
+  /**
+   * After a staged restore's restart: `keep`/`drop` confirm an applied one (the replaced state kept
+   * or removed), `status` only reads, `discard` takes back one still staged (its restart failed).
+   */
+  'confirm-restore': { how: 'keep' | 'drop' | 'status' | 'discard' };
   /** Removes one `.pre-restore-*` folder (a name straight under the state dir). */
   'drop-previous': { name: string };
   /** The `.pre-restore-*` folders a restore tagged `tag` made (how a run that lost the answer finds the swap). */
@@ -74,6 +79,26 @@ export interface AgentParams {
 
 export type AgentOp = keyof AgentParams;
 
+/** The archive verified and left staged for the next boot (an image whose prepare-data.mjs applies it). */
+export interface StagedResponse {
+  staged: true;
+  stage: string;
+  files: number;
+  bytes: number;
+}
+
+/** What became of a staged restore (see AgentParams['confirm-restore']). */
+export interface ConfirmResponse {
+  /** `applied`, `reverted`, `staged`, `failed`, `discarded`, `none`, `invalid`. */
+  state: string;
+  confirmed: boolean;
+  preRestore: string | null;
+  failedRestore: string | null;
+  dropped: boolean;
+  error: string | null;
+}
+
+/** Swapped in at once (an image without the boot step). */
 export interface RestoreResponse {
   restored: true;
   preRestore: string;
@@ -87,9 +112,10 @@ export interface RestoreResponse {
 
 export interface AgentResponses {
   backup: never;
-  restore: RestoreResponse;
+  restore: RestoreResponse | StagedResponse;
+  'confirm-restore': ConfirmResponse;
   'drop-previous': { dropped: string };
-  'find-swap': { preRestore: string[] };
+  'find-swap': { preRestore: string[]; staged: string[] };
   'upgrade-snapshot': { snapshot: string; skipped: string[]; specialFiles: string[] };
   'upgrade-snapshot-restore': { aside: string };
   'upgrade-aside-discard': { removed: string[] };

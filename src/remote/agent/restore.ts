@@ -9,10 +9,11 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { ArchiveError, compareToManifest, excludedTop, readArchive, type FileSink, type VerifiedArchive } from './archive.js';
+import { randomBytes } from 'node:crypto';
+import { ArchiveError, compareToManifest, excludedTop, PENDING_NAME, readArchive, type FileSink, type VerifiedArchive } from './archive.js';
 import { AgentFailure, notADirectory } from './failure.js';
 import { openPlain, readWhole, walk } from './files.js';
-import { AGENT_STATUS, type AgentParams, type RestoreResponse } from './protocol.js';
+import { AGENT_STATUS, type AgentParams, type ConfirmResponse, type RestoreResponse, type StagedResponse } from './protocol.js';
 
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -110,7 +111,131 @@ function keepUnarchivable(root: string, pre: string, excludes: string[]): { kept
 /** Signals and a closed stdout no longer stop the agent once the swap has begun. */
 export type SwapGuard = () => void;
 
-export async function restore(root: string, input: NodeJS.ReadableStream, params: AgentParams['restore'], beginSwap: SwapGuard = () => {}): Promise<RestoreResponse> {
+
+// ---------------------------------------------------------------- staged restore (restore before start)
+// The machine's half of a restore applied by the image's prepare-data.mjs at boot (its own
+// delimited block there): the verified tree is left staged and named in a marker file.
+
+/** The image file that applies a staged restore at boot (an image made by an older clawdfly has none: live swap). */
+function bootApplier(): string {
+  return process.env['CLAWDFLY_TEST_BOOT_APPLIER'] || '/app/prepare-data.mjs';
+}
+
+/** Whether this machine's image applies a staged restore before its gateway starts. */
+function appliesAtBoot(): boolean {
+  try {
+    return fs.readFileSync(bootApplier(), 'utf8').includes(PENDING_NAME);
+  } catch {
+    return false;
+  }
+}
+
+interface Pending {
+  format?: string;
+  state: string;
+  stage?: unknown;
+  preRestore?: unknown;
+  failedRestore?: unknown;
+  error?: unknown;
+}
+
+function readPending(root: string): Pending | null {
+  const abs = `${root}/${PENDING_NAME}`;
+  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  if (!st) return null;
+  if (!st.isFile()) return { state: 'invalid' };
+  try {
+    const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      return JSON.parse(fs.readFileSync(fd, 'utf8')) as Pending;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return { state: 'invalid' };
+  }
+}
+
+/** The marker, written whole (a fresh temp file renamed over it): prepare-data never sees half of it. */
+function writePending(root: string, pending: Record<string, unknown>): void {
+  const tmp = `${root}/${PENDING_NAME}.${randomBytes(6).toString('hex')}`;
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(pending, null, 2)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, `${root}/${PENDING_NAME}`);
+}
+
+const STAGE_NAME_RE = /^\.clawdfly-staged-restore-[A-Za-z0-9]+$/;
+const PREVIOUS_NAME_RE = /^\.(?:pre|failed)-restore-[0-9TZ]+-[A-Za-z0-9]+$/;
+
+/**
+ * Leaves the verified tree in its temp dir and names it in the marker: the next boot moves the
+ * current state aside and this one in before the gateway starts. An earlier staged tree that was
+ * never applied is replaced. The name carries the caller's tag (how a run that lost this answer to
+ * Ctrl-C finds that the staging happened).
+ */
+function leaveStaged(root: string, stageDir: string, result: VerifiedArchive, excludes: string[], tag: string | undefined, applyWithinMs: number, beginSwap: SwapGuard): StagedResponse {
+  // Once begun it is finished (two renames): a dropped connection or a signal does not stop it half-way.
+  beginSwap();
+  const earlier = readPending(root);
+  if (earlier && earlier.state === 'staged' && typeof earlier.stage === 'string' && STAGE_NAME_RE.test(earlier.stage)) {
+    fs.rmSync(`${root}/${earlier.stage}`, { recursive: true, force: true });
+  }
+  // Its own prefix from now on: a temp dir of an extraction that died is clawdfly's to clean, a staged tree is not.
+  const safeTag = /^[A-Za-z0-9]{1,16}$/.test(tag ?? '') ? tag! : '';
+  const name = `.clawdfly-staged-restore-${safeTag}${stageDir.slice(stageDir.lastIndexOf('-') + 1)}`;
+  fs.renameSync(stageDir, `${root}/${name}`);
+  // Applied only by a boot within `applyWithinMs` (the restart clawdfly makes next): a restore
+  // interrupted before its restart must not come back at some later, unrelated boot.
+  writePending(root, { format: 'clawdfly-restore/1', state: 'staged', stage: name, tag: safeTag, excludes, archiveSha256: result.archiveSha256, stagedAt: new Date().toISOString(), applyWithinMs });
+  return { staged: true, stage: name, files: result.files.length, bytes: result.files.reduce((n, f) => n + f.size, 0) };
+}
+
+/**
+ * After the gateway listened on the restored state: the marker goes, and the state it replaced too
+ * (unless kept). Reports what the boot did: applied, reverted (the gateway failed to start on it and
+ * the next boot put the old state back), or still staged (the machine did not boot through prepare-data).
+ */
+export function confirmRestore(root: string, requested: AgentParams['confirm-restore']['how']): ConfirmResponse {
+  let how = requested;
+  const pending = readPending(root);
+  const keepPrevious = how === 'keep';
+  if (how === 'discard' && pending && pending.state !== 'staged') how = 'status'; // only a staged restore is taken back
+  const report = {
+    state: pending ? pending.state : 'none',
+    preRestore: null as string | null,
+    failedRestore: null as string | null,
+    dropped: false,
+    error: pending?.error ? String(pending.error).slice(0, 300) : null,
+  };
+  if (typeof pending?.preRestore === 'string' && PREVIOUS_NAME_RE.test(pending.preRestore)) report.preRestore = pending.preRestore;
+  if (typeof pending?.failedRestore === 'string' && PREVIOUS_NAME_RE.test(pending.failedRestore)) report.failedRestore = pending.failedRestore;
+  if (how === 'status') {
+    /* only read */
+  } else if (report.state === 'applied') {
+    if (report.preRestore && !keepPrevious) {
+      fs.rmSync(`${root}/${report.preRestore}`, { recursive: true, force: true });
+      report.dropped = true;
+    }
+    fs.rmSync(`${root}/${PENDING_NAME}`, { force: true });
+  } else if (report.state === 'reverted' || report.state === 'failed') {
+    fs.rmSync(`${root}/${PENDING_NAME}`, { force: true });
+  } else if (how === 'discard' && report.state === 'staged') {
+    // the restart never came: the staged tree goes, the state is as it was
+    if (typeof pending?.stage === 'string' && STAGE_NAME_RE.test(pending.stage)) fs.rmSync(`${root}/${pending.stage}`, { recursive: true, force: true });
+    fs.rmSync(`${root}/${PENDING_NAME}`, { force: true });
+    report.state = 'discarded';
+  }
+  return { confirmed: how !== 'status' && report.state === 'applied', ...report };
+}
+
+// ---------------------------------------------------------------- end of staged restore
+
+export async function restore(root: string, input: NodeJS.ReadableStream, params: AgentParams['restore'], beginSwap: SwapGuard = () => {}): Promise<RestoreResponse | StagedResponse> {
   const excludes = params.excludes ?? [];
   if (!fs.lstatSync(root).isDirectory()) throw notADirectory(root);
   const stage = fs.mkdtempSync(`${root}/.clawdfly-restore-`);
@@ -148,6 +273,8 @@ export async function restore(root: string, input: NodeJS.ReadableStream, params
     removeStage();
     throw new AgentFailure(`${stuck.map((n) => `${root}/${n}`).join(' ')}: not writable by the owner of ${root} (made by root?), so it cannot be moved aside`, AGENT_STATUS.refused);
   }
+  if (appliesAtBoot()) return leaveStaged(root, stage, result, excludes, params.tag, params.applyWithinMs ?? 10 * 60 * 1000, beginSwap);
+  // An image without the boot step: swap now (the gateway still runs until the restart).
   // Swap: everything current (but excluded names) into .pre-restore-*, then the staged tree in.
   // Once begun it is finished: a dropped connection (SIGHUP) or a signal does not stop it half-way,
   // and a closed stdout does not crash it (the caller finds the swap by its tag).
@@ -223,12 +350,15 @@ export function dropPrevious(root: string, name: string): { dropped: string } {
   return { dropped: name };
 }
 
-/** The real `.pre-restore-*-<tag>*` folders straight under the state dir (never a link). */
-export function findSwap(root: string, tag: string): { preRestore: string[] } {
+/**
+ * Whether the upload tagged `tag` went through: the real `.pre-restore-*-<tag>*` folders (a live
+ * swap) and `.clawdfly-staged-restore-<tag>*` folders (staged for the next boot), never a link.
+ */
+export function findSwap(root: string, tag: string): { preRestore: string[]; staged: string[] } {
   if (!/^[A-Za-z0-9]{1,16}$/.test(tag)) throw new AgentFailure('a swap tag is 1 to 16 letters or digits', AGENT_STATUS.badRequest);
-  const preRestore = fs
-    .readdirSync(root)
-    .filter((name) => /^\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+$/.test(name) && name.includes(`-${tag}`) && fs.lstatSync(`${root}/${name}`, { throwIfNoEntry: false })?.isDirectory())
-    .sort();
-  return { preRestore };
+  const dirs = fs.readdirSync(root).filter((name) => fs.lstatSync(`${root}/${name}`, { throwIfNoEntry: false })?.isDirectory()).sort();
+  return {
+    preRestore: dirs.filter((name) => /^\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+$/.test(name) && name.includes(`-${tag}`)),
+    staged: dirs.filter((name) => STAGE_NAME_RE.test(name) && name.startsWith(`.clawdfly-staged-restore-${tag}`)),
+  };
 }
