@@ -136,6 +136,20 @@ describe('the agent as root drops to the owner of the state dir', () => {
   });
 });
 
+describe('read-only probes', () => {
+  it('find-files: `*` is one name (not a leading dot), and a linked folder is never entered', () => {
+    const dir = stateDir(parent(), OTHER_UID);
+    fileAs(dir, 'agents/main/agent/auth-profiles.json', '{}', OTHER_UID);
+    fileAs(dir, 'agents/.hidden/agent/auth-profiles.json', '{}', OTHER_UID);
+    const elsewhere = parent();
+    fileAs(elsewhere, 'agent/auth-profiles.json', '{}', 0);
+    symlinkSync(elsewhere, join(dir, 'agents', 'linked'));
+    const r = runAgent('find-files', dir, { globs: ['agents/*/agent/auth-profiles.json', '../*'] });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.json()).toEqual({ found: ['agents/main/agent/auth-profiles.json'] });
+  });
+});
+
 describe('the agent run as the owner itself (no drop needed)', () => {
   it('backs up its own state dir, and cannot touch a state dir of root', async () => {
     const dir = stateDir(parent(), OTHER_UID);

@@ -69,6 +69,8 @@ export interface AgentParams {
   /** Removes an aside folder, and `ownEntries` the newer gateway wrote again since. */
   'upgrade-aside-discard': { aside: string; ownEntries: string[] };
   'upgrade-snapshot-drop': { snapshot: string };
+  /** Paths under the state dir matching simple globs (`*` = one name): a read-only probe. */
+  'find-files': { globs: string[] };
   /** The gateway's config file (`name`, straight in the dir the call runs in). */
   'config-read': { name: string };
   /** stdin (after the frame): the new bytes. `keep`: backups kept. `validator`: the machine's gateway judges the upload first. */
@@ -120,6 +122,7 @@ export interface AgentResponses {
   'upgrade-snapshot-restore': { aside: string };
   'upgrade-aside-discard': { removed: string[] };
   'upgrade-snapshot-drop': { dropped: boolean };
+  'find-files': { found: string[] };
   'config-read': { text64: string };
   'config-push': { committed: true; backup?: string };
   'config-restore': { restored: boolean; aside?: string };
