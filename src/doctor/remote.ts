@@ -10,6 +10,10 @@
 import { posix } from 'node:path';
 import { LOCK_FILE_GLOB, LOCK_FILE_NAME_RE, STATE_DIR, type GatewayRuntime } from '../gateway/runtime.js';
 import { asDirOwner } from '../remote/as-owner.js';
+import { agentCommand, agentInput, agentReply } from '../remote/agent-call.js';
+import type { AgentResponses } from '../remote/agent/protocol.js';
+import type { FlyClient } from '../fly/client.js';
+import { LEFTOVER_NAME_RE } from '../remote/agent/find.js';
 import { parseLock, type GatewayLock } from '../gateway/logs.js';
 
 export const MARK = '@@clawdfly-doctor';
@@ -62,8 +66,9 @@ export interface RemoteLeftover {
 /**
  * Top-level names clawdfly gives its own work folders on the state dir (restore's aside and stage
  * folders, an upgrade's snapshot and aside folders): mkdtemp/mktemp names, never anything else.
+ * The remote agent holds the pattern (it re-checks each name before removing).
  */
-export const LEFTOVER_NAME_RE = /^\.(?:(?:pre|failed)-restore-[0-9TZ]+-[A-Za-z0-9]+|clawdfly-(?:restore|staged-restore|pre-upgrade|post-upgrade)-[A-Za-z0-9]+)$/;
+export { LEFTOVER_NAME_RE };
 const LEFTOVER_GLOBS = ['.pre-restore-*', '.failed-restore-*', '.clawdfly-restore-*', '.clawdfly-staged-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
 
 export interface RemoteFacts {
@@ -307,22 +312,14 @@ export function isLeftoverPath(path: string, stateDirs: string[]): boolean {
 }
 
 /**
- * Removes clawdfly's leftover folders: as the state dir's owner, each re-checked on the machine to be
- * a real folder (not a link) with one of our names straight under the state dir; `rm -rf` never
- * follows a link inside. Prints `removed <path>` / `skipped <path>`.
+ * Removes clawdfly's leftover folders: the remote agent's `remove-leftovers` request (as the state
+ * dir's owner, each re-checked on the machine to be a real folder, not a link, with one of our names
+ * straight under the state dir; a link inside is removed, never followed).
  */
-export function removeLeftoversArgv(stateDir: string, paths: string[]): string[] {
-  const ours = paths.filter((p) => isLeftoverPath(p, [stateDir]));
-  const body = [
-    'd="$1"; shift',
-    'for p in "$@"; do',
-    '  n="${p##*/}"',
-    '  case "$n" in *..*|*/*) echo "skipped $p"; continue ;; .pre-restore-*|.failed-restore-*|.clawdfly-restore-*|.clawdfly-staged-restore-*|.clawdfly-pre-upgrade-*|.clawdfly-post-upgrade-*) ;; *) echo "skipped $p"; continue ;; esac',
-    '  [ "$p" = "$d/$n" ] || { echo "skipped $p"; continue; }',
-    '  if [ -d "$p" ] && [ ! -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; else echo "skipped $p"; fi',
-    'done',
-  ].join('\n');
-  return asDirOwner(stateDir, body, 'doctor', [stateDir, ...ours]);
+export async function removeLeftovers(client: FlyClient, stateDir: string, paths: string[], machineId: string): Promise<AgentResponses['remove-leftovers'] | undefined> {
+  const names = paths.filter((p) => isLeftoverPath(p, [stateDir])).map((p) => posix.basename(p));
+  const out = await client.ssh(agentCommand('remove-leftovers', stateDir, { names }), { machineId, input: agentInput() });
+  return agentReply<'remove-leftovers'>(out);
 }
 
 /** The gateway's own rule (gateway.md §4): why a lock's owner is gone, or undefined when it may be alive. */

@@ -150,6 +150,23 @@ describe('read-only probes', () => {
   });
 });
 
+describe('doctor --fix: leftovers', () => {
+  it('remove-leftovers removes our real folders only: a link with our name stays, its target untouched, other names skipped', () => {
+    const dir = stateDir(parent(), OTHER_UID);
+    fileAs(dir, '.clawdfly-restore-Abc123/x', 'x', OTHER_UID);
+    const target = parent();
+    fileAs(target, 'keep', 'k', 0);
+    symlinkSync(target, join(dir, '.clawdfly-post-upgrade-Link1234'));
+    lchownSync(join(dir, '.clawdfly-post-upgrade-Link1234'), OTHER_UID, OTHER_UID);
+    fileAs(dir, 'agents/main/x', 'x', OTHER_UID);
+    const r = runAgent('remove-leftovers', dir, { names: ['.clawdfly-restore-Abc123', '.clawdfly-post-upgrade-Link1234', 'agents', '../data'] });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.json()).toEqual({ removed: ['.clawdfly-restore-Abc123'], skipped: ['.clawdfly-post-upgrade-Link1234', 'agents', '../data'] });
+    expect(readdirSync(dir).sort()).toEqual(['.clawdfly-post-upgrade-Link1234', 'agents']);
+    expect(readFileSync(join(target, 'keep'), 'utf8')).toBe('k');
+  });
+});
+
 describe('the agent run as the owner itself (no drop needed)', () => {
   it('backs up its own state dir, and cannot touch a state dir of root', async () => {
     const dir = stateDir(parent(), OTHER_UID);

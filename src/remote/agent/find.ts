@@ -42,3 +42,19 @@ export function findFiles(root: string, globs: string[]): { found: string[] } {
   }
   return { found: [...found].sort() };
 }
+
+/** clawdfly's own work folders on the state dir (restore's and upgrade's), by their mkdtemp names. */
+export const LEFTOVER_NAME_RE = /^\.(?:(?:pre|failed)-restore-[0-9TZ]+-[A-Za-z0-9]+|clawdfly-(?:restore|staged-restore|pre-upgrade|post-upgrade)-[A-Za-z0-9]+)$/;
+
+/** Removes the named leftovers: only real folders (never a link) with one of our names, straight under the state dir. */
+export function removeLeftovers(root: string, names: string[]): { removed: string[]; skipped: string[] } {
+  const removed: string[] = [];
+  const skipped: string[] = [];
+  for (const name of names) {
+    if (LEFTOVER_NAME_RE.test(name) && fs.lstatSync(`${root}/${name}`, { throwIfNoEntry: false })?.isDirectory()) {
+      fs.rmSync(`${root}/${name}`, { recursive: true, force: true });
+      removed.push(name);
+    } else skipped.push(printable(name));
+  }
+  return { removed, skipped };
+}

@@ -13,7 +13,7 @@ import { AgentFailure } from './failure.js';
 import { dropToOwner } from './owner.js';
 import { AGENT_STATUS, type AgentOp, type AgentParams } from './protocol.js';
 import { confirmRestore, dropPrevious, findSwap, restore } from './restore.js';
-import { findFiles } from './find.js';
+import { findFiles, removeLeftovers } from './find.js';
 import { pushConfig, readConfig, restoreConfig } from './config-file.js';
 import { discardAside, dropSnapshot, restoreSnapshot, snapshotState } from './upgrade-snapshot.js';
 
@@ -97,6 +97,9 @@ async function dispatch(op: string, root: string, word: string | undefined): Pro
       return;
     case 'find-files':
       reply(findFiles(root, decodeParams<'find-files'>(word).globs ?? []));
+      return;
+    case 'remove-leftovers':
+      reply(removeLeftovers(root, decodeParams<'remove-leftovers'>(word).names ?? []));
       return;
     case 'config-read':
       reply(readConfig(root, decodeParams<'config-read'>(word)));

@@ -71,6 +71,8 @@ export interface AgentParams {
   'upgrade-snapshot-drop': { snapshot: string };
   /** Paths under the state dir matching simple globs (`*` = one name): a read-only probe. */
   'find-files': { globs: string[] };
+  /** Removes clawdfly's own leftover folders (names straight under the state dir, re-checked there). */
+  'remove-leftovers': { names: string[] };
   /** The gateway's config file (`name`, straight in the dir the call runs in). */
   'config-read': { name: string };
   /** stdin (after the frame): the new bytes. `keep`: backups kept. `validator`: the machine's gateway judges the upload first. */
@@ -123,6 +125,7 @@ export interface AgentResponses {
   'upgrade-aside-discard': { removed: string[] };
   'upgrade-snapshot-drop': { dropped: boolean };
   'find-files': { found: string[] };
+  'remove-leftovers': { removed: string[]; skipped: string[] };
   'config-read': { text64: string };
   'config-push': { committed: true; backup?: string };
   'config-restore': { restored: boolean; aside?: string };
