@@ -215,5 +215,15 @@ describe('the bundle inside the image', () => {
     const verified = await agent.readArchive(createReadStream(file));
     expect(verified.files[0]!.sha256).toBe(sha('{"image":true}'));
   });
+
+  it('runs a request when required as a program (the off-site uploader in the image spawns it so)', async () => {
+    const dir = stateDir(parent(), OTHER_UID);
+    fileAs(dir, 'openclaw.json', '{"sidecar":true}', OTHER_UID);
+    const meta = Buffer.from(JSON.stringify({ app: 'a', runtime: 'openclaw' })).toString('base64url');
+    const r = spawnSync(process.execPath, ['-e', 'globalThis.__clawdflyRemote=1;require(process.argv[1])', join(process.cwd(), ...AGENT_BUNDLE), 'backup', dir, meta], { uid: OTHER_UID, gid: OTHER_UID, cwd: '/' });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    const verified = await readArchive(Readable.from([r.stdout]));
+    expect(verified.files.map((f) => f.path)).toEqual(['openclaw.json']);
+  });
 });
 

@@ -130,3 +130,9 @@ export function main(argv: string[]): void {
     },
   );
 }
+
+/**
+ * Run as a program inside the image by require() (the off-site uploader's way): `node -e
+ * 'globalThis.__clawdflyRemote=1;require(process.argv[1])' <this file> <op> <state dir> <params>`.
+ */
+if ((globalThis as { __clawdflyRemote?: unknown }).__clawdflyRemote !== undefined) main(process.argv.slice(2));
