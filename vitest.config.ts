@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 /**
  * Two tiers (README "Tests and benchmarks"):
  * - fast: in-process tests and subprocess tests against the flyctl double and temp folders;
- *   nothing but `npm ci` needed (npm run test:fast).
+ *   `npm ci` and bsdtar (libarchive-tools, for the remote agent's tar tests) needed (npm run test:fast).
  * - image: podman and the real gateways from npm: test/image/, test/e2e/ and any *.image.test.ts
  *   (npm run test:image; its set-up checks the machine first and says what is missing).
  * `npm test` runs both in one vitest run (one secret scan over all of it).

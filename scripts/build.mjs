@@ -52,6 +52,22 @@ const result = await build({
   plugins: [zodEnglishOnly],
 });
 
+// The remote agent (src/remote/agent/): one CommonJS file with Node's built-ins only, for the
+// image's Node (22 for clawdbot, 24 for openclaw). It is sent on stdin with every `fly ssh` call
+// (src/remote/agent-call.ts) and can be require()d inside the image (createArchive, readArchive).
+await build({
+  absWorkingDir: ROOT,
+  entryPoints: ['src/remote/agent/main.ts'],
+  outfile: 'dist/agent/clawdfly-agent.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node22',
+  external: ['node:sqlite'],
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
 // Only what a reader of dist/ needs: output file → the source modules it holds.
 const outputs = Object.fromEntries(
   Object.entries(result.metafile.outputs)

@@ -1,99 +1,26 @@
 /**
  * State archives on this computer: where they live, what they are called, and reading one back
- * against its manifest. The archive format and the code that reads it are one file,
- * templates/remote/state-archive.cjs, which also runs on the machine (remote.ts): the bytes the
- * machine wrote are checked by the same reader that later extracts them there.
+ * against its manifest. The archive format and the code that reads it belong to the remote agent
+ * (src/remote/agent/archive.ts), which also runs on the machine: the bytes the machine wrote are
+ * checked by the same reader that later extracts them there.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { PROJECT_FILES } from '../project/paths.js';
-import { assetPath } from '../util/assets.js';
+import { readArchive, type VerifiedArchive } from '../remote/agent/archive.js';
 
-export const ARCHIVE_SCRIPT = assetPath('templates', 'remote', 'state-archive.cjs');
-
-export interface ManifestFile {
-  path: string;
-  size: number;
-  sha256: string;
-  mode?: number;
-  mtime?: number;
-  /** How a SQLite database was copied (`sqlite-online-backup`, `vacuum-into`); absent for a plain file. */
-  snapshot?: string;
-}
-
-/** A SQLite database found on the volume (by its header) and how the archive holds it. */
-export interface ManifestDatabase {
-  path: string;
-  /** `sqlite-online-backup` | `vacuum-into`: a consistent copy made through SQLite; `file-copy`: no node:sqlite on the machine. */
-  method: string;
-  /** Its -wal / -shm / -journal, not copied (the snapshot holds their committed pages). */
-  siblingsLeftOut: string[];
-}
-
-export interface Manifest {
-  format: string;
-  app: string;
-  runtime: string;
-  machine?: string;
-  image?: string;
-  stateDir?: string;
-  createdAt: string;
-  excluded: string[];
-  files: ManifestFile[];
-  dirs: { path: string; mode: number }[];
-  /** Links (with what they point at) and special files an archive cannot hold, and files the owner could not read. */
-  skipped: { path: string; reason: string; target?: string }[];
-  changedWhileRead: string[];
-  vanished: string[];
-  /** Absent in archives made before databases were snapshotted. */
-  sqlite?: ManifestDatabase[];
-  /** Set when the machine's Node has no node:sqlite (the databases were copied as files). */
-  sqliteUnavailable?: string;
-  durationMs?: number;
-  /** Added locally once the archive is verified. */
-  snapshot?: { volume: string; id?: string; status?: string };
-}
-
-export interface VerifiedArchive {
-  manifest: Manifest;
-  files: ManifestFile[];
-  dirs: { path: string; mode: number }[];
-  archiveSha256: string;
-  bytes: number;
-}
-
-interface ArchiveModule {
-  readArchive(input: NodeJS.ReadableStream): Promise<VerifiedArchive>;
-  ArchiveError: new (message: string) => Error;
-  MANIFEST_NAME: string;
-  EXCLUDED_PREFIXES: string[];
-  /** Top-level names that are the filesystem's (lost+found): never backed up nor replaced. */
-  FILESYSTEM_NAMES: string[];
-  STATUS: { damaged: number; notDir: number; swapFailed: number; refused: number; sqliteFailed: number };
-}
-
-let loaded: ArchiveModule | undefined;
-export function archiveModule(): ArchiveModule {
-  loaded ??= createRequire(import.meta.url)(ARCHIVE_SCRIPT) as ArchiveModule;
-  return loaded;
-}
-
-/** Exit statuses of the remote script (see the template). */
-export function remoteStatus(): ArchiveModule['STATUS'] {
-  return archiveModule().STATUS;
-}
+export { readArchive, EXCLUDED_PREFIXES, FILESYSTEM_NAMES, MANIFEST_NAME, PENDING_NAME } from '../remote/agent/archive.js';
+export type { Manifest, ManifestDatabase, ManifestFile, VerifiedArchive } from '../remote/agent/archive.js';
 
 /**
  * Reads the whole archive and checks every member against the manifest. A truncated, damaged or
  * tampered archive is refused (exit 2): nothing is done with it.
  */
 export async function verifyArchiveFile(file: string): Promise<VerifiedArchive> {
-  const mod = archiveModule();
   try {
-    return await mod.readArchive(createReadStream(file));
+    return await readArchive(createReadStream(file));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`no such archive: ${file}`, 'ls .clawdfly/backups/', 'archive-missing');

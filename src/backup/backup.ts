@@ -13,8 +13,10 @@ import type { FlyClient } from '../fly/client.js';
 import { FlyRemoteExitError } from '../fly/errors.js';
 import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
-import { archiveModule, backupFileName, backupsDir, type Manifest, type VerifiedArchive } from './archive.js';
-import { archiveCommand, backupExcludes, EXCLUDED_LABELS } from './remote.js';
+import { readArchive, backupFileName, backupsDir, type Manifest, type VerifiedArchive } from './archive.js';
+import { backupExcludes, EXCLUDED_LABELS } from './remote.js';
+import { agentCommand, agentFrame } from '../remote/agent-call.js';
+import { AGENT_STATUS } from '../remote/agent/protocol.js';
 
 /** How long the stream may stay silent before the connection counts as lost. */
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
@@ -91,8 +93,9 @@ export async function takeBackup(
   try {
     let result;
     try {
-      result = await fly.sshTransfer(archiveCommand(project.stateDir, 'backup', [meta]), {
+      result = await fly.sshTransfer(agentCommand('backup', project.stateDir, meta), {
         machineId: machine.id,
+        stdinPrefix: agentFrame(),
         stdout: sink,
         idleTimeoutMs: IDLE_TIMEOUT_MS,
         onStdoutBytes: (n) => {
@@ -118,7 +121,7 @@ export async function takeBackup(
       );
     }
     try {
-      verified = await archiveModule().readArchive((await import('node:fs')).createReadStream(partial));
+      verified = await readArchive((await import('node:fs')).createReadStream(partial));
     } catch (error) {
       throw new ClawdflyError(`the archive received from machine ${machine.id} does not verify: ${(error as Error).message}`, {
         hint: 'run clawdfly backup again (the connection may have dropped)',
@@ -151,7 +154,7 @@ export async function takeBackup(
 /** A remote exit of the archive script, in words (never the script's own argv, which is long). */
 function remoteFailure(error: unknown, project: Project): unknown {
   if (!(error instanceof FlyRemoteExitError)) return error;
-  const status = archiveModule().STATUS;
+  const status = AGENT_STATUS;
   const said = remoteStderr(error.stderr);
   if (error.remoteStatus === status.notDir) {
     return new ClawdflyError(`${project.stateDir} is not a directory on the machine`, { hint: 'clawdfly doctor  (state-dir)', code: 'no-state-dir' });

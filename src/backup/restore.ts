@@ -6,26 +6,32 @@
  *   2. the machine's current state is backed up here first (the way back, and the source of
  *      "what will be replaced");
  *   3. one ssh call streams the archive to the machine, which extracts it into a fresh
- *      `mktemp`-named dir under the state dir, checks it against the manifest and the archive's
- *      sha256, then moves the current entries into `.pre-restore-<stamp>-*` and the new ones in;
- *   4. the machine restarts; once the gateway listens on the restored state, the
- *      `.pre-restore-*` dir is removed (`--keep-previous` keeps it).
+ *      `mktemp`-named dir under the state dir and checks it against the manifest and the archive's
+ *      sha256, then leaves it staged (`.clawdfly-staged-restore-*`, named in `.clawdfly-restore.json`);
+ *   4. the machine restarts; its entrypoint (prepare-data.mjs) moves the current entries into
+ *      `.pre-restore-<stamp>-*` and the staged ones in before the gateway starts; once the gateway
+ *      listens, clawdfly confirms and the `.pre-restore-*` dir is removed (`--keep-previous` keeps
+ *      it). A boot that finds the restore still unconfirmed puts the old state back by itself.
+ *      (An image made by an older clawdfly has no such step: the script swaps at once instead.)
  */
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { asDirOwner } from '../remote/as-owner.js';
 import { ClawdflyError, UsageError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
 import { FlyRemoteExitError } from '../fly/errors.js';
 import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
-import { archiveModule, type Manifest, type VerifiedArchive } from './archive.js';
+import { EXCLUDED_PREFIXES, FILESYSTEM_NAMES, PENDING_NAME, type Manifest, type VerifiedArchive } from './archive.js';
 import { remoteStderr, takeBackup, type BackupResult } from './backup.js';
-import { archiveCommand, backupExcludes } from './remote.js';
+import { backupExcludes } from './remote.js';
+import { agentCommand, agentFrame, agentInput, agentReply } from '../remote/agent-call.js';
+import { AGENT_STATUS } from '../remote/agent/protocol.js';
 import { quoteWord } from '../fly/quote.js';
 import { GATEWAY_UID, STATE_DIR } from '../gateway/runtime.js';
 
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
+/** A staged restore is applied only by a boot this soon after staging (the restart that follows it). */
+export const APPLY_WITHIN_MS = Number(process.env['CLAWDFLY_RESTORE_APPLY_WITHIN_MS'] || 10 * 60_000);
 
 export interface RestoreChanges {
   replaced: string[];
@@ -45,8 +51,7 @@ export function checkArchiveFits(archive: VerifiedArchive, project: Project, opt
     );
   }
   const excluded = backupExcludes().map((e) => (e.startsWith('re:') ? new RegExp(e.slice(3)) : e));
-  const { EXCLUDED_PREFIXES, FILESYSTEM_NAMES } = archiveModule();
-  const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || EXCLUDED_PREFIXES.some((p) => top.startsWith(p)) || FILESYSTEM_NAMES.includes(top);
+  const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || EXCLUDED_PREFIXES.some((p) => top.startsWith(p)) || FILESYSTEM_NAMES.includes(top) || top.startsWith(PENDING_NAME);
   const foreign = archive.files.map((f) => f.path).filter((p) => leftOut(p.split('/')[0]!));
   if (foreign.length) {
     throw new UsageError(`the archive holds ${foreign.slice(0, 3).join(', ')}, which a backup never contains and a restore never writes (not made by clawdfly backup?)`, 'use an archive made by clawdfly backup', 'archive-foreign');
@@ -79,7 +84,21 @@ export function backupCurrent(project: Project, fly: FlyClient, machine: Machine
   return takeBackup(project, fly, machine);
 }
 
-export interface SwapResult {
+/**
+ * What the machine did with the upload: `staged` (its image applies the tree at the next boot,
+ * before the gateway starts) or `live` (an image made by an older clawdfly: swapped at once).
+ */
+export type SwapResult = StagedSwap | LiveSwap;
+
+export interface StagedSwap {
+  kind: 'staged';
+  stage: string;
+  files: number;
+  bytes: number;
+}
+
+export interface LiveSwap {
+  kind: 'live';
   preRestore: string;
   files: number;
   bytes: number;
@@ -89,6 +108,17 @@ export interface SwapResult {
   keptInPlace?: string[];
   /** The same, where the restored tree has no folder for them: they stay in the .pre-restore-* dir. */
   leftAside?: string[];
+}
+
+/** The staged restore's marker on the volume, as the boot left it (see applyStagedRestore in prepare-data.mjs). */
+export interface RestoreOutcome {
+  /** `applied` (the boot swapped it in), `reverted` (a later boot put the old state back), `staged` (no boot applied it), `failed`, `none`. */
+  state: string;
+  confirmed: boolean;
+  preRestore: string | null;
+  failedRestore: string | null;
+  dropped: boolean;
+  error: string | null;
 }
 
 /** Links and special files on the machine now (the safety backup's manifest names them): an archive cannot bring them back. */
@@ -106,22 +136,27 @@ export function swapTag(): string {
 }
 
 /**
- * Whether the swap tagged `tag` happened: the name of its `.pre-restore-*` folder, or undefined.
+ * Whether the upload tagged `tag` went through: its `.pre-restore-*` folder (a live swap) or its
+ * `.clawdfly-staged-restore-*` folder (staged for the next boot), or undefined.
  * Looked up as the state dir's owner, real folders only, names checked here again.
  */
-export async function findSwap(project: Project, fly: FlyClient, machine: Machine, tag: string): Promise<string | undefined> {
-  const script = 'for p in "$1/.pre-restore-"*"-$2"*; do if [ -d "$p" ] && [ ! -L "$p" ]; then echo "__PRE=${p##*/}"; fi; done';
-  const out = await fly.ssh(asDirOwner(project.stateDir, script, 'sh', [project.stateDir, tag]), { machineId: machine.id });
-  return [...out.matchAll(/^__PRE=(\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+)$/gm)].map((m) => m[1]!).find((name) => name.includes(`-${tag}`));
+export async function findSwap(project: Project, fly: FlyClient, machine: Machine, tag: string): Promise<{ kind: 'live'; preRestore: string } | { kind: 'staged'; stage: string } | undefined> {
+  const out = await fly.ssh(agentCommand('find-swap', project.stateDir, { tag }), { machineId: machine.id, input: agentInput() });
+  const answer = agentReply<'find-swap'>(out);
+  const live = (answer?.preRestore ?? []).find((name) => /^\.pre-restore-[0-9TZ]+-[A-Za-z0-9]+$/.test(name) && name.includes(`-${tag}`));
+  if (live) return { kind: 'live', preRestore: live };
+  const stage = (answer?.staged ?? []).find((name) => /^\.clawdfly-staged-restore-[A-Za-z0-9]+$/.test(name) && name.startsWith(`.clawdfly-staged-restore-${tag}`));
+  return stage ? { kind: 'staged', stage } : undefined;
 }
 
 /** Step 3: upload, extract into a fresh temp dir, verify, swap. Throws with nothing changed on any failure before the swap. */
 export async function uploadAndSwap(project: Project, fly: FlyClient, machine: Machine, file: string, archive: VerifiedArchive, onSent?: (n: number) => void, tag = swapTag()): Promise<SwapResult> {
-  const status = archiveModule().STATUS;
+  const status = AGENT_STATUS;
   let stdout: string;
   try {
-    const result = await fly.sshTransfer(archiveCommand(project.stateDir, 'restore', [archive.archiveSha256, { excludes: backupExcludes(), tag }]), {
+    const result = await fly.sshTransfer(agentCommand('restore', project.stateDir, { sha256: archive.archiveSha256, excludes: backupExcludes(), tag, applyWithinMs: APPLY_WITHIN_MS }), {
       machineId: machine.id,
+      stdinPrefix: agentFrame(),
       stdinFile: file,
       idleTimeoutMs: IDLE_TIMEOUT_MS,
       onStdinBytes: onSent,
@@ -156,14 +191,29 @@ export async function uploadAndSwap(project: Project, fly: FlyClient, machine: M
     }
     throw error;
   }
+  const staged = stdout.split('\n').find((l) => l.startsWith('{"staged":true'));
+  if (staged) return { kind: 'staged', ...(JSON.parse(staged) as Omit<StagedSwap, 'kind'>) };
   const line = stdout.split('\n').find((l) => l.startsWith('{"restored":true'));
   if (!line) throw new ClawdflyError(`the restore on machine ${machine.id} did not confirm`, { hint: `clawdfly ssh -- ls -la ${STATE_DIR}`, code: 'restore-unconfirmed' });
-  return JSON.parse(line) as SwapResult;
+  return { kind: 'live', ...(JSON.parse(line) as Omit<LiveSwap, 'kind'>) };
+}
+
+/**
+ * After the gateway listened: what the boot did with the staged restore, and, when it applied it,
+ * the confirmation (marker removed; the replaced state removed unless `keep`). Called with `keep`
+ * or `drop` only once the gateway is verified (an unconfirmed restore is reverted by the machine's
+ * next boot); `status` only reads; `discard` takes back a restore still staged (its restart failed).
+ */
+export async function confirmRestore(project: Project, fly: FlyClient, machine: Machine, how: 'keep' | 'drop' | 'status' | 'discard'): Promise<RestoreOutcome> {
+  const stdout = await fly.ssh(agentCommand('confirm-restore', project.stateDir, { how }), { machineId: machine.id, input: agentInput() });
+  const line = stdout.split('\n').find((l) => l.startsWith('{"confirmed":'));
+  if (!line) throw new ClawdflyError(`the machine did not say what became of the restore`, { hint: `clawdfly ssh -- ls -la ${STATE_DIR}`, code: 'restore-unconfirmed' });
+  return JSON.parse(line) as RestoreOutcome;
 }
 
 /** Step 4's clean-up: the previous state's dir on the volume, once the restored state is live. */
 export async function dropPrevious(project: Project, fly: FlyClient, machine: Machine, name: string): Promise<void> {
-  await fly.ssh(archiveCommand(project.stateDir, 'drop-previous', [name]), { machineId: machine.id });
+  await fly.ssh(agentCommand('drop-previous', project.stateDir, { name }), { machineId: machine.id, input: agentInput() });
 }
 
 /** A local file we made and no longer need (the safety backup of a restore the user declined). */

@@ -13,6 +13,7 @@ import type { Project } from '../project/project.js';
 import { PROJECT_FILES } from '../project/paths.js';
 import { appUrl, classifyIps, describeIps, GOING_PRIVATE_BREAKS } from '../project/network.js';
 import { readConfigCommand } from '../remote/config-transfer.js';
+import { AGENT_BUNDLE } from '../remote/agent-call.js';
 import type { LocalFacts } from './preflight.js';
 import { buildInputsHash, imageRefOf, secretsSetHash, valueHash, type DeployState } from './state.js';
 
@@ -187,6 +188,7 @@ export async function computePlan(fly: FlyClient, project: Project, facts: Local
     reason: `${project.remoteConfigPath} must equal ${project.runtime.configFileName} (written over ssh only when missing or different)`,
     // the read apply runs; the write that may follow depends on what it reads
     argv: [fly.sshArgv(readConfigCommand(project), machine?.id ?? MACHINE_PLACEHOLDER)],
+    stdin: [`<the remote agent: ${AGENT_BUNDLE.join('/')} from clawdfly's package>`],
   });
   steps.push({
     id: 'verify',

@@ -10,6 +10,10 @@
 import { posix } from 'node:path';
 import { LOCK_FILE_GLOB, LOCK_FILE_NAME_RE, STATE_DIR, type GatewayRuntime } from '../gateway/runtime.js';
 import { asDirOwner } from '../remote/as-owner.js';
+import { agentCommand, agentInput, agentReply } from '../remote/agent-call.js';
+import type { AgentResponses } from '../remote/agent/protocol.js';
+import type { FlyClient } from '../fly/client.js';
+import { LEFTOVER_NAME_RE } from '../remote/agent/find.js';
 import { parseLock, type GatewayLock } from '../gateway/logs.js';
 
 export const MARK = '@@clawdfly-doctor';
@@ -62,13 +66,16 @@ export interface RemoteLeftover {
 /**
  * Top-level names clawdfly gives its own work folders on the state dir (restore's aside and stage
  * folders, an upgrade's snapshot and aside folders): mkdtemp/mktemp names, never anything else.
+ * The remote agent holds the pattern (it re-checks each name before removing).
  */
-export const LEFTOVER_NAME_RE = /^\.(?:pre-restore-[0-9TZ]+-[A-Za-z0-9]+|clawdfly-(?:restore|pre-upgrade|post-upgrade)-[A-Za-z0-9]+)$/;
-const LEFTOVER_GLOBS = ['.pre-restore-*', '.clawdfly-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
+export { LEFTOVER_NAME_RE };
+const LEFTOVER_GLOBS = ['.pre-restore-*', '.failed-restore-*', '.clawdfly-restore-*', '.clawdfly-staged-restore-*', '.clawdfly-pre-upgrade-*', '.clawdfly-post-upgrade-*'];
 
 export interface RemoteFacts {
   /** clawdfly's own folders left on the state dir (the first state dir's), with their sizes. */
   leftovers: RemoteLeftover[];
+  /** A restore staged or applied and never confirmed (`.clawdfly-restore.json` on the first state dir): its state word. */
+  restoreMarker?: { path: string; state: string };
   /** $TMPDIR of the ssh session. */
   tmpdir?: string;
   configs: RemoteFile[];
@@ -154,7 +161,9 @@ function script(runtime: GatewayRuntime): string {
     // clawdfly's own work folders left here (real folders only; du as the owner, never following a link)
     '     for e in ' + LEFTOVER_GLOBS.map((g) => `"$p/"${g}`).join(' ') + '; do',
     '       if [ -d "$e" ] && [ ! -L "$e" ]; then echo "$M leftover $e"; echo "kb=$(du -sk -- "$e" 2>/dev/null | cut -f1)"; echo "mtime=$(stat -c %Y -- "$e" 2>/dev/null)"; fi',
-    '     done ;;',
+    '     done',
+    // a restore that never finished (clawdfly restore was stopped): the marker's state word only
+    '     r="$p/.clawdfly-restore.json"; if [ -f "$r" ] && [ ! -L "$r" ]; then echo "$M restore-marker $r"; echo "state=$(sed -n \'s/^ *"state": *"\\([a-z]*\\)".*/\\1/p\' "$r" | head -n 1)"; fi ;;',
     '  t) tmplocks "$p" ;;',
     '  w) dirfact workspace "$p" ;;',
     '  esac',
@@ -284,6 +293,12 @@ export function parseRemoteFacts(stdout: string, runtime: GatewayRuntime, target
         facts.leftovers.push({ path: section.arg, kb: num(v['kb']), mtime: num(v['mtime']) });
         break;
       }
+      case 'restore-marker': {
+        if (facts.restoreMarker || !facts.lockBases.stateDirs.includes(posix.dirname(section.arg))) break;
+        const state = /^[a-z]{1,20}$/.test(v['state'] ?? '') ? v['state']! : 'unreadable';
+        facts.restoreMarker = { path: section.arg, state };
+        break;
+      }
       case 'end':
         facts.complete = true;
         break;
@@ -297,22 +312,14 @@ export function isLeftoverPath(path: string, stateDirs: string[]): boolean {
 }
 
 /**
- * Removes clawdfly's leftover folders: as the state dir's owner, each re-checked on the machine to be
- * a real folder (not a link) with one of our names straight under the state dir; `rm -rf` never
- * follows a link inside. Prints `removed <path>` / `skipped <path>`.
+ * Removes clawdfly's leftover folders: the remote agent's `remove-leftovers` request (as the state
+ * dir's owner, each re-checked on the machine to be a real folder, not a link, with one of our names
+ * straight under the state dir; a link inside is removed, never followed).
  */
-export function removeLeftoversArgv(stateDir: string, paths: string[]): string[] {
-  const ours = paths.filter((p) => isLeftoverPath(p, [stateDir]));
-  const body = [
-    'd="$1"; shift',
-    'for p in "$@"; do',
-    '  n="${p##*/}"',
-    '  case "$n" in *..*|*/*) echo "skipped $p"; continue ;; .pre-restore-*|.clawdfly-restore-*|.clawdfly-pre-upgrade-*|.clawdfly-post-upgrade-*) ;; *) echo "skipped $p"; continue ;; esac',
-    '  [ "$p" = "$d/$n" ] || { echo "skipped $p"; continue; }',
-    '  if [ -d "$p" ] && [ ! -L "$p" ]; then rm -rf -- "$p" && echo "removed $p"; else echo "skipped $p"; fi',
-    'done',
-  ].join('\n');
-  return asDirOwner(stateDir, body, 'doctor', [stateDir, ...ours]);
+export async function removeLeftovers(client: FlyClient, stateDir: string, paths: string[], machineId: string): Promise<AgentResponses['remove-leftovers'] | undefined> {
+  const names = paths.filter((p) => isLeftoverPath(p, [stateDir])).map((p) => posix.basename(p));
+  const out = await client.ssh(agentCommand('remove-leftovers', stateDir, { names }), { machineId, input: agentInput() });
+  return agentReply<'remove-leftovers'>(out);
 }
 
 /** The gateway's own rule (gateway.md §4): why a lock's owner is gone, or undefined when it may be alive. */

@@ -169,6 +169,7 @@ export class FlyctlRunner {
       const stdoutText: Buffer[] = [];
       let sinkError: Error | undefined;
       child.stdin.on('error', () => {});
+      if (options.stdinPrefix) child.stdin.write(options.stdinPrefix);
       if (options.stdinFile) {
         const input = createReadStream(options.stdinFile);
         input.on('data', (chunk) => {
@@ -306,6 +307,8 @@ export interface StreamOptions {
 export interface TransferOptions {
   /** A file whose bytes become flyctl's stdin (then closed); without it stdin is closed at once. */
   stdinFile?: string;
+  /** Bytes sent before the file's (the remote agent's frame); not counted in onStdinBytes. */
+  stdinPrefix?: Buffer;
   /** Where stdout's bytes go (ended with the stream); without it stdout is returned as text. */
   stdout?: Writable;
   idleTimeoutMs: number;

@@ -1,13 +1,13 @@
 /**
  * Files on the state dir the new gateway imports with its own command before its first start (the
  * row's firstStartMigrations: the new gateway's `doctor --fix` for the old one's credential store), found with
- * one read-only ssh call as the owner of the state dir. The image's entrypoint runs the command; the
+ * one read-only call of the remote agent (as the owner of the state dir). The image's entrypoint runs the command; the
  * upgrade says so in its plan, waits that much longer for the first start, and checks afterwards
  * that the files were imported (the command renames them).
  */
 import type { FlyClient } from '../fly/client.js';
 import type { GatewayRuntime } from '../gateway/runtime.js';
-import { asDirOwner } from '../remote/as-owner.js';
+import { agentCommand, agentInput, agentReply } from '../remote/agent-call.js';
 
 export type FirstStartMigration = NonNullable<GatewayRuntime['firstStartMigrations']>[number];
 
@@ -16,21 +16,12 @@ export interface FoundMigration {
   migration: FirstStartMigration;
 }
 
-/**
- * `ls -1d` names what the globs ($2…, unquoted so they expand) match under "$1/"; an unmatched glob
- * stays literal and ls's complaint goes to /dev/null. Only read commands, so it counts as a read.
- */
-function findScript(globs: number): string {
-  return `ls -1d -- ${Array.from({ length: globs }, (_, i) => `"$1/"$${i + 2}`).join(' ')} 2>/dev/null || true`;
-}
-
 export async function findFirstStartMigrations(fly: FlyClient, stateDir: string, machineId: string, to: GatewayRuntime): Promise<FoundMigration[]> {
   const migrations = to.firstStartMigrations ?? [];
   if (!migrations.length) return [];
-  const out = await fly.ssh(asDirOwner(stateDir, findScript(migrations.length), 'sh', [stateDir, ...migrations.map((m) => m.glob)]), { machineId });
-  const found = out.split('\n').map((l) => l.trim()).filter(Boolean);
-  return found.flatMap((path) => {
-    const rel = path.startsWith(`${stateDir}/`) ? path.slice(stateDir.length + 1) : path;
+  const out = await fly.ssh(agentCommand('find-files', stateDir, { globs: migrations.map((m) => m.glob) }), { machineId, input: agentInput() });
+  return (agentReply<'find-files'>(out)?.found ?? []).flatMap((rel) => {
+    const path = `${stateDir}/${rel}`;
     const migration = migrations.find((m) => new RegExp(`^${m.glob.split('*').map(escape).join('[^/]+')}$`).test(rel));
     return migration ? [{ path, migration }] : [];
   });

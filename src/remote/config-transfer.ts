@@ -1,22 +1,12 @@
 /**
  * Moving the gateway's config file to and from a machine, safely.
  *
- * The state dir belongs to the gateway user, and whatever runs as that user may plant symlinks in
- * it, so every script here runs as the dir's owner (remote/as-owner.ts), uses `mktemp` names
- * (never a fixed temp name), and never chmods or chowns anything.
- *
- * Write protocol, ONE ssh round trip (a broken connection at any step leaves the live file untouched):
- *   1. under `flock` on the state dir (two pushes at once run one after the other), stream the
- *      bytes over stdin into a fresh `mktemp` file next to the live one (0600 from the start);
- *   2. check its sha256 against the local bytes (a cut-short upload is thrown away); for a runtime
- *      with a validator command (runtime.configValidator), have the machine's own installed gateway judge the
- *      upload (`config validate --json` with the config-path variable on it, in a scratch HOME and
- *      state dir): a file it refuses is thrown away and its verdict comes back base64-encoded;
- *   3. copy the current file to `<file>.<machine's UTC stamp>.bak` (via another mktemp name, so no
- *      partial backup either), rename the upload over the live file (rename(2) in one directory:
- *      atomic), then prune the OLDEST backups by age, never the one just made.
- * `ssh console -C` is not a shell (flyctl.md §2.11): every remote command is an argv array, and the
- * scripts take their paths as positional parameters ("$1"…), never spliced into the script text.
+ * The work on the machine is the remote agent's (src/remote/agent/config-file.ts: as the owner of
+ * the state dir, fresh names, never through a link), ONE ssh round trip per read, push or restore.
+ * A push: under the dir's flock, the upload's sha256 checked, for a runtime with a validator command
+ * (runtime.configValidator) the machine's own gateway judges it (`config validate --json`, in a
+ * scratch HOME and state dir), then the old file copied to `<file>.<machine's UTC stamp>.bak` and
+ * the upload renamed over it (atomic); a broken connection at any step leaves the live file as it was.
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
@@ -28,21 +18,11 @@ import { ClawdflyError } from '../errors.js';
 import type { Project } from '../project/project.js';
 import { GATEWAY_MATERIALIZED_DEFAULTS, GATEWAY_STAMPED_KEYS, gatewayCli, type GatewayRuntime } from '../gateway/runtime.js';
 import { parseValidateOutput } from '../gateway/validate.js';
-import { asDirOwner } from './as-owner.js';
+import { agentCommand, agentInput, agentReply } from './agent-call.js';
+import { AGENT_STATUS, CONFIG_LOCK_WAIT_S as LOCK_WAIT_S, type AgentParams } from './agent/protocol.js';
 
 /** How many `<file>.<stamp>.bak` backups a push keeps by default. */
 export const DEFAULT_KEEP_BACKUPS = 5;
-
-/** Remote exit status our read script uses for "the file does not exist". */
-const MISSING_STATUS = 44;
-/** Remote exit status of a push whose upload does not match what was sent. */
-const CORRUPT_STATUS = 4;
-/** Remote exit status of a push the machine's gateway refused (its validator's verdict on stderr). */
-const REFUSED_STATUS = 7;
-/** Remote exit status of a push that waited too long for another push to finish. */
-const BUSY_STATUS = 6;
-/** How long a push waits for a concurrent one (seconds). */
-const LOCK_WAIT_S = 60;
 
 export interface RemoteConfigPaths {
   /** The live file, e.g. <state dir>/<config file>. */
@@ -62,11 +42,10 @@ export function sha256Hex(text: string | Buffer): string {
   return createHash('sha256').update(typeof text === 'string' ? Buffer.from(text, 'utf8') : text).digest('hex');
 }
 
-/** The remote command readRemoteConfig runs (a deploy plan prints it). */
-export function readConfigCommand(project: Project): string[] {
-  const { file, dir } = remoteConfigPaths(project);
-  const script = `if [ -f "$1" ] && [ ! -L "$1" ]; then exec cat -- "$1"; elif [ -e "$1" ] || [ -L "$1" ]; then echo "$1 is not a regular file" >&2; exit 2; else exit ${MISSING_STATUS}; fi`;
-  return asDirOwner(dir, script, 'sh', [file]);
+/** The remote command readRemoteConfig runs (a deploy plan prints it; the agent goes on its stdin). */
+export function readConfigCommand(project: Pick<Project, 'remoteConfigPath' | 'stateDir'>): string[] {
+  const { dir, name } = remoteConfigPaths(project);
+  return agentCommand('config-read', dir, { name });
 }
 
 /**
@@ -74,12 +53,17 @@ export function readConfigCommand(project: Project): string[] {
  * other flyctl failure) throws: "missing" is only ever the remote test saying so.
  */
 export async function readRemoteConfig(fly: FlyClient, project: Project, machineId: string): Promise<string | undefined> {
+  const { dir, name } = remoteConfigPaths(project);
+  let out: string;
   try {
-    return await fly.ssh(readConfigCommand(project), { machineId });
+    out = await fly.ssh(readConfigCommand(project), { machineId, input: agentInput() });
   } catch (error) {
-    if (error instanceof FlyRemoteExitError && error.remoteStatus === MISSING_STATUS) return undefined;
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === AGENT_STATUS.missing) return undefined;
     throw error;
   }
+  const answer = agentReply<'config-read'>(out);
+  if (!answer) throw new ConfigTransferError(`reading ${dir}/${name} on machine ${machineId} did not answer`, { hint: 'run the command again', code: 'read-unconfirmed' });
+  return Buffer.from(answer.text64, 'base64').toString('utf8');
 }
 
 export interface PushResult {
@@ -90,54 +74,6 @@ export interface PushResult {
 }
 
 export class ConfigTransferError extends ClawdflyError {}
-
-/** Shell lines: `$d`/`$n` are the dir and the file's name; takes the state dir's lock on fd 9. */
-const LOCKED = [
-  `exec 9<"$d" || exit 3`,
-  `if command -v flock >/dev/null 2>&1; then flock -w ${LOCK_WAIT_S} 9 || { echo "another config push is still running on this machine" >&2; exit ${BUSY_STATUS}; }; fi`,
-];
-
-/**
- * The push script: `$1` file, `$2` sha256, `$3` backups to keep; then, for a runtime with a
- * validator, `$4` the state-dir variable, `$5` the config-path variable and the validator's argv.
- * The new bytes on stdin.
- */
-const PUSH_SCRIPT = [
-  'set -e',
-  'f="$1"; sum="$2"; keep="$3"; d="${f%/*}"; n="${f##*/}"',
-  ...LOCKED,
-  't=""; bt=""; s=""',
-  'trap \'[ -z "$t" ] || rm -f -- "$t"; [ -z "$bt" ] || rm -f -- "$bt"; [ -z "$s" ] || rm -rf -- "$s"\' EXIT',
-  't=$(mktemp "$d/.$n.XXXXXXXX")',
-  'cat > "$t"',
-  `[ "$(sha256sum < "$t" | cut -d" " -f1)" = "$sum" ] || { echo "the upload does not match what was sent" >&2; exit ${CORRUPT_STATUS}; }`,
-  'if [ "$#" -gt 5 ]; then',
-  '  sv="$4"; cv="$5"; shift 5',
-  // A scratch HOME and state dir: judging a file must not touch the live state.
-  '  s=$(mktemp -d)',
-  '  set +e; v=$(env HOME="$s" "$sv=$s/state" "$cv=$t" NO_COLOR=1 "$@" 2>&1); rc=$?; set -e',
-  `  if [ "$rc" -ne 0 ]; then printf '__VERDICT=%s\\n' "$(printf '%s' "$v" | base64 | tr -d '\\n')" >&2; exit ${REFUSED_STATUS}; fi`,
-  'fi',
-  'b=""',
-  'if [ -f "$f" ] && [ ! -L "$f" ]; then',
-  '  b="$f.$(date -u +%Y%m%dT%H%M%S%3NZ).bak"',
-  '  bt=$(mktemp "$d/.$n.bak.XXXXXXXX")',
-  '  cat -- "$f" > "$bt"',
-  '  mv -f -- "$bt" "$b"; bt=""',
-  '  echo "__BACKUP=$b"',
-  'fi',
-  'mv -f -- "$t" "$f"; t=""',
-  'echo __COMMITTED',
-  // Prune by age (mtime), never the backup just made; only names a push can have made.
-  'set --',
-  'for x in "$f".[0-9]*.bak; do',
-  '  [ "$x" = "$b" ] && continue',
-  '  case "${x#"$f".}" in *[!0-9TZ.a-z]*) continue ;; esac',
-  '  [ -f "$x" ] && [ ! -L "$x" ] && set -- "$@" "$x"',
-  'done',
-  'old=$(( keep - 1 )); [ -n "$b" ] || old=$keep',
-  'if [ "$#" -gt 0 ]; then ls -1t -- "$@" | tail -n +$(( old + 1 )) | while IFS= read -r x; do rm -f -- "$x"; done; fi',
-].join('\n');
 
 /**
  * Writes `text` to the machine's config path atomically (see the protocol above). Throws on any
@@ -155,19 +91,19 @@ export async function pushConfigFile(
   const bytes = Buffer.from(text, 'utf8');
   const sha256 = sha256Hex(bytes);
   const keep = Math.max(1, Math.floor(opts.keepBackups ?? DEFAULT_KEEP_BACKUPS));
-  const params = [paths.file, sha256, String(keep), ...validatorParams(project.runtime)];
   let committed: string;
   try {
-    committed = await fly.ssh(asDirOwner(paths.dir, PUSH_SCRIPT, 'sh', params), { machineId, input: bytes });
+    const params = { name: paths.name, sha256, keep, validator: validatorParams(project.runtime) };
+    committed = await fly.ssh(agentCommand('config-push', paths.dir, params), { machineId, input: agentInput(bytes) });
   } catch (error) {
-    if (error instanceof FlyRemoteExitError && error.remoteStatus === REFUSED_STATUS) throw refusedByMachine(project.runtime, paths.file, error.stderr);
-    if (error instanceof FlyRemoteExitError && error.remoteStatus === CORRUPT_STATUS) {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === AGENT_STATUS.refused) throw refusedByMachine(project.runtime, paths.file, error.stderr);
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === AGENT_STATUS.damaged) {
       throw new ConfigTransferError(`the upload to ${paths.dir} arrived damaged (its sha256 is not ${sha256}); ${paths.file} was not changed`, {
         hint: 'run the command again (it is safe to repeat)',
         code: 'upload-corrupted',
       });
     }
-    if (error instanceof FlyRemoteExitError && error.remoteStatus === BUSY_STATUS) {
+    if (error instanceof FlyRemoteExitError && error.remoteStatus === AGENT_STATUS.busy) {
       throw new ConfigTransferError(`another config push to ${paths.file} was still running after ${LOCK_WAIT_S} s; nothing was changed`, {
         hint: 'wait for it to finish, then: clawdfly config diff',
         code: 'push-busy',
@@ -175,17 +111,17 @@ export async function pushConfigFile(
     }
     throw error;
   }
-  if (!committed.includes('__COMMITTED')) {
+  const answer = agentReply<'config-push'>(committed);
+  if (!answer?.committed) {
     throw new ConfigTransferError(`the remote commit of ${paths.file} did not confirm`, { hint: 'clawdfly config diff  (shows what is on the machine now)', code: 'commit-unconfirmed' });
   }
-  const backupPath = /^__BACKUP=(.+)$/m.exec(committed)?.[1];
-  return { sha256, bytes: bytes.length, backupPath };
+  return { sha256, bytes: bytes.length, backupPath: answer.backup ? posix.join(paths.dir, answer.backup) : undefined };
 }
 
 /** The push script's validator parameters: none for a runtime without a validator command. */
-function validatorParams(runtime: GatewayRuntime): string[] {
-  if (runtime.configValidator.kind !== 'gateway') return [];
-  return [runtime.env.stateDir, runtime.env.configPath, ...gatewayCli(runtime, runtime.configValidator.args)];
+function validatorParams(runtime: GatewayRuntime): AgentParams['config-push']['validator'] {
+  if (runtime.configValidator.kind !== 'gateway') return undefined;
+  return { stateDirVar: runtime.env.stateDir, configPathVar: runtime.env.configPath, argv: gatewayCli(runtime, runtime.configValidator.args) };
 }
 
 /** The machine's gateway said no: its own words, decoded from the script's `__VERDICT=` line. */
@@ -209,24 +145,11 @@ function refusedByMachine(runtime: GatewayRuntime, file: string, stderr: string)
  */
 export async function restoreBackup(fly: FlyClient, project: Project, machineId: string, backupPath: string | undefined): Promise<void> {
   const paths = remoteConfigPaths(project);
-  if (backupPath === undefined) {
-    const aside = ['set -e', 'f="$1"; d="${f%/*}"; n="${f##*/}"', ...LOCKED, 'if [ -f "$f" ] && [ ! -L "$f" ]; then a=$(mktemp "$d/.$n.rejected.XXXXXXXX"); mv -f -- "$f" "$a"; fi'].join('\n');
-    await fly.ssh(asDirOwner(paths.dir, aside, 'sh', [paths.file]), { machineId });
-    return;
-  }
-  const script = [
-    'set -e',
-    'f="$1"; b="$2"; d="${f%/*}"; n="${f##*/}"',
-    ...LOCKED,
-    '{ [ -f "$b" ] && [ ! -L "$b" ]; } || { echo "backup $b is missing" >&2; exit 3; }',
-    't=""; trap \'[ -z "$t" ] || rm -f -- "$t"\' EXIT',
-    't=$(mktemp "$d/.$n.XXXXXXXX")',
-    'cat -- "$b" > "$t"',
-    'mv -f -- "$t" "$f"; t=""',
-    'echo __RESTORED',
-  ].join('\n');
-  const result = await fly.ssh(asDirOwner(paths.dir, script, 'sh', [paths.file, backupPath]), { machineId });
-  if (!result.includes('__RESTORED')) {
+  // a backup this module named: straight in the config's dir
+  if (backupPath !== undefined && posix.dirname(backupPath) !== paths.dir) throw new ConfigTransferError(`${backupPath} is not a backup of ${paths.file}`, { code: 'restore-unconfirmed' });
+  const params = { name: paths.name, backup: backupPath === undefined ? undefined : posix.basename(backupPath) };
+  const result = await fly.ssh(agentCommand('config-restore', paths.dir, params), { machineId, input: agentInput() });
+  if (backupPath !== undefined && !agentReply<'config-restore'>(result)?.restored) {
     throw new ConfigTransferError(`restoring ${backupPath} did not confirm`, { hint: 'clawdfly config diff', code: 'restore-unconfirmed' });
   }
 }

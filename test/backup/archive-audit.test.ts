@@ -70,7 +70,7 @@ async function zerosArchive(file: string, name: string, type: string, size: numb
 /** Peak RSS (MB) of a Node process that reads the archive with clawdfly's reader, and what the reader said. */
 function readInChild(file: string): { peakMb: number; error: string } {
   const script = `
-const { readArchive } = require(${JSON.stringify(join(ROOT, 'templates/remote/state-archive.cjs'))});
+const { readArchive } = require(${JSON.stringify(join(ROOT, 'dist/agent/clawdfly-agent.cjs'))});
 readArchive(require('fs').createReadStream(process.argv[1])).then(
   () => console.log(JSON.stringify({ error: '', peakMb: process.resourceUsage().maxRSS / 1024 })),
   (e) => console.log(JSON.stringify({ error: e.message, peakMb: process.resourceUsage().maxRSS / 1024 })),

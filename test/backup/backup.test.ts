@@ -14,6 +14,7 @@ import { tempDir } from '../helpers/cli.js';
 import { APP, type Deployed } from '../config/setup.js';
 import { asGateway, CACHE, CREDS, gatewayWithState, notBackedUp, SESSION, stopAppServer, tree } from './setup.js';
 import { useInProcessCli } from '../helpers/cli.js';
+import { agentFrame } from '../../src/remote/agent-call.js';
 
 // clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
 useInProcessCli();
@@ -169,7 +170,8 @@ describe('clawdfly backup', () => {
 
 /**
  * A flyctl that passes every call to the double but cuts `ssh console`'s stdout (a download) or
- * stdin (an upload) to `bytes`, and still exits 0: only clawdfly's own checks can notice.
+ * stdin (an upload) to `bytes`, and still exits 0: only clawdfly's own checks can notice. An
+ * upload's stdin starts with the remote agent's frame (src/remote/agent-call.ts).
  */
 function cuttingFlyctl(d: Deployed, stream: 'stdout' | 'stdin', bytes: number): string {
   const file = join(tempDir('clawdfly-cut-'), 'flyctl');
@@ -198,7 +200,7 @@ describe('a connection that drops', () => {
     asGateway(data, CREDS, '{"changed":true}', 0o600);
     const state = tree(data);
     const restarts = d.fake.restarts(d.machineId);
-    const r = await d.cli(['restore', file, '--yes', '--flyctl', cuttingFlyctl(d, 'stdin', Math.floor(statSync(file).size / 2))]);
+    const r = await d.cli(['restore', file, '--yes', '--flyctl', cuttingFlyctl(d, 'stdin', agentFrame().length + Math.floor(statSync(file).size / 2))]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('arrived damaged');
     expect(r.stderr).toContain('nothing on the machine was changed');

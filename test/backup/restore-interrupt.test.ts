@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { startCli, type RunningCli } from '../support/running-cli.js';
-import { archiveModule } from '../../src/backup/archive.js';
+import { readArchive } from '../../src/backup/archive.js';
 import { asGateway, CREDS, GATEWAY_UID, gatewayWithState, notBackedUp, SESSION, stopAppServer, tree } from './setup.js';
 import { createReadStream } from 'node:fs';
 
@@ -44,7 +44,8 @@ async function backupFile(d: Deployed): Promise<string> {
 }
 
 type Invocation = { argv: string[] };
-const isArchiveCall = (mode: string) => (i: Invocation) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('__clawdflyRemote') && i.argv.join(' ').includes(` ${mode} /data `);
+/** A call of the remote agent (src/remote/agent-call.ts) for `op`. */
+const isArchiveCall = (op: string) => (i: Invocation) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('clawdfly agent') && i.argv.join(' ').includes(` ${op} /data `);
 
 /** Starts the command with latency and resolves once `ready(calls since the start)` holds. */
 async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<RunningCli> {
@@ -103,7 +104,7 @@ describe('restore is honest about what no archive holds', () => {
     expectNoLeftovers(d);
     // the safety backup taken before the swap names them, with the link's target
     const [safety] = readdirSync(backupsDir).filter((n) => n.endsWith('.tar.gz') && !before.has(n));
-    const verified = await archiveModule().readArchive(createReadStream(join(backupsDir, safety!)));
+    const verified = await readArchive(createReadStream(join(backupsDir, safety!)));
     expect(verified.manifest.skipped).toEqual(expect.arrayContaining([{ path: 'workspace/link', reason: 'symlink', target: 'notes.md' }, { path: 'workspace/pipe', reason: 'special file' }]));
   }, 240_000);
 });

@@ -9,6 +9,7 @@ import {
   APP, backups, deployedProject, editLocal, gatewayReactsTo, gatewayRewrite, modeOf, putRemote, sha256, sshCommands, stateDirFiles, type Deployed,
 } from './setup.js';
 import { useInProcessCli } from '../helpers/cli.js';
+import { agentFrame } from '../../src/remote/agent-call.js';
 
 // clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
 useInProcessCli();
@@ -59,8 +60,8 @@ describe('config push', () => {
     expect(result.stdout).toContain('hot-reloaded');
     expect(d.fake.restarts(d.machineId)).toBe(0);
     // the bytes went over stdin, never on argv
-    const upload = d.fake.invocations().find((i) => i.argv.join(' ').includes('mktemp'));
-    expect(upload?.stdin.bytes).toBe(Buffer.byteLength(local));
+    const upload = d.fake.invocations().find((i) => i.argv.join(' ').includes(' config-push /data '));
+    expect(upload?.stdin.bytes).toBe(agentFrame().length + Buffer.byteLength(local));
     expect(upload?.argv.join(' ')).not.toContain('maxConcurrent');
   }, 90_000);
 
@@ -86,7 +87,7 @@ describe('config push', () => {
   }, 60_000);
 
   it.each([
-    ['during the upload (the one upload + checked commit script)', 'ssh console:match=mktemp'],
+    ['during the upload (the one upload + checked commit call of the remote agent)', 'ssh console:match=config-push'],
   ])('a connection that breaks %s leaves the live file untouched; a plain retry then works', async (_when, fail) => {
     const d = await project();
     const before = d.remoteText()!;

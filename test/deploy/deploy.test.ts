@@ -132,7 +132,7 @@ describe('clawdfly deploy: re-run', () => {
     expect(made.filter((i) => verb(i) === 'secrets import')).toHaveLength(1);
     expect(made.filter((i) => verb(i) === 'deploy')).toHaveLength(1);
     expect(made.filter((i) => /^(apps|volumes?) create$/.test(verb(i)))).toEqual([]);
-    expect(made.some((i) => i.argv.join(' ').includes('mktemp'))).toBe(false);
+    expect(made.some((i) => i.argv.join(' ').includes(' config-push /data '))).toBe(false);
     // exactly the changed one: the stdin was one NAME="value" line
     const imported = made.find((i) => verb(i) === 'secrets import')!;
     expect(imported.stdin.bytes).toBe(Buffer.byteLength(`ANTHROPIC_API_KEY="test-anthropic-rotated-0b9e7c5a3f1d"\n`));
@@ -161,7 +161,7 @@ describe('clawdfly deploy: re-run', () => {
     const made = p.since(mark);
     expect(made.filter((i) => verb(i) === 'secrets import')).toHaveLength(1);
     expect(p.fake.secrets(APP)['ANTHROPIC_API_KEY']).toBe(TEST_SECRETS.ANTHROPIC_API_KEY);
-    expect(made.some((i) => i.argv.join(' ').includes('mktemp'))).toBe(false);
+    expect(made.some((i) => i.argv.join(' ').includes(' config-push /data '))).toBe(false);
   }, 3 * MIN);
 
   it('a changed clawdbot.json is the volume\'s business: no new image, the live file is replaced with a backup, no restart', async () => {
@@ -328,7 +328,7 @@ describe('clawdfly deploy: failure at each step, then a successful re-run', () =
     ['secrets import', 'secrets import', /secrets import failed/, true],
     ['deploy', 'deploy', /deploy failed/, false],
     ['ssh: reading the config', 'ssh console:1', /ssh console failed/, false],
-    ['ssh: committing the config', 'ssh console:match=mv -f', /ssh console failed/, true],
+    ['ssh: committing the config', 'ssh console:match=config-push', /ssh console failed/, true],
     ['logs while verifying', 'logs', /logs failed/, true],
   ];
   it.each(cases)('%s', async (_name, fail, message, third) => {

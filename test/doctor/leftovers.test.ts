@@ -52,4 +52,23 @@ describe('doctor: leftovers on the volume', () => {
     const after = await d.doctor();
     expect(check(after.json, 'leftovers')).toMatchObject({ status: 'ok', summary: 'none' });
   }, 240_000);
+
+  it('a restore stopped before clawdfly confirmed it: says what the next boot does and what to run; --fix removes the staged and failed folders', async () => {
+    const d = await deployed();
+    const staged = '/data/.clawdfly-staged-restore-abc123XyZ';
+    const failed = '/data/.failed-restore-20261206T101500Z-q9W8e7';
+    d.writeRemote(`${staged}/openclaw.json`, '{}');
+    d.writeRemote(`${failed}/openclaw.json`, '{}');
+    d.writeRemote('/data/.clawdfly-restore.json', JSON.stringify({ format: 'clawdfly-restore/1', state: 'applied', preRestore: '.pre-restore-20261206T101500Z-a1B2c3', appliedAt: new Date().toISOString(), applyWithinMs: 600000 }, null, 2));
+    const r = await d.doctor();
+    const c = check(r.json, 'leftovers');
+    expect(c).toMatchObject({ status: 'warn' });
+    expect(c.summary).toContain('a restore was applied at boot and never confirmed');
+    expect(c.evidence).toEqual(expect.arrayContaining(['/data/.clawdfly-restore.json', expect.stringMatching(/^\/data\/\.clawdfly-staged-restore-abc123XyZ \(/), expect.stringMatching(/^\/data\/\.failed-restore-20261206T101500Z-q9W8e7 \(/)]));
+    expect(c.fix).toContain('clawdfly restore <file> --yes');
+
+    await d.doctor(['--fix', '--yes']);
+    expect(existsSync(d.remotePath(staged))).toBe(false);
+    expect(existsSync(d.remotePath(failed))).toBe(false);
+  }, 240_000);
 });

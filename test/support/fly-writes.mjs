@@ -13,6 +13,8 @@ const READ_VERBS = new Set([
 
 /** Commands a remote shell script may run and still only read. */
 const READ_COMMANDS = new Set(['[', 'test', 'cat', 'echo', 'printf', 'exit', 'true', 'false', 'ls', 'stat', 'sha256sum', 'head', 'tail', 'wc']);
+/** Requests of clawdfly's remote agent (src/remote/agent/protocol.ts) that only read. */
+const AGENT_READS = new Set(['config-read', 'find-files', 'find-swap']);
 /** Shell words that start a compound command; the command proper follows them. */
 const KEYWORDS = new Set(['if', 'then', 'elif', 'else', 'fi', 'do', 'done', 'while', 'exec', '!', '{', '}']);
 
@@ -52,6 +54,8 @@ function sshOnlyReads(inv) {
   } catch {
     return false;
   }
+  // src/remote/agent-call.ts: `node -e <bootstrap> <request> <dir> <params>`; the request decides
+  if (words[0] === 'node' && words[1] === '-e' && (words[2] ?? '').includes('clawdfly agent')) return AGENT_READS.has(words[3] ?? '');
   if (words[0] === 'sh' && words[1] === '-c') {
     // src/remote/as-owner.ts: `sh -c WRAPPER clawdfly <dir> <script> …` drops to the dir's owner and
     // runs <script>; the wrapper itself only reads (stat, id), so the script decides.

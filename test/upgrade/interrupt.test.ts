@@ -63,7 +63,8 @@ async function upgradeUntil(p: Project, ready: (calls: Invocation[]) => boolean)
 }
 
 const isBackupCall = (i: Invocation) => i.argv[0] === 'ssh' && / backup \/data /.test(i.argv.join(' '));
-const isSnapshotCall = (i: Invocation) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('.clawdfly-pre-upgrade-XXXXXXXX');
+/** The remote agent's `upgrade-snapshot` request (src/remote/agent-call.ts). */
+const isSnapshotCall = (i: Invocation) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('clawdfly agent') && i.argv.join(' ').includes(' upgrade-snapshot /data ');
 const isDeploy = (i: Invocation) => i.argv[0] === 'deploy';
 
 async function finishOut(run: RunningCli): Promise<{ code: number | null; text: string }> {

@@ -121,7 +121,7 @@ describe('clawdfly upgrade', () => {
     const calls = p.since(mark);
     // the backup streamed before anything was set or deployed
     const firstWrite = calls.findIndex((i) => ['secrets', 'deploy'].includes(i.argv[0]!));
-    const backupCall = calls.findIndex((i) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('__clawdflyRemote') && / backup \/data /.test(i.argv.join(' ')));
+    const backupCall = calls.findIndex((i) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('clawdfly agent') && / backup \/data /.test(i.argv.join(' ')));
     expect(backupCall).toBeGreaterThanOrEqual(0);
     expect(backupCall).toBeLessThan(firstWrite);
     expect(backups(p)).toHaveLength(1);

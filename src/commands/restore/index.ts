@@ -1,13 +1,14 @@
 /**
  * `clawdfly restore <file>`: verify → back up the current state → show the changes → confirm →
- * upload, extract, swap → restart → wait for the gateway → drop the replaced state. The logic is
+ * upload, extract, stage → restart (the boot applies it before the gateway starts) → wait for the
+ * gateway → confirm, which drops the replaced state. The logic is
  * src/backup/restore.ts; this file orders the steps and reports them.
  */
 import type { CommandContext } from '../types.js';
 import type { restoreSpec } from './spec.js';
 import { ClawdflyError, UsageError } from '../../errors.js';
 import { formatBytes, verifyArchiveFile } from '../../backup/archive.js';
-import { backupCurrent, changesBetween, checkArchiveFits, discard, dropPrevious, findSwap, swapTag, unarchivable, uploadAndSwap, type RestoreChanges, type SwapResult } from '../../backup/restore.js';
+import { APPLY_WITHIN_MS, backupCurrent, changesBetween, checkArchiveFits, confirmRestore, discard, dropPrevious, findSwap, swapTag, unarchivable, uploadAndSwap, type RestoreChanges, type SwapResult } from '../../backup/restore.js';
 import type { BackupResult } from '../../backup/backup.js';
 import type { VerifiedArchive } from '../../backup/archive.js';
 import type { FlyClient } from '../../fly/client.js';
@@ -45,10 +46,11 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   }
   if (!isJsonMode()) out.success(`${shown(file)}: ${archive.files.length} files of ${m.app} from ${m.createdAt}, verified against its manifest`);
 
-  // Ctrl-C is held from here: before the swap it stops the run with nothing changed on the machine,
-  // after it the machine is still restarted on the restored state (exit 130 either way).
+  // Ctrl-C is held from here: before the upload is staged (or swapped) it stops the run with nothing
+  // changed on the machine, after it the machine is still restarted on the restored state and the
+  // restore confirmed (exit 130 either way).
   let swapBegun = false;
-  const guard = holdSignals({ firstNotice: 'stopping once the machine runs a consistent state', whenStopped: `if ${project.stateDir} was swapped, restart the machine: clawdfly restart`, warn: (line) => out.warn(line) });
+  const guard = holdSignals({ firstNotice: 'stopping once the machine runs a consistent state', whenStopped: `clawdfly doctor says what is left on the machine and what to run (a restore staged but never restarted is discarded by a boot 10 minutes later; one swapped in by an image from an older clawdfly needs: clawdfly restart)`, warn: (line) => out.warn(line) });
   try {
     const fly = flyFor(project, opts);
     const { machine } = await pickMachine(fly, { machineId: opts.machine });
@@ -104,8 +106,7 @@ interface SwapContext {
 }
 
 async function swapAndRestart(ctx: SwapContext): Promise<number> {
-  const { project, fly, machine, file, archive, current, changes, progress } = ctx;
-  const m = archive.manifest;
+  const { project, fly, machine, file, archive, current, progress } = ctx;
   const tag = swapTag();
   let swap: SwapResult;
   try {
@@ -117,14 +118,17 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
     if (!ctx.guard.signal) throw error;
     // Interrupted: the machine's answer may be lost while its swap went through. Its tag says.
     ctx.guard.beginCleanup();
-    const preRestore = await findSwap(project, fly, machine, tag);
-    if (!preRestore) {
+    const found = await findSwap(project, fly, machine, tag);
+    if (!found) {
       throw new InterruptedError(`interrupted before the swap: nothing on ${project.app} was changed${current ? ` (the state it has is also saved in ${shown(current.file)})` : ''}`, `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`);
     }
-    swap = { preRestore, files: archive.files.length, bytes: archive.files.reduce((n, f) => n + f.size, 0), movedAside: [], problems: [] };
+    const counts = { files: archive.files.length, bytes: archive.files.reduce((n, f) => n + f.size, 0) };
+    swap = found.kind === 'live' ? { kind: 'live', preRestore: found.preRestore, ...counts, movedAside: [], problems: [] } : { kind: 'staged', stage: found.stage, ...counts };
   }
-  // Swapped: whatever comes now, the machine restarts on the restored state before the run ends.
+  // Staged (or swapped): whatever comes now, the machine restarts on the restored state before the run ends.
   ctx.guard.beginCleanup();
+  if (swap.kind === 'staged') return restartStaged(ctx, swap);
+  out.warn(`machine ${machine.id} runs an image that cannot apply a restore before its gateway starts (made by an older clawdfly): swapped while the gateway runs. clawdfly deploy updates it.`);
   if (swap.problems.length) out.warn(`after the swap, ${project.stateDir} differs from the archive (the gateway wrote in between): ${swap.problems.slice(0, 3).map(untrusted).join('; ')}`);
   if (swap.keptInPlace?.length) out.info(`  kept in place (no archive holds links or special files): ${swap.keptInPlace.map(untrusted).join(', ')}`);
   const previous = `${project.stateDir}/${swap.preRestore}`;
@@ -141,22 +145,9 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
       exitCode: wasInterrupted() ? 130 : 1,
     });
   }
-  const verifier = new Verifier(fly, {
-    port: gatewayPortOf(machine, project.fly.internalPort),
-    url: appUrl(project.app, project.exposure),
-    since,
-    requireListening: true,
-    runtime: project.runtime,
-    newApp: false,
-    probeUrl: project.exposure !== 'private',
-    deadlineMs: typeof ctx.verifyTimeout === 'number' ? ctx.verifyTimeout * 1000 : undefined,
-  });
   let verified;
   try {
-    verified = await progress.run('verify', 'Waiting for the gateway on the restored state', async (update) => {
-      await verifier.machineStarted();
-      return verifier.finish();
-    });
+    verified = await waitForGateway(ctx, since);
   } catch (error) {
     out.warn(`the replaced state is kept on the volume: ${previous}`);
     throw error;
@@ -172,6 +163,84 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
       out.warn(`could not remove ${previous} (${error instanceof Error ? error.message.slice(0, 120) : String(error)}); clawdfly doctor --fix removes it once you are satisfied`);
     }
   }
+  return report(ctx, { swap, previous, dropped, warnings: verified.warnings, keptInPlace: swap.keptInPlace ?? [], leftAside: swap.leftAside ?? [], appliedAtBoot: false });
+}
+
+/** Restart, wait for the gateway, then confirm the restore the boot applied (or report the boot's own revert). */
+async function restartStaged(ctx: SwapContext, swap: Extract<SwapResult, { kind: 'staged' }>): Promise<number> {
+  const { project, fly, machine, file, current, progress } = ctx;
+  const since = Date.now();
+  try {
+    await progress.run('restart', `Restarting machine ${machine.id} (its boot applies the restore before the gateway starts)`, () => fly.restartMachine(machine.id));
+  } catch (error) {
+    // Nothing changed yet: take the staged tree back so no later boot applies it unwatched.
+    const undone = await confirmRestore(project, fly, machine, 'discard').then((o) => o.state === 'discarded', () => false);
+    throw new ClawdflyError(`restarting machine ${machine.id} failed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}): ${undone ? `the restore was taken back, ${project.stateDir} is unchanged` : `the restore stays staged; a boot within ${Math.round(APPLY_WITHIN_MS / 60_000)} minutes applies it, a later one discards it`}`, {
+      hint: `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`,
+      code: 'restore-restart-failed',
+      exitCode: wasInterrupted() ? 130 : 1,
+    });
+  }
+  let verified;
+  try {
+    verified = await waitForGateway(ctx, since);
+  } catch (error) {
+    // Never confirmed: the machine's next boot puts the previous state back by itself.
+    const seen = await confirmRestore(project, fly, machine, 'status').catch(() => undefined);
+    out.warn(
+      seen?.state === 'reverted'
+        ? `the gateway did not start on the restored state: the machine put the previous state back by itself (the restored tree is kept in ${project.stateDir}/${seen.failedRestore})`
+        : `the gateway did not start on the restored state: the machine puts the previous state back by itself at its next boot (a crashed gateway restarts it; or: fly machine restart ${machine.id} -a ${quoteWord(project.app)})`,
+    );
+    throw error;
+  }
+  for (const w of verified.warnings) out.warn(w);
+  // Without a safety backup the replaced state is the only way back, and links or special files
+  // (no archive holds them) are only there: it stays.
+  const keep = ctx.keepPrevious || !current || ctx.unrestorable.length > 0;
+  const outcome = await confirmRestore(project, fly, machine, keep ? 'keep' : 'drop');
+  if (outcome.state === 'reverted') {
+    throw new ClawdflyError('the gateway did not start on the restored state: the machine put the previous state back by itself, and runs on it', {
+      hint: `clawdfly logs  (why the restored state did not start; it is kept in ${project.stateDir}/${outcome.failedRestore ?? '.failed-restore-*'})`,
+      code: 'restore-reverted',
+      exitCode: wasInterrupted() ? 130 : 1,
+    });
+  }
+  if (outcome.state !== 'applied') {
+    throw new ClawdflyError(`machine ${machine.id} booted without applying the restore (its marker says ${untrusted(outcome.state)}${outcome.error ? `: ${untrusted(outcome.error)}` : ''})`, {
+      hint: `clawdfly logs  (look for [clawdfly] lines at boot), then: clawdfly restore ${quoteWord(shown(file))} --yes`,
+      code: 'restore-not-applied',
+      exitCode: wasInterrupted() ? 130 : 1,
+    });
+  }
+  const previous = `${project.stateDir}/${outcome.preRestore ?? '.pre-restore-*'}`;
+  const leftAside = ctx.unrestorable.map((u) => u.path);
+  if (leftAside.length) out.warn(`not put back (no archive holds links or special files): ${leftAside.join(', ')}; they stay in ${previous}`);
+  return report(ctx, { swap, previous, dropped: outcome.dropped, warnings: verified.warnings, keptInPlace: [], leftAside, appliedAtBoot: true });
+}
+
+function waitForGateway(ctx: SwapContext, since: number) {
+  const { project, fly, machine, progress } = ctx;
+  const verifier = new Verifier(fly, {
+    port: gatewayPortOf(machine, project.fly.internalPort),
+    url: appUrl(project.app, project.exposure),
+    since,
+    requireListening: true,
+    runtime: project.runtime,
+    newApp: false,
+    probeUrl: project.exposure !== 'private',
+    deadlineMs: typeof ctx.verifyTimeout === 'number' ? ctx.verifyTimeout * 1000 : undefined,
+  });
+  return progress.run('verify', 'Waiting for the gateway on the restored state', async () => {
+    await verifier.machineStarted();
+    return verifier.finish();
+  });
+}
+
+function report(ctx: SwapContext, r: { swap: SwapResult; previous: string; dropped: boolean; warnings: string[]; keptInPlace: string[]; leftAside: string[]; appliedAtBoot: boolean }): number {
+  const { project, machine, file, archive, current, changes } = ctx;
+  const m = archive.manifest;
+  const { swap, previous, dropped } = r;
   if (ctx.guard.signal) {
     throw new InterruptedError(`interrupted after the swap: ${project.app} was restarted and runs on the restored state (${swap.files} files)${dropped ? '' : `; the replaced state is in ${previous}`}`, `the state it replaced: ${[current ? shown(current.file) : '', dropped ? '' : previous].filter(Boolean).join(' and ')}`);
   }
@@ -184,17 +253,18 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
       from: { app: m.app, runtime: m.runtime, createdAt: m.createdAt },
       files: swap.files,
       bytes: swap.bytes,
+      appliedAtBoot: r.appliedAtBoot,
       changes: changes ? { replaced: changes.replaced, removed: changes.removed, added: changes.added, unchanged: changes.unchanged } : null,
       previousBackup: current?.file ?? null,
       previousOnVolume: dropped ? null : previous,
       notInArchive: ctx.unrestorable,
-      keptInPlace: swap.keptInPlace ?? [],
-      leftAside: swap.leftAside ?? [],
-      warnings: verified.warnings,
+      keptInPlace: r.keptInPlace,
+      leftAside: r.leftAside,
+      warnings: r.warnings,
     });
     return 0;
   }
-  out.success(`${project.app} runs on the restored state (${swap.files} files, ${formatBytes(swap.bytes)})`);
+  out.success(`${project.app} runs on the restored state (${swap.files} files, ${formatBytes(swap.bytes)}${r.appliedAtBoot ? ', applied before the gateway started' : ''})`);
   out.info(`  the state it replaced: ${[current ? shown(current.file) : '', dropped ? '' : `${previous} on the volume`].filter(Boolean).join(' and ')}`);
   return 0;
 }

@@ -3,11 +3,12 @@
  * (`.pre-restore-*`) or its stage (`.clawdfly-restore-*`), an upgrade's copy of the old gateway's
  * files (`.clawdfly-pre-upgrade-*`) that no recorded release needs any more, a rollback's aside folder
  * (`.clawdfly-post-upgrade-*`) — left by an interrupted run. Backups leave them out; they only take
- * space on the volume. `doctor --fix` removes them after listing them.
+ * space on the volume. `doctor --fix` removes them after listing them. Also a restore that was
+ * stopped before clawdfly confirmed it (`.clawdfly-restore.json`): what the machine's next boot does.
  */
 import { formatBytes } from '../../backup/archive.js';
 import type { RemoteLeftover } from '../remote.js';
-import type { Check, Evidence } from '../types.js';
+import type { Check, CheckResult, Evidence } from '../types.js';
 import { missing } from './common.js';
 
 /** The leftovers, less the snapshots a recorded release (or an upgrade in progress) still goes back to. */
@@ -30,6 +31,8 @@ export const leftoversCheck: Check = {
     const skip = missing(ev, ev.remote, 'the state dir');
     if (skip) return skip;
     const left = unneededLeftovers(ev);
+    const marker = ev.remote?.value?.restoreMarker;
+    if (marker) return unfinishedRestore(marker, left);
     if (!left.length) return { status: 'ok', summary: 'none' };
     const kb = left.reduce((n, l) => n + (l.kb ?? 0), 0);
     return {
@@ -42,3 +45,20 @@ export const leftoversCheck: Check = {
   fixKind: (ev) => (unneededLeftovers(ev).length ? 'leftovers' : undefined),
   fixesWarning: true,
 };
+
+/** What a restore stopped half-way means, from the marker's state (see applyStagedRestore in prepare-data.mjs). */
+function unfinishedRestore(marker: { path: string; state: string }, left: RemoteLeftover[]): CheckResult {
+  const said: Record<string, string> = {
+    staged: 'a restore is staged and its restart never came: a boot within 10 minutes of the staging applies it, a later one discards it',
+    applied: 'a restore was applied at boot and never confirmed: a boot within 10 minutes puts the previous state back, a later one keeps the restored state',
+    reverted: 'a restore was undone by the machine (the gateway did not start on it): the previous state runs again, the restored one is in /data/.failed-restore-*',
+    failed: 'a restore could not be applied at boot: the state was left as it was',
+  };
+  return {
+    status: 'warn',
+    summary: said[marker.state] ?? `a restore marker in an unknown state (${marker.state})`,
+    evidence: [marker.path, ...left.map(describeLeftover)],
+    fix: `clawdfly restore <file> --yes  (again; it replaces the marker), or once the gateway is fine: clawdfly ssh -- rm ${marker.path}  then clawdfly doctor --fix (removes the folders)`,
+  };
+}
+

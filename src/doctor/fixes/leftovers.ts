@@ -1,6 +1,6 @@
 /** leftovers: remove clawdfly's own folders an interrupted run left on the state dir (each re-checked on the machine). */
 import { describeLeftover, unneededLeftovers } from '../checks/leftovers.js';
-import { removeLeftoversArgv } from '../remote.js';
+import { removeLeftovers } from '../remote.js';
 import { blocked } from './common.js';
 import type { Fix } from './types.js';
 
@@ -17,7 +17,7 @@ export const leftoversFix: Fix = {
       steps: left.map((l) => `remove ${describeLeftover(l)} on ${m.id}, as the owner of ${project.stateDir} (never through a link)`),
       async apply(client, progress) {
         progress(`removing ${left.length} folder(s)`);
-        await client.ssh(removeLeftoversArgv(project.stateDir, left.map((l) => l.path)), { machineId: m.id });
+        await removeLeftovers(client, project.stateDir, left.map((l) => l.path), m.id);
       },
     };
   },

@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { machineRoot } from './state.mjs';
 import { podmanBackend } from './backend-podman.mjs';
@@ -162,6 +162,25 @@ function importCredentialStores(root, m) {
   return imported;
 }
 
+/**
+ * The image's entrypoint step that a test put in the machine's /app (a project's rendered
+ * runtime/prepare-data.mjs, copied there): run at every boot before the "gateway", as the volume's
+ * owner, on the machine's /data (TMPDIR /data/tmp, as fly.toml sets it). A machine without it is an
+ * image whose entrypoint the double does not model (the default). Returns its output lines.
+ */
+function runPrepareData(root) {
+  const script = path.join(root, 'app', 'prepare-data.mjs');
+  if (!fs.existsSync(script)) return [];
+  const data = path.join(root, 'data');
+  const owner = volumeOwner();
+  const r = spawnSync(process.execPath, [script, '0'], {
+    env: { PATH: process.env.PATH, CLAWDBOT_STATE_DIR: data, OPENCLAW_STATE_DIR: data, TMPDIR: path.join(data, 'tmp') },
+    encoding: 'utf8',
+    ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+  });
+  return `${r.stdout || ''}${r.stderr || ''}`.split('\n').filter(Boolean);
+}
+
 export const localBackend = {
   name: 'local',
 
@@ -180,6 +199,7 @@ export const localBackend = {
     m.fake.processes = [{ pid: s.pidCounter, command: cmd.join(' ') || '(image CMD)' }];
     m.fake.listen = m.fake.listenOverride ?? gatewayListen(m);
     m.fake.migrated = importCredentialStores(root, m);
+    m.fake.prepareData = runPrepareData(root);
   },
 
   stopMachine(ctx, m) {
@@ -206,6 +226,8 @@ export const localBackend = {
       FAKEFLY_SHIM_APP: m.app,
       FAKEFLY_SHIM_MACHINE: m.api.id,
       FAKEFLY_SHIM_ROOT: root,
+      // where the archive script looks for the image's entrypoint step (/app/prepare-data.mjs on a machine)
+      CLAWDFLY_TEST_BOOT_APPLIER: path.join(root, 'app', 'prepare-data.mjs'),
     };
     let file;
     let args;
