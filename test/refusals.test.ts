@@ -49,10 +49,11 @@ const TABLE: Record<string, Refusal[]> = {
   'config push': [
     NO_PROJECT,
     { why: '--wait not a number', where: 'deployed', args: ['--wait', 'x'], cause: /--wait must be a whole number/, fix: /--wait 30/ },
+    { why: 'machine not in the app', where: 'deployed', args: ['--machine', 'nosuch'], cause: /machine nosuch is not in app test-claw/, fix: /fly machines list -a test-claw/ },
     { why: '--keep-backups below 1', where: 'deployed', args: ['--keep-backups', '0'], cause: /--keep-backups must be a whole number ≥ 1/, fix: /--keep-backups 5/ },
   ],
-  'config pull': [NO_PROJECT],
-  'config diff': [NO_PROJECT],
+  'config pull': [NO_PROJECT, { why: 'machine not in the app', where: 'deployed', args: ['--machine', 'nosuch'], cause: /machine nosuch is not in app test-claw/, fix: /fly machines list -a test-claw/ }],
+  'config diff': [NO_PROJECT, { why: 'machine not in the app', where: 'deployed', args: ['--machine', 'nosuch'], cause: /machine nosuch is not in app test-claw/, fix: /fly machines list -a test-claw/ }],
   doctor: [
     NO_PROJECT,
     { why: '--fix with --offline', where: 'project', args: ['--fix', '--offline'], cause: /--fix needs Fly/, fix: /drop --offline/ },
@@ -68,13 +69,22 @@ const TABLE: Record<string, Refusal[]> = {
   'channels login': [{ why: 'unknown channel', where: 'deployed', args: ['carrier-pigeon'], cause: /unknown channel "carrier-pigeon"/, fix: /whatsapp\|signal\|telegram\|discord/ }],
   logs: [NO_PROJECT, { why: '--since not a duration', where: 'deployed', args: ['--since', 'yesterday'], cause: /--since "yesterday" is not a duration/, fix: /--since 10m/ }],
   status: [NO_PROJECT],
-  ssh: [{ why: 'interactive shell without a terminal', where: 'deployed', args: [], cause: /opens an interactive shell, and there is no terminal here/, fix: /-- ls -la \/data/ }],
+  ssh: [
+    { why: 'machine not in the app', where: 'deployed', args: ['--machine', 'nosuch', '--', 'ls'], cause: /no machine nosuch in app test-claw/, fix: /then --machine ID/ },
+    { why: 'interactive shell without a terminal', where: 'deployed', args: [], cause: /opens an interactive shell, and there is no terminal here/, fix: /-- ls -la \/data/ },
+  ],
   up: [
     { why: 'without --local', where: 'project', args: [], cause: /only runs the project on this computer so far/, fix: /--local/ },
     { why: 'unknown engine', where: 'project', args: ['--local', '--engine', 'foo'], cause: /unknown engine "foo"/, fix: /--engine auto\|podman\|docker\|node/ },
     { why: 'port out of range', where: 'project', args: ['--local', '--port', '99999'], cause: /--port must be a port number/, fix: /--port 3000/ },
   ],
-  backup: [NO_PROJECT],
+  backup: [
+    NO_PROJECT,
+    { why: '--out in a folder that does not exist', where: 'deployed', args: ['--out', '/nonexistent/dir/x.tgz'], cause: /no such folder: \/nonexistent\/dir/, fix: /choose another --out FILE/ },
+    // fly.toml is in the snapshot: a backup never overwrites a file
+    { why: '--out names a file that exists', where: 'deployed', args: ['--out', 'fly.toml'], cause: /fly\.toml already exists/, fix: /never overwrites a file/ },
+    { why: 'machine not in the app', where: 'deployed', args: ['--machine', 'nosuch'], cause: /no machine nosuch in app test-claw/, fix: /then --machine ID/ },
+  ],
   restore: [{ why: 'no such archive', where: 'deployed', args: ['missing.tgz'], cause: /missing\.tgz cannot be used: ENOENT/, fix: /clawdfly backup/ }],
   rollback: [
     NO_PROJECT,
