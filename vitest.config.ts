@@ -20,7 +20,8 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: IMAGE_TESTS, globalSetup: ['test/global-setup.ts'] },
+        // setup-tmpdir: each file's temp folder (TMPDIR) is removed when the file is done.
+        test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: IMAGE_TESTS, globalSetup: ['test/global-setup.ts'], setupFiles: ['test/setup-tmpdir.ts'] },
       },
       {
         extends: true,
