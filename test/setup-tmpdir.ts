@@ -6,13 +6,16 @@
  * The suite's secret scan (test/global-setup.ts) reads every double's recorded argv at the very
  * end; the argv of the doubles removed here are archived first, as a double's own cleanup() does.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { afterAll } from 'vitest';
 
 const previous = process.env['TMPDIR'];
 const fileTmp = mkdtempSync(join(tmpdir(), 'clawdfly-file-'));
+// As /tmp itself (sticky, open to all): the flyctl double's machine drops to the gateway's user
+// (uid 1000, as on Fly), which must reach the files a test puts in its temp folder.
+chmodSync(fileTmp, 0o1777);
 process.env['TMPDIR'] = fileTmp;
 
 afterAll(() => {
