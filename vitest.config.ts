@@ -14,13 +14,17 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Tests spawn the real CLI and real processes; two cores here.
+    // Tests spawn the real CLI and real processes; two cores here. Forks, not threads: the
+    // in-process runner (test/helpers/cli.ts) changes the working folder, which a worker thread
+    // cannot (ERR_WORKER_UNSUPPORTED_OPERATION); and each file its own process (isolate), since a
+    // command's module state (the language, the output mode) must not carry over into another file.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     projects: [
       {
         extends: true,
-        test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: IMAGE_TESTS, globalSetup: ['test/global-setup.ts'] },
+        // setup-tmpdir: each file's temp folder (TMPDIR) is removed when the file is done.
+        test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: IMAGE_TESTS, globalSetup: ['test/global-setup.ts'], setupFiles: ['test/setup-tmpdir.ts'] },
       },
       {
         extends: true,

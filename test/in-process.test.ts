@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM without types
 import { runFakeflyInProcess, runsInProcess } from './fakefly/lib/in-process.mjs';
-import { ROOT, runCli, runCliInProcess, tempDir } from './helpers/cli.js';
+import { initProject, ROOT, runCli, runCliInProcess, tempDir } from './helpers/cli.js';
 
 describe('runCliInProcess = bin/clawdfly.js', () => {
   const dir = join(tempDir(), 'gateway');
@@ -31,6 +31,18 @@ describe('runCliInProcess = bin/clawdfly.js', () => {
       expect({ code: inProcess.code, stdout: inProcess.stdout, stderr: inProcess.stderr }).toEqual({ code: real.code, stdout: real.stdout, stderr: real.stderr });
     }, 60_000);
   }
+
+  it('one run does not leak into the next: a Chinese run, then an English one, as two processes give', async () => {
+    const project = await initProject(['--runtime', 'clawdbot']);
+    const zh = ['doctor', '--offline', '--lang', 'zh-CN', '--dir', project];
+    const en = ['doctor', '--offline', '--dir', project];
+    const inProcess = [await runCliInProcess(zh), await runCliInProcess(en)];
+    const real = [await runCli(zh), await runCli(en)];
+    // how long gathering took is the only difference allowed
+    const text = (r: { stdout: string; stderr: string }) => (r.stdout + r.stderr).replace(/\d+\.\d+ ?(s|秒)/g, '<t>');
+    expect(inProcess.map(text)).toEqual(real.map(text));
+    expect(real[0]!.stdout + real[0]!.stderr).not.toEqual(real[1]!.stdout + real[1]!.stderr);
+  }, 60_000);
 
   it('leaves the environment and the working folder as it found them', async () => {
     const env = { ...process.env };

@@ -17,6 +17,10 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 import type { Deployed } from '../config/setup.js';
 import { asGateway, CREDS, gatewayWithState, notBackedUp, stopAppServer, tree } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const live: Deployed[] = [];
 afterEach((ctx) => {

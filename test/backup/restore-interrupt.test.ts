@@ -19,6 +19,10 @@ import { startCli, type RunningCli } from '../support/running-cli.js';
 import { readArchive } from '../../src/backup/archive.js';
 import { asGateway, CREDS, GATEWAY_UID, gatewayWithState, notBackedUp, SESSION, stopAppServer, tree } from './setup.js';
 import { createReadStream } from 'node:fs';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const live: Deployed[] = [];
 afterEach((ctx) => {

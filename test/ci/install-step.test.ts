@@ -103,7 +103,13 @@ describe('the workflow installs the clawdfly that wrote it', () => {
     served = gzipSync(Buffer.from('not the clawdfly that was pinned'));
     try {
       spawnSync('rm', ['-rf', join(project, '.github', 'clawdfly', 'node_modules')]);
-      const cold = await exec('sh', ['-c', step.run], join(project, step.dir), { GITHUB_WORKSPACE: project, npm_config_cache: tempDir('clawdfly-npm-cache-') });
+      const cold = await exec('sh', ['-c', step.run], join(project, step.dir), {
+        GITHUB_WORKSPACE: project,
+        npm_config_cache: tempDir('clawdfly-npm-cache-'),
+        // npm retries a tarball whose integrity does not match (10 s, then 60 s back-off by
+        // default) before it gives up with EINTEGRITY; the refusal is the same without the wait.
+        npm_config_fetch_retries: '0',
+      });
       expect(cold.code).not.toBe(0);
       expect(cold.out).toMatch(/EINTEGRITY|integrity/);
       expect(existsSync(bin)).toBe(false);

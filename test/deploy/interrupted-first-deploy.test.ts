@@ -6,6 +6,10 @@ import { afterAll, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
 import { startCli } from '../support/running-cli.js';
 import { APP, newProject, stopAppServer, verb } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(stopAppServer);
 

@@ -6,6 +6,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, TEST_SECRETS } from '../helpers/cli.js';
 import { ALL_OUTPUT, allSecretValues, newProject, OPENCLAW_HEALTH, readyzHits, scriptReadyz, stopAppServer } from './setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(stopAppServer);
 

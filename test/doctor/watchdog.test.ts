@@ -7,6 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { APP, check, cleanupAll, deployed, failing } from './setup.js';
 import { runCli } from '../helpers/cli.js';
 import { WATCHDOG_EXIT_CODE } from '../../src/gateway/watchdog.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(cleanupAll);
 const T = 300_000;

@@ -13,6 +13,10 @@ import { asGateway, GATEWAY_UID, startAppServer, stopAppServer } from '../backup
 import { APP, check, cleanupAll, deployed } from '../doctor/setup.js';
 import { runCli, TEST_SECRETS } from '../helpers/cli.js';
 import { untrusted, untrustedLines } from '../../src/ui/output.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 const ESC = '\u001b';
 /** Moves up a line, erases it and prints a green "all good" over it. */

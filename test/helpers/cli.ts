@@ -209,6 +209,9 @@ async function runCliInProcessNow(args: string[], opts: CliOptions): Promise<Cli
   try {
     code = await run(args, { stdout, stderr });
   } finally {
+    // A process runs one command and ends; here the next run starts where this one left the
+    // language (cli.ts loads a catalog only for a language other than English).
+    await (await import('../../src/i18n/index.js')).useLocale('en');
     useFlyTransport(undefined);
     process.chdir(savedCwd);
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];

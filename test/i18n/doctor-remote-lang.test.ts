@@ -5,6 +5,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { APP, check, cleanupAll, deployed } from '../doctor/setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(cleanupAll);
 

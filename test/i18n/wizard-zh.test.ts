@@ -5,65 +5,15 @@
  * summary, the region list that starts with the closest real regions (no hkg) and says so, the
  * Chinese providers offered for openclaw, the npm mirror question, and the files written.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, TEST_SECRETS } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { TEST_SECRETS } from '../helpers/cli.js';
+import { CTRL_U, DOWN, ENTER, onTerminal, UP, type Terminal } from '../helpers/terminal.js';
 import { CLEAN_ENV, freshDir, readSecretsFile } from '../init/util.js';
 
-const ENTER = '\r';
-const UP = '\x1b[A';
-const DOWN = '\x1b[B';
-const CTRL_U = '\x15';
-
-/* eslint-disable no-control-regex */
-const plain = (text: string) => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
-
-class Terminal {
-  private output = '';
-  private seen = 0;
-  readonly exited: Promise<number>;
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
-    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  }
-  get text(): string {
-    return plain(this.output);
-  }
-  /** Waits (polling the output) until `pattern` appears in output not yet consumed; returns the match. */
-  async expect(pattern: RegExp | string, timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rest = this.text.slice(this.seen);
-      const regex = typeof pattern === 'string' ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : pattern;
-      const m = rest.match(regex);
-      if (m) {
-        this.seen += m.index! + m[0].length;
-        return m[0];
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; terminal shows:\n${rest.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  /** Types an answer: keys in one write, as a paste would arrive. */
-  type(keys: string): void {
-    this.child.stdin!.write(keys);
-  }
-}
-
-const running: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
-
 function wizard(dir: string, env: Record<string, string | undefined>): Terminal {
-  const command = `stty cols 220 rows 60; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --dir ${JSON.stringify(dir)}`;
-  const fullEnv: Record<string, string | undefined> = { ...process.env, ...CLEAN_ENV, NO_COLOR: '1', CI: undefined, TERM: 'xterm-256color', npm_command: undefined, ...env };
-  for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: fullEnv as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-  running.push(child);
-  return new Terminal(child);
+  return onTerminal(['init', '--dir', dir], { ...process.env, ...CLEAN_ENV, NO_COLOR: '1', CI: undefined, TERM: 'xterm-256color', npm_command: undefined, ...env }, { cols: 220, rows: 60 });
 }
 
 describe('init wizard in Chinese (LANG=zh_CN.UTF-8, TZ=Asia/Shanghai)', () => {

@@ -3,85 +3,15 @@
  * and the test answers each question when it appears, like a person would (expect-style), with
  * keys: text + Enter, arrows, space. Proves the prompts, their validation and the files written.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, TEST_SECRETS } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { TEST_SECRETS } from '../helpers/cli.js';
+import { CTRL_U, DOWN, ENTER, onTerminal, SPACE, type Terminal } from '../helpers/terminal.js';
 import { CLEAN_ENV, freshDir, readSecretsFile } from './util.js';
 
-const ENTER = '\r';
-const DOWN = '\x1b[B';
-const SPACE = ' ';
-const CTRL_U = '\x15';
-
-/* eslint-disable no-control-regex */
-const plain = (text: string) => text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
-
-class Terminal {
-  private output = '';
-  private seen = 0;
-  readonly exited: Promise<number>;
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString('utf8')));
-    this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  }
-  get text(): string {
-    return plain(this.output);
-  }
-  /** Waits until `pattern` appears in output not yet consumed, then consumes it. */
-  async expect(pattern: RegExp | string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rest = this.text.slice(this.seen);
-      const m = typeof pattern === 'string' ? (rest.includes(pattern) ? { index: rest.indexOf(pattern), len: pattern.length } : undefined) : (() => {
-        const r = rest.match(pattern);
-        return r ? { index: r.index!, len: r[0].length } : undefined;
-      })();
-      if (m) {
-        this.seen += m.index + m.len;
-        return;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; terminal shows:\n${rest.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  /**
-   * Sends keys one at a time, each after the prompt answered the previous one: every key a prompt
-   * reads re-renders it (an echoed character, a mask, a moved cursor, the next question), so new
-   * output is the evidence that it was read. No fixed pause between keys. (Ctrl-U, which may
-   * change nothing on screen, is always followed by text that does.)
-   */
-  async send(...keys: string[]): Promise<void> {
-    for (const key of keys) {
-      const before = this.output.length;
-      this.child.stdin!.write(key);
-      // Ctrl-U on an empty line changes nothing on screen; the key after it proves it was read (in order)
-      if (key === CTRL_U) continue;
-      await this.until(() => this.output.length > before, `the terminal to answer ${JSON.stringify(key.length > 12 ? `${key.slice(0, 4)}…` : key)}`);
-    }
-  }
-  private async until(done: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; terminal shows:\n${this.text.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
-
-const running: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
-
 function wizard(dir: string, env: Record<string, string | undefined> = {}): Terminal {
-  const command = `stty cols 200 rows 50; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --dir ${JSON.stringify(dir)}`;
-  const fullEnv: Record<string, string | undefined> = { ...process.env, ...CLEAN_ENV, NO_COLOR: '1', CI: undefined, TERM: 'xterm-256color', ...env };
-  for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: fullEnv as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-  running.push(child);
-  return new Terminal(child);
+  return onTerminal(['init', '--dir', dir], { ...process.env, ...CLEAN_ENV, NO_COLOR: '1', CI: undefined, TERM: 'xterm-256color', ...env }, { cols: 200, rows: 50 });
 }
 
 describe('init wizard on a terminal', () => {

@@ -12,6 +12,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startCli, type RunningCli } from '../support/running-cli.js';
 import { ALL_OUTPUT, APP, allSecretValues, newProject, stopAppServer, type Invocation, type Project } from '../deploy/setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
 
 afterAll(stopAppServer);
 

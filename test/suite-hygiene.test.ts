@@ -1,0 +1,64 @@
+/**
+ * Two rules of the suite, checked over every file under test/ (issue 32):
+ * - a test reads nothing outside the checkout: no path into the sibling `shared/` evidence folder
+ *   and none above the repository root (fixtures are copied into test/fixtures/ with a note);
+ * - no wall-clock assertion (`toBeLessThan(40_000)` on a measured duration): timings belong in
+ *   `npm run bench`, as ratios measured side by side.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './helpers/cli.js';
+
+const CODE = /\.(ts|mts|cts|js|mjs|cjs)$/;
+
+function codeFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : codeFiles(full);
+    return CODE.test(entry.name) ? [full] : [];
+  });
+}
+
+/** Lines of code (comments may name where a fixture came from). */
+function codeLines(file: string): [number, string][] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line, i): [number, string] => [i + 1, line])
+    .filter(([, line]) => !/^\s*(\/\/|\*|\/\*)/.test(line));
+}
+
+/** Patterns, built from parts so this file does not match itself. */
+const OUTSIDE = [new RegExp(['\\.\\.', 'shared'].join('[\\\\/]')), new RegExp(['', 'work', 'shared'].join('/')), new RegExp(`['"]\\.\\.['"]\\s*,\\s*['"]${'shared'}['"]`), /ROOT\s*,\s*['"]\.\.['"]/];
+const TIMED = new RegExp(['toBeLessThan', '\\(', '[0-9_]{4,}', '\\)'].join(''));
+
+/** This file holds the patterns and their positive controls; every other file is scanned. */
+const SELF = join(ROOT, 'test', 'suite-hygiene.test.ts');
+const all = codeFiles(join(ROOT, 'test'));
+const files = all.filter((f) => f !== SELF);
+
+describe('suite hygiene', () => {
+  it('finds the test files (the scan is not empty)', () => {
+    expect(files.length).toBeGreaterThan(50);
+    expect(all).toContain(SELF);
+    expect(files.map((f) => relative(ROOT, f))).toContain(join('test', 'deploy', 'plan-table.test.ts'));
+  });
+
+  it('no test reads outside the checkout (../shared, /work/shared, above the root)', () => {
+    const hits = files.flatMap((file) => codeLines(file).filter(([, line]) => OUTSIDE.some((p) => p.test(line))).map(([n, line]) => `${relative(ROOT, file)}:${n}: ${line.trim()}`));
+    expect(hits).toEqual([]);
+  });
+
+  it('no timing assertion on a wall clock (toBeLessThan of a 4+ digit number)', () => {
+    const hits = files.flatMap((file) => codeLines(file).filter(([, line]) => TIMED.test(line)).map(([n, line]) => `${relative(ROOT, file)}:${n}: ${line.trim()}`));
+    expect(hits).toEqual([]);
+  });
+
+  it('the patterns catch what they are for (positive controls)', () => {
+    const sample = ["readFileSync(join(ROOT, '..', 'shared', 'fixtures', 'x.log'))", "readFileSync('../shared/fixtures/x.log')", "expect(result.ms).toBeLessThan(40_000)"];
+    expect(OUTSIDE.some((p) => p.test(sample[0]!))).toBe(true);
+    expect(OUTSIDE.some((p) => p.test(sample[1]!))).toBe(true);
+    expect(TIMED.test(sample[2]!)).toBe(true);
+    expect(TIMED.test('expect(a.indexOf(x)).toBeLessThan(b.indexOf(y))')).toBe(false);
+  });
+});
