@@ -50,9 +50,9 @@ const oursRestart = get('ours', 'restart');
 const seedRestart = get('seed', 'restart');
 const oursFirst = get('ours', 'first');
 const seedFirst = get('seed', 'first');
-console.log('');
-console.log(`seed / ours, first boot: time ${ratio(seedFirst?.seconds, oursFirst?.seconds)}, cgroup peak ${ratio(seedFirst?.peakMb, oursFirst?.peakMb)}`);
-console.log(`seed / ours, restart:    time ${ratio(seedRestart?.seconds, oursRestart?.seconds)}, cgroup peak ${ratio(seedRestart?.peakMb, oursRestart?.peakMb)}`);
+if (oursFirst || seedFirst) console.log('');
+if (oursFirst || seedFirst) console.log(`seed / ours, first boot: time ${ratio(seedFirst?.seconds, oursFirst?.seconds)}, cgroup peak ${ratio(seedFirst?.peakMb, oursFirst?.peakMb)}`);
+if (oursRestart || seedRestart) console.log(`seed / ours, restart:    time ${ratio(seedRestart?.seconds, oursRestart?.seconds)}, cgroup peak ${ratio(seedRestart?.peakMb, oursRestart?.peakMb)}`);
 if (oursRestart) {
   const ok = oursRestart.seconds <= GOAL_RESTART_S && Math.max(oursRestart.peakMb, oursFirst?.peakMb ?? 0) <= GOAL_PEAK_MB;
   console.log(
