@@ -3,6 +3,8 @@
 // build times, and boot to listening + peak memory of the pruned vs the unpruned image.
 // Builds what the cache lacks (minutes each). Code: test/image/image-bench.ts, run by vite-node.
 //   node bench/image.mjs          (or: npm run bench image)
+// First OpenClaw: its generated image vs the naive `npm install` of the same pinned openclaw on
+// node:24-bookworm-slim (goal ≤ 0.6×). IMAGE_BENCH_SETUPS=openclaw (or clawdbot) measures one only.
 //   IMAGE_BENCH_REBUILD=1 node bench/image.mjs   (cold build times)
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';

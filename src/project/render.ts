@@ -14,6 +14,9 @@ import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
 import { assetPath } from '../util/assets.js';
 import { CI_INSTALL_DIR } from './ci-install.js';
+
+/** Where the image build leaves the prewarmed compile cache (templates/runtime/prewarm.mjs, Dockerfile.tmpl). */
+const PREWARMED_CACHE_DIR = '/app/.jiti-cache';
 import { WATCHDOG_DEFAULTS, WATCHDOG_HOLD_FILE } from '../gateway/watchdog.js';
 import { baseImage, DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
@@ -107,6 +110,10 @@ export function templateValues(answers: Answers): TemplateValues {
     compileCacheSubdir: runtime.compileCacheSubdir,
     compileCacheName: runtime.compileCacheName,
     compileCacheEnv: runtime.compileCacheEnv ?? '',
+    // openclaw (Node's compile cache, turned on by the entrypoint) reads the prewarmed cache in the
+    // image on every boot; clawdbot's jiti cache is copied onto the volume at first boot.
+    compileCacheOnVolume: runtime.compileCacheEnv === undefined,
+    imageCompileCacheDir: PREWARMED_CACHE_DIR,
     runtimeId: runtime.id,
     entry: runtime.entry,
     packageDir: runtimePackageDir(runtime),

@@ -3,12 +3,14 @@
 # supervisor, which runs the gateway as its child (supervisor.mjs: Fly's stop signal is passed on,
 # the gateway's exit code is the machine's, and a frozen gateway is restarted).
 set -e
-{{#compileCacheEnv}}
-# The gateway turns its {{compileCacheName}} on only when its launcher starts it: turn it on here,
-# in TMPDIR (on the volume), where prepare-data.mjs seeded it from the image.
-export {{compileCacheEnv}}="${TMPDIR:-/tmp}/{{compileCacheSubdir}}"
-{{/compileCacheEnv}}
 node /app/prepare-data.mjs "$$" || echo "[clawdfly] volume preparation failed; starting the gateway anyway" >&2
+{{#compileCacheEnv}}
+# The gateway turns its {{compileCacheName}} on only when its launcher starts it: turn it on here
+# (after prepare-data.mjs, which must not write into it), pointing at the cache the image build
+# prewarmed. Every boot, the first included, reads it from the image: nothing is copied onto the
+# volume, and a cache written by another image or Node version can never be picked up.
+export {{compileCacheEnv}}="{{imageCompileCacheDir}}"
+{{/compileCacheEnv}}
 # fly.toml's command is relative to the gateway package (`node dist/index.js gateway …`).
 cd {{packageDir}}
 # The watchdog: once the gateway answered, {{watchdogFailures}} failed checks of {{livenessWhat}} in a row

@@ -177,6 +177,7 @@ step('first-boot config', () => {
   }
 });
 
+{{#compileCacheOnVolume}}
 step('transpile cache', () => {
   // The jiti cache is keyed by source path and content: a cache from another runtime is dead weight.
   const tmp = tmpdir();
@@ -193,6 +194,18 @@ step('transpile cache', () => {
   }
   if (tmp.startsWith(STATE_DIR + '/') || previous) writeFileSync(marker, RUNTIME_ID + '\n');
 });
+{{/compileCacheOnVolume}}
+{{#compileCacheEnv}}
+step('compile cache', () => {
+  // The {{compileCacheName}} is read from the image ({{imageCompileCacheDir}}, entrypoint.sh). The copy
+  // earlier clawdfly versions kept on the volume is never read again: drop it, once.
+  const stale = join(tmpdir(), '{{compileCacheSubdir}}');
+  if (!stale.startsWith(STATE_DIR + '/') || !existsSync(stale)) return;
+  rmSync(stale, { recursive: true, force: true });
+  rmSync(join(tmpdir(), '.clawdfly-runtime'), { force: true });
+  log(`removed ${stale}: the {{compileCacheName}} now comes from the image`);
+});
+{{/compileCacheEnv}}
 
 /** Boot time in ms since the epoch: a lock created before it was left by an earlier boot. */
 function bootTimeMs() {

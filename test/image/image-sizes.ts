@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, podman, type BuildResult } from '../support/podman.js';
 import { runtimeBundleFiles } from '../../src/project/render.js';
-import { LEGACY_RUNTIME_ID } from '../../src/gateway/runtime.js';
+import { LEGACY_RUNTIME_ID, RUNTIMES } from '../../src/gateway/runtime.js';
 
 export interface BuiltImage {
   name: string;
@@ -67,4 +67,28 @@ export async function imageSizeBytes(ref: string): Promise<number> {
 export async function duMb(ref: string, path: string): Promise<number> {
   const r = await podman(['run', '--rm', '--network', 'none', '--entrypoint', 'du', ref, '-sm', path], { timeoutMs: 10 * 60_000 });
   return Number(r.stdout.trim().split(/\s+/)[0]);
+}
+
+/**
+ * The naive OpenClaw image on the same base as the generated one (node:24-bookworm-slim): `npm install`
+ * of the row's pinned bundle (openclaw@<version>) in a one-step Dockerfile, as root, npm cache kept.
+ */
+export function naiveOpenclawDockerfile(runtimeId: string): string {
+  const runtime = RUNTIMES[runtimeId]!;
+  return [
+    `FROM node:${runtime.nodeMajor}-bookworm-slim`,
+    'WORKDIR /app',
+    'COPY package.json package-lock.json ./',
+    'RUN npm install',
+    `CMD ["node", "node_modules/${runtime.packageName}/${runtime.entry}", "gateway", "--allow-unconfigured"]`,
+    '',
+  ].join('\n');
+}
+
+export async function naiveOpenclawImage(runtimeId: string, opts: { noCache?: boolean } = {}): Promise<BuiltImage> {
+  const dir = mkdtempSync(join(tmpdir(), 'clawdfly-naive-oc-'));
+  for (const f of runtimeBundleFiles(runtimeId)) writeFileSync(join(dir, f.name), f.content);
+  writeFileSync(join(dir, 'Dockerfile'), naiveOpenclawDockerfile(runtimeId));
+  const build = await buildImage(dir, 'localhost/clawdfly-test-naive-openclaw:latest', opts);
+  return { name: 'naive openclaw', image: cacheRef(build), build };
 }

@@ -20,7 +20,9 @@ import { TEST_SECRETS } from '../helpers/cli.js';
 
 const MIN = 60_000;
 const OPENCLAW = RUNTIMES['openclaw@2026.9.6']!;
+/** Where earlier versions copied the compile cache onto the volume (now it stays in the image). */
 const CACHE_DIR = `tmp/${OPENCLAW.compileCacheSubdir}`;
+const IMAGE_CACHE_DIR = '/app/.jiti-cache';
 
 let project: CanonicalProject;
 let baseSeconds = 0;
@@ -57,11 +59,6 @@ async function pollUntil(url: string, done: (status: number) => boolean, timeout
     if (done(answer.status) || Date.now() > deadline) return answer;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-}
-
-function countFiles(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  return readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).length;
 }
 
 beforeAll(async () => {
@@ -104,7 +101,7 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     const samples: BootSample[] = [];
     const crashes: string[] = [];
 
-    // 1. first boot on an empty volume: the entrypoint seeds the config and the compile cache
+    // 1. first boot on an empty volume: the entrypoint seeds the config; the compile cache is the image's
     const first = await bootLikeFly(m, 'first', () => prewarmedFiles(m), crashes);
     samples.push(first);
     expect(first.listeningLine).toMatch(OPENCLAW.listeningLine);
@@ -127,7 +124,17 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     expect(logs1).not.toMatch(/OPENCLAW_LEGACY_ENV_VARS|CLAWDBOT_/);
     expect(JSON.parse(readFileSync(join(volume, 'openclaw.json'), 'utf8'))).toEqual(JSON.parse(readFileSync(join(project.dir, 'openclaw.json'), 'utf8')));
     expect(existsSync(join(volume, 'state', 'openclaw.sqlite'))).toBe(true);
-    expect(countFiles(join(volume, CACHE_DIR))).toBeGreaterThan(0);
+    // the compile cache the image build prewarmed is the one the gateway reads, from the first boot
+    // on: its NODE_COMPILE_CACHE is the image's folder, nothing was copied onto the volume, and a
+    // module load with that cache accepts the prewarmed code (Node's own debug log says so)
+    const gatewayPid = (await m.exec(['sh', '-c', 'cat /proc/1/task/*/children'])).stdout.trim();
+    const environ = (await m.exec(['cat', `/proc/${gatewayPid}/environ`])).stdout.split('\0');
+    expect(environ).toContain(`${OPENCLAW.compileCacheEnv}=${IMAGE_CACHE_DIR}`);
+    expect(existsSync(join(volume, CACHE_DIR))).toBe(false);
+    const probe = await m.exec(['sh', '-c', `cd /app/node_modules/openclaw && ${OPENCLAW.compileCacheEnv}=${IMAGE_CACHE_DIR} NODE_DEBUG_NATIVE=COMPILE_CACHE node dist/index.js --version 2>&1`], undefined, { user: 'node' });
+    const accepted = probe.stdout.split('\n').filter((l) => /\[compile cache\] V8 code cache for .* was accepted/.test(l));
+    expect(accepted.length, probe.stdout.slice(-2000)).toBeGreaterThan(0);
+    expect(probe.stdout).not.toMatch(/\[compile cache\] .*was rejected/);
     // secrets stay out of the logs
     const secrets = Object.values(projectSecretValues(project.dir));
     for (const s of secrets) expect(logs1.includes(s), 'a secret in the machine log').toBe(false);
@@ -139,9 +146,8 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     writeFileSync(join(volume, 'openclaw.json'), JSON.stringify(onVolume, null, 2) + '\n');
 
     // 3. Fly-style restart: SIGTERM, fresh rootfs, same volume → boots again, warm
-    const cacheBefore = countFiles(join(volume, CACHE_DIR));
     await m.restart();
-    const restart = await bootLikeFly(m, 'restart', async () => cacheBefore, crashes);
+    const restart = await bootLikeFly(m, 'restart', () => prewarmedFiles(m), crashes);
     samples.push(restart);
     expect((await fetch(`${m.url}/`)).status).toBe(200);
     expect(await m.logs()).toContain('agent model: anthropic/claude-sonnet-4-5');
@@ -156,7 +162,7 @@ describe('the OpenClaw image as a Fly machine (node:24 stand-in, real openclaw i
     await m.kill('SIGKILL');
     expect(readdirSync(lockDir).filter((f) => OPENCLAW.lockFileName.test(f))).toEqual(locksBeforeKill);
     await m.restart();
-    const afterKill = await bootLikeFly(m, 'restart', async () => countFiles(join(volume, CACHE_DIR)), crashes, crashes.length + 2);
+    const afterKill = await bootLikeFly(m, 'restart', () => prewarmedFiles(m), crashes, crashes.length + 2);
     samples.push(afterKill);
     // the restart policy may have to start it again on a starved host (exit 78), never for the lease
     expect(crashes.filter((c) => /owner lease/.test(c))).toEqual([]);

@@ -175,21 +175,14 @@ step('first-boot config', () => {
   }
 });
 
-step('transpile cache', () => {
-  // The jiti cache is keyed by source path and content: a cache from another runtime is dead weight.
-  const tmp = tmpdir();
-  const marker = join(tmp, '.clawdfly-runtime');
-  const jiti = join(tmp, 'node-compile-cache');
-  const previous = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : '';
-  if (previous && previous !== RUNTIME_ID) {
-    rmSync(jiti, { recursive: true, force: true });
-    log(`runtime changed (${previous} -> ${RUNTIME_ID}): cleared the transpile cache`);
-  }
-  if (!existsSync(jiti) && existsSync(PREWARMED_JITI)) {
-    cpSync(PREWARMED_JITI, jiti, { recursive: true });
-    log('transpile cache seeded from the image');
-  }
-  if (tmp.startsWith(STATE_DIR + '/') || previous) writeFileSync(marker, RUNTIME_ID + '\n');
+step('compile cache', () => {
+  // The Node compile cache is read from the image (/app/.jiti-cache, entrypoint.sh). The copy
+  // earlier clawdfly versions kept on the volume is never read again: drop it, once.
+  const stale = join(tmpdir(), 'node-compile-cache');
+  if (!stale.startsWith(STATE_DIR + '/') || !existsSync(stale)) return;
+  rmSync(stale, { recursive: true, force: true });
+  rmSync(join(tmpdir(), '.clawdfly-runtime'), { force: true });
+  log(`removed ${stale}: the Node compile cache now comes from the image`);
 });
 
 /** Boot time in ms since the epoch: a lock created before it was left by an earlier boot. */
