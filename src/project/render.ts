@@ -14,6 +14,7 @@ import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
 import { assetPath } from '../util/assets.js';
 import { CI_INSTALL_DIR } from './ci-install.js';
+import { backupExcludes, EXCLUDED_LABELS } from '../backup/remote.js';
 import { WATCHDOG_DEFAULTS, WATCHDOG_HOLD_FILE } from '../gateway/watchdog.js';
 import { baseImage, DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
@@ -210,7 +211,22 @@ export function renderProject(answers: Answers, layout: RepoLayout = DEFAULT_REP
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/prewarm.mjs`, content: renderTemplate(readTemplate('runtime/prewarm.mjs'), values, 'prewarm.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/supervisor.mjs`, content: readTemplate('runtime/supervisor.mjs') },
+    ...offsiteFiles(runtime),
     ...(answers.ci === 'github-actions' ? [{ path: layout.workflowPath, content: renderWorkflow(answers, layout) }] : []),
+  ];
+}
+
+/**
+ * The off-site uploader (offsite.mjs, run by the supervisor when CLAWDFLY_OFFSITE_EVERY is set), the
+ * archive writer it shares with `clawdfly backup`, and what it needs to know of this runtime: the
+ * state dir and the same exclusions as `clawdfly backup`.
+ */
+function offsiteFiles(runtime: GatewayRuntime): ProjectFile[] {
+  const settings = { stateDir: STATE_DIR, runtime: runtime.id, excludes: backupExcludes(), excludedLabels: EXCLUDED_LABELS };
+  return [
+    { path: `${PROJECT_FILES.runtimeDir}/offsite.mjs`, content: readTemplate('runtime/offsite.mjs') },
+    { path: `${PROJECT_FILES.runtimeDir}/offsite.json`, content: `${JSON.stringify(settings, null, 2)}\n` },
+    { path: `${PROJECT_FILES.runtimeDir}/state-archive.cjs`, content: readTemplate('remote/state-archive.cjs') },
   ];
 }
 
