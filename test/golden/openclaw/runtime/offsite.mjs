@@ -403,6 +403,7 @@ export async function backupOnce({ config, settings = readSettingsFile(), env = 
   const name = await freeName(config, started);
   const key = `${config.prefix}${name}`;
   const scratch = mkdtempSync(join(tmpdir(), 'clawdfly-offsite-'));
+  scratchDirs.add(scratch);
   try {
     const file = join(scratch, 'copy.enc');
     const archive = archiveProcess(settings, env);
@@ -426,7 +427,15 @@ export async function backupOnce({ config, settings = readSettingsFile(), env = 
     return { name, size: enc.size, uploadedAt, pruned };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+    scratchDirs.delete(scratch);
   }
+}
+
+/** Scratch dirs in use: removed when a stop signal ends the process mid-copy. */
+const scratchDirs = new Set();
+function dropScratchDirs() {
+  for (const dir of scratchDirs) try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+  scratchDirs.clear();
 }
 
 /** `<stamp>.tar.enc` for this time, or the next free second's (a copy is never overwritten). */
@@ -498,9 +507,11 @@ export async function runLoop({ env = process.env, now = Date.now, log, sleep = 
   }
   log(`off-site: a copy of the state every ${every} s`);
   let failures = 0;
-  // The first copy comes one interval after the last one (a restart does not upload at once).
+  // The first copy comes one interval after the last one (a restart does not upload at once), and
+  // never in the gateway's first minute (its boot is the busiest time of the machine).
   const last = status.lastUploadAt ? Date.parse(status.lastUploadAt) : NaN;
-  let next = Number.isFinite(last) ? Math.max(now(), last + every * 1000) : now();
+  const settle = now() + Math.min(every * 1000, 60_000);
+  let next = Math.max(settle, Number.isFinite(last) ? last + every * 1000 : 0);
   while (!stop()) {
     if (now() < next) { await sleep(Math.min(next - now(), 60_000)); continue; }
     try {
@@ -537,7 +548,9 @@ async function main(args) {
     try { setPriority(0, 19); } catch { /* not allowed: fine */ }
     lowerIoPriority(process.pid);
     let stopping = false;
-    for (const sig of ['SIGTERM', 'SIGINT']) process.once(sig, () => { stopping = true; process.exit(0); });
+    // Stopped with the gateway: a copy in progress is dropped (its archive writer ends on the
+    // closed pipe); the next run makes a whole new one.
+    for (const sig of ['SIGTERM', 'SIGINT']) process.once(sig, () => { stopping = true; dropScratchDirs(); process.exit(0); });
     await runLoop({ log: logLine, stop: () => stopping });
     return 0;
   }
