@@ -14,7 +14,7 @@ import { FlyRemoteExitError } from '../fly/errors.js';
 import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
 import { readArchive, backupFileName, backupsDir, type Manifest, type VerifiedArchive } from './archive.js';
-import { backupExcludes, EXCLUDED_LABELS } from './remote.js';
+import { backupExcludes, EXCLUDED_LABELS } from '../gateway/backup-excludes.js';
 import { agentCommand, agentFrame } from '../remote/agent-call.js';
 import { AGENT_STATUS } from '../remote/agent/protocol.js';
 

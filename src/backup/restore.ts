@@ -23,7 +23,7 @@ import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
 import { EXCLUDED_PREFIXES, FILESYSTEM_NAMES, PENDING_NAME, type Manifest, type VerifiedArchive } from './archive.js';
 import { remoteStderr, takeBackup, type BackupResult } from './backup.js';
-import { backupExcludes } from './remote.js';
+import { backupExcludes } from '../gateway/backup-excludes.js';
 import { agentCommand, agentFrame, agentInput, agentReply } from '../remote/agent-call.js';
 import { AGENT_STATUS } from '../remote/agent/protocol.js';
 import { quoteWord } from '../fly/quote.js';

@@ -12,11 +12,12 @@ import { PROJECT_FILES } from './paths.js';
 import { renderTemplate, type TemplateValues } from '../util/template.js';
 import { joinShellWords } from '../util/shell-words.js';
 import { clawdflyVersion } from '../util/version.js';
-import { assetPath } from '../util/assets.js';
+import { AGENT_BUNDLE, assetPath } from '../util/assets.js';
 import { CI_INSTALL_DIR } from './ci-install.js';
 
 /** Where the image build leaves the prewarmed compile cache (templates/runtime/prewarm.mjs, Dockerfile.tmpl). */
 const PREWARMED_CACHE_DIR = '/app/.jiti-cache';
+import { backupExcludes, EXCLUDED_LABELS } from '../gateway/backup-excludes.js';
 import { WATCHDOG_DEFAULTS, WATCHDOG_HOLD_FILE } from '../gateway/watchdog.js';
 import { baseImage, DEFAULT_GATEWAY_PORT, findRuntime, gatewayCommand, runtimePackageDir, SIGNAL_CLI_PATH, SIGNAL_DATA_SUBDIR, STATE_DIR, TMP_SUBDIR, type GatewayRuntime } from '../gateway/runtime.js';
 
@@ -219,7 +220,26 @@ export function renderProject(answers: Answers, layout: RepoLayout = DEFAULT_REP
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/prewarm.mjs`, content: renderTemplate(readTemplate('runtime/prewarm.mjs'), values, 'prewarm.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/supervisor.mjs`, content: readTemplate('runtime/supervisor.mjs') },
+    ...offsiteFiles(runtime),
     ...(answers.ci === 'github-actions' ? [{ path: layout.workflowPath, content: renderWorkflow(answers, layout) }] : []),
+  ];
+}
+
+/**
+ * The off-site uploader (offsite.mjs, run by the supervisor when CLAWDFLY_OFFSITE_EVERY is set), the
+ * remote agent whose archive writer it shares with `clawdfly backup` (the very bundle `fly ssh`
+ * calls send, so both make the same archive), and what it needs to know of this runtime: the
+ * state dir and the same exclusions as `clawdfly backup`.
+ */
+/** The agent's name in the image, beside offsite.mjs. */
+const AGENT_FILE = AGENT_BUNDLE[AGENT_BUNDLE.length - 1];
+
+function offsiteFiles(runtime: GatewayRuntime): ProjectFile[] {
+  const settings = { stateDir: STATE_DIR, runtime: runtime.id, excludes: backupExcludes(), excludedLabels: EXCLUDED_LABELS };
+  return [
+    { path: `${PROJECT_FILES.runtimeDir}/offsite.mjs`, content: readTemplate('runtime/offsite.mjs') },
+    { path: `${PROJECT_FILES.runtimeDir}/offsite.json`, content: `${JSON.stringify(settings, null, 2)}\n` },
+    { path: `${PROJECT_FILES.runtimeDir}/${AGENT_FILE}`, content: readFileSync(assetPath(...AGENT_BUNDLE), 'utf8') },
   ];
 }
 

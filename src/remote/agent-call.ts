@@ -8,11 +8,10 @@
  * word, every other parameter one base64url JSON word.
  */
 import { readFileSync } from 'node:fs';
-import { assetPath } from '../util/assets.js';
+import { AGENT_BUNDLE, assetPath } from '../util/assets.js';
 import { FRAME_DIGITS, type AgentOp, type AgentParams, type AgentResponses } from './agent/protocol.js';
 
-/** Where the build puts the agent bundle (the image copies it from here, too). */
-export const AGENT_BUNDLE = ['dist', 'agent', 'clawdfly-agent.cjs'] as const;
+export { AGENT_BUNDLE };
 
 /**
  * Reads the frame from fd 0 (blocking reads; EAGAIN on a non-blocking pipe is waited out), runs

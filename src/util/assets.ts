@@ -23,3 +23,9 @@ export function packageRoot(): string {
 export function assetPath(...parts: string[]): string {
   return join(packageRoot(), ...parts);
 }
+
+/**
+ * Where the build puts the remote agent (src/remote/agent/ → scripts/build.mjs): `fly ssh` calls
+ * send it on stdin, and the image carries a copy for the off-site uploader.
+ */
+export const AGENT_BUNDLE = ['dist', 'agent', 'clawdfly-agent.cjs'] as const;

@@ -13,6 +13,13 @@ export {{compileCacheEnv}}="{{imageCompileCacheDir}}"
 {{/compileCacheEnv}}
 # fly.toml's command is relative to the gateway package (`node dist/index.js gateway …`).
 cd {{packageDir}}
+# Off-site copies (clawdfly backup schedule): with fly.toml [env] CLAWDFLY_OFFSITE_EVERY set, the
+# supervisor also runs the uploader (offsite.mjs), niced, restarted if it ever exits. Its settings
+# and credentials come from the environment, never from this command line.
+case "${CLAWDFLY_OFFSITE_EVERY:-off}" in
+  off|"") set -- -- "$@" ;;
+  *) set -- --sidecar "offsite=node --max-old-space-size=96 /app/offsite.mjs run" -- "$@" ;;
+esac
 # The watchdog: once the gateway answered, {{watchdogFailures}} failed checks of {{livenessWhat}} in a row
 # ({{watchdogIntervalText}} apart) restart it; fly.toml [env] CLAWDFLY_WATCHDOG* set it, "off" turns it off (README
 # "Watchdog"). A backup or restore that holds the gateway stopped writes {{watchdogHoldFile}}.
@@ -22,4 +29,4 @@ exec node --max-old-space-size=64 /app/supervisor.mjs \
   --port-env {{gatewayPortEnv}} --default-port {{defaultGatewayPort}} \
   --config "${{{configPathEnv}}:-${{{stateDirEnv}}:-{{stateDir}}}/{{configFileName}}}" \
   --hold-file {{watchdogHoldFile}} \
-  -- "$@"
+  "$@"

@@ -11,6 +11,13 @@ node /app/prepare-data.mjs "$$" || echo "[clawdfly] volume preparation failed; s
 export NODE_COMPILE_CACHE="/app/.jiti-cache"
 # fly.toml's command is relative to the gateway package (`node dist/index.js gateway …`).
 cd /app/node_modules/openclaw
+# Off-site copies (clawdfly backup schedule): with fly.toml [env] CLAWDFLY_OFFSITE_EVERY set, the
+# supervisor also runs the uploader (offsite.mjs), niced, restarted if it ever exits. Its settings
+# and credentials come from the environment, never from this command line.
+case "${CLAWDFLY_OFFSITE_EVERY:-off}" in
+  off|"") set -- -- "$@" ;;
+  *) set -- --sidecar "offsite=node --max-old-space-size=96 /app/offsite.mjs run" -- "$@" ;;
+esac
 # The watchdog: once the gateway answered, 3 failed checks of GET /healthz in a row
 # (20 s apart) restart it; fly.toml [env] CLAWDFLY_WATCHDOG* set it, "off" turns it off (README
 # "Watchdog"). A backup or restore that holds the gateway stopped writes /data/tmp/clawdfly-watchdog.hold.
@@ -20,4 +27,4 @@ exec node --max-old-space-size=64 /app/supervisor.mjs \
   --port-env OPENCLAW_GATEWAY_PORT --default-port 18789 \
   --config "${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR:-/data}/openclaw.json}" \
   --hold-file /data/tmp/clawdfly-watchdog.hold \
-  -- "$@"
+  "$@"

@@ -2,7 +2,7 @@
  * What a backup leaves out and a restore leaves in place. The work on the machine is the remote
  * agent's (src/remote/agent/, called through src/remote/agent-call.ts).
  */
-import { BACKUP_EXCLUDED_NAMES, LOCK_FILE_NAME_RE } from '../gateway/runtime.js';
+import { BACKUP_EXCLUDED_NAMES, LOCK_FILE_NAME_RE } from './runtime.js';
 
 /** Top-level names of the state dir a backup leaves out and a restore leaves in place. */
 export function backupExcludes(): string[] {
