@@ -68,6 +68,8 @@ function currentAnswers(project: Project, to: GatewayRuntime): Answers {
 export interface LocalUpgradeOptions {
   /** Where the running clawdfly came from (src/project/ci-install.ts): what the CI workflow's install step pins. */
   ciOrigin?: ReturnType<typeof runningOrigin>;
+  /** The lockfile of a release with no row (src/project/runtime-release.ts prepareRuntime). */
+  runtimeLock?: string;
 }
 
 export async function planLocalUpgrade(project: Project, to: GatewayRuntime, options: LocalUpgradeOptions = {}): Promise<LocalUpgrade> {
@@ -100,7 +102,7 @@ export async function planLocalUpgrade(project: Project, to: GatewayRuntime, opt
 
   // Every other file as init renders it for the new row.
   const layout = repoLayout(project.dir);
-  const rendered = [...renderProject(answers, layout).filter((f) => f.path !== to.configFileName), ...ciInstall(project, answers, layout, options, warnings)];
+  const rendered = [...renderProject(answers, layout, options.runtimeLock).filter((f) => f.path !== to.configFileName), ...ciInstall(project, answers, layout, options, warnings)];
   const planned = await planFiles(project.dir, rendered, written);
   const changes: LocalChange[] = [];
   for (const f of planned) {

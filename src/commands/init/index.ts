@@ -19,6 +19,7 @@ import { PROJECT_FILES } from '../../project/paths.js';
 import { appUrl } from '../../project/network.js';
 import { repoLayout } from '../../project/repo-layout.js';
 import { ciInstallPlan } from '../../project/ci-install.js';
+import { npmRegistry, prepareRuntime } from '../../project/runtime-release.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { readStdinText } from '../../util/stdin.js';
 import { canPrompt, prompts } from '../../ui/prompt.js';
@@ -61,7 +62,10 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
 
   const written = await readWrittenHashes(dir, PROJECT_FILES.written);
   const layout = repoLayout(dir);
-  const planned = await planFiles(dir, [...renderProject(answers, layout), ...ciInstallPlan(dir, answers, layout, opts.clawdflySpec)], written);
+  // A release with no row: published? engines? its lockfile (exit 2 and nothing written when not).
+  const release = await prepareRuntime(answers.runtime, { flag: '--runtime', projectDir: dir, registry: npmRegistry({ registry: answers.npmRegistry || undefined }) });
+  if (release.notice) warnings.push(release.notice);
+  const planned = await planFiles(dir, [...renderProject(answers, layout, release.lock), ...ciInstallPlan(dir, answers, layout, opts.clawdflySpec)], written);
   const keep = await decideConflicts(planned, opts, ask);
 
   const effective = answersInKeptFlyToml(planned, keep, answers, warnings);
