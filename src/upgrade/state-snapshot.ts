@@ -70,11 +70,23 @@ const SNAPSHOT_SCRIPT = [
 
 // Every entry the snapshot would have taken goes aside (the newer gateway's versions, and what it
 // created: OpenClaw's state/ SQLite stores), so the old gateway finds its state dir exactly as it left it.
+// The newer gateway still runs (ssh needs a started machine) and opens its stores by path: first the
+// watchdog's hold file, then its processes (cwd its package dir, running its entry) are frozen
+// (SIGSTOP), so nothing it does lands in the files put back; the deploy that follows stops it frozen.
 const RESTORE_SCRIPT = [
   'set -e',
-  'd="$1"; s="$2"; shift 2',
+  'd="$1"; s="$2"; h="$3"; g="$4"; e="$5"; shift 5',
   MADE_BY_US('s', SNAPSHOT_PREFIX),
   `{ [ -d "$s" ] && [ ! -L "$s" ]; } || exit ${MISSING}`,
+  'if [ -n "$h" ]; then',
+  '  hd=$(dirname -- "$h"); mkdir -p -- "$hd"; t=$(mktemp "$hd/.clawdfly-hold.XXXXXXXX")',
+  '  echo "rollback: the newer gateway is held while the state it replaced is put back" > "$t"; mv -f -- "$t" "$h"',
+  '  for p in /proc/[0-9]*; do',
+  '    [ "$(readlink "$p/cwd" 2>/dev/null)" = "$g" ] || continue',
+  '    tr "\\000" " " < "$p/cmdline" 2>/dev/null | grep -q -F -- "$e gateway" || continue',
+  '    if kill -STOP "${p#/proc/}" 2>/dev/null; then echo "__HELD=${p#/proc/}"; fi',
+  '  done',
+  'fi',
   KEPT_FN,
   `a=$(mktemp -d "$d/${ASIDE_PREFIX}XXXXXXXX")`,
   `${EACH_ENTRY('$d')}`,
@@ -90,8 +102,10 @@ const RESTORE_SCRIPT = [
 
 const DISCARD_SCRIPT = [
   'set -e',
-  'd="$1"; a="$2"; shift 2',
+  'd="$1"; a="$2"; h="$3"; shift 3',
   MADE_BY_US('a', ASIDE_PREFIX),
+  // the hold the restore set: the gateway now running is the verified older one (rm removes a link, not its target)
+  'if [ -n "$h" ]; then rm -f -- "$h"; fi',
   // the newer gateway's own entries it wrote again after they were set aside (rm -rf removes a link, never its target)
   'for n in "$@"; do case "$n" in ""|*/*|.|..) continue ;; esac; if [ -e "$d/$n" ] || [ -L "$d/$n" ]; then rm -rf -- "$d/$n"; fi; done',
   // rm -rf never follows a link it meets inside; the folder itself must be a folder, not a link
@@ -147,9 +161,16 @@ export function isAsidePath(stateDir: string, path: string): boolean {
  * Removes the newer gateway's files set aside by a rollback (only a path of that shape, never through
  * a link), and `ownEntries` (top-level names only the newer gateway writes) it wrote again meanwhile.
  */
-export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = []): Promise<void> {
+export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = [], holdFile = ''): Promise<void> {
   if (!isAsidePath(stateDir, aside)) throw new ClawdflyError(`${aside} is not a folder clawdfly set aside in ${stateDir}`, { code: 'aside-invalid' });
-  await fly.ssh(asDirOwner(stateDir, DISCARD_SCRIPT, 'sh', [stateDir, aside, ...ownEntries]), { machineId });
+  await fly.ssh(asDirOwner(stateDir, DISCARD_SCRIPT, 'sh', [stateDir, aside, holdFile, ...ownEntries]), { machineId });
+}
+
+/** The newer gateway the restore holds: its package dir and entry, and the watchdog's hold file. */
+export interface GatewayHold {
+  holdFile: string;
+  packageDir: string;
+  entry: string;
 }
 
 /** Removes a snapshot (gone already: nothing to do). */
@@ -159,10 +180,10 @@ export async function dropSnapshot(fly: FlyClient, stateDir: string, machineId: 
 }
 
 /** Puts the snapshot's entries back; returns where the newer gateway's were set aside. */
-export async function restoreStateSnapshot(fly: FlyClient, stateDir: string, machineId: string, snapshot: string): Promise<string> {
+export async function restoreStateSnapshot(fly: FlyClient, stateDir: string, machineId: string, snapshot: string, hold?: GatewayHold): Promise<string> {
   if (!isSnapshotPath(stateDir, snapshot)) throw new ClawdflyError(`${snapshot} is not a clawdfly snapshot of ${stateDir}`, { hint: 'check .clawdfly/releases.json', code: 'snapshot-invalid', exitCode: 2 });
   try {
-    const out = await fly.ssh(asDirOwner(stateDir, RESTORE_SCRIPT, 'sh', [stateDir, snapshot, ...NOT_SNAPSHOTTED]), { machineId });
+    const out = await fly.ssh(asDirOwner(stateDir, RESTORE_SCRIPT, 'sh', [stateDir, snapshot, hold?.holdFile ?? '', hold?.packageDir ?? '', hold?.entry ?? '', ...NOT_SNAPSHOTTED]), { machineId });
     return /^__ASIDE=(.+)$/m.exec(out)?.[1] ?? '';
   } catch (error) {
     if (error instanceof FlyRemoteExitError && error.remoteStatus === MISSING) {

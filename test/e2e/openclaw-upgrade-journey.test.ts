@@ -9,6 +9,8 @@
  * Both releases keep their store in `state/`: what a rollback discards is computed from the pair
  * (src/gateway/runtime.ts stateEntriesToDiscard). Computed from one row (2026.9.6's `state`), the
  * rollback removed `/data/state` once 2026.9.5 was verified on it: the device and the session went.
+ * And 2026.9.6 still runs while the rollback puts 2026.9.5's files back (ssh needs a started machine),
+ * and it opens its stores by path: the rollback holds it (SIGSTOP, the watchdog's hold file) first.
  *
  * Loopback only, anthropic-only config (offline, any openai/* model makes openclaw install its codex
  * plugin at start and never listen; see test/image/project.ts).
@@ -22,6 +24,7 @@ import { createPodmanFly, disposePodmanFly, logMark, waitForContainerLog as wait
 import { run, tail } from '../support/util.js';
 import { gatewayCli, gatewayRpcCli, RUNTIMES, type GatewayRuntime } from '../../src/gateway/runtime.js';
 import { remoteCommand } from '../../src/fly/quote.js';
+import { WATCHDOG_HOLD_FILE } from '../../src/gateway/watchdog.js';
 
 const MIN = 60_000;
 const APP = CANONICAL_FLAGS[CANONICAL_FLAGS.indexOf('--app') + 1]!;
@@ -119,6 +122,13 @@ async function installedVersion(): Promise<string> {
   return r.stdout.trim().split('\n').at(-1)!;
 }
 
+/** The double's log buffer (`fly logs --no-tail`): every machine's and container's lines, in order. */
+async function flyLogs(): Promise<string[]> {
+  const r = await run('flyctl', ['logs', '-a', APP, '--no-tail'], { env: { ...process.env, ...fake!.env }, timeoutMs: 3 * MIN, check: false });
+  assertNoSecrets(r.stdout + r.stderr, secrets, 'fly logs');
+  return r.stdout.split('\n').filter(Boolean);
+}
+
 /** Both lines of a finished start of this release, in the machine's current container (after `mark`). */
 async function started(runtime: GatewayRuntime, mark?: LogMark): Promise<void> {
   await waitForLog(fake!.dir, machine().id, runtime.listeningLine, 8 * MIN, mark);
@@ -174,6 +184,7 @@ describe('openclaw → openclaw upgrade journey against the real images (podman)
 
     // 4. rollback: 2026.9.5's exact image, on its own state/ again, with the device and the session
     const mark = await logMark(fake!.dir, machine().id);
+    const linesBefore = (await flyLogs()).length;
     const rollback = await step('rollback', () => cli(['rollback', '--yes', '--json'], 20 * MIN));
     expect(rollback.code, `${rollback.stdout}\n${rollback.stderr}`).toBe(0);
     expect(machine().image_ref?.digest).toBe(before.digest);
@@ -188,6 +199,11 @@ describe('openclaw → openclaw upgrade journey against the real images (podman)
     const devicesBack = await cli(['devices', '--json']);
     expect(devicesBack.code, `${devicesBack.stdout}\n${devicesBack.stderr}`).toBe(0);
     expect(json<{ paired: { deviceId: string }[] }>(devicesBack).paired.map((d) => d.deviceId)).toContain(device.deviceId);
+    // 2026.9.6 was held (frozen) from the moment its state was put back until its machine was stopped:
+    // it never ran again, so it never shut down (a shutdown writes its stores, which by then were 2026.9.5's)
+    const rollbackLines = (await flyLogs()).slice(linesBefore);
+    expect(rollbackLines.filter((l) => /\[shutdown\]/.test(l)), rollbackLines.join('\n')).toEqual([]);
+    expect(existsSync(onVolume(WATCHDOG_HOLD_FILE)), 'the hold is released once 2026.9.5 is verified').toBe(false);
     // the newer gateway's set-aside copy is gone (the rollback's backup holds it); nothing else of clawdfly's left
     expect(readdirSync(onVolume('/data')).filter((f) => f.startsWith('.clawdfly-'))).toEqual([]);
 
