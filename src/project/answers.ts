@@ -263,7 +263,6 @@ export function unknownRuntimeRefusal(spec: string, flag: '--runtime' | '--to', 
   return new UsageError(`unsupported gateway runtime "${wanted}": clawdfly knows ${known}`, `${flag} <one of those>, or ${flag} ${MAINTAINED_PACKAGE}@<a published version>`, 'bad-runtime');
 }
 
-
 /** Re-checks a whole answer set (e.g. one read back from .clawdfly/answers.json). */
 export function checkAnswers(answers: Answers, force = false): { answers: Answers; warnings: string[] } {
   const warnings: string[] = [];
