@@ -166,12 +166,11 @@ describe('openclaw → openclaw upgrade journey against the real images (podman)
     const pairedBefore = await pairedDevices(OLDER);
     expect(pairedBefore.length).toBeGreaterThan(0);
     const device = pairedBefore[0]!;
-    // A session: openclaw 2026.9.5's `agent` offline (the model call fails) kept none here (`sessions
-    // --json` listed []), unlike clawdbot's; what it said is printed for the next attempt.
-    const agent = await step('agent session', () => sshAsNode(gatewayCli(OLDER, ['agent', '--agent', 'main', '--session-id', SESSION_ID, '--message', 'remember this', '--json']), 5 * MIN));
-    console.log(`openclaw agent (exit ${agent.code}): ${tail(agent.stdout + agent.stderr, 15)}`);
+    // A session, through the gateway (aimed at its port as clawdfly aims openclaw's CLI: by env; it
+    // dials 18789 otherwise). The model call fails offline; the session is kept anyway.
+    const agent = await step('agent session', () => sshAsNode(gatewayRpcCli(OLDER, PORT, ['agent', '--agent', 'main', '--session-id', SESSION_ID, '--message', 'remember this', '--json']), 5 * MIN));
     const sessionsBefore = await sessionIds(OLDER);
-    console.log(`sessions before the upgrade: ${JSON.stringify(sessionsBefore)}`);
+    expect(sessionsBefore.length, `no session after openclaw agent (exit ${agent.code}): ${tail(agent.stdout + agent.stderr, 15)}`).toBeGreaterThan(0);
     expect(existsSync(onVolume('/data/state/openclaw.sqlite'))).toBe(true);
     const stateBefore = readdirSync(onVolume('/data/state')).filter((n) => !/-(wal|shm)$/.test(n)).sort();
     const before = { image: machine().config.image, digest: machine().image_ref?.digest, cmd: machine().config.init?.cmd };
