@@ -5,7 +5,7 @@
  * Facts come from running the real package (see shared/reference/gateway.md).
  */
 
-import { compareVersions } from '../util/version.js';
+import { compareVersions, rangeAdmits } from '../util/version.js';
 
 export interface GatewayRuntime {
   /** Key in RUNTIMES and the value of `--runtime`. */
@@ -153,6 +153,12 @@ export interface GatewayRuntime {
    * connections for a frozen process too).
    */
   liveness: { path: string; accept: 'ok' | 'any' };
+  /**
+   * Set on a published release clawdfly has no row for (`--runtime openclaw@2026.9.4`): the row whose
+   * facts it is built on (see unrowedRuntime). Untested by clawdfly: its own `config validate` and its
+   * start-up gates (listening and ready lines, /startupz, /readyz) are what stand between it and a user.
+   */
+  basedOn?: string;
 }
 
 /** Everything a row says but its version: what releases of one line share (a release is a few lines). */
@@ -334,17 +340,74 @@ export function runtimeIds(): string[] {
 }
 
 export function findRuntime(id: string): GatewayRuntime | undefined {
-  return RUNTIMES[id];
+  return RUNTIMES[id] ?? unrowedRuntime(id);
+}
+
+/** `<package>@<exact version>` (a pre-release tag allowed; no ranges, no dist-tags), or undefined. */
+export function parseRuntimeId(spec: string): { packageName: string; version: string } | undefined {
+  const m = /^([a-z0-9][a-z0-9._-]*)@(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/.exec(spec.trim());
+  return m ? { packageName: m[1]!, version: m[2]! } : undefined;
+}
+
+/** A release line: year and month (`2026.9` of 2026.9.4), the releases one base was measured on. */
+function releaseLine(version: string): string {
+  return version.split('.').slice(0, 2).join('.');
 }
 
 /**
- * `--runtime` takes a row id (`openclaw@2026.9.6`) or a package name alone (`openclaw`), which
- * means that package's newest row. Returns undefined for anything else.
+ * The row a release without one is built on: the newest row at or below it (a release is a few
+ * lines, so the nearest older one is the best guess). Below every row of its package it takes the
+ * oldest row only within that row's release line (2026.9.1 … 2026.9.4 on 2026.9.5's base, which was
+ * measured on 2026.9.x), and the caller still checks the package's `engines` against it; an older
+ * line (2026.8.x) has none: what it serves and keeps was never measured.
+ */
+export function baseRowFor(packageName: string, version: string): GatewayRuntime | undefined {
+  const rows = Object.values(RUNTIMES).filter((r) => r.packageName === packageName).sort((a, b) => compareVersions(a.packageVersion, b.packageVersion));
+  const atOrBelow = rows.filter((r) => compareVersions(r.packageVersion, version) <= 0).at(-1);
+  if (atOrBelow) return atOrBelow;
+  const oldest = rows[0];
+  return oldest && releaseLine(oldest.packageVersion) === releaseLine(version) ? oldest : undefined;
+}
+
+/** A published release with no row, as the row it is built on with its own version (undefined: no such row). */
+export function unrowedRuntime(id: string): GatewayRuntime | undefined {
+  const parsed = parseRuntimeId(id);
+  // Only the maintained line: clawdbot is frozen at its one row.
+  if (!parsed || RUNTIMES[id] || BROKEN_RUNTIMES[id] || parsed.packageName !== MAINTAINED_PACKAGE) return undefined;
+  const base = baseRowFor(parsed.packageName, parsed.version);
+  if (!base) return undefined;
+  const runtimeId = `${parsed.packageName}@${parsed.version}`;
+  return { ...base, id: runtimeId, packageVersion: parsed.version, displayVersion: parsed.version, basedOn: base.id };
+}
+
+/** The rows of a package, oldest first (what a refusal names). */
+export function rowVersions(packageName: string): string[] {
+  return Object.values(RUNTIMES).filter((r) => r.packageName === packageName).map((r) => r.packageVersion).sort(compareVersions);
+}
+
+/**
+ * Why a release's `engines.node` (from the registry) does not fit the row it is built on, or undefined
+ * when it does: the range must admit the row's lowest Node (what `up --local` lets run) and the newest
+ * of the row's Node major (the image's `node:<major>` tag).
+ */
+export function enginesProblem(runtime: GatewayRuntime, enginesNode: string | undefined): string | undefined {
+  if (enginesNode === undefined || enginesNode.trim() === '') return undefined;
+  const newestOfMajor = `${runtime.nodeMajor}.999.0`;
+  const admits = [rangeAdmits(enginesNode, runtime.minNode), rangeAdmits(enginesNode, newestOfMajor)];
+  if (admits.includes(undefined)) return `its engines.node "${enginesNode}" cannot be read`;
+  if (admits.includes(false)) return `its engines.node "${enginesNode}" refuses the Node the image runs (Node ${runtime.nodeMajor}, ${runtime.minNode} and later)`;
+  return undefined;
+}
+
+/**
+ * `--runtime` takes a row id (`openclaw@2026.9.6`), a package name alone (`openclaw`), which means
+ * that package's newest row, or a release with no row (`openclaw@2026.9.4`: unrowedRuntime; the
+ * caller checks the registry, src/project/runtime-release.ts). Returns undefined for anything else.
  */
 export function resolveRuntimeId(spec: string): string | undefined {
   const wanted = spec.trim();
   if (RUNTIMES[wanted]) return wanted;
-  return newestRow(wanted)?.id;
+  return newestRow(wanted)?.id ?? unrowedRuntime(wanted)?.id;
 }
 
 /** A package's row with the highest version (not the last one written into RUNTIMES). */

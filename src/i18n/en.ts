@@ -54,6 +54,7 @@ export const en = {
   'init.cost': 'Cost: ≈ ${cost}/month at Fly\'s list prices ({vmSize}, {memoryMb} MB, {volumeGb} GB volume; bandwidth extra, free allowance not deducted)',
   'init.confirmWrite': 'Write {count} file(s) to {dir}?',
   'init.nothingWritten': 'nothing written',
+  'runtime.untested': '{id} is untested by clawdfly: it has no row, so its image is built on {row}\'s (engines.node {engines}; its lockfile resolved from the registry now). Its own `config validate` and start-up checks decide whether it runs',
   'init.secretsLine': '(0600, git-ignored: {names})',
   'init.ready': 'Project ready for {app} in {region}.',
   'init.next': 'Next: {command}',

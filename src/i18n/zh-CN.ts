@@ -54,6 +54,7 @@ export const zhCN: Record<MessageKey, string> = {
   'init.cost': '费用：按 Fly 标价约 ${cost}/月（{vmSize}，{memoryMb} MB，{volumeGb} GB 数据卷；流量另计，未扣除免费额度）',
   'init.confirmWrite': '向 {dir} 写入 {count} 个文件？',
   'init.nothingWritten': '未写入任何文件',
+  'runtime.untested': '{id} 未经 clawdfly 测试：clawdfly 没有它的版本行，所以它的镜像按 {row} 的版本行构建（engines.node {engines}；锁文件刚从 npm 源解析生成）。能否运行由它自己的 `config validate` 和启动检查决定',
   'init.secretsLine': '（权限 0600，已加入 .gitignore：{names}）',
   'init.ready': '{app} 的项目已就绪，区域 {region}。',
   'init.next': '下一步：{command}',

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { APP_NAME_RE, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
-import { BROKEN_RUNTIMES, CHANNEL_TOKENS, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, PROVIDER_KEYS, resolveRuntimeId, runtimeIds, type GatewayRuntime } from '../gateway/runtime.js';
+import { BROKEN_RUNTIMES, CHANNEL_TOKENS, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, MAINTAINED_PACKAGE, newestRow, parseRuntimeId, PROVIDER_KEYS, resolveRuntimeId, rowVersions, runtimeIds, type GatewayRuntime } from '../gateway/runtime.js';
 import { findCompatibleProvider, providerKeyName } from '../gateway/providers.js';
 import { t } from '../i18n/index.js';
 
@@ -241,12 +241,31 @@ export function checkSignalAccount(value: string): string {
   return number;
 }
 
-/** A runtime row id, or a package name alone (its newest row); returns the row id. */
+/**
+ * A runtime row id, a package name alone (its newest row), or a release with no row (the registry is
+ * checked before anything is written: src/project/runtime-release.ts); returns the runtime's id.
+ */
 export function checkRuntime(spec: string): string {
   if (BROKEN_RUNTIMES[spec]) throw new UsageError(`${spec} cannot be used: ${BROKEN_RUNTIMES[spec]}`, `--runtime ${DEFAULT_RUNTIME_ID}`, 'broken-runtime');
   const id = resolveRuntimeId(spec);
-  if (!id || !findRuntime(id)) throw new UsageError(`unsupported gateway runtime "${spec}"`, `--runtime <one of: ${runtimeIds().join(', ')}>`, 'bad-runtime');
+  if (!id || !findRuntime(id)) throw unknownRuntimeRefusal(spec, '--runtime', runtimeIds().join(', '));
   return id;
+}
+
+/**
+ * Why `--runtime`/`--to` names no runtime, as the one-line cause and fix of a refusal: not an exact
+ * version, or a release of the maintained package older than every row's line.
+ */
+export function unknownRuntimeRefusal(spec: string, flag: '--runtime' | '--to', known: string): UsageError {
+  const wanted = spec.trim();
+  const [name, version] = wanted.split('@');
+  const newest = newestRow(MAINTAINED_PACKAGE)!.id;
+  if (name === MAINTAINED_PACKAGE && version !== undefined) {
+    const parsed = parseRuntimeId(wanted);
+    if (!parsed) return new UsageError(`"${wanted}" is not an exact ${MAINTAINED_PACKAGE} version (no ranges or tags: the image pins one release)`, `${flag} ${newest}, or ${flag} ${MAINTAINED_PACKAGE}@<x.y.z>`, 'bad-runtime');
+    return new UsageError(`${wanted} is older than every release clawdfly has a row for (${rowVersions(MAINTAINED_PACKAGE).join(', ')}), and its line was never measured`, `${flag} ${MAINTAINED_PACKAGE}@${rowVersions(MAINTAINED_PACKAGE)[0]} or later`, 'runtime-too-old');
+  }
+  return new UsageError(`unsupported gateway runtime "${wanted}": clawdfly knows ${known}`, `${flag} <one of those>, or ${flag} ${MAINTAINED_PACKAGE}@<a published version>`, 'bad-runtime');
 }
 
 /** Re-checks a whole answer set (e.g. one read back from .clawdfly/answers.json). */

@@ -13,11 +13,13 @@
  * `#<integrity>`, or a git commit), and the dependency tree still comes from the running install.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClawdflyError, UsageError } from '../errors.js';
 import { clawdflyVersion } from '../util/version.js';
+import type { Answers } from './answers.js';
+import type { ProjectFile, RepoLayout } from './render.js';
 
 /** The npm project the workflow installs from, relative to the repository root. */
 export const CI_INSTALL_DIR = '.github/clawdfly';
@@ -201,4 +203,21 @@ export function ciInstallFiles(spec: string | undefined, origin = runningOrigin(
   const packageJson = `${JSON.stringify({ name: 'clawdfly-ci', private: true, description: 'The clawdfly the deploy workflow installs (npm ci checks every integrity in package-lock.json). Written by clawdfly init --github-actions.', dependencies: { clawdfly: source.dependency } }, null, 2)}\n`;
   const lock = `${JSON.stringify({ name: 'clawdfly-ci', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`;
   return { packageJson, lock, pinned: `clawdfly ${version} (${[source.resolved ?? 'the registry', source.integrity?.slice(0, 19)].filter(Boolean).join(', ')})` };
+}
+
+/**
+ * `.github/clawdfly/` beside the workflow: what its install step pins. Computed before anything is
+ * written (init and upgrade), so a clawdfly that cannot name a published source is refused with
+ * nothing half-written. Without a spec, a clawdfly not from a registry keeps the pin that is there;
+ * one from a registry pins itself, the clawdfly that renders the workflow.
+ */
+export function ciInstallPlan(dir: string, answers: Pick<Answers, 'ci'>, layout: RepoLayout, spec: string | undefined, origin = runningOrigin()): ProjectFile[] {
+  if (answers.ci !== 'github-actions') return [];
+  const base = layout.workflowPath.replace(/\.github\/workflows\/[^/]+$/, '') + CI_INSTALL_DIR;
+  if (spec === undefined && !origin?.published && existsSync(join(dir, base, 'package-lock.json'))) return [];
+  const files = ciInstallFiles(spec, origin);
+  return [
+    { path: `${base}/package.json`, content: files.packageJson },
+    { path: `${base}/package-lock.json`, content: files.lock },
+  ];
 }

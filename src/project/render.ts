@@ -55,13 +55,17 @@ export function runtimePackageJson(runtime: GatewayRuntime): string {
   return JSON.stringify(pkg, null, 2) + '\n';
 }
 
-/** The files `npm ci` needs to install a runtime row: what init writes into runtime/ and the tests install. */
-export function runtimeBundleFiles(runtimeId: string): { name: 'package.json' | 'package-lock.json'; content: string }[] {
+/**
+ * The files `npm ci` needs to install a runtime: what init writes into runtime/ and the tests install.
+ * A row's lockfile is committed; a release with no row brings its own (src/project/runtime-release.ts).
+ */
+export function runtimeBundleFiles(runtimeId: string, lock?: string): { name: 'package.json' | 'package-lock.json'; content: string }[] {
   const runtime = findRuntime(runtimeId);
   if (!runtime) throw new Error(`unknown runtime ${runtimeId}`);
+  if (lock === undefined && runtime.basedOn) throw new Error(`${runtimeId} has no row: its lockfile comes from prepareRuntime`);
   return [
     { name: 'package.json', content: runtimePackageJson(runtime) },
-    { name: 'package-lock.json', content: readTemplate(`runtime/${runtime.id}.package-lock.json`) },
+    { name: 'package-lock.json', content: lock ?? readTemplate(`runtime/${runtime.id}.package-lock.json`) },
   ];
 }
 
@@ -204,7 +208,7 @@ export function renderWorkflow(answers: Answers, layout: RepoLayout): string {
   }, 'github-deploy.yml.tmpl');
 }
 
-export function renderProject(answers: Answers, layout: RepoLayout = DEFAULT_REPO_LAYOUT): ProjectFile[] {
+export function renderProject(answers: Answers, layout: RepoLayout = DEFAULT_REPO_LAYOUT, runtimeLock?: string): ProjectFile[] {
   const runtime = findRuntime(answers.runtime)!;
   const values = templateValues(answers);
   const flyToml = renderTemplate(readTemplate('fly.toml.tmpl'), values, 'fly.toml.tmpl');
@@ -215,7 +219,7 @@ export function renderProject(answers: Answers, layout: RepoLayout = DEFAULT_REP
     { path: PROJECT_FILES.dockerignore, content: readTemplate('dockerignore.tmpl'), merge: 'lines' },
     { path: PROJECT_FILES.gitignore, content: readTemplate('gitignore.tmpl'), merge: 'lines' },
     { path: runtime.configFileName, content: formatConfig(buildGatewayConfig(answers)) },
-    ...runtimeBundleFiles(runtime.id).map((f) => ({ path: `${PROJECT_FILES.runtimeDir}/${f.name}`, content: f.content })),
+    ...runtimeBundleFiles(runtime.id, runtimeLock).map((f) => ({ path: `${PROJECT_FILES.runtimeDir}/${f.name}`, content: f.content })),
     { path: `${PROJECT_FILES.runtimeDir}/entrypoint.sh`, content: renderTemplate(readTemplate('runtime/entrypoint.sh'), values, 'entrypoint.sh'), mode: 0o755 },
     { path: `${PROJECT_FILES.runtimeDir}/prepare-data.mjs`, content: renderTemplate(readTemplate('runtime/prepare-data.mjs'), values, 'prepare-data.mjs') },
     { path: `${PROJECT_FILES.runtimeDir}/prewarm.mjs`, content: renderTemplate(readTemplate('runtime/prewarm.mjs'), values, 'prewarm.mjs') },

@@ -17,6 +17,7 @@ import { PROJECT_FILES } from '../project/paths.js';
 import type { Project } from '../project/project.js';
 import { renderProject } from '../project/render.js';
 import { repoLayout } from '../project/repo-layout.js';
+import { ciInstallPlan, runningOrigin } from '../project/ci-install.js';
 import { readSecrets, renameGatewayToken, writeSecrets } from '../project/secrets.js';
 import { listFiles } from '../deploy/state.js';
 import { readTextIfExists, writeFileAtomic } from '../util/fs.js';
@@ -64,7 +65,14 @@ function currentAnswers(project: Project, to: GatewayRuntime): Answers {
   };
 }
 
-export async function planLocalUpgrade(project: Project, to: GatewayRuntime): Promise<LocalUpgrade> {
+export interface LocalUpgradeOptions {
+  /** Where the running clawdfly came from (src/project/ci-install.ts): what the CI workflow's install step pins. */
+  ciOrigin?: ReturnType<typeof runningOrigin>;
+  /** The lockfile of a release with no row (src/project/runtime-release.ts prepareRuntime). */
+  runtimeLock?: string;
+}
+
+export async function planLocalUpgrade(project: Project, to: GatewayRuntime, options: LocalUpgradeOptions = {}): Promise<LocalUpgrade> {
   const from = project.runtime;
   const answers = currentAnswers(project, to);
   const warnings: string[] = [];
@@ -93,7 +101,8 @@ export async function planLocalUpgrade(project: Project, to: GatewayRuntime): Pr
   }
 
   // Every other file as init renders it for the new row.
-  const rendered = renderProject(answers, repoLayout(project.dir)).filter((f) => f.path !== to.configFileName);
+  const layout = repoLayout(project.dir);
+  const rendered = [...renderProject(answers, layout, options.runtimeLock).filter((f) => f.path !== to.configFileName), ...ciInstall(project, answers, layout, options, warnings)];
   const planned = await planFiles(project.dir, rendered, written);
   const changes: LocalChange[] = [];
   for (const f of planned) {
@@ -137,6 +146,21 @@ export async function applyLocalUpgrade(project: Project, plan: LocalUpgrade): P
   if (plan.tokenRename) {
     const secrets = await readSecrets(project.dir);
     await writeSecrets(project.dir, renameGatewayToken(secrets, plan.tokenRename.from, plan.tokenRename.to));
+  }
+}
+
+/**
+ * The workflow is rendered again by this clawdfly, so its pinned install (`.github/clawdfly/`) must be
+ * there and name this clawdfly when it came from a registry: a project made before the pin existed
+ * would otherwise push a workflow whose `npm ci` finds no lockfile. A clawdfly not from a registry
+ * cannot pin itself: it keeps the pin that is there, and says so when there is none.
+ */
+function ciInstall(project: Project, answers: Answers, layout: ReturnType<typeof repoLayout>, options: LocalUpgradeOptions, warnings: string[]): ReturnType<typeof ciInstallPlan> {
+  try {
+    return 'ciOrigin' in options ? ciInstallPlan(project.dir, answers, layout, undefined, options.ciOrigin) : ciInstallPlan(project.dir, answers, layout, undefined);
+  } catch (error) {
+    warnings.push(`the CI workflow's pinned install (${layout.workflowPath.replace(/workflows\/[^/]+$/, 'clawdfly/')}) could not be written (${(error as Error).message.split('\n')[0]}): its npm ci fails until it is; run clawdfly init --keep --github-actions --clawdfly-spec <published clawdfly> before the next push`);
+    return [];
   }
 }
 

@@ -13,7 +13,8 @@ import type { FlyClient } from '../fly/client.js';
 import type { Machine } from '../fly/json.js';
 import { quoteWord } from '../fly/quote.js';
 import { join } from 'node:path';
-import { findRuntime, remoteConfigPath, stateEntriesToDiscard } from '../gateway/runtime.js';
+import { findRuntime, remoteConfigPath, runtimePackageDir, stateEntriesToDiscard } from '../gateway/runtime.js';
+import { WATCHDOG_HOLD_FILE } from '../gateway/watchdog.js';
 import { gatewayPortOf } from '../operate/machine.js';
 import { appUrl } from '../project/network.js';
 import { loadProject, type Project } from '../project/project.js';
@@ -72,7 +73,9 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
   let aside: string | undefined;
   if (input.stateSnapshot) {
     const snapshot = input.stateSnapshot;
-    aside = await progress.run('state', `put the files kept before the upgrade back in ${project.stateDir}`, () => restoreStateSnapshot(fly, project.stateDir, machine.id, snapshot));
+    // the newer gateway held first (it opens its stores by path): it cannot write into what is put back
+    const hold = { holdFile: WATCHDOG_HOLD_FILE, packageDir: runtimePackageDir(project.runtime), entry: project.runtime.entry };
+    aside = await progress.run('state', `hold ${project.runtime.id} and put the files kept before the upgrade back in ${project.stateDir}`, () => restoreStateSnapshot(fly, project.stateDir, machine.id, snapshot, hold));
   }
 
   // 2. The old image, deployed with the old fly.toml (its env and command belong to that image).
@@ -162,7 +165,7 @@ async function discardSetAside(fly: FlyClient, project: Project, restored: Proje
   // From the pair: what the newer gateway wrote again that the one now running never writes.
   const ownEntries = stateEntriesToDiscard(project.runtime, restored.runtime);
   try {
-    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside, ownEntries));
+    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside, ownEntries, WATCHDOG_HOLD_FILE));
   } catch (error) {
     warnings.push(`${aside} was not removed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); it holds the newer gateway's files, also in ${backup.file}: clawdfly ssh -- rm -rf ${quoteWord(aside)}`);
   }

@@ -23,7 +23,7 @@ import type { FlyClient } from '../fly/client.js';
 import { FlyRemoteExitError } from '../fly/errors.js';
 import { TMP_SUBDIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
 import { agentCommand, agentInput, agentReply } from '../remote/agent-call.js';
-import { AGENT_STATUS } from '../remote/agent/protocol.js';
+import { AGENT_STATUS, type GatewayHold } from '../remote/agent/protocol.js';
 import { ASIDE_PREFIX, SNAPSHOT_PREFIX } from '../remote/agent/upgrade-snapshot.js';
 
 export { SNAPSHOT_PREFIX };
@@ -69,9 +69,9 @@ export function isAsidePath(stateDir: string, path: string): boolean {
  * Removes the newer gateway's files set aside by a rollback (only a path of that shape, never through
  * a link), and `ownEntries` (top-level names only the newer gateway writes) it wrote again meanwhile.
  */
-export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = []): Promise<void> {
+export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = [], holdFile?: string): Promise<void> {
   if (!isAsidePath(stateDir, aside)) throw new ClawdflyError(`${aside} is not a folder clawdfly set aside in ${stateDir}`, { code: 'aside-invalid' });
-  await fly.ssh(agentCommand('upgrade-aside-discard', stateDir, { aside: posix.basename(aside), ownEntries }), { machineId, input: agentInput() });
+  await fly.ssh(agentCommand('upgrade-aside-discard', stateDir, { aside: posix.basename(aside), ownEntries, ...(holdFile ? { holdFile } : {}) }), { machineId, input: agentInput() });
 }
 
 /** Removes a snapshot (gone already: nothing to do). */
@@ -80,11 +80,15 @@ export async function dropSnapshot(fly: FlyClient, stateDir: string, machineId: 
   await fly.ssh(agentCommand('upgrade-snapshot-drop', stateDir, { snapshot: posix.basename(snapshot) }), { machineId, input: agentInput() });
 }
 
-/** Puts the snapshot's entries back; returns where the newer gateway's were set aside. */
-export async function restoreStateSnapshot(fly: FlyClient, stateDir: string, machineId: string, snapshot: string): Promise<string> {
+/**
+ * Puts the snapshot's entries back; returns where the newer gateway's were set aside. With `hold`,
+ * the newer gateway (still running: ssh needs a started machine) is held first, so nothing it writes
+ * lands in the files put back; the deploy that follows stops it.
+ */
+export async function restoreStateSnapshot(fly: FlyClient, stateDir: string, machineId: string, snapshot: string, hold?: GatewayHold): Promise<string> {
   if (!isSnapshotPath(stateDir, snapshot)) throw new ClawdflyError(`${snapshot} is not a clawdfly snapshot of ${stateDir}`, { hint: 'check .clawdfly/releases.json', code: 'snapshot-invalid', exitCode: 2 });
   try {
-    const out = await fly.ssh(agentCommand('upgrade-snapshot-restore', stateDir, { snapshot: posix.basename(snapshot), notSnapshotted: NOT_SNAPSHOTTED }), { machineId, input: agentInput() });
+    const out = await fly.ssh(agentCommand('upgrade-snapshot-restore', stateDir, { snapshot: posix.basename(snapshot), notSnapshotted: NOT_SNAPSHOTTED, ...(hold ? { hold } : {}) }), { machineId, input: agentInput() });
     const aside = agentReply<'upgrade-snapshot-restore'>(out)?.aside;
     return aside ? posix.join(stateDir, aside) : '';
   } catch (error) {

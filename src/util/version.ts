@@ -60,3 +60,60 @@ export function compareVersions(a: string, b: string): number {
   }
   return comparePreRelease(ka.preRelease, kb.preRelease);
 }
+
+/**
+ * Whether an npm `engines` range admits a version, for the shapes packages write there: `||`
+ * alternatives of space-separated comparators (`>=24.16.0 <25 || >=26.1.0`), `>`, `>=`, `<`, `<=`,
+ * `=` or a bare version, `^x.y.z`, `~x.y.z`, `x` / `x.y` / `x.y.x` wildcards, and `*`. A range it
+ * cannot read is undefined (the caller says so rather than guessing).
+ */
+export function rangeAdmits(range: string, version: string): boolean | undefined {
+  const alternatives = range.trim() === '' ? ['*'] : range.split('||');
+  let readable = true;
+  for (const alternative of alternatives) {
+    const comparators = alternative.trim().replace(/([<>=~^])\s+/g, '$1').split(/\s+/).filter(Boolean);
+    const results = comparators.map((c) => comparatorAdmits(c, version));
+    if (results.some((r) => r === undefined)) {
+      readable = false;
+      continue;
+    }
+    if (results.every(Boolean)) return true;
+  }
+  return readable ? false : undefined;
+}
+
+const PARTIAL = /^v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(-[0-9A-Za-z.-]+)?$/;
+
+function comparatorAdmits(comparator: string, version: string): boolean | undefined {
+  if (comparator === '*' || comparator === 'x' || comparator === 'X') return true;
+  const m = /^(>=|<=|>|<|=|\^|~)?(.+)$/.exec(comparator);
+  const parts = m ? PARTIAL.exec(m[2]!) : null;
+  if (!m || !parts) return undefined;
+  const op = m[1] ?? '=';
+  const wild = (p: string | undefined) => p === undefined || /^[xX*]$/.test(p);
+  const [major, minor, patch] = [parts[1], parts[2], parts[3]];
+  if (wild(major)) return true;
+  const lower = `${major}.${wild(minor) ? 0 : minor}.${wild(patch) ? 0 : patch}${parts[4] ?? ''}`;
+  // the first version past a partial one (`24` → 25.0.0, `24.16` → 24.17.0) for `=`, `<=`, `>` and wildcards
+  const pastPartial = wild(minor) ? `${Number(major) + 1}.0.0` : wild(patch) ? `${major}.${Number(minor) + 1}.0` : undefined;
+  const cmp = (a: string, b: string) => compareVersions(version, a) >= 0 && (b === '' || compareVersions(version, b) < 0);
+  switch (op) {
+    case '>=':
+      return compareVersions(version, lower) >= 0;
+    case '>':
+      return compareVersions(version, pastPartial ?? lower) >= (pastPartial ? 0 : 1);
+    case '<':
+      return compareVersions(version, lower) < 0;
+    case '<=':
+      return pastPartial ? compareVersions(version, pastPartial) < 0 : compareVersions(version, lower) <= 0;
+    case '=':
+      return pastPartial ? cmp(lower, pastPartial) : compareVersions(version, lower) === 0;
+    case '^': {
+      const upper = Number(major) > 0 || wild(minor) ? `${Number(major) + 1}.0.0` : Number(minor) > 0 || wild(patch) ? `0.${Number(minor) + 1}.0` : `0.0.${Number(patch) + 1}`;
+      return cmp(lower, upper);
+    }
+    case '~':
+      return cmp(lower, wild(minor) ? `${Number(major) + 1}.0.0` : `${major}.${Number(minor) + 1}.0`);
+  }
+  return undefined;
+}

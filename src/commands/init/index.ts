@@ -4,7 +4,6 @@
  * the user edited are decided (or refused) before anything is written.
  */
 import { redact } from '../../ui/redact.js';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext, CommandOptions } from '../types.js';
@@ -13,13 +12,14 @@ import { UsageError } from '../../errors.js';
 import { collectAnswers, collectSecrets, costLine, providersWithKeys } from './collect.js';
 import { readAnswers } from '../../project/project.js';
 import { generateGatewayToken, parseSecretsInput, readSecrets, writeSecrets } from '../../project/secrets.js';
-import { flyTomlFacts, renderProject, type ProjectFile, type RepoLayout } from '../../project/render.js';
+import { flyTomlFacts, renderProject } from '../../project/render.js';
 import type { Answers } from '../../project/answers.js';
 import { applyFiles, planFiles, readWrittenHashes, writtenHashesAfter, type PlannedFile } from '../../project/file-plan.js';
 import { PROJECT_FILES } from '../../project/paths.js';
 import { appUrl } from '../../project/network.js';
 import { repoLayout } from '../../project/repo-layout.js';
-import { CI_INSTALL_DIR, ciInstallFiles, runningOrigin } from '../../project/ci-install.js';
+import { ciInstallPlan } from '../../project/ci-install.js';
+import { npmRegistry, prepareRuntime } from '../../project/runtime-release.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { readStdinText } from '../../util/stdin.js';
 import { canPrompt, prompts } from '../../ui/prompt.js';
@@ -62,7 +62,10 @@ export async function run({ opts }: CommandContext<typeof initSpec>): Promise<nu
 
   const written = await readWrittenHashes(dir, PROJECT_FILES.written);
   const layout = repoLayout(dir);
-  const planned = await planFiles(dir, [...renderProject(answers, layout), ...ciInstallPlan(dir, answers, layout, opts.clawdflySpec)], written);
+  // A release with no row: published? engines? its lockfile (exit 2 and nothing written when not).
+  const release = await prepareRuntime(answers.runtime, { flag: '--runtime', projectDir: dir, registry: npmRegistry({ registry: answers.npmRegistry || undefined }) });
+  if (release.notice) warnings.push(release.notice);
+  const planned = await planFiles(dir, [...renderProject(answers, layout, release.lock), ...ciInstallPlan(dir, answers, layout, opts.clawdflySpec)], written);
   const keep = await decideConflicts(planned, opts, ask);
 
   const effective = answersInKeptFlyToml(planned, keep, answers, warnings);
@@ -161,22 +164,4 @@ async function decideConflicts(planned: PlannedFile[], opts: CommandOptions<type
     if (choice === 'keep') keep.add(file.path);
   }
   return keep;
-}
-
-/**
- * `.github/clawdfly/` beside the workflow: what its install step pins (src/project/ci-install.ts).
- * Computed before anything is written, so a clawdfly that cannot name a published source is refused
- * with nothing half-written. A re-run from such a clawdfly, without --clawdfly-spec, keeps the pin
- * that is there.
- */
-function ciInstallPlan(dir: string, answers: Answers, layout: RepoLayout, spec: string | undefined): ProjectFile[] {
-  if (answers.ci !== 'github-actions') return [];
-  const base = layout.workflowPath.replace(/\.github\/workflows\/[^/]+$/, '') + CI_INSTALL_DIR;
-  const origin = runningOrigin();
-  if (spec === undefined && !origin?.published && existsSync(join(dir, base, 'package-lock.json'))) return [];
-  const files = ciInstallFiles(spec, origin);
-  return [
-    { path: `${base}/package.json`, content: files.packageJson },
-    { path: `${base}/package-lock.json`, content: files.lock },
-  ];
 }

@@ -35,7 +35,7 @@ export const initSpec = defineCommand({
     { flags: '--secrets-stdin', description: 'read NAME=VALUE secret lines (API keys, bot tokens) from stdin' },
     {
       flags: '--runtime <id>',
-      description: `gateway runtime (default: ${DEFAULT_RUNTIME_ID}, the newest OpenClaw): openclaw, ${runtimeIds().filter((id) => id !== LEGACY_RUNTIME_ID).join(', ')}, or ${LEGACY_RUNTIME_ID} (clawdbot; frozen, for existing deployments)`,
+      description: `gateway runtime (default: ${DEFAULT_RUNTIME_ID}, the newest OpenClaw): openclaw, ${runtimeIds().filter((id) => id !== LEGACY_RUNTIME_ID).join(', ')}, ${LEGACY_RUNTIME_ID} (clawdbot; frozen, for existing deployments), or a published openclaw@<version> without a row (built on the nearest row; untested by clawdfly)`,
       env: 'CLAWDFLY_RUNTIME',
     },
     { flags: '--force', description: 'overwrite files you changed; allow memory below 1024 MB' },

@@ -23,6 +23,7 @@ import type { Project } from '../../project/project.js';
 import { remoteConfigPath } from '../../gateway/runtime.js';
 import { planLocalUpgrade, type LocalUpgrade } from '../../release/local.js';
 import { resolveUpgradeTarget } from '../../release/target.js';
+import { npmRegistry, prepareRuntime } from '../../project/runtime-release.js';
 import { findFirstStartMigrations, migrationBudgetMs, migrationCommand, type FoundMigration } from '../../release/first-start.js';
 import { defaultVerifyTimeoutMs } from '../../deploy/verify.js';
 import { performUpgrade } from '../../release/upgrade.js';
@@ -78,7 +79,10 @@ async function upgrade(opts: CommandContext<typeof upgradeSpec>['opts'], opened:
     }
     return 0;
   }
-  const plan = await planLocalUpgrade(project, target.runtime);
+  // A release with no row: published? engines? its lockfile. Refused (exit 2) before any flyctl call.
+  const release = await prepareRuntime(target.runtime.id, { flag: '--to', registry: npmRegistry({ registry: project.answers?.npmRegistry || undefined }) });
+  const plan = await planLocalUpgrade(project, target.runtime, { runtimeLock: release.lock });
+  if (release.notice) plan.warnings.unshift(release.notice);
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
   if (!dryRun && !yes && !canPrompt()) {
     throw new UsageError(`upgrading redeploys ${project.app} with ${plan.to.id} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly upgrade --to ${plan.to.id} --yes  (or look first: --dry-run)`, 'not-confirmed');
@@ -105,11 +109,11 @@ async function upgrade(opts: CommandContext<typeof upgradeSpec>['opts'], opened:
   };
 
   if (dryRun || (!yes && !isJsonMode())) printPlan(project, plan, remote, kept, dryRun);
+  if (!isJsonMode()) for (const w of plan.warnings) out.warn(w);
   if (dryRun) {
     if (isJsonMode()) out.json({ ok: true, dryRun: true, ...summary });
     return 0;
   }
-  if (!isJsonMode()) for (const w of plan.warnings) out.warn(w);
   const ok = await confirmOrYes(`Upgrade ${project.app} from ${plan.from.id} to ${plan.to.id}?`, { yes, defaultValue: false, flagHint: `add --yes: clawdfly upgrade --to ${plan.to.id} --yes` });
   if (!ok) throw new UsageError('nothing upgraded', `clawdfly upgrade --to ${plan.to.id} --yes`, 'not-confirmed');
 

@@ -12,7 +12,7 @@ export const upgradeSpec = defineCommand({
   options: [
     common.dir,
     common.app,
-    { flags: '--to <runtime[@version]>', description: `the runtime row to go to: ${TO}, ${NEWEST}, … (default: the newest ${TO})` },
+    { flags: '--to <runtime[@version]>', description: `the runtime row to go to: ${TO}, ${NEWEST}, …, or a published ${TO}@<version> without a row (untested by clawdfly) (default: the newest ${TO})` },
     { flags: '--dry-run', description: 'show the plan (file diffs, the remote steps, what is kept) and change nothing' },
     common.yes,
     { flags: '--verify-timeout <seconds>', description: 'how long the new gateway may take to listen after the deploy (default: 120)', parse: 'int' },

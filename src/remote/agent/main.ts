@@ -84,12 +84,12 @@ async function dispatch(op: string, root: string, word: string | undefined): Pro
       return;
     case 'upgrade-snapshot-restore': {
       const p = decodeParams<'upgrade-snapshot-restore'>(word);
-      reply(restoreSnapshot(root, p.snapshot, p.notSnapshotted ?? []));
+      reply(restoreSnapshot(root, p.snapshot, p.notSnapshotted ?? [], p.hold));
       return;
     }
     case 'upgrade-aside-discard': {
       const p = decodeParams<'upgrade-aside-discard'>(word);
-      reply(discardAside(root, p.aside, p.ownEntries ?? []));
+      reply(discardAside(root, p.aside, p.ownEntries ?? [], p.holdFile));
       return;
     }
     case 'upgrade-snapshot-drop':

@@ -65,9 +65,14 @@ export interface AgentParams {
   /** An upgrade's copy of the old gateway's files; `notSnapshotted`: top-level names left where they are. */
   'upgrade-snapshot': { notSnapshotted: string[] };
   /** A rollback: the snapshot (a name straight under the state dir) back in place, the newer gateway's entries aside. */
-  'upgrade-snapshot-restore': { snapshot: string; notSnapshotted: string[] };
+  /**
+   * Puts an upgrade's snapshot back. With `hold`, the newer gateway is held first (it still runs and
+   * opens its stores by path): the watchdog's hold file written, then its processes (cwd its package
+   * dir, command line running `<entry> gateway`) stopped with SIGSTOP; the deploy that follows ends them.
+   */
+  'upgrade-snapshot-restore': { snapshot: string; notSnapshotted: string[]; hold?: GatewayHold };
   /** Removes an aside folder, and `ownEntries` the newer gateway wrote again since. */
-  'upgrade-aside-discard': { aside: string; ownEntries: string[] };
+  'upgrade-aside-discard': { aside: string; ownEntries: string[]; holdFile?: string };
   'upgrade-snapshot-drop': { snapshot: string };
   /** Paths under the state dir matching simple globs (`*` = one name): a read-only probe. */
   'find-files': { globs: string[] };
@@ -121,7 +126,7 @@ export interface AgentResponses {
   'drop-previous': { dropped: string };
   'find-swap': { preRestore: string[]; staged: string[] };
   'upgrade-snapshot': { snapshot: string; skipped: string[]; specialFiles: string[] };
-  'upgrade-snapshot-restore': { aside: string };
+  'upgrade-snapshot-restore': { aside: string; held: number[] };
   'upgrade-aside-discard': { removed: string[] };
   'upgrade-snapshot-drop': { dropped: boolean };
   'find-files': { found: string[] };
@@ -136,3 +141,13 @@ export const CONFIG_LOCK_WAIT_S = 60;
 
 /** Length of the frame header: the script's byte length in decimal, zero-padded. */
 export const FRAME_DIGITS = 12;
+
+/** The newer gateway a rollback holds while it puts the older one's state back. */
+export interface GatewayHold {
+  /** The watchdog's hold file (absolute): the supervisor does not restart a held gateway. */
+  holdFile: string;
+  /** The gateway package's folder in the image: the gateway's working directory. */
+  packageDir: string;
+  /** The package's entry, as the gateway's command line names it (e.g. dist/index.js). */
+  entry: string;
+}

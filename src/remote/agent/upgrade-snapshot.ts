@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import { AgentFailure, notADirectory } from './failure.js';
 import { printable } from './files.js';
-import { AGENT_STATUS } from './protocol.js';
+import { AGENT_STATUS, type GatewayHold } from './protocol.js';
 
 export const SNAPSHOT_PREFIX = '.clawdfly-pre-upgrade-';
 export const ASIDE_PREFIX = '.clawdfly-post-upgrade-';
@@ -133,24 +133,56 @@ export function snapshotState(root: string, notSnapshotted: string[]): SnapshotR
   return { snapshot: dir.slice(root.length + 1), skipped, specialFiles: specialFiles.map(printable) };
 }
 
+/**
+ * Holds the newer gateway: the watchdog's hold file (written under a fresh name, then renamed over,
+ * never through a link), then SIGSTOP to each process whose cwd is the package dir and whose command
+ * line runs `<entry> gateway`. Returns the stopped pids. Processes of other users are not ours to stop
+ * (kill fails: skipped).
+ */
+export function holdGateway(hold: GatewayHold): number[] {
+  const dir = hold.holdFile.slice(0, hold.holdFile.lastIndexOf('/')) || '/';
+  fs.mkdirSync(dir, { recursive: true });
+  const temp = fs.mkdtempSync(`${dir}/.clawdfly-hold-`);
+  fs.writeFileSync(`${temp}/hold`, 'rollback: the newer gateway is held while the state it replaced is put back\n', { flag: 'wx', mode: 0o644 });
+  fs.renameSync(`${temp}/hold`, hold.holdFile);
+  fs.rmdirSync(temp);
+  const held: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${name}/cwd`) !== hold.packageDir) continue;
+      const words = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
+      if (!words.includes(`${hold.entry} gateway`)) continue;
+      process.kill(Number(name), 'SIGSTOP');
+      held.push(Number(name));
+    } catch {
+      /* gone meanwhile, or not ours to read or stop */
+    }
+  }
+  return held;
+}
+
 /** Puts the snapshot's entries back; the newer gateway's go aside. Returns the aside folder's name. */
-export function restoreSnapshot(root: string, snapshot: string, notSnapshotted: string[]): { aside: string } {
+export function restoreSnapshot(root: string, snapshot: string, notSnapshotted: string[], hold?: GatewayHold): { aside: string; held: number[] } {
   requireOurs(snapshot, SNAPSHOT_PREFIX);
   const from = `${root}/${snapshot}`;
   if (!fs.lstatSync(from, { throwIfNoEntry: false })?.isDirectory()) throw new AgentFailure(`${snapshot} is not on the volume`, AGENT_STATUS.missing);
+  const held = hold ? holdGateway(hold) : [];
   const aside = fs.mkdtempSync(`${root}/${ASIDE_PREFIX}`);
   for (const n of gatewayEntries(root, notSnapshotted)) fs.renameSync(`${root}/${n}`, `${aside}/${n}`);
   for (const n of fs.readdirSync(from).sort()) fs.renameSync(`${from}/${n}`, `${root}/${n}`);
   fs.rmdirSync(from);
-  return { aside: aside.slice(root.length + 1) };
+  return { aside: aside.slice(root.length + 1), held };
 }
 
 /**
  * Removes the newer gateway's files set aside by a rollback, and `ownEntries` (top-level names only
  * the newer gateway writes) it wrote again meanwhile.
  */
-export function discardAside(root: string, aside: string, ownEntries: string[]): { removed: string[] } {
+export function discardAside(root: string, aside: string, ownEntries: string[], holdFile?: string): { removed: string[] } {
   requireOurs(aside, ASIDE_PREFIX);
+  // the hold the restore set: the gateway now running is the verified older one (unlink removes a link, never its target)
+  if (holdFile && fs.lstatSync(holdFile, { throwIfNoEntry: false })) fs.unlinkSync(holdFile);
   const removed: string[] = [];
   for (const n of ownEntries) {
     if (n === '' || n === '.' || n === '..' || n.includes('/')) continue;
