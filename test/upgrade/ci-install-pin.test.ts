@@ -13,7 +13,7 @@ import { ciSpecFlags } from '../helpers/clawdfly-pack.js';
 import { findRuntime } from '../../src/gateway/runtime.js';
 import { loadProject } from '../../src/project/project.js';
 import { runningOrigin } from '../../src/project/ci-install.js';
-import { applyLocalUpgrade, planLocalUpgrade } from '../../src/upgrade/local.js';
+import { applyLocalUpgrade, planLocalUpgrade } from '../../src/release/local.js';
 
 useInProcessCli();
 

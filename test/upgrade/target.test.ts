@@ -51,7 +51,7 @@ describe('config migration', () => {
   it("init's clawdbot config migrated (with the app's origin) is exactly init's openclaw config, for every channel", () => {
     const set = answers({ discord: { guilds: [{ id: '123456789012345678', channels: ['general'] }], requireMention: true }, telegram: {}, signal: true, signalAccount: '+15551234567' });
     const migrated = JSON.parse(migrateGatewayConfig(buildGatewayConfig(set), openclaw));
-    // upgrade adds the app's Control UI origin to the migrated file (src/upgrade/local.ts), as init writes it
+    // upgrade adds the app's Control UI origin to the migrated file (src/release/local.ts), as init writes it
     expect(withControlUiOrigins(migrated, controlUiOrigins(set.app, 'public'))).toEqual(buildGatewayConfig({ ...set, runtime: openclaw.id }));
   });
 
