@@ -85,6 +85,18 @@ const TABLE: Record<string, Refusal[]> = {
     { why: '--out names a file that exists', where: 'deployed', args: ['--out', 'fly.toml'], cause: /fly\.toml already exists/, fix: /never overwrites a file/ },
     { why: 'machine not in the app', where: 'deployed', args: ['--machine', 'nosuch'], cause: /no machine nosuch in app test-claw/, fix: /then --machine ID/ },
   ],
+  'backup schedule': [
+    { ...NO_PROJECT, args: ['--every', '1h'] },
+    { why: 'neither --every nor --off', where: 'deployed', args: [], cause: /say how often: --every <interval>, or --off/, fix: /backup schedule --every 1h/ },
+    { why: '--every with --off', where: 'deployed', args: ['--every', '1h', '--off'], cause: /--every and --off contradict each other/, fix: /backup schedule --every 1h/ },
+    { why: '--every too often', where: 'deployed', args: ['--every', '1m'], cause: /--every 1m is too often/, fix: /--every/ },
+    // making the bucket restarts the machine: asked first, and refused without a terminal or --yes
+    { why: 'no terminal and no --yes', where: 'deployed', args: ['--every', '1h'], cause: /^Create the bucket test-claw-backups/, fix: /--yes/ },
+  ],
+  'backup list': [
+    NO_PROJECT,
+    { why: '--remote without a schedule', where: 'deployed', args: ['--remote'], cause: /has no off-site copies/, fix: /backup schedule --every 1h/ },
+  ],
   restore: [{ why: 'no such archive', where: 'deployed', args: ['missing.tgz'], cause: /missing\.tgz cannot be used: ENOENT/, fix: /clawdfly backup/ }],
   rollback: [
     NO_PROJECT,
@@ -103,9 +115,9 @@ const TABLE: Record<string, Refusal[]> = {
   ],
 };
 
-/** Every runnable command path of the registry: `config push`, `ci token`, `deploy`, … */
+/** Every runnable command path of the registry: `config push`, `ci token`, `deploy`, `backup`, `backup list`, … */
 function commandPaths(): string[] {
-  return COMMANDS.flatMap((spec) => (spec.subcommands?.length ? spec.subcommands.map((sub) => `${spec.name} ${sub.name}`) : [spec.name]));
+  return COMMANDS.flatMap((spec) => [...(spec.load ? [spec.name] : []), ...(spec.subcommands ?? []).map((sub) => `${spec.name} ${sub.name}`)]);
 }
 
 let deployment: Deployment;
