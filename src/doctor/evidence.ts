@@ -17,7 +17,7 @@ import { readReleases } from '../release/releases.js';
 import { describeInterruptedUpgrade, readUpgradeJournal, UPGRADE_JOURNAL } from '../release/journal.js';
 import { appUrl } from '../project/network.js';
 import { fetchReadiness, readinessUrl } from '../gateway/health.js';
-import { parseRemoteFacts, remoteFactsArgv, type RemoteFacts } from './remote.js';
+import { probeRemote, type RemoteFacts } from './remote.js';
 import { scheduledMinutes } from '../backup/offsite.js';
 import { offsiteStatusPath } from './checks/offsite.js';
 import type { DevicesList, Evidence, LogLine, Probe } from './types.js';
@@ -128,7 +128,7 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
     }),
     probe(async () => {
       const targets = remoteTargets(project);
-      return parseRemoteFacts(await client.ssh(remoteFactsArgv(project.runtime, targets), { timeoutMs: DOCTOR_SSH_TIMEOUT_MS }), project.runtime, targets);
+      return probeRemote(client, project.runtime, targets, { timeoutMs: DOCTOR_SSH_TIMEOUT_MS });
     }),
     readyUrl ? probe(async () => ({ url: readyUrl, readiness: await fetchReadiness(readyUrl, 10_000, project.secrets[project.runtime.env.gatewayToken]) })) : Promise.resolve(undefined),
   ]);
