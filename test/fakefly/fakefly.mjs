@@ -214,9 +214,19 @@ function makeStdin() {
  * call (mkdtemp in the state dir, readable by the user the agent drops to), removed after it.
  */
 function fakeProcTable(dir, machineId) {
-  const root = fs.mkdtempSync(path.join(dir, 'proc-'));
+  let root;
+  try {
+    root = fs.mkdtempSync(path.join(dir, 'proc-'));
+  } catch {
+    root = fs.mkdtempSync('/tmp/fakefly-proc-'); // a program already dropped to the gateway user (the off-site uploader's node)
+  }
   fs.chmodSync(root, 0o755);
-  const m = readState(dir).machines[machineId];
+  let m;
+  try {
+    m = readState(dir).machines[machineId];
+  } catch {
+    m = undefined; // state.json is root's: a node already dropped to the gateway user sees an empty table
+  }
   for (const p of m && m.api.state === 'started' ? m.fake.processes || [] : []) {
     if (!Number.isSafeInteger(p.pid) || p.pid <= 0) continue;
     fs.mkdirSync(path.join(root, String(p.pid)), { mode: 0o755 });
