@@ -96,7 +96,7 @@ export interface AgentParams {
 }
 
 /** The argv words after the params of doctor-probe / remove-stale-lock. */
-export type ProbeWord = `${'c' | 's' | 't' | 'w' | 'f'}:/${string}`;
+export type ProbeWord = `${'c' | 's' | 't' | 'w' | 'f'}:${string}`;
 
 export interface ProbeFile {
   path: string;
