@@ -16,7 +16,7 @@ import type { Machine } from '../fly/json.js';
 import type { Project } from '../project/project.js';
 import { untrusted } from '../ui/output.js';
 import { backupsDir } from './archive.js';
-import { fetchCommand, listCommand, NO_UPLOADER_STATUS, OFFSITE_SCRIPT, RemoteCopySchema, type RemoteCopy } from './offsite.js';
+import { fetchCommand, listCommand, NO_UPLOADER_STATUS, OFFSITE_SCRIPT, type RemoteCopy } from './offsite.js';
 
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
 
@@ -33,6 +33,9 @@ function uploaderFailure(error: unknown, project: Project, what: string): unknow
     code: notDeployed ? 'offsite-not-deployed' : 'offsite-failed',
   });
 }
+
+
+const RemoteCopySchema = z.object({ name: z.string().min(1), size: z.number().nonnegative(), time: z.string() }).loose();
 
 /** Newest first, as the uploader lists them. */
 export async function listRemoteCopies(project: Project, fly: FlyClient, machine: Machine): Promise<RemoteCopy[]> {

@@ -6,7 +6,6 @@
  * credentials and the key are secrets of the app, and the copies are decrypted there).
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { STORAGE_SECRET_NAMES } from '../fly/storage.js';
 import type { Project } from '../project/project.js';
@@ -115,8 +114,13 @@ export function fetchCommand(project: Project, name: string): string[] {
   return asDirOwner(project.stateDir, script, 'sh', [OFFSITE_SCRIPT, name, project.stateDir, copiesOf(project)]);
 }
 
-export const RemoteCopySchema = z.object({ name: z.string().min(1), size: z.number().nonnegative(), time: z.string() }).loose();
-export type RemoteCopy = z.infer<typeof RemoteCopySchema>;
+/** One copy in the bucket, as the machine's uploader lists it (checked in offsite-remote.ts). */
+export interface RemoteCopy {
+  name: string;
+  size: number;
+  time: string;
+  [key: string]: unknown;
+}
 
 /** A copy's name as the user may give it (`restore --from remote:<name>`): the bucket's key, or its last part. */
 export function checkCopyName(name: string): string {

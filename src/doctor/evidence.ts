@@ -9,7 +9,7 @@ import { listBackups } from '../backup/archive.js';
 import { isClawdflyError } from '../errors.js';
 import type { FlyClient } from '../fly/client.js';
 import { exitOf, type Machine, type MachineEvent } from '../fly/json.js';
-import { checkConfigText } from '../gateway/config-file.js';
+import { checkConfigText, loadConfigSchema, parseConfigText } from '../gateway/config-parse.js';
 import { classifyLines, type LogFinding } from '../gateway/logs.js';
 import { gatewayRpcCli, GATEWAY_USER, STATE_DIR, WORKSPACE_SUBDIR } from '../gateway/runtime.js';
 import type { Project } from '../project/project.js';
@@ -17,7 +17,7 @@ import { readReleases } from '../release/releases.js';
 import { describeInterruptedUpgrade, readUpgradeJournal, UPGRADE_JOURNAL } from '../release/journal.js';
 import { appUrl } from '../project/network.js';
 import { fetchReadiness, readinessUrl } from '../gateway/health.js';
-import { parseRemoteFacts, remoteFactsArgv, type RemoteFacts } from './remote.js';
+import { probeRemote, type RemoteFacts } from './remote.js';
 import { scheduledMinutes } from '../backup/offsite.js';
 import { offsiteStatusPath } from './checks/offsite.js';
 import type { DevicesList, Evidence, LogLine, Probe } from './types.js';
@@ -61,8 +61,11 @@ function jsonOf(text: string | undefined): unknown {
 
 export function localConfigValue(project: Project): Record<string, unknown> | undefined {
   if (!project.configText) return undefined;
-  const check = checkConfigText(project.configText, project.runtime);
-  return (check.value as Record<string, unknown> | undefined) ?? undefined;
+  try {
+    return (parseConfigText(project.configText).value as Record<string, unknown> | undefined) ?? undefined;
+  } catch {
+    return undefined; // unparsable: the config check says so
+  }
 }
 
 /** Every path the remote script looks at: fly.toml's and the defaults (the machine may differ from both). */
@@ -92,6 +95,8 @@ export interface GatherOptions {
 
 export async function gatherEvidence(project: Project, opts: GatherOptions): Promise<Evidence> {
   const ev: Evidence = { offline: opts.offline, project };
+  // the schema mirror (zod) only for a runtime without a validator of its own, and only with a config to check
+  if (project.configText !== undefined || !opts.offline) await loadConfigSchema(project.runtime);
   if (project.configText !== undefined) ev.localConfig = checkConfigText(project.configText, project.runtime);
   ev.backups = await listBackups(project.dir, project.app);
   ev.interruptedUpgrade = await interruptedUpgrade(project);
@@ -123,7 +128,7 @@ export async function gatherEvidence(project: Project, opts: GatherOptions): Pro
     }),
     probe(async () => {
       const targets = remoteTargets(project);
-      return parseRemoteFacts(await client.ssh(remoteFactsArgv(project.runtime, targets), { timeoutMs: DOCTOR_SSH_TIMEOUT_MS }), project.runtime, targets);
+      return probeRemote(client, project.runtime, targets, { timeoutMs: DOCTOR_SSH_TIMEOUT_MS });
     }),
     readyUrl ? probe(async () => ({ url: readyUrl, readiness: await fetchReadiness(readyUrl, 10_000, project.secrets[project.runtime.env.gatewayToken]) })) : Promise.resolve(undefined),
   ]);

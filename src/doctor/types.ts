@@ -4,7 +4,7 @@
  */
 import type { IpAddress, Machine, SecretInfo } from '../fly/json.js';
 import type { Project } from '../project/project.js';
-import type { ConfigCheck } from '../gateway/config-file.js';
+import type { ConfigCheck } from '../gateway/config-parse.js';
 import type { RemoteFacts } from './remote.js';
 import type { LocalBackup } from '../backup/archive.js';
 import type { Readiness } from '../gateway/health.js';

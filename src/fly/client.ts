@@ -5,21 +5,21 @@
 import { locateFlyctl } from './locate.js';
 import { failureOf, FlyctlRunner, type RunResult, type TransferOptions, type TransferResult } from './run.js';
 import { FlyAppNotFoundError, FlyctlTooOldError, FlyRemoteExitError } from './errors.js';
-import {
-  AppStatusSchema, IpAddressSchema, LogEntrySchema, MachineSchema, SecretSchema, VersionSchema, VolumeSchema, WhoamiSchema,
-  parseConcatenatedJson, parseJson, type IpAddress, type LogEntry, type Machine, type SecretInfo, type Volume,
-} from './json.js';
+import { parseConcatenatedJson, parseJson, type IpAddress, type LogEntry, type Machine, type SecretInfo, type Volume } from './json.js';
 import { remoteCommand } from './quote.js';
 import { parseStorageCredentials, storageCreateFailure, type StorageCredentials } from './storage.js';
 import { registerSecrets } from '../ui/redact.js';
 import { compareVersions } from '../util/version.js';
-import { z } from 'zod';
+import type { z } from 'zod';
+import type * as S from './schemas.js';
 
-/** One row of `volumes snapshots list --json` (snake_case, flyctl-day2.md §4.2). */
-export const SnapshotSchema = z
-  .object({ id: z.string(), status: z.string().optional(), size: z.number().optional(), created_at: z.string().optional(), retention_days: z.number().nullish() })
-  .loose();
-export type Snapshot = z.infer<typeof SnapshotSchema>;
+export type Snapshot = z.infer<typeof S.SnapshotSchema>;
+
+let schemas: Promise<typeof S> | undefined;
+/** flyctl's answer schemas (zod), loaded on the first parse: a command that never parses one does not load zod. */
+export function flySchemas(): Promise<typeof S> {
+  return (schemas ??= import('./schemas.js'));
+}
 
 /** Older flyctl loses the tail of `ssh console` output (PR #5045). */
 export const MIN_FLYCTL_VERSION = '0.4.80';
@@ -64,7 +64,7 @@ export class FlyClient {
   ensureVersion(): Promise<string> {
     this.versionChecked ??= (async () => {
       const result = await this.runner.run(['version', '--json'], { timeoutMs: TIMEOUTS.quick });
-      const { version } = parseJson(VersionSchema, result.stdout, 'version', { caseInsensitive: true });
+      const { version } = parseJson((await flySchemas()).VersionSchema, result.stdout, 'version', { caseInsensitive: true });
       if (compareVersions(version, MIN_FLYCTL_VERSION) < 0) {
         throw new FlyctlTooOldError(`flyctl ${version} is too old: clawdfly needs ${MIN_FLYCTL_VERSION} or newer (older versions lose the end of ssh output)`, 'fly version upgrade', 'flyctl-too-old');
       }
@@ -76,19 +76,19 @@ export class FlyClient {
   /** `flyctl version --json` as reported, without the minimum-version check (doctor judges it). */
   async flyctlVersion(): Promise<string> {
     const result = await this.runner.run(['version', '--json'], { timeoutMs: TIMEOUTS.quick });
-    return parseJson(VersionSchema, result.stdout, 'version', { caseInsensitive: true }).version;
+    return parseJson((await flySchemas()).VersionSchema, result.stdout, 'version', { caseInsensitive: true }).version;
   }
 
   async whoami(): Promise<string> {
     const result = await this.runner.run(['auth', 'whoami', '--json'], { timeoutMs: TIMEOUTS.quick });
-    return parseJson(WhoamiSchema, result.stdout, 'auth whoami', { caseInsensitive: true }).email;
+    return parseJson((await flySchemas()).WhoamiSchema, result.stdout, 'auth whoami', { caseInsensitive: true }).email;
   }
 
   /** The app, or undefined when it does not exist. */
-  async status(): Promise<z.infer<typeof AppStatusSchema> | undefined> {
+  async status(): Promise<z.infer<typeof S.AppStatusSchema> | undefined> {
     try {
       const result = await this.runner.run(['status', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
-      return parseJson(AppStatusSchema, result.stdout, 'status', { caseInsensitive: true });
+      return parseJson((await flySchemas()).AppStatusSchema, result.stdout, 'status', { caseInsensitive: true });
     } catch (error) {
       if (error instanceof FlyAppNotFoundError) return undefined;
       throw error;
@@ -105,7 +105,7 @@ export class FlyClient {
 
   async listVolumes(): Promise<Volume[]> {
     const result = await this.runner.run(['volumes', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
-    return parseJson(z.array(VolumeSchema), result.stdout || '[]', 'volumes list');
+    return parseJson((await flySchemas()).z.array((await flySchemas()).VolumeSchema), result.stdout || '[]', 'volumes list');
   }
 
   /** `-y` always (no TTY); `--vm-size/--vm-memory` are placement hints so the machine fits on the volume's host. */
@@ -116,12 +116,12 @@ export class FlyClient {
   async createVolume(name: string, region: string, sizeGb: number, vm: { size: string; memoryMb: number }): Promise<Volume> {
     const result = await this.runner.run(this.createVolumeArgv(name, region, sizeGb, vm), { timeoutMs: TIMEOUTS.default });
     const [first] = parseConcatenatedJson(result.stdout);
-    return VolumeSchema.parse(first);
+    return (await flySchemas()).VolumeSchema.parse(first);
   }
 
   async listSecrets(): Promise<SecretInfo[]> {
     const result = await this.runner.run(['secrets', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
-    return parseJson(z.array(SecretSchema), result.stdout || '[]', 'secrets list', { caseInsensitive: true });
+    return parseJson((await flySchemas()).z.array((await flySchemas()).SecretSchema), result.stdout || '[]', 'secrets list', { caseInsensitive: true });
   }
 
   secretsImportArgv(stage: boolean): string[] {
@@ -153,7 +153,7 @@ export class FlyClient {
 
   async listIps(): Promise<IpAddress[]> {
     const result = await this.runner.run(['ips', 'list', '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
-    return parseJson(z.array(IpAddressSchema), result.stdout || '[]', 'ips list', { caseInsensitive: true });
+    return parseJson((await flySchemas()).z.array((await flySchemas()).IpAddressSchema), result.stdout || '[]', 'ips list', { caseInsensitive: true });
   }
 
   /** A Flycast address (`private_v6`): reachable only inside the org's private network, through Fly's proxy. */
@@ -203,7 +203,7 @@ export class FlyClient {
    */
   async createDeployToken(opts: { name: string; expiry: string }): Promise<string> {
     const result = await this.runner.run(['tokens', 'create', 'deploy', ...this.a(), '-n', opts.name, '-x', opts.expiry, '--json'], { timeoutMs: TIMEOUTS.default });
-    const { token } = parseJson(z.object({ token: z.string().min(1) }), result.stdout, 'tokens create deploy');
+    const { token } = parseJson((await flySchemas()).DeployTokenSchema, result.stdout, 'tokens create deploy');
     registerSecrets([token, ...token.replace(/^FlyV1\s+/, '').split(',')]);
     return token;
   }
@@ -231,7 +231,7 @@ export class FlyClient {
 
   async machines(): Promise<Machine[]> {
     const result = await this.runner.run(this.machinesArgv(), { timeoutMs: TIMEOUTS.default });
-    return parseJson(z.array(MachineSchema), result.stdout || '[]', 'machines list');
+    return parseJson((await flySchemas()).z.array((await flySchemas()).MachineSchema), result.stdout || '[]', 'machines list');
   }
 
   async restartMachine(id: string): Promise<void> {
@@ -266,6 +266,7 @@ export class FlyClient {
     const argv = this.recentLogsArgv(opts.machineId);
     const result = await this.runner.run(argv, { timeoutMs: opts.timeoutMs ?? TIMEOUTS.logs, allowFailure: true });
     if (!result.timedOut && result.exitCode !== 0) throw failureOf(result);
+    const { LogEntrySchema } = await flySchemas();
     const entries = parseConcatenatedJson(result.stdout).flatMap((value) => {
       const parsed = LogEntrySchema.safeParse(value);
       return parsed.success ? [parsed.data] : [];
@@ -318,7 +319,7 @@ export class FlyClient {
   /** Oldest first (flyctl's order); `id` may be "" while the snapshot is pending. */
   async listSnapshots(volumeId: string): Promise<Snapshot[]> {
     const result = await this.runner.run(['volumes', 'snapshots', 'list', volumeId, '--json', ...this.a()], { timeoutMs: TIMEOUTS.default });
-    return parseJson(z.array(SnapshotSchema), result.stdout || '[]', 'volumes snapshots list');
+    return parseJson((await flySchemas()).z.array((await flySchemas()).SnapshotSchema), result.stdout || '[]', 'volumes snapshots list');
   }
 
   /** `ssh console` for a person at the terminal: a shell (no command), or an interactive program (`--pty` forces a terminal for -C). */

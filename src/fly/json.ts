@@ -4,7 +4,10 @@
  */
 import { ClawdflyError } from '../errors.js';
 import { redact } from '../ui/redact.js';
-import { z } from 'zod';
+import type { z } from 'zod';
+// The schemas themselves live in ./schemas.ts, loaded when a flyctl answer is parsed (zod is a
+// large module a command that never calls flyctl, such as `doctor --offline`, should not load).
+import type * as S from './schemas.js';
 
 /**
  * Lower-cases the keys of an object (or of each object in an array), one level deep, so `Name`
@@ -85,101 +88,15 @@ export function parseJson<T>(schema: z.ZodType<T>, text: string, what: string, o
   return result.data;
 }
 
-export const VersionSchema = z.object({ version: z.string() }).loose();
-
-export const WhoamiSchema = z.object({ email: z.string() }).loose();
-
-export const AppStatusSchema = z
-  .object({
-    name: z.string(),
-    status: z.string().optional(),
-    deployed: z.boolean().optional(),
-    hostname: z.string().optional(),
-    machines: z.array(z.unknown()).nullish(),
-  })
-  .loose();
-
-export const VolumeSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    state: z.string().optional(),
-    size_gb: z.number().optional(),
-    region: z.string(),
-    attached_machine_id: z.string().nullish(),
-  })
-  .loose();
-export type Volume = z.infer<typeof VolumeSchema>;
-
-/** `ips list --json` (GraphQL struct: PascalCase keys, read case-insensitively). */
-export const IpAddressSchema = z.object({ address: z.string(), type: z.string(), region: z.string().optional() }).loose();
-export type IpAddress = z.infer<typeof IpAddressSchema>;
-
-export const SecretSchema = z.object({ name: z.string(), digest: z.string().optional(), status: z.string().optional() }).loose();
-export type SecretInfo = z.infer<typeof SecretSchema>;
-
-const ExitEventSchema = z
-  .object({
-    exit_code: z.number().optional(),
-    guest_exit_code: z.number().optional(),
-    oom_killed: z.boolean().optional(),
-    requested_stop: z.boolean().optional(),
-    signal: z.number().optional(),
-    exited_at: z.string().optional(),
-  })
-  .loose();
-
-export const MachineEventSchema = z
-  .object({
-    type: z.string(),
-    status: z.string().optional(),
-    source: z.string().optional(),
-    timestamp: z.number().optional(),
-    request: z
-      .object({
-        exit_event: ExitEventSchema.optional(),
-        // Note the capitalised key: some events nest the exit here (flyctl.md §2.9).
-        MonitorEvent: z.object({ exit_event: ExitEventSchema.optional() }).loose().nullish(),
-        restart_count: z.number().optional(),
-      })
-      .loose()
-      .nullish(),
-  })
-  .loose();
-export type MachineEvent = z.infer<typeof MachineEventSchema>;
-
-export const MachineSchema = z
-  .object({
-    id: z.string(),
-    name: z.string().optional(),
-    state: z.string(),
-    region: z.string().optional(),
-    image_ref: z.object({ repository: z.string().optional(), tag: z.string().optional(), digest: z.string().optional(), labels: z.record(z.string(), z.string()).nullish() }).loose().nullish(),
-    config: z
-      .object({
-        init: z.object({ cmd: z.array(z.string()).nullish(), entrypoint: z.array(z.string()).nullish(), exec: z.array(z.string()).nullish() }).loose().nullish(),
-        guest: z.object({ cpu_kind: z.string().optional(), cpus: z.number().optional(), memory_mb: z.number().optional() }).loose().nullish(),
-        env: z.record(z.string(), z.string()).nullish(),
-        mounts: z.array(z.object({ path: z.string(), volume: z.string().optional(), name: z.string().optional(), size_gb: z.number().optional() }).loose()).nullish(),
-        services: z.array(z.object({ internal_port: z.number().optional() }).loose()).nullish(),
-        restart: z.object({ policy: z.string().optional(), max_retries: z.number().optional() }).loose().nullish(),
-        metadata: z.record(z.string(), z.string()).nullish(),
-        image: z.string().optional(),
-      })
-      .loose()
-      .nullish(),
-    events: z.array(MachineEventSchema).nullish(),
-    checks: z.array(z.object({ name: z.string().optional(), status: z.string().optional(), output: z.string().optional() }).loose()).nullish(),
-  })
-  .loose();
-export type Machine = z.infer<typeof MachineSchema>;
-
-export const LogEntrySchema = z
-  .object({ level: z.string().optional(), instance: z.string().optional(), message: z.string(), region: z.string().optional(), timestamp: z.string().optional() })
-  .loose();
-export type LogEntry = z.infer<typeof LogEntrySchema>;
+export type Volume = z.infer<typeof S.VolumeSchema>;
+export type IpAddress = z.infer<typeof S.IpAddressSchema>;
+export type SecretInfo = z.infer<typeof S.SecretSchema>;
+export type MachineEvent = z.infer<typeof S.MachineEventSchema>;
+export type Machine = z.infer<typeof S.MachineSchema>;
+export type LogEntry = z.infer<typeof S.LogEntrySchema>;
+export type ExitEvent = z.infer<typeof S.ExitEventSchema>;
 
 /** The exit of a machine event, wherever flyctl put it (MonitorEvent preferred, like flyctl). */
-export function exitOf(event: MachineEvent): z.infer<typeof ExitEventSchema> | undefined {
+export function exitOf(event: MachineEvent): ExitEvent | undefined {
   return event.request?.MonitorEvent?.exit_event ?? event.request?.exit_event ?? undefined;
 }

@@ -4,14 +4,22 @@
  */
 import { commandBind } from './render.js';
 import { DEFAULT_VOLUME, NON_LOOPBACK_BINDS, STATE_DIR } from '../gateway/runtime.js';
-import { checkConfigText } from '../gateway/config-file.js';
+import { parseConfigText } from '../gateway/config-parse.js';
 import type { Project } from './project.js';
 
 /** The bind the gateway resolves from the project: `--bind` in the command, else the config's `gateway.bind`, else loopback. */
 export function projectBind(project: Project): string {
-  const config = project.configText === undefined ? undefined : checkConfigText(project.configText).value;
+  const config = project.configText === undefined ? undefined : parsedValue(project.configText);
   const fromConfig = ((config as Record<string, unknown> | undefined)?.['gateway'] as { bind?: unknown } | undefined)?.bind;
   return commandBind(project.fly.processCommand) ?? (typeof fromConfig === 'string' ? fromConfig : undefined) ?? 'loopback';
+}
+
+function parsedValue(text: string): unknown {
+  try {
+    return parseConfigText(text).value;
+  } catch {
+    return undefined; // unparsable: the config checks say so
+  }
 }
 
 export function bindsBeyondLoopback(bind: string | undefined): boolean {

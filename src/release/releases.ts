@@ -11,7 +11,7 @@
  * `registry.fly.io/<this app>` is refused (exit 2) before anything is deployed.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import type { ZodType } from 'zod';
 import { ClawdflyError } from '../errors.js';
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -70,25 +70,32 @@ export interface ReleaseHistory {
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
-const ReleaseFileSchema = z.strictObject({
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  executable: z.boolean(),
-  mode: z.number().int().min(0).max(0o777).optional(),
-});
+let recordSchema: Promise<ZodType> | undefined;
 
-const ReleaseRecordSchema = z.strictObject({
-  version: z.string().regex(/^[A-Za-z0-9._-]+$/),
-  imageRef: z.string(),
-  image: z.string(),
-  runtime: z.string().refine((id) => findRuntime(id) !== undefined, 'not a known gateway runtime'),
-  files: z.record(z.string(), ReleaseFileSchema),
-  at: z.string(),
-  kind: z.enum(['deploy', 'rollback', 'upgrade']),
-  rolledBackTo: z.string().optional(),
-  upgradedFrom: z.string().optional(),
-  stateSnapshot: z.string().optional(),
-  backup: z.string().nullable(),
-});
+/** The schema of one record, built on first use (zod is loaded only by a command that reads releases). */
+function releaseRecordSchema(): Promise<ZodType> {
+  return (recordSchema ??= import('zod').then(({ z }) => {
+    const file = z.strictObject({
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      executable: z.boolean(),
+      mode: z.number().int().min(0).max(0o777).optional(),
+    });
+
+    return z.strictObject({
+      version: z.string().regex(/^[A-Za-z0-9._-]+$/),
+      imageRef: z.string(),
+      image: z.string(),
+      runtime: z.string().refine((id) => findRuntime(id) !== undefined, 'not a known gateway runtime'),
+      files: z.record(z.string(), file),
+      at: z.string(),
+      kind: z.enum(['deploy', 'rollback', 'upgrade']),
+      rolledBackTo: z.string().optional(),
+      upgradedFrom: z.string().optional(),
+      stateSnapshot: z.string().optional(),
+      backup: z.string().nullable(),
+    });
+  }));
+}
 
 /**
  * `registry.fly.io/<app>` with a tag, a digest or both: the only images a release of this app can
@@ -126,13 +133,13 @@ export function deployRefOf(record: ReleaseRecord, app: string): string {
 }
 
 /** Why a record cannot be used (schema, or an image from outside this app's registry), or undefined. */
-function recordProblem(raw: unknown, app: string): string | undefined {
-  const parsed = ReleaseRecordSchema.safeParse(raw);
+function recordProblem(schema: ZodType, raw: unknown, app: string): string | undefined {
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return `${issue?.path.join('.') || 'record'}: ${issue?.message ?? 'invalid'}`;
   }
-  const r = parsed.data;
+  const r = parsed.data as ReleaseRecord;
   if (!isAppImage(r.image, app)) return `image ${JSON.stringify(r.image)} is not in registry.fly.io/${app}`;
   if (!isAppImageRef(r.imageRef, app)) return `imageRef ${JSON.stringify(r.imageRef)} is not an image of ${app}`;
   return undefined;
@@ -157,8 +164,9 @@ export async function readReleases(dir: string, app: string, opts: { refused?: '
   }
   if (!history || history.version !== 1 || history.app !== app || !Array.isArray(history.releases)) return { version: 1, app, releases: [] };
   const releases: ReleaseRecord[] = [];
+  const schema = history.releases.length > 0 ? await releaseRecordSchema() : undefined;
   for (const [i, raw] of history.releases.entries()) {
-    const problem = recordProblem(raw, app);
+    const problem = recordProblem(schema!, raw, app);
     if (!problem) {
       releases.push(raw as ReleaseRecord);
       continue;

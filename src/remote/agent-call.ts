@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { AGENT_BUNDLE, assetPath } from '../util/assets.js';
-import { FRAME_DIGITS, type AgentOp, type AgentParams, type AgentResponses } from './agent/protocol.js';
+import { FRAME_DIGITS, type AgentOp, type AgentParams, type AgentResponses, type ProbeWord } from './agent/protocol.js';
 
 export { AGENT_BUNDLE };
 
@@ -54,8 +54,12 @@ export function agentInput(payload?: string | Buffer): Buffer {
 }
 
 /** The argv for FlyClient.ssh / sshTransfer that runs `op` in `stateDir` (as the dir's owner: the agent drops to it). */
-export function agentCommand<K extends AgentOp>(op: K, stateDir: string, params: AgentParams[K]): string[] {
-  return ['node', '-e', BOOTSTRAP, op, stateDir, Buffer.from(JSON.stringify(params), 'utf8').toString('base64url')];
+/**
+ * `words`: absolute machine paths a request looks at outside the state dir (doctor-probe's
+ * `c:/data/openclaw.json`…), plain argv words as the state dir is, never inside the params.
+ */
+export function agentCommand<K extends AgentOp>(op: K, stateDir: string, params: AgentParams[K], words: ProbeWord[] = []): string[] {
+  return ['node', '-e', BOOTSTRAP, op, stateDir, Buffer.from(JSON.stringify(params), 'utf8').toString('base64url'), ...words];
 }
 
 /** The agent's JSON answer in a call's stdout (its last JSON line), or undefined when there is none. */

@@ -19,7 +19,7 @@ async function backedUp(d: Awaited<ReturnType<typeof deployed>>): Promise<void> 
 describe('doctor on a healthy deployment', () => {
   it('reports every check ok, keeps a lock whose owner is alive, exits 0, and makes one ssh round trip', async () => {
     const d = await deployed();
-    // The running gateway's own lock: owner alive (kill -0 on the machine), so not stale.
+    // The running gateway's own lock: owner alive (in the machine's process table, read by the agent), so not stale.
     const pid = d.fake.gatewayPid(APP, d.machineId);
     d.writeRemote('/data/tmp/clawdbot-1000/gateway.9f80b0d2.lock', JSON.stringify({ pid, createdAt: new Date().toISOString(), configPath: '/data/clawdbot.json' }));
     await backedUp(d);

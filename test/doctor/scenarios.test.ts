@@ -144,6 +144,21 @@ describe('doctor scenarios (flyctl double)', () => {
     expect(d.fake.restarts(d.machineId)).toBe(restarts + 1);
   }, T);
 
+  it('lock: a lock whose pid now runs another process (start time differs, read by the agent on the machine) fails; --fix removes it', async () => {
+    const d = await deployed();
+    const pid = d.fake.gatewayPid(APP, d.machineId)!;
+    const processes = [{ pid, command: 'node dist/index.js gateway', startTime: 1234 }];
+    d.fake.setMachine(APP, d.machineId, { fake: { processes } });
+    const reused = '/data/gateway.0000000a.lock';
+    d.writeRemote(reused, JSON.stringify({ pid, createdAt: '2026-11-24T05:52:43.800Z', startTime: 999 }));
+    d.fake.seedLogs(APP, fixtureLines('lock-already-running.log'), { machineId: d.machineId });
+    const r = await d.doctor();
+    expect(failing(r.json)).toEqual(['lock']);
+    expect(check(r.json, 'lock').evidence.join('\n')).toContain(`pid ${pid} now belongs to another process (start time 1234 ≠ 999)`);
+    await fixAndRecheck(d, 'lock');
+    expect(existsSync(d.remotePath(reused))).toBe(false);
+  }, T);
+
   it('lock: openclaw refusing to start on a killed boot\'s owner lease fails the lock check; --fix restarts (the entrypoint releases the lease)', async () => {
     const d = await deployed();
     // the real lines of openclaw 2026.9.6 after a SIGKILL (test/image/openclaw.test.ts, before the entrypoint released the lease)

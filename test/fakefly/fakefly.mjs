@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlyError, ExitSignal, printError, out, err } from './lib/output.mjs';
 import { compileFlags, parseArgs } from './lib/args.mjs';
-import { stateDir, withState, appendJsonl, invocationsPath, sleepSync } from './lib/state.mjs';
+import { readState, stateDir, withState, appendJsonl, invocationsPath, sleepSync } from './lib/state.mjs';
 import { getBackend } from './lib/backend-local.mjs';
 import { runShim } from './lib/machine-shims.mjs';
 import { applyScheduledExits } from './lib/core.mjs';
@@ -207,14 +207,50 @@ function makeStdin() {
   };
 }
 
+/**
+ * The machine's fake process table as a /proc look-alike: `<pid>/stat` for each process of a
+ * started machine, field 22 (start time) its `startTime` (clock ticks, default 1). The remote agent
+ * reads liveness there (CLAWDFLY_TEST_PROC_ROOT) instead of the host's /proc. A fresh folder per
+ * call (mkdtemp in the state dir, readable by the user the agent drops to), removed after it.
+ */
+function fakeProcTable(dir, machineId) {
+  let root;
+  try {
+    root = fs.mkdtempSync(path.join(dir, 'proc-'));
+  } catch {
+    root = fs.mkdtempSync('/tmp/fakefly-proc-'); // a program already dropped to the gateway user (the off-site uploader's node)
+  }
+  fs.chmodSync(root, 0o755);
+  let m;
+  try {
+    m = readState(dir).machines[machineId];
+  } catch {
+    m = undefined; // state.json is root's: a node already dropped to the gateway user sees an empty table
+  }
+  for (const p of m && m.api.state === 'started' ? m.fake.processes || [] : []) {
+    if (!Number.isSafeInteger(p.pid) || p.pid <= 0) continue;
+    fs.mkdirSync(path.join(root, String(p.pid)), { mode: 0o755 });
+    const start = Number.isSafeInteger(p.startTime) && p.startTime > 0 ? p.startTime : 1;
+    fs.writeFileSync(path.join(root, String(p.pid), 'stat'), `${p.pid} (${String(p.command || 'proc').split(' ')[0].split('/').pop().slice(0, 15)}) S ${Array(18).fill(0).join(' ')} ${start} 0 0\n`, { mode: 0o644 });
+  }
+  return root;
+}
+
 async function machineShim(argv) {
   const dir = stateDir();
   const r = runShim(dir, process.env.FAKEFLY_SHIM_APP, process.env.FAKEFLY_SHIM_MACHINE, argv);
   if (r.code === 127 && argv[0] === 'node') {
-    // not the clawdbot entrypoint: run the real node
+    // not the clawdbot entrypoint: run the real node (clawdfly's remote agent), its process-table
+    // reads pointed at the machine's fake table
     const { spawnSync } = await import('node:child_process');
-    const res = spawnSync(process.execPath, argv.slice(1), { stdio: 'inherit' });
-    process.exit(res.status ?? 1);
+    const procRoot = fakeProcTable(dir, process.env.FAKEFLY_SHIM_MACHINE);
+    try {
+      const res = spawnSync(process.execPath, argv.slice(1), { stdio: 'inherit', env: { ...process.env, CLAWDFLY_TEST_PROC_ROOT: procRoot } });
+      process.exitCode = res.status ?? 1;
+    } finally {
+      fs.rmSync(procRoot, { recursive: true, force: true });
+    }
+    process.exit();
   }
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);

@@ -8,7 +8,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentCommand, agentInput } from '../../src/remote/agent-call.js';
-import type { AgentOp, AgentParams } from '../../src/remote/agent/protocol.js';
+import type { AgentOp, AgentParams, ProbeWord } from '../../src/remote/agent/protocol.js';
 
 export const OTHER_UID = 1000;
 
@@ -19,10 +19,11 @@ export interface AgentRun {
   json: () => any;
 }
 
-export function runAgent<K extends AgentOp>(op: K, dir: string, params: AgentParams[K], opts: { payload?: Buffer; uid?: number; gid?: number } = {}): AgentRun {
-  const [node, ...args] = agentCommand(op, dir, params);
+export function runAgent<K extends AgentOp>(op: K, dir: string, params: AgentParams[K], opts: { payload?: Buffer; uid?: number; gid?: number; words?: ProbeWord[]; env?: Record<string, string> } = {}): AgentRun {
+  const [node, ...args] = agentCommand(op, dir, params, opts.words);
   expectNode(node);
-  const r = spawnSync(process.execPath, args, { input: agentInput(opts.payload), cwd: '/', uid: opts.uid, gid: opts.gid, maxBuffer: 256 * 1024 * 1024 });
+  const env = opts.env ? { ...process.env, ...opts.env } : undefined;
+  const r = spawnSync(process.execPath, args, { input: agentInput(opts.payload), cwd: '/', uid: opts.uid, gid: opts.gid, env, maxBuffer: 256 * 1024 * 1024 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString('utf8'), json: () => JSON.parse(r.stdout.toString('utf8').trim().split('\n').pop()!) };
 }
 

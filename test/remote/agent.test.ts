@@ -167,6 +167,96 @@ describe('doctor --fix: leftovers', () => {
   });
 });
 
+describe('doctor: the probe and the stale-lock removal', () => {
+  const LOCK = { lockDirPrefix: 'clawdbot-', lockName: '^gateway\\.[0-9a-f]{8}\\.lock$' };
+  /** A pid that ran and is gone (a child that exited). */
+  const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!;
+  /** A /proc look-alike (what flyctl's double gives the agent): `pid` alive with start time `start`. */
+  function procTable(entries: [number, number][]): string {
+    const root = parent();
+    for (const [pid, start] of entries) fileAs(root, `${pid}/stat`, `${pid} (node) S ${Array(18).fill(0).join(' ')} ${start} 0 0\n`, 0);
+    return root;
+  }
+
+  it('doctor-probe as root: as the owner (a root-only config is unreadable), links never followed, a lock judged by the process table', () => {
+    const top = parent();
+    const dir = stateDir(top, OTHER_UID);
+    fileAs(dir, 'clawdbot.json', '{"gateway":{}}', OTHER_UID, 0o600);
+    fileAs(dir, 'secret.json', '{}', 0, 0o600);
+    symlinkSync('/etc/hostname', join(dir, 'linked.json'));
+    fileAs(dir, 'gateway.0000000a.lock', JSON.stringify({ pid: process.pid }), OTHER_UID);
+    fileAs(dir, 'gateway.0000000b.lock', JSON.stringify({ pid: deadPid() }), OTHER_UID);
+    symlinkSync('/etc/hostname', join(dir, 'gateway.0000000c.lock'));
+    fileAs(dir, 'tmp/clawdbot-1000/gateway.0000000d.lock', JSON.stringify({ pid: 4242 }), OTHER_UID);
+    const elsewhere = parent();
+    fileAs(elsewhere, 'gateway.0000000e.lock', JSON.stringify({ pid: 1 }), 0);
+    symlinkSync(elsewhere, join(dir, 'tmp', 'clawdbot-1001'));
+    fileAs(dir, '.clawdfly-restore-Abc123/x', 'x'.repeat(5000), OTHER_UID);
+    fileAs(dir, '.clawdfly-restore.json', '{\n  "state": "applied"\n}', OTHER_UID);
+    const words = [`c:${dir}/clawdbot.json`, `c:${dir}/secret.json`, `c:${dir}/linked.json`, `c:${dir}/none.json`, `s:${dir}`, `t:${dir}/tmp`, `w:${dir}/workspace`, `w:${dir}`] as const;
+    const r = runAgent('doctor-probe', dir, { ...LOCK, maxConfigBytes: 8 }, { words: [...words] });
+    expect(r.status, r.stderr).toBe(0);
+    const probe = r.json();
+    expect(probe.configs).toEqual([
+      { path: `${dir}/clawdbot.json`, exists: true, regular: true, readable: true, bytes: 14, mode: '600', text64: Buffer.from('{"gatewa').toString('base64') },
+      { path: `${dir}/secret.json`, exists: true, regular: true, readable: false, bytes: 2, mode: '600' },
+      { path: `${dir}/linked.json`, exists: true, regular: false, readable: false },
+      { path: `${dir}/none.json`, exists: false, regular: false, readable: false },
+    ]);
+    expect(probe.stateDirs).toEqual([{ path: dir, exists: true, writable: true }]);
+    expect(probe.workspaces).toEqual([{ path: `${dir}/workspace`, exists: false, writable: false }, { path: dir, exists: true, writable: true }]);
+    const locks = Object.fromEntries(probe.locks.map((l: { path: string; alive: boolean; procStart?: number }) => [l.path.slice(dir.length + 1), [l.alive, typeof l.procStart]]));
+    expect(locks).toEqual({ 'gateway.0000000a.lock': [true, 'number'], 'gateway.0000000b.lock': [false, 'undefined'], 'tmp/clawdbot-1000/gateway.0000000d.lock': [false, 'undefined'] });
+    expect(probe.leftovers).toEqual([{ path: `${dir}/.clawdfly-restore-Abc123`, kb: expect.any(Number), mtime: expect.any(Number) }]);
+    expect(probe.leftovers[0].kb).toBeGreaterThanOrEqual(4);
+    expect(probe.restoreMarker).toEqual({ path: `${dir}/.clawdfly-restore.json`, state: 'applied' });
+
+    // the double's process table instead of the host's: pid 4242 alive there, this process not
+    const fake = runAgent('doctor-probe', dir, { ...LOCK, maxConfigBytes: 8 }, { words: [`s:${dir}`, `t:${dir}/tmp`], env: { CLAWDFLY_TEST_PROC_ROOT: procTable([[4242, 777]]) } });
+    expect(fake.json().locks.map((l: { alive: boolean; procStart?: number }) => [l.alive, l.procStart])).toEqual([[false, undefined], [false, undefined], [true, 777]]);
+  });
+
+  it('remove-stale-lock as root: removes a dead owner\'s lock and one whose pid is now another process; keeps a live one; never a link, nothing outside the lock dirs', () => {
+    const top = parent();
+    const dir = stateDir(top, OTHER_UID);
+    const target = parent();
+    fileAs(target, 'keep', 'k', 0);
+    fileAs(dir, 'gateway.0000000a.lock', JSON.stringify({ pid: 4242, startTime: 777 }), OTHER_UID); // alive, same start
+    fileAs(dir, 'gateway.0000000b.lock', JSON.stringify({ pid: 4243, startTime: 777 }), OTHER_UID); // pid reused
+    fileAs(dir, 'tmp/clawdbot-1000/gateway.0000000c.lock', JSON.stringify({ pid: 9 }), OTHER_UID); // dead
+    symlinkSync(join(target, 'keep'), join(dir, 'gateway.0000000d.lock'));
+    fileAs(dir, 'other/gateway.0000000e.lock', JSON.stringify({ pid: 9 }), OTHER_UID);
+    const f = (rel: string) => `f:${dir}/${rel}` as const;
+    const r = runAgent('remove-stale-lock', dir, LOCK, {
+      words: [`s:${dir}`, `t:${dir}/tmp`, f('gateway.0000000a.lock'), f('gateway.0000000b.lock'), f('tmp/clawdbot-1000/gateway.0000000c.lock'), f('gateway.0000000d.lock'), f('other/gateway.0000000e.lock'), f('tmp/clawdbot-1000/../gateway.0000000a.lock')],
+      env: { CLAWDFLY_TEST_PROC_ROOT: procTable([[4242, 777], [4243, 778]]) },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.json()).toEqual({
+      removed: [`${dir}/gateway.0000000b.lock`, `${dir}/tmp/clawdbot-1000/gateway.0000000c.lock`],
+      kept: [`${dir}/gateway.0000000a.lock`],
+      skipped: [`${dir}/gateway.0000000d.lock`, `${dir}/other/gateway.0000000e.lock`, `${dir}/tmp/clawdbot-1000/../gateway.0000000a.lock`],
+    });
+    expect(existsSync(join(dir, 'gateway.0000000a.lock'))).toBe(true);
+    expect(existsSync(join(dir, 'other/gateway.0000000e.lock'))).toBe(true);
+    expect(readFileSync(join(target, 'keep'), 'utf8')).toBe('k');
+  });
+
+  it('as uid 1000: removes a stale lock in its own state dir, cannot remove one in a folder of root, cannot read a root-only config', () => {
+    const dir = stateDir(parent(), OTHER_UID);
+    fileAs(dir, 'gateway.0000000a.lock', JSON.stringify({ pid: 9 }), OTHER_UID);
+    fileAs(dir, 'rootdir/clawdbot-1000/gateway.0000000b.lock', JSON.stringify({ pid: 9 }), 0);
+    fileAs(dir, 'root.json', '{}', 0, 0o600);
+    const as1000 = { uid: OTHER_UID, gid: OTHER_UID, env: { CLAWDFLY_TEST_PROC_ROOT: procTable([]) } };
+    const r = runAgent('remove-stale-lock', dir, LOCK, { ...as1000, words: [`s:${dir}`, `t:${dir}/rootdir`, `f:${dir}/gateway.0000000a.lock`, `f:${dir}/rootdir/clawdbot-1000/gateway.0000000b.lock`] });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.json()).toEqual({ removed: [`${dir}/gateway.0000000a.lock`], kept: [], skipped: [`${dir}/rootdir/clawdbot-1000/gateway.0000000b.lock`] });
+    expect(existsSync(join(dir, 'rootdir/clawdbot-1000/gateway.0000000b.lock'))).toBe(true);
+    const probe = runAgent('doctor-probe', dir, { ...LOCK, maxConfigBytes: 100 }, { ...as1000, words: [`c:${dir}/root.json`, `s:${dir}`] }).json();
+    expect(probe.configs).toEqual([{ path: `${dir}/root.json`, exists: true, regular: true, readable: false, bytes: 2, mode: '600' }]);
+  });
+});
+
 describe('the agent run as the owner itself (no drop needed)', () => {
   it('backs up its own state dir, and cannot touch a state dir of root', async () => {
     const dir = stateDir(parent(), OTHER_UID);

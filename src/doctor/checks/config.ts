@@ -1,6 +1,6 @@
 /** config (missing, unreadable or rejected) and workspace (agent memory on the volume). */
 import { t } from '../../i18n/index.js';
-import { checkConfigText, formatProblem } from '../../gateway/config-file.js';
+import { checkConfigText, formatProblem } from '../../gateway/config-parse.js';
 import { DEFAULT_WORKSPACE, STATE_DIR, WORKSPACE_SUBDIR } from '../../gateway/runtime.js';
 import { bootLines, effectiveConfig, findings, isInside, machineConfigPath, machineEnv, remoteConfigFile } from '../evidence.js';
 import type { Check, CheckResult } from '../types.js';

@@ -1,5 +1,5 @@
 /** lock: remove the lock files whose owner is provably gone, then restart the machine. */
-import { removeStaleLocksArgv, staleReason } from '../remote.js';
+import { removeStaleLocks, staleReason } from '../remote.js';
 import { blocked } from './common.js';
 import type { Fix } from './types.js';
 
@@ -20,7 +20,7 @@ export const lockFix: Fix = {
       async apply(client, progress) {
         if (stale.length) {
           progress('removing stale locks');
-          await client.ssh(removeStaleLocksArgv(project.runtime, project.stateDir, facts!.lockBases, stale), { machineId: m.id });
+          await removeStaleLocks(client, project.runtime, project.stateDir, facts!.lockBases, stale, m.id);
         }
         progress(`restarting ${m.id}`);
         await client.restartMachine(m.id);

@@ -15,6 +15,7 @@ import { AGENT_STATUS, type AgentOp, type AgentParams } from './protocol.js';
 import { confirmRestore, dropPrevious, findSwap, restore } from './restore.js';
 import { findFiles, removeLeftovers } from './find.js';
 import { pushConfig, readConfig, restoreConfig } from './config-file.js';
+import { doctorProbe, probeTargets, removeStaleLocks } from './doctor-probe.js';
 import { discardAside, dropSnapshot, restoreSnapshot, snapshotState } from './upgrade-snapshot.js';
 
 export { createArchive, readArchive, AGENT_STATUS };
@@ -49,7 +50,7 @@ function scratchCleaner(): (dir: string | null) => void {
   };
 }
 
-async function dispatch(op: string, root: string, word: string | undefined): Promise<void> {
+async function dispatch(op: string, root: string, word: string | undefined, words: string[]): Promise<void> {
   if (!root || !root.startsWith('/')) throw new AgentFailure(`the state dir must be an absolute path (got ${JSON.stringify(root ?? '')})`, AGENT_STATUS.badRequest);
   dropToOwner(root);
   switch (op) {
@@ -110,15 +111,21 @@ async function dispatch(op: string, root: string, word: string | undefined): Pro
     case 'config-restore':
       reply(await restoreConfig(root, decodeParams<'config-restore'>(word)));
       return;
+    case 'doctor-probe':
+      reply(doctorProbe(probeTargets(words), decodeParams<'doctor-probe'>(word)));
+      return;
+    case 'remove-stale-lock':
+      reply(removeStaleLocks(probeTargets(words), decodeParams<'remove-stale-lock'>(word)));
+      return;
     default:
       throw new AgentFailure(`unknown request ${JSON.stringify(op)} (is the agent older than clawdfly?)`, AGENT_STATUS.badRequest);
   }
 }
 
-/** Runs one request: `argv` = [op, state dir, base64url JSON params]. Exits with the protocol's status. */
+/** Runs one request: `argv` = [op, state dir, base64url JSON params, path words…]. Exits with the protocol's status. */
 export function main(argv: string[]): void {
-  const [op = '', root = '', word] = argv;
-  dispatch(op, root, word).then(
+  const [op = '', root = '', word, ...words] = argv;
+  dispatch(op, root, word, words).then(
     () => process.exit(0),
     (error: unknown) => {
       if (error instanceof AgentFailure) {

@@ -84,6 +84,66 @@ export interface AgentParams {
   'config-push': { name: string; sha256: string; keep: number; validator?: { stateDirVar: string; configPathVar: string; argv: string[] } };
   /** `backup` (a name in the dir) back in place of the live file; without one, the live file moved aside. */
   'config-restore': { name: string; backup?: string };
+  /**
+   * doctor's one look at the machine (read-only). The paths it looks at travel as argv words after
+   * the params (`c:<config>`, `s:<state dir>`, `t:<tmp base>`, `w:<workspace>`; absolute paths, as
+   * the state dir itself travels), see agentCommand's `words`. `lockName`: a gateway lock's file name
+   * (a RegExp source); lock dirs under a tmp base are `<lockDirPrefix><uid>`.
+   */
+  'doctor-probe': { lockDirPrefix: string; lockName: string; maxConfigBytes: number };
+  /** Removes the locks named by `f:<lock file>` words whose owner is gone, re-checked at delete time against `s:`/`t:` words. */
+  'remove-stale-lock': { lockDirPrefix: string; lockName: string };
+}
+
+/** The argv words after the params of doctor-probe / remove-stale-lock. */
+export type ProbeWord = `${'c' | 's' | 't' | 'w' | 'f'}:${string}`;
+
+export interface ProbeFile {
+  path: string;
+  exists: boolean;
+  regular: boolean;
+  readable: boolean;
+  bytes?: number;
+  /** Octal permission bits. */
+  mode?: string;
+  /** The first maxConfigBytes bytes, base64. */
+  text64?: string;
+}
+
+export interface ProbeDir {
+  path: string;
+  exists: boolean;
+  /** As the state dir's owner. */
+  writable: boolean;
+}
+
+export interface ProbeLock {
+  path: string;
+  /** The lock file's bytes (at most 4 KiB), base64. */
+  json64: string;
+  /** Its pid has an entry in the process table. */
+  alive: boolean;
+  /** Field 22 of /proc/<pid>/stat, when alive and readable. */
+  procStart?: number;
+}
+
+export interface DoctorProbe {
+  /** $TMPDIR of the call. */
+  tmpdir?: string;
+  configs: ProbeFile[];
+  stateDirs: ProbeDir[];
+  workspaces: ProbeDir[];
+  locks: ProbeLock[];
+  /** clawdfly's own folders on the first state dir: KiB the owner can reach, last change (s since the epoch). */
+  leftovers: { path: string; kb?: number; mtime?: number }[];
+  /** `.clawdfly-restore.json` on the first state dir: its state word. */
+  restoreMarker?: { path: string; state: string };
+}
+
+export interface StaleLockRemoval {
+  removed: string[];
+  kept: string[];
+  skipped: string[];
 }
 
 export type AgentOp = keyof AgentParams;
@@ -134,6 +194,8 @@ export interface AgentResponses {
   'config-read': { text64: string };
   'config-push': { committed: true; backup?: string };
   'config-restore': { restored: boolean; aside?: string };
+  'doctor-probe': DoctorProbe;
+  'remove-stale-lock': StaleLockRemoval;
 }
 
 /** How long a config push waits for a concurrent one (seconds). */
