@@ -6,13 +6,15 @@
  *      file with tsc into a scratch folder (what clawdfly shipped before the bundle; target ≤ 0.6×);
  *   3. `npm pack` → `npm install <tgz>` in an empty folder: how many packages land (target ≤ 3).
  *
- *   node bench/bundle.mjs [--runs 20] [--baseline <git ref>] [--node <path>]...
+ *   node bench/bundle.mjs [--runs 20] [--baseline <git ref> | --baseline HEAD] [--node <path>]...
  *     (needs `npm run build` first; `npm run bench` builds)
  *
- * `--baseline <ref>`: the unbundled build is compiled from that commit's src/ instead of the
- * checkout's. Lazy loading in the source (doctor --offline no longer loads zod) cuts the bundle and
- * the unbundled build of the same source alike; against a fixed earlier source the ratio says what
- * a user gains over the CLI they had.
+ * `--baseline <ref>`: the unbundled build is that commit as a user installed it (its tree, its
+ * runtime dependencies from its own lockfile, its src/ compiled with tsc) instead of the checkout's
+ * source. Lazy loading in the source (doctor --offline no longer loads zod) cuts the bundle and
+ * the unbundled build of the same source alike; against the CLI a user had, the ratio says what
+ * they gain. `--baseline 5bf1a08` is the clawdfly the issue measured (before the bundle: execa,
+ * ora, zod as dependencies, 76 packages).
  * `--node <path>` (repeatable): also run the --help and doctor rows under that node binary (Node 20
  * has no compile cache; Node 24 keeps the parsed bundle on disk), printed as one more block each.
  * Without it, the newest node in the test cache (~/.cache/clawdfly-test/node) of another major is used.
@@ -29,7 +31,14 @@ const argv = process.argv.slice(2);
 const runsAt = argv.indexOf('--runs');
 const RUNS = Math.max(10, Number(runsAt >= 0 ? argv[runsAt + 1] : 20) || 20);
 const baselineAt = argv.indexOf('--baseline');
-const BASELINE = baselineAt >= 0 ? argv[baselineAt + 1] : undefined;
+/**
+ * The CLI the issue measured before the bundle (main when issue 34 was filed: execa, ora, zod …
+ * as dependencies, 76 packages). Used when this clone has that commit (a full clone does);
+ * `--baseline HEAD` compares with the checkout's own source compiled file by file instead.
+ */
+const ISSUE_BASELINE = '5bf1a08';
+const hasCommit = (ref) => spawnSync('git', ['cat-file', '-e', `${ref}^{commit}`], { cwd: ROOT }).status === 0;
+const BASELINE = baselineAt >= 0 ? (argv[baselineAt + 1] === 'HEAD' ? undefined : argv[baselineAt + 1]) : hasCommit(ISSUE_BASELINE) ? ISSUE_BASELINE : undefined;
 const extraNodes = argv.flatMap((a, i) => (a === '--node' && argv[i + 1] ? [argv[i + 1]] : []));
 const NODES = [process.execPath, ...(extraNodes.length ? extraNodes : cachedNewerNode())];
 
@@ -75,24 +84,31 @@ function sideBySide(cases) {
   return cases.map((c) => ({ name: c.name, medianMs: median(c.samples), cpuMs: (c.ticks * 10) / RUNS }));
 }
 
-// The same source, compiled file by file (tsc) into a scratch folder inside the checkout, so its
-// imports resolve the checkout's node_modules and its assets the checkout's templates/.
+// The unbundled build lives in a scratch folder inside the checkout.
 const scratch = mkdtempSync(join(ROOT, '.bench-unbundled-'));
 try {
-  let tsconfig = 'tsconfig.json';
+  let unbundledBin;
   if (BASELINE) {
-    // that commit's src/ and tsconfig.json, beside the checkout's node_modules (one folder up)
+    // That commit as a user installed it: its whole tree, its runtime dependencies (npm ci
+    // --omit=dev, from its own lockfile: execa, zod … as they were), its src/ compiled with tsc.
     const tree = join(scratch, 'tree');
     mkdirSync(tree);
-    const archive = spawnSync('sh', ['-c', 'git archive "$1" src tsconfig.json | tar -x -C "$2"', 'sh', BASELINE, tree], { cwd: ROOT, encoding: 'utf8' });
+    const archive = spawnSync('sh', ['-c', 'git archive "$1" | tar -x -C "$2"', 'sh', BASELINE, tree], { cwd: ROOT, encoding: 'utf8' });
     if (archive.status !== 0) throw new Error(`git archive ${BASELINE} failed: ${archive.stderr}`);
-    tsconfig = join(tree, 'tsconfig.json');
+    const deps = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: tree, encoding: 'utf8' });
+    if (deps.status !== 0) throw new Error(`npm ci --omit=dev in ${BASELINE} failed: ${deps.stderr}`);
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(tree, 'tsconfig.json'), '--outDir', join(tree, 'dist'), '--typeRoots', join(ROOT, 'node_modules', '@types')], { cwd: tree, encoding: 'utf8' });
+    if (tsc.status !== 0 && !existsSync(join(tree, 'dist', 'cli.js'))) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
+    unbundledBin = join(tree, 'bin', 'clawdfly.js');
+  } else {
+    // The same source, compiled file by file (tsc) into a scratch folder inside the checkout, so its
+    // imports resolve the checkout's node_modules and its assets the checkout's templates/.
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', join(scratch, 'dist')], { cwd: ROOT, encoding: 'utf8' });
+    if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
+    mkdirSync(join(scratch, 'bin'));
+    writeFileSync(join(scratch, 'bin', 'clawdfly.js'), "const { main } = await import('../dist/cli.js');\nawait main();\n");
+    unbundledBin = join(scratch, 'bin', 'clawdfly.js');
   }
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig, '--outDir', join(scratch, 'dist')], { cwd: ROOT, encoding: 'utf8' });
-  if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
-  mkdirSync(join(scratch, 'bin'));
-  writeFileSync(join(scratch, 'bin', 'clawdfly.js'), "const { main } = await import('../dist/cli.js');\nawait main();\n");
-  const unbundledBin = join(scratch, 'bin', 'clawdfly.js');
 
   const project = join(mkdtempSync(join(tmpdir(), 'clawdfly-bench-bundle-')), 'g');
   const init = spawnSync(process.execPath, [BIN, 'init', '--yes', '--runtime', 'openclaw', '--dir', project, '--app', 'bench-bundle'], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
