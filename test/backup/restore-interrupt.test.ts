@@ -5,14 +5,14 @@
  * - Links and special files: no archive holds them (backup names them as skipped, with their
  *   targets). The restore plan lists them, the restore keeps them in place instead of deleting them
  *   with the replaced tree, and the safety backup's manifest names them.
- * - Ctrl-C (SIGINT to the real CLI process) with latency on every flyctl call; the moment is picked by
+ * - Ctrl-C (SIGINT to the real CLI process) with latency on every flyctl call until the signal; the moment is picked by
  *   polling the double's recorded invocations, never by a fixed sleep. Every case exits 130 and leaves
  *   a consistent state (nothing changed, or restored AND restarted); the re-run converges, and no
  *   `.pre-restore-*` / `.clawdfly-restore-*` / partial archive is left behind.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lchownSync, lstatSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lchownSync, lstatSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { startCli, type RunningCli } from '../support/running-cli.js';
@@ -51,10 +51,18 @@ type Invocation = { argv: string[] };
 /** A call of the remote agent (src/remote/agent-call.ts) for `op`. */
 const isArchiveCall = (op: string) => (i: Invocation) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('clawdfly agent') && i.argv.join(' ').includes(` ${op} /data `);
 
-/** Starts the command with latency and resolves once `ready(calls since the start)` holds. */
-async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<RunningCli> {
+type Interruptible = RunningCli & { signalSent: string };
+
+/**
+ * Starts the command with latency and resolves once `ready(calls since the start)` holds. The calls
+ * that start after interrupt() sent its signal have none (FAKEFLY_LATENCY_UNTIL): what the CLI
+ * does after Ctrl-C runs at full speed.
+ */
+async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<Interruptible> {
   const mark = d.fake.invocations().length;
-  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS });
+  const signalSent = join(dirname(d.dir), 'signal-sent');
+  rmSync(signalSent, { force: true });
+  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_UNTIL: signalSent });
   let exited = false;
   void run.exited.then(() => (exited = true));
   const deadline = Date.now() + 120_000;
@@ -62,11 +70,12 @@ async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation
     if (exited || Date.now() > deadline) throw new Error(`the moment never came\n${run.stdout()}\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 40));
   }
-  return run;
+  return Object.assign(run, { signalSent });
 }
 
-async function interrupt(run: RunningCli): Promise<{ code: number | null; text: string }> {
+async function interrupt(run: Interruptible): Promise<{ code: number | null; text: string }> {
   run.child.kill('SIGINT');
+  writeFileSync(run.signalSent, '');
   const exit = await run.exitWithin(120_000);
   return { code: exit.code, text: run.stdout() + run.stderr() };
 }

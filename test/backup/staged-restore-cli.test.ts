@@ -11,8 +11,8 @@
  *   either unchanged or restarted on the restored state and the restore confirmed; nothing is left
  *   for a later boot to apply or undo; the re-run restores.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { startCli, type RunningCli } from '../support/running-cli.js';
@@ -52,10 +52,18 @@ type Invocation = { argv: string[] };
 /** A call of the remote agent (src/remote/agent-call.ts) for `op`. */
 const isArchiveCall = (op: string) => (i: Invocation) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('clawdfly agent') && i.argv.join(' ').includes(` ${op} /data `);
 
-/** Starts the command with latency and resolves once `ready(calls since the start)` holds. */
-async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<RunningCli> {
+type Interruptible = RunningCli & { signalSent: string };
+
+/**
+ * Starts the command with latency and resolves once `ready(calls since the start)` holds. The calls
+ * that start after interrupt() sent its signal have none (FAKEFLY_LATENCY_UNTIL): what the CLI
+ * does after Ctrl-C runs at full speed.
+ */
+async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<Interruptible> {
   const mark = d.fake.invocations().length;
-  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS });
+  const signalSent = join(dirname(d.dir), 'signal-sent');
+  rmSync(signalSent, { force: true });
+  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_UNTIL: signalSent });
   let exited = false;
   void run.exited.then(() => (exited = true));
   const deadline = Date.now() + 120_000;
@@ -63,11 +71,12 @@ async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation
     if (exited || Date.now() > deadline) throw new Error(`the moment never came\n${run.stdout()}\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 40));
   }
-  return run;
+  return Object.assign(run, { signalSent });
 }
 
-async function interrupt(run: RunningCli): Promise<{ code: number | null; text: string }> {
+async function interrupt(run: Interruptible): Promise<{ code: number | null; text: string }> {
   run.child.kill('SIGINT');
+  writeFileSync(run.signalSent, '');
   const exit = await run.exitWithin(120_000);
   return { code: exit.code, text: run.stdout() + run.stderr() };
 }
