@@ -5,7 +5,7 @@
  * - Links and special files: no archive holds them (backup names them as skipped, with their
  *   targets). The restore plan lists them, the restore keeps them in place instead of deleting them
  *   with the replaced tree, and the safety backup's manifest names them.
- * - Ctrl-C (SIGINT to the real CLI process) with latency on every flyctl call until the signal; the moment is picked by
+ * - Ctrl-C (SIGINT to the real CLI process) with latency on the call in flight until the signal; the moment is picked by
  *   polling the double's recorded invocations, never by a fixed sleep. Every case exits 130 and leaves
  *   a consistent state (nothing changed, or restored AND restarted); the re-run converges, and no
  *   `.pre-restore-*` / `.clawdfly-restore-*` / partial archive is left behind.
@@ -34,6 +34,10 @@ afterEach((ctx) => {
 afterAll(stopAppServer);
 
 const LATENCY_MS = '600';
+/** The call in flight at each moment (a restore calls: machines list, the safety backup, the upload, the restart, …). */
+const BACKUP_STREAM = ' backup /data ';
+const UPLOAD = ' restore /data ';
+const RESTART = '^machines? restart ';
 
 async function project(): Promise<Deployed> {
   const d = await gatewayWithState(['--runtime', 'clawdbot']);
@@ -54,15 +58,15 @@ const isArchiveCall = (op: string) => (i: Invocation) => i.argv[0] === 'ssh' && 
 type Interruptible = RunningCli & { signalSent: string };
 
 /**
- * Starts the command with latency and resolves once `ready(calls since the start)` holds. The calls
- * that start after interrupt() sent its signal have none (FAKEFLY_LATENCY_UNTIL): what the CLI
+ * Starts the command with latency on the calls `slow` matches (the one in flight at the moment) and
+ * resolves once `ready(calls since the start)` holds. The calls that start after interrupt() sent its signal have none (FAKEFLY_LATENCY_UNTIL): what the CLI
  * does after Ctrl-C runs at full speed.
  */
-async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<Interruptible> {
+async function startUntil(d: Deployed, args: string[], slow: string, ready: (calls: Invocation[]) => boolean): Promise<Interruptible> {
   const mark = d.fake.invocations().length;
   const signalSent = join(dirname(d.dir), 'signal-sent');
   rmSync(signalSent, { force: true });
-  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_UNTIL: signalSent });
+  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_MATCH: slow, FAKEFLY_LATENCY_UNTIL: signalSent });
   let exited = false;
   void run.exited.then(() => (exited = true));
   const deadline = Date.now() + 120_000;
@@ -132,7 +136,7 @@ describe('Ctrl-C during restore and backup', () => {
     const changed = tree(data);
     const restarts = d.fake.restarts(d.machineId);
     // the machine list is recorded: the safety backup's stream is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some((i) => i.argv[0] === 'machines' || i.argv[0] === 'machine' || i.argv[0] === 'm'));
+    const run = await startUntil(d, ['restore', file, '--yes'], BACKUP_STREAM, (calls) => calls.some((i) => i.argv[0] === 'machines' || i.argv[0] === 'machine' || i.argv[0] === 'm'));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toMatch(/interrupted before the (restore began|swap)/);
@@ -154,7 +158,7 @@ describe('Ctrl-C during restore and backup', () => {
     const changed = tree(data);
     const restarts = d.fake.restarts(d.machineId);
     // the safety backup is recorded: the upload is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some(isArchiveCall('backup')));
+    const run = await startUntil(d, ['restore', file, '--yes'], UPLOAD, (calls) => calls.some(isArchiveCall('backup')));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     if (/interrupted before the swap/.test(r.text)) {
@@ -180,7 +184,7 @@ describe('Ctrl-C during restore and backup', () => {
     unlinkSync(join(data, SESSION));
     const restarts = d.fake.restarts(d.machineId);
     // the upload-and-swap call is recorded: the restart is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some(isArchiveCall('restore')));
+    const run = await startUntil(d, ['restore', file, '--yes'], RESTART, (calls) => calls.some(isArchiveCall('restore')));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toContain('interrupted after the swap');
@@ -192,7 +196,7 @@ describe('Ctrl-C during restore and backup', () => {
 
   it('backup: Ctrl-C while the archive streams exits 130 and leaves no archive or partial file; the re-run writes one', async () => {
     const d = await project();
-    const run = await startUntil(d, ['backup'], (calls) => calls.some((i) => i.argv[0] === 'machines' || i.argv[0] === 'machine' || i.argv[0] === 'm'));
+    const run = await startUntil(d, ['backup'], BACKUP_STREAM, (calls) => calls.some((i) => i.argv[0] === 'machines' || i.argv[0] === 'machine' || i.argv[0] === 'm'));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     const dir = join(d.dir, '.clawdfly', 'backups');

@@ -28,6 +28,9 @@ afterEach((ctx) => {
 afterAll(stopAppServer);
 
 const LATENCY_MS = '600';
+/** The call in flight at each moment (a restore calls: machines list, the safety backup, the upload, the restart, …). */
+const UPLOAD = ' restore /data ';
+const RESTART = '^machines? restart ';
 
 /** A deployed clawdbot project whose machine runs the image's boot step (prepare-data.mjs). */
 async function project(): Promise<Deployed> {
@@ -55,15 +58,15 @@ const isArchiveCall = (op: string) => (i: Invocation) => i.argv[0] === 'ssh' && 
 type Interruptible = RunningCli & { signalSent: string };
 
 /**
- * Starts the command with latency and resolves once `ready(calls since the start)` holds. The calls
- * that start after interrupt() sent its signal have none (FAKEFLY_LATENCY_UNTIL): what the CLI
+ * Starts the command with latency on the calls `slow` matches (the one in flight at the moment) and
+ * resolves once `ready(calls since the start)` holds. The calls that start after interrupt() sent its signal have none (FAKEFLY_LATENCY_UNTIL): what the CLI
  * does after Ctrl-C runs at full speed.
  */
-async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<Interruptible> {
+async function startUntil(d: Deployed, args: string[], slow: string, ready: (calls: Invocation[]) => boolean): Promise<Interruptible> {
   const mark = d.fake.invocations().length;
   const signalSent = join(dirname(d.dir), 'signal-sent');
   rmSync(signalSent, { force: true });
-  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_UNTIL: signalSent });
+  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_MATCH: slow, FAKEFLY_LATENCY_UNTIL: signalSent });
   let exited = false;
   void run.exited.then(() => (exited = true));
   const deadline = Date.now() + 120_000;
@@ -143,7 +146,7 @@ describe('Ctrl-C during a restore applied at boot', () => {
     const changed = tree(data);
     const restarts = d.fake.restarts(d.machineId);
     // the safety backup is recorded: the upload is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some(isArchiveCall('backup')));
+    const run = await startUntil(d, ['restore', file, '--yes'], UPLOAD, (calls) => calls.some(isArchiveCall('backup')));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     if (/interrupted before the swap/.test(r.text)) {
@@ -169,7 +172,7 @@ describe('Ctrl-C during a restore applied at boot', () => {
     asGateway(data, CREDS, '{"changed":true}', 0o600);
     const restarts = d.fake.restarts(d.machineId);
     // the upload-and-stage call is recorded: the restart is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some(isArchiveCall('restore')));
+    const run = await startUntil(d, ['restore', file, '--yes'], RESTART, (calls) => calls.some(isArchiveCall('restore')));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toContain('interrupted after the swap');
