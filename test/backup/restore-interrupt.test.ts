@@ -5,14 +5,14 @@
  * - Links and special files: no archive holds them (backup names them as skipped, with their
  *   targets). The restore plan lists them, the restore keeps them in place instead of deleting them
  *   with the replaced tree, and the safety backup's manifest names them.
- * - Ctrl-C (SIGINT to the real CLI process) with latency on every flyctl call; the moment is picked by
+ * - Ctrl-C (SIGINT to the real CLI process) with latency on the call in flight until the signal; the moment is picked by
  *   polling the double's recorded invocations, never by a fixed sleep. Every case exits 130 and leaves
  *   a consistent state (nothing changed, or restored AND restarted); the re-run converges, and no
  *   `.pre-restore-*` / `.clawdfly-restore-*` / partial archive is left behind.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lchownSync, lstatSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lchownSync, lstatSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { startCli, type RunningCli } from '../support/running-cli.js';
@@ -34,6 +34,10 @@ afterEach((ctx) => {
 afterAll(stopAppServer);
 
 const LATENCY_MS = '600';
+/** The call in flight at each moment (a restore calls: machines list, the safety backup, the upload, the restart, …). */
+const BACKUP_STREAM = ' backup /data ';
+const UPLOAD = ' restore /data ';
+const RESTART = '^machines? restart ';
 
 async function project(): Promise<Deployed> {
   const d = await gatewayWithState(['--runtime', 'clawdbot']);
@@ -51,10 +55,18 @@ type Invocation = { argv: string[] };
 /** A call of the remote agent (src/remote/agent-call.ts) for `op`. */
 const isArchiveCall = (op: string) => (i: Invocation) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('clawdfly agent') && i.argv.join(' ').includes(` ${op} /data `);
 
-/** Starts the command with latency and resolves once `ready(calls since the start)` holds. */
-async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<RunningCli> {
+type Interruptible = RunningCli & { signalSent: string };
+
+/**
+ * Starts the command with latency on the calls `slow` matches (the one in flight at the moment) and
+ * resolves once `ready(calls since the start)` holds. The calls that start after interrupt() sent its signal have none (FAKEFLY_LATENCY_UNTIL): what the CLI
+ * does after Ctrl-C runs at full speed.
+ */
+async function startUntil(d: Deployed, args: string[], slow: string, ready: (calls: Invocation[]) => boolean): Promise<Interruptible> {
   const mark = d.fake.invocations().length;
-  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS });
+  const signalSent = join(dirname(d.dir), 'signal-sent');
+  rmSync(signalSent, { force: true });
+  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_MATCH: slow, FAKEFLY_LATENCY_UNTIL: signalSent });
   let exited = false;
   void run.exited.then(() => (exited = true));
   const deadline = Date.now() + 120_000;
@@ -62,11 +74,12 @@ async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation
     if (exited || Date.now() > deadline) throw new Error(`the moment never came\n${run.stdout()}\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 40));
   }
-  return run;
+  return Object.assign(run, { signalSent });
 }
 
-async function interrupt(run: RunningCli): Promise<{ code: number | null; text: string }> {
+async function interrupt(run: Interruptible): Promise<{ code: number | null; text: string }> {
   run.child.kill('SIGINT');
+  writeFileSync(run.signalSent, '');
   const exit = await run.exitWithin(120_000);
   return { code: exit.code, text: run.stdout() + run.stderr() };
 }
@@ -123,7 +136,7 @@ describe('Ctrl-C during restore and backup', () => {
     const changed = tree(data);
     const restarts = d.fake.restarts(d.machineId);
     // the machine list is recorded: the safety backup's stream is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some((i) => i.argv[0] === 'machines' || i.argv[0] === 'machine' || i.argv[0] === 'm'));
+    const run = await startUntil(d, ['restore', file, '--yes'], BACKUP_STREAM, (calls) => calls.some((i) => i.argv[0] === 'machines' || i.argv[0] === 'machine' || i.argv[0] === 'm'));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toMatch(/interrupted before the (restore began|swap)/);
@@ -145,7 +158,7 @@ describe('Ctrl-C during restore and backup', () => {
     const changed = tree(data);
     const restarts = d.fake.restarts(d.machineId);
     // the safety backup is recorded: the upload is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some(isArchiveCall('backup')));
+    const run = await startUntil(d, ['restore', file, '--yes'], UPLOAD, (calls) => calls.some(isArchiveCall('backup')));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     if (/interrupted before the swap/.test(r.text)) {
@@ -171,7 +184,7 @@ describe('Ctrl-C during restore and backup', () => {
     unlinkSync(join(data, SESSION));
     const restarts = d.fake.restarts(d.machineId);
     // the upload-and-swap call is recorded: the restart is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some(isArchiveCall('restore')));
+    const run = await startUntil(d, ['restore', file, '--yes'], RESTART, (calls) => calls.some(isArchiveCall('restore')));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toContain('interrupted after the swap');
@@ -183,7 +196,7 @@ describe('Ctrl-C during restore and backup', () => {
 
   it('backup: Ctrl-C while the archive streams exits 130 and leaves no archive or partial file; the re-run writes one', async () => {
     const d = await project();
-    const run = await startUntil(d, ['backup'], (calls) => calls.some((i) => i.argv[0] === 'machines' || i.argv[0] === 'machine' || i.argv[0] === 'm'));
+    const run = await startUntil(d, ['backup'], BACKUP_STREAM, (calls) => calls.some((i) => i.argv[0] === 'machines' || i.argv[0] === 'machine' || i.argv[0] === 'm'));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     const dir = join(d.dir, '.clawdfly', 'backups');

@@ -11,8 +11,8 @@
  *   either unchanged or restarted on the restored state and the restore confirmed; nothing is left
  *   for a later boot to apply or undo; the re-run restores.
  */
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { startCli, type RunningCli } from '../support/running-cli.js';
@@ -28,6 +28,9 @@ afterEach((ctx) => {
 afterAll(stopAppServer);
 
 const LATENCY_MS = '600';
+/** The call in flight at each moment (a restore calls: machines list, the safety backup, the upload, the restart, …). */
+const UPLOAD = ' restore /data ';
+const RESTART = '^machines? restart ';
 
 /** A deployed clawdbot project whose machine runs the image's boot step (prepare-data.mjs). */
 async function project(): Promise<Deployed> {
@@ -52,10 +55,18 @@ type Invocation = { argv: string[] };
 /** A call of the remote agent (src/remote/agent-call.ts) for `op`. */
 const isArchiveCall = (op: string) => (i: Invocation) => i.argv[0] === 'ssh' && i.argv.join(' ').includes('clawdfly agent') && i.argv.join(' ').includes(` ${op} /data `);
 
-/** Starts the command with latency and resolves once `ready(calls since the start)` holds. */
-async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation[]) => boolean): Promise<RunningCli> {
+type Interruptible = RunningCli & { signalSent: string };
+
+/**
+ * Starts the command with latency on the calls `slow` matches (the one in flight at the moment) and
+ * resolves once `ready(calls since the start)` holds. The calls that start after interrupt() sent its signal have none (FAKEFLY_LATENCY_UNTIL): what the CLI
+ * does after Ctrl-C runs at full speed.
+ */
+async function startUntil(d: Deployed, args: string[], slow: string, ready: (calls: Invocation[]) => boolean): Promise<Interruptible> {
   const mark = d.fake.invocations().length;
-  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS });
+  const signalSent = join(dirname(d.dir), 'signal-sent');
+  rmSync(signalSent, { force: true });
+  const run = startCli([...args, '--dir', d.dir], { ...d.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_MATCH: slow, FAKEFLY_LATENCY_UNTIL: signalSent });
   let exited = false;
   void run.exited.then(() => (exited = true));
   const deadline = Date.now() + 120_000;
@@ -63,11 +74,12 @@ async function startUntil(d: Deployed, args: string[], ready: (calls: Invocation
     if (exited || Date.now() > deadline) throw new Error(`the moment never came\n${run.stdout()}\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 40));
   }
-  return run;
+  return Object.assign(run, { signalSent });
 }
 
-async function interrupt(run: RunningCli): Promise<{ code: number | null; text: string }> {
+async function interrupt(run: Interruptible): Promise<{ code: number | null; text: string }> {
   run.child.kill('SIGINT');
+  writeFileSync(run.signalSent, '');
   const exit = await run.exitWithin(120_000);
   return { code: exit.code, text: run.stdout() + run.stderr() };
 }
@@ -134,7 +146,7 @@ describe('Ctrl-C during a restore applied at boot', () => {
     const changed = tree(data);
     const restarts = d.fake.restarts(d.machineId);
     // the safety backup is recorded: the upload is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some(isArchiveCall('backup')));
+    const run = await startUntil(d, ['restore', file, '--yes'], UPLOAD, (calls) => calls.some(isArchiveCall('backup')));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     if (/interrupted before the swap/.test(r.text)) {
@@ -160,7 +172,7 @@ describe('Ctrl-C during a restore applied at boot', () => {
     asGateway(data, CREDS, '{"changed":true}', 0o600);
     const restarts = d.fake.restarts(d.machineId);
     // the upload-and-stage call is recorded: the restart is the call in flight
-    const run = await startUntil(d, ['restore', file, '--yes'], (calls) => calls.some(isArchiveCall('restore')));
+    const run = await startUntil(d, ['restore', file, '--yes'], RESTART, (calls) => calls.some(isArchiveCall('restore')));
     const r = await interrupt(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toContain('interrupted after the swap');

@@ -3,13 +3,13 @@
  * `flyctl apps create` + `flyctl deploy` through the double itself, so the machine, its /data
  * volume and the first clawdbot.json come from the same code paths users hit.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // @ts-expect-error plain ESM without types
 import { createFakeFly } from '../fakefly/control.mjs';
 import { initProject, runCli, type CliResult } from '../helpers/cli.js';
+import { flySetup } from '../support/fly-setup.js';
 
 export const APP = 'test-claw';
 export const STATE_DIR = '/data';
@@ -44,18 +44,15 @@ export interface Deployed {
   cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
 }
 
-function flyctl(fake: Fake, args: string[], cwd: string): void {
-  const r = spawnSync('flyctl', args, { cwd, env: fake.env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`fakefly ${args.join(' ')} failed: ${r.stderr}`);
-}
 
 export async function deployedProject(initFlags: string[] = [], initEnv: Record<string, string> = {}, fakeEnv: Record<string, string> = {}): Promise<Deployed> {
   const fake = createFakeFly({ env: fakeEnv }) as Fake;
   // logs --no-tail on an empty buffer: answer "nothing" at once instead of hanging until our timeout
   fake.env['FAKEFLY_LOGS_EMPTY_EXIT'] = '1';
   const dir = await initProject(initFlags, initEnv);
-  flyctl(fake, ['apps', 'create', APP], dir);
-  flyctl(fake, ['deploy', '-a', APP, '-c', 'fly.toml', '--ha=false', '--remote-only', '-y'], dir);
+  // the user's own set-up calls, in this process (no process start for each)
+  await flySetup(fake.env, ['apps', 'create', APP], { cwd: dir });
+  await flySetup(fake.env, ['deploy', '-a', APP, '-c', 'fly.toml', '--ha=false', '--remote-only', '-y'], { cwd: dir });
   const [machine] = fake.machines(APP);
   if (!machine) throw new Error('the double created no machine');
   const machineId = machine.id;

@@ -30,7 +30,7 @@ describe('openclaw readiness (/readyz)', () => {
   }, 240_000);
 
   it('a channel /readyz names as failing: deploy fails naming it, doctor names it with its fix', async () => {
-    const p = await newProject({ ...DISCORD, fakeEnv: { CLAWDFLY_VERIFY_TIMEOUT_MS: '8000' } });
+    const p = await newProject({ ...DISCORD, fakeEnv: { CLAWDFLY_VERIFY_TIMEOUT_MS: '4000' } });
     scriptReadyz([discordFailing]);
     const r = await p.deploy(['--yes']);
     ALL_OUTPUT.push(r.stdout, r.stderr);

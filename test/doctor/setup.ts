@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 // @ts-expect-error plain ESM without types
 import { createFakeFly } from '../fakefly/control.mjs';
 import { initProject, ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import { flySetup } from '../support/fly-setup.js';
 
 export const APP = 'test-claw';
 export const FIXTURES = join(ROOT, 'test', 'fixtures', 'gateway-logs');
@@ -96,10 +97,11 @@ export async function deployed(opts: DeployOptions = {}): Promise<Deployment> {
   const configPath = join(dir, 'clawdbot.json');
   if (opts.config) writeFileSync(configPath, JSON.stringify(opts.config(JSON.parse(readFileSync(configPath, 'utf8'))), null, 2) + '\n');
 
-  fly(['apps', 'create', APP]);
+  // the user's own set-up calls, in this process (no process start for each)
+  await flySetup(fake.env, ['apps', 'create', APP], { cwd: dir });
   const secrets = readFileSync(join(dir, '.clawdfly', 'secrets.env'), 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).join('\n') + '\n';
-  fly(['secrets', 'import', '-a', APP], secrets);
-  fly(['deploy', '-a', APP, '-c', 'fly.toml', '--ha=false', '--remote-only', '-y']);
+  await flySetup(fake.env, ['secrets', 'import', '-a', APP], { cwd: dir, input: secrets });
+  await flySetup(fake.env, ['deploy', '-a', APP, '-c', 'fly.toml', '--ha=false', '--remote-only', '-y'], { cwd: dir });
   const machineId = fake.machines(APP)[0]!.id;
   const remotePath = (p: string) => fake.machineFsPath(APP, machineId, p);
   const writeRemote = (p: string, text: string) => {

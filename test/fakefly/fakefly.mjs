@@ -285,8 +285,7 @@ export async function execute(argv, { env, cwd, stdin, pid = process.pid, onFini
   };
   onFinishHook?.(record);
 
-  const latency = Number(env.FAKEFLY_LATENCY_MS || 0);
-  if (latency > 0) sleepSync(latency);
+  if (slowCall(argv, env)) sleepSync(Number(env.FAKEFLY_LATENCY_MS));
 
   const finish = (code) => { record(code); return code; };
   try {
@@ -310,6 +309,18 @@ export async function execute(argv, { env, cwd, stdin, pid = process.pid, onFini
     err(`Error: ${e && e.stack ? e.stack : e}\n`);
     return finish(3);
   }
+}
+
+/**
+ * Does this call wait FAKEFLY_LATENCY_MS first? Every call, unless FAKEFLY_LATENCY_MATCH (a regular
+ * expression tested against the argv joined by spaces) picks some, and none that starts once the
+ * file FAKEFLY_LATENCY_UNTIL names exists: a test makes only the calls around the moment it
+ * interrupts slow, and what the CLI does after the signal runs at full speed.
+ */
+function slowCall(argv, env) {
+  if (!(Number(env.FAKEFLY_LATENCY_MS || 0) > 0)) return false;
+  if (env.FAKEFLY_LATENCY_MATCH && !new RegExp(env.FAKEFLY_LATENCY_MATCH).test(argv.join(' '))) return false;
+  return !(env.FAKEFLY_LATENCY_UNTIL && fs.existsSync(env.FAKEFLY_LATENCY_UNTIL));
 }
 
 async function main() {

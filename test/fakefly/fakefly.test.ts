@@ -1,5 +1,6 @@
-// Contract tests for the fakefly flyctl double (test/fakefly). They spawn the double the way
-// clawdfly does (flyctl on PATH, pipes) and never import project code.
+// Contract tests for the fakefly flyctl double (test/fakefly). They run the double the way
+// clawdfly does: flyctl on PATH with pipes for ssh, logs, proxy and the tests that name the binary,
+// its execute() in this process for the other calls (as the in-process tier does); never project code.
 import { describe, it, expect } from 'vitest';
 import { spawnSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -7,10 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 // @ts-ignore -- plain ESM helper without type declarations
 import { createFakeFly } from './control.mjs';
+// @ts-ignore -- plain ESM helper without type declarations
+import { runFakeflyInProcess, runsInProcess } from './lib/in-process.mjs';
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
-// every call spawns a real Node process; tests run concurrently, each with its own state dir
+// tests run concurrently, each with its own state dir
 const test = (name: string, fn: (t: T) => Promise<unknown>) => it(name, async (ctx) => fn(setup(ctx.onTestFinished)), 60000);
 
 const FLY_TOML = `app = "claw-test"
@@ -52,9 +55,16 @@ function setup(onTestFinished: (fn: () => void) => void) {
     fake.cleanup();
     fs.rmSync(work, { recursive: true, force: true });
   });
-  const fly = (args: string[], opts: { input?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn('flyctl', args, { cwd: opts.cwd ?? work, env: { ...fake.env, ...(opts.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const fly = (args: string[], opts: { input?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> => {
+    const env = { ...fake.env, ...(opts.env ?? {}) };
+    // A call that needs no process (not ssh, logs or proxy) runs the double's execute() in this
+    // process, as the CLI's in-process tier does (lib/in-process.mjs): the same code as bin/flyctl
+    // without a process start. Latency (a blocking sleep) would stall the concurrent tests: a process.
+    if (runsInProcess(args, env) && !env['FAKEFLY_LATENCY_MS']) {
+      return runFakeflyInProcess(args, { env, cwd: opts.cwd ?? work, input: opts.input ?? '' }).then((r: { exitCode: number; stdout: string; stderr: string }) => ({ code: r.exitCode, stdout: r.stdout, stderr: r.stderr }));
+    }
+    return new Promise((resolve, reject) => {
+      const child = spawn('flyctl', args, { cwd: opts.cwd ?? work, env, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
@@ -63,6 +73,7 @@ function setup(onTestFinished: (fn: () => void) => void) {
       child.on('close', (code) => resolve({ code, stdout, stderr }));
       child.stdin.end(opts.input ?? '');
     });
+  };
   const json = (r: Run): any => {
     expect(r.code, r.stderr).toBe(0);
     return JSON.parse(r.stdout);
@@ -508,5 +519,20 @@ describe.concurrent('test hooks', () => {
     expect(inv).toMatchObject({ argv: ['version'], exitCode: 0 });
     expect(inv.elapsedMs).toBeGreaterThanOrEqual(150);
     expect(JSON.stringify(fake.invocations())).not.toContain('s3cret');
+  });
+
+  test('latency only for the calls FAKEFLY_LATENCY_MATCH picks, and none once FAKEFLY_LATENCY_UNTIL exists', async ({ fake, work, fly }) => {
+    // a latency no call here would take otherwise: an elapsed time below it means the call did not wait
+    const latency = 1_000;
+    const until = path.join(work, 'signal-sent');
+    const env = { FAKEFLY_LATENCY_MS: String(latency), FAKEFLY_LATENCY_MATCH: '^apps list', FAKEFLY_LATENCY_UNTIL: until };
+    expect((await fly(['version'], { env })).code).toBe(0);
+    expect((await fly(['apps', 'list', '--json'], { env })).code).toBe(0);
+    fs.writeFileSync(until, '');
+    expect((await fly(['apps', 'list', '--json'], { env })).code).toBe(0);
+    const [version, slow, afterSignal] = fake.invocations();
+    expect(version.elapsedMs).toBeLessThan(latency);
+    expect(slow.elapsedMs).toBeGreaterThanOrEqual(latency);
+    expect(afterSignal.elapsedMs).toBeLessThan(latency);
   });
 });

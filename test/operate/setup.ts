@@ -8,6 +8,7 @@ import { join } from 'node:path';
 // @ts-expect-error plain ESM without types
 import { createFakeFly } from '../fakefly/control.mjs';
 import { assertNoSecrets, BIN, initProject, projectSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
+import { flySetup } from '../support/fly-setup.js';
 
 export const APP = 'test-claw';
 
@@ -63,10 +64,11 @@ export async function deployed(opts: { init?: string[]; initEnv?: Record<string,
   };
   let machineId = '';
   if (opts.deploy !== false) {
-    fly(['apps', 'create', APP]);
+    // the user's own set-up calls, in this process (no process start for each)
+    await flySetup(fake.env, ['apps', 'create', APP], { cwd: dir });
     const secrets = readFileSync(join(dir, '.clawdfly', 'secrets.env'), 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).join('\n') + '\n';
-    fly(['secrets', 'import', '-a', APP], secrets);
-    fly(['deploy', '-a', APP, '-c', 'fly.toml', '--ha=false', '--remote-only', '-y']);
+    await flySetup(fake.env, ['secrets', 'import', '-a', APP], { cwd: dir, input: secrets });
+    await flySetup(fake.env, ['deploy', '-a', APP, '-c', 'fly.toml', '--ha=false', '--remote-only', '-y'], { cwd: dir });
     machineId = fake.machines(APP)[0]!.id;
   }
   return {

@@ -44,13 +44,20 @@ async function upOnce(dir: string, engineDir: string, port: number, extra: strin
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
-  const deadline = Date.now() + 60_000;
-  while (!/Control UI: http:\/\/127\.0\.0\.1:\d+\//.test(stdout)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`no Control UI line\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  // the moment the Control UI line is printed (each chunk checked as it arrives, no polling clock)
+  const controlUi = /Control UI: http:\/\/127\.0\.0\.1:\d+\//;
+  const printed = await new Promise<boolean>((res) => {
+    const timer = setTimeout(() => res(false), 60_000);
+    const done = (seen: boolean) => {
+      clearTimeout(timer);
+      res(seen);
+    };
+    child.stdout.on('data', () => controlUi.test(stdout) && done(true));
+    child.on('close', () => done(controlUi.test(stdout)));
+  });
+  if (!printed) {
+    child.kill('SIGKILL');
+    throw new Error(`no Control UI line\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`);
   }
   child.kill('SIGINT');
   const code = await exited;

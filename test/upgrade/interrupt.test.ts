@@ -1,12 +1,13 @@
 /**
  * Ctrl-C (SIGINT to the real CLI process) and a kill at several points of `clawdfly upgrade`,
- * against the flyctl double with latency on every call. The moment is picked by polling the
+ * against the flyctl double with latency on the calls around the moment (FAKEFLY_LATENCY_MATCH),
+ * none once the signal is sent (FAKEFLY_LATENCY_UNTIL). The moment is picked by polling the
  * double's recorded invocations (or the project's files), never by a fixed sleep. Each case ends
  * consistent on its own or on the next run: the local files, the release history and the machine's
  * image agree; a re-run of the upgrade goes through; and a later `rollback` still puts the old
  * gateway's files back from /data/.clawdfly-pre-upgrade-*.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
@@ -19,8 +20,12 @@ useInProcessCli();
 
 afterAll(stopAppServer);
 
-/** Every flyctl call of the interrupted run waits this long first: wide windows to land a signal in. */
+/** The slow flyctl calls of the interrupted run wait this long first: wide windows to land a signal in. */
 const LATENCY_MS = '700';
+/** The calls after the copy on /data, up to and including the deploy (the machine still runs the old image). */
+const BEFORE_THE_DEPLOY = '^(secrets |status |volumes list|ips list|deploy )';
+/** The verification's calls once the new image is deployed. */
+const AFTER_THE_DEPLOY = '^(logs |machines list)';
 
 async function cli(p: Project, args: string[]): Promise<CliResult> {
   const r = await runCli([...args, '--dir', p.dir], { env: p.env, timeoutMs: 240_000 });
@@ -52,10 +57,15 @@ async function deployedClawdbot(): Promise<Project> {
   return p;
 }
 
-/** Starts `upgrade --to openclaw --yes` with latency, and resolves once `ready(calls since the start)` holds. */
-async function upgradeUntil(p: Project, ready: (calls: Invocation[]) => boolean): Promise<RunningCli> {
+/**
+ * Starts `upgrade --to openclaw --yes` with latency on the calls `slow` matches, and resolves once
+ * `ready(calls since the start)` holds. signal() sends the signal, and the calls after it are fast.
+ */
+async function upgradeUntil(p: Project, slow: string, ready: (calls: Invocation[]) => boolean): Promise<RunningCli & { signal(sig: NodeJS.Signals): void }> {
   const mark = p.fake.invocations().length;
-  const run = startCli(['upgrade', '--to', 'openclaw', '--yes', '--dir', p.dir], { ...p.env, FAKEFLY_LATENCY_MS: LATENCY_MS });
+  const signalSent = join(dirname(p.dir), 'signal-sent');
+  rmSync(signalSent, { force: true });
+  const run = startCli(['upgrade', '--to', 'openclaw', '--yes', '--dir', p.dir], { ...p.env, FAKEFLY_LATENCY_MS: LATENCY_MS, FAKEFLY_LATENCY_MATCH: slow, FAKEFLY_LATENCY_UNTIL: signalSent });
   let exited = false;
   void run.exited.then(() => (exited = true));
   const deadline = Date.now() + 180_000;
@@ -63,7 +73,12 @@ async function upgradeUntil(p: Project, ready: (calls: Invocation[]) => boolean)
     if (exited || Date.now() > deadline) throw new Error(`the moment never came\n${run.stdout()}\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return run;
+  return Object.assign(run, {
+    signal(sig: NodeJS.Signals) {
+      run.child.kill(sig);
+      writeFileSync(signalSent, '');
+    },
+  });
 }
 
 const isBackupCall = (i: Invocation) => i.argv[0] === 'ssh' && / backup \/data /.test(i.argv.join(' '));
@@ -112,8 +127,8 @@ describe('upgrade interrupted', () => {
   it('Ctrl-C during the backup: exit 130, nothing changed, no journal; the re-run upgrades and rollback still works', async () => {
     const p = await deployedClawdbot();
     // the call before the backup (the first-start probe) is recorded: the backup stream is in flight
-    const run = await upgradeUntil(p, (calls) => calls.some((i) => i.argv[0] === 'ssh' && !isBackupCall(i)) && !calls.some(isBackupCall));
-    run.child.kill('SIGINT');
+    const run = await upgradeUntil(p, ' backup /data ', (calls) => calls.some((i) => i.argv[0] === 'ssh' && !isBackupCall(i)) && !calls.some(isBackupCall));
+    run.signal('SIGINT');
     const r = await finishOut(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toContain('nothing was upgraded');
@@ -125,8 +140,8 @@ describe('upgrade interrupted', () => {
 
   it('Ctrl-C after the copy on /data, before the new image: exit 130, local files back, the copy removed', async () => {
     const p = await deployedClawdbot();
-    const run = await upgradeUntil(p, (calls) => calls.some(isSnapshotCall));
-    run.child.kill('SIGINT');
+    const run = await upgradeUntil(p, BEFORE_THE_DEPLOY, (calls) => calls.some(isSnapshotCall));
+    run.signal('SIGINT');
     const r = await finishOut(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toContain('interrupted before its image was deployed');
@@ -136,9 +151,9 @@ describe('upgrade interrupted', () => {
 
   it('Ctrl-C after the new image is deployed: exit 130, rolled back to the old image, files and /data', async () => {
     const p = await deployedClawdbot();
-    const run = await upgradeUntil(p, (calls) => calls.some(isDeploy));
+    const run = await upgradeUntil(p, AFTER_THE_DEPLOY, (calls) => calls.some(isDeploy));
     expect(gatewayOf(p)).toBe('openclaw');
-    run.child.kill('SIGINT');
+    run.signal('SIGINT');
     const r = await finishOut(run);
     expect(r.code, r.text).toBe(130);
     expect(r.text).toContain('rolled back automatically');
@@ -149,8 +164,8 @@ describe('upgrade interrupted', () => {
   it('killed after the local files changed (a crash): status and doctor say so; the next upgrade returns, then upgrades', async () => {
     const p = await deployedClawdbot();
     // the local files are openclaw's, the machine still runs clawdbot
-    const run = await upgradeUntil(p, () => existsSync(join(p.dir, 'openclaw.json')) && runtimeOf(p).startsWith('openclaw'));
-    run.child.kill('SIGKILL');
+    const run = await upgradeUntil(p, BEFORE_THE_DEPLOY, () => existsSync(join(p.dir, 'openclaw.json')) && runtimeOf(p).startsWith('openclaw'));
+    run.signal('SIGKILL');
     await run.exitWithin(30_000);
     expect(gatewayOf(p)).toBe('clawdbot');
     expect(existsSync(journalPath(p))).toBe(true);
@@ -182,8 +197,8 @@ describe('upgrade interrupted', () => {
 
   it('killed after the local files changed: the next deploy returns to the old release first, not a plain deploy of half an upgrade', async () => {
     const p = await deployedClawdbot();
-    const run = await upgradeUntil(p, () => existsSync(join(p.dir, 'openclaw.json')) && runtimeOf(p).startsWith('openclaw'));
-    run.child.kill('SIGKILL');
+    const run = await upgradeUntil(p, BEFORE_THE_DEPLOY, () => existsSync(join(p.dir, 'openclaw.json')) && runtimeOf(p).startsWith('openclaw'));
+    run.signal('SIGKILL');
     await run.exitWithin(30_000);
     const deploy = await p.deploy(['--yes']);
     expect(deploy.code, deploy.stdout + deploy.stderr).toBe(0);
@@ -194,8 +209,8 @@ describe('upgrade interrupted', () => {
 
   it('killed after the new image is deployed: rollback sees the journal and returns to the old release', async () => {
     const p = await deployedClawdbot();
-    const run = await upgradeUntil(p, (calls) => calls.some(isDeploy));
-    run.child.kill('SIGKILL');
+    const run = await upgradeUntil(p, AFTER_THE_DEPLOY, (calls) => calls.some(isDeploy));
+    run.signal('SIGKILL');
     await run.exitWithin(30_000);
     expect(gatewayOf(p)).toBe('openclaw');
     const back = await cli(p, ['rollback', '--yes']);

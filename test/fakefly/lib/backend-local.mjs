@@ -94,19 +94,19 @@ function shimDir(dir) {
 }
 
 /**
- * FAKEFLY_VOLUME_OWNER=uid:gid: a new volume folder belongs to that user, as /data does on Fly
+ * FAKEFLY_VOLUME_OWNER=uid:gid (the call's environment, also in-process): a new volume folder belongs to that user, as /data does on Fly
  * (the image's gateway user), while `ssh console` keeps running as root (hallpass does). Tests that
  * use it must make the state dir traversable for that user (setpriv'd scripts run inside it).
  */
-function volumeOwner() {
-  const v = process.env.FAKEFLY_VOLUME_OWNER;
+function volumeOwner(env) {
+  const v = env.FAKEFLY_VOLUME_OWNER;
   if (!v) return undefined;
   const [uid, gid] = v.split(':').map(Number);
   return Number.isInteger(uid) && Number.isInteger(gid ?? uid) ? { uid, gid: gid ?? uid } : undefined;
 }
 
-function makeMounts(root, m) {
-  const owner = volumeOwner();
+function makeMounts(root, m, env) {
+  const owner = volumeOwner(env);
   for (const mt of m.api.config?.mounts || []) {
     if (!mt.path) continue;
     const p = path.join(root, mt.path);
@@ -168,11 +168,11 @@ function importCredentialStores(root, m) {
  * owner, on the machine's /data (TMPDIR /data/tmp, as fly.toml sets it). A machine without it is an
  * image whose entrypoint the double does not model (the default). Returns its output lines.
  */
-function runPrepareData(root) {
+function runPrepareData(root, env) {
   const script = path.join(root, 'app', 'prepare-data.mjs');
   if (!fs.existsSync(script)) return [];
   const data = path.join(root, 'data');
-  const owner = volumeOwner();
+  const owner = volumeOwner(env);
   const r = spawnSync(process.execPath, [script, '0'], {
     env: { PATH: process.env.PATH, CLAWDBOT_STATE_DIR: data, OPENCLAW_STATE_DIR: data, TMPDIR: path.join(data, 'tmp') },
     encoding: 'utf8',
@@ -188,18 +188,18 @@ export const localBackend = {
     const root = realRoot(ctx.dir, m.api.id);
     for (const d of ['tmp', 'app', 'root', 'etc', 'home/node', 'var/log']) fs.mkdirSync(path.join(root, d), { recursive: true });
     fs.writeFileSync(path.join(root, 'etc/hostname'), m.api.id + '\n');
-    makeMounts(root, m);
+    makeMounts(root, m, ctx.env);
   },
 
   bootMachine(ctx, m, s) {
     const root = realRoot(ctx.dir, m.api.id);
-    makeMounts(root, m);
+    makeMounts(root, m, ctx.env);
     s.pidCounter = (s.pidCounter || 600) + 17;
     const cmd = m.api.config?.init?.cmd || [];
     m.fake.processes = [{ pid: s.pidCounter, command: cmd.join(' ') || '(image CMD)' }];
     m.fake.listen = m.fake.listenOverride ?? gatewayListen(m);
     m.fake.migrated = importCredentialStores(root, m);
-    m.fake.prepareData = runPrepareData(root);
+    m.fake.prepareData = runPrepareData(root, ctx.env);
   },
 
   stopMachine(ctx, m) {
