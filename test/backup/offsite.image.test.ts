@@ -110,7 +110,7 @@ function assertNoSecret(label: string, text: string): void {
   for (const value of [SECRET, KEY]) expect(text.includes(value), `${label} holds a credential`).toBe(false);
 }
 
-/** Restores an archive inside the machine with the machine's own archive writer (what `clawdfly restore` runs there). */
+/** Restores an archive inside the machine with the image's remote agent (what `clawdfly restore` runs there): staged for the next boot. */
 const RESTORE = `
 const fs = require('fs'), crypto = require('crypto'), { spawnSync } = require('child_process');
 const file = process.argv[1];
@@ -216,11 +216,15 @@ describe('off-site copies on the real OpenClaw image (podman + a local S3 server
     expect(fetched.code, fetched.stderr).toBe(0);
     const restored = await m2.exec(['node', '-e', RESTORE, '/tmp/restore.tar.gz']);
     expect(restored.code, restored.stderr).toBe(0);
-    expect(JSON.parse(restored.stdout)).toMatchObject({ restored: true, problems: [] });
+    // the image applies a restore at its next boot, before the gateway starts (restore before start)
+    expect(JSON.parse(restored.stdout)).toMatchObject({ staged: true });
     assertNoSecret('the drill output', listed.stdout + listed.stderr + fetched.stdout + fetched.stderr + wrong.stdout + wrong.stderr + restored.stdout + restored.stderr);
 
     await m2.restart();
     await m2.waitForLog(OPENCLAW.listeningLine!, 10 * MIN, { fromOffset: 0 });
+    // the gateway listens on the restored state: confirmed, as clawdfly restore does
+    const confirmed = await m2.exec(['node', '-e', 'globalThis.__clawdflyRemote=1;require(process.argv[1])', '/app/clawdfly-agent.cjs', 'confirm-restore', '/data', Buffer.from(JSON.stringify({ how: 'drop' })).toString('base64url')]);
+    expect(confirmed.code, confirmed.stderr).toBe(0);
     expect(readFileSync(join(fresh, 'credentials', 'whatsapp', 'default', 'creds.json'), 'utf8')).toBe(creds);
     expect(folderContents(join(fresh, 'devices'))).toEqual(devicesBefore);
     expect(Object.values(devicesBefore)).toContain(paired);
