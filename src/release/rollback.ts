@@ -12,7 +12,7 @@ import { FlyImageNotFoundError } from '../fly/errors.js';
 import type { FlyClient } from '../fly/client.js';
 import type { Machine } from '../fly/json.js';
 import { quoteWord } from '../fly/quote.js';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { findRuntime, remoteConfigPath, runtimePackageDir, stateEntriesToDiscard } from '../gateway/runtime.js';
 import { WATCHDOG_HOLD_FILE } from '../gateway/watchdog.js';
 import { gatewayPortOf } from '../operate/machine.js';
@@ -74,7 +74,7 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
   if (input.stateSnapshot) {
     const snapshot = input.stateSnapshot;
     // the newer gateway held first (it opens its stores by path): it cannot write into what is put back
-    const hold = { holdFile: WATCHDOG_HOLD_FILE, packageDir: runtimePackageDir(project.runtime), entry: project.runtime.entry };
+    const hold = { holdPath: watchdogHoldPath(project), packageDir: runtimePackageDir(project.runtime), entry: project.runtime.entry };
     aside = await progress.run('state', `hold ${project.runtime.id} and put the files kept before the upgrade back in ${project.stateDir}`, () => restoreStateSnapshot(fly, project.stateDir, machine.id, snapshot, hold));
   }
 
@@ -145,6 +145,15 @@ export async function rollbackToRelease(input: RollbackInput): Promise<RollbackR
  * record without one, the recorded ref) in this app's registry. Anything else stops the rollback
  * before the release's config is pushed to it or it is recorded as a release.
  */
+/**
+ * The watchdog's hold file relative to the project's state dir (the agent keeps it on the volume,
+ * never through a link), or undefined when the state dir does not hold it.
+ */
+function watchdogHoldPath(project: Project): string | undefined {
+  const rel = posix.relative(project.stateDir, WATCHDOG_HOLD_FILE);
+  return rel && !rel.startsWith('..') && !posix.isAbsolute(rel) ? rel : undefined;
+}
+
 export function checkRunsRelease(machine: Machine, target: ReleaseRecord, app: string): void {
   const digest = digestOf(target);
   const ref = machine.image_ref;
@@ -165,7 +174,7 @@ async function discardSetAside(fly: FlyClient, project: Project, restored: Proje
   // From the pair: what the newer gateway wrote again that the one now running never writes.
   const ownEntries = stateEntriesToDiscard(project.runtime, restored.runtime);
   try {
-    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside, ownEntries, WATCHDOG_HOLD_FILE));
+    await progress.run('state', `remove ${aside} (${project.runtime.productName}'s files; kept in ${backup.file})`, () => discardAside(fly, project.stateDir, machine.id, aside, ownEntries, watchdogHoldPath(project)));
   } catch (error) {
     warnings.push(`${aside} was not removed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); it holds the newer gateway's files, also in ${backup.file}: clawdfly ssh -- rm -rf ${quoteWord(aside)}`);
   }

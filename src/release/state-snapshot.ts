@@ -69,9 +69,9 @@ export function isAsidePath(stateDir: string, path: string): boolean {
  * Removes the newer gateway's files set aside by a rollback (only a path of that shape, never through
  * a link), and `ownEntries` (top-level names only the newer gateway writes) it wrote again meanwhile.
  */
-export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = [], holdFile?: string): Promise<void> {
+export async function discardAside(fly: FlyClient, stateDir: string, machineId: string, aside: string, ownEntries: string[] = [], holdPath?: string): Promise<void> {
   if (!isAsidePath(stateDir, aside)) throw new ClawdflyError(`${aside} is not a folder clawdfly set aside in ${stateDir}`, { code: 'aside-invalid' });
-  await fly.ssh(agentCommand('upgrade-aside-discard', stateDir, { aside: posix.basename(aside), ownEntries, ...(holdFile ? { holdFile } : {}) }), { machineId, input: agentInput() });
+  await fly.ssh(agentCommand('upgrade-aside-discard', stateDir, { aside: posix.basename(aside), ownEntries, ...(holdPath ? { holdPath } : {}) }), { machineId, input: agentInput() });
 }
 
 /** Removes a snapshot (gone already: nothing to do). */

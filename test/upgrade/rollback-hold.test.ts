@@ -16,13 +16,16 @@ import type { FlyClient } from '../../src/fly/client.js';
 import { discardAside, restoreStateSnapshot } from '../../src/release/state-snapshot.js';
 
 /** ssh console -C on this host: the argv run as it is, the agent on its stdin (it keeps root when the dir is root's). */
-const hostSsh = {
-  ssh: (argv: string[], opts: { input?: Buffer | string } = {}) =>
-    new Promise<string>((resolve, reject) => {
-      const child = execFile(argv[0]!, argv.slice(1), { encoding: 'utf8' }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
-      child.stdin!.end(opts.input ?? '');
-    }),
-} as unknown as FlyClient;
+function sshOnThisHost(env: NodeJS.ProcessEnv = process.env): FlyClient {
+  return {
+    ssh: (argv: string[], opts: { input?: Buffer | string } = {}) =>
+      new Promise<string>((resolve, reject) => {
+        const child = execFile(argv[0]!, argv.slice(1), { encoding: 'utf8', env }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)));
+        child.stdin!.end(opts.input ?? '');
+      }),
+  } as unknown as FlyClient;
+}
+const hostSsh = sshOnThisHost();
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -58,9 +61,10 @@ describe('a rollback holds the newer gateway before it puts the older one\'s sta
     const gateway = standIn(packageDir);
     const other = standIn(elsewhere);
     expect(processState(gateway.pid!)).not.toBe('T');
-    const holdFile = join(stateDir, 'tmp', 'clawdfly-watchdog.hold');
+    const holdPath = 'tmp/clawdfly-watchdog.hold';
+    const holdFile = join(stateDir, holdPath);
 
-    const aside = await restoreStateSnapshot(hostSsh, stateDir, 'm1', snapshot, { holdFile, packageDir, entry: 'dist/index.js' });
+    const aside = await restoreStateSnapshot(hostSsh, stateDir, 'm1', snapshot, { holdPath, packageDir, entry: 'dist/index.js' });
 
     expect(processState(gateway.pid!)).toBe('T');
     expect(processState(other.pid!)).not.toBe('T');
@@ -69,9 +73,28 @@ describe('a rollback holds the newer gateway before it puts the older one\'s sta
     expect(readFileSync(join(aside, 'state', 'openclaw.sqlite'), 'utf8')).toBe('store of the newer gateway');
 
     // once the older gateway is verified: the set-aside files and the hold go
-    await discardAside(hostSsh, stateDir, 'm1', aside, [], holdFile);
+    await discardAside(hostSsh, stateDir, 'm1', aside, [], holdPath);
     expect(existsSync(holdFile)).toBe(false);
     expect(existsSync(aside)).toBe(false);
     expect(readFileSync(join(stateDir, 'state', 'openclaw.sqlite'), 'utf8')).toBe('store of the older gateway');
+  });
+
+  it('looks for the gateway only in its process root: under flyctl\'s test double (a fake process table) no process of this host is stopped', async () => {
+    const root = tempDir('clawdfly-hold-double-');
+    const stateDir = join(root, 'data');
+    const snapshot = join(stateDir, '.clawdfly-pre-upgrade-Ef56Gh78');
+    mkdirSync(join(snapshot, 'state'), { recursive: true });
+    mkdirSync(join(stateDir, 'state'), { recursive: true });
+    const packageDir = join(root, 'app', 'node_modules', 'openclaw');
+    mkdirSync(packageDir, { recursive: true });
+    const gateway = standIn(packageDir);
+    const fakeProc = join(root, 'proc');
+    mkdirSync(join(fakeProc, '4242'), { recursive: true });
+
+    await restoreStateSnapshot(sshOnThisHost({ ...process.env, CLAWDFLY_TEST_PROC_ROOT: fakeProc }), stateDir, 'm1', snapshot, { holdPath: 'tmp/clawdfly-watchdog.hold', packageDir, entry: 'dist/index.js' });
+
+    expect(processState(gateway.pid!)).not.toBe('T');
+    // the hold file stays on the (double's) volume
+    expect(readFileSync(join(stateDir, 'tmp', 'clawdfly-watchdog.hold'), 'utf8')).toMatch(/^rollback: the newer gateway is held/);
   });
 });

@@ -90,7 +90,7 @@ async function dispatch(op: string, root: string, word: string | undefined, word
     }
     case 'upgrade-aside-discard': {
       const p = decodeParams<'upgrade-aside-discard'>(word);
-      reply(discardAside(root, p.aside, p.ownEntries ?? [], p.holdFile));
+      reply(discardAside(root, p.aside, p.ownEntries ?? [], p.holdPath));
       return;
     }
     case 'upgrade-snapshot-drop':

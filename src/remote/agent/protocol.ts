@@ -72,7 +72,7 @@ export interface AgentParams {
    */
   'upgrade-snapshot-restore': { snapshot: string; notSnapshotted: string[]; hold?: GatewayHold };
   /** Removes an aside folder, and `ownEntries` the newer gateway wrote again since. */
-  'upgrade-aside-discard': { aside: string; ownEntries: string[]; holdFile?: string };
+  'upgrade-aside-discard': { aside: string; ownEntries: string[]; holdPath?: string };
   'upgrade-snapshot-drop': { snapshot: string };
   /** Paths under the state dir matching simple globs (`*` = one name): a read-only probe. */
   'find-files': { globs: string[] };
@@ -206,9 +206,16 @@ export const FRAME_DIGITS = 12;
 
 /** The newer gateway a rollback holds while it puts the older one's state back. */
 export interface GatewayHold {
-  /** The watchdog's hold file (absolute): the supervisor does not restart a held gateway. */
-  holdFile: string;
-  /** The gateway package's folder in the image: the gateway's working directory. */
+  /**
+   * The watchdog's hold file, relative to the state dir (the supervisor does not restart a held
+   * gateway). Relative, so that flyctl's test double keeps it on its machine's volume.
+   */
+  holdPath?: string;
+  /**
+   * The gateway package's folder in the image: the gateway's working directory. Processes are
+   * looked up under the agent's process root (procRoot(): /proc on a machine; the test double's
+   * fake table under it, so a test never stops a process of this host).
+   */
   packageDir: string;
   /** The package's entry, as the gateway's command line names it (e.g. dist/index.js). */
   entry: string;

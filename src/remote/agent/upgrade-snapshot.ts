@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import { AgentFailure, notADirectory } from './failure.js';
 import { printable } from './files.js';
 import { AGENT_STATUS, type GatewayHold } from './protocol.js';
+import { procRoot } from './doctor-probe.js';
 
 export const SNAPSHOT_PREFIX = '.clawdfly-pre-upgrade-';
 export const ASIDE_PREFIX = '.clawdfly-post-upgrade-';
@@ -139,19 +140,15 @@ export function snapshotState(root: string, notSnapshotted: string[]): SnapshotR
  * line runs `<entry> gateway`. Returns the stopped pids. Processes of other users are not ours to stop
  * (kill fails: skipped).
  */
-export function holdGateway(hold: GatewayHold): number[] {
-  const dir = hold.holdFile.slice(0, hold.holdFile.lastIndexOf('/')) || '/';
-  fs.mkdirSync(dir, { recursive: true });
-  const temp = fs.mkdtempSync(`${dir}/.clawdfly-hold-`);
-  fs.writeFileSync(`${temp}/hold`, 'rollback: the newer gateway is held while the state it replaced is put back\n', { flag: 'wx', mode: 0o644 });
-  fs.renameSync(`${temp}/hold`, hold.holdFile);
-  fs.rmdirSync(temp);
+export function holdGateway(root: string, hold: GatewayHold): number[] {
+  if (hold.holdPath) writeHoldFile(root, hold.holdPath);
   const held: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
+  const proc = procRoot();
+  for (const name of fs.readdirSync(proc)) {
     if (!/^[0-9]+$/.test(name) || Number(name) === process.pid) continue;
     try {
-      if (fs.readlinkSync(`/proc/${name}/cwd`) !== hold.packageDir) continue;
-      const words = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
+      if (fs.readlinkSync(`${proc}/${name}/cwd`) !== hold.packageDir) continue;
+      const words = fs.readFileSync(`${proc}/${name}/cmdline`, 'utf8').split('\0').join(' ');
       if (!words.includes(`${hold.entry} gateway`)) continue;
       process.kill(Number(name), 'SIGSTOP');
       held.push(Number(name));
@@ -162,12 +159,38 @@ export function holdGateway(hold: GatewayHold): number[] {
   return held;
 }
 
+/**
+ * `<root>/<holdPath>`: a relative path of plain names, each folder on the way a real folder (made
+ * when missing), never a link; refused otherwise.
+ */
+function holdFileUnder(root: string, holdPath: string): string {
+  const parts = holdPath.split('/');
+  if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new AgentFailure(`${printable(holdPath)} is not a path under the state dir`, AGENT_STATUS.refused);
+  let dir = root;
+  for (const part of parts.slice(0, -1)) {
+    dir = `${dir}/${part}`;
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!st) fs.mkdirSync(dir, { mode: 0o755 });
+    else if (!st.isDirectory()) throw new AgentFailure(`${printable(dir)} is not a folder (a link is never followed)`, AGENT_STATUS.refused);
+  }
+  return `${dir}/${parts.at(-1)}`;
+}
+
+/** Written under a fresh name, then renamed over the hold file (a link there is replaced, never followed). */
+function writeHoldFile(root: string, holdPath: string): void {
+  const file = holdFileUnder(root, holdPath);
+  const temp = fs.mkdtempSync(`${file.slice(0, file.lastIndexOf('/'))}/.clawdfly-hold-`);
+  fs.writeFileSync(`${temp}/hold`, 'rollback: the newer gateway is held while the state it replaced is put back\n', { flag: 'wx', mode: 0o644 });
+  fs.renameSync(`${temp}/hold`, file);
+  fs.rmdirSync(temp);
+}
+
 /** Puts the snapshot's entries back; the newer gateway's go aside. Returns the aside folder's name. */
 export function restoreSnapshot(root: string, snapshot: string, notSnapshotted: string[], hold?: GatewayHold): { aside: string; held: number[] } {
   requireOurs(snapshot, SNAPSHOT_PREFIX);
   const from = `${root}/${snapshot}`;
   if (!fs.lstatSync(from, { throwIfNoEntry: false })?.isDirectory()) throw new AgentFailure(`${snapshot} is not on the volume`, AGENT_STATUS.missing);
-  const held = hold ? holdGateway(hold) : [];
+  const held = hold ? holdGateway(root, hold) : [];
   const aside = fs.mkdtempSync(`${root}/${ASIDE_PREFIX}`);
   for (const n of gatewayEntries(root, notSnapshotted)) fs.renameSync(`${root}/${n}`, `${aside}/${n}`);
   for (const n of fs.readdirSync(from).sort()) fs.renameSync(`${from}/${n}`, `${root}/${n}`);
@@ -179,10 +202,13 @@ export function restoreSnapshot(root: string, snapshot: string, notSnapshotted: 
  * Removes the newer gateway's files set aside by a rollback, and `ownEntries` (top-level names only
  * the newer gateway writes) it wrote again meanwhile.
  */
-export function discardAside(root: string, aside: string, ownEntries: string[], holdFile?: string): { removed: string[] } {
+export function discardAside(root: string, aside: string, ownEntries: string[], holdPath?: string): { removed: string[] } {
   requireOurs(aside, ASIDE_PREFIX);
   // the hold the restore set: the gateway now running is the verified older one (unlink removes a link, never its target)
-  if (holdFile && fs.lstatSync(holdFile, { throwIfNoEntry: false })) fs.unlinkSync(holdFile);
+  if (holdPath) {
+    const file = holdFileUnder(root, holdPath);
+    if (fs.lstatSync(file, { throwIfNoEntry: false })) fs.unlinkSync(file);
+  }
   const removed: string[] = [];
   for (const n of ownEntries) {
     if (n === '' || n === '.' || n === '..' || n.includes('/')) continue;
