@@ -143,9 +143,11 @@ export interface GatewayRuntime {
    * Linux machine (checked by booting the real gateway in the pruned image, test/image/):
    * - platformPackageScopes: scopes of prebuilt native builds named `linux-<arch>[-<variant>]`
    *   (GPU variants, other CPUs) of which only the build platform's plain `linux-<arch>` stays;
-   * - declarationsAndSourceMaps: `*.d.ts` and `*.js.map` files outside the gateway's own package.
+   * - declarationsAndSourceMaps: `*.d.ts` and `*.js.map` files outside the gateway's own package;
+   * - moreFileNames: more file-name patterns (`find -name`) deleted outside the gateway's own package,
+   *   each one never opened by the real gateway in a file-access trace of its commands.
    */
-  imagePrune: { platformPackageScopes: string[]; declarationsAndSourceMaps: boolean };
+  imagePrune: { platformPackageScopes: string[]; declarationsAndSourceMaps: boolean; moreFileNames?: string[] };
   /**
    * What the image's watchdog (templates/runtime/supervisor.mjs) asks on localhost to know the
    * gateway is alive: `accept` 'ok' wants a 2xx (a liveness endpoint), 'any' any HTTP answer (a
@@ -239,8 +241,16 @@ const OPENCLAW_2026_9: RuntimeBase = {
       measuredSeconds: 120,
     },
   ],
-  // No node-llama-cpp in its lock. Nothing pruned until its own image is measured booting without.
-  imagePrune: { platformPackageScopes: [], declarationsAndSourceMaps: false },
+  // Measured on 2026.9.6 (strace of boot, restart, a telegram start, config validate, backup create,
+  // memory status/search, doctor; README "Image size"): no file of these kinds under node_modules is
+  // ever opened. Its lock holds only linux-<arch> native builds (npm picks them), so no platform scope.
+  // Declarations and maps of its dependencies (~76 MB), their TypeScript sources (~14 MB, e.g.
+  // openai/src). Markdown stays: playwright-core reads its skills' *.md at run time.
+  imagePrune: {
+    platformPackageScopes: [],
+    declarationsAndSourceMaps: true,
+    moreFileNames: ['*.d.ts.map', '*.d.mts.map', '*.d.cts.map', '*.ts', '*.mts', '*.cts'],
+  },
 };
 
 export const RUNTIMES: Record<string, GatewayRuntime> = {

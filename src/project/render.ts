@@ -156,15 +156,20 @@ function watchdogValues(runtime: GatewayRuntime): TemplateValues {
 
 /** The Dockerfile's prune step for the runtime row (templates/Dockerfile.tmpl, `slimImage` block). */
 function imagePruneValues(runtime: GatewayRuntime): TemplateValues {
-  const { platformPackageScopes, declarationsAndSourceMaps } = runtime.imagePrune;
+  const { platformPackageScopes, declarationsAndSourceMaps, moreFileNames = [] } = runtime.imagePrune;
   const prunePlatformBuilds = platformPackageScopes.length > 0;
+  const pruneMoreFiles = moreFileNames.length > 0;
   return {
-    slimImage: prunePlatformBuilds || declarationsAndSourceMaps,
-    fullImage: !prunePlatformBuilds && !declarationsAndSourceMaps,
+    slimImage: prunePlatformBuilds || declarationsAndSourceMaps || pruneMoreFiles,
+    fullImage: !prunePlatformBuilds && !declarationsAndSourceMaps && !pruneMoreFiles,
     prunePlatformBuilds,
     platformPackageScopes: platformPackageScopes.join(', '),
     platformPackageGlobs: platformPackageScopes.map((scope) => `node_modules/${scope}/*`).join(' '),
     pruneDeclarations: declarationsAndSourceMaps,
+    pruneMoreFiles,
+    moreFileNames: moreFileNames.join(' '),
+    // the names are fixed patterns of the runtime row (no quote in them), quoted against the shell's globbing
+    moreFileNameTests: moreFileNames.map((name) => `-name '${name}'`).join(' -o '),
     runtimePackageModulesDir: `node_modules/${runtime.packageName}`,
   };
 }

@@ -6,7 +6,7 @@
  * image tests (test/image/) boot the real gateway in the pruned image.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TEST_SECRETS, tempDir } from '../helpers/cli.js';
@@ -101,11 +101,42 @@ describe('Dockerfile: slim image (clawdbot)', () => {
   });
 });
 
-describe('Dockerfile: openclaw (nothing pruned until its image is measured)', () => {
-  it('keeps the plain install step', async () => {
+describe('Dockerfile: openclaw (pruned by what a file-access trace never saw opened)', () => {
+  const OPENCLAW_FILES = [
+    'node_modules/openai/index.js',
+    'node_modules/openai/index.d.ts',
+    'node_modules/openai/index.d.ts.map',
+    'node_modules/openai/index.js.map',
+    'node_modules/openai/src/index.ts',
+    'node_modules/@anthropic-ai/sdk/index.d.mts',
+    'node_modules/@anthropic-ai/sdk/index.mjs',
+    'node_modules/playwright-core/lib/tools/skills/playwright-cli/SKILL.md',
+    'node_modules/openclaw/dist/index.js',
+    'node_modules/openclaw/dist/plugin-sdk/index.d.ts',
+    'node_modules/openclaw/dist/index.js.map',
+    'node_modules/openclaw/node_modules/zod/index.d.ts',
+  ];
+
+  it('drops declarations, source maps and TypeScript sources outside the gateway package, keeps code and Markdown', async () => {
     const text = await dockerfileFor(['--runtime', 'openclaw']);
-    expect(text).toContain('RUN npm ci --omit=dev --no-audit --no-fund ${NPM_REGISTRY:+--registry="$NPM_REGISTRY"} && npm cache clean --force\n');
     expect(text).not.toContain('TARGETARCH');
+    const app = tempDir('clawdfly-slim-openclaw-');
+    for (const f of OPENCLAW_FILES) {
+      mkdirSync(join(app, dirname(f)), { recursive: true });
+      writeFileSync(join(app, f), 'x');
+    }
+    const script = runInstruction(text, 'npm ci').replace('npm ci --omit=dev --no-audit --no-fund', 'true').replace('npm cache clean --force', 'true');
+    execFileSync('/bin/sh', ['-ec', script], { cwd: app, env: { PATH: process.env.PATH } });
+    const kept = OPENCLAW_FILES.filter((f) => existsSync(join(app, f)));
+    expect(kept).toEqual([
+      'node_modules/openai/index.js',
+      'node_modules/@anthropic-ai/sdk/index.mjs',
+      'node_modules/playwright-core/lib/tools/skills/playwright-cli/SKILL.md',
+      'node_modules/openclaw/dist/index.js',
+      'node_modules/openclaw/dist/plugin-sdk/index.d.ts',
+      'node_modules/openclaw/dist/index.js.map',
+      'node_modules/openclaw/node_modules/zod/index.d.ts',
+    ]);
   });
 });
 
