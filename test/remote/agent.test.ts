@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, lchownSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, lchownSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -310,7 +310,10 @@ describe('the bundle inside the image', () => {
     const dir = stateDir(parent(), OTHER_UID);
     fileAs(dir, 'openclaw.json', '{"sidecar":true}', OTHER_UID);
     const meta = Buffer.from(JSON.stringify({ app: 'a', runtime: 'openclaw' })).toString('base64url');
-    const r = spawnSync(process.execPath, ['-e', 'globalThis.__clawdflyRemote=1;require(process.argv[1])', join(process.cwd(), ...AGENT_BUNDLE), 'backup', dir, meta], { uid: OTHER_UID, gid: OTHER_UID, cwd: '/' });
+    // where the image keeps it (/app): outside the checkout, which may sit in a folder uid 1000 cannot enter
+    const bundle = join(parent(), 'clawdfly-agent.cjs');
+    copyFileSync(join(process.cwd(), ...AGENT_BUNDLE), bundle);
+    const r = spawnSync(process.execPath, ['-e', 'globalThis.__clawdflyRemote=1;require(process.argv[1])', bundle, 'backup', dir, meta], { uid: OTHER_UID, gid: OTHER_UID, cwd: '/' });
     expect(r.status, r.stderr.toString()).toBe(0);
     const verified = await readArchive(Readable.from([r.stdout]));
     expect(verified.files.map((f) => f.path)).toEqual(['openclaw.json']);

@@ -56,7 +56,8 @@ function readTree(root: string): Record<string, { sha256: string; mode: number }
 const expected = () => Object.fromEntries(FILES.map((f) => [f.path, { sha256: createHash('sha256').update(f.content).digest('hex'), mode: f.mode }]));
 
 function run(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  // a UTF-8 locale: bsdtar refuses to write a non-ASCII name in the C locale a bare CI shell has
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C.UTF-8' } });
   expect(r.status, `${cmd} ${args.join(' ')}: ${r.stderr}`).toBe(0);
   return r.stdout;
 }
