@@ -129,7 +129,7 @@ describe('backup of live SQLite databases on the real OpenClaw image (podman)', 
 
   it('a writer commits rows during the backup: the archived database passes integrity_check and holds every row committed before, ids contiguous', async () => {
     const deploy = await cli(['deploy', '--yes', '--json'], 25 * MIN);
-    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(deploy.code, `${deploy.stderr}\n${deploy.stdout}`).toBe(0); // --json puts the error on stdout
 
     await nodeOnMachine(WRITER, true);
     let before = 0;
