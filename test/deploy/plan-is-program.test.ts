@@ -97,7 +97,7 @@ describe('deploy: apply runs the plan --dry-run printed', () => {
 
     const secretsFile = join(p.dir, '.clawdfly', 'secrets.env');
     const lines = readFileSync(secretsFile, 'utf8').split('\n').filter((l) => l && !l.startsWith('ANTHROPIC_API_KEY='));
-    writeFileSync(secretsFile, [...lines, 'ANTHROPIC_API_KEY="sk-ant-plan-is-program-0000000000"'].join('\n') + '\n', { mode: 0o600 });
+    writeFileSync(secretsFile, [...lines, 'ANTHROPIC_API_KEY="test-anthropic-plan-is-program-changed"'].join('\n') + '\n', { mode: 0o600 });
     const config = JSON.parse(readFileSync(p.localConfigPath, 'utf8'));
     config.agents.defaults.maxConcurrent = 2;
     writeFileSync(p.localConfigPath, JSON.stringify(config, null, 2) + '\n');
