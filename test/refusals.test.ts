@@ -67,8 +67,12 @@ const TABLE: Record<string, Refusal[]> = {
     { why: 'approve without an id or --latest', where: 'deployed', args: ['approve'], cause: /approve needs a request id or --latest/, fix: /approve --latest/ },
   ],
   'channels login': [{ why: 'unknown channel', where: 'deployed', args: ['carrier-pigeon'], cause: /unknown channel "carrier-pigeon"/, fix: /whatsapp\|signal\|telegram\|discord/ }],
-  logs: [NO_PROJECT, { why: '--since not a duration', where: 'deployed', args: ['--since', 'yesterday'], cause: /--since "yesterday" is not a duration/, fix: /--since 10m/ }],
-  status: [NO_PROJECT],
+  logs: [
+    NO_PROJECT,
+    { why: '--since not a duration', where: 'deployed', args: ['--since', 'yesterday'], cause: /--since "yesterday" is not a duration/, fix: /--since 10m/ },
+    { why: 'machine not in the app', where: 'deployed', args: ['--machine', 'nosuch'], cause: /no machine nosuch in app test-claw/, fix: /then --machine ID/ },
+  ],
+  status: [NO_PROJECT, { why: 'bad app name', where: 'deployed', args: ['--app', 'Bad_App'], cause: /invalid app name "Bad_App"/, fix: /--app my-gateway/ }],
   ssh: [
     { why: 'machine not in the app', where: 'deployed', args: ['--machine', 'nosuch', '--', 'ls'], cause: /no machine nosuch in app test-claw/, fix: /then --machine ID/ },
     { why: 'interactive shell without a terminal', where: 'deployed', args: [], cause: /opens an interactive shell, and there is no terminal here/, fix: /-- ls -la \/data/ },

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { APP_NAME_RE, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
+import { checkAppName, FEATURED_REGIONS, REGIONS, VM_PRESETS, VOLUME_NAME_RE, guestMemoryError } from './fly-platform.js';
 import { BROKEN_RUNTIMES, CHANNEL_TOKENS, DEFAULT_APP_PREFIX, DEFAULT_RUNTIME_ID, DEFAULT_VOLUME, findRuntime, MAINTAINED_PACKAGE, newestRow, parseRuntimeId, PROVIDER_KEYS, resolveRuntimeId, rowVersions, runtimeIds, type GatewayRuntime } from '../gateway/runtime.js';
 import { findCompatibleProvider, providerKeyName } from '../gateway/providers.js';
 import { t } from '../i18n/index.js';
@@ -92,16 +92,7 @@ export function defaultAppName(prefix: string = DEFAULT_APP_PREFIX): string {
   return `${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
-export function checkAppName(name: string): string {
-  if (!APP_NAME_RE.test(name)) {
-    throw new UsageError(
-      `invalid app name "${name}": Fly app names use lowercase letters, digits and dashes, start with a letter and are under 63 characters`,
-      '--app my-gateway',
-      'bad-app-name',
-    );
-  }
-  return name;
-}
+export { checkAppName };
 
 export function checkRegion(code: string): string {
   const normalized = code.trim().toLowerCase();

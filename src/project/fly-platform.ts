@@ -3,6 +3,7 @@
  * the guest rules flyctl itself applies (flyctl.md §2.10), name rules, and list prices for the
  * cost estimate. Embedded so `init` works offline.
  */
+import { UsageError } from '../errors.js';
 
 export const REGIONS: Record<string, string> = {
   ams: 'Amsterdam, Netherlands',
@@ -93,6 +94,18 @@ export function guestMemoryError(preset: VmPreset, memoryMb: number): string | u
 
 /** Fly app names: lowercase letters, digits and dashes, under 63 characters, starting with a letter. */
 export const APP_NAME_RE = /^[a-z][a-z0-9-]{0,61}$/;
+
+/** An app name as Fly accepts it, or a usage error (exit 2) naming the rule and the flag. */
+export function checkAppName(name: string): string {
+  if (!APP_NAME_RE.test(name)) {
+    throw new UsageError(
+      `invalid app name "${name}": Fly app names use lowercase letters, digits and dashes, start with a letter and are under 63 characters`,
+      '--app my-gateway',
+      'bad-app-name',
+    );
+  }
+  return name;
+}
 /** Volume names: lowercase letters, digits and underscores, at most 30 characters. */
 export const VOLUME_NAME_RE = /^[a-z0-9_]{1,30}$/;
 

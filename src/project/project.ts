@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ClawdflyError, UsageError } from '../errors.js';
 import { PROJECT_FILES } from './paths.js';
+import { checkAppName } from './fly-platform.js';
 import { flyTomlFacts, type FlyTomlFacts } from './render.js';
 import type { Answers } from './answers.js';
 import { readSecrets, type Secrets } from './secrets.js';
@@ -62,7 +63,8 @@ export async function loadProject(dirOption: string | undefined, opts: { app?: s
   }
   const answers = await readAnswers(dir);
   const runtime = findRuntime(answers?.runtime ?? LEGACY_RUNTIME_ID) ?? findRuntime(LEGACY_RUNTIME_ID)!;
-  const app = opts.app ?? fly.app;
+  // --app names another app than fly.toml's: a name Fly would refuse is bad input (exit 2), not a failed call
+  const app = opts.app !== undefined ? checkAppName(opts.app) : fly.app;
   if (!app) throw new UsageError('fly.toml has no app name', '--app NAME, or add app = "NAME" to fly.toml', 'no-app');
   const stateDir = fly.env[runtime.env.stateDir] ?? STATE_DIR;
   const configPath = join(dir, runtime.configFileName);

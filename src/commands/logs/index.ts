@@ -7,6 +7,7 @@ import type { CommandContext } from '../types.js';
 import type { logsSpec } from './spec.js';
 import { UsageError } from '../../errors.js';
 import { flyFor, openProject } from '../../operate/context.js';
+import { pickMachine } from '../../operate/machine.js';
 import { isAtOrAfter, markOf, parseSince, parseTextLine, renderLine, type Mark, type ShownLine } from '../../operate/logs.js';
 import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
@@ -18,6 +19,9 @@ export async function run({ opts }: CommandContext<typeof logsSpec>): Promise<nu
   const machineId = opts.machine;
   const project = await openProject(opts);
   const fly = flyFor(project, opts);
+  // flyctl prints nothing for a machine that is not there: a typo would read as a quiet gateway.
+  // A stopped machine's lines are still worth reading, so it need not be started.
+  if (machineId) await pickMachine(fly, { machineId, started: false });
 
   if (follow) {
     out.warn(`following the logs of ${project.app} (Ctrl-C to stop)`);
