@@ -111,7 +111,7 @@ describe('restore is honest about what no archive holds', () => {
     const r = await d.cli(['restore', file, '--yes']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const text = r.stdout + r.stderr;
-    expect(text).toContain('Not in any archive, kept where they are: 2 link(s) or special file(s)');
+    expect(text).toContain('Not in any archive, never followed or recreated: 2 link(s) or special file(s); they stay on the volume (in /data/.pre-restore-* when the machine applies the restore at boot)');
     expect(text).toContain('= workspace/link (symlink → notes.md)');
     expect(text).toContain('= workspace/pipe (special file)');
     // still there, the same link, not followed

@@ -314,8 +314,10 @@ function showChanges(stateDir: string, c: RestoreChanges, saved: string, unresto
   list('-', c.removed);
   list('+', c.added);
   if (unrestorable.length) {
-    // No archive holds links or special files (backup skips them): the restore keeps these where they are.
-    out.info(`Not in any archive, kept where they are: ${unrestorable.length} link(s) or special file(s)`);
+    // No archive holds links or special files (backup skips them). A machine that applies the restore
+    // at boot sets them aside with the current state (.pre-restore-*, then kept); one whose image is
+    // from an older clawdfly swaps live and puts them back in place. Either way they stay on the volume.
+    out.info(`Not in any archive, never followed or recreated: ${unrestorable.length} link(s) or special file(s); they stay on the volume (in ${stateDir}/.pre-restore-* when the machine applies the restore at boot)`);
     list('=', unrestorable.map((u) => `${u.path} (${u.reason}${u.target !== undefined ? ` → ${u.target}` : ''})`));
   }
   out.info(`  (the current state is saved in ${saved} before anything changes${unrestorable.length ? '; its manifest names the links above and their targets' : ''})`);
