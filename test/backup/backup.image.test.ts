@@ -14,13 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
 import { ensureBaseImage, ensurePodman, freePort } from '../support/podman.js';
-import { createPodmanFly, disposePodmanFly } from '../support/podman-fly.js';
+import { createPodmanFly, disposePodmanFly, failedFlyCalls } from '../support/podman-fly.js';
 import { tree, notBackedUp } from './setup.js';
 
 const MIN = 60_000;
 const APP = CANONICAL_FLAGS[CANONICAL_FLAGS.indexOf('--app') + 1]!;
 
 interface Fake {
+  invocations(): { argv: string[]; exitCode: number | null }[];
   dir: string;
   env: Record<string, string>;
   restarts(machineId?: string): number;
@@ -69,7 +70,7 @@ describe('backup and restore against the real image (podman)', () => {
 
   it('write state → backup → destroy /data → restore → the gateway boots on it, the device still paired, no temp dir left', async () => {
     const deploy = await cli(['deploy', '--yes', '--json'], 25 * MIN);
-    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(deploy.code, `${deploy.stderr}\n${deploy.stdout}\n${failedFlyCalls(fake!)}`).toBe(0);
 
     // state: the gateway CLI on the machine is a local client, paired on first contact
     const paired = await pairedIds();

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { CANONICAL_FLAGS, openclawProject, projectSecretValues, type CanonicalProject } from '../image/project.js';
 import { ensureNodeBaseImage, ensurePodman, freePort, podman } from '../support/podman.js';
-import { createPodmanFly, disposePodmanFly, waitForContainerLog } from '../support/podman-fly.js';
+import { createPodmanFly, disposePodmanFly, failedFlyCalls, waitForContainerLog } from '../support/podman-fly.js';
 import { sleep } from '../support/util.js';
 import { agentCommand, agentInput } from '../../src/remote/agent-call.js';
 // @ts-expect-error plain ESM without types
@@ -28,6 +28,7 @@ const APP = CANONICAL_FLAGS[CANONICAL_FLAGS.indexOf('--app') + 1]!;
 const CONFIG = 'openclaw.json';
 
 interface Fake {
+  invocations(): { argv: string[]; exitCode: number | null }[];
   dir: string;
   env: Record<string, string>;
   machines(app: string): { id: string; state: string }[];
@@ -109,7 +110,7 @@ describe('restore applied before the gateway starts, on the real OpenClaw image 
 
   it('restore while the gateway runs and writes: nothing it writes during the restore ends up in the restored tree', async () => {
     const deploy = await cli(['deploy', '--yes', '--json'], 25 * MIN);
-    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(deploy.code, `${deploy.stderr}\n${deploy.stdout}\n${failedFlyCalls(fake!)}`).toBe(0);
     writeFileSync(join(data(), 'notes.txt'), 'written before the backup\n');
     spawnSync('chown', ['1000:1000', join(data(), 'notes.txt')]);
     const b = await cli(['backup', '--json']);

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { CANONICAL_FLAGS, openclawProject, projectSecretValues, type CanonicalProject } from '../image/project.js';
 import { ensureNodeBaseImage, ensurePodman, freePort, podman } from '../support/podman.js';
-import { createPodmanFly, disposePodmanFly } from '../support/podman-fly.js';
+import { createPodmanFly, disposePodmanFly, failedFlyCalls } from '../support/podman-fly.js';
 import { sleep } from '../support/util.js';
 // @ts-expect-error plain ESM without types
 import { podmanContainer } from '../fakefly/lib/backend-podman.mjs';
@@ -32,6 +32,7 @@ interface Fake {
   dir: string;
   env: Record<string, string>;
   machines(app: string): { id: string; state: string }[];
+  invocations(): { argv: string[]; exitCode: number | null }[];
   cleanup(): void;
 }
 
@@ -119,7 +120,9 @@ describe('backup of live SQLite databases on the real OpenClaw image (podman)', 
     await ensurePodman();
     await ensureNodeBaseImage(24);
     project = await openclawProject();
-    fake = createPodmanFly<Fake>(project.dir, await freePort(), 3 * MIN);
+    // verification may wait up to 8 min, as in the openclaw journey: on a 2-core CI machine running
+    // image builds beside it, openclaw's first boot to /readyz has taken minutes (this test is about the backup)
+    fake = createPodmanFly<Fake>(project.dir, await freePort(), 8 * MIN);
   }, 60 * MIN);
 
   afterAll(async () => {
@@ -129,7 +132,8 @@ describe('backup of live SQLite databases on the real OpenClaw image (podman)', 
 
   it('a writer commits rows during the backup: the archived database passes integrity_check and holds every row committed before, ids contiguous', async () => {
     const deploy = await cli(['deploy', '--yes', '--json'], 25 * MIN);
-    expect(deploy.code, `${deploy.stderr}\n${deploy.stdout}`).toBe(0); // --json puts the error on stdout
+    // --json puts the error on stdout; the double names the flyctl call that failed
+    expect(deploy.code, `${deploy.stderr}\n${deploy.stdout}\n${failedFlyCalls(fake!)}`).toBe(0);
 
     await nodeOnMachine(WRITER, true);
     let before = 0;

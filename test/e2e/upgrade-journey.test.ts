@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertNoSecrets, runCli, TEST_SECRETS, type CliResult } from '../helpers/cli.js';
 import { canonicalProject, CANONICAL_FLAGS, projectSecretValues } from '../image/project.js';
 import { ensureBaseImage, ensureNodeBaseImage, ensurePodman, freePort } from '../support/podman.js';
-import { createPodmanFly, disposePodmanFly, waitForContainerLog as waitForLog } from '../support/podman-fly.js';
+import { createPodmanFly, disposePodmanFly, failedFlyCalls, waitForContainerLog as waitForLog } from '../support/podman-fly.js';
 import { run, tail } from '../support/util.js';
 import { gatewayCli, gatewayRpcCli, RUNTIMES } from '../../src/gateway/runtime.js';
 import { remoteCommand } from '../../src/fly/quote.js';
@@ -36,7 +36,7 @@ interface Fake {
   env: Record<string, string>;
   machines(app: string): MachineApi[];
   machineFsPath(app: string, machineId: string, path: string): string;
-  invocations(): { argv: string[] }[];
+  invocations(): { argv: string[]; exitCode: number | null }[];
   cleanup(): void;
 }
 
@@ -161,7 +161,7 @@ describe('upgrade journey against the real images (podman)', () => {
   it('deploy clawdbot → pair a device, write a session → upgrade --to openclaw → same device, same session → rollback → clawdbot on the same state', async () => {
     // 1. clawdbot deployed and listening
     const deploy = await step('deploy', () => cli(['deploy', '--yes', '--json'], 25 * MIN));
-    expect(deploy.code, deploy.stderr).toBe(0);
+    expect(deploy.code, `${deploy.stderr}\n${deploy.stdout}\n${failedFlyCalls(fake!)}`).toBe(0);
     expect(json<{ ok: boolean }>(deploy).ok).toBe(true);
     await waitForContainerLog(CLAWDBOT.listeningLine, 3 * MIN);
     expect((await getRoot()).status).toBe(200);

@@ -43,6 +43,15 @@ export async function disposePodmanFly(fake: { dir: string; cleanup(): void } | 
   if (projectDir) await rm(dirname(projectDir), { recursive: true, force: true });
 }
 
+/**
+ * The double's flyctl calls that exited non-zero (argv and exit code), one per line: what a failed
+ * `deploy --json` in an image test is explained by, beside its own JSON error.
+ */
+export function failedFlyCalls(fake: { invocations(): { argv: string[]; exitCode: number | null }[] }): string {
+  const failed = fake.invocations().filter((c) => c.exitCode !== 0);
+  return failed.length ? failed.map((c) => `flyctl ${c.argv.join(' ')} → exit ${c.exitCode}`).join('\n') : 'no flyctl call failed';
+}
+
 export interface LogMark {
   id: string;
   offset: number;
