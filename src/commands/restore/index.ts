@@ -26,13 +26,14 @@ import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
 import { relative, resolve } from 'node:path';
 import { fetchRemoteCopy, listRemoteCopies } from '../../backup/offsite-remote.js';
 import { checkCopyName, hasOffsite } from '../../backup/offsite.js';
+import { t } from '../../i18n/index.js';
 
 export async function run({ args, opts }: CommandContext<typeof restoreSpec>): Promise<number> {
   // --from remote[:<name>]: the copy is fetched into a local archive first; from there it is one.
   const file = opts.from !== undefined || args[0] === undefined ? await fetchOffsiteCopy(args[0], opts) : resolve(String(args[0]));
   const verifyTimeout = opts.verifyTimeout;
   if (verifyTimeout !== undefined && (typeof verifyTimeout !== 'number' || !Number.isInteger(verifyTimeout) || verifyTimeout < 10)) {
-    throw new UsageError('--verify-timeout takes a whole number of seconds, at least 10', '--verify-timeout 300', 'bad-flag');
+    throw new UsageError(t('restore.verifyTimeout.bad'), '--verify-timeout 300', 'bad-flag');
   }
   // 1. The archive first: a damaged one stops here, before any flyctl call.
   const archive = await verifyArchiveFile(file);
@@ -42,9 +43,9 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
   // Without a terminal, --yes is the only way to say yes: refused before any flyctl call.
   if (opts.yes !== true && !canPrompt()) {
     const flags = opts.safetyBackup === false ? ' --no-safety-backup' : '';
-    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore ${quoteWord(shown(file))}${flags} --yes`, 'not-confirmed');
+    throw new UsageError(t('restore.refused.noTerminal', { stateDir: project.stateDir, app: project.app }), t('restore.addYes', { command: `clawdfly restore ${quoteWord(shown(file))}${flags} --yes` }), 'not-confirmed');
   }
-  if (!isJsonMode()) out.success(`${shown(file)}: ${archive.files.length} files of ${m.app} from ${m.createdAt}, verified against its manifest`);
+  if (!isJsonMode()) out.success(t('restore.verified', { file: shown(file), count: archive.files.length, app: m.app, createdAt: m.createdAt }));
 
   // Ctrl-C is held from here: before the upload is staged (or swapped) it stops the run with nothing
   // changed on the machine, after it the machine is still restarted on the restored state and the
@@ -58,30 +59,28 @@ export async function run({ args, opts }: CommandContext<typeof restoreSpec>): P
     // 2. The way back, and what the machine holds now (unless the user says the current state is
     //    itself what is broken: then the replaced files stay only on the volume, in .pre-restore-*).
     const safetyBackup = opts.safetyBackup !== false;
-    const current = safetyBackup ? await progress.run('backup', `Saving the current state of ${project.app} first`, () => backupCurrent(project, fly, machine)) : undefined;
+    const current = safetyBackup ? await progress.run('backup', t('restore.progress.backup', { app: project.app }), () => backupCurrent(project, fly, machine)) : undefined;
     const changes = current ? changesBetween(current.manifest, m) : undefined;
     const unrestorable = current ? unarchivable(current.manifest) : [];
     if (!isJsonMode()) {
       if (current && changes) showChanges(project.stateDir, changes, shown(current.file), unrestorable);
-      else out.warn(`--no-safety-backup: the current ${project.stateDir} is not saved here first; what it holds is moved aside on the volume and kept there (${project.stateDir}/.pre-restore-*)`);
+      else out.warn(t('restore.noSafetyBackup', { stateDir: project.stateDir }));
     }
 
-    const question = current
-      ? `Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive and restart the machine?`
-      : `Replace ${project.stateDir} on ${project.app} (machine ${machine.id}) with this archive, WITHOUT a copy of the current state on this computer, and restart the machine?`;
+    const question = t(current ? 'restore.confirm' : 'restore.confirm.noSafetyBackup', { stateDir: project.stateDir, app: project.app, machine: machine.id });
     const again = `clawdfly restore ${quoteWord(shown(file))}${current ? '' : ' --no-safety-backup'} --yes`;
-    const confirmed = await confirmOrYes(question, { yes: opts.yes === true, defaultValue: false, flagHint: `add --yes: ${again}` });
+    const confirmed = await confirmOrYes(question, { yes: opts.yes === true, defaultValue: false, flagHint: t('restore.addYes', { command: again }) });
     if (!confirmed) {
       // nothing was changed, so the copy made for the way back is not needed
       if (current) await discard(current.file);
-      throw new UsageError('nothing restored', again, 'not-confirmed');
+      throw new UsageError(t('restore.nothingRestored'), again, 'not-confirmed');
     }
     // 3. Upload, extract into a fresh temp dir, verify, swap; 4. restart, verify, drop the replaced state.
     swapBegun = true;
     return await swapAndRestart({ project, fly, machine, file, archive, current, changes, unrestorable, progress, verifyTimeout: opts.verifyTimeout, keepPrevious: opts.keepPrevious === true, guard });
   } catch (error) {
     if (guard.signal && !swapBegun && needsInterruptedMessage(error)) {
-      throw new InterruptedError(`interrupted before the restore began: nothing on ${project.app} was changed`, `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`);
+      throw new InterruptedError(t('restore.interrupted.beforeBegin', { app: project.app }), startsAgain(file));
     }
     throw error;
   } finally {
@@ -110,9 +109,9 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
   const tag = swapTag();
   let swap: SwapResult;
   try {
-    swap = await progress.run('restore', `Restoring ${formatBytes(archive.bytes)} to ${project.stateDir} on ${machine.id}`, (update) => {
+    swap = await progress.run('restore', t('restore.progress.restore', { size: formatBytes(archive.bytes), stateDir: project.stateDir, machine: machine.id }), (update) => {
       let sent = 0;
-      return uploadAndSwap(project, fly, machine, file, archive, (n) => update(`${formatBytes((sent += n))} of ${formatBytes(archive.bytes)} sent`), tag);
+      return uploadAndSwap(project, fly, machine, file, archive, (n) => update(t('restore.progress.sent', { sent: formatBytes((sent += n)), total: formatBytes(archive.bytes) })), tag);
     });
   } catch (error) {
     if (!ctx.guard.signal) throw error;
@@ -120,7 +119,7 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
     ctx.guard.beginCleanup();
     const found = await findSwap(project, fly, machine, tag);
     if (!found) {
-      throw new InterruptedError(`interrupted before the swap: nothing on ${project.app} was changed${current ? ` (the state it has is also saved in ${shown(current.file)})` : ''}`, `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`);
+      throw new InterruptedError(t('restore.interrupted.beforeSwap', { app: project.app, saved: current ? t('restore.interrupted.alsoSaved', { file: shown(current.file) }) : '' }), startsAgain(file));
     }
     const counts = { files: archive.files.length, bytes: archive.files.reduce((n, f) => n + f.size, 0) };
     swap = found.kind === 'live' ? { kind: 'live', preRestore: found.preRestore, ...counts, movedAside: [], problems: [] } : { kind: 'staged', stage: found.stage, ...counts };
@@ -128,19 +127,19 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
   // Staged (or swapped): whatever comes now, the machine restarts on the restored state before the run ends.
   ctx.guard.beginCleanup();
   if (swap.kind === 'staged') return restartStaged(ctx, swap);
-  out.warn(`machine ${machine.id} runs an image that cannot apply a restore before its gateway starts (made by an older clawdfly): swapped while the gateway runs. clawdfly deploy updates it.`);
-  if (swap.problems.length) out.warn(`after the swap, ${project.stateDir} differs from the archive (the gateway wrote in between): ${swap.problems.slice(0, 3).map(untrusted).join('; ')}`);
-  if (swap.keptInPlace?.length) out.info(`  kept in place (no archive holds links or special files): ${swap.keptInPlace.map(untrusted).join(', ')}`);
+  out.warn(t('restore.live.oldImage', { machine: machine.id }));
+  if (swap.problems.length) out.warn(t('restore.live.differs', { stateDir: project.stateDir, problems: swap.problems.slice(0, 3).map(untrusted).join('; ') }));
+  if (swap.keptInPlace?.length) out.info(`  ${t('restore.live.keptInPlace', { paths: swap.keptInPlace.map(untrusted).join(', ') })}`);
   const previous = `${project.stateDir}/${swap.preRestore}`;
-  if (swap.leftAside?.length) out.warn(`not put back (the restored state has no folder for them): ${swap.leftAside.map(untrusted).join(', ')}; they stay in ${previous}`);
+  if (swap.leftAside?.length) out.warn(t('restore.live.leftAside', { paths: swap.leftAside.map(untrusted).join(', '), previous }));
 
   // 4. Restart on the restored state, and wait until the gateway listens.
   const since = Date.now();
   try {
-    await progress.run('restart', `Restarting machine ${machine.id}`, () => fly.restartMachine(machine.id));
+    await progress.run('restart', t('restore.progress.restart', { machine: machine.id }), () => fly.restartMachine(machine.id));
   } catch (error) {
-    throw new ClawdflyError(`${project.stateDir} was restored, but restarting machine ${machine.id} failed: the gateway still runs on the state it had loaded (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`, {
-      hint: `fly machine restart ${machine.id} -a ${quoteWord(project.app)}  (the replaced state is in ${previous}${current ? ` and ${shown(current.file)}` : ''})`,
+    throw new ClawdflyError(t('restore.restartFailed.live', { stateDir: project.stateDir, machine: machine.id, error: error instanceof Error ? error.message.split('\n')[0]! : String(error) }), {
+      hint: t('restore.restartFailed.liveHint', { command: `fly machine restart ${machine.id} -a ${quoteWord(project.app)}`, where: both(previous, current ? shown(current.file) : '') }),
       code: 'restore-restart-failed',
       exitCode: wasInterrupted() ? 130 : 1,
     });
@@ -149,7 +148,7 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
   try {
     verified = await waitForGateway(ctx, since);
   } catch (error) {
-    out.warn(`the replaced state is kept on the volume: ${previous}`);
+    out.warn(t('restore.keptOnVolume', { previous }));
     throw error;
   }
   for (const w of verified.warnings) out.warn(w);
@@ -160,7 +159,7 @@ async function swapAndRestart(ctx: SwapContext): Promise<number> {
       await dropPrevious(project, fly, machine, swap.preRestore);
       dropped = true;
     } catch (error) {
-      out.warn(`could not remove ${previous} (${error instanceof Error ? error.message.slice(0, 120) : String(error)}); clawdfly doctor --fix removes it once you are satisfied`);
+      out.warn(t('restore.dropFailed', { previous, error: error instanceof Error ? error.message.slice(0, 120) : String(error) }));
     }
   }
   return report(ctx, { swap, previous, dropped, warnings: verified.warnings, keptInPlace: swap.keptInPlace ?? [], leftAside: swap.leftAside ?? [], appliedAtBoot: false });
@@ -171,12 +170,13 @@ async function restartStaged(ctx: SwapContext, swap: Extract<SwapResult, { kind:
   const { project, fly, machine, file, current, progress } = ctx;
   const since = Date.now();
   try {
-    await progress.run('restart', `Restarting machine ${machine.id} (its boot applies the restore before the gateway starts)`, () => fly.restartMachine(machine.id));
+    await progress.run('restart', t('restore.progress.restartStaged', { machine: machine.id }), () => fly.restartMachine(machine.id));
   } catch (error) {
     // Nothing changed yet: take the staged tree back so no later boot applies it unwatched.
     const undone = await confirmRestore(project, fly, machine, 'discard').then((o) => o.state === 'discarded', () => false);
-    throw new ClawdflyError(`restarting machine ${machine.id} failed (${error instanceof Error ? error.message.split('\n')[0] : String(error)}): ${undone ? `the restore was taken back, ${project.stateDir} is unchanged` : `the restore stays staged; a boot within ${Math.round(APPLY_WITHIN_MS / 60_000)} minutes applies it, a later one discards it`}`, {
-      hint: `clawdfly restore ${quoteWord(shown(file))} --yes  (starts again)`,
+    const after = undone ? t('restore.restartFailed.takenBack', { stateDir: project.stateDir }) : t('restore.restartFailed.staysStaged', { minutes: Math.round(APPLY_WITHIN_MS / 60_000) });
+    throw new ClawdflyError(t('restore.restartFailed.staged', { machine: machine.id, error: error instanceof Error ? error.message.split('\n')[0]! : String(error), after }), {
+      hint: startsAgain(file),
       code: 'restore-restart-failed',
       exitCode: wasInterrupted() ? 130 : 1,
     });
@@ -189,8 +189,8 @@ async function restartStaged(ctx: SwapContext, swap: Extract<SwapResult, { kind:
     const seen = await confirmRestore(project, fly, machine, 'status').catch(() => undefined);
     out.warn(
       seen?.state === 'reverted'
-        ? `the gateway did not start on the restored state: the machine put the previous state back by itself (the restored tree is kept in ${project.stateDir}/${seen.failedRestore})`
-        : `the gateway did not start on the restored state: the machine puts the previous state back by itself at its next boot (a crashed gateway restarts it; or: fly machine restart ${machine.id} -a ${quoteWord(project.app)})`,
+        ? t('restore.notStarted.reverted', { path: `${project.stateDir}/${seen.failedRestore}` })
+        : t('restore.notStarted.willRevert', { command: `fly machine restart ${machine.id} -a ${quoteWord(project.app)}` }),
     );
     throw error;
   }
@@ -200,22 +200,22 @@ async function restartStaged(ctx: SwapContext, swap: Extract<SwapResult, { kind:
   const keep = ctx.keepPrevious || !current || ctx.unrestorable.length > 0;
   const outcome = await confirmRestore(project, fly, machine, keep ? 'keep' : 'drop');
   if (outcome.state === 'reverted') {
-    throw new ClawdflyError('the gateway did not start on the restored state: the machine put the previous state back by itself, and runs on it', {
-      hint: `clawdfly logs  (why the restored state did not start; it is kept in ${project.stateDir}/${outcome.failedRestore ?? '.failed-restore-*'})`,
+    throw new ClawdflyError(t('restore.reverted'), {
+      hint: t('restore.reverted.hint', { path: `${project.stateDir}/${outcome.failedRestore ?? '.failed-restore-*'}` }),
       code: 'restore-reverted',
       exitCode: wasInterrupted() ? 130 : 1,
     });
   }
   if (outcome.state !== 'applied') {
-    throw new ClawdflyError(`machine ${machine.id} booted without applying the restore (its marker says ${untrusted(outcome.state)}${outcome.error ? `: ${untrusted(outcome.error)}` : ''})`, {
-      hint: `clawdfly logs  (look for [clawdfly] lines at boot), then: clawdfly restore ${quoteWord(shown(file))} --yes`,
+    throw new ClawdflyError(t('restore.notApplied', { machine: machine.id, marker: `${untrusted(outcome.state)}${outcome.error ? `: ${untrusted(outcome.error)}` : ''}` }), {
+      hint: t('restore.notApplied.hint', { command: `clawdfly restore ${quoteWord(shown(file))} --yes` }),
       code: 'restore-not-applied',
       exitCode: wasInterrupted() ? 130 : 1,
     });
   }
   const previous = `${project.stateDir}/${outcome.preRestore ?? '.pre-restore-*'}`;
   const leftAside = ctx.unrestorable.map((u) => u.path);
-  if (leftAside.length) out.warn(`not put back (no archive holds links or special files): ${leftAside.join(', ')}; they stay in ${previous}`);
+  if (leftAside.length) out.warn(t('restore.notPutBack', { paths: leftAside.join(', '), previous }));
   return report(ctx, { swap, previous, dropped: outcome.dropped, warnings: verified.warnings, keptInPlace: [], leftAside, appliedAtBoot: true });
 }
 
@@ -231,7 +231,7 @@ function waitForGateway(ctx: SwapContext, since: number) {
     probeUrl: project.exposure !== 'private',
     deadlineMs: typeof ctx.verifyTimeout === 'number' ? ctx.verifyTimeout * 1000 : undefined,
   });
-  return progress.run('verify', 'Waiting for the gateway on the restored state', async () => {
+  return progress.run('verify', t('restore.progress.verify'), async () => {
     await verifier.machineStarted();
     return verifier.finish();
   });
@@ -242,7 +242,8 @@ function report(ctx: SwapContext, r: { swap: SwapResult; previous: string; dropp
   const m = archive.manifest;
   const { swap, previous, dropped } = r;
   if (ctx.guard.signal) {
-    throw new InterruptedError(`interrupted after the swap: ${project.app} was restarted and runs on the restored state (${swap.files} files)${dropped ? '' : `; the replaced state is in ${previous}`}`, `the state it replaced: ${[current ? shown(current.file) : '', dropped ? '' : previous].filter(Boolean).join(' and ')}`);
+    const replacedIn = dropped ? '' : t('restore.interrupted.replacedIn', { previous });
+    throw new InterruptedError(t('restore.interrupted.afterSwap', { app: project.app, files: swap.files, replacedIn }), t('restore.replaced', { where: both(current ? shown(current.file) : '', dropped ? '' : previous) }));
   }
   if (isJsonMode()) {
     out.json({
@@ -264,8 +265,8 @@ function report(ctx: SwapContext, r: { swap: SwapResult; previous: string; dropp
     });
     return 0;
   }
-  out.success(`${project.app} runs on the restored state (${swap.files} files, ${formatBytes(swap.bytes)}${r.appliedAtBoot ? ', applied before the gateway started' : ''})`);
-  out.info(`  the state it replaced: ${[current ? shown(current.file) : '', dropped ? '' : `${previous} on the volume`].filter(Boolean).join(' and ')}`);
+  out.success(t('restore.done', { app: project.app, files: swap.files, size: formatBytes(swap.bytes), atBoot: r.appliedAtBoot ? t('restore.done.atBoot') : '' }));
+  out.info(`  ${t('restore.replaced', { where: both(current ? shown(current.file) : '', dropped ? '' : t('restore.onVolume', { path: previous })) })}`);
   return 0;
 }
 
@@ -276,27 +277,37 @@ function report(ctx: SwapContext, r: { swap: SwapResult; previous: string; dropp
  */
 async function fetchOffsiteCopy(fileArg: string | undefined, opts: CommandContext<typeof restoreSpec>['opts']): Promise<string> {
   const from = opts.from;
-  if (from === undefined) throw new UsageError('restore what? name an archive, or an off-site copy', 'clawdfly restore <file>  (or: clawdfly restore --from remote)', 'missing-argument');
-  if (fileArg !== undefined) throw new UsageError(`restore either ${fileArg} or --from ${from}, not both`, `clawdfly restore ${quoteWord(fileArg)}  (or: clawdfly restore --from ${quoteWord(from)})`, 'bad-flag');
+  if (from === undefined) throw new UsageError(t('restore.from.missing'), t('restore.or', { command: 'clawdfly restore <file>', other: 'clawdfly restore --from remote' }), 'missing-argument');
+  if (fileArg !== undefined) throw new UsageError(t('restore.from.both', { file: fileArg, from }), t('restore.or', { command: `clawdfly restore ${quoteWord(fileArg)}`, other: `clawdfly restore --from ${quoteWord(from)}` }), 'bad-flag');
   const m = /^remote(?::(.+))?$/.exec(from);
-  if (!m) throw new UsageError(`--from ${from}: the only source is remote (the app's off-site copies)`, 'clawdfly restore --from remote  (the newest; or remote:<name> from clawdfly backup list --remote)', 'bad-flag');
+  if (!m) throw new UsageError(t('restore.from.badSource', { from }), t('restore.from.badSourceHint'), 'bad-flag');
   const name = m[1] !== undefined ? checkCopyName(m[1]) : undefined;
   const project = await openProject(opts);
-  if (!hasOffsite(project)) throw new UsageError(`${project.app} has no off-site copies: fly.toml schedules none and .clawdfly/secrets.env names no bucket`, 'clawdfly restore <file>  (a local archive), or first: clawdfly backup schedule --every 1h', 'not-scheduled');
+  if (!hasOffsite(project)) throw new UsageError(t('restore.from.notScheduled', { app: project.app }), t('restore.from.notScheduledHint'), 'not-scheduled');
   if (opts.yes !== true && !canPrompt()) {
-    throw new UsageError(`restoring replaces ${project.stateDir} on ${project.app} and needs confirmation, and there is no terminal to ask on`, `add --yes: clawdfly restore --from ${quoteWord(from)} --yes`, 'not-confirmed');
+    throw new UsageError(t('restore.refused.noTerminal', { stateDir: project.stateDir, app: project.app }), t('restore.addYes', { command: `clawdfly restore --from ${quoteWord(from)} --yes` }), 'not-confirmed');
   }
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const progress = new Progress();
-  const chosen = name ?? (await progress.run('list', `Finding the newest off-site copy of ${project.app}`, () => listRemoteCopies(project, fly, machine)))[0]?.name;
-  if (chosen === undefined) throw new ClawdflyError(`${project.app}'s bucket holds no off-site copy yet`, { hint: 'clawdfly doctor  (the uploader\'s last upload and error)', code: 'no-offsite-copy', exitCode: 2 });
-  const file = await progress.run('fetch', `Fetching and decrypting ${untrusted(chosen)} on machine ${machine.id}`, (update) => {
+  const chosen = name ?? (await progress.run('list', t('restore.progress.findNewest', { app: project.app }), () => listRemoteCopies(project, fly, machine)))[0]?.name;
+  if (chosen === undefined) throw new ClawdflyError(t('restore.from.none', { app: project.app }), { hint: t('restore.from.noneHint'), code: 'no-offsite-copy', exitCode: 2 });
+  const file = await progress.run('fetch', t('restore.progress.fetch', { name: untrusted(chosen), machine: machine.id }), (update) => {
     let received = 0;
-    return fetchRemoteCopy(project, fly, machine, chosen, (n) => update(`${formatBytes((received += n))} received`));
+    return fetchRemoteCopy(project, fly, machine, chosen, (n) => update(t('restore.progress.received', { size: formatBytes((received += n)) })));
   });
   if (!isJsonMode()) out.info(`  ${untrusted(chosen)} → ${shown(file)}`);
   return file;
+}
+
+/** The hint of an interrupted or failed run: the same restore again. */
+function startsAgain(file: string): string {
+  return t('restore.startsAgain', { command: `clawdfly restore ${quoteWord(shown(file))} --yes` });
+}
+
+/** One or two places (an empty one is left out), joined as the language joins them. */
+function both(first: string, second: string): string {
+  return first && second ? t('restore.and', { first, second }) : first || second;
 }
 
 function shown(file: string): string {
@@ -305,10 +316,10 @@ function shown(file: string): string {
 }
 
 function showChanges(stateDir: string, c: RestoreChanges, saved: string, unrestorable: { path: string; reason: string; target?: string }[]): void {
-  out.info(`This restore changes ${stateDir}: ${c.replaced.length} replaced, ${c.removed.length} removed, ${c.added.length} added, ${c.unchanged} unchanged`);
+  out.info(t('restore.plan.changes', { stateDir, replaced: c.replaced.length, removed: c.removed.length, added: c.added.length, unchanged: c.unchanged }));
   const list = (mark: string, paths: string[]) => {
     for (const p of paths.slice(0, 15)) out.info(`  ${mark} ${untrusted(p)}`); // names from the archive and the volume
-    if (paths.length > 15) out.info(`  ${mark} … ${paths.length - 15} more`);
+    if (paths.length > 15) out.info(`  ${mark} ${t('restore.plan.more', { count: paths.length - 15 })}`);
   };
   list('~', c.replaced);
   list('-', c.removed);
@@ -317,8 +328,8 @@ function showChanges(stateDir: string, c: RestoreChanges, saved: string, unresto
     // No archive holds links or special files (backup skips them). A machine that applies the restore
     // at boot sets them aside with the current state (.pre-restore-*, then kept); one whose image is
     // from an older clawdfly swaps live and puts them back in place. Either way they stay on the volume.
-    out.info(`Not in any archive, never followed or recreated: ${unrestorable.length} link(s) or special file(s); they stay on the volume (in ${stateDir}/.pre-restore-* when the machine applies the restore at boot)`);
+    out.info(t('restore.plan.links', { count: unrestorable.length, stateDir }));
     list('=', unrestorable.map((u) => `${u.path} (${u.reason}${u.target !== undefined ? ` → ${u.target}` : ''})`));
   }
-  out.info(`  (the current state is saved in ${saved} before anything changes${unrestorable.length ? '; its manifest names the links above and their targets' : ''})`);
+  out.info(`  ${t('restore.plan.saved', { file: saved, links: unrestorable.length ? t('restore.plan.savedLinks') : '' })}`);
 }

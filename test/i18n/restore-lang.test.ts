@@ -1,0 +1,96 @@
+/**
+ * `restore` against a deployed gateway (the flyctl double) in Chinese: under LANG=zh_CN.UTF-8 the
+ * refusal without a terminal (and without --yes) gives its cause in Chinese with the unchanged
+ * `--yes` command, exit 2, before any flyctl call; a restore prints its plan, its steps and its
+ * outcome in Chinese; `--lang en` gives the English lines, and `--json` stays English.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Deployed } from '../config/setup.js';
+import { APP } from '../config/setup.js';
+import { asGateway, CREDS, gatewayWithState, stopAppServer } from '../backup/setup.js';
+import { useInProcessCli } from '../helpers/cli.js';
+
+// clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
+useInProcessCli();
+
+const live: Deployed[] = [];
+afterEach((ctx) => {
+  for (const d of live.splice(0)) {
+    if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
+    else d.fake.cleanup();
+  }
+});
+afterAll(stopAppServer);
+
+const ZH = { LANG: 'zh_CN.UTF-8' };
+const CJK = /[\u4e00-\u9fff]/;
+
+async function withBackup(): Promise<{ d: Deployed; file: string }> {
+  const d = await gatewayWithState(['--runtime', 'clawdbot']);
+  live.push(d);
+  const b = await d.cli(['backup', '--json']);
+  expect(b.code, b.stderr).toBe(0);
+  return { d, file: JSON.parse(b.stdout).file as string };
+}
+
+describe('restore (flyctl double) speaks Chinese', () => {
+  it('no terminal and no --yes: the cause in Chinese, the --yes command unchanged, exit 2, nothing called; --lang en and --json stay English', async () => {
+    const { d, file } = await withBackup();
+    const calls = d.fake.invocations().length;
+
+    const zh = await d.cli(['restore', file], ZH);
+    expect(zh.code, zh.stdout + zh.stderr).toBe(2);
+    expect(zh.stderr).toContain(`✖ 恢复会替换 ${APP} 上的 /data，需要你确认，但当前没有可以提问的终端`);
+    expect(zh.stderr).toMatch(/→ 加上 --yes：clawdfly restore .*\S+\.tar\.gz --yes\n/);
+    expect(zh.stderr).not.toContain('needs confirmation');
+
+    const en = await d.cli(['restore', file, '--lang', 'en'], ZH);
+    expect(en.code).toBe(2);
+    expect(en.stderr).toContain(`✖ restoring replaces /data on ${APP} and needs confirmation, and there is no terminal to ask on`);
+    expect(en.stderr).toMatch(/→ add --yes: clawdfly restore .*\S+\.tar\.gz --yes\n/);
+    expect(en.stdout + en.stderr).not.toMatch(CJK);
+
+    const json = await d.cli(['restore', file, '--json'], ZH);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'not-confirmed', message: `restoring replaces /data on ${APP} and needs confirmation, and there is no terminal to ask on` });
+    expect(json.stdout).not.toMatch(CJK);
+    // refused before any flyctl call, in every language
+    expect(d.fake.invocations().length).toBe(calls);
+  }, 240_000);
+
+  it('a restore with --yes: the plan, the steps and the outcome in Chinese; the same restore with --lang en in English', async () => {
+    const { d, file } = await withBackup();
+    const data = d.remotePath('/data');
+    asGateway(data, CREDS, '{"changed":true}', 0o600);
+
+    const zh = await d.cli(['restore', file, '--yes'], ZH);
+    expect(zh.code, zh.stdout + zh.stderr).toBe(0);
+    const text = zh.stdout + zh.stderr;
+    expect(text).toMatch(/✔ \S+\.tar\.gz：test-claw 的 \d+ 个文件，创建于 \S+，已按其清单校验/);
+    expect(text).toMatch(/✔ 先保存 test-claw 的当前状态 \(\d+\.\ds\)/);
+    expect(text).toMatch(/^这次恢复会改动 \/data：替换 1 个，删除 0 个，新增 0 个，\d+ 个不变$/m);
+    expect(text).toContain(`  ~ ${CREDS}`);
+    expect(text).toMatch(/^ {2}（在做任何改动之前，当前状态会先保存到 \S+\.tar\.gz）$/m);
+    expect(text).toMatch(/✔ 正在把 .+ 恢复到 \S+ 上的 \/data/);
+    expect(text).toMatch(/✔ 正在重启机器 \S+ \(\d+\.\ds\)/);
+    // the double's image is one from an older clawdfly: swapped while the gateway runs, and said so
+    expect(text).toMatch(/! 机器 \S+ 运行的镜像（由旧版 clawdfly 构建）无法在网关启动前应用恢复：已在网关运行时直接替换。运行 clawdfly deploy 可以更新镜像。/);
+    expect(text).toContain('✔ 正在等待网关在恢复后的状态上启动');
+    expect(text).toMatch(/✔ test-claw 已运行在恢复后的状态上（\d+ 个文件，\d+\.\d KB）$/m);
+    expect(text).toMatch(/^ {2}被替换的状态：\S+\.tar\.gz$/m);
+    expect(text).not.toMatch(/This restore changes|runs on the restored state|the state it replaced/);
+
+    asGateway(data, CREDS, '{"changed":"again"}', 0o600);
+    const en = await d.cli(['restore', file, '--yes', '--lang', 'en'], ZH);
+    expect(en.code, en.stdout + en.stderr).toBe(0);
+    const english = en.stdout + en.stderr;
+    expect(english).toMatch(/✔ \S+\.tar\.gz: \d+ files of test-claw from \S+, verified against its manifest/);
+    expect(english).toMatch(/^This restore changes \/data: 1 replaced, 0 removed, 0 added, \d+ unchanged$/m);
+    expect(english).toMatch(/^ {2}\(the current state is saved in \S+\.tar\.gz before anything changes\)$/m);
+    expect(english).toMatch(/✔ Restarting machine \S+ \(\d+\.\ds\)/);
+    expect(english).toContain('runs an image that cannot apply a restore before its gateway starts (made by an older clawdfly): swapped while the gateway runs. clawdfly deploy updates it.');
+    expect(english).toMatch(/✔ test-claw runs on the restored state \(\d+ files, \d+\.\d KB\)$/m);
+    expect(english).toMatch(/^ {2}the state it replaced: \S+\.tar\.gz$/m);
+    expect(english).not.toMatch(CJK);
+  }, 240_000);
+});
