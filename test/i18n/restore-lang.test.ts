@@ -2,7 +2,8 @@
  * `restore` against a deployed gateway (the flyctl double) in Chinese: under LANG=zh_CN.UTF-8 the
  * refusal without a terminal (and without --yes) gives its cause in Chinese with the unchanged
  * `--yes` command, exit 2, before any flyctl call; a restore prints its plan, its steps and its
- * outcome in Chinese; `--lang en` gives the English lines, and `--json` stays English.
+ * outcome in Chinese; `--lang en` gives the English lines, and `--json` stays English. `backup`
+ * reports its step, its archive and the restore command in Chinese as well.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
@@ -91,6 +92,41 @@ describe('restore (flyctl double) speaks Chinese', () => {
     expect(english).toContain('runs an image that cannot apply a restore before its gateway starts (made by an older clawdfly): swapped while the gateway runs. clawdfly deploy updates it.');
     expect(english).toMatch(/✔ test-claw runs on the restored state \(\d+ files, \d+\.\d KB\)$/m);
     expect(english).toMatch(/^ {2}the state it replaced: \S+\.tar\.gz$/m);
+    expect(english).not.toMatch(CJK);
+  }, 240_000);
+});
+
+describe('backup (flyctl double) speaks Chinese', () => {
+  it('backup list with none, a schedule refusal, the progress steps, the result and the restore command in Chinese; --lang en in English', async () => {
+    const d = await gatewayWithState(['--runtime', 'clawdbot']);
+    live.push(d);
+    const none = await d.cli(['backup', 'list'], ZH);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toBe('.clawdfly/backups 中没有 test-claw 的本地备份（创建一个：clawdfly backup）\n');
+    const how = await d.cli(['backup', 'schedule'], ZH);
+    expect(how.code).toBe(2);
+    expect(how.stderr).toContain('✖ 请说明多久一次：--every <interval>，或者用 --off 停止');
+    expect(how.stderr).toMatch(/→ clawdfly backup schedule .*--every 1h {2}（或者 --off）\n/);
+
+    const zh = await d.cli(['backup', '--snapshot'], ZH);
+    expect(zh.code, zh.stdout + zh.stderr).toBe(0);
+    const text = zh.stdout + zh.stderr;
+    expect(text).toMatch(/✔ 正在备份 test-claw 的 \/data（机器 \S+） \(\d+\.\ds\)/);
+    expect(text).toMatch(/✔ 正在创建 Fly 数据卷快照 \(\d+\.\ds\)/);
+    expect(text).toMatch(/✔ \S+\.tar\.gz：\d+ 个文件，\S+ \S+ → \S+ \S+，用时 \d+\.\d 秒，已按其清单校验/);
+    expect(text).toMatch(/^ {2}未包含：tmp/m);
+    expect(text).toMatch(/^ {2}vol_\S+ 的数据卷快照：已提交，还没有 id（running）$/m);
+    expect(text).toMatch(/^ {2}恢复命令：clawdfly restore .*\S+\.tar\.gz$/m);
+
+    const en = await d.cli(['backup', '--lang', 'en'], ZH);
+    expect(en.code, en.stdout + en.stderr).toBe(0);
+    const english = en.stdout + en.stderr;
+    expect(english).toMatch(/✔ Backing up \/data of test-claw \(machine \S+\) \(\d+\.\ds\)/);
+    expect(english).toMatch(/✔ \S+\.tar\.gz: \d+ files, \S+ \S+ → \S+ \S+ in \d+\.\d s, verified against its manifest/);
+    expect(english).toMatch(/^ {2}left out: tmp/m);
+    expect(english).toMatch(/^ {2}restore with: clawdfly restore .*\S+\.tar\.gz$/m);
+    const list = await d.cli(['backup', 'list', '--lang', 'en'], ZH);
+    expect(list.stdout).toMatch(/^\S+Z +\S+ \S+ +\S+\.tar\.gz\n/m);
     expect(english).not.toMatch(CJK);
   }, 240_000);
 });

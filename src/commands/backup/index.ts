@@ -15,6 +15,7 @@ import { relative } from 'node:path';
 import { quoteWord } from '../../fly/quote.js';
 import type { Project } from '../../project/project.js';
 import { holdSignals, InterruptedError, needsInterruptedMessage } from '../../util/interrupt.js';
+import { t } from '../../i18n/index.js';
 
 export async function run({ opts }: CommandContext<typeof backupSpec>): Promise<number> {
   const project = await openProject(opts);
@@ -23,7 +24,7 @@ export async function run({ opts }: CommandContext<typeof backupSpec>): Promise<
   try {
     return await backup(opts, project);
   } catch (error) {
-    if (guard.signal && needsInterruptedMessage(error)) throw new InterruptedError('interrupted: no backup was written (the partial file was removed)', 'clawdfly backup  (starts again)');
+    if (guard.signal && needsInterruptedMessage(error)) throw new InterruptedError(t('backup.interrupted'), t('backup.startsAgain', { command: 'clawdfly backup' }));
     throw error;
   } finally {
     guard.release();
@@ -34,11 +35,11 @@ async function backup(opts: CommandContext<typeof backupSpec>['opts'], project: 
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly, { machineId: opts.machine });
   const progress = new Progress();
-  const result = await progress.run('backup', `Backing up ${project.stateDir} of ${project.app} (machine ${machine.id})`, (update) =>
+  const result = await progress.run('backup', t('backup.progress.backup', { stateDir: project.stateDir, app: project.app, machine: machine.id }), (update) =>
     takeBackup(project, fly, machine, { out: opts.out, onProgress: (p) => update(progressText(p)) }),
   );
   if (opts.snapshot === true) {
-    result.snapshot = await progress.run('snapshot', 'Creating a Fly volume snapshot', () => snapshotVolume(fly, machine));
+    result.snapshot = await progress.run('snapshot', t('backup.progress.snapshot'), () => snapshotVolume(fly, machine));
   }
   const shown = relative(process.cwd(), result.file).startsWith('..') ? result.file : relative(process.cwd(), result.file) || result.file;
   const m = result.manifest;
@@ -63,19 +64,22 @@ async function backup(opts: CommandContext<typeof backupSpec>['opts'], project: 
     });
     return 0;
   }
-  out.success(`${shown}: ${result.files} files, ${formatBytes(result.dataBytes)} → ${formatBytes(result.bytes)} in ${(result.durationMs / 1000).toFixed(1)} s, verified against its manifest`);
-  out.info(`  left out: ${m.excluded.join(', ')}`);
+  out.success(t('backup.done', { file: shown, files: result.files, dataSize: formatBytes(result.dataBytes), size: formatBytes(result.bytes), seconds: (result.durationMs / 1000).toFixed(1) }));
+  out.info(`  ${t('backup.leftOut', { paths: m.excluded.join(', ') })}`);
   const databases = (m.sqlite ?? []).filter((d) => d.method !== 'file-copy');
-  if (databases.length) out.info(`  SQLite, copied through SQLite (a consistent snapshot, no -wal/-shm): ${databases.map((d) => untrusted(d.path)).join(', ')}`);
+  if (databases.length) out.info(`  ${t('backup.sqlite', { paths: databases.map((d) => untrusted(d.path)).join(', ') })}`);
   if (m.sqliteUnavailable) out.warn(m.sqliteUnavailable);
-    if (m.skipped.length) out.warn(`not copied (a backup never follows links, and reads as the state dir's owner): ${m.skipped.slice(0, 5).map((s) => `${untrusted(s.path)} (${untrusted(s.reason)})`).join(', ')}${m.skipped.length > 5 ? ` and ${m.skipped.length - 5} more` : ''}`);
-  if (m.changedWhileRead.length) out.warn(`kept changing while read (copied as last read): ${m.changedWhileRead.slice(0, 5).join(', ')}`);
-  if (result.snapshot) out.info(`  volume snapshot of ${result.snapshot.volume}: ${result.snapshot.id ? result.snapshot.id : 'scheduled (no id yet)'}${result.snapshot.status ? ` (${result.snapshot.status})` : ''}`);
-  out.info(`  restore with: clawdfly restore ${quoteWord(shown)}`);
+    if (m.skipped.length) out.warn(t('backup.skipped', { paths: m.skipped.slice(0, 5).map((s) => `${untrusted(s.path)} (${untrusted(s.reason)})`).join(', '), more: m.skipped.length > 5 ? t('backup.skipped.more', { count: m.skipped.length - 5 }) : '' }));
+  if (m.changedWhileRead.length) out.warn(t('backup.changedWhileRead', { paths: m.changedWhileRead.slice(0, 5).join(', ') }));
+  if (result.snapshot) {
+    const { volume, id, status } = result.snapshot;
+    out.info(`  ${t('backup.snapshot', { volume, id: id ? id : t('backup.snapshot.noId'), status: status ? t('backup.snapshot.status', { status }) : '' })}`);
+  }
+  out.info(`  ${t('backup.restoreWith', { command: `clawdfly restore ${quoteWord(shown)}` })}`);
   return 0;
 }
 
 function progressText(p: BackupProgress): string {
-  const got = `${formatBytes(p.received)} received`;
-  return p.total ? `${got} (${p.total.files} files, ${formatBytes(p.total.bytes)} before compression)` : got;
+  const received = formatBytes(p.received);
+  return p.total ? t('backup.progress.receivedOf', { received, files: p.total.files, size: formatBytes(p.total.bytes) }) : t('backup.progress.received', { received });
 }

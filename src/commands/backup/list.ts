@@ -14,6 +14,7 @@ import { pickMachine } from '../../operate/machine.js';
 import { PROJECT_FILES } from '../../project/paths.js';
 import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { relative } from 'node:path';
+import { t } from '../../i18n/index.js';
 
 export async function run({ opts }: CommandContext<typeof backupListSpec>): Promise<number> {
   const project = await openProject(opts);
@@ -23,12 +24,12 @@ export async function run({ opts }: CommandContext<typeof backupListSpec>): Prom
       out.json({ ok: true, where: 'local', app: project.app, backups: local.map((b) => ({ file: b.file, size: b.bytes, time: b.takenAt.toISOString() })) });
       return 0;
     }
-    if (!local.length) out.info(`no local backup of ${project.app} in ${PROJECT_FILES.stateDir}/backups (make one: clawdfly backup)`);
+    if (!local.length) out.info(t('backup.list.noneLocal', { app: project.app, dir: `${PROJECT_FILES.stateDir}/backups` }));
     for (const b of local) out.info(`${b.takenAt.toISOString()}  ${formatBytes(b.bytes).padStart(9)}  ${relative(process.cwd(), b.file) || b.file}`);
     return 0;
   }
   if (!hasOffsite(project)) {
-    throw new UsageError(`${project.app} has no off-site copies: fly.toml schedules none and ${PROJECT_FILES.secrets} names no bucket`, 'clawdfly backup schedule --every 1h', 'not-scheduled');
+    throw new UsageError(t('backup.list.notScheduled', { app: project.app, file: PROJECT_FILES.secrets }), 'clawdfly backup schedule --every 1h', 'not-scheduled');
   }
   const fly = flyFor(project, opts);
   const { machine } = await pickMachine(fly, { machineId: opts.machine });
@@ -38,10 +39,10 @@ export async function run({ opts }: CommandContext<typeof backupListSpec>): Prom
     return 0;
   }
   if (!copies.length) {
-    out.info(`no off-site copy of ${project.app} yet (the machine uploads the first one after its first interval: clawdfly doctor shows the uploader's last error, if any)`);
+    out.info(t('backup.list.noneRemote', { app: project.app }));
     return 0;
   }
   for (const c of copies) out.info(`${untrusted(c.time)}  ${formatBytes(c.size).padStart(9)}  ${untrusted(c.name)}`);
-  out.info(`  restore one with: clawdfly restore --from remote:<name>  (the newest: --from remote)`);
+  out.info(`  ${t('backup.list.restoreOne')}`);
   return 0;
 }

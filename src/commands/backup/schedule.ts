@@ -21,7 +21,7 @@ import { holdSignals, InterruptedError } from '../../util/interrupt.js';
 export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): Promise<number> {
   const off = opts.off === true;
   if (off === (opts.every !== undefined)) {
-    throw new UsageError(off ? '--every and --off contradict each other' : 'say how often: --every <interval>, or --off to stop', 'clawdfly backup schedule --every 1h  (or --off)', 'bad-flag');
+    throw new UsageError(t(off ? 'backup.schedule.contradict' : 'backup.schedule.howOften'), t('backup.schedule.howOftenHint'), 'bad-flag');
   }
   const every = off ? undefined : parseInterval(opts.every!).every;
   const project = await openProject(opts);
@@ -34,11 +34,11 @@ export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): 
   if (dryRun) return 0;
   // Making the bucket restarts the machine (Fly deploys its credentials at once): asked first.
   if (plan.steps.some((s) => s.id === 'bucket' && s.action === 'create')) {
-    const ok = await confirmOrYes(`Create the bucket ${plan.bucket} (${project.app}'s machine restarts once) and apply these steps?`, {
+    const ok = await confirmOrYes(t('backup.schedule.confirm', { bucket: plan.bucket, app: project.app }), {
       yes: opts.yes === true,
-      flagHint: `add --yes: clawdfly backup schedule --every ${every} --yes  (or look first: --dry-run)`,
+      flagHint: t('backup.schedule.addYes', { command: `clawdfly backup schedule --every ${every} --yes` }),
     });
-    if (!ok) throw new UsageError('nothing changed', `clawdfly backup schedule --every ${every} --yes`, 'not-confirmed');
+    if (!ok) throw new UsageError(t('backup.schedule.nothingChanged'), `clawdfly backup schedule --every ${every} --yes`, 'not-confirmed');
   }
   // Fly prints the bucket's credentials once: a Ctrl-C must not cut `fly storage create` off before
   // they are in secrets.env. So the few steps run to their end, then the run stops (exit 130).
@@ -49,19 +49,19 @@ export async function run({ opts }: CommandContext<typeof backupScheduleSpec>): 
   } finally {
     guard.release();
   }
-  if (guard.signal) throw new InterruptedError('interrupted after the set-up finished: off-site copies are set up', 'clawdfly deploy  (the machine picks up the schedule)');
+  if (guard.signal) throw new InterruptedError(t('backup.schedule.interrupted'), t('backup.schedule.deployHint'));
   if (isJsonMode()) {
     out.json({ ok: true, dryRun: false, ...planJson(plan), next: 'clawdfly deploy', ...(plan.key ? { warnings: [t('backup.schedule.keyWarning', { key: BACKUP_KEY_NAME, file: PROJECT_FILES.secrets })] } : {}) });
     return 0;
   }
   const changed = plan.steps.some((s) => s.action !== 'skip');
-  out.success(every ? `off-site copies every ${every} to ${plan.bucket}: ${changed ? 'set up' : 'already set up'}` : 'off-site copies stopped in fly.toml');
+  out.success(every ? t(changed ? 'backup.schedule.setUp' : 'backup.schedule.alreadySetUp', { every, bucket: plan.bucket }) : t('backup.schedule.stopped'));
   if (plan.key) {
     // Said once, when the key is made: without it no copy can be decrypted.
     out.warn(t('backup.schedule.keyWarning', { key: BACKUP_KEY_NAME, file: PROJECT_FILES.secrets }));
   }
-  if (!every) out.info(`  the bucket ${plan.bucket} and its copies are kept (delete them with: fly storage destroy ${plan.bucket} -a ${project.app})`);
-  out.info(`  next: ${style.cmd('clawdfly deploy')} (the machine picks up the schedule) · then ${style.cmd('clawdfly backup list --remote')}`);
+  if (!every) out.info(`  ${t('backup.schedule.bucketKept', { bucket: plan.bucket, command: `fly storage destroy ${plan.bucket} -a ${project.app}` })}`);
+  out.info(`  ${t('backup.schedule.next', { deploy: style.cmd('clawdfly deploy'), list: style.cmd('clawdfly backup list --remote') })}`);
   return 0;
 }
 
@@ -91,7 +91,7 @@ function printPlan(plan: SchedulePlan, dryRun: boolean): void {
     if (dryRun) out.json({ ok: true, dryRun: true, ...planJson(plan) });
     return;
   }
-  out.info(style.bold(`Off-site copies for ${plan.app}${dryRun ? ' — dry run, nothing will be changed' : ''}:`));
+  out.info(style.bold(t('backup.schedule.heading', { app: plan.app, dryRun: dryRun ? t('backup.schedule.dryRun') : '' })));
   plan.steps.forEach((step, i) => {
     const label = step.action === 'skip' ? style.dim(step.action.padEnd(6)) : style.ok(step.action.padEnd(6));
     out.info(`  ${i + 1}. ${step.id.padEnd(12)} ${label} ${step.reason}`);
