@@ -99,7 +99,7 @@ export function buildProgram(): Command {
     .version(clawdflyVersion(), '-V, --version')
     .option('--verbose', 'show every flyctl call (secrets are redacted)')
     .option('--no-color', 'plain output without colours (as NO_COLOR=1 does)')
-    .option('--lang <locale>', 'language of the init wizard and doctor: en, zh-CN (default: from LC_ALL, LC_MESSAGES, LANG)')
+    .option('--lang <locale>', 'language of the init wizard, doctor, backup and restore: en, zh-CN (default: from LC_ALL, LC_MESSAGES, LANG)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureHelp({ helpWidth: process.stdout.isTTY && process.stdout.columns ? Math.min(process.stdout.columns, HELP_WIDTH) : HELP_WIDTH })

@@ -1,5 +1,5 @@
 /**
- * Which language the wizard and doctor speak. Cheap to import (no catalog): cli.ts decides the
+ * Which language the wizard, doctor, backup and restore speak. Cheap to import (no catalog): cli.ts decides the
  * locale before any command loads; the catalogs themselves load only when a command asks for text.
  */
 import { UsageError } from '../errors.js';
