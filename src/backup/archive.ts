@@ -9,6 +9,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { PROJECT_FILES } from '../project/paths.js';
+import { t } from '../i18n/index.js';
 import { readArchive, type VerifiedArchive } from '../remote/agent/archive.js';
 
 export { readArchive, EXCLUDED_PREFIXES, FILESYSTEM_NAMES, MANIFEST_NAME, PENDING_NAME } from '../remote/agent/archive.js';
@@ -23,8 +24,8 @@ export async function verifyArchiveFile(file: string): Promise<VerifiedArchive> 
     return await readArchive(createReadStream(file));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`no such archive: ${file}`, 'ls .clawdfly/backups/', 'archive-missing');
-    throw new UsageError(`${file} cannot be used: ${message}`, 'use another archive (ls .clawdfly/backups/), or make a fresh one: clawdfly backup', 'archive-invalid');
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(t('restore.refused.noArchive', { file }), 'ls .clawdfly/backups/', 'archive-missing');
+    throw new UsageError(t('restore.refused.badArchive', { file, error: message }), t('restore.refused.badArchiveHint'), 'archive-invalid');
   }
 }
 

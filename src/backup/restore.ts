@@ -28,6 +28,7 @@ import { agentCommand, agentFrame, agentInput, agentReply } from '../remote/agen
 import { AGENT_STATUS } from '../remote/agent/protocol.js';
 import { quoteWord } from '../fly/quote.js';
 import { GATEWAY_UID, STATE_DIR } from '../gateway/runtime.js';
+import { t } from '../i18n/index.js';
 
 const IDLE_TIMEOUT_MS = Number(process.env['CLAWDFLY_TRANSFER_IDLE_MS'] || 120_000);
 /** A staged restore is applied only by a boot this soon after staging (the restart that follows it). */
@@ -45,8 +46,8 @@ export function checkArchiveFits(archive: VerifiedArchive, project: Project, opt
   const m = archive.manifest;
   if (m.app !== project.app && !opts.appGiven) {
     throw new UsageError(
-      `the archive is a backup of app ${m.app}, and this project's app is ${project.app}`,
-      `to restore it into ${project.app} anyway, name the target: --app ${project.app}`,
+      t('restore.refused.otherApp', { archiveApp: m.app, app: project.app }),
+      t('restore.refused.otherAppHint', { app: project.app }),
       'other-app',
     );
   }
@@ -54,12 +55,12 @@ export function checkArchiveFits(archive: VerifiedArchive, project: Project, opt
   const leftOut = (top: string) => excluded.some((e) => (typeof e === 'string' ? e === top : e.test(top))) || EXCLUDED_PREFIXES.some((p) => top.startsWith(p)) || FILESYSTEM_NAMES.includes(top) || top.startsWith(PENDING_NAME);
   const foreign = archive.files.map((f) => f.path).filter((p) => leftOut(p.split('/')[0]!));
   if (foreign.length) {
-    throw new UsageError(`the archive holds ${foreign.slice(0, 3).join(', ')}, which a backup never contains and a restore never writes (not made by clawdfly backup?)`, 'use an archive made by clawdfly backup', 'archive-foreign');
+    throw new UsageError(t('restore.refused.foreign', { paths: foreign.slice(0, 3).join(', ') }), t('restore.refused.foreignHint'), 'archive-foreign');
   }
   if (m.runtime !== project.runtime.id && !opts.force) {
     throw new UsageError(
-      `the archive was taken from runtime ${m.runtime}, and ${project.app} runs ${project.runtime.id}: its files may not be readable by this gateway release`,
-      'restore it with the project on the same runtime, or add --force to restore it anyway',
+      t('restore.refused.otherRuntime', { archiveRuntime: m.runtime, app: project.app, runtime: project.runtime.id }),
+      t('restore.refused.otherRuntimeHint'),
       'other-runtime',
     );
   }

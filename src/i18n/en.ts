@@ -317,6 +317,16 @@ export const en = {
   'restore.done.atBoot': ', applied before the gateway started',
   'restore.replaced': 'the state it replaced: {where}',
   'restore.onVolume': '{path} on the volume',
+  // restore: refusals of the archive itself (src/backup)
+  'restore.refused.noArchive': 'no such archive: {file}',
+  'restore.refused.badArchive': '{file} cannot be used: {error}',
+  'restore.refused.badArchiveHint': 'use another archive (ls .clawdfly/backups/), or make a fresh one: clawdfly backup',
+  'restore.refused.otherApp': "the archive is a backup of app {archiveApp}, and this project's app is {app}",
+  'restore.refused.otherAppHint': 'to restore it into {app} anyway, name the target: --app {app}',
+  'restore.refused.foreign': 'the archive holds {paths}, which a backup never contains and a restore never writes (not made by clawdfly backup?)',
+  'restore.refused.foreignHint': 'use an archive made by clawdfly backup',
+  'restore.refused.otherRuntime': 'the archive was taken from runtime {archiveRuntime}, and {app} runs {runtime}: its files may not be readable by this gateway release',
+  'restore.refused.otherRuntimeHint': 'restore it with the project on the same runtime, or add --force to restore it anyway',
   // restore --from remote
   'restore.from.missing': 'restore what? name an archive, or an off-site copy',
   'restore.from.both': 'restore either {file} or --from {from}, not both',

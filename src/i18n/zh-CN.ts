@@ -316,6 +316,16 @@ export const zhCN: Record<MessageKey, string> = {
   'restore.done.atBoot': '，在网关启动前应用',
   'restore.replaced': '被替换的状态：{where}',
   'restore.onVolume': '数据卷上的 {path}',
+  // restore：对归档本身的拒绝（src/backup）
+  'restore.refused.noArchive': '找不到归档：{file}',
+  'restore.refused.badArchive': '{file} 无法使用：{error}',
+  'restore.refused.badArchiveHint': '换一个归档（ls .clawdfly/backups/），或者重新备份一份：clawdfly backup',
+  'restore.refused.otherApp': '这个归档是应用 {archiveApp} 的备份，而本项目的应用是 {app}',
+  'restore.refused.otherAppHint': '如果确实要把它恢复到 {app}，请指明目标：--app {app}',
+  'restore.refused.foreign': '归档里有 {paths}，这些内容备份从不包含、恢复也从不写入（不是用 clawdfly backup 生成的？）',
+  'restore.refused.foreignHint': '请使用 clawdfly backup 生成的归档',
+  'restore.refused.otherRuntime': '这个归档取自运行时 {archiveRuntime}，而 {app} 运行的是 {runtime}：当前网关版本可能读不了其中的文件',
+  'restore.refused.otherRuntimeHint': '在使用相同运行时的项目中恢复它，或者加上 --force 强制恢复',
   // restore --from remote
   'restore.from.missing': '要恢复什么？请指定一个归档文件或一个异地副本',
   'restore.from.both': '只能恢复 {file} 或 --from {from} 其中之一，不能同时指定',

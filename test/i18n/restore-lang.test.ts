@@ -5,6 +5,9 @@
  * outcome in Chinese; `--lang en` gives the English lines, and `--json` stays English. `backup`
  * reports its step, its archive and the restore command in Chinese as well.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { APP } from '../config/setup.js';
@@ -56,6 +59,28 @@ describe('restore (flyctl double) speaks Chinese', () => {
     expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'not-confirmed', message: `restoring replaces /data on ${APP} and needs confirmation, and there is no terminal to ask on` });
     expect(json.stdout).not.toMatch(CJK);
     // refused before any flyctl call, in every language
+    expect(d.fake.invocations().length).toBe(calls);
+  }, 240_000);
+
+  it('an archive that is not there, or of another app: the cause in Chinese, the command or flag unchanged, exit 2, nothing called', async () => {
+    const { d, file } = await withBackup();
+    const calls = d.fake.invocations().length;
+    const missing = await d.cli(['restore', join(d.dir, 'nope.tar.gz'), '--yes'], ZH);
+    expect(missing.code).toBe(2);
+    // (the reader's own cause, ENOENT, stays as Node says it)
+    expect(missing.stderr).toMatch(/✖ \S+nope\.tar\.gz 无法使用：ENOENT.*\n {2}→ 换一个归档（ls \.clawdfly\/backups\/），或者重新备份一份：clawdfly backup\b/);
+
+    // the same archive, its manifest saying another app (same length, so the tar stays valid)
+    const tar = gunzipSync(readFileSync(file));
+    const at = tar.indexOf(`"app": "${APP}"`);
+    expect(at).toBeGreaterThan(0);
+    const otherApp = join(d.dir, 'other-app.tar.gz');
+    writeFileSync(otherApp, gzipSync(Buffer.concat([tar.subarray(0, at), Buffer.from(`"app": "${APP.replace('t', 'x')}"`), tar.subarray(at + `"app": "${APP}"`.length)])));
+    const other = await d.cli(['restore', otherApp, '--yes'], ZH);
+    expect(other.code, other.stdout + other.stderr).toBe(2);
+    expect(other.stderr).toContain(`✖ 这个归档是应用 xest-claw 的备份，而本项目的应用是 ${APP}\n  → 如果确实要把它恢复到 ${APP}，请指明目标：--app ${APP}\n`);
+    const english = await d.cli(['restore', otherApp, '--yes', '--lang', 'en'], ZH);
+    expect(english.stderr).toContain(`✖ the archive is a backup of app xest-claw, and this project's app is ${APP}\n  → to restore it into ${APP} anyway, name the target: --app ${APP}\n`);
     expect(d.fake.invocations().length).toBe(calls);
   }, 240_000);
 
