@@ -101,7 +101,7 @@ const TABLE: Record<string, Refusal[]> = {
     NO_PROJECT,
     { why: '--remote without a schedule', where: 'deployed', args: ['--remote'], cause: /has no off-site copies/, fix: /backup schedule --every 1h/ },
   ],
-  restore: [{ why: 'no such archive', where: 'deployed', args: ['missing.tgz'], cause: /missing\.tgz cannot be used: ENOENT/, fix: /clawdfly backup/ }],
+  restore: [{ why: 'no such archive', where: 'deployed', args: ['missing.tgz'], cause: /^no such archive: .*missing\.tgz$/, fix: /clawdfly backup list/ }],
   rollback: [
     NO_PROJECT,
     { why: 'no such release', where: 'deployed', args: ['--to', 'abc'], cause: /there is no release abc/, fix: /clawdfly deploy/ },

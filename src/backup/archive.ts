@@ -20,11 +20,16 @@ export type { Manifest, ManifestDatabase, ManifestFile, VerifiedArchive } from '
  * tampered archive is refused (exit 2): nothing is done with it.
  */
 export async function verifyArchiveFile(file: string): Promise<VerifiedArchive> {
+  // Looked up first: the archive reader reports a missing file as a stream error without its code.
+  const missing = await stat(file).then(
+    () => false,
+    (error: NodeJS.ErrnoException) => error.code === 'ENOENT',
+  );
+  if (missing) throw new UsageError(t('restore.refused.noArchive', { file }), t('restore.refused.noArchiveHint'), 'archive-missing');
   try {
     return await readArchive(createReadStream(file));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(t('restore.refused.noArchive', { file }), 'ls .clawdfly/backups/', 'archive-missing');
     throw new UsageError(t('restore.refused.badArchive', { file, error: message }), t('restore.refused.badArchiveHint'), 'archive-invalid');
   }
 }

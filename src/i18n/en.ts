@@ -319,6 +319,7 @@ export const en = {
   'restore.onVolume': '{path} on the volume',
   // restore: refusals of the archive itself (src/backup)
   'restore.refused.noArchive': 'no such archive: {file}',
+  'restore.refused.noArchiveHint': 'clawdfly backup list  (the archives of this project)',
   'restore.refused.badArchive': '{file} cannot be used: {error}',
   'restore.refused.badArchiveHint': 'use another archive (ls .clawdfly/backups/), or make a fresh one: clawdfly backup',
   'restore.refused.otherApp': "the archive is a backup of app {archiveApp}, and this project's app is {app}",

@@ -318,6 +318,7 @@ export const zhCN: Record<MessageKey, string> = {
   'restore.onVolume': '数据卷上的 {path}',
   // restore：对归档本身的拒绝（src/backup）
   'restore.refused.noArchive': '找不到归档：{file}',
+  'restore.refused.noArchiveHint': 'clawdfly backup list  （列出这个项目的归档）',
   'restore.refused.badArchive': '{file} 无法使用：{error}',
   'restore.refused.badArchiveHint': '换一个归档（ls .clawdfly/backups/），或者重新备份一份：clawdfly backup',
   'restore.refused.otherApp': '这个归档是应用 {archiveApp} 的备份，而本项目的应用是 {app}',

@@ -67,8 +67,7 @@ describe('restore (flyctl double) speaks Chinese', () => {
     const calls = d.fake.invocations().length;
     const missing = await d.cli(['restore', join(d.dir, 'nope.tar.gz'), '--yes'], ZH);
     expect(missing.code).toBe(2);
-    // (the reader's own cause, ENOENT, stays as Node says it)
-    expect(missing.stderr).toMatch(/✖ \S+nope\.tar\.gz 无法使用：ENOENT.*\n {2}→ 换一个归档（ls \.clawdfly\/backups\/），或者重新备份一份：clawdfly backup\b/);
+    expect(missing.stderr).toMatch(/✖ 找不到归档：\S+nope\.tar\.gz\n {2}→ clawdfly backup list(?: --dir \S+)? {2}（列出这个项目的归档）/);
 
     // the same archive, its manifest saying another app (same length, so the tar stays valid)
     const tar = gunzipSync(readFileSync(file));
