@@ -57,6 +57,20 @@ describe('clawdfly devices', () => {
     expect(ssh.slice(6, 8)).toEqual(['--user', 'node']);
   });
 
+  it('what a connecting client calls itself is shown inertly: escape sequences in its name never reach the terminal', async () => {
+    // displayName, platform and role are the client's own words, stored by the gateway as sent
+    const hostile = { ...newerRequest, requestId: 'req-hostile-3333', displayName: 'Evil\u001b]0;pwned\u0007\u001b[2J', platform: 'linux\u009b31m' };
+    const paired = { deviceId: 'dev-cccccccccccccccccccc', displayName: 'Paired\u001b[31m red', roles: ['operator\u001b[0m'], remoteIp: '192.0.2.1' };
+    d.fake.setDevices(APP, d.machineId, { pending: [hostile], paired: [paired] });
+    const r = await d.cli(['devices']);
+    expect(r.code, r.stderr).toBe(0);
+    // no control character at all, and each one shown as its visible escape
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(r.stdout).toContain('Evil\\u001b]0;pwned\\u0007\\u001b[2J');
+    expect(r.stdout).toContain('Paired\\u001b[31m red');
+    expect(r.stdout).toContain('operator\\u001b[0m');
+  });
+
   it('--json gives the list with ageSeconds', async () => {
     d.fake.setDevices(APP, d.machineId, { pending: [olderRequest, newerRequest], paired: [] });
     const r = await d.cli(['devices', 'list', '--json']);

@@ -14,7 +14,7 @@ import { flyFor, openProject } from '../../operate/context.js';
 import { formatAge, parseDeviceList, table, type DeviceList, type PendingDevice } from '../../operate/devices.js';
 import { gatewayPortOf, pickMachine } from '../../operate/machine.js';
 import type { Project } from '../../project/project.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { style } from '../../ui/style.js';
 
 const ACTIONS = ['list', 'approve', 'reject'] as const;
@@ -63,11 +63,11 @@ export async function run({ args, opts }: CommandContext<typeof devicesSpec>): P
     out.json({ ok: true, app: project.app, machine: machine.id, action, requestId: id, deviceId: result.deviceId ?? target?.deviceId, client: target?.client, otherPending: others.length });
     return 0;
   }
-  const who = target ? `${target.client} (device ${short(target.deviceId)})` : `device ${short(result.deviceId ?? '?')}`;
+  const who = untrusted(target ? `${target.client} (device ${short(target.deviceId)})` : `device ${short(result.deviceId ?? '?')}`);
   if (action === 'approve') {
     out.success(`Approved ${who}. Reload the Control UI: this browser stays paired.`);
   } else {
-    out.success(`Rejected request ${id} from ${who}.`);
+    out.success(`Rejected request ${untrusted(id)} from ${who}.`);
   }
   if (others.length > 0) out.warn(`${others.length} more pending request(s): clawdfly devices  (approve only browsers you recognise)`);
   return 0;
@@ -129,6 +129,9 @@ function explainRemote(error: FlyRemoteExitError, args: string[], machineId: str
   });
 }
 
+/** Every cell as the gateway stored it, which is what a connecting client called itself: shown inertly. */
+const inert = (rows: string[][]) => rows.map((row) => row.map((cell) => untrusted(cell)));
+
 const short = (id: string) => (id.length > 16 ? `${id.slice(0, 12)}…` : id);
 
 function jsonList(list: DeviceList, now = Date.now()) {
@@ -145,13 +148,13 @@ function printList(list: DeviceList, machineId: string, now = Date.now()): void 
   } else {
     out.info(style.bold(`Pending requests (${list.pending.length}), newest first:`));
     const rows = [['REQUEST', 'CLIENT', 'ROLE', 'IP', 'AGE'], ...list.pending.map((p) => [p.requestId, `${p.client}${p.repair ? ' (repair)' : ''}`, p.role, p.ip ?? '', p.ts !== undefined ? `${formatAge(now - p.ts)} ago` : '?'])];
-    for (const line of table(rows)) out.info(`  ${line}`);
+    for (const line of table(inert(rows))) out.info(`  ${line}`);
     out.info(`Approve the newest: ${style.cmd('clawdfly devices approve --latest')}  (or approve <REQUEST>; requests expire after 5 minutes)`);
   }
   if (list.paired.length > 0) {
     out.line();
     out.info(style.bold(`Paired devices (${list.paired.length}):`));
     const rows = [['DEVICE', 'CLIENT', 'ROLES', 'IP'], ...list.paired.map((d) => [short(d.deviceId), d.client, d.roles.join(', '), d.ip ?? ''])];
-    for (const line of table(rows)) out.info(`  ${line}`);
+    for (const line of table(inert(rows))) out.info(`  ${line}`);
   }
 }
