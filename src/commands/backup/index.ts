@@ -70,7 +70,7 @@ async function backup(opts: CommandContext<typeof backupSpec>['opts'], project: 
   if (databases.length) out.info(`  ${t('backup.sqlite', { paths: databases.map((d) => untrusted(d.path)).join(', ') })}`);
   if (m.sqliteUnavailable) out.warn(m.sqliteUnavailable);
     if (m.skipped.length) out.warn(t('backup.skipped', { paths: m.skipped.slice(0, 5).map((s) => `${untrusted(s.path)} (${untrusted(s.reason)})`).join(', '), more: m.skipped.length > 5 ? t('backup.skipped.more', { count: m.skipped.length - 5 }) : '' }));
-  if (m.changedWhileRead.length) out.warn(t('backup.changedWhileRead', { paths: m.changedWhileRead.slice(0, 5).join(', ') }));
+  if (m.changedWhileRead.length) out.warn(t('backup.changedWhileRead', { paths: m.changedWhileRead.slice(0, 5).map((p) => untrusted(p)).join(', ') }));
   if (result.snapshot) {
     const { volume, id, status } = result.snapshot;
     out.info(`  ${t('backup.snapshot', { volume, id: id ? id : t('backup.snapshot.noId'), status: status ? t('backup.snapshot.status', { status }) : '' })}`);

@@ -215,7 +215,7 @@ async function restartStaged(ctx: SwapContext, swap: Extract<SwapResult, { kind:
   }
   const previous = `${project.stateDir}/${outcome.preRestore ?? '.pre-restore-*'}`;
   const leftAside = ctx.unrestorable.map((u) => u.path);
-  if (leftAside.length) out.warn(t('restore.notPutBack', { paths: leftAside.join(', '), previous }));
+  if (leftAside.length) out.warn(t('restore.notPutBack', { paths: leftAside.map(untrusted).join(', '), previous }));
   return report(ctx, { swap, previous, dropped: outcome.dropped, warnings: verified.warnings, keptInPlace: [], leftAside, appliedAtBoot: true });
 }
 
