@@ -49,6 +49,16 @@ describe('config diff', () => {
     expect(doc.diff).not.toContain('lastTouchedAt');
   }, 60_000);
 
+  it('shows the machine\'s side inertly: escape sequences in a file there that does not parse never reach the terminal', async () => {
+    const d = await project();
+    // not JSON, so the diff is of the text as it is on the machine
+    putRemote(d, '{ "gateway": \u001b]0;pwned\u0007\u001b[2J\u009b31m\n');
+    const result = await d.cli(['config', 'diff']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(result.stdout).toContain('-{ "gateway": \\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m');
+  }, 60_000);
+
   it('exit 1 when there is no config on the machine', async () => {
     const d = await project();
     rmSync(d.remotePath(), { force: true });

@@ -6,7 +6,7 @@ import { configsEquivalent, readRemoteConfig } from '../../remote/config-transfe
 import { unifiedDiff } from '../../util/diff.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { literalSecretPaths } from '../../gateway/config-file.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { confirmOrYes } from '../../ui/prompt.js';
 import { style } from '../../ui/style.js';
 import type { CommandContext } from '../types.js';
@@ -35,7 +35,7 @@ export async function run({ opts }: CommandContext<typeof configPullSpec>): Prom
     const check = checkConfigText(remoteText, project.runtime);
     if (!check.ok) {
       out.warn(`the machine's file does not pass clawdfly's schema check (${check.problems.length} problem(s)):`);
-      for (const p of check.problems) out.warn(`  ${formatProblem(p, project.remoteConfigPath)}`);
+      for (const p of check.problems) out.warn(`  ${untrusted(formatProblem(p, project.remoteConfigPath))}`);
     }
   }
   if (!(await confirmOrYes(`Overwrite ${label} with ${target}?`, { yes, flagHint: 'add --yes' }))) {

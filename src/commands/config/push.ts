@@ -7,7 +7,7 @@ import { checkConfigText, formatProblem } from '../../gateway/config-file.js';
 import { configsEquivalent, DEFAULT_KEEP_BACKUPS, pushConfigFile, readRemoteConfig, restoreBackup, type PushResult } from '../../remote/config-transfer.js';
 import { reloadMode, waitForReload, type ReloadReaction } from '../../remote/config-apply.js';
 import { parseConfigText } from '../../gateway/config-file.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { confirmOrYes } from '../../ui/prompt.js';
 import { style } from '../../ui/style.js';
@@ -106,7 +106,7 @@ export async function run({ opts }: CommandContext<typeof configPushSpec>): Prom
     });
     return 0;
   }
-  for (const line of reaction.lines) out.info(style.dim(`  gateway: ${line}`));
+  for (const line of reaction.lines) out.info(style.dim(`  gateway: ${untrusted(line)}`));
   if (reaction.kind === 'applied') out.success('the gateway hot-reloaded the new config');
   else if (reaction.kind === 'restart') out.success('the gateway is restarting itself to apply the change (in-process; the machine stays up)');
   if (restarted) out.success(`machine ${machine.id} restarted with the new config`);

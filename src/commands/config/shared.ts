@@ -7,7 +7,7 @@ import type { Machine } from '../../fly/json.js';
 import { loadProject, type Project } from '../../project/project.js';
 import { withoutGatewayAdditions } from '../../remote/config-transfer.js';
 import { unifiedDiff } from '../../util/diff.js';
-import { out } from '../../ui/output.js';
+import { out, untrusted } from '../../ui/output.js';
 
 export interface RemoteContext {
   project: Project;
@@ -99,7 +99,7 @@ export function semanticDiff(remoteText: string | undefined, localText: string, 
   }
 }
 
-/** Diff lines coloured for a terminal (plain when NO_COLOR / not a TTY, via chalk). */
+/** Diff lines, each shown inertly: the machine's side is whatever the file there holds (a text diff when it does not parse). */
 export function printDiff(diff: string): void {
-  for (const line of diff.replace(/\n$/, '').split('\n')) out.line(line);
+  for (const line of diff.replace(/\n$/, '').split('\n')) out.line(untrusted(line));
 }

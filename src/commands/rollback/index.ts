@@ -18,7 +18,7 @@ import { pickMachine } from '../../operate/machine.js';
 import type { Exposure } from '../../project/network.js';
 import type { Project } from '../../project/project.js';
 import { configsEquivalent, readRemoteConfig } from '../../remote/config-transfer.js';
-import { isJsonMode, out } from '../../ui/output.js';
+import { isJsonMode, out, untrusted } from '../../ui/output.js';
 import { Progress } from '../../ui/progress.js';
 import { canPrompt, confirmOrYes } from '../../ui/prompt.js';
 import { style } from '../../ui/style.js';
@@ -147,6 +147,6 @@ function printPlan(project: Project, then: Project, plan: RollbackPlan, changes:
     const mode = c.mode ? `  (mode ${c.mode.now !== undefined ? `${c.mode.now.toString(8)} → ` : ''}${c.mode.then.toString(8)})` : '';
     out.info(`  file    ${c.change.padEnd(6)} ${c.path}${mode}`);
     const diff = unifiedDiff(c.now ?? '', c.then ?? '', { from: `${c.path} (now)`, to: `${c.path} (v${plan.to.version})` });
-    for (const line of diff.split('\n').filter(Boolean).slice(0, 40)) out.info(style.dim(`          ${line}`));
+    for (const line of diff.split('\n').filter(Boolean).slice(0, 40)) out.info(style.dim(`          ${untrusted(line)}`));
   }
 }
