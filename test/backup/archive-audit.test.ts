@@ -13,23 +13,16 @@ import { once } from 'node:events';
 import { chownSync, createWriteStream, existsSync, mkdirSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers/cli.js';
 import type { Deployed } from '../config/setup.js';
-import { asGateway, CREDS, gatewayWithState, notBackedUp, stopAppServer, tree } from './setup.js';
+import { asGateway, CREDS, gatewayWithState, notBackedUp, trackDeployments, tree } from './setup.js';
 import { useInProcessCli } from '../helpers/cli.js';
 
 // clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
 useInProcessCli();
 
-const live: Deployed[] = [];
-afterEach((ctx) => {
-  for (const d of live.splice(0)) {
-    if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
-    else d.fake.cleanup();
-  }
-});
-afterAll(stopAppServer);
+const live = trackDeployments();
 
 async function project(): Promise<Deployed> {
   const d = await gatewayWithState(['--runtime', 'clawdbot']);

@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
 import { APP, type Deployed } from '../config/setup.js';
-import { asGateway, CACHE, CREDS, gatewayWithState, notBackedUp, SESSION, stopAppServer, tree } from './setup.js';
+import { asGateway, CACHE, CREDS, gatewayWithState, notBackedUp, SESSION, trackDeployments, tree } from './setup.js';
 import { useInProcessCli } from '../helpers/cli.js';
 import { agentFrame } from '../../src/remote/agent-call.js';
 
@@ -20,15 +20,7 @@ import { agentFrame } from '../../src/remote/agent-call.js';
 useInProcessCli();
 
 const MANIFEST = '.clawdfly-backup.json';
-const live: Deployed[] = [];
-
-afterEach((ctx) => {
-  for (const d of live.splice(0)) {
-    if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
-    else d.fake.cleanup();
-  }
-});
-afterAll(stopAppServer);
+const live = trackDeployments();
 
 async function project(): Promise<Deployed> {
   const d = await gatewayWithState();

@@ -6,21 +6,14 @@
  */
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useInProcessCli } from '../helpers/cli.js';
 import { APP, type Deployed } from '../config/setup.js';
-import { asGateway, CREDS, gatewayWithState, notBackedUp, SESSION, stopAppServer, tree } from './setup.js';
+import { asGateway, CREDS, gatewayWithState, notBackedUp, SESSION, trackDeployments, tree } from './setup.js';
 
 useInProcessCli();
 
-const live: Deployed[] = [];
-afterEach((ctx) => {
-  for (const d of live.splice(0)) {
-    if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
-    else d.fake.cleanup();
-  }
-});
-afterAll(stopAppServer);
+const live = trackDeployments();
 
 const OLDER = '20261129T031500Z.tar.enc';
 const NEWEST = '20261130T031500Z.tar.enc';

@@ -13,25 +13,18 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lchownSync, lstatSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { startCli, type RunningCli } from '../support/running-cli.js';
 import { readArchive } from '../../src/backup/archive.js';
-import { asGateway, CREDS, GATEWAY_UID, gatewayWithState, notBackedUp, SESSION, stopAppServer, tree } from './setup.js';
+import { asGateway, CREDS, GATEWAY_UID, gatewayWithState, notBackedUp, SESSION, trackDeployments, tree } from './setup.js';
 import { createReadStream } from 'node:fs';
 import { useInProcessCli } from '../helpers/cli.js';
 
 // clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
 useInProcessCli();
 
-const live: Deployed[] = [];
-afterEach((ctx) => {
-  for (const d of live.splice(0)) {
-    if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
-    else d.fake.cleanup();
-  }
-});
-afterAll(stopAppServer);
+const live = trackDeployments();
 
 const LATENCY_MS = '600';
 /** The call in flight at each moment (a restore calls: machines list, the safety backup, the upload, the restart, …). */

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach } from 'vitest';
 import { dirname, join } from 'node:path';
 import { TEST_SECRETS } from '../helpers/cli.js';
 import { deployedProject, type Deployed } from '../config/setup.js';
@@ -28,6 +29,22 @@ export async function startAppServer(): Promise<string> {
 export async function stopAppServer(): Promise<void> {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   server = undefined;
+}
+
+/**
+ * The deployments a test file makes, for it to push onto: each one's double is removed after its
+ * test (kept, and named, when the test failed), and the app server stops after the file.
+ */
+export function trackDeployments(): Deployed[] {
+  const live: Deployed[] = [];
+  afterEach((ctx) => {
+    for (const d of live.splice(0)) {
+      if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
+      else d.fake.cleanup();
+    }
+  });
+  afterAll(stopAppServer);
+  return live;
 }
 
 /** The files of the state a test seeds (tmp/ is the cache a backup leaves out). */

@@ -13,19 +13,12 @@
  */
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { startCli, type RunningCli } from '../support/running-cli.js';
-import { asGateway, CREDS, gatewayWithState, notBackedUp, stopAppServer, tree } from './setup.js';
+import { asGateway, CREDS, gatewayWithState, notBackedUp, trackDeployments, tree } from './setup.js';
 
-const live: Deployed[] = [];
-afterEach((ctx) => {
-  for (const d of live.splice(0)) {
-    if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
-    else d.fake.cleanup();
-  }
-});
-afterAll(stopAppServer);
+const live = trackDeployments();
 
 const LATENCY_MS = '600';
 /** The call in flight at each moment (a restore calls: machines list, the safety backup, the upload, the restart, …). */

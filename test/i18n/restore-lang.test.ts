@@ -8,23 +8,16 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Deployed } from '../config/setup.js';
 import { APP } from '../config/setup.js';
-import { asGateway, CREDS, gatewayWithState, stopAppServer } from '../backup/setup.js';
+import { asGateway, CREDS, gatewayWithState, trackDeployments } from '../backup/setup.js';
 import { useInProcessCli } from '../helpers/cli.js';
 
 // clawdfly runs in this process (test/helpers/cli.ts runCliInProcess): these tests need no real process
 useInProcessCli();
 
-const live: Deployed[] = [];
-afterEach((ctx) => {
-  for (const d of live.splice(0)) {
-    if (ctx.task.result?.state === 'fail') console.error(`fakefly state kept: ${d.fake.dir}`);
-    else d.fake.cleanup();
-  }
-});
-afterAll(stopAppServer);
+const live = trackDeployments();
 
 const ZH = { LANG: 'zh_CN.UTF-8' };
 const CJK = /[\u4e00-\u9fff]/;
