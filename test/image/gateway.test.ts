@@ -201,8 +201,10 @@ describe('the generated image as a Fly machine, real gateway inside', () => {
       const jitiFiles = countHostFiles(join(volume, 'tmp', 'jiti'));
 
       const stop = await m.stop(10);
+      // podman stop -t 10: exit 0 is the gateway ending on SIGTERM by itself (a SIGKILL after the
+      // grace gives 137). How long the stop took is no evidence: on a loaded CI machine a clean
+      // stop took 14 s of podman's time. Timings belong in npm run bench.
       expect(stop.exitCode).toBe(0);
-      expect(stop.seconds).toBeLessThan(8); // podman stop -t 10: a SIGKILL would have taken ≥ 10 s
       const stopped = (await m.logs()).slice(before.length);
       expect(stopped).toMatch(/received SIGTERM; shutting down/);
 
