@@ -30,7 +30,10 @@ function codeLines(file: string): [number, string][] {
 
 /** Patterns, built from parts so this file does not match itself. */
 const OUTSIDE = [new RegExp(['\\.\\.', 'shared'].join('[\\\\/]')), new RegExp(['', 'work', 'shared'].join('/')), new RegExp(`['"]\\.\\.['"]\\s*,\\s*['"]${'shared'}['"]`), /ROOT\s*,\s*['"]\.\.['"]/];
-const TIMED = new RegExp(['toBeLessThan', '\\(', '[0-9_]{4,}', '\\)'].join(''));
+const TIMED_LITERAL = new RegExp(['toBeLessThan', '\\(', '[0-9_]{4,}', '\\)'].join(''));
+/** An upper bound on anything named as a duration: `stop.seconds`, `r.elapsedMs`, `bootMs`. */
+const TIMED_NAME = new RegExp(['(seconds|Seconds|[a-z]Ms|elapsed\\w*)\\)', '\\.toBeLessThan'].join(''));
+const TIMED = { test: (line: string) => TIMED_LITERAL.test(line) || TIMED_NAME.test(line) };
 
 /** This file holds the patterns and their positive controls; every other file is scanned. */
 const SELF = join(ROOT, 'test', 'suite-hygiene.test.ts');
@@ -49,7 +52,7 @@ describe('suite hygiene', () => {
     expect(hits).toEqual([]);
   });
 
-  it('no timing assertion on a wall clock (toBeLessThan of a 4+ digit number)', () => {
+  it('no timing assertion on a wall clock (toBeLessThan of a 4+ digit number, or of a duration)', () => {
     const hits = files.flatMap((file) => codeLines(file).filter(([, line]) => TIMED.test(line)).map(([n, line]) => `${relative(ROOT, file)}:${n}: ${line.trim()}`));
     expect(hits).toEqual([]);
   });
@@ -60,5 +63,9 @@ describe('suite hygiene', () => {
     expect(OUTSIDE.some((p) => p.test(sample[1]!))).toBe(true);
     expect(TIMED.test(sample[2]!)).toBe(true);
     expect(TIMED.test('expect(a.indexOf(x)).toBeLessThan(b.indexOf(y))')).toBe(false);
+    expect(TIMED.test('expect(stop.seconds).toBeLessThan(8)')).toBe(true);
+    expect(TIMED.test('expect(version.elapsedMs).toBeLessThan(latency)')).toBe(true);
+    expect(TIMED.test('expect(bootMs).toBeLessThanOrEqual(900)')).toBe(true);
+    expect(TIMED.test('expect(read.peakMb).toBeLessThan(150)')).toBe(false);
   });
 });

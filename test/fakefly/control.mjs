@@ -43,7 +43,7 @@ export function createFakeFly(opts = {}) {
     /** Fly's registry drops an image (retention is not guaranteed): `deploy --image <ref>` then answers `could not find image`. */
     pruneImage(ref) { withState(dir, (s) => { (s.prunedImages ||= []).push(ref); }); },
 
-    /** Every invocation so far: [{argv, command, cwd, stdin:{read,hadData,bytes}, elapsedMs, exitCode, flyEnv, pid, ts}] */
+    /** Every invocation so far: [{argv, command, cwd, stdin:{read,hadData,bytes}, elapsedMs, waitedMs (the latency it applied), exitCode, flyEnv, pid, ts}] */
     invocations() {
       const f = invocationsPath(dir);
       if (!fs.existsSync(f)) return [];

