@@ -2,7 +2,7 @@
  * Two rules of the suite, checked over every file under test/ (issue 32):
  * - a test reads nothing outside the checkout: no path into the sibling `shared/` evidence folder
  *   and none above the repository root (fixtures are copied into test/fixtures/ with a note);
- * - no wall-clock assertion (`toBeLessThan(40_000)` on a measured duration): timings belong in
+ * - no wall-clock assertion (an upper bound such as 40 s on a measured duration): timings belong in
  *   `npm run bench`, as ratios measured side by side.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -58,7 +58,14 @@ describe('suite hygiene', () => {
   });
 
   it('the patterns catch what they are for (positive controls)', () => {
-    const sample = ["readFileSync(join(ROOT, '..', 'shared', 'fixtures', 'x.log'))", "readFileSync('../shared/fixtures/x.log')", "expect(result.ms).toBeLessThan(40_000)"];
+    // The samples are put together from parts, so this file's own text holds none of what it forbids
+    // (a plain grep of the suite for either rule would otherwise land here).
+    const shared = 'sha' + 'red';
+    const sample = [
+      `readFileSync(join(ROOT, '..', '${shared}', 'fixtures', 'x.log'))`,
+      `readFileSync('../${shared}/fixtures/x.log')`,
+      `expect(result.ms).toBeLessThan(${'40'}_000)`,
+    ];
     expect(OUTSIDE.some((p) => p.test(sample[0]!))).toBe(true);
     expect(OUTSIDE.some((p) => p.test(sample[1]!))).toBe(true);
     expect(TIMED.test(sample[2]!)).toBe(true);
